@@ -1,0 +1,140 @@
+"""Development keys and settings: everything a fresh machine needs to run against the simulator.
+
+``python -m sandbox.devkeys --dir instance/dev-keys --env .env`` creates, once:
+
+- the merchant's API key pair and a self-signed merchant certificate (its serial is what the
+  merchant puts in ``serial_no``; the simulator verifies requests with the certificate),
+- the simulator's platform key and certificate (certificate mode),
+- a second key pair for WeChat Pay public key mode (``PUB_KEY_ID_...``),
+- random APIv3 and v2 keys, an appid, a secret, a mchid and a ``SECRET_KEY``,
+
+and writes them to the env file. Existing files are left alone, so it is safe to run on every
+``make dev``. None of this is ever valid against the real WeChat Pay.
+"""
+import argparse
+import datetime
+import os
+import secrets
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+
+def _new_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _public_pem(key):
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def self_signed_certificate(key, common_name, days=3650):
+    """A self-signed certificate whose serial prints as exactly 40 uppercase hex digits."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "WeChat Pay simulator")])
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    serial = secrets.randbelow(2**159 - 2**156) + 2**156
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(serial)
+            .not_valid_before(start).not_valid_after(start + datetime.timedelta(days=days))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def generate(key_dir):
+    """Create the key files in ``key_dir`` (if missing) and return the settings naming them."""
+    key_dir = Path(key_dir).resolve()
+    key_dir.mkdir(parents=True, exist_ok=True)
+
+    def write(name, data):
+        path = key_dir / name
+        if not path.exists():
+            path.write_bytes(data)
+            if "key" in name and "pub" not in name:
+                path.chmod(0o600)
+        return str(path)
+
+    def pair(prefix, with_cert):
+        key_path = key_dir / f"{prefix}_key.pem"
+        if key_path.exists():
+            key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        else:
+            key = _new_key()
+            write(key_path.name, _key_pem(key))
+        cert_path = write(f"{prefix}_cert.pem", self_signed_certificate(key, prefix)) \
+            if with_cert else write(f"{prefix}_pub.pem", _public_pem(key))
+        return str(key_path), cert_path
+
+    merchant_key, merchant_cert = pair("merchant", with_cert=True)
+    platform_key, platform_cert = pair("platform", with_cert=True)
+    pubkey_private, pubkey_public = pair("wechatpay_pubkey", with_cert=False)
+    from server.wechatpay.crypto import certificate_serial
+
+    return {
+        "WECHATPAY_PRIVATE_KEY": merchant_key,
+        "WECHATPAY_CERT": merchant_cert,
+        "WECHATPAY_CERT_SERIAL": certificate_serial(Path(merchant_cert).read_bytes()),
+        "SANDBOX_PLATFORM_KEY": platform_key,
+        "SANDBOX_PLATFORM_CERT": platform_cert,
+        "SANDBOX_PUBLIC_KEY_PRIVATE": pubkey_private,
+        "WECHATPAY_PUBLIC_KEY": pubkey_public,
+    }
+
+
+def fresh_secrets():
+    """Random identities and secrets for one development environment."""
+    return {
+        "APP_ENV": "development",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "WECHAT_APPID": "wx" + secrets.token_hex(8),
+        "WECHAT_SECRET": secrets.token_hex(16),
+        "WECHATPAY_MCHID": str(1900000000 + secrets.randbelow(99999999)),
+        "WECHATPAY_APIV3_KEY": secrets.token_hex(16),
+        "WECHATPAY_API_KEY": secrets.token_hex(16),
+        "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_" + "".join(
+            str(secrets.randbelow(10)) for _ in range(34)),
+    }
+
+
+def read_env(path):
+    values = {}
+    if Path(path).exists():
+        for line in Path(path).read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not line.lstrip().startswith("#"):
+                values[key.strip()] = value.strip()
+    return values
+
+
+def ensure_env(key_dir, env_path, overrides=None):
+    """Write ``env_path`` with development settings; keep whatever it already says."""
+    existing = read_env(env_path)
+    values = {**fresh_secrets(), **generate(key_dir), **(overrides or {}), **existing}
+    lines = ["# Development settings written by `python -m sandbox.devkeys`.",
+             "# These keys are for the local simulator only; see README 'Going live'."]
+    lines += [f"{key}={value}" for key, value in values.items()]
+    Path(env_path).write_text("\n".join(lines) + "\n")
+    os.chmod(env_path, 0o600)
+    return values
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default="instance/dev-keys", help="where the key files go")
+    parser.add_argument("--env", default=".env", help="the env file to write")
+    args = parser.parse_args()
+    ensure_env(args.dir, args.env)
+    print(f"development keys in {args.dir}, settings in {args.env}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Typed errors of the protocol layer. The HTTP layer maps them to stable JSON error codes."""
+
+
+class WeChatPayError(Exception):
+    """Base class: anything that went wrong talking to WeChat Pay."""
+
+    code = "WECHATPAY_ERROR"
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class ApiError(WeChatPayError):
+    """WeChat answered, and the answer is an error with a code (``ORDERPAID``, ``SIGN_ERROR``...).
+
+    ``http_status`` is WeChat's own status (v3) or None (v2). ``retryable`` is True only for
+    errors WeChat documents as "try again with the same parameters" (SYSTEMERROR and friends).
+    """
+
+    def __init__(self, code, message, http_status=None, retryable=False):
+        super().__init__(message, code)
+        self.http_status = http_status
+        self.retryable = retryable
+
+
+class TransportError(WeChatPayError):
+    """No trustworthy answer: timeout, connection failure, or a response that failed checks.
+
+    The outcome of the call is unknown, so a caller must be ready to retry or query.
+    """
+
+    code = "WECHATPAY_UNAVAILABLE"
+
+
+class InvalidResponse(TransportError):
+    """WeChat's answer was malformed or its signature did not verify."""
+
+    code = "WECHATPAY_BAD_RESPONSE"
+
+
+class NotificationError(WeChatPayError):
+    """A notification was refused. ``code`` says why, for logs and the reply; never retried as ok.
+
+    Codes: MALFORMED, SIGNATURE_INVALID, SIGNATURE_PROBE, TIMESTAMP_EXPIRED, UNKNOWN_SERIAL,
+    DECRYPT_FAILED, MERCHANT_MISMATCH.
+    """
+
+    code = "NOTIFICATION_INVALID"

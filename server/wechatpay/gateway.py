@@ -1,0 +1,87 @@
+"""The version-agnostic face of WeChat Pay that the rest of the backend talks to.
+
+``orders.py``, ``payments.py``, ``notify.py`` and the jobs use only what is defined here, so
+they never branch on the API version: ``build_gateway(settings)`` returns the v3 or the v2
+implementation, and both answer in these data classes.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Optional, Protocol
+
+# Trade states as WeChat names them in both versions (v2 trade_state, v3 trade_state).
+SUCCESS, REFUND, NOTPAY, CLOSED = "SUCCESS", "REFUND", "NOTPAY", "CLOSED"
+USERPAYING, PAYERROR, REVOKED = "USERPAYING", "PAYERROR", "REVOKED"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """One JSAPI (mini program) order to place. Amounts are integer fen."""
+
+    out_trade_no: str
+    description: str
+    total: int
+    openid: str
+    notify_url: str
+    time_expire: datetime          # timezone-aware
+    client_ip: Optional[str] = None
+    attach: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """What WeChat says about one order, from a query or a notification, in either version."""
+
+    out_trade_no: str
+    trade_state: str
+    appid: Optional[str] = None
+    mchid: Optional[str] = None
+    total: Optional[int] = None
+    transaction_id: Optional[str] = None
+    openid: Optional[str] = None
+    success_time: Optional[datetime] = None
+    trade_state_desc: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A verified, decrypted payment notification.
+
+    ``event_id`` is the idempotency key: v3's notification ``id``; for v2, which has none, the
+    transaction_id (WeChat sends one success notification per transaction).
+    """
+
+    event_id: str
+    event_type: str
+    transaction: Transaction
+    payload: dict = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The HTTP answer to a notification: v3 wants a status and JSON, v2 an XML body."""
+
+    body: bytes
+    status: int
+    content_type: str
+
+
+class Gateway(Protocol):
+    api_version: str
+
+    def place_order(self, request: OrderRequest) -> str:
+        """Place a JSAPI order and return its prepay_id. Raises ApiError / TransportError."""
+
+    def pay_params(self, prepay_id: str) -> dict:
+        """The signed object for ``wx.requestPayment`` (timeStamp, nonceStr, package, ...)."""
+
+    def query_order(self, out_trade_no: str) -> Transaction:
+        """The order as WeChat sees it. ApiError code ORDER_NOT_EXIST when it does not know it."""
+
+    def close_order(self, out_trade_no: str) -> None:
+        """Close an unpaid order. ApiError ORDERPAID when it was paid meanwhile."""
+
+    def parse_payment_notification(self, headers, body: bytes) -> Notification:
+        """Verify and decrypt a payment notification. Raises NotificationError."""
+
+    def notification_reply(self, ok: bool, message: str = "") -> Reply:
+        """What to answer WeChat: success acknowledges, failure makes WeChat retry."""

@@ -1,0 +1,28 @@
+"""Serve a WSGI app over real HTTP on a free localhost port, in a background thread."""
+import threading
+
+from werkzeug.serving import make_server
+
+
+class LiveServer:
+    """``with LiveServer(app) as server: requests.get(server.url + "/path")``."""
+
+    def __init__(self, app, host="127.0.0.1", port=0):
+        self._server = make_server(host, port, app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
