@@ -1,0 +1,49 @@
+"""gunicorn settings for the API: `gunicorn --config gunicorn.conf.py 'server:create_app()'`.
+
+gunicorn sits behind nginx (nginx/wxpay.conf.template), which buffers slow clients, so the
+plain sync worker is the right one. Everything that differs between machines comes from the
+environment (the systemd unit sets it; docs/deploy.md):
+
+GUNICORN_BIND     where to listen: "unix:/run/wxpay/gunicorn.sock" on a server; default
+                  127.0.0.1:8000. Never a public address: only nginx may reach gunicorn.
+GUNICORN_WORKERS  worker processes; default 2 * CPU cores + 1.
+
+Restarts without dropping requests:
+- `kill -HUP <master>` (systemctl reload wxpay): new workers load the new code and settings,
+  old workers finish their requests within graceful_timeout, then exit.
+- `kill -USR2 <master>` then `kill -TERM <old master>`: replace gunicorn itself (after upgrading
+  gunicorn or Python). Under systemd, prefer `systemctl restart` for that.
+
+preload_app stays off: with it, HUP would not reload the code (it was imported once, in the
+master), and database connections opened while importing would be shared by every forked
+worker. Turning it on saves some memory, at the price of full restarts for every deploy.
+"""
+import multiprocessing
+import os
+
+bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
+workers = int(os.environ.get("GUNICORN_WORKERS") or 2 * multiprocessing.cpu_count() + 1)
+worker_class = "sync"
+
+# nginx sends requests over loopback or the unix socket (always trusted by gunicorn). This
+# only governs gunicorn's own use of X-Forwarded-Proto; client addresses are resolved by the
+# app itself (TRUSTED_PROXY_COUNT=1 -> werkzeug ProxyFix).
+forwarded_allow_ips = "127.0.0.1,::1"
+
+# A worker stuck longer than this (a WeChat call that hangs) is killed and replaced; the
+# backend's own HTTP timeouts to WeChat are shorter. nginx waits 35 s, a little longer.
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+
+# Applies only to the unix socket gunicorn creates (as user wxpay, group www-data in the
+# systemd unit): nginx's group may connect, others may not.
+umask = 0o007
+
+# Logs go to stdout/stderr: journald (systemd) or the test's pipe collects them.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# The client address as the app sees it is in X-Forwarded-For (set by nginx); no query strings
+# in the log line (%(U)s is the path only), so nothing secret passed in a URL is kept.
+access_log_format = '%({x-forwarded-for}i)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"'
