@@ -1,0 +1,326 @@
+"""WeChat Pay API v2: XML requests and responses signed with the merchant's API key.
+
+For legacy merchants; v3 is the default. ``V2Gateway`` answers in the same gateway data classes
+as v3, so the rest of the backend never branches on the version. No Flask and no database here.
+
+Every answer from WeChat is checked in the same order: bounded size and safe XML (no DTD, no
+entities), ``return_code`` (transport layer), the response ``sign`` (constant-time), then
+``result_code`` / ``err_code`` (business layer). Anything that fails a check is an error, never
+a silent success.
+"""
+import ipaddress
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+from xml.etree.ElementTree import ParseError
+
+import requests
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from . import crypto
+from .errors import ApiError, InvalidResponse, NotificationError, TransportError
+from .gateway import SUCCESS, Notification, Reply, Transaction
+
+SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
+CHINA = timezone(timedelta(hours=8))
+V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
+MAX_RESPONSE_BYTES = 256 * 1024
+MAX_NOTIFICATION_BYTES = 64 * 1024
+MAX_BODY_CHARS = 127
+MAX_ATTACH_CHARS = 127
+MAX_NOTIFY_URL_CHARS = 256
+# err_code values WeChat documents as "try again with the same parameters".
+RETRYABLE_CODES = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "BANKERROR"}
+# The rest of the app uses the v3 spelling of these codes (same table as in v3.py).
+CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "SYSTEMERROR": "SYSTEM_ERROR"}
+# return_code=FAIL carries only a Chinese return_msg; name the common ones with their err_code.
+RETURN_FAIL_CODES = {"签名错误": "SIGNERROR", "XML格式错误": "XML_FORMAT_ERROR",
+                     "缺少参数": "LACK_PARAMS", "appid不存在": "APPID_NOT_EXIST",
+                     "商户号不存在": "MCHID_NOT_EXIST", "编码格式错误": "NOT_UTF8"}
+
+
+class XmlError(ValueError):
+    """A body that is not a flat, well-formed ``<xml>...</xml>`` document."""
+
+
+def xml_to_dict(data, max_bytes):
+    """The fields of a flat v2 XML document, refusing anything unusual.
+
+    DTDs and entity declarations are refused outright (billion laughs, external entities), as
+    are nested elements and repeated field names: a signature must cover exactly what we read.
+    """
+    if not isinstance(data, (bytes, bytearray)) or len(data) > max_bytes:
+        raise XmlError("body missing or too large")
+    try:
+        root = fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
+                          forbid_external=True)
+    except (ParseError, DefusedXmlException, UnicodeError) as exc:
+        raise XmlError(f"not well-formed XML: {type(exc).__name__}") from None
+    if root.tag != "xml":
+        raise XmlError("root element is not <xml>")
+    fields = {}
+    for child in root:
+        if not isinstance(child.tag, str) or len(child) or child.tag in fields:
+            raise XmlError("nested or repeated element")
+        fields[child.tag] = child.text or ""
+    return fields
+
+
+def dict_to_xml(fields):
+    """``<xml>`` with every value in CDATA (integers bare), as WeChat and the SDKs write it."""
+    parts = ["<xml>"]
+    for name, value in fields.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        else:  # "]]>" cannot appear inside CDATA: close and reopen around it
+            text = "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
+        parts.append(f"<{name}>{text}</{name}>")
+    parts.append("</xml>")
+    return "".join(parts).encode()
+
+
+def parse_time(value):
+    """``yyyyMMddHHmmss`` Beijing time -> aware datetime; None for an empty value."""
+    if not value:
+        return None
+    if len(value) != 14 or not value.isdigit():
+        raise ValueError(f"not a yyyyMMddHHmmss time: {value[:20]!r}")
+    return datetime.strptime(value, V2_TIME_FORMAT).replace(tzinfo=CHINA)
+
+
+def format_time(moment):
+    if moment.tzinfo is None:
+        raise ValueError("time_expire must be timezone-aware")
+    return moment.astimezone(CHINA).strftime(V2_TIME_FORMAT)
+
+
+def check_notify_url(url):
+    """WeChat refuses (or silently mangles) notify URLs with a query string or fragment."""
+    parts = urlsplit(url or "")
+    if (parts.scheme not in ("http", "https") or not parts.netloc or parts.query
+            or parts.fragment or "?" in url or len(url) > MAX_NOTIFY_URL_CHARS):
+        raise ValueError("notify_url must be an http(s) URL of at most 256 characters "
+                         "with no query string")
+    return url
+
+
+def _fen(value):
+    if not isinstance(value, str) or not value.isdigit():
+        raise ValueError("total_fee is not a whole number of fen")
+    return int(value)
+
+
+class V2Gateway:
+    """The Gateway protocol over API v2 (direct merchant, JSAPI / mini program)."""
+
+    api_version = "v2"
+
+    def __init__(self, *, appid, mchid, api_key, sign_type=crypto.MD5,
+                 api_base="https://api.mch.weixin.qq.com", session=None, timeout=10.0):
+        if sign_type not in SIGN_TYPES:
+            raise ValueError("sign_type must be MD5 or HMAC-SHA256")
+        if not api_key:
+            raise ValueError("the v2 API key is required")
+        self.appid = appid
+        self.mchid = mchid
+        self.api_key = api_key
+        self.sign_type = sign_type
+        self.api_base = api_base.rstrip("/")
+        self.session = session or requests.Session()
+        self.timeout = (min(3.0, timeout), timeout)   # (connect, read)
+
+    # --- the Gateway protocol ---------------------------------------------------------------
+
+    def place_order(self, request):
+        if isinstance(request.total, bool) or not isinstance(request.total, int) \
+                or request.total <= 0:
+            raise ValueError("total must be a positive integer of fen")
+        if request.attach and len(request.attach) > MAX_ATTACH_CHARS:
+            raise ValueError("attach is longer than 127 characters")
+        fields = {
+            # WeChat allows 127 characters; the description is for display, so shorten it.
+            "body": request.description[:MAX_BODY_CHARS],
+            "out_trade_no": request.out_trade_no,
+            "total_fee": request.total,
+            "spbill_create_ip": _client_ip(request.client_ip),
+            "notify_url": check_notify_url(request.notify_url),
+            "trade_type": "JSAPI",
+            "openid": request.openid,
+            "time_expire": format_time(request.time_expire),
+        }
+        if request.attach:
+            fields["attach"] = request.attach
+        # Not retried: a lost answer is recovered by the caller (query, or /pay again).
+        data = self._call("/pay/unifiedorder", fields, retry=False)
+        prepay_id = data.get("prepay_id")
+        if not prepay_id:
+            raise InvalidResponse("unifiedorder answer has no prepay_id")
+        return prepay_id
+
+    def pay_params(self, prepay_id):
+        params = {
+            "timeStamp": str(crypto.now()),
+            "nonceStr": crypto.nonce(),
+            "package": f"prepay_id={prepay_id}",
+            "signType": self.sign_type,
+        }
+        # v2 paySign covers appId too, although wx.requestPayment is not given it.
+        params["paySign"] = crypto.v2_sign({"appId": self.appid, **params}, self.api_key,
+                                           self.sign_type)
+        return params
+
+    def query_order(self, out_trade_no):
+        data = self._call("/pay/orderquery", {"out_trade_no": out_trade_no}, retry=True)
+        if data.get("out_trade_no") != out_trade_no or not data.get("trade_state"):
+            raise InvalidResponse("orderquery answered about another order, or without state")
+        try:
+            return self._transaction(data, data["trade_state"])
+        except ValueError as exc:
+            raise InvalidResponse(f"orderquery answer is malformed: {exc}") from None
+
+    def close_order(self, out_trade_no):
+        try:
+            self._call("/pay/closeorder", {"out_trade_no": out_trade_no}, retry=False)
+        except ApiError as exc:
+            if exc.code != "ORDERCLOSED":   # already closed is what we wanted
+                raise
+
+    def parse_payment_notification(self, headers, body):
+        """Verify a v2 payment notification (``headers`` are unused: v2 signs the body)."""
+        try:
+            fields = xml_to_dict(body, MAX_NOTIFICATION_BYTES)
+        except XmlError as exc:
+            raise NotificationError(f"notification is not v2 XML: {exc}", "MALFORMED") from None
+        # The configured type, unless the (signed) sign_type field names the other one. A
+        # notification without the field must match the configured type: no guessing.
+        sign_type = fields.get("sign_type") or self.sign_type
+        if sign_type not in SIGN_TYPES or not crypto.v2_verify(fields, self.api_key, sign_type):
+            raise NotificationError("notification sign does not verify", "SIGNATURE_INVALID")
+        if fields.get("return_code") != SUCCESS or fields.get("result_code") != SUCCESS:
+            raise NotificationError("notification does not report a successful payment",
+                                    "NOT_SUCCESS")
+        if fields.get("appid") != self.appid or fields.get("mch_id") != self.mchid:
+            raise NotificationError("appid or mch_id is not ours", "MERCHANT_MISMATCH")
+        if not fields.get("transaction_id") or not fields.get("out_trade_no"):
+            raise NotificationError("notification lacks transaction_id or out_trade_no",
+                                    "MALFORMED")
+        try:
+            transaction = self._transaction(fields, SUCCESS)
+            if transaction.total is None:
+                raise ValueError("no total_fee")
+        except ValueError as exc:
+            raise NotificationError(f"notification is malformed: {exc}", "MALFORMED") from None
+        # v2 has no notification id; WeChat sends one success notification per transaction.
+        return Notification(event_id=fields["transaction_id"], event_type="TRANSACTION.SUCCESS",
+                            transaction=transaction, payload=fields)
+
+    def notification_reply(self, ok, message=""):
+        """v2 reads only the body: SUCCESS acknowledges, anything else makes WeChat retry.
+
+        A refusal also gets HTTP 400, like the v3 reply, so access logs and monitoring show it;
+        WeChat treats it as a failure either way.
+        """
+        if ok:
+            return Reply(dict_to_xml({"return_code": "SUCCESS", "return_msg": "OK"}), 200,
+                         "application/xml")
+        body = dict_to_xml({"return_code": "FAIL", "return_msg": (message or "FAIL")[:128]})
+        return Reply(body, 400, "application/xml")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _transaction(self, fields, trade_state):
+        total = fields.get("total_fee")
+        return Transaction(
+            out_trade_no=fields["out_trade_no"],
+            trade_state=trade_state,
+            appid=fields.get("appid"),
+            mchid=fields.get("mch_id"),
+            total=_fen(total) if total else None,
+            transaction_id=fields.get("transaction_id") or None,
+            openid=fields.get("openid") or None,
+            success_time=parse_time(fields.get("time_end")),
+            trade_state_desc=fields.get("trade_state_desc") or None,
+        )
+
+    def _signed(self, fields):
+        request = {"appid": self.appid, "mch_id": self.mchid, "nonce_str": crypto.nonce(),
+                   **fields}
+        if self.sign_type != crypto.MD5:   # MD5 is the default when sign_type is absent
+            request["sign_type"] = self.sign_type
+        request["sign"] = crypto.v2_sign(request, self.api_key, self.sign_type)
+        return request
+
+    def _call(self, path, fields, retry):
+        """POST one signed request; return the checked fields of a SUCCESS/SUCCESS answer.
+
+        ``retry`` allows one more attempt after a connection failure or timeout; only for
+        queries, which change nothing.
+        """
+        body = dict_to_xml(self._signed(fields))
+        attempts = 2 if retry else 1
+        for attempt in range(attempts):
+            try:
+                raw = self._post(path, body)
+                break
+            except TransportError:
+                if attempt + 1 == attempts:
+                    raise
+        return self._check(path, raw)
+
+    def _post(self, path, body):
+        try:
+            with self.session.post(self.api_base + path, data=body, timeout=self.timeout,
+                                   stream=True,
+                                   headers={"Content-Type": "text/xml; charset=utf-8",
+                                            "User-Agent": "wechatpay-miniprogram-starter/1.0"}
+                                   ) as response:
+                if not 200 <= response.status_code < 300:
+                    raise TransportError(f"WeChat Pay answered HTTP {response.status_code} "
+                                         f"on {path}")
+                raw = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+        except requests.Timeout:
+            raise TransportError(f"WeChat Pay timed out on {path}") from None
+        except requests.RequestException as exc:
+            raise TransportError(f"WeChat Pay unreachable on {path}: "
+                                 f"{type(exc).__name__}") from None
+        except OSError as exc:   # the body read failed midway (urllib3 errors)
+            raise TransportError(f"WeChat Pay answer on {path} was cut off: "
+                                 f"{type(exc).__name__}") from None
+        return raw
+
+    def _check(self, path, raw):
+        try:
+            data = xml_to_dict(raw, MAX_RESPONSE_BYTES)
+        except XmlError as exc:
+            raise InvalidResponse(f"{path} answer is not v2 XML: {exc}") from None
+        return_code = data.get("return_code") or data.get("retcode")
+        if return_code != SUCCESS:
+            if return_code is None:
+                raise InvalidResponse(f"{path} answer has no return_code")
+            message = data.get("return_msg") or data.get("retmsg") or "FAIL"
+            code = data.get("err_code") or next(
+                (code for text, code in RETURN_FAIL_CODES.items() if text in message),
+                "RETURN_FAIL")
+            raise ApiError(CODE_ALIASES.get(code, code), message)
+        # WeChat signs its answer with the sign type of our request.
+        if not crypto.v2_verify(data, self.api_key, self.sign_type):
+            raise InvalidResponse(f"{path} answer sign does not verify")
+        if data.get("appid", self.appid) != self.appid \
+                or data.get("mch_id", self.mchid) != self.mchid:
+            raise InvalidResponse(f"{path} answer is for another merchant")
+        result_code = data.get("result_code")
+        if result_code == SUCCESS:
+            return data
+        if result_code != "FAIL":
+            raise InvalidResponse(f"{path} answer has no result_code")
+        code = data.get("err_code") or "FAIL"
+        raise ApiError(CODE_ALIASES.get(code, code), data.get("err_code_des") or code,
+                       retryable=code in RETRYABLE_CODES)
+
+
+def _client_ip(value):
+    """spbill_create_ip: the payer's IP as the backend saw it; WeChat requires a valid one."""
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return "127.0.0.1"
