@@ -85,3 +85,21 @@ class Gateway(Protocol):
 
     def notification_reply(self, ok: bool, message: str = "") -> Reply:
         """What to answer WeChat: success acknowledges, failure makes WeChat retry."""
+
+
+def new_http_session():
+    """One pooled HTTP session per process for every call to WeChat.
+
+    Retries only what cannot have reached WeChat (failed connects) and idempotent GETs;
+    a POST that may have arrived is never resent blindly: the caller queries instead.
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retry = Retry(total=2, connect=2, read=1, status=0, allowed_methods={"GET"},
+                  backoff_factor=0.2, raise_on_status=False)
+    session = requests.Session()
+    session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
+    session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
+    return session

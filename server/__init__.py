@@ -1,0 +1,101 @@
+"""The WeChat Pay mini-program backend: ``create_app()`` builds it.
+
+The factory is a list of small ``register_*`` steps; ``config`` (a dict of the environment
+variable names in ``config.py``) overrides the environment, which is how tests build apps.
+"""
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as settings
+from .extensions import db, migrate
+
+# The largest body any endpoint accepts; notifications have their own, smaller bound.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(config=None):
+    values = settings.load(config)
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(values)
+    app.config.update(
+        SECRET_KEY=values["SECRET_KEY"],
+        SQLALCHEMY_DATABASE_URI=_database_url(values["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(values["DATABASE_URL"]),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+    )
+    register_logging(app)
+    register_extensions(app)
+    register_proxy_fix(app)
+    register_wechat_clients(app)
+    register_blueprints(app)
+    register_commands(app)
+    from .errors import register_error_handlers
+    register_error_handlers(app)
+    return app
+
+
+def _database_url(url):
+    # psycopg 3 is the driver we ship; accept the plain postgresql:// spelling for it.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _engine_options(url):
+    if url.startswith("sqlite"):
+        # Wait for a writer instead of failing at once when requests run concurrently.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def register_logging(app):
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir())
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            from sqlalchemy import event
+
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(connection, _record):
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.close()
+
+
+def _migrations_dir():
+    from pathlib import Path
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def register_proxy_fix(app):
+    """Trust X-Forwarded-* only from the configured number of proxies (nginx: 1)."""
+    count = int(app.config["TRUSTED_PROXY_COUNT"])
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+
+def register_wechat_clients(app):
+    from .clients import init_app
+    init_app(app)
+
+
+def register_blueprints(app):
+    from . import auth, notify, orders, products
+    for module in (auth, products, orders, notify):
+        app.register_blueprint(module.bp)
+
+
+def register_commands(app):
+    from . import jobs
+    jobs.init_app(app)

@@ -1,0 +1,99 @@
+"""Mini-program login and our own expiring, revocable API tokens."""
+import hashlib
+import secrets
+from datetime import timedelta
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from .clients import login_client
+from .errors import HttpError
+from .extensions import db
+from .models import AuthToken, User, as_utc, utcnow
+from .validation import json_object, string_field
+from .wechatpay.errors import ApiError, TransportError
+
+bp = Blueprint("auth", __name__)
+
+# jscode2session errcodes -> (HTTP status, our code, message for the client).
+LOGIN_ERRORS = {
+    "40029": (401, "INVALID_CODE", "the login code is invalid or expired; call wx.login again"),
+    "40163": (401, "INVALID_CODE", "the login code was already used; call wx.login again"),
+    "45011": (429, "RATE_LIMITED", "too many logins; try again in a minute"),
+    "40226": (403, "LOGIN_BLOCKED", "WeChat blocked this login"),
+    "-1": (503, "WECHAT_UNAVAILABLE", "WeChat is busy; try again shortly"),
+}
+
+
+def _hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@bp.post("/api/login")
+def login():
+    code = string_field(json_object(), "code", max_length=128)
+    try:
+        session = login_client().code2session(code)
+    except ApiError as exc:
+        status, error_code, message = LOGIN_ERRORS.get(
+            exc.code, (502, "WECHAT_ERROR", "WeChat refused the login"))
+        current_app.logger.warning("jscode2session failed: errcode %s", exc.code)
+        raise HttpError(status, error_code, message, wechat_errcode=exc.code) from None
+    except TransportError:
+        raise HttpError(503, "WECHAT_UNAVAILABLE", "WeChat did not answer; try again") from None
+
+    user = _upsert_user(session)
+    token = secrets.token_urlsafe(32)
+    ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
+    db.session.add(AuthToken(token_hash=_hash(token), user_id=user.id,
+                             expires_at=utcnow() + timedelta(seconds=ttl)))
+    db.session.commit()
+    return jsonify({"token": token, "expires_in": ttl, "user": {"id": user.id}})
+
+
+def _upsert_user(session):
+    """The user with this openid, created on first login; session_key refreshed every time."""
+    for _ in range(2):  # a concurrent first login of the same user may win the insert
+        user = db.session.execute(db.select(User).filter_by(openid=session.openid)).scalar()
+        if user is None:
+            user = User(openid=session.openid)
+            db.session.add(user)
+        user.unionid = session.unionid or user.unionid
+        user.session_key = session.session_key
+        user.last_login_at = utcnow()
+        try:
+            db.session.commit()
+            return user
+        except IntegrityError:
+            db.session.rollback()
+    raise HttpError(409, "CONFLICT", "login raced with another login; try again")
+
+
+@bp.post("/api/logout")
+def logout():
+    user_token = _bearer_token()
+    if user_token:
+        db.session.execute(db.delete(AuthToken).filter_by(token_hash=_hash(user_token)))
+        db.session.commit()
+    return "", 204
+
+
+def _bearer_token():
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def login_required(view):
+    """Sets ``g.user`` from a valid, unexpired bearer token, or answers 401 UNAUTHORIZED."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = _bearer_token()
+        record = db.session.get(AuthToken, _hash(token)) if token else None
+        if record is None or as_utc(record.expires_at) <= utcnow():
+            raise HttpError(401, "UNAUTHORIZED", "log in again")
+        g.user = db.session.get(User, record.user_id)
+        return view(*args, **kwargs)
+
+    return wrapper

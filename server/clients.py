@@ -1,0 +1,71 @@
+"""The app's WeChat clients, built once per process from the settings.
+
+Keys are read and parsed here, at start-up, not per request; a missing or unreadable key file
+stops the app with the name of the setting at fault.
+"""
+from flask import current_app
+
+from .config import ConfigError, read_file, required_names
+from .wechatpay import crypto
+from .wechatpay.gateway import new_http_session
+from .wechatpay.login import LoginClient
+
+
+def init_app(app):
+    values = app.config
+    missing = [name for name in required_names(values) if not values.get(name)]
+    session = new_http_session()
+    timeout = float(values["WECHAT_HTTP_TIMEOUT_SECONDS"])
+    app.extensions["wechat_login"] = LoginClient(
+        appid=values.get("WECHAT_APPID") or "", secret=values.get("WECHAT_SECRET") or "",
+        api_base=values["WECHAT_API_BASE"], session=session, timeout=timeout)
+    # Without the merchant settings the app still starts (catalogue, login), and payment
+    # endpoints answer 503 PAYMENTS_NOT_CONFIGURED, naming what is missing in the log.
+    app.extensions["wechatpay"] = None if missing else build_gateway(values, session, timeout)
+    app.extensions["wechatpay_missing"] = missing
+
+
+def build_gateway(values, session, timeout):
+    if values["WECHATPAY_API_VERSION"] == "v2":
+        from .wechatpay.v2 import V2Gateway
+        return V2Gateway(appid=values["WECHAT_APPID"], mchid=values["WECHATPAY_MCHID"],
+                         api_key=values["WECHATPAY_API_KEY"],
+                         sign_type=values["WECHATPAY_V2_SIGN_TYPE"],
+                         api_base=values["WECHATPAY_API_BASE"], session=session,
+                         timeout=timeout)
+
+    from .wechatpay.v3 import PlatformKeys, V3Gateway
+    private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
+    public_key = _load(crypto.load_public_key, values, "WECHATPAY_PUBLIC_KEY") \
+        if values.get("WECHATPAY_PUBLIC_KEY") else None
+    # Platform certificates stay a fallback in public key mode: while a merchant migrates,
+    # WeChat signs some notifications with the old certificate (protocol C4).
+    platform_keys = PlatformKeys(public_key_id=values.get("WECHATPAY_PUBLIC_KEY_ID"),
+                                 public_key=public_key)
+    return V3Gateway(appid=values["WECHAT_APPID"], mchid=values["WECHATPAY_MCHID"],
+                     serial_no=values["WECHATPAY_CERT_SERIAL"], private_key=private_key,
+                     apiv3_key=values["WECHATPAY_APIV3_KEY"],
+                     api_base=values["WECHATPAY_API_BASE"], platform_keys=platform_keys,
+                     session=session, timeout=timeout)
+
+
+def _load(parse, values, name):
+    try:
+        return parse(read_file(values[name], name))
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid PEM key") from None
+
+
+def gateway():
+    """The configured WeChat Pay gateway (v3 or v2)."""
+    from .errors import HttpError
+    gw = current_app.extensions["wechatpay"]
+    if gw is None:
+        current_app.logger.error("payments disabled; missing settings: %s",
+                                 ", ".join(current_app.extensions["wechatpay_missing"]))
+        raise HttpError(503, "PAYMENTS_NOT_CONFIGURED", "payments are not configured")
+    return gw
+
+
+def login_client():
+    return current_app.extensions["wechat_login"]

@@ -1,0 +1,110 @@
+"""Settings from the environment (``.env`` in development), validated once at start-up.
+
+Every setting has the name of its environment variable. ``create_app(overrides)`` lays a dict of
+the same names over the environment, which is how tests configure an app. In production
+(``APP_ENV=production``) the app refuses to start with anything that only makes sense on a
+developer's machine, and names the setting at fault.
+"""
+import os
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULTS = {
+    "APP_ENV": "development",
+    "SECRET_KEY": "dev-secret-key-change-me",
+    "DATABASE_URL": "sqlite:///" + str(Path("instance/app.db").resolve()),
+    "WECHAT_API_BASE": "https://api.weixin.qq.com",
+    "WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com",
+    "WECHATPAY_API_VERSION": "v3",
+    "WECHATPAY_V2_SIGN_TYPE": "MD5",
+    "ORDER_TIMEOUT_MINUTES": "30",
+    "ORDER_QUERY_INTERVAL_SECONDS": "5",
+    "TOKEN_TTL_SECONDS": "7200",
+    "TRUSTED_PROXY_COUNT": "0",
+    "WECHAT_HTTP_TIMEOUT_SECONDS": "10",
+}
+
+NAMES = [
+    "WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY",
+    "WECHATPAY_CERT_SERIAL", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_CERT", "WECHATPAY_PUBLIC_KEY",
+    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", *DEFAULTS,
+]
+
+# What a production deployment must not run with.
+_DEV_SECRETS = {DEFAULTS["SECRET_KEY"]}
+_SIMULATOR_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it (never its value)."""
+
+
+def load(overrides=None, env_file=".env"):
+    """The settings: defaults < .env file < process environment < ``overrides``.
+
+    An app built with explicit overrides (tests) does not read the developer's ``.env``.
+    """
+    values = dict(DEFAULTS)
+    if overrides is None and env_file and Path(env_file).exists():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update({k: os.environ[k] for k in NAMES if k in os.environ})
+    values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
+    validate(values)
+    return values
+
+
+def validate(values):
+    version = values["WECHATPAY_API_VERSION"]
+    if version not in ("v2", "v3"):
+        raise ConfigError("WECHATPAY_API_VERSION must be v2 or v3")
+    if values["WECHATPAY_V2_SIGN_TYPE"] not in ("MD5", "HMAC-SHA256"):
+        raise ConfigError("WECHATPAY_V2_SIGN_TYPE must be MD5 or HMAC-SHA256")
+    for name in ("ORDER_TIMEOUT_MINUTES", "ORDER_QUERY_INTERVAL_SECONDS", "TOKEN_TTL_SECONDS",
+                 "TRUSTED_PROXY_COUNT", "WECHAT_HTTP_TIMEOUT_SECONDS"):
+        if not values[name].isdigit():
+            raise ConfigError(f"{name} must be a whole number")
+    if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
+        raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
+    if values["APP_ENV"] == "production":
+        _validate_production(values)
+
+
+def required_names(values):
+    """The settings the selected API version cannot work without."""
+    names = ["WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_NOTIFY_URL"]
+    if values["WECHATPAY_API_VERSION"] == "v2":
+        return names + ["WECHATPAY_API_KEY"]
+    names += ["WECHATPAY_APIV3_KEY", "WECHATPAY_CERT_SERIAL", "WECHATPAY_PRIVATE_KEY"]
+    if values.get("WECHATPAY_PUBLIC_KEY_ID") or values.get("WECHATPAY_PUBLIC_KEY"):
+        names += ["WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID"]
+    return names
+
+
+def _validate_production(values):
+    for name in required_names(values):
+        if not values.get(name):
+            raise ConfigError(f"{name} is required in production")
+    if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY is a development value or shorter than 32 characters")
+    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL"):
+        url = values[name]
+        if not url.startswith("https://") or any(h in url for h in _SIMULATOR_HOSTS):
+            raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
+    if "?" in values["WECHATPAY_NOTIFY_URL"]:
+        raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
+    if "dev-keys" in " ".join(values.get(n) or "" for n in ("WECHATPAY_PRIVATE_KEY",
+                                                          "WECHATPAY_PUBLIC_KEY")):
+        raise ConfigError("WECHATPAY_PRIVATE_KEY points at the generated development keys")
+    for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):
+        path = values.get(name)
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError(f"{name} names a file that cannot be read")
+
+
+def read_file(path, name):
+    """The bytes of a key file named by setting ``name``; ConfigError names the setting."""
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        raise ConfigError(f"{name} names a file that cannot be read") from None

@@ -1,0 +1,137 @@
+"""The tables. Money is integer fen; times are stored in UTC."""
+from datetime import datetime, timezone
+
+from .extensions import db
+
+
+def utcnow():
+    """Called per row (a callable default), never evaluated once at import."""
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value):
+    """SQLite hands datetimes back naive; they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id = db.Column(db.Integer, primary_key=True)
+    openid = db.Column(db.String(64), nullable=False, unique=True)
+    unionid = db.Column(db.String(64))
+    # Kept to decrypt open data (phone number etc.) later; never sent to the client.
+    session_key = db.Column(db.String(64))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    last_login_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class AuthToken(db.Model):
+    """Our own login token. Only its SHA-256 is stored, so a database leak reveals none."""
+
+    __tablename__ = "auth_tokens"
+
+    token_hash = db.Column(db.String(64), primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
+    expires_at = db.Column(db.DateTime(timezone=True), nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(100), nullable=False)
+    description = db.Column(db.String(500), nullable=False, default="")
+    price = db.Column(db.Integer, nullable=False)  # fen
+    active = db.Column(db.Boolean, nullable=False, default=True)
+
+    __table_args__ = (db.CheckConstraint("price > 0", name="price_positive"),)
+
+    def to_json(self):
+        return {"id": self.id, "name": self.name, "description": self.description,
+                "price": self.price}
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+
+    NOTPAY, PAID, CLOSED = "NOTPAY", "PAID", "CLOSED"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
+    out_trade_no = db.Column(db.String(32), nullable=False, unique=True)
+    description = db.Column(db.String(127), nullable=False)
+    total = db.Column(db.Integer, nullable=False)  # fen
+    status = db.Column(db.String(16), nullable=False, default=NOTPAY, index=True)
+    time_expire = db.Column(db.DateTime(timezone=True), nullable=False)
+    # Sent to WeChat with the order; kept so a re-placed order carries identical parameters.
+    client_ip = db.Column(db.String(45))
+    prepay_id = db.Column(db.String(64))
+    prepay_created_at = db.Column(db.DateTime(timezone=True))
+    transaction_id = db.Column(db.String(32), unique=True)
+    paid_at = db.Column(db.DateTime(timezone=True))
+    closed_at = db.Column(db.DateTime(timezone=True))
+    last_queried_at = db.Column(db.DateTime(timezone=True))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+    items = db.relationship("OrderItem", back_populates="order", order_by="OrderItem.id",
+                            cascade="all, delete-orphan")
+
+    __table_args__ = (db.CheckConstraint("total > 0", name="total_positive"),)
+
+    def to_json(self):
+        def iso(value):
+            return as_utc(value).isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "out_trade_no": self.out_trade_no,
+            "status": self.status,
+            "total": self.total,
+            "description": self.description,
+            "items": [item.to_json() for item in self.items],
+            "created_at": iso(self.created_at),
+            "time_expire": iso(self.time_expire),
+            "paid_at": iso(self.paid_at),
+            "transaction_id": self.transaction_id,
+        }
+
+
+class OrderItem(db.Model):
+    __tablename__ = "order_items"
+
+    id = db.Column(db.Integer, primary_key=True)
+    order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), nullable=False, index=True)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    name = db.Column(db.String(100), nullable=False)
+    unit_price = db.Column(db.Integer, nullable=False)  # fen, as priced when ordered
+    quantity = db.Column(db.Integer, nullable=False)
+    amount = db.Column(db.Integer, nullable=False)  # fen
+
+    order = db.relationship("Order", back_populates="items")
+
+    def to_json(self):
+        return {"product_id": self.product_id, "name": self.name, "unit_price": self.unit_price,
+                "quantity": self.quantity, "amount": self.amount}
+
+
+class PaymentEvent(db.Model):
+    """Every message from WeChat that changed (or confirmed) an order: the audit trail.
+
+    ``dedupe_key`` is unique: a notification's id, so a duplicate, even a concurrent one,
+    cannot be recorded (and acted on) twice.
+    """
+
+    __tablename__ = "payment_events"
+
+    id = db.Column(db.Integer, primary_key=True)
+    order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), index=True)
+    source = db.Column(db.String(16), nullable=False)  # notify | query
+    dedupe_key = db.Column(db.String(128), unique=True)
+    event_type = db.Column(db.String(64), nullable=False)
+    trade_state = db.Column(db.String(16))
+    payload = db.Column(db.Text, nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)

@@ -1,0 +1,134 @@
+"""The order state machine. No Flask here: HTTP handlers and jobs call these functions.
+
+Each transition is one conditional UPDATE (compare-and-set): it names the states it may leave
+and reports whether it happened. Two workers applying the same notification at the same moment
+therefore change the order once, on SQLite and PostgreSQL alike, without a read-then-write race.
+
+    NOTPAY --mark_paid--> PAID          (notification or query says SUCCESS)
+    NOTPAY --mark_closed--> CLOSED      (closed with WeChat, or WeChat says CLOSED)
+    CLOSED --mark_paid--> PAID          (WeChat's word wins: the money was taken)
+"""
+import json
+import logging
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import Order, PaymentEvent, utcnow
+from .wechatpay import gateway as gw
+
+log = logging.getLogger(__name__)
+
+# A prepay_id lives 2 hours; re-place the order a little before that.
+PREPAY_LIFETIME = timedelta(hours=1, minutes=50)
+
+
+class PaymentMismatch(Exception):
+    """WeChat's account of a payment disagrees with our order (amount, merchant, unknown)."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def _transition(order_id, from_states, **values):
+    result = db.session.execute(
+        update(Order).where(Order.id == order_id, Order.status.in_(from_states)).values(**values))
+    return result.rowcount == 1
+
+
+def mark_paid(order_id, transaction_id, paid_at=None):
+    return _transition(order_id, (Order.NOTPAY, Order.CLOSED), status=Order.PAID,
+                       transaction_id=transaction_id, paid_at=paid_at or utcnow())
+
+
+def mark_closed(order_id):
+    return _transition(order_id, (Order.NOTPAY,), status=Order.CLOSED, closed_at=utcnow())
+
+
+def record_prepay(order_id, prepay_id):
+    """Keep the prepay_id of an order that is still unpaid."""
+    return _transition(order_id, (Order.NOTPAY,), prepay_id=prepay_id,
+                       prepay_created_at=utcnow())
+
+
+def claim_query(order_id, interval_seconds):
+    """True for at most one caller per interval: rate-limits querying WeChat for one order."""
+    now = utcnow()
+    result = db.session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == Order.NOTPAY,
+               or_(Order.last_queried_at.is_(None),
+                   Order.last_queried_at < now - timedelta(seconds=interval_seconds)))
+        .values(last_queried_at=now))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def prepay_is_fresh(order, now=None):
+    created = order.prepay_created_at
+    if not order.prepay_id or created is None:
+        return False
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return (now or utcnow()) - created < PREPAY_LIFETIME
+
+
+def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_type, payload):
+    """Record what WeChat says about an order and move the order accordingly, once.
+
+    Returns "paid", "closed", "duplicate" (this event was applied before) or "unchanged".
+    Raises PaymentMismatch, changing nothing, when the transaction is not ours or its amount
+    differs from the order's. Commits.
+    """
+    order = db.session.execute(
+        db.select(Order).where(Order.out_trade_no == transaction.out_trade_no)
+    ).scalar_one_or_none()
+    if order is None:
+        raise PaymentMismatch("ORDER_NOT_FOUND", "no order with this out_trade_no")
+    if transaction.appid not in (None, appid) or transaction.mchid not in (None, mchid):
+        raise PaymentMismatch("MERCHANT_MISMATCH", "appid or mchid is not ours")
+    settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
+    if settled and transaction.total != order.total:
+        raise PaymentMismatch("AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order "
+                              f"of {order.total} fen")
+    if not settled and transaction.trade_state not in (gw.CLOSED, gw.REVOKED):
+        return "unchanged"  # NOTPAY, USERPAYING, PAYERROR: nothing to record yet
+
+    db.session.add(PaymentEvent(order_id=order.id, source=source, dedupe_key=dedupe_key,
+                                event_type=event_type, trade_state=transaction.trade_state,
+                                payload=json.dumps(payload, ensure_ascii=False, default=str)))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return "duplicate"
+    if settled:
+        changed = mark_paid(order.id, transaction.transaction_id, transaction.success_time)
+        outcome = "paid"
+    else:
+        changed = mark_closed(order.id)
+        outcome = "closed"
+    if not changed:
+        # Already in that state (e.g. a query saw it first): the event stays as an audit record.
+        outcome = "unchanged"
+    db.session.commit()
+    if changed:
+        log.info("order %s %s via %s", order.out_trade_no, outcome, source)
+    return outcome
+
+
+def apply_query(order, gateway, appid, mchid):
+    """Ask WeChat about an unpaid order and apply the answer. Returns the outcome."""
+    transaction = gateway.query_order(order.out_trade_no)
+    return apply_transaction(
+        transaction, appid=appid, mchid=mchid, source="query",
+        dedupe_key=f"query:{transaction.out_trade_no}:{transaction.trade_state}",
+        event_type=f"QUERY.{transaction.trade_state}", payload=asdict(transaction))
+
+
+def order_expiry(minutes, now=None):
+    return (now or datetime.now(timezone.utc)) + timedelta(minutes=minutes)

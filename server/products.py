@@ -1,0 +1,31 @@
+"""The demo catalogue. Prices are integer fen and only ever come from here."""
+from flask import Blueprint, jsonify
+
+from .extensions import db
+from .models import Product
+
+bp = Blueprint("products", __name__)
+
+DEMO_CATALOGUE = [
+    {"name": "Pour-over coffee", "description": "Single origin, brewed to order.", "price": 1800},
+    {"name": "Matcha latte", "description": "Stone-ground matcha, oat milk.", "price": 2200},
+    {"name": "Butter croissant", "description": "Baked every morning.", "price": 1250},
+    {"name": "One-fen test item", "description": "For trying a real payment cheaply.",
+     "price": 1},
+]
+
+
+@bp.get("/api/products")
+def list_products():
+    products = db.session.execute(
+        db.select(Product).filter_by(active=True).order_by(Product.id)).scalars()
+    return jsonify({"products": [product.to_json() for product in products]})
+
+
+def seed_catalogue():
+    """Add the demo products that are missing (by name); returns how many were added."""
+    existing = set(db.session.execute(db.select(Product.name)).scalars())
+    added = [Product(**item) for item in DEMO_CATALOGUE if item["name"] not in existing]
+    db.session.add_all(added)
+    db.session.commit()
+    return len(added)

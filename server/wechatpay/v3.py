@@ -1,0 +1,298 @@
+"""WeChat Pay API v3: signed JSON requests, verified responses and notifications.
+
+No Flask and no database here: ``V3Gateway`` takes plain values and parsed keys, so it can be
+lifted into another project. Keys are parsed once by the caller and the HTTP session is shared,
+so connections are reused across calls.
+"""
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote, urlencode
+
+import requests
+
+from . import crypto
+from .errors import ApiError, InvalidResponse, NotificationError, TransportError
+from .gateway import Notification, Reply, Transaction
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_TOLERANCE = 300  # seconds; the official SDKs refuse |now - ts| >= 5 min
+# WeChat documents these as "try again with the same parameters".
+RETRYABLE_CODES = {"SYSTEM_ERROR", "SYSTEMERROR", "BANKERROR", "FREQUENCY_LIMITED",
+                   "RATELIMIT_EXCEEDED", "SERVICE_UNAVAILABLE"}
+# Newer and older spellings of the same error; the rest of the app sees the first.
+CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "ORDER_PAID": "ORDERPAID",
+                "SYSTEMERROR": "SYSTEM_ERROR"}
+CHINA = timezone(timedelta(hours=8))
+
+
+def verify_signed_message(headers, body, key_for_serial, now=None):
+    """Check the ``Wechatpay-*`` signature of a response or notification over its raw body.
+
+    ``key_for_serial(serial)`` returns the RSA public key for a ``Wechatpay-Serial`` value, or
+    None. Raises NotificationError with a code saying what failed; returns the serial used.
+    """
+    timestamp = headers.get("Wechatpay-Timestamp", "")
+    nonce_str = headers.get("Wechatpay-Nonce", "")
+    signature = headers.get("Wechatpay-Signature", "")
+    serial = headers.get("Wechatpay-Serial", "")
+    if not (timestamp and nonce_str and signature and serial):
+        raise NotificationError("missing Wechatpay signature headers", "MALFORMED")
+    if signature.startswith(crypto.SIGNTEST_PREFIX):
+        raise NotificationError("signature probe (WECHATPAY/SIGNTEST)", "SIGNATURE_PROBE")
+    if not timestamp.isdigit():
+        raise NotificationError("Wechatpay-Timestamp is not a number", "MALFORMED")
+    if abs((now or crypto.now()) - int(timestamp)) >= TIMESTAMP_TOLERANCE:
+        raise NotificationError("Wechatpay-Timestamp outside the 5-minute window",
+                                "TIMESTAMP_EXPIRED")
+    key = key_for_serial(serial)
+    if key is None:
+        raise NotificationError(f"unknown Wechatpay-Serial {serial[:64]}", "UNKNOWN_SERIAL")
+    if not crypto.rsa_verify(key, crypto.v3_response_message(timestamp, nonce_str, body),
+                             signature):
+        raise NotificationError("signature does not verify", "SIGNATURE_INVALID")
+    return serial
+
+
+class PlatformKeys:
+    """WeChat Pay's verification keys, chosen by ``Wechatpay-Serial``.
+
+    Public key mode: one key with id ``PUB_KEY_ID_...``. Certificate mode: platform certificates
+    downloaded from ``/v3/certificates`` and refreshed when a serial we don't know shows up
+    (at most once a minute, so forged serials cannot make us hammer the API). Both may be
+    active at once while a merchant migrates.
+    """
+
+    REFRESH_INTERVAL = 60
+
+    def __init__(self, public_key_id=None, public_key=None):
+        self.public_key_id = public_key_id
+        self.public_key = public_key
+        self._certificates = {}
+        self._fetch = None
+        self._last_refresh = None
+        self._lock = threading.Lock()
+
+    def attach_downloader(self, fetch):
+        """``fetch()`` returns {serial: public_key}; used in certificate mode."""
+        self._fetch = fetch
+
+    def __call__(self, serial):
+        if self.public_key_id and serial == self.public_key_id:
+            return self.public_key
+        if serial not in self._certificates:
+            self.refresh()
+        return self._certificates.get(serial)
+
+    def refresh(self, force=False):
+        with self._lock:
+            recent = self._last_refresh is not None and \
+                time.monotonic() - self._last_refresh < self.REFRESH_INTERVAL
+            if not self._fetch or (recent and not force):
+                return
+            self._last_refresh = time.monotonic()
+            try:
+                self._certificates.update(self._fetch())
+            except Exception:  # keep the keys we have; the next unknown serial tries again
+                log.exception("downloading WeChat Pay platform certificates failed")
+
+    def add_certificates(self, certificates):
+        self._certificates.update(certificates)
+
+
+class V3Gateway:
+    """The Gateway protocol over API v3 (direct merchant, JSAPI)."""
+
+    api_version = "v3"
+
+    def __init__(self, *, appid, mchid, serial_no, private_key, apiv3_key, api_base,
+                 platform_keys, session=None, timeout=10.0):
+        self.appid = appid
+        self.mchid = mchid
+        self.serial_no = serial_no
+        self.private_key = private_key
+        self.apiv3_key = apiv3_key.encode()
+        self.api_base = api_base.rstrip("/")
+        self.platform_keys = platform_keys
+        self.session = session or requests.Session()
+        self.timeout = (min(3.0, timeout), timeout)
+        platform_keys.attach_downloader(self.download_certificates)
+
+    # --- the Gateway protocol ---------------------------------------------------------------
+
+    def place_order(self, request):
+        body = {
+            "appid": self.appid,
+            "mchid": self.mchid,
+            "description": request.description,
+            "out_trade_no": request.out_trade_no,
+            "time_expire": request.time_expire.astimezone(CHINA).isoformat(timespec="seconds"),
+            "notify_url": request.notify_url,
+            "amount": {"total": request.total, "currency": "CNY"},
+            "payer": {"openid": request.openid},
+        }
+        if request.attach:
+            body["attach"] = request.attach
+        if request.client_ip:
+            body["scene_info"] = {"payer_client_ip": request.client_ip}
+        data = self._call("POST", "/v3/pay/transactions/jsapi", body)
+        prepay_id = (data or {}).get("prepay_id")
+        if not isinstance(prepay_id, str) or not prepay_id:
+            raise InvalidResponse("order response has no prepay_id")
+        return prepay_id
+
+    def pay_params(self, prepay_id):
+        timestamp, nonce_str = str(crypto.now()), crypto.nonce()
+        package = f"prepay_id={prepay_id}"
+        return {
+            "timeStamp": timestamp,
+            "nonceStr": nonce_str,
+            "package": package,
+            "signType": "RSA",
+            "paySign": crypto.v3_pay_sign(self.private_key, self.appid, timestamp, nonce_str,
+                                          package),
+        }
+
+    def query_order(self, out_trade_no):
+        path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}"
+        return parse_transaction(self._call("GET", path, query={"mchid": self.mchid}))
+
+    def close_order(self, out_trade_no):
+        path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}/close"
+        self._call("POST", path, {"mchid": self.mchid})
+
+    def parse_payment_notification(self, headers, body):
+        verify_signed_message(headers, body, self.platform_keys)
+        try:
+            envelope = json.loads(body)
+            resource = envelope["resource"]
+            event_id, event_type = envelope["id"], envelope["event_type"]
+            if resource.get("algorithm") != "AEAD_AES_256_GCM":
+                raise ValueError("unsupported algorithm")
+            plaintext = crypto.aes_gcm_decrypt(self.apiv3_key, resource["nonce"],
+                                               resource["ciphertext"],
+                                               resource.get("associated_data", ""))
+        except crypto.DecryptionError:
+            raise NotificationError("resource does not decrypt", "DECRYPT_FAILED") from None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise NotificationError("notification body is not a v3 event", "MALFORMED") from None
+        try:
+            payload = json.loads(plaintext)
+            transaction = parse_transaction(payload)
+        except (ValueError, InvalidResponse):
+            raise NotificationError("decrypted resource is not a transaction",
+                                    "MALFORMED") from None
+        if transaction.appid != self.appid or transaction.mchid != self.mchid:
+            raise NotificationError("appid or mchid is not ours", "MERCHANT_MISMATCH")
+        return Notification(event_id=str(event_id), event_type=str(event_type),
+                            transaction=transaction, payload=payload)
+
+    def notification_reply(self, ok, message=""):
+        if ok:
+            return Reply(b"", 204, "application/json")
+        body = json.dumps({"code": "FAIL", "message": message or "FAIL"}).encode()
+        return Reply(body, 400, "application/json")
+
+    # --- platform certificates ---------------------------------------------------------------
+
+    def download_certificates(self):
+        """{serial: public key} of the platform certificates, decrypted with the APIv3 key.
+
+        The response is verified with the certificates it carries, since there is no other
+        key to verify it with yet (what the official SDKs do on first download).
+        """
+        status, headers, raw = self._send("GET", "/v3/certificates")
+        data = self._decode(status, raw)
+        certificates = {}
+        for item in data.get("data", []):
+            pem = crypto.aes_gcm_decrypt(self.apiv3_key, item["encrypt_certificate"]["nonce"],
+                                         item["encrypt_certificate"]["ciphertext"],
+                                         item["encrypt_certificate"]["associated_data"])
+            certificates[crypto.certificate_serial(pem)] = crypto.load_public_key(pem)
+        try:
+            verify_signed_message(headers, raw, certificates.get)
+        except NotificationError as exc:
+            raise InvalidResponse(f"certificate list failed verification: {exc.code}") from None
+        return certificates
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _call(self, method, path, body=None, query=None):
+        """Send one signed request; return the verified JSON body (None for 204)."""
+        status, headers, raw = self._send(method, path, body, query)
+        if 200 <= status < 300:
+            try:
+                verify_signed_message(headers, raw, self.platform_keys)
+            except NotificationError as exc:
+                raise InvalidResponse(f"response signature check failed: {exc.code}") from None
+        return self._decode(status, raw)
+
+    def _send(self, method, path, body=None, query=None):
+        url = path + ("?" + urlencode(query) if query else "")
+        raw_body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() \
+            if body is not None else b""
+        headers = {
+            "Authorization": crypto.v3_authorization(self.private_key, self.mchid,
+                                                     self.serial_no, method, url, raw_body),
+            "Accept": "application/json",
+            "User-Agent": "wechatpay-miniprogram-starter/1.0",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if self.platform_keys.public_key_id:
+            # Asks WeChat to sign the response with the public key we hold (protocol C4).
+            headers["Wechatpay-Serial"] = self.platform_keys.public_key_id
+        try:
+            response = self.session.request(method, self.api_base + url, data=raw_body or None,
+                                            headers=headers, timeout=self.timeout)
+        except requests.Timeout:
+            raise TransportError(f"WeChat Pay timed out on {method} {path}") from None
+        except requests.RequestException as exc:
+            raise TransportError(f"WeChat Pay unreachable on {method} {path}: "
+                                 f"{type(exc).__name__}") from None
+        return response.status_code, response.headers, response.content
+
+    @staticmethod
+    def _decode(status, raw):
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        if 200 <= status < 300:
+            if raw and not isinstance(data, dict):
+                raise InvalidResponse("WeChat Pay answered with a body that is not JSON")
+            return data
+        data = data if isinstance(data, dict) else {}
+        code = CODE_ALIASES.get(data.get("code"), data.get("code") or f"HTTP_{status}")
+        raise ApiError(code, str(data.get("message") or f"HTTP {status}"), status,
+                       retryable=status >= 500 or code in RETRYABLE_CODES)
+
+
+def parse_transaction(data):
+    """A gateway Transaction from a v3 transaction object (query response or notification)."""
+    if not isinstance(data, dict) or not data.get("out_trade_no") or not data.get("trade_state"):
+        raise InvalidResponse("not a transaction object")
+    amount = data.get("amount") or {}
+    total = amount.get("total")
+    success_time = data.get("success_time")
+    return Transaction(
+        out_trade_no=data["out_trade_no"],
+        trade_state=data["trade_state"],
+        appid=data.get("appid"),
+        mchid=data.get("mchid"),
+        total=total if isinstance(total, int) and not isinstance(total, bool) else None,
+        transaction_id=data.get("transaction_id"),
+        openid=(data.get("payer") or {}).get("openid"),
+        success_time=_parse_time(success_time),
+        trade_state_desc=data.get("trade_state_desc"),
+    )
+
+
+def _parse_time(value):
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        raise InvalidResponse("success_time is not RFC 3339") from None
