@@ -1,0 +1,20 @@
+"""``python -m sandbox --port 8001 [--host 127.0.0.1]``: serve the simulator (dev/test only)."""
+import argparse
+
+from werkzeug.serving import run_simple
+
+from . import create_app
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Local WeChat login + WeChat Pay simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    app = create_app()
+    # Threaded so that a slow notify_url or a "delay" fault never blocks other requests.
+    run_simple(args.host, args.port, app, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

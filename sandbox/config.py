@@ -1,0 +1,109 @@
+"""The simulator's settings and keys, read and parsed once when the app is created.
+
+Settings use the same names as the backend (see the team contract). Precedence: the dict given
+to ``create_app`` wins, then the process environment, then ``.env`` in the working directory.
+An empty value counts as unset, so ``{"WECHATPAY_PUBLIC_KEY_ID": ""}`` turns public key mode off.
+"""
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from dotenv import dotenv_values
+
+from server.wechatpay.crypto import certificate_serial, load_private_key, load_public_key
+
+REQUIRED = ("WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY",
+            "WECHATPAY_CERT", "SANDBOX_PLATFORM_KEY", "SANDBOX_PLATFORM_CERT")
+
+
+def load_settings(overrides=None):
+    settings = {}
+    if Path(".env").is_file():
+        settings.update(dotenv_values(".env"))
+    settings.update(os.environ)
+    settings.update(overrides or {})
+    return {key: value for key, value in settings.items() if value not in (None, "")}
+
+
+@dataclass(frozen=True)
+class Signer:
+    """One key WeChat signs with, named the way ``Wechatpay-Serial`` names it."""
+
+    serial: str          # platform certificate serial (hex) or PUB_KEY_ID_...
+    private_key: object
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    appid: str
+    secret: str
+    mchid: str
+    apiv3_key: str
+    merchant_public_key: object      # verifies the merchant's v3 signatures
+    merchant_serial: str
+    platform: Signer                 # certificate mode
+    platform_cert_pem: str
+    public_key_mode: Optional[Signer]  # WeChat Pay public key mode, when configured
+    notify_public_key_ratio: float   # share of notifications signed in public key mode
+    time_scale: float                # multiplies the notification retry schedule
+    ca_bundle: Optional[str]         # CA file trusted for https notify URLs
+    login_rate_limit: int            # jscode2session calls per openid per minute
+
+    def response_signer(self, request_serial):
+        """API responses: public key mode only when the request named a public key ID."""
+        if self.public_key_mode and (request_serial or "").startswith("PUB_KEY_ID_"):
+            return self.public_key_mode
+        return self.platform
+
+    def notification_signer(self):
+        """Notifications: public key mode for a configurable share, like WeChat's migration."""
+        if self.public_key_mode and random.random() < self.notify_public_key_ratio:
+            return self.public_key_mode
+        return self.platform
+
+
+def build_config(settings):
+    missing = [name for name in REQUIRED if name not in settings]
+    if missing:
+        raise ValueError(f"sandbox settings missing: {', '.join(missing)}")
+    apiv3_key = settings["WECHATPAY_APIV3_KEY"]
+    if len(apiv3_key.encode()) != 32:
+        raise ValueError("WECHATPAY_APIV3_KEY must be 32 bytes")
+
+    merchant_cert = _read(settings["WECHATPAY_CERT"])
+    platform_cert = _read(settings["SANDBOX_PLATFORM_CERT"])
+    public_key_mode = None
+    if settings.get("WECHATPAY_PUBLIC_KEY_ID") and settings.get("SANDBOX_PUBLIC_KEY_PRIVATE"):
+        public_key_mode = Signer(settings["WECHATPAY_PUBLIC_KEY_ID"],
+                                 load_private_key(_read(settings["SANDBOX_PUBLIC_KEY_PRIVATE"])))
+    default_ratio = "1" if public_key_mode else "0"
+    ratio = float(settings.get("SANDBOX_NOTIFY_PUBLIC_KEY_RATIO", default_ratio))
+    if not 0 <= ratio <= 1:
+        raise ValueError("SANDBOX_NOTIFY_PUBLIC_KEY_RATIO must be between 0 and 1")
+    time_scale = float(settings.get("SANDBOX_TIME_SCALE", "1"))
+    if time_scale < 0:
+        raise ValueError("SANDBOX_TIME_SCALE must not be negative")
+
+    return SandboxConfig(
+        appid=settings["WECHAT_APPID"],
+        secret=settings["WECHAT_SECRET"],
+        mchid=settings["WECHATPAY_MCHID"],
+        apiv3_key=apiv3_key,
+        merchant_public_key=load_public_key(merchant_cert),
+        merchant_serial=(settings.get("WECHATPAY_CERT_SERIAL")
+                         or certificate_serial(merchant_cert)).upper(),
+        platform=Signer(certificate_serial(platform_cert),
+                        load_private_key(_read(settings["SANDBOX_PLATFORM_KEY"]))),
+        platform_cert_pem=platform_cert,
+        public_key_mode=public_key_mode,
+        notify_public_key_ratio=ratio,
+        time_scale=time_scale,
+        ca_bundle=settings.get("SANDBOX_CA_BUNDLE"),
+        login_rate_limit=int(settings.get("SANDBOX_LOGIN_RATE_LIMIT", "100")),
+    )
+
+
+def _read(path):
+    return Path(path).read_text()

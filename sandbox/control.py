@@ -1,0 +1,170 @@
+"""The simulator's own endpoints under /sandbox/...: the cashier, faults, inspection, reset.
+
+These do not exist at WeChat; they let a developer or a test play the user and the network.
+Errors use the backend's shape ``{"error": {"code", "message"}}``.
+
+Cashier
+    POST /sandbox/pay  {"prepay_id" | "out_trade_no", "action": "pay" | "cancel"}
+        -> 200 {"out_trade_no", "trade_state", "transaction_id"?, "event_id"?}
+        Plays the user at WeChat's cashier. "pay" marks the order SUCCESS and sends the
+        payment notification (by the order's api_version) with retries until acknowledged;
+        "cancel" leaves it NOTPAY and sends nothing. 404 PREPAY_NOT_FOUND, 400 PREPAY_EXPIRED
+        (prepay_id older than 2 h), ORDER_EXPIRED (past time_expire), ORDER_CLOSED, ORDERPAID.
+
+Faults: POST /sandbox/faults with one fault object or {"faults": [...]}; GET lists the armed
+ones; DELETE disarms all. Every fault has "times" (default 1): how many requests or
+notifications it affects before it disarms itself.
+    {"kind": "api", "path": "/v3/pay/transactions/jsapi", "method": "POST"?,
+     "status": 500?, "code": "SYSTEM_ERROR"?, "message": "..."?, "body": {...}?, "delay": 0?}
+        Matches requests whose path starts with "path" (and the method, if given). With
+        "delay" it first sleeps that many seconds (provoke client timeouts); with "status" it
+        then answers that status instead of the real endpoint: "body" verbatim if given, else
+        {"code", "message"} for /v3, {"errcode": int(code), "errmsg"} for /sns (status default
+        200), XML return_code FAIL for v2 paths. Without "status" the real endpoint answers
+        after the delay.
+    {"kind": "notify", "action": ..., "out_trade_no": "..."?}   applies to the next
+    payment notification (of that order, if given):
+        "drop"        never deliver it (logged with error "dropped")
+        "duplicate"   deliver "copies" (default 2) copies concurrently, each retried on its own
+        "delay"       wait "seconds" before the first attempt
+        "signtest"    first send one probe whose Wechatpay-Signature starts with
+                      WECHATPAY/SIGNTEST/ (a merchant must reject it), then the real one
+        "tamper"      first send one probe whose body was changed after signing, then the real
+                      one. Combine with "drop" to deliver only the bad copy.
+
+Inspection and helpers
+    GET  /sandbox/health                     -> {"ok": true, "appid", "mchid", "public_key_mode"}
+    GET  /sandbox/orders                     -> {"orders": [...]}
+    GET  /sandbox/orders/<out_trade_no>      -> {"order": {...}} (404 ORDER_NOT_FOUND)
+    POST /sandbox/orders/<out_trade_no>/expire  time_expire passes now: unpayable, closable
+    GET  /sandbox/notifications[?out_trade_no=]  -> {"notifications": [attempt...]}, each
+         {"url", "event_id", "out_trade_no", "attempt", "copy", "status", "error",
+          "acknowledged", "fault", "time"}
+    POST /sandbox/notify/<out_trade_no>      (re)send the payment notification of a paid order
+    POST /sandbox/reset                      forget all state and faults, stop pending retries
+"""
+import time
+
+from flask import Blueprint, current_app, request
+
+from .state import FaultError
+from .wire import control_error, json_response
+
+bp = Blueprint("control", __name__, url_prefix="/sandbox")
+
+
+def _state():
+    return current_app.extensions["sandbox"]
+
+
+def _public(order):
+    return {key: value for key, value in order.items() if key != "request"}
+
+
+@bp.get("/health")
+def health():
+    config = _state().config
+    return json_response({"ok": True, "appid": config.appid, "mchid": config.mchid,
+                          "public_key_mode": bool(config.public_key_mode)})
+
+
+@bp.post("/pay")
+def cashier():
+    data = request.get_json(silent=True) or {}
+    action = data.get("action", "pay")
+    if action not in ("pay", "cancel"):
+        return control_error(400, "INVALID_REQUEST", 'action must be "pay" or "cancel"')
+    state = _state()
+    with state.lock:
+        if data.get("prepay_id"):
+            order = state.order_by_prepay(data["prepay_id"])
+        else:
+            order = state.orders.get(data.get("out_trade_no"))
+        if order is None:
+            return control_error(404, "PREPAY_NOT_FOUND", "no order has this prepay_id")
+        now = time.time()
+        if data.get("prepay_id") and data["prepay_id"] != order["prepay_id"] \
+                or order["prepay_expires_at"] < now:
+            return control_error(400, "PREPAY_EXPIRED", "this prepay_id has expired")
+        if order["trade_state"] == "SUCCESS":
+            return control_error(400, "ORDERPAID", "the order is already paid")
+        if order["trade_state"] == "CLOSED":
+            return control_error(400, "ORDER_CLOSED", "the order is closed")
+        if order["expire_at"] < now:
+            return control_error(400, "ORDER_EXPIRED", "the order is past its time_expire")
+        answer = {"out_trade_no": order["out_trade_no"], "trade_state": order["trade_state"]}
+        if action == "pay":
+            state.mark_paid(order)
+            answer.update(trade_state="SUCCESS", transaction_id=order["transaction_id"])
+    if action == "pay":
+        answer["event_id"] = state.notify(order)
+    return json_response(answer)
+
+
+@bp.route("/faults", methods=["GET", "POST", "DELETE"])
+def faults():
+    state = _state()
+    if request.method == "POST":
+        data = request.get_json(silent=True)
+        specs = data.get("faults") if isinstance(data, dict) and "faults" in data else [data]
+        try:
+            armed = [state.arm_fault(spec) for spec in specs]
+        except (FaultError, TypeError) as exc:
+            return control_error(400, "INVALID_FAULT", str(exc))
+        return json_response({"faults": armed}, 201)
+    with state.lock:
+        if request.method == "DELETE":
+            state.faults.clear()
+        return json_response({"faults": [dict(fault) for fault in state.faults]})
+
+
+@bp.get("/orders")
+def list_orders():
+    with _state().lock:
+        return json_response({"orders": [_public(o) for o in _state().orders.values()]})
+
+
+@bp.get("/orders/<out_trade_no>")
+def show_order(out_trade_no):
+    with _state().lock:
+        order = _state().orders.get(out_trade_no)
+        if order is None:
+            return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
+        return json_response({"order": _public(order)})
+
+
+@bp.post("/orders/<out_trade_no>/expire")
+def expire_order(out_trade_no):
+    with _state().lock:
+        order = _state().orders.get(out_trade_no)
+        if order is None:
+            return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
+        order["expire_at"] = time.time() - 1
+        return json_response({"order": _public(order)})
+
+
+@bp.get("/notifications")
+def notifications():
+    wanted = request.args.get("out_trade_no")
+    with _state().lock:
+        found = [dict(d) for d in _state().deliveries
+                 if wanted in (None, d["out_trade_no"])]
+    return json_response({"notifications": found})
+
+
+@bp.post("/notify/<out_trade_no>")
+def resend_notification(out_trade_no):
+    state = _state()
+    with state.lock:
+        order = state.orders.get(out_trade_no)
+    if order is None:
+        return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
+    if order["trade_state"] != "SUCCESS":
+        return control_error(400, "ORDER_NOT_PAID", "only a paid order has a notification")
+    return json_response({"out_trade_no": out_trade_no, "event_id": state.notify(order)})
+
+
+@bp.post("/reset")
+def reset():
+    _state().reset()
+    return json_response({"ok": True})

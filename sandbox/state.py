@@ -1,0 +1,242 @@
+"""All of one simulator's memory: login codes, orders, armed faults, notification deliveries.
+
+One ``SandboxState`` per app (``app.extensions["sandbox"]``), every field guarded by
+``state.lock``, so several simulators can run in one test process without sharing anything.
+"""
+import itertools
+import json
+import secrets
+import threading
+import time
+
+import requests
+
+from .wire import compact_time, digits, rfc3339
+
+# WeChat's notification retry schedule in seconds (protocol B5), after the first attempt.
+RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800,
+                  21600, 21600)
+NOTIFY_TIMEOUT = 5          # WeChat gives the merchant 5 s to acknowledge
+PREPAY_LIFETIME = 2 * 3600  # a prepay_id is valid for 2 h
+DEFAULT_ORDER_LIFETIME = 7 * 24 * 3600
+NOTIFY_ACTIONS = ("drop", "duplicate", "delay", "signtest", "tamper")
+
+
+class FaultError(ValueError):
+    """A fault specification the simulator cannot arm."""
+
+
+class SandboxState:
+    def __init__(self, config):
+        self.config = config
+        self.lock = threading.RLock()
+        # Per API version, a function(state, order) -> event id that sends the payment
+        # notification of a paid order; sandbox.v2 adds "v2".
+        self.notifiers = {}
+        self._fault_ids = itertools.count(1)
+        self._clear()
+
+    def _clear(self):
+        self.codes = {}           # js_code -> {"openid", "expires_at", "used", "blocked"}
+        self.session_keys = {}    # openid -> session_key
+        self.login_calls = {}     # openid -> [unix time of each jscode2session]
+        self.orders = {}          # out_trade_no -> order dict (any API version)
+        self.prepays = {}         # prepay_id -> out_trade_no
+        self.transactions = {}    # transaction_id -> out_trade_no
+        self.faults = []
+        self.deliveries = []      # one dict per notification attempt, oldest first
+        self._stop = threading.Event()
+
+    def reset(self):
+        """Forget everything and stop pending notification retries."""
+        with self.lock:
+            self._stop.set()
+            self._clear()
+
+    # --- orders ---------------------------------------------------------------------------
+
+    def add_order(self, order):
+        """Store a new order. Needs out_trade_no, api_version, trade_state ("NOTPAY"),
+        notify_url, created_at and expire_at (unix); gets a prepay_id unless it has one."""
+        with self.lock:
+            order.setdefault("prepay_id", new_prepay_id())
+            order.setdefault("prepay_expires_at", time.time() + PREPAY_LIFETIME)
+            self.orders[order["out_trade_no"]] = order
+            self.prepays[order["prepay_id"]] = order["out_trade_no"]
+            return order
+
+    def renew_prepay(self, order):
+        """A fresh prepay_id for an identical re-submission after the old one expired."""
+        with self.lock:
+            order["prepay_id"] = new_prepay_id()
+            order["prepay_expires_at"] = time.time() + PREPAY_LIFETIME
+            self.prepays[order["prepay_id"]] = order["out_trade_no"]
+
+    def order_by_prepay(self, prepay_id):
+        with self.lock:
+            return self.orders.get(self.prepays.get(prepay_id))
+
+    def order_by_transaction(self, transaction_id):
+        with self.lock:
+            return self.orders.get(self.transactions.get(transaction_id))
+
+    def mark_paid(self, order):
+        """The user paid: SUCCESS, a transaction_id and a success time. Caller holds no lock."""
+        with self.lock:
+            paid_at = time.time()
+            order.update(trade_state="SUCCESS", paid_at=paid_at, success_time=rfc3339(paid_at),
+                         transaction_id="4200" + digits(6) + compact_time(paid_at)[:8] + digits(10),
+                         bank_type="OTHERS")
+            self.transactions[order["transaction_id"]] = order["out_trade_no"]
+
+    def notify(self, order):
+        """Send the payment notification of a paid order with its version's notifier."""
+        return self.notifiers[order["api_version"]](self, order)
+
+    # --- faults -----------------------------------------------------------------------------
+
+    def arm_fault(self, spec):
+        fault = _validate_fault(spec)
+        with self.lock:
+            fault["id"] = next(self._fault_ids)
+            self.faults.append(fault)
+            return dict(fault)
+
+    def take_api_fault(self, method, path):
+        """The first armed API fault matching this request, used up once."""
+        with self.lock:
+            for fault in self.faults:
+                if (fault["kind"] == "api" and path.startswith(fault["path"])
+                        and fault.get("method") in (None, method)):
+                    return self._use(fault)
+        return None
+
+    def take_notification_faults(self, out_trade_no):
+        """The armed notification faults (at most one per action) for the next notification."""
+        taken = {}
+        with self.lock:
+            for fault in list(self.faults):
+                if (fault["kind"] == "notify" and fault["action"] not in taken
+                        and fault.get("out_trade_no") in (None, out_trade_no)):
+                    taken[fault["action"]] = self._use(fault)
+        return taken
+
+    def _use(self, fault):
+        fault["times"] -= 1
+        if fault["times"] <= 0:
+            self.faults.remove(fault)
+        return dict(fault)
+
+    # --- notification delivery ----------------------------------------------------------------
+
+    def deliver(self, url, body, headers, is_acknowledged, *, event_id=None, out_trade_no=None,
+                tamper=None):
+        """POST ``body`` to ``url`` on WeChat's retry schedule, in a background thread.
+
+        ``headers`` is a dict, or a function(body) -> dict called before every attempt (v3 signs
+        each attempt with a fresh timestamp). ``is_acknowledged(response)`` says whether the
+        merchant took it (v3: status 200/204; v2: reply XML return_code SUCCESS); anything else,
+        a connection error or no answer within 5 s means retry. Armed notification faults
+        apply; ``tamper(body) -> body`` alters a signed body for the "tamper" probe (default:
+        change one JSON field, or append a space).
+        """
+        faults = self.take_notification_faults(out_trade_no)
+        stop = self._stop
+        make_headers = headers if callable(headers) else (lambda _body: dict(headers))
+        meta = {"url": url, "event_id": event_id, "out_trade_no": out_trade_no}
+
+        def send(payload, attempt, copy, fault=None):
+            sent_headers = make_headers(payload)
+            if fault == "signtest":
+                sent_headers["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + secrets.token_urlsafe(32)
+            try:
+                response = requests.post(url, data=payload, headers=sent_headers,
+                                         timeout=NOTIFY_TIMEOUT,
+                                         verify=self.config.ca_bundle or True)
+                status, error = response.status_code, None
+                acknowledged = bool(is_acknowledged(response))
+            except requests.RequestException as exc:
+                status, error, acknowledged = None, type(exc).__name__, False
+            self._log(meta, attempt=attempt, copy=copy, status=status, error=error,
+                      acknowledged=acknowledged, fault=fault)
+            return acknowledged
+
+        def retry_until_acknowledged(copy):
+            for attempt, wait in enumerate((0,) + RETRY_SCHEDULE, start=1):
+                if stop.wait(wait * self.config.time_scale):
+                    return  # the simulator was reset
+                if send(body, attempt, copy):
+                    return
+
+        def run():
+            if "signtest" in faults:
+                send(body, 1, 0, fault="signtest")
+            if "tamper" in faults:
+                send((tamper or _tamper)(body), 1, 0, fault="tamper")
+            if "drop" in faults:
+                self._log(meta, attempt=0, copy=0, status=None, error="dropped",
+                          acknowledged=False, fault="drop")
+                return
+            if "delay" in faults and stop.wait(faults["delay"]["seconds"]):
+                return
+            copies = faults["duplicate"]["copies"] if "duplicate" in faults else 1
+            threads = [threading.Thread(target=retry_until_acknowledged, args=(copy,),
+                                        daemon=True) for copy in range(1, copies + 1)]
+            for thread in threads:
+                thread.start()
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def _log(self, meta, **attempt):
+        with self.lock:
+            self.deliveries.append({**meta, **attempt, "time": rfc3339(time.time())})
+
+
+def _tamper(body):
+    try:
+        obj = json.loads(body)
+        obj["create_time"] = obj.get("create_time", "") + " "
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    except (ValueError, TypeError, AttributeError):
+        return body + b" "
+
+
+def new_prepay_id():
+    return "wx" + compact_time(time.time()) + secrets.token_hex(10)
+
+
+def _validate_fault(spec):
+    if not isinstance(spec, dict):
+        raise FaultError("a fault is a JSON object")
+    fault = dict(spec)
+    times = fault.setdefault("times", 1)
+    if not isinstance(times, int) or times < 1:
+        raise FaultError("times must be a positive integer")
+    kind = fault.get("kind")
+    if kind == "api":
+        if not isinstance(fault.get("path"), str) or not fault["path"].startswith("/"):
+            raise FaultError("api fault needs a path prefix starting with /")
+        if fault.get("method") is not None:
+            fault["method"] = str(fault["method"]).upper()
+        status, delay = fault.get("status"), fault.setdefault("delay", 0)
+        if status is None and not delay:
+            raise FaultError("api fault needs a status or a delay")
+        if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
+            raise FaultError("status must be an HTTP status code")
+        if not isinstance(delay, (int, float)) or not 0 <= delay <= 300:
+            raise FaultError("delay must be 0..300 seconds")
+    elif kind == "notify":
+        action = fault.get("action")
+        if action not in NOTIFY_ACTIONS:
+            raise FaultError(f"notify fault action must be one of {', '.join(NOTIFY_ACTIONS)}")
+        if action == "duplicate":
+            copies = fault.setdefault("copies", 2)
+            if not isinstance(copies, int) or not 1 <= copies <= 20:
+                raise FaultError("copies must be 1..20")
+        if action == "delay":
+            seconds = fault.get("seconds")
+            if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
+                raise FaultError("delay needs seconds (0..3600)")
+    else:
+        raise FaultError('kind must be "api" or "notify"')
+    return fault
