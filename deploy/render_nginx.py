@@ -45,6 +45,8 @@ def port_of(address):
 
 def render_site(domain, cert, key, upstream, listen_https, listen_http, acme_root, login_rate):
     https_port = port_of(listen_https[0])
+    tls_params = "\n".join(f"    {line}" if line else "" for line in
+                           (NGINX_DIR / "tls-params.conf").read_text().splitlines())
     return fill((NGINX_DIR / "wxpay.conf.template").read_text(), {
         "domain": domain,
         "cert": cert,
@@ -52,6 +54,7 @@ def render_site(domain, cert, key, upstream, listen_https, listen_http, acme_roo
         "upstream": upstream,
         "acme_root": acme_root,
         "login_rate": login_rate,
+        "tls_params": tls_params,
         "https_listen": listen_lines(listen_https, ["ssl", "http2"]),
         "https_listen_default": listen_lines(listen_https, ["ssl", "http2", "default_server"]),
         "http_listen": listen_lines(listen_http, []),

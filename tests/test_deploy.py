@@ -1,0 +1,451 @@
+"""The deployment, tested with the real programs: nginx (rendered by deploy/render_nginx.py from
+nginx/wxpay.conf.template) in front of gunicorn (gunicorn.conf.py) in front of the backend,
+with the simulator delivering its notification over HTTPS through nginx.
+
+The test makes its own certificate authority and a certificate for ``localhost`` / 127.0.0.1,
+and runs nginx as a non-system instance on free high ports. Two stacks:
+
+- ``echo_proxy``: nginx in front of a tiny app that echoes what it received, to check exactly
+  what nginx passes on (forwarding headers, the notification's bytes) and what it refuses;
+- ``stack``: nginx + gunicorn + backend + simulator, for the whole payment loop over HTTPS.
+"""
+import datetime
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.live import LiveServer
+
+REPO = Path(__file__).resolve().parent.parent
+DOMAIN = "localhost"  # resolves to 127.0.0.1 everywhere, so SNI and Host need no tricks
+
+
+def require(condition, reason):
+    """Skip on a laptop that lacks a program; in CI a missing program is a failure."""
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def nginx_binary():
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)),
+        None)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- certificates -------------------------------------------------------------------------
+
+def make_tls(directory):
+    """A test CA and a server certificate for localhost and 127.0.0.1, as PEM files."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wxpay deploy test CA")])
+    ca_cert = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DOMAIN)]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName(DOMAIN), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"ca": directory / "ca.pem", "cert": directory / "server.pem",
+             "key": directory / "server.key"}
+    paths["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return {name: str(path) for name, path in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+# --- processes ----------------------------------------------------------------------------
+
+class Process:
+    """A child in its own process group, with its output in a file for the failure message."""
+
+    def __init__(self, name, argv, log_dir, **kwargs):
+        self.name = name
+        self.log_path = Path(log_dir) / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True, **kwargs)
+
+    def output(self):
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def wait_for_port(self, port, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.popen.returncode}):\n"
+                                     f"{self.output()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"{self.name} did not open port {port}:\n{self.output()}")
+
+    def stop(self):
+        """TERM the whole group (gunicorn's and nginx's workers too), then KILL if need be."""
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGTERM)
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        self._log.close()
+
+
+def render_nginx(directory, tls, upstream, https_port, http_port):
+    """The documented render command, in standalone mode; returns the nginx.conf path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rendered = subprocess.run(
+        [sys.executable, str(REPO / "deploy/render_nginx.py"), "--domain", DOMAIN,
+         "--cert", tls["cert"], "--key", tls["key"], "--upstream", upstream,
+         "--listen-https", f"127.0.0.1:{https_port}", "--listen-http", f"127.0.0.1:{http_port}",
+         "--acme-root", str(directory / "acme"), "--standalone", str(directory)],
+        capture_output=True, text=True, check=True)
+    conf = directory / "nginx.conf"
+    conf.write_text(rendered.stdout)
+    return conf
+
+
+class Nginx:
+    def __init__(self, directory, tls, upstream):
+        self.directory = directory
+        self.https_port, self.http_port = free_port(), free_port()
+        self.conf = render_nginx(directory, tls, upstream, self.https_port, self.http_port)
+        self.https = f"https://{DOMAIN}:{self.https_port}"
+        self.http = f"http://{DOMAIN}:{self.http_port}"
+        self.process = None
+
+    def start(self):
+        self.process = Process("nginx", [nginx_binary(), "-p", str(self.directory), "-c",
+                                         str(self.conf), "-g", "daemon off;"], self.directory)
+        self.process.wait_for_port(self.https_port)
+        self.process.wait_for_port(self.http_port)
+        return self
+
+    def stop(self):
+        if self.process:
+            self.process.stop()
+
+    def access_log(self):
+        path = self.directory / "access.log"
+        return path.read_text() if path.exists() else ""
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+def run_render(*args):
+    return subprocess.run([sys.executable, str(REPO / "deploy/render_nginx.py"), *args],
+                          capture_output=True, text=True)
+
+
+def test_render_fills_the_site_for_a_real_server():
+    result = run_render("--domain", "api.example.com",
+                        "--cert", "/etc/letsencrypt/live/api.example.com/fullchain.pem",
+                        "--key", "/etc/letsencrypt/live/api.example.com/privkey.pem",
+                        "--upstream", "unix:/run/wxpay/gunicorn.sock")
+    assert result.returncode == 0, result.stderr
+    site = result.stdout
+    assert not re.search(r"\{\{\w+\}\}", site), "a placeholder was left unfilled"
+    assert "server_name api.example.com;" in site
+    assert "ssl_certificate /etc/letsencrypt/live/api.example.com/fullchain.pem;" in site
+    assert "server unix:/run/wxpay/gunicorn.sock;" in site
+    assert "listen 443 ssl http2;" in site and "listen [::]:443 ssl http2;" in site
+    assert "listen 80 default_server;" in site
+    # On the standard port the redirect carries no port number.
+    assert "return 308 https://api.example.com$request_uri;" in site
+    # A site file, not a whole nginx.conf: it goes inside the distribution's http {} block.
+    assert "events {" not in site and "pid " not in site
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--domain", "api.example.com;evil", "--cert", "/c.pem", "--key", "/k.pem"], "host name"),
+    (["--domain", "api.example.com", "--cert", "c.pem", "--key", "/k.pem"], "absolute"),
+    (["--domain", "api.example.com", "--cert", "/c.pem"], "--key"),
+])
+def test_render_refuses_bad_arguments(args, complaint):
+    result = run_render(*args)
+    assert result.returncode == 2
+    assert complaint in result.stderr
+    assert result.stdout == ""
+
+
+def test_nginx_accepts_the_rendered_configuration(tmp_path, tls):
+    require(nginx_binary(), "nginx is not installed (apt-get install nginx)")
+    conf = render_nginx(tmp_path, tls, "127.0.0.1:9", free_port(), free_port())
+    result = subprocess.run([nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+    assert "[warn]" not in result.stderr and "[emerg]" not in result.stderr
+
+
+# --- nginx in front of an echo app: what it passes on, what it refuses --------------------
+
+def echo_app(environ, start_response):
+    """Replies with what reached the backend: method, raw path, headers and body."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    headers = {key[5:].replace("_", "-").title(): value
+               for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    reply = json.dumps({"method": environ["REQUEST_METHOD"], "uri": environ["REQUEST_URI"],
+                        "remote_addr": environ["REMOTE_ADDR"], "headers": headers,
+                        "body": body.decode("latin-1")}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(reply)))])
+    return [reply]
+
+
+@pytest.fixture(scope="module")
+def echo_proxy(tmp_path_factory, tls):
+    require(nginx_binary(), "nginx is not installed (apt-get install nginx)")
+    with LiveServer(echo_app) as upstream:
+        nginx = Nginx(tmp_path_factory.mktemp("nginx-echo"), tls, f"127.0.0.1:{upstream.port}")
+        try:
+            yield nginx.start()
+        finally:
+            nginx.stop()
+
+
+def client_context(ca, version, ciphers=None, alpn=None):
+    """A client that speaks exactly one TLS version."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(ca)
+    context.minimum_version = context.maximum_version = version
+    if ciphers:
+        context.set_ciphers(ciphers)
+    if alpn:
+        context.set_alpn_protocols(alpn)
+    return context
+
+
+def tls_handshake(port, context, server_hostname=DOMAIN, session=None):
+    """Handshake only; returns the finished TLS connection's facts."""
+    context.check_hostname = server_hostname is not None
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=server_hostname, session=session) as conn:
+            return {"version": conn.version(), "cipher": conn.cipher()[0],
+                    "alpn": conn.selected_alpn_protocol(), "session": conn.session,
+                    "reused": conn.session_reused}
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["TLSv1.2", "TLSv1.3"])
+def test_modern_tls_versions_are_accepted(echo_proxy, tls, version):
+    done = tls_handshake(echo_proxy.https_port, client_context(tls["ca"], version))
+    assert done["version"] == version.name.replace("v1_", "v1.")
+    if version == ssl.TLSVersion.TLSv1_2:
+        # Forward secrecy and authenticated encryption only.
+        cipher = done["cipher"]
+        assert cipher.startswith("ECDHE-") and ("GCM" in cipher or "CHACHA20" in cipher)
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1],
+                         ids=["TLSv1.0", "TLSv1.1"])
+def test_old_tls_versions_are_refused_by_the_server(echo_proxy, tls, version):
+    # Security level 0 lets this client offer TLS 1.0/1.1 at all, so the refusal we see is the
+    # server's "protocol version" alert and not our own OpenSSL declining to try.
+    context = client_context(tls["ca"], version, ciphers="@SECLEVEL=0:ALL")
+    with pytest.raises(ssl.SSLError) as refused:
+        tls_handshake(echo_proxy.https_port, context)
+    assert refused.value.reason in ("TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL")
+
+
+def test_tls12_without_ecdhe_aead_is_refused(echo_proxy, tls):
+    # RSA key exchange (no forward secrecy) and CBC (no AEAD) are not on the list.
+    context = client_context(tls["ca"], ssl.TLSVersion.TLSv1_2,
+                             ciphers="AES128-SHA:AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA")
+    with pytest.raises(ssl.SSLError):
+        tls_handshake(echo_proxy.https_port, context)
+
+
+def test_http2_is_offered_and_sessions_resume(echo_proxy, tls):
+    context = client_context(tls["ca"], ssl.TLSVersion.TLSv1_2, alpn=["h2", "http/1.1"])
+    first = tls_handshake(echo_proxy.https_port, context)
+    assert first["alpn"] == "h2"
+    second = tls_handshake(echo_proxy.https_port, context, session=first["session"])
+    assert second["reused"], "the TLS session cache should let a client resume"
+
+
+def test_https_response_has_hsts(echo_proxy, tls):
+    response = requests.get(echo_proxy.https + "/api/products", verify=tls["ca"], timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert "nginx/" not in response.headers.get("Server", "")
+
+
+def test_plain_http_redirects_to_https_with_308(echo_proxy):
+    for method in ("GET", "POST"):
+        response = requests.request(method, echo_proxy.http + "/api/orders?page=2",
+                                    allow_redirects=False, timeout=5)
+        assert response.status_code == 308
+        assert response.headers["Location"] == echo_proxy.https + "/api/orders?page=2"
+
+
+def test_acme_challenges_are_served_over_plain_http(echo_proxy):
+    challenge = echo_proxy.directory / "acme/.well-known/acme-challenge/token123"
+    challenge.parent.mkdir(parents=True, exist_ok=True)
+    challenge.write_text("token123.thumbprint")
+    response = requests.get(echo_proxy.http + "/.well-known/acme-challenge/token123", timeout=5)
+    assert response.status_code == 200
+    assert response.text == "token123.thumbprint"
+
+
+def raw_exchange(port, request, server_hostname=None, ca=None):
+    """Send raw bytes (over TLS if a hostname is given) and return all bytes answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        conn = raw
+        if server_hostname:
+            context = ssl.create_default_context(cafile=ca)
+            conn = context.wrap_socket(raw, server_hostname=server_hostname)
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+        return received
+
+
+def test_unknown_names_get_no_tls_handshake(echo_proxy, tls):
+    for name in ("unknown.example", None):  # another name in SNI; no SNI (the bare IP)
+        context = client_context(tls["ca"], ssl.TLSVersion.TLSv1_3)
+        with pytest.raises(ssl.SSLError):
+            tls_handshake(echo_proxy.https_port, context, server_hostname=name)
+
+
+def test_unknown_host_headers_get_no_response(echo_proxy, tls):
+    request = b"GET /api/products HTTP/1.1\r\nHost: unknown.example\r\nConnection: close\r\n\r\n"
+    # Over HTTPS with our name in SNI but another in Host, and over plain HTTP.
+    assert raw_exchange(echo_proxy.https_port, request, DOMAIN, tls["ca"]) == b""
+    assert raw_exchange(echo_proxy.http_port, request) == b""
+    # The same request with our name is answered, so the empty replies above are the 444s.
+    known = request.replace(b"unknown.example", DOMAIN.encode())
+    assert raw_exchange(echo_proxy.https_port, known, DOMAIN, tls["ca"]).startswith(
+        b"HTTP/1.1 200")
+
+
+def test_client_forwarding_headers_are_overwritten(echo_proxy, tls):
+    response = requests.get(echo_proxy.https + "/api/orders", verify=tls["ca"], timeout=5,
+                            headers={"X-Forwarded-For": "1.2.3.4",
+                                     "X-Forwarded-Proto": "http",
+                                     "X-Forwarded-Host": "evil.example"})
+    received = response.json()["headers"]
+    assert received["X-Forwarded-For"] == "127.0.0.1"
+    assert received["X-Forwarded-Proto"] == "https"
+    assert received["X-Forwarded-Host"] == DOMAIN
+    assert received["Host"] == DOMAIN
+
+
+def test_oversized_api_body_is_refused_with_413(echo_proxy, tls):
+    response = requests.post(echo_proxy.https + "/api/orders", data=b"x" * (64 * 1024 + 1),
+                             headers={"Content-Type": "application/json"},
+                             verify=tls["ca"], timeout=5)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "BODY_TOO_LARGE"
+    assert response.headers["Strict-Transport-Security"]
+    just_fits = requests.post(echo_proxy.https + "/api/orders", data=b"x" * (64 * 1024),
+                              verify=tls["ca"], timeout=5)
+    assert just_fits.status_code == 200
+
+
+def test_notification_reaches_the_backend_byte_for_byte(echo_proxy, tls):
+    # Bytes a JSON re-encoder or a charset filter would change, and WeChat Pay's headers.
+    body = ('{"id":"EV-2018022511223320873","resource":{"ciphertext":"Zm9v+/=="},'
+            '"summary":"支付成功"}  \r\n\t').encode()
+    signed_headers = {"Content-Type": "application/json",
+                      "Wechatpay-Timestamp": "1700000000", "Wechatpay-Nonce": "n0nce",
+                      "Wechatpay-Serial": "PUB_KEY_ID_0114232134912410000000000000",
+                      "Wechatpay-Signature": "c2lnbmF0dXJl+/=="}
+    response = requests.post(echo_proxy.https + "/api/pay/notify", data=body,
+                             headers=signed_headers, verify=tls["ca"], timeout=5)
+    assert response.status_code == 200
+    received = response.json()
+    assert received["method"] == "POST" and received["uri"] == "/api/pay/notify"
+    assert received["body"].encode("latin-1") == body
+    for name, value in signed_headers.items():
+        assert received["headers"][name] == value
+
+
+def test_notification_body_limit_is_larger_but_bounded(echo_proxy, tls):
+    url = echo_proxy.https + "/api/pay/notify"
+    bigger_than_api = requests.post(url, data=b"x" * (100 * 1024), verify=tls["ca"], timeout=5)
+    assert bigger_than_api.status_code == 200
+    too_big = requests.post(url, data=b"x" * (256 * 1024 + 1), verify=tls["ca"], timeout=5)
+    assert too_big.status_code == 413
+
+
+def test_notifications_are_not_rate_limited(echo_proxy, tls):
+    with requests.Session() as session:
+        statuses = {session.post(echo_proxy.https + "/api/pay/notify", data=b"{}",
+                                 verify=tls["ca"], timeout=5).status_code for _ in range(40)}
+    assert statuses == {200}
+
+
+def test_login_is_rate_limited_per_address(echo_proxy, tls):
+    with requests.Session() as session:
+        responses = [session.post(echo_proxy.https + "/api/login", json={"code": "x"},
+                                  verify=tls["ca"], timeout=5) for _ in range(40)]
+    statuses = [response.status_code for response in responses]
+    assert statuses[:20] == [200] * 20  # the burst passes
+    limited = [response for response in responses if response.status_code == 429]
+    assert limited, statuses
+    assert limited[0].json()["error"]["code"] == "RATE_LIMITED"
