@@ -1,0 +1,130 @@
+const api = require('../../utils/api')
+const http = require('../../utils/http')
+const money = require('../../utils/money')
+const pay = require('../../utils/pay')
+const { orderView } = require('../../utils/order-view')
+
+// "3:2,5:1" (product id : quantity, from the product list) -> [{product_id, quantity}]
+function parseCart(text) {
+  return String(text || '')
+    .split(',')
+    .map((pair) => pair.split(':').map(Number))
+    .filter(([id, quantity]) => Number.isSafeInteger(id) && Number.isSafeInteger(quantity) && quantity > 0)
+    .map(([id, quantity]) => ({ product_id: id, quantity }))
+}
+
+Page({
+  data: {
+    state: 'loading', // loading | ready | empty | error
+    errorMessage: '',
+    emptyText: 'Your cart is empty.',
+    lines: [], // [{productId, name, quantity, priceText, amountText}]
+    totalText: '',
+    order: null, // orderView once the server has created the order
+    payState: '', // see templates/states.wxml "payment"
+    payError: '',
+    busy: false
+  },
+
+  onLoad(query) {
+    this.cart = parseCart(query.cart)
+    this.orderId = 0
+    this.busy = false
+    return this.load()
+  },
+
+  onUnload() {
+    this.unloaded = true
+  },
+
+  onRetry() {
+    return this.load()
+  },
+
+  // Show the cart with the server's current prices (a preview: the order is priced again by
+  // the server when it is created).
+  async load() {
+    if (this.cart.length === 0) {
+      this.setData({ state: 'empty' })
+      return
+    }
+    this.setData({ state: 'loading', errorMessage: '' })
+    try {
+      const products = await api.listProducts()
+      const lines = []
+      for (const { product_id: productId, quantity } of this.cart) {
+        const product = products.find((p) => p.id === productId)
+        if (product) lines.push({ productId, name: product.name, quantity, price: product.price })
+      }
+      this.setData({
+        state: lines.length ? 'ready' : 'empty',
+        totalText: money.formatFen(money.totalFen(lines)),
+        lines: lines.map((line) => ({
+          productId: line.productId,
+          name: line.name,
+          quantity: line.quantity,
+          priceText: money.formatFen(line.price),
+          amountText: money.formatFen(line.price * line.quantity)
+        }))
+      })
+      this.cart = lines.map((line) => ({ product_id: line.productId, quantity: line.quantity }))
+    } catch (err) {
+      this.setData({ state: 'error', errorMessage: http.friendlyMessage(err) })
+    }
+  },
+
+  // Create the order (first tap) or get fresh pay_params for it (after a cancel or failure),
+  // then pay. this.busy is set synchronously, so a double tap cannot create two orders.
+  async onPay() {
+    if (this.busy) return
+    this.busy = true
+    this.setData({ busy: true, payState: this.orderId ? 'paying' : 'creating', payError: '' })
+    try {
+      const created = this.orderId
+        ? await api.payOrder(this.orderId)
+        : await api.createOrder(this.cart)
+      this.orderId = created.order.id
+      this.setData({ order: orderView(created.order), totalText: money.formatFen(created.order.total), payState: 'paying' })
+      const outcome = await pay.payAndConfirm(this.orderId, created.pay_params, {
+        onConfirming: () => this.setData({ payState: 'confirming' }),
+        shouldStop: () => this.unloaded
+      })
+      this.showOutcome(outcome)
+    } catch (err) {
+      if (err.code === 'ORDER_NOT_PAYABLE') {
+        await this.refreshOrder()
+      } else {
+        this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
+      }
+    } finally {
+      this.busy = false
+      this.setData({ busy: false })
+    }
+  },
+
+  showOutcome(outcome) {
+    if (outcome.state === 'stopped') return
+    const data = { payState: outcome.state, payError: outcome.message || '' }
+    if (outcome.order) data.order = orderView(outcome.order)
+    this.setData(data)
+  },
+
+  // "Still confirming" -> ask the server again.
+  onRefresh() {
+    return this.refreshOrder()
+  },
+
+  async refreshOrder() {
+    try {
+      const order = await api.getOrder(this.orderId)
+      const payState = { PAID: 'paid', CLOSED: 'closed' }[order.status] || this.data.payState
+      this.setData({ order: orderView(order), payState })
+    } catch (err) {
+      this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
+    }
+  },
+
+  onViewOrder() {
+    wx.redirectTo({ url: '/pages/order/index?id=' + this.orderId })
+  }
+})

@@ -1,0 +1,33 @@
+// The backend's mini program API, one function per endpoint (see the contract in the README).
+const request = require('./request')
+
+function listProducts() {
+  return request({ path: '/api/products' }).then((body) => body.products)
+}
+
+// items: [{product_id, quantity}]. The server prices the order from its own catalogue.
+// -> {order, pay_params}
+function createOrder(items) {
+  return request({ path: '/api/orders', method: 'POST', data: { items } })
+}
+
+function listOrders() {
+  return request({ path: '/api/orders' }).then((body) => body.orders)
+}
+
+function getOrder(orderId) {
+  return request({ path: '/api/orders/' + orderId }).then((body) => body.order)
+}
+
+// Fresh wx.requestPayment parameters for an unpaid order. -> {order, pay_params}
+function payOrder(orderId) {
+  return request({ path: '/api/orders/' + orderId + '/pay', method: 'POST', data: {} })
+}
+
+module.exports = {
+  listProducts,
+  createOrder,
+  listOrders,
+  getOrder,
+  payOrder
+}

@@ -1,0 +1,64 @@
+// wx.request as a promise, with one error type for every way a call can fail.
+// No authentication here: see request.js. Nothing here logs headers, so tokens stay out of logs.
+const config = require('../config')
+
+// kind: 'network' (no answer at all), 'server' (5xx), 'client' (4xx: the server said why).
+class ApiError extends Error {
+  constructor(kind, message, status, code) {
+    super(message)
+    this.name = 'ApiError'
+    this.kind = kind
+    this.status = status || 0
+    this.code = code || ''
+  }
+}
+
+const NETWORK_MESSAGE = 'Cannot reach the server. Check your connection and try again.'
+const SERVER_MESSAGE = 'The server is having trouble right now. Please try again in a moment.'
+
+// The text a page shows for a failed call.
+function friendlyMessage(err) {
+  if (err instanceof ApiError) {
+    if (err.kind === 'network') return NETWORK_MESSAGE
+    if (err.kind === 'server') return SERVER_MESSAGE
+    return err.message
+  }
+  return 'Something went wrong. Please try again.'
+}
+
+function errorFromResponse(res) {
+  const body = res.data && typeof res.data === 'object' ? res.data.error : null
+  const code = body && body.code ? body.code : 'HTTP_' + res.statusCode
+  const message = body && body.message ? body.message : 'Request failed (' + res.statusCode + ')'
+  const kind = res.statusCode >= 500 ? 'server' : 'client'
+  return new ApiError(kind, message, res.statusCode, code)
+}
+
+// send({baseUrl, path, method, data, header}) -> the decoded JSON body of a 2xx answer.
+function send(options) {
+  return new Promise((resolve, reject) => {
+    wx.request({
+      url: options.baseUrl + options.path,
+      method: options.method || 'GET',
+      data: options.data,
+      header: Object.assign({ 'content-type': 'application/json' }, options.header),
+      timeout: config.requestTimeout,
+      success(res) {
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          resolve(res.data)
+        } else {
+          reject(errorFromResponse(res))
+        }
+      },
+      fail(res) {
+        reject(new ApiError('network', res.errMsg || 'request:fail'))
+      }
+    })
+  })
+}
+
+module.exports = {
+  ApiError,
+  send,
+  friendlyMessage
+}

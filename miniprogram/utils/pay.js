@@ -1,0 +1,117 @@
+// Payment: hand the server's pay_params to WeChat's cashier, then ask the SERVER whether the
+// order is paid. The cashier's "ok" is only a hint (WeChat says so itself); the order is
+// paid when the server has a verified notification or query result.
+const api = require('./api')
+const sandbox = require('./sandbox')
+
+class PaymentError extends Error {
+  constructor(message, cancelled) {
+    super(message)
+    this.name = 'PaymentError'
+    this.cancelled = cancelled
+  }
+}
+
+// Waits between order reads after the cashier said ok: about 60 s in all, then the page
+// shows "still confirming" with a refresh button. Replaceable (tests shorten it).
+const POLL_DELAYS_MS = [1000, 2000, 3000, 5000, 5000, 8000, 8000, 8000, 10000, 10000]
+
+function failureFromErrMsg(errMsg) {
+  // "requestPayment:fail cancel"; WeChat 6.5.2 and older said "requestPayment:cancel".
+  if (errMsg === 'requestPayment:fail cancel' || errMsg === 'requestPayment:cancel') {
+    return new PaymentError('Payment cancelled', true)
+  }
+  const reason = (errMsg || '').replace(/^requestPayment:fail ?/, '') || 'unknown error'
+  return new PaymentError(reason, false)
+}
+
+function wechatCashier(payParams) {
+  return new Promise((resolve, reject) => {
+    // Exactly the server's parameters: they are signed, any change breaks the signature.
+    wx.requestPayment(Object.assign({}, payParams, {
+      success: resolve,
+      fail(res) {
+        reject(failureFromErrMsg(res.errMsg))
+      }
+    }))
+  })
+}
+
+// Development stand-in for WeChat's cashier: a confirm dialog, then the simulator plays the
+// user paying or cancelling. Same outcomes as the real cashier.
+async function simulatorCashier(payParams) {
+  const answer = await new Promise((resolve, reject) => {
+    wx.showModal({
+      title: 'Simulated WeChat Pay',
+      content: 'Pay this order in the local simulator? No real money moves.',
+      confirmText: 'Pay',
+      cancelText: 'Cancel',
+      success: resolve,
+      fail(res) {
+        reject(new PaymentError(res.errMsg || 'dialog failed', false))
+      }
+    })
+  })
+  const action = answer.confirm ? 'pay' : 'cancel'
+  const prepayId = String(payParams.package).replace(/^prepay_id=/, '')
+  try {
+    await sandbox.cashier(prepayId, action)
+  } catch (err) {
+    throw new PaymentError(err.message, false)
+  }
+  if (action === 'cancel') throw new PaymentError('Payment cancelled', true)
+  return { errMsg: 'requestPayment:ok' }
+}
+
+// Resolves when the cashier says ok; rejects with PaymentError (err.cancelled for a user
+// cancel, err.message with WeChat's reason otherwise).
+function requestPayment(payParams) {
+  return sandbox.enabled() ? simulatorCashier(payParams) : wechatCashier(payParams)
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+// Read the order until the server says it is no longer NOTPAY, with back-off.
+// -> {state: 'paid' | 'closed' | 'unconfirmed' | 'stopped', order}
+// A failed read (network blip) is not fatal: the next round tries again.
+async function waitUntilPaid(orderId, options) {
+  const shouldStop = (options && options.shouldStop) || (() => false)
+  let order = null
+  for (const delay of module.exports.pollDelaysMs) {
+    await sleep(delay)
+    if (shouldStop()) return { state: 'stopped', order }
+    try {
+      order = await api.getOrder(orderId)
+    } catch (err) {
+      continue
+    }
+    if (order.status === 'PAID') return { state: 'paid', order }
+    if (order.status === 'CLOSED') return { state: 'closed', order }
+  }
+  return { state: 'unconfirmed', order }
+}
+
+// The whole client-side payment: cashier, then confirmation from the server.
+// hooks.onConfirming() runs when the cashier said ok and polling starts.
+// -> {state: 'paid'|'closed'|'unconfirmed'|'stopped'|'cancelled'|'failed', order, message}
+async function payAndConfirm(orderId, payParams, hooks) {
+  hooks = hooks || {}
+  try {
+    await requestPayment(payParams)
+  } catch (err) {
+    if (err.cancelled) return { state: 'cancelled', order: null, message: err.message }
+    return { state: 'failed', order: null, message: err.message }
+  }
+  if (hooks.onConfirming) hooks.onConfirming()
+  return waitUntilPaid(orderId, hooks)
+}
+
+module.exports = {
+  PaymentError,
+  pollDelaysMs: POLL_DELAYS_MS,
+  requestPayment,
+  waitUntilPaid,
+  payAndConfirm
+}
