@@ -10,6 +10,7 @@ and runs nginx as a non-system instance on free high ports. Two stacks:
 - ``stack``: nginx + gunicorn + backend + simulator, for the whole payment loop over HTTPS.
 """
 import datetime
+import importlib.util
 import ipaddress
 import json
 import os
@@ -449,3 +450,118 @@ def test_login_is_rate_limited_per_address(echo_proxy, tls):
     limited = [response for response in responses if response.status_code == 429]
     assert limited, statuses
     assert limited[0].json()["error"]["code"] == "RATE_LIMITED"
+
+
+# --- the whole payment loop over HTTPS: nginx -> gunicorn -> backend <- simulator ---------
+
+def backend_ready():
+    return (REPO / "server/__init__.py").exists() and (REPO / "sandbox/__main__.py").exists()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, tls):
+    require(nginx_binary(), "nginx is not installed (apt-get install nginx)")
+    require(importlib.util.find_spec("gunicorn"),
+            "gunicorn is not installed (pip install -r requirements.txt)")
+    require(backend_ready(), "the backend (server/) or the simulator (sandbox/) is missing")
+    from sandbox.devkeys import fresh_secrets, generate
+
+    workdir = tmp_path_factory.mktemp("stack")
+    sandbox_port, gunicorn_port = free_port(), free_port()
+    nginx = Nginx(workdir / "nginx", tls, f"127.0.0.1:{gunicorn_port}")
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    env = {
+        **os.environ, **fresh_secrets(), **generate(workdir / "keys"),
+        "DATABASE_URL": f"sqlite:///{workdir / 'app.db'}",
+        "WECHAT_API_BASE": sandbox_url,
+        "WECHATPAY_API_BASE": sandbox_url,
+        # What WeChat will call: the HTTPS address nginx serves, as in production.
+        "WECHATPAY_NOTIFY_URL": f"{nginx.https}/api/pay/notify",
+        "TRUSTED_PROXY_COUNT": "1",
+        "SANDBOX_CA_BUNDLE": tls["ca"],
+        "SANDBOX_TIME_SCALE": "0.001",
+        "GUNICORN_BIND": f"127.0.0.1:{gunicorn_port}",
+        "GUNICORN_WORKERS": "2",
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        "FLASK_SKIP_DOTENV": "1",
+    }
+    env.pop("CI", None)  # nothing below should behave differently in CI
+    # The deployment steps of docs/deploy.md: migrate, seed, then serve.
+    for command in (["db", "upgrade"], ["seed"]):
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "server", *command],
+                              env=env, cwd=workdir, capture_output=True, text=True)
+        assert done.returncode == 0, f"flask {' '.join(command)}:\n{done.stderr[-3000:]}"
+
+    processes = []
+    try:
+        processes.append(Process(
+            "sandbox", [sys.executable, "-m", "sandbox", "--port", str(sandbox_port)],
+            workdir, env=env, cwd=workdir))
+        processes.append(Process(
+            "gunicorn", [sys.executable, "-m", "gunicorn", "--config",
+                         str(REPO / "gunicorn.conf.py"), "server:create_app()"],
+            workdir, env=env, cwd=workdir))
+        processes[0].wait_for_port(sandbox_port)
+        processes[1].wait_for_port(gunicorn_port)
+        processes.append(nginx.start().process)
+        yield {"nginx": nginx, "sandbox": sandbox_url, "ca": tls["ca"],
+               "processes": {process.name: process for process in processes}}
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+def wait_for(predicate, what, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_payment_loop_over_https(stack):
+    api, sandbox, ca = stack["nginx"].https, stack["sandbox"], stack["ca"]
+    # verify= on every call: requests lets REQUESTS_CA_BUNDLE override a Session's verify.
+    with requests.Session() as client:
+        code = requests.post(f"{sandbox}/sandbox/login-code", json={"openid": "o-deploy-test"},
+                             timeout=5).json()["code"]
+        login = client.post(f"{api}/api/login", json={"code": code}, verify=ca, timeout=10)
+        assert login.status_code == 200, login.text
+        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+
+        product = client.get(f"{api}/api/products", verify=ca, timeout=10).json()["products"][0]
+        # A client claiming another address must not change what the backend tells WeChat.
+        created = client.post(f"{api}/api/orders", verify=ca, timeout=10,
+                              json={"items": [{"product_id": product["id"], "quantity": 1}]},
+                              headers={"X-Forwarded-For": "1.2.3.4"})
+        assert created.status_code == 201, created.text
+        order = created.json()["order"]
+        assert order["status"] == "NOTPAY" and order["total"] == product["price"]
+        prepay_id = created.json()["pay_params"]["package"].removeprefix("prepay_id=")
+
+        paid = requests.post(f"{sandbox}/sandbox/pay", json={"prepay_id": prepay_id,
+                                                             "action": "pay"}, timeout=10)
+        assert paid.status_code == 200, paid.text
+
+        # The simulator's notification went over HTTPS (verified against the test CA) through
+        # nginx to the backend, which acknowledged it.
+        def acknowledged():
+            found = requests.get(f"{sandbox}/sandbox/notifications", timeout=5,
+                                 params={"out_trade_no": order["out_trade_no"]}).json()
+            return [n for n in found["notifications"] if n.get("acknowledged")]
+        delivery = wait_for(acknowledged, "the notification to be acknowledged")[0]
+        assert delivery["url"] == f"{api}/api/pay/notify" and delivery["status"] in (200, 204)
+        assert re.search(r'"POST /api/pay/notify HTTP/1\.1" 20[04] ',
+                         stack["nginx"].access_log())
+
+        shown = client.get(f"{api}/api/orders/{order['id']}", verify=ca, timeout=10).json()["order"]
+        assert shown["status"] == "PAID" and shown["transaction_id"]
+
+    stored = requests.get(f"{sandbox}/sandbox/orders/{order['out_trade_no']}",
+                          timeout=5).json()["order"]
+    assert stored["notify_url"] == f"{api}/api/pay/notify"
+    assert stored.get("scene_info", {}).get("payer_client_ip") == "127.0.0.1", (
+        "the simulator's order should show scene_info.payer_client_ip = 127.0.0.1", stored)
