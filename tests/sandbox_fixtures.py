@@ -1,0 +1,180 @@
+"""Helpers and fixtures for the simulator's tests: keys, a signing merchant, a notify receiver.
+
+Test modules import what they use: ``from tests.sandbox_fixtures import *`` style imports of
+the fixtures make pytest see them without a conftest.py.
+"""
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask, request
+
+from sandbox import create_app, devkeys
+from server.wechatpay.crypto import certificate_serial, load_private_key, load_public_key, \
+    rsa_verify, v3_authorization, v3_response_message
+from tests.live import LiveServer
+
+
+@pytest.fixture(scope="session")
+def sandbox_settings(tmp_path_factory):
+    """Keys and identities for every simulator in the session (RSA keys are slow to make)."""
+    settings = {**devkeys.generate(tmp_path_factory.mktemp("sandbox-keys")),
+                **devkeys.fresh_secrets()}
+    settings.update(SANDBOX_TIME_SCALE="0.001", SANDBOX_NOTIFY_PUBLIC_KEY_RATIO="0",
+                    SANDBOX_CA_BUNDLE="", SANDBOX_LOGIN_RATE_LIMIT="100")
+    return settings
+
+
+def start_sandbox(settings, **overrides):
+    return LiveServer(create_app({**settings, **overrides})).start()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(sandbox_settings):
+    server = start_sandbox(sandbox_settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The simulator over real HTTP, reset to empty for each test. Notifications are signed
+    with the platform certificate (SANDBOX_NOTIFY_PUBLIC_KEY_RATIO=0)."""
+    requests.post(sandbox_server.url + "/sandbox/reset", timeout=5).raise_for_status()
+    return sandbox_server
+
+
+@pytest.fixture
+def merchant(sandbox, sandbox_settings):
+    return Merchant(sandbox.url, sandbox_settings)
+
+
+class Merchant:
+    """What a merchant's v3 client does: sign requests, verify the simulator's answers."""
+
+    def __init__(self, base_url, settings, serial_header=None):
+        self.base_url = base_url
+        self.settings = settings
+        self.mchid = settings["WECHATPAY_MCHID"]
+        self.appid = settings["WECHAT_APPID"]
+        self.serial = settings["WECHATPAY_CERT_SERIAL"]
+        self.key = load_private_key(Path(settings["WECHATPAY_PRIVATE_KEY"]).read_bytes())
+        self.serial_header = serial_header
+        self.platform_key = load_public_key(Path(settings["SANDBOX_PLATFORM_CERT"]).read_bytes())
+        self.public_key = load_public_key(Path(settings["WECHATPAY_PUBLIC_KEY"]).read_bytes())
+        self.public_key_id = settings["WECHATPAY_PUBLIC_KEY_ID"]
+
+    def request(self, method, path, body=None, *, raw=None, sign_key=None, sign_path=None,
+                sign_body=None, mchid=None, serial=None, timestamp=None, timeout=10):
+        data = raw if raw is not None else \
+            b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+        signed = data if sign_body is None else sign_body
+        headers = {"Accept": "application/json", "Content-Type": "application/json",
+                   "User-Agent": "sandbox-tests",
+                   "Authorization": v3_authorization(sign_key or self.key, mchid or self.mchid,
+                                                     serial or self.serial, method,
+                                                     sign_path or path, signed,
+                                                     timestamp=timestamp)}
+        if self.serial_header:
+            headers["Wechatpay-Serial"] = self.serial_header
+        return requests.request(method, self.base_url + path, data=data or None,
+                                headers=headers, timeout=timeout)
+
+    def verify(self, headers, body):
+        """True when the Wechatpay-* headers sign ``body`` with the key their serial names."""
+        serial = headers.get("Wechatpay-Serial")
+        key = self.public_key if serial == self.public_key_id else self.platform_key
+        if serial not in (self.public_key_id, platform_serial(self.settings)):
+            return False
+        if headers.get("Wechatpay-Signature-Type") != "WECHATPAY2-SHA256-RSA2048":
+            return False
+        message = v3_response_message(headers["Wechatpay-Timestamp"],
+                                      headers["Wechatpay-Nonce"], body)
+        return rsa_verify(key, message, headers["Wechatpay-Signature"])
+
+    def order(self, out_trade_no, notify_url, total=100, **extra):
+        body = {"appid": self.appid, "mchid": self.mchid, "description": "测试商品",
+                "out_trade_no": out_trade_no, "notify_url": notify_url,
+                "amount": {"total": total, "currency": "CNY"},
+                "payer": {"openid": "oTestOpenid0000000000000001"}, **extra}
+        return body
+
+    def place(self, out_trade_no, notify_url, **extra):
+        return self.request("POST", "/v3/pay/transactions/jsapi",
+                            self.order(out_trade_no, notify_url, **extra))
+
+
+def platform_serial(settings):
+    return certificate_serial(Path(settings["SANDBOX_PLATFORM_CERT"]).read_bytes())
+
+
+class Receiver:
+    """A merchant's notify_url: records what arrives and answers with scripted statuses."""
+
+    def __init__(self, statuses=(), delay=0):
+        self.received = []
+        self.statuses = list(statuses)   # answered in turn; 204 once they run out
+        self.delay = delay
+        self.lock = threading.Lock()
+        app = Flask(__name__)
+
+        @app.post("/notify")
+        def notify():
+            time.sleep(self.delay)
+            with self.lock:
+                self.received.append({"headers": dict(request.headers),
+                                       "body": request.get_data()})
+                status = self.statuses.pop(0) if self.statuses else 204
+            if status == 200:
+                return {"code": "FAIL", "message": "200 with FAIL still counts as received"}
+            if status == 204:
+                return "", 204
+            return {"code": "FAIL", "message": "失败"}, status
+
+        self.server = LiveServer(app)
+        self.url = self.server.url + "/notify"
+
+    def __enter__(self):
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.stop()
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as r:
+        yield r
+
+
+def wait_for(predicate, timeout=5.0, interval=0.02):
+    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s")
+
+
+def deliveries(sandbox, out_trade_no=None):
+    params = {"out_trade_no": out_trade_no} if out_trade_no else {}
+    return requests.get(sandbox.url + "/sandbox/notifications", params=params,
+                        timeout=5).json()["notifications"]
+
+
+def cashier(sandbox, prepay_id, action="pay"):
+    return requests.post(sandbox.url + "/sandbox/pay",
+                         json={"prepay_id": prepay_id, "action": action}, timeout=5)
+
+
+def arm(sandbox, *faults):
+    response = requests.post(sandbox.url + "/sandbox/faults", json={"faults": list(faults)},
+                             timeout=5)
+    assert response.status_code == 201, response.text
+    return response.json()["faults"]
