@@ -36,7 +36,8 @@ CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "SYSTEMERROR": "SYSTEM_ERROR
 # return_code=FAIL carries only a Chinese return_msg; name the common ones with their err_code.
 RETURN_FAIL_CODES = {"签名错误": "SIGNERROR", "XML格式错误": "XML_FORMAT_ERROR",
                      "缺少参数": "LACK_PARAMS", "appid不存在": "APPID_NOT_EXIST",
-                     "商户号不存在": "MCHID_NOT_EXIST", "编码格式错误": "NOT_UTF8"}
+                     "商户号不存在": "MCHID_NOT_EXIST", "编码格式错误": "NOT_UTF8",
+                     "系统繁忙": "SYSTEMERROR", "系统错误": "SYSTEMERROR"}
 
 
 class XmlError(ValueError):
@@ -301,7 +302,8 @@ class V2Gateway:
             code = data.get("err_code") or next(
                 (code for text, code in RETURN_FAIL_CODES.items() if text in message),
                 "RETURN_FAIL")
-            raise ApiError(CODE_ALIASES.get(code, code), message)
+            raise ApiError(CODE_ALIASES.get(code, code), message,
+                           retryable=code in RETRYABLE_CODES)
         # WeChat signs its answer with the sign type of our request.
         if not crypto.v2_verify(data, self.api_key, self.sign_type):
             raise InvalidResponse(f"{path} answer sign does not verify")
