@@ -5,13 +5,21 @@ from werkzeug.serving import make_server
 
 
 class LiveServer:
-    """``with LiveServer(app) as server: requests.get(server.url + "/path")``."""
+    """``with LiveServer(app) as server: requests.get(server.url + "/path")``.
 
-    def __init__(self, app, host="127.0.0.1", port=0):
-        self._server = make_server(host, port, app, threaded=True)
+    The port is bound at construction, so ``url`` is known before the app exists: pass
+    ``app=None`` and set ``server.app`` later (the backend needs its own notify URL).
+    """
+
+    def __init__(self, app=None, host="127.0.0.1", port=0):
+        self.app = app
+        self._server = make_server(host, port, self._dispatch, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _dispatch(self, environ, start_response):
+        return self.app(environ, start_response)
 
     def start(self):
         self._thread.start()
@@ -19,6 +27,7 @@ class LiveServer:
 
     def stop(self):
         self._server.shutdown()
+        self._server.server_close()
         self._thread.join(timeout=5)
 
     def __enter__(self):

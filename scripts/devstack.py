@@ -1,0 +1,119 @@
+"""Run the whole thing locally: the backend and the WeChat simulator, wired to each other.
+
+``make dev`` runs this. On the first run it writes development keys and a ``.env``; every run
+migrates the SQLite schema, loads the demo catalogue, then starts the simulator and the backend
+and prints ``READY backend=... sandbox=...`` once both answer. Ctrl-C (or SIGTERM) stops both.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox.devkeys import ensure_env  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend-port", type=int, default=8000)
+    parser.add_argument("--sandbox-port", type=int, default=8001)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--env-file", default=str(ROOT / ".env"))
+    parser.add_argument("--keys-dir", default=str(ROOT / "instance" / "dev-keys"))
+    parser.add_argument("--database-url",
+                        default="sqlite:///" + str(ROOT / "instance" / "app.db"))
+    parser.add_argument("--time-scale", default=None,
+                        help="simulator notification retry time scale (default: .env or 1)")
+    return parser.parse_args()
+
+
+def child_environment(args):
+    env_file = Path(args.env_file).resolve()
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    values = ensure_env(args.keys_dir, env_file)
+    backend = f"http://{args.host}:{args.backend_port}"
+    sandbox = f"http://{args.host}:{args.sandbox_port}"
+    env = {**os.environ, **values}
+    env.update({
+        # The wiring between the two processes always follows the ports chosen here.
+        "WECHAT_API_BASE": sandbox,
+        "WECHATPAY_API_BASE": sandbox,
+        "WECHATPAY_NOTIFY_URL": f"{backend}/api/pay/notify",
+        "DATABASE_URL": args.database_url,
+        "PYTHONPATH": str(ROOT),
+        "FLASK_SKIP_DOTENV": "1",  # the env file above is the one source of settings
+        "PYTHONUNBUFFERED": "1",
+    })
+    if args.time_scale:
+        env["SANDBOX_TIME_SCALE"] = args.time_scale
+    if args.database_url.startswith("sqlite:///"):
+        Path(args.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return env, backend, sandbox, env_file.parent
+
+
+def wait_until_up(url, processes, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"{process.args[2]} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError as exc:
+            if getattr(exc, "code", None):  # an HTTP error status still means it is up
+                return
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up in {timeout}s")
+
+
+def main():
+    args = parse_args()
+    env, backend, sandbox, workdir = child_environment(args)
+    python = sys.executable
+    flask = [python, "-m", "flask", "--app", "server"]
+    for command in (["db", "upgrade"], ["seed"]):
+        subprocess.run(flask + command, env=env, cwd=workdir, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    processes = [
+        subprocess.Popen([python, "-m", "sandbox", "--host", args.host,
+                          "--port", str(args.sandbox_port)], env=env, cwd=workdir),
+        subprocess.Popen(flask + ["run", "--host", args.host, "--port", str(args.backend_port),
+                                  "--no-reload", "--no-debugger", "--with-threads"],
+                         env=env, cwd=workdir),
+    ]
+
+    def stop(*_):
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        wait_until_up(f"{sandbox}/sandbox/health", processes)
+        wait_until_up(f"{backend}/api/products", processes)
+    except SystemExit:
+        stop()
+        raise
+    print(f"READY backend={backend} sandbox={sandbox}", flush=True)
+    while all(process.poll() is None for process in processes):
+        time.sleep(0.5)
+    stop()
+
+
+if __name__ == "__main__":
+    main()
