@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -454,6 +455,17 @@ def test_login_is_rate_limited_per_address(echo_proxy, tls):
 
 # --- the whole payment loop over HTTPS: nginx -> gunicorn -> backend <- simulator ---------
 
+def unit_commands(unit):
+    """The ExecStart command lines of a unit in deploy/systemd/, split as systemd splits them.
+
+    The tests run these same commands (with the repository's interpreter), so the units cannot
+    drift from what is tested.
+    """
+    text = (REPO / "deploy/systemd" / unit).read_text()
+    return [shlex.split(line.partition("=")[2]) for line in text.splitlines()
+            if line.startswith("ExecStart=")]
+
+
 def backend_ready():
     return (REPO / "server/__init__.py").exists() and (REPO / "sandbox/__main__.py").exists()
 
@@ -498,15 +510,16 @@ def stack(tmp_path_factory, tls):
         processes.append(Process(
             "sandbox", [sys.executable, "-m", "sandbox", "--port", str(sandbox_port)],
             workdir, env=env, cwd=workdir))
-        processes.append(Process(
-            "gunicorn", [sys.executable, "-m", "gunicorn", "--config",
-                         str(REPO / "gunicorn.conf.py"), "server:create_app()"],
-            workdir, env=env, cwd=workdir))
+        [gunicorn] = unit_commands("wxpay.service")
+        assert Path(gunicorn[0]).name == "gunicorn" and "gunicorn.conf.py" in gunicorn
+        arguments = [str(REPO / arg) if arg == "gunicorn.conf.py" else arg for arg in gunicorn[1:]]
+        processes.append(Process("gunicorn", [sys.executable, "-m", "gunicorn", *arguments],
+                                 workdir, env=env, cwd=workdir))
         processes[0].wait_for_port(sandbox_port)
         processes[1].wait_for_port(gunicorn_port)
         processes.append(nginx.start().process)
-        yield {"nginx": nginx, "sandbox": sandbox_url, "ca": tls["ca"],
-               "processes": {process.name: process for process in processes}}
+        yield {"nginx": nginx, "sandbox": sandbox_url, "ca": tls["ca"], "env": env,
+               "workdir": workdir}
     finally:
         for process in reversed(processes):
             process.stop()
@@ -565,3 +578,14 @@ def test_payment_loop_over_https(stack):
     assert stored["notify_url"] == f"{api}/api/pay/notify"
     assert stored.get("scene_info", {}).get("payer_client_ip") == "127.0.0.1", (
         "the simulator's order should show scene_info.payer_client_ip = 127.0.0.1", stored)
+
+
+def test_periodic_job_commands_run(stack):
+    commands = unit_commands("wxpay-jobs.service")
+    assert [command[1:] for command in commands] == [["--app", "server", "reconcile"],
+                                                     ["--app", "server", "close-expired"]]
+    for command in commands:
+        assert Path(command[0]).name == "flask"
+        done = subprocess.run([sys.executable, "-m", "flask", *command[1:]], env=stack["env"],
+                              cwd=stack["workdir"], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, f"{shlex.join(command)}:\n{done.stderr[-3000:]}"
