@@ -85,7 +85,9 @@ def from_xml(data):
             or b"<!ENTITY" in data.upper():
         raise ValueError("empty, too large, or has a DTD")
     try:
-        document = xmltodict.parse(data, disable_entities=True)
+        # Values are signed as sent: keep their whitespace (the indentation between the
+        # elements then shows up as the root's "#text", which is dropped below).
+        document = xmltodict.parse(data, disable_entities=True, strip_whitespace=False)
     except Exception as exc:  # expat errors, bad encodings
         raise ValueError(str(exc)) from None
     root = document.get("xml") if isinstance(document, dict) else None
@@ -94,7 +96,7 @@ def from_xml(data):
     if not isinstance(root, dict) or any(v is not None and not isinstance(v, str)
                                          for v in root.values()):
         raise ValueError("not a flat <xml> document")
-    return {k: v or "" for k, v in root.items() if not k.startswith("@")}
+    return {k: v or "" for k, v in root.items() if k[0] not in "@#"}
 
 
 def xml_response(fields):
