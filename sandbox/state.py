@@ -11,6 +11,8 @@ import time
 
 import requests
 
+from server.wechatpay.crypto import SIGNTEST_PREFIX
+
 from .wire import compact_time, digits, rfc3339
 
 # WeChat's notification retry schedule in seconds (protocol B5), after the first attempt.
@@ -145,16 +147,17 @@ class SandboxState:
         make_headers = headers if callable(headers) else (lambda _body: dict(headers))
         meta = {"url": url, "event_id": event_id, "out_trade_no": out_trade_no}
 
-        def send(payload, attempt, copy, fault=None):
-            sent_headers = make_headers(payload)
+        def send(attempt, copy, fault=None):
+            sent_headers = make_headers(body)  # signed over the genuine body
+            payload = (tamper or _tamper)(body) if fault == "tamper" else body
             if fault == "signtest":
-                sent_headers["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + secrets.token_urlsafe(32)
+                sent_headers["Wechatpay-Signature"] = SIGNTEST_PREFIX + secrets.token_urlsafe(32)
             try:
                 response = requests.post(url, data=payload, headers=sent_headers,
                                          timeout=NOTIFY_TIMEOUT,
                                          verify=self.config.ca_bundle or True)
                 status, error = response.status_code, None
-                acknowledged = bool(is_acknowledged(response))
+                acknowledged = _acknowledged(is_acknowledged, response)
             except requests.RequestException as exc:
                 status, error, acknowledged = None, type(exc).__name__, False
             self._log(meta, attempt=attempt, copy=copy, status=status, error=error,
@@ -165,14 +168,13 @@ class SandboxState:
             for attempt, wait in enumerate((0,) + RETRY_SCHEDULE, start=1):
                 if stop.wait(wait * self.config.time_scale):
                     return  # the simulator was reset
-                if send(body, attempt, copy):
+                if send(attempt, copy):
                     return
 
         def run():
-            if "signtest" in faults:
-                send(body, 1, 0, fault="signtest")
-            if "tamper" in faults:
-                send((tamper or _tamper)(body), 1, 0, fault="tamper")
+            for probe in ("signtest", "tamper"):  # one attempt each, before the real one
+                if probe in faults:
+                    send(1, 0, fault=probe)
             if "drop" in faults:
                 self._log(meta, attempt=0, copy=0, status=None, error="dropped",
                           acknowledged=False, fault="drop")
@@ -190,6 +192,14 @@ class SandboxState:
     def _log(self, meta, **attempt):
         with self.lock:
             self.deliveries.append({**meta, **attempt, "time": rfc3339(time.time())})
+
+
+def _acknowledged(is_acknowledged, response):
+    # A reply the success test cannot even read (bad XML, say) is a failure: retry.
+    try:
+        return bool(is_acknowledged(response))
+    except Exception:
+        return False
 
 
 def _tamper(body):

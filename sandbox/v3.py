@@ -228,13 +228,15 @@ def notify_v3(state, order):
     config = state.config
     event_id = str(uuid.uuid4())
     resource_nonce = nonce(12)
+    with state.lock:
+        transaction = json_bytes(transaction_view(order))
     body = json_bytes({
         "id": event_id, "create_time": rfc3339(time.time()), "resource_type": "encrypt-resource",
         "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
         "resource": {
             "original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
             "ciphertext": aes_gcm_encrypt(config.apiv3_key, resource_nonce,
-                                          json_bytes(transaction_view(order)), "transaction"),
+                                          transaction, "transaction"),
             "associated_data": "transaction", "nonce": resource_nonce},
     })
     signer = config.notification_signer()

@@ -114,11 +114,9 @@ def platform_serial(settings):
 class Receiver:
     """A merchant's notify_url: records what arrives and answers with scripted statuses."""
 
-    def __init__(self, statuses=(), delay=0):
-        self.received = []
-        self.statuses = list(statuses)   # answered in turn; 204 once they run out
-        self.delay = delay
+    def __init__(self):
         self.lock = threading.Lock()
+        self.reset()
         app = Flask(__name__)
 
         @app.post("/notify")
@@ -137,18 +135,30 @@ class Receiver:
         self.server = LiveServer(app)
         self.url = self.server.url + "/notify"
 
-    def __enter__(self):
-        self.server.start()
-        return self
+    def reset(self, statuses=(), delay=0):
+        with self.lock:
+            self.received = []
+            self.statuses = list(statuses)   # answered in turn; 204 once they run out
+            self.delay = delay
 
-    def __exit__(self, *exc):
-        self.server.stop()
+    def bodies(self):
+        with self.lock:
+            return [r["body"] for r in self.received]
+
+
+@pytest.fixture(scope="session")
+def receiver_server():
+    receiver = Receiver()
+    receiver.server.start()
+    yield receiver
+    receiver.server.stop()
 
 
 @pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
+def receiver(receiver_server):
+    """A notify_url that records notifications and answers 204 (script it with reset())."""
+    receiver_server.reset()
+    return receiver_server
 
 
 def wait_for(predicate, timeout=5.0, interval=0.02):
