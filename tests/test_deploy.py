@@ -7,7 +7,7 @@ and runs nginx as a non-system instance on free high ports. Two stacks:
 
 - ``echo_proxy``: nginx in front of a tiny app that echoes what it received, to check exactly
   what nginx passes on (forwarding headers, the notification's bytes) and what it refuses;
-- ``stack``: nginx + gunicorn + backend + simulator, for the whole payment loop over HTTPS.
+- ``https_stack``: nginx + gunicorn + backend + simulator, for the whole payment loop over HTTPS.
 """
 import datetime
 import importlib.util
@@ -32,18 +32,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.conftest import require, wait_for
 from tests.live import LiveServer
 
 REPO = Path(__file__).resolve().parent.parent
 DOMAIN = "localhost"  # resolves to 127.0.0.1 everywhere, so SNI and Host need no tricks
-
-
-def require(condition, reason):
-    """Skip on a laptop that lacks a program; in CI a missing program is a failure."""
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 def nginx_binary():
@@ -471,7 +464,7 @@ def backend_ready():
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, tls):
+def https_stack(tmp_path_factory, tls):
     require(nginx_binary(), "nginx is not installed (apt-get install nginx)")
     require(importlib.util.find_spec("gunicorn"),
             "gunicorn is not installed (pip install -r requirements.txt)")
@@ -525,18 +518,8 @@ def stack(tmp_path_factory, tls):
             process.stop()
 
 
-def wait_for(predicate, what, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def test_payment_loop_over_https(stack):
-    api, sandbox, ca = stack["nginx"].https, stack["sandbox"], stack["ca"]
+def test_payment_loop_over_https(https_stack):
+    api, sandbox, ca = https_stack["nginx"].https, https_stack["sandbox"], https_stack["ca"]
     # verify= on every call: requests lets REQUESTS_CA_BUNDLE override a Session's verify.
     with requests.Session() as client:
         code = requests.post(f"{sandbox}/sandbox/login-code", json={"openid": "o-deploy-test"},
@@ -565,10 +548,10 @@ def test_payment_loop_over_https(stack):
             found = requests.get(f"{sandbox}/sandbox/notifications", timeout=5,
                                  params={"out_trade_no": order["out_trade_no"]}).json()
             return [n for n in found["notifications"] if n.get("acknowledged")]
-        delivery = wait_for(acknowledged, "the notification to be acknowledged")[0]
+        delivery = wait_for(acknowledged)[0]
         assert delivery["url"] == f"{api}/api/pay/notify" and delivery["status"] in (200, 204)
         assert re.search(r'"POST /api/pay/notify HTTP/1\.1" 20[04] ',
-                         stack["nginx"].access_log())
+                         https_stack["nginx"].access_log())
 
         shown = client.get(f"{api}/api/orders/{order['id']}", verify=ca, timeout=10).json()["order"]
         assert shown["status"] == "PAID" and shown["transaction_id"]
@@ -580,12 +563,13 @@ def test_payment_loop_over_https(stack):
         "the simulator's order should show scene_info.payer_client_ip = 127.0.0.1", stored)
 
 
-def test_periodic_job_commands_run(stack):
+def test_periodic_job_commands_run(https_stack):
     commands = unit_commands("wxpay-jobs.service")
     assert [command[1:] for command in commands] == [["--app", "server", "reconcile"],
                                                      ["--app", "server", "close-expired"]]
     for command in commands:
         assert Path(command[0]).name == "flask"
-        done = subprocess.run([sys.executable, "-m", "flask", *command[1:]], env=stack["env"],
-                              cwd=stack["workdir"], capture_output=True, text=True, timeout=30)
+        done = subprocess.run([sys.executable, "-m", "flask", *command[1:]],
+                              env=https_stack["env"], cwd=https_stack["workdir"],
+                              capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, f"{shlex.join(command)}:\n{done.stderr[-3000:]}"
