@@ -3,13 +3,15 @@
 const config = require('../config')
 
 // kind: 'network' (no answer at all), 'server' (5xx), 'client' (4xx: the server said why).
+// details: the server's whole error object, e.g. {code, message, order_id}.
 class ApiError extends Error {
-  constructor(kind, message, status, code) {
+  constructor(kind, message, status, code, details) {
     super(message)
     this.name = 'ApiError'
     this.kind = kind
     this.status = status || 0
     this.code = code || ''
+    this.details = details || {}
   }
 }
 
@@ -31,7 +33,7 @@ function errorFromResponse(res) {
   const code = body && body.code ? body.code : 'HTTP_' + res.statusCode
   const message = body && body.message ? body.message : 'Request failed (' + res.statusCode + ')'
   const kind = res.statusCode >= 500 ? 'server' : 'client'
-  return new ApiError(kind, message, res.statusCode, code)
+  return new ApiError(kind, message, res.statusCode, code, body)
 }
 
 // send({baseUrl, path, method, data, header}) -> the decoded JSON body of a 2xx answer.

@@ -124,15 +124,19 @@ function compiledTemplates() {
   return generator
 }
 
-// The virtual DOM tree WeChat would render for the page's current data. A template error
+// The virtual DOM tree WeChat would render for a page with this data. A template error
 // (as WeChat's runtime would report it) fails the render.
-function render(page) {
-  const generate = compiledTemplates()('./' + page.route + '.wxml')
-  if (typeof generate !== 'function') throw new Error('no compiled template for ' + page.route)
+function renderRoute(route, data) {
+  const generate = compiledTemplates()('./' + route + '.wxml')
+  if (typeof generate !== 'function') throw new Error('no compiled template for ' + route)
   renderWarnings.length = 0
-  const tree = generate(clone(page.data))
-  if (renderWarnings.length) throw new Error('rendering ' + page.route + ': ' + renderWarnings.join('; '))
+  const tree = generate(clone(data))
+  if (renderWarnings.length) throw new Error('rendering ' + route + ': ' + renderWarnings.join('; '))
   return tree
+}
+
+function render(page) {
+  return renderRoute(page.route, page.data)
 }
 
 function textOf(node) {
@@ -185,8 +189,11 @@ module.exports = {
   newInstall,
   openPage,
   openNavigated,
+  pageDefinition,
   parseUrl,
   render,
+  renderRoute,
+  textOf,
   screenText,
   tap
 }

@@ -30,7 +30,7 @@ function createWx() {
 
   const wx = {
     // What the mini program did, for assertions. Headers are not recorded.
-    requests: [], // {method, url, status, body} (status 0 for a network failure)
+    requests: [], // {method, url, sent, status, body} (status 0: network failure)
     modals: [], // showModal options
     payments: [], // requestPayment arguments, without the callbacks
     navigations: [], // {type, url}
@@ -71,7 +71,7 @@ function createWx() {
       } else if (options.data !== undefined) {
         body = typeof options.data === 'string' ? options.data : JSON.stringify(options.data)
       }
-      const record = { method, url, status: 0, body: null }
+      const record = { method, url, sent: options.data, status: 0, body: null }
       wx.requests.push(record)
       fetch(url, { method, headers: header, body, signal: AbortSignal.timeout(options.timeout || 60000) })
         .then(async (response) => {

@@ -91,6 +91,9 @@ Page({
       })
       this.showOutcome(outcome)
     } catch (err) {
+      // WeChat failed after the server saved the order: the next tap pays that order
+      // instead of creating another.
+      if (err.details && err.details.order_id) this.orderId = err.details.order_id
       if (err.code === 'ORDER_NOT_PAYABLE') {
         await this.refreshOrder()
       } else {

@@ -1,0 +1,401 @@
+// The mini program's pages and helpers, run in Node against the REAL backend and WeChat
+// simulator (scripts/devstack.py). Only the WeChat client is stood in for (wx-shim.js);
+// every request is real HTTP.
+const { before, after, beforeEach, test } = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+
+const harness = require('./harness')
+const devstack = require('./devstack')
+
+const MP = harness.MINIPROGRAM
+const config = require(path.join(MP, 'config.js'))
+const auth = require(path.join(MP, 'utils/auth.js'))
+const api = require(path.join(MP, 'utils/api.js'))
+const pay = require(path.join(MP, 'utils/pay.js'))
+const { formatFen } = require(path.join(MP, 'utils/money.js'))
+
+// Polling as the page does it, only faster: the simulator answers at once.
+const FAST_POLL_MS = [100, 200, 400, 800, 1500, 3000]
+
+// Everything the mini program printed, and every page opened: the token must appear in none.
+const printed = []
+for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+  const original = console[level]
+  console[level] = (...args) => {
+    printed.push(args.map(String).join(' '))
+    original.apply(console, args)
+  }
+}
+const installs = []
+const openedPages = []
+
+function install() {
+  const wx = harness.newInstall()
+  installs.push(wx)
+  return wx
+}
+
+async function open(route, query) {
+  const page = await harness.openPage(route, query)
+  openedPages.push(page)
+  return page
+}
+
+async function openNavigated(wx) {
+  const page = await harness.openNavigated(wx)
+  openedPages.push(page)
+  return page
+}
+
+// "POST /api/login" for each request the mini program made, in order.
+function calls(wx) {
+  return wx.requests.map((r) => r.method + ' ' + new URL(r.url).pathname)
+}
+
+function countCalls(wx, call) {
+  return calls(wx).filter((c) => c === call).length
+}
+
+function assertShows(page, text) {
+  const screen = harness.screenText(page)
+  assert.ok(screen.includes(text), 'expected "' + text + '" on ' + page.route + ', screen: ' + screen)
+}
+
+function payStates(page) {
+  return page.dataHistory.filter((changes) => 'payState' in changes).map((changes) => changes.payState)
+}
+
+devstack.describeWithDevstack('mini program against the dev stack', () => {
+  let stack
+
+  // The test plays WeChat's side: the user at the cashier, faults on the network.
+  async function sandbox(pathname, body) {
+    const response = await fetch(stack.sandbox + pathname, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    })
+    const data = await response.json()
+    assert.ok(response.ok, pathname + ' -> ' + response.status + ' ' + JSON.stringify(data))
+    return data
+  }
+
+  async function catalogue() {
+    const response = await fetch(stack.backend + '/api/products')
+    return (await response.json()).products
+  }
+
+  function prepayIdOf(payParams) {
+    return payParams.package.replace(/^prepay_id=/, '')
+  }
+
+  before(async () => {
+    stack = await devstack.start()
+  })
+
+  after(async () => {
+    if (stack) await stack.stop()
+  })
+
+  beforeEach(() => {
+    config.apiBaseUrl = stack.backend
+    config.sandboxBaseUrl = stack.sandbox
+    pay.pollDelaysMs = FAST_POLL_MS
+  })
+
+  test('login: a simulator code becomes a token stored with its expiry, reused until then', async () => {
+    const wx = install()
+    const token = await auth.getToken()
+
+    assert.deepEqual(calls(wx), ['POST /sandbox/login-code', 'POST /api/login'])
+    const openid = wx.getStorageSync('sandbox_openid')
+    assert.match(openid, /^o[\w-]{27}$/)
+    assert.deepEqual(wx.requests[0].sent, { openid })
+    const saved = wx.getStorageSync('auth')
+    assert.equal(saved.token, token)
+    assert.ok(saved.expiresAt > Date.now() + 60 * 1000, 'expiry in the future')
+
+    assert.equal(await auth.getToken(), token)
+    assert.equal(wx.requests.length, 2, 'no second login while the token is valid')
+  })
+
+  test('concurrent first requests share one login', async () => {
+    const wx = install()
+    await Promise.all([api.listProducts(), api.listOrders(), api.listOrders()])
+    assert.equal(countCalls(wx, 'POST /api/login'), 1)
+  })
+
+  test('product list: prices from fen, quantities, total, then checkout', async () => {
+    const wx = install()
+    const products = await catalogue()
+    assert.ok(products.length >= 2, 'the dev stack seeds a catalogue')
+
+    const page = await open('pages/products/index')
+    assert.equal(page.data.state, 'ready')
+    const screen = harness.screenText(page)
+    for (const product of products) {
+      assert.ok(screen.includes(product.name), product.name + ' shown')
+      assert.ok(screen.includes(formatFen(product.price)), formatFen(product.price) + ' shown')
+    }
+
+    assert.equal(harness.tap(page, '-', 0), undefined, 'cannot go below zero: the button is disabled')
+    await harness.tap(page, '+', 0)
+    await harness.tap(page, '+', 0)
+    await harness.tap(page, '+', 1)
+    const total = 2 * products[0].price + products[1].price
+    assert.equal(page.data.totalText, formatFen(total))
+    assertShows(page, 'Total ' + formatFen(total))
+    assertShows(page, 'Check out (3)')
+
+    await harness.tap(page, 'Check out')
+    assert.deepEqual(wx.navigations.pop(), {
+      type: 'navigateTo',
+      url: '/pages/checkout/index?cart=' + products[0].id + ':2,' + products[1].id + ':1'
+    })
+  })
+
+  test('checkout pays through the simulator cashier and polls until the server says PAID', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: true })
+    const [product] = await catalogue()
+
+    const page = await open('pages/checkout/index', { cart: product.id + ':3' })
+    assert.equal(page.data.state, 'ready')
+    assertShows(page, product.name + ' × 3')
+    await harness.tap(page, 'Pay ' + formatFen(3 * product.price))
+
+    assert.equal(page.data.payState, 'paid', harness.screenText(page))
+    assert.deepEqual(payStates(page), ['creating', 'paying', 'confirming', 'paid'])
+    assertShows(page, 'Payment received')
+    assert.equal(wx.modals.length, 1, 'one confirm dialog stands in for the cashier')
+    assert.equal(wx.payments.length, 0, 'wx.requestPayment is not used with the simulator')
+
+    const created = wx.requests.find((r) => r.method === 'POST' && r.url.endsWith('/api/orders'))
+    assert.equal(created.status, 201)
+    const cashier = wx.requests.find((r) => r.url.endsWith('/sandbox/pay'))
+    assert.deepEqual(cashier.sent, { prepay_id: prepayIdOf(created.body.pay_params), action: 'pay' })
+    const orderId = created.body.order.id
+    assert.ok(countCalls(wx, 'GET /api/orders/' + orderId) >= 1, 'the page asked the server')
+
+    const order = await api.getOrder(orderId)
+    assert.equal(order.status, 'PAID')
+    assert.equal(order.total, 3 * product.price)
+
+    await harness.tap(page, 'View order')
+    const detail = await openNavigated(wx)
+    const screen = harness.screenText(detail)
+    assert.ok(screen.includes('Paid'), screen)
+    assert.ok(screen.includes(formatFen(3 * product.price)), screen)
+    assert.ok(!screen.includes('Pay ' + formatFen(3 * product.price)), 'no pay button on a paid order')
+  })
+
+  test('polling converges through the server even when the notification is lost', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: true })
+    await sandbox('/sandbox/faults', { kind: 'notify', action: 'drop' })
+    const [product] = await catalogue()
+
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(page, 'Pay')
+
+    assert.equal(page.data.payState, 'paid', harness.screenText(page))
+    const outTradeNo = page.data.order.outTradeNo
+    const { notifications } = await sandbox('/sandbox/notifications?out_trade_no=' + outTradeNo)
+    assert.ok(notifications.length > 0 && notifications.every((n) => !n.acknowledged), 'nothing was delivered')
+  })
+
+  test('cancel at the cashier: "payment cancelled", order stays payable, paying later works', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: false })
+    const [product] = await catalogue()
+
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(page, 'Pay')
+    assert.equal(page.data.payState, 'cancelled')
+    assertShows(page, 'Payment cancelled')
+    const orderId = page.data.order.id
+    assert.equal((await api.getOrder(orderId)).status, 'NOTPAY')
+
+    await harness.tap(page, 'View order')
+    const detail = await openNavigated(wx)
+    assertShows(detail, 'Awaiting payment')
+
+    wx.script.showModal = () => ({ confirm: true })
+    await harness.tap(detail, 'Pay')
+    assert.equal(detail.data.payState, 'paid', harness.screenText(detail))
+    assert.equal(countCalls(wx, 'POST /api/orders/' + orderId + '/pay'), 1, 'fresh pay_params from the server')
+    assert.equal(detail.data.order.status, 'PAID')
+    assert.equal((await api.listOrders()).length, 1)
+  })
+
+  test('without the simulator, wx.requestPayment gets exactly the server pay_params', async () => {
+    const wx = install()
+    await auth.getToken() // logged in through the simulator; WeChat's cashier from here on
+    config.sandboxBaseUrl = ''
+    wx.script.requestPayment = async (params) => {
+      await sandbox('/sandbox/pay', { prepay_id: prepayIdOf(params), action: 'pay' }) // the user pays
+      return 'requestPayment:ok'
+    }
+    const [product] = await catalogue()
+
+    const page = await open('pages/checkout/index', { cart: product.id + ':2' })
+    await harness.tap(page, 'Pay')
+
+    assert.equal(page.data.payState, 'paid', harness.screenText(page))
+    const created = wx.requests.find((r) => r.method === 'POST' && r.url.endsWith('/api/orders'))
+    assert.deepEqual(wx.payments, [created.body.pay_params])
+    assert.equal(wx.modals.length, 0)
+  })
+
+  test('requestPayment "fail cancel" and other failures: cancelled vs the reason shown', async () => {
+    const wx = install()
+    await auth.getToken()
+    config.sandboxBaseUrl = ''
+    const [product] = await catalogue()
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+
+    wx.script.requestPayment = async () => 'requestPayment:fail cancel'
+    await harness.tap(page, 'Pay')
+    assert.equal(page.data.payState, 'cancelled')
+    assertShows(page, 'Payment cancelled')
+
+    wx.script.requestPayment = async () => 'requestPayment:fail insufficient balance'
+    await harness.tap(page, 'Pay')
+    assert.equal(page.data.payState, 'failed')
+    assertShows(page, 'Payment failed: insufficient balance')
+
+    const orders = await api.listOrders()
+    assert.equal(orders.length, 1, 'paying again reuses the order')
+    assert.equal(orders[0].status, 'NOTPAY')
+    assert.equal(wx.payments.length, 2)
+  })
+
+  test('no confirmation within the polling budget: "still confirming", then Refresh', async () => {
+    const wx = install()
+    await auth.getToken()
+    config.sandboxBaseUrl = ''
+    pay.pollDelaysMs = [50, 50, 50]
+    wx.script.requestPayment = async () => 'requestPayment:ok' // WeChat said ok; nothing paid yet
+    const [product] = await catalogue()
+
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(page, 'Pay')
+    assert.equal(page.data.payState, 'unconfirmed')
+    const screen = harness.screenText(page)
+    assert.ok(screen.includes('Still confirming'), screen)
+    assert.ok(!screen.includes('Pay ¥'), 'no second payment while the first is unconfirmed')
+
+    // The payment completes late; its notification reaches the backend.
+    const outTradeNo = page.data.order.outTradeNo
+    await sandbox('/sandbox/pay', { prepay_id: prepayIdOf(wx.payments[0]), action: 'pay' })
+    for (let i = 0; i < 50; i++) {
+      const { notifications } = await sandbox('/sandbox/notifications?out_trade_no=' + outTradeNo)
+      if (notifications.some((n) => n.acknowledged)) break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+
+    await harness.tap(page, 'Refresh')
+    assert.equal(page.data.payState, 'paid', harness.screenText(page))
+  })
+
+  test('a 401 logs in again once and retries (stored token corrupted)', async () => {
+    const wx = install()
+    await api.listOrders()
+    wx.setStorageSync('auth', { token: 'corrupted', expiresAt: Date.now() + 3600 * 1000 })
+    const loginsBefore = countCalls(wx, 'POST /api/login')
+
+    const page = await open('pages/orders/index')
+
+    assert.equal(page.data.state, 'empty', harness.screenText(page))
+    assert.equal(countCalls(wx, 'POST /api/login'), loginsBefore + 1)
+    const retried = wx.requests.filter((r) => r.url.endsWith('/api/orders')).slice(-2)
+    assert.deepEqual(retried.map((r) => r.status), [401, 200])
+    assert.notEqual(wx.getStorageSync('auth').token, 'corrupted')
+  })
+
+  test('the simulated user is stable per install: a new login sees the same orders', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: false })
+    const [product] = await catalogue()
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(page, 'Pay')
+
+    auth.logout()
+    const orders = await open('pages/orders/index')
+    assert.equal(countCalls(wx, 'POST /api/login'), 2)
+    assert.equal(orders.data.orders.length, 1)
+    assertShows(orders, 'Awaiting payment')
+  })
+
+  test('empty order list has its own state', async () => {
+    install()
+    const page = await open('pages/orders/index')
+    assert.equal(page.data.state, 'empty')
+    assertShows(page, 'No orders yet.')
+    assertShows(page, 'Browse products')
+  })
+
+  test('backend unreachable: a friendly error with a retry that recovers', async () => {
+    install()
+    config.apiBaseUrl = 'http://127.0.0.1:' + (await devstack.freePort())
+
+    const page = await open('pages/products/index')
+    assert.equal(page.data.state, 'error')
+    const screen = harness.screenText(page)
+    assert.ok(screen.includes('Cannot reach the server'), screen)
+    assert.ok(!/ECONNREFUSED|request:fail/.test(screen), 'no raw error text')
+
+    config.apiBaseUrl = stack.backend
+    await harness.tap(page, 'Try again')
+    assert.equal(page.data.state, 'ready')
+  })
+
+  test('server error while ordering: a friendly message, and the retry pays the same order', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: true })
+    await sandbox('/sandbox/faults', { kind: 'api', path: '/v3/pay/transactions/jsapi', status: 500, code: 'SYSTEM_ERROR' })
+    const [product] = await catalogue()
+
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(page, 'Pay')
+    assert.equal(page.data.payState, 'error')
+    const created = wx.requests.find((r) => r.method === 'POST' && r.url.endsWith('/api/orders'))
+    assert.ok(created.status >= 500, 'the backend answered ' + created.status)
+    assertShows(page, 'The server is having trouble')
+
+    await harness.tap(page, 'Pay')
+    assert.equal(page.data.payState, 'paid', harness.screenText(page))
+    assert.equal(countCalls(wx, 'POST /api/orders'), 1)
+    assert.equal((await api.listOrders()).length, 1)
+  })
+
+  test('double tap on Pay creates one order', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: true })
+    const [product] = await catalogue()
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+
+    // Both taps land before the first render could disable the button.
+    await Promise.all([page.onPay(), page.onPay()])
+
+    assert.equal(countCalls(wx, 'POST /api/orders'), 1)
+    assert.equal(wx.modals.length, 1)
+    const orders = await api.listOrders()
+    assert.equal(orders.length, 1)
+    assert.equal(orders[0].status, 'PAID')
+  })
+
+  test('the token never appears in page data or in anything printed', () => {
+    const tokens = installs.flatMap((wx) => wx.requests)
+      .filter((r) => r.url.endsWith('/api/login') && r.body && r.body.token)
+      .map((r) => r.body.token)
+    assert.ok(tokens.length >= installs.length, 'tokens were issued')
+    assert.ok(openedPages.length > 5)
+    for (const page of openedPages) {
+      const everything = JSON.stringify([page.data, page.dataHistory])
+      for (const token of tokens) assert.ok(!everything.includes(token), 'token in ' + page.route + ' data')
+    }
+    for (const token of tokens) assert.ok(!printed.join('\n').includes(token), 'token printed')
+  })
+})
