@@ -52,9 +52,19 @@ async function exchangeCode() {
 // requests at start-up spends one code, not three.
 function login() {
   if (!loginInFlight) {
-    loginInFlight = exchangeCode().finally(() => {
+    const done = () => {
       loginInFlight = null
-    })
+    }
+    loginInFlight = exchangeCode().then(
+      (token) => {
+        done()
+        return token
+      },
+      (err) => {
+        done()
+        throw err
+      }
+    )
   }
   return loginInFlight
 }
