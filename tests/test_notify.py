@@ -1,0 +1,161 @@
+"""The v3 payment notification: every refusal changes nothing; duplicates apply once."""
+import json
+import threading
+
+import pytest
+import requests
+
+from sandbox.devkeys import _key_pem, _new_key
+from server.wechatpay import crypto
+from tests.conftest import wait_for
+from tests.notifications import signed_notification, transaction_for
+
+
+@pytest.fixture
+def unpaid(stack):
+    """An order placed with WeChat and not paid yet."""
+    auth = stack.login()
+    order = stack.create_order(auth).json()["order"]
+    return stack, auth, order
+
+
+def post(stack, headers, body):
+    return requests.post(f"{stack.backend}/api/pay/notify", data=body, headers=headers)
+
+
+def assert_unchanged(stack, auth, order):
+    assert stack.query("SELECT count(*) FROM payment_events")[0][0] == 0
+    status = stack.query("SELECT status FROM orders WHERE id = :id", id=order["id"])[0][0]
+    assert status == "NOTPAY"
+
+
+def test_genuine_notification_pays_the_order(unpaid):
+    stack, auth, order = unpaid
+    response = post(stack, *signed_notification(stack.settings,
+                                                transaction_for(stack.settings, order)))
+    assert response.status_code == 204
+    assert stack.query("SELECT status FROM orders")[0][0] == "PAID"
+
+
+@pytest.fixture(scope="module")
+def stranger_key(tmp_path_factory):
+    path = tmp_path_factory.mktemp("stranger") / "key.pem"
+    path.write_bytes(_key_pem(_new_key()))
+    return str(path)
+
+
+def refusals(settings, order, stranger_key):
+    """(name, headers, body) of notifications that must all be refused."""
+    good = transaction_for(settings, order)
+    headers, body = signed_notification(settings, good)
+    yield "forged", *signed_notification(settings, good, key_path=stranger_key)
+    yield "tampered", headers, body.replace(b'"TRANSACTION.SUCCESS"', b'"TRANSACTION.SUCCESZ"')
+    yield "stale", *signed_notification(settings, good, timestamp=crypto.now() - 301)
+    yield "future", *signed_notification(settings, good, timestamp=crypto.now() + 301)
+    yield "probe", *signed_notification(settings, good,
+                                        signature="WECHATPAY/SIGNTEST/" + "A" * 300)
+    yield "unknown serial", *signed_notification(settings, good, serial="PUB_KEY_ID_0123")
+    yield "unknown certificate", *signed_notification(settings, good, serial="5157F09EFDC096DE15EBE81A47057A7232F1B8E1")
+    yield "undecryptable", *signed_notification(settings, good, apiv3_key="k" * 32)
+    yield "amount mismatch", *signed_notification(
+        settings, transaction_for(settings, order, amount={"total": order["total"] - 1}))
+    yield "appid mismatch", *signed_notification(
+        settings, transaction_for(settings, order, appid="wx0000000000000000"))
+    yield "mchid mismatch", *signed_notification(
+        settings, transaction_for(settings, order, mchid="1230000109"))
+    yield "unknown order", *signed_notification(
+        settings, transaction_for(settings, order, out_trade_no="NOTOURS0000000001"))
+    yield "not json", *signed_notification(settings, good, body=b"{not json")
+    yield "not an event", *signed_notification(settings, good, body=b'{"id": 1}')
+    yield "empty", *signed_notification(settings, good, body=b"")
+    no_headers = {"Content-Type": "application/json"}
+    yield "unsigned", no_headers, body
+    yield "huge", *signed_notification(settings, good, body=b"{" + b" " * 100_000 + b"}")
+
+
+def test_every_forged_or_wrong_notification_is_refused(unpaid, stranger_key):
+    stack, auth, order = unpaid
+    for name, headers, body in refusals(stack.settings, order, stranger_key):
+        response = post(stack, headers, body)
+        assert 400 <= response.status_code < 500, f"{name}: {response.status_code}"
+        assert response.json()["code"] == "FAIL", name
+        assert_unchanged(stack, auth, order)
+
+
+def test_sandbox_probe_and_tampered_copy_are_refused_then_real_one_applies(unpaid):
+    stack, auth, order = unpaid
+    stack.control("faults", faults=[{"kind": "notify", "action": "signtest"},
+                                    {"kind": "notify", "action": "tamper"}])
+    pay_params = requests.post(f"{stack.backend}/api/orders/{order['id']}/pay",
+                               headers=auth).json()["pay_params"]
+    stack.cashier(pay_params)
+    wait_for(lambda: stack.query("SELECT status FROM orders")[0][0] == "PAID")
+    statuses = [n["status"] for n in stack.notifications()]
+    assert statuses.count(400) == 2 and statuses[-1] == 204, statuses
+
+
+def test_duplicate_notification_is_acknowledged_and_applied_once(unpaid):
+    stack, auth, order = unpaid
+    headers, body = signed_notification(stack.settings, transaction_for(stack.settings, order))
+    assert post(stack, headers, body).status_code == 204
+    paid_at = stack.query("SELECT paid_at FROM orders")[0][0]
+    assert post(stack, headers, body).status_code == 204
+    assert stack.query("SELECT count(*) FROM payment_events")[0][0] == 1
+    assert stack.query("SELECT paid_at FROM orders")[0][0] == paid_at
+
+
+def test_concurrent_duplicates_change_the_order_exactly_once(unpaid):
+    stack, auth, order = unpaid
+    headers, body = signed_notification(stack.settings, transaction_for(stack.settings, order))
+    barrier = threading.Barrier(24)
+    statuses = []
+
+    def deliver():
+        barrier.wait()
+        statuses.append(post(stack, headers, body).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [204] * 24
+    assert stack.query("SELECT count(*) FROM payment_events")[0][0] == 1
+    assert stack.query("SELECT status FROM orders")[0][0] == "PAID"
+
+
+def test_concurrent_duplicates_from_the_simulator(unpaid):
+    stack, auth, order = unpaid
+    stack.control("faults", kind="notify", action="duplicate", copies=20)
+    pay_params = requests.post(f"{stack.backend}/api/orders/{order['id']}/pay",
+                               headers=auth).json()["pay_params"]
+    stack.cashier(pay_params)
+    wait_for(lambda: len([n for n in stack.notifications() if n["status"] == 204]) == 20)
+    assert stack.query("SELECT count(*) FROM payment_events WHERE source = 'notify'")[0][0] == 1
+
+
+def test_valid_notification_for_paid_order_is_acknowledged_without_change(unpaid):
+    stack, auth, order = unpaid
+    resource = transaction_for(stack.settings, order)
+    assert post(stack, *signed_notification(stack.settings, resource)).status_code == 204
+    before = stack.query("SELECT status, paid_at, transaction_id FROM orders")
+    # A second, distinct notification event about the same payment.
+    assert post(stack, *signed_notification(stack.settings, resource)).status_code == 204
+    assert stack.query("SELECT status, paid_at, transaction_id FROM orders") == before
+
+
+def test_certificate_mode_refuses_public_key_signatures(cert_mode_stack):
+    stack = cert_mode_stack
+    auth = stack.login()
+    order = stack.create_order(auth).json()["order"]
+    headers, body = signed_notification(stack.settings, transaction_for(stack.settings, order),
+                                        key_path=stack.settings["SANDBOX_PLATFORM_KEY"],
+                                        serial="PUB_KEY_ID_0000000000000024101100397200000006")
+    assert post(stack, headers, body).status_code == 400
+    # Signed with the platform certificate, the same notification is accepted.
+    serial = crypto.certificate_serial(open(stack.settings["SANDBOX_PLATFORM_CERT"], "rb").read())
+    headers, body = signed_notification(stack.settings, transaction_for(stack.settings, order),
+                                        key_path=stack.settings["SANDBOX_PLATFORM_KEY"],
+                                        serial=serial)
+    assert post(stack, headers, body).status_code == 204
+    assert json.loads(stack.order(auth, order["id"]).text)["order"]["status"] == "PAID"
