@@ -22,6 +22,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -115,8 +116,9 @@ class Process:
         self.popen = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True, **kwargs)
 
-    def output(self):
-        return self.log_path.read_text(errors="replace")[-4000:]
+    def output(self, tail=4000):
+        text = self.log_path.read_text(errors="replace")
+        return text[-tail:] if tail else text
 
     def wait_for_port(self, port, timeout=20):
         deadline = time.monotonic() + timeout
@@ -222,9 +224,18 @@ def test_render_refuses_bad_arguments(args, complaint):
     assert result.stdout == ""
 
 
-def test_nginx_accepts_the_rendered_configuration(tmp_path, tls):
+@pytest.mark.parametrize("listen", [
+    [],  # a real server's defaults: 443 and 80, IPv4 and IPv6 (nginx -t binds nothing)
+    ["--listen-https", "127.0.0.1:18443", "--listen-http", "127.0.0.1:18080"],
+], ids=["server-defaults", "test-ports"])
+def test_nginx_accepts_the_rendered_configuration(tmp_path, tls, listen):
     require(nginx_binary(), "nginx is not installed (apt-get install nginx)")
-    conf = render_nginx(tmp_path, tls, "127.0.0.1:9", free_port(), free_port())
+    rendered = run_render("--domain", DOMAIN, "--cert", tls["cert"], "--key", tls["key"],
+                          "--upstream", "unix:/run/wxpay/gunicorn.sock", *listen,
+                          "--standalone", str(tmp_path))
+    assert rendered.returncode == 0, rendered.stderr
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(rendered.stdout)
     result = subprocess.run([nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -506,13 +517,14 @@ def https_stack(tmp_path_factory, tls):
         [gunicorn] = unit_commands("wxpay.service")
         assert Path(gunicorn[0]).name == "gunicorn" and "gunicorn.conf.py" in gunicorn
         arguments = [str(REPO / arg) if arg == "gunicorn.conf.py" else arg for arg in gunicorn[1:]]
-        processes.append(Process("gunicorn", [sys.executable, "-m", "gunicorn", *arguments],
-                                 workdir, env=env, cwd=workdir))
+        gunicorn = Process("gunicorn", [sys.executable, "-m", "gunicorn", *arguments],
+                           workdir, env=env, cwd=workdir)
+        processes.append(gunicorn)
         processes[0].wait_for_port(sandbox_port)
         processes[1].wait_for_port(gunicorn_port)
         processes.append(nginx.start().process)
         yield {"nginx": nginx, "sandbox": sandbox_url, "ca": tls["ca"], "env": env,
-               "workdir": workdir}
+               "workdir": workdir, "gunicorn": gunicorn}
     finally:
         for process in reversed(processes):
             process.stop()
@@ -573,3 +585,34 @@ def test_periodic_job_commands_run(https_stack):
                               env=https_stack["env"], cwd=https_stack["workdir"],
                               capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, f"{shlex.join(command)}:\n{done.stderr[-3000:]}"
+
+
+def test_reload_with_hup_drops_no_request(https_stack):
+    """`systemctl reload wxpay` (HUP to gunicorn's master) while requests keep coming."""
+    url, ca = https_stack["nginx"].https + "/api/products", https_stack["ca"]
+    gunicorn = https_stack["gunicorn"]
+    statuses, stop = [], threading.Event()
+
+    def keep_asking():
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    statuses.append(session.get(url, verify=ca, timeout=10).status_code)
+                except requests.RequestException as exc:
+                    statuses.append(type(exc).__name__)
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        wait_for(lambda: len(statuses) >= 5)
+        booted_before = gunicorn.output(tail=None).count("Booting worker")
+        os.kill(gunicorn.popen.pid, signal.SIGHUP)
+        # Two new workers (GUNICORN_WORKERS=2) have started and served.
+        wait_for(lambda: gunicorn.output(tail=None).count("Booting worker") >= booted_before + 2)
+        served = len(statuses)
+        wait_for(lambda: len(statuses) >= served + 20)
+    finally:
+        stop.set()
+        asker.join(timeout=15)
+    assert "Handling signal: hup" in gunicorn.output(tail=None)
+    assert set(statuses) == {200}, statuses
