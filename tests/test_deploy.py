@@ -147,15 +147,19 @@ class Process:
         self._log.close()
 
 
+def run_render(*args):
+    return subprocess.run([sys.executable, str(REPO / "deploy/render_nginx.py"), *args],
+                          capture_output=True, text=True)
+
+
 def render_nginx(directory, tls, upstream, https_port, http_port):
     """The documented render command, in standalone mode; returns the nginx.conf path."""
     directory.mkdir(parents=True, exist_ok=True)
-    rendered = subprocess.run(
-        [sys.executable, str(REPO / "deploy/render_nginx.py"), "--domain", DOMAIN,
-         "--cert", tls["cert"], "--key", tls["key"], "--upstream", upstream,
-         "--listen-https", f"127.0.0.1:{https_port}", "--listen-http", f"127.0.0.1:{http_port}",
-         "--acme-root", str(directory / "acme"), "--standalone", str(directory)],
-        capture_output=True, text=True, check=True)
+    rendered = run_render(
+        "--domain", DOMAIN, "--cert", tls["cert"], "--key", tls["key"], "--upstream", upstream,
+        "--listen-https", f"127.0.0.1:{https_port}", "--listen-http", f"127.0.0.1:{http_port}",
+        "--acme-root", str(directory / "acme"), "--standalone", str(directory))
+    assert rendered.returncode == 0, rendered.stderr
     conf = directory / "nginx.conf"
     conf.write_text(rendered.stdout)
     return conf
@@ -187,11 +191,6 @@ class Nginx:
 
 
 # --- rendering ----------------------------------------------------------------------------
-
-def run_render(*args):
-    return subprocess.run([sys.executable, str(REPO / "deploy/render_nginx.py"), *args],
-                          capture_output=True, text=True)
-
 
 def test_render_fills_the_site_for_a_real_server():
     result = run_render("--domain", "api.example.com",
