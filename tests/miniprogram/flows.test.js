@@ -299,6 +299,24 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     assert.equal(page.data.payState, 'paid', harness.screenText(page))
   })
 
+  test('leaving the page stops the polling', async () => {
+    const wx = install()
+    await auth.getToken()
+    config.sandboxBaseUrl = ''
+    pay.pollDelaysMs = [300, 300, 300]
+    wx.script.requestPayment = async () => 'requestPayment:ok'
+    const [product] = await catalogue()
+
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+    const paying = harness.tap(page, 'Pay')
+    while (page.data.payState !== 'confirming') await new Promise((resolve) => setImmediate(resolve))
+    page.onUnload()
+    await paying
+
+    assert.equal(page.data.payState, 'confirming', 'no outcome is shown on a closed page')
+    assert.equal(countCalls(wx, 'GET /api/orders/' + page.data.order.id), 0)
+  })
+
   test('a 401 logs in again once and retries (stored token corrupted)', async () => {
     const wx = install()
     await api.listOrders()
