@@ -434,7 +434,7 @@ def test_notification_body_limit_is_larger_but_bounded(echo_proxy, tls):
     url = echo_proxy.https + "/api/pay/notify"
     bigger_than_api = requests.post(url, data=b"x" * (100 * 1024), verify=tls["ca"], timeout=5)
     assert bigger_than_api.status_code == 200
-    too_big = requests.post(url, data=b"x" * (256 * 1024 + 1), verify=tls["ca"], timeout=5)
+    too_big = requests.post(url, data=b"x" * (128 * 1024 + 1), verify=tls["ca"], timeout=5)
     assert too_big.status_code == 413
 
 
