@@ -4,6 +4,7 @@ Every test runs in both sign types. The simulator checks the gateway's signature
 its answers with the request's sign type, so a mismatch anywhere fails here.
 """
 import itertools
+import time
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -375,3 +376,21 @@ def test_query_maps_every_trade_state(bad_peer):
                                                  total_fee="300", trade_state_desc="d")
         transaction = gateway.query_order("Q-0005")
         assert (transaction.trade_state, transaction.total) == (state, 300)
+
+
+def test_an_answer_that_stalls_midway_is_a_transport_error():
+    app = Flask(__name__)
+
+    @app.post("/pay/orderquery")
+    def stall():
+        def body():
+            yield b"<xml><return_code>SUCCESS</return_code>"
+            time.sleep(1.5)   # longer than the read timeout
+            yield b"</xml>"
+        return Response(body(), mimetype="text/xml")
+
+    with LiveServer(app) as server:
+        gateway = V2Gateway(appid=APPID, mchid=MCHID, api_key=KEY, api_base=server.url,
+                            session=requests.Session(), timeout=0.5)
+        with pytest.raises(TransportError):
+            gateway.query_order("ANY-ORDER-0006")

@@ -278,14 +278,15 @@ class V2Gateway:
                 if not 200 <= response.status_code < 300:
                     raise TransportError(f"WeChat Pay answered HTTP {response.status_code} "
                                          f"on {path}")
-                raw = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+                raw = b""
+                for chunk in response.iter_content(16 * 1024):
+                    raw += chunk
+                    if len(raw) > MAX_RESPONSE_BYTES:   # refused by the reader; stop reading
+                        break
         except requests.Timeout:
             raise TransportError(f"WeChat Pay timed out on {path}") from None
         except requests.RequestException as exc:
             raise TransportError(f"WeChat Pay unreachable on {path}: "
-                                 f"{type(exc).__name__}") from None
-        except OSError as exc:   # the body read failed midway (urllib3 errors)
-            raise TransportError(f"WeChat Pay answer on {path} was cut off: "
                                  f"{type(exc).__name__}") from None
         return raw
 
