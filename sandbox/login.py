@@ -32,7 +32,8 @@ def wechat_error(errcode, errmsg):
 
 @bp.post("/sandbox/login-code")
 def mint_code():
-    """``{"openid"?, "expires_in"? (seconds), "blocked"? (true: 40226)}`` -> ``{"code", "openid"}``."""
+    """``{"openid"?, "expires_in"? (seconds), "blocked"? (true gives 40226)}``
+    -> ``{"code", "openid"}``; the openid is made up when not given."""
     data = request.get_json(silent=True) or {}
     openid = data.get("openid") or "o" + "".join(secrets.choice(_OPENID_CHARS) for _ in range(27))
     expires_in = data.get("expires_in", CODE_LIFETIME)

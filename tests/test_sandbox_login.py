@@ -3,7 +3,8 @@ import base64
 
 import requests
 
-from tests.sandbox_fixtures import sandbox, sandbox_server, sandbox_settings, start_sandbox  # noqa: F401
+from tests.sandbox_fixtures import (sandbox, sandbox_server, sandbox_settings,  # noqa: F401
+                                    start_sandbox)
 
 
 def mint(server, **body):

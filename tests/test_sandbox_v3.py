@@ -1,4 +1,4 @@
-"""The simulator's API v3: merchant signatures checked, answers signed, orders as WeChat keeps them."""
+"""The simulator's API v3: merchant signatures checked, answers signed, orders kept as WeChat does."""
 import json
 import re
 import time
@@ -59,6 +59,14 @@ def test_query_string_is_part_of_the_signed_url(merchant):
     path = f"/v3/pay/transactions/out-trade-no/QUERYSIGN1?mchid={merchant.mchid}"
     assert_sign_error(merchant.request("GET", path, sign_path=path.split("?")[0]))
     assert merchant.request("GET", path).status_code == 200
+
+
+def test_percent_encoded_path_is_signed_as_sent(merchant):
+    # "|" and "*" are allowed in out_trade_no; clients percent-encode them in the path and
+    # sign the encoded form, so the simulator must check the raw URI, not the decoded path.
+    assert merchant.place("PIPE|STAR*1", NOTIFY_URL).status_code == 200
+    answer = query(merchant, "PIPE%7CSTAR%2A1")
+    assert answer.status_code == 200 and answer.json()["out_trade_no"] == "PIPE|STAR*1"
 
 
 def test_authorization_items_may_come_in_any_order(sandbox, merchant):
