@@ -192,7 +192,8 @@ def test_resubmitting_an_order(sandbox, settings):
 
 def test_query_close_and_pay(sandbox, settings, sign_type):
     fields = order_fields()
-    prepay_id = post(sandbox, "/pay/unifiedorder", signed(settings, sign_type, **fields))["prepay_id"]
+    placed = post(sandbox, "/pay/unifiedorder", signed(settings, sign_type, **fields))
+    prepay_id = placed["prepay_id"]
     number = {"out_trade_no": fields["out_trade_no"]}
     query = business(settings, post(sandbox, "/pay/orderquery",
                                     signed(settings, sign_type, **number)), sign_type)
