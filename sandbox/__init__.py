@@ -47,8 +47,7 @@ from .wire import json_response, request_id
 def create_app(settings=None):
     """One simulator. ``settings`` (env-style names) override the environment and ``.env``."""
     values = config_module.load_settings(settings)
-    state = SandboxState(config_module.build_config(values))
-    state.settings = values
+    state = SandboxState(config_module.build_config(values), values)
 
     app = Flask(__name__, static_folder=None)
     app.extensions["sandbox"] = state
@@ -108,7 +107,8 @@ def register_errors(app):
     @app.errorhandler(HTTPException)
     def http_error(error):
         # WeChat answers unknown resources and wrong methods with its JSON error shape.
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.code, "INVALID_REQUEST")
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                500: "SYSTEM_ERROR"}.get(error.code, "INVALID_REQUEST")
         return json_response({"code": code, "message": error.description}, error.code)
 
 

@@ -22,6 +22,7 @@ NOTIFY_TIMEOUT = 5          # WeChat gives the merchant 5 s to acknowledge
 PREPAY_LIFETIME = 2 * 3600  # a prepay_id is valid for 2 h
 DEFAULT_ORDER_LIFETIME = 7 * 24 * 3600
 NOTIFY_ACTIONS = ("drop", "duplicate", "delay", "signtest", "tamper")
+DELIVERY_LOG_SIZE = 10000   # keep memory bounded when a dev stack runs for days
 
 
 class FaultError(ValueError):
@@ -29,8 +30,9 @@ class FaultError(ValueError):
 
 
 class SandboxState:
-    def __init__(self, config):
-        self.config = config
+    def __init__(self, config, settings):
+        self.config = config      # parsed keys and identities (sandbox.config.SandboxConfig)
+        self.settings = settings  # the raw env-style settings, e.g. WECHATPAY_API_KEY for v2
         self.lock = threading.RLock()
         # Per API version, a function(state, order) -> event id that sends the payment
         # notification of a paid order; sandbox.v2 adds "v2".
@@ -192,6 +194,7 @@ class SandboxState:
     def _log(self, meta, **attempt):
         with self.lock:
             self.deliveries.append({**meta, **attempt, "time": rfc3339(time.time())})
+            del self.deliveries[:-DELIVERY_LOG_SIZE]
 
 
 def _acknowledged(is_acknowledged, response):

@@ -280,6 +280,9 @@ def _validate_order(params, kind, config):
             raise param_error(f"/{name}", "is required and must be a non-empty string")
         if len(value) > limit:
             raise param_error(f"/{name}", f"is longer than {limit} characters", value)
+        if any(ord(char) > 0xFFFF for char in value):
+            # WeChat accepts only characters of 1-3 UTF-8 bytes (protocol C1): no emoji.
+            raise param_error(f"/{name}", "contains a character of 4 UTF-8 bytes", value)
         return value
 
     appid, mchid = text("appid", 32), text("mchid", 32)

@@ -91,6 +91,7 @@ def test_cancel_leaves_the_order_unpaid_and_silent(sandbox, merchant, receiver):
     state = requests.get(sandbox.url + "/sandbox/orders/CANCELED01", timeout=5).json()
     assert state["order"]["trade_state"] == "NOTPAY"
     assert cashier(sandbox, prepay_id).json()["trade_state"] == "SUCCESS"  # may still pay
+    wait_for(lambda: deliveries(sandbox, "CANCELED01"))
 
 
 def test_cashier_refusals(sandbox, merchant, receiver):
@@ -102,6 +103,7 @@ def test_cashier_refusals(sandbox, merchant, receiver):
     assert twice.status_code == 400 and twice.json()["error"]["code"] == "ORDERPAID"
     bad = cashier(sandbox, prepay_id, action="refund")
     assert bad.status_code == 400
+    assert len(wait_for(lambda: deliveries(sandbox, "PAYTWICE01"))) == 1  # one payment, one note
 
 
 # --- retries -------------------------------------------------------------------------------

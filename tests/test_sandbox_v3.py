@@ -163,6 +163,7 @@ def test_unknown_order_and_wrong_mchid(merchant):
 @pytest.mark.parametrize("change, field", [
     ({"description": "x" * 128}, "/description"),
     ({"description": ""}, "/description"),
+    ({"description": "咖啡 ☕ 🍰"}, "/description"),
     ({"out_trade_no": "abc"}, "/out_trade_no"),
     ({"out_trade_no": "ORDER#0001"}, "/out_trade_no"),
     ({"out_trade_no": "A" * 33}, "/out_trade_no"),
