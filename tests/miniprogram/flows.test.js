@@ -81,6 +81,15 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     return data
   }
 
+  async function notificationAcknowledged(outTradeNo) {
+    for (let i = 0; i < 50; i++) {
+      const { notifications } = await sandbox('/sandbox/notifications?out_trade_no=' + outTradeNo)
+      if (notifications.some((n) => n.acknowledged)) return
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.fail('the backend did not acknowledge the payment notification of ' + outTradeNo)
+  }
+
   async function catalogue() {
     const response = await fetch(stack.backend + '/api/products')
     return (await response.json()).products
@@ -229,6 +238,27 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     assert.equal((await api.listOrders()).length, 1)
   })
 
+  test('an order paid elsewhere meanwhile shows as paid when Pay is tapped', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: false })
+    const [product] = await catalogue()
+    const checkout = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(checkout, 'Pay')
+    const { outTradeNo, id: orderId } = checkout.data.order
+    const detail = await open('pages/order/index', { id: String(orderId) })
+    assertShows(detail, 'Awaiting payment')
+
+    // Paid on another device; the backend hears of it by notification.
+    await sandbox('/sandbox/pay', { out_trade_no: outTradeNo, action: 'pay' })
+    await notificationAcknowledged(outTradeNo)
+
+    await harness.tap(detail, 'Pay')
+    assert.equal(detail.data.payState, 'paid', harness.screenText(detail))
+    assert.equal(countCalls(wx, 'POST /api/orders/' + orderId + '/pay'), 1)
+    assert.equal(wx.modals.length, 1, 'no cashier for an order that is already paid')
+    assertShows(detail, 'Payment received')
+  })
+
   test('without the simulator, wx.requestPayment gets exactly the server pay_params', async () => {
     const wx = install()
     await auth.getToken() // logged in through the simulator; WeChat's cashier from here on
@@ -289,11 +319,7 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     // The payment completes late; its notification reaches the backend.
     const outTradeNo = page.data.order.outTradeNo
     await sandbox('/sandbox/pay', { prepay_id: prepayIdOf(wx.payments[0]), action: 'pay' })
-    for (let i = 0; i < 50; i++) {
-      const { notifications } = await sandbox('/sandbox/notifications?out_trade_no=' + outTradeNo)
-      if (notifications.some((n) => n.acknowledged)) break
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    await notificationAcknowledged(outTradeNo)
 
     await harness.tap(page, 'Refresh')
     assert.equal(page.data.payState, 'paid', harness.screenText(page))

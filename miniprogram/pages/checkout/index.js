@@ -94,11 +94,9 @@ Page({
       // WeChat failed after the server saved the order: the next tap pays that order
       // instead of creating another.
       if (err.details && err.details.order_id) this.orderId = err.details.order_id
-      if (err.code === 'ORDER_NOT_PAYABLE') {
-        await this.refreshOrder()
-      } else {
-        this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
-      }
+      this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
+      // Paid or closed meanwhile (a late notification, another device): show that instead.
+      if (err.code === 'ORDER_NOT_PAYABLE') await this.refreshOrder()
     } finally {
       this.busy = false
       this.setData({ busy: false })

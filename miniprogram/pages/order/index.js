@@ -62,13 +62,9 @@ Page({
         this.setData(data)
       }
     } catch (err) {
-      if (err.code === 'ORDER_NOT_PAYABLE') {
-        // Paid or closed meanwhile (another device, a late notification): show what it is now.
-        this.setData({ payState: '' })
-        await this.load()
-      } else {
-        this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
-      }
+      this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
+      // Paid or closed meanwhile (a late notification, another device): show that instead.
+      if (err.code === 'ORDER_NOT_PAYABLE') await this.onRefresh()
     } finally {
       this.busy = false
       this.setData({ busy: false })
