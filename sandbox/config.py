@@ -48,6 +48,7 @@ class SandboxConfig:
     public_key_mode: Optional[Signer]  # WeChat Pay public key mode, when configured
     notify_public_key_ratio: float   # share of notifications signed in public key mode
     time_scale: float                # multiplies the notification retry schedule
+    notify_timeout: float            # seconds the merchant has to acknowledge (WeChat: 5)
     ca_bundle: Optional[str]         # CA file trusted for https notify URLs
     login_rate_limit: int            # jscode2session calls per openid per minute
 
@@ -100,6 +101,7 @@ def build_config(settings):
         public_key_mode=public_key_mode,
         notify_public_key_ratio=ratio,
         time_scale=time_scale,
+        notify_timeout=float(settings.get("SANDBOX_NOTIFY_TIMEOUT", "5")),
         ca_bundle=settings.get("SANDBOX_CA_BUNDLE"),
         login_rate_limit=int(settings.get("SANDBOX_LOGIN_RATE_LIMIT", "100")),
     )

@@ -18,7 +18,6 @@ from .wire import compact_time, digits, rfc3339
 # WeChat's notification retry schedule in seconds (protocol B5), after the first attempt.
 RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800,
                   21600, 21600)
-NOTIFY_TIMEOUT = 5          # WeChat gives the merchant 5 s to acknowledge
 PREPAY_LIFETIME = 2 * 3600  # a prepay_id is valid for 2 h
 DEFAULT_ORDER_LIFETIME = 7 * 24 * 3600
 NOTIFY_ACTIONS = ("drop", "duplicate", "delay", "signtest", "tamper")
@@ -140,7 +139,7 @@ class SandboxState:
         ``headers`` is a dict, or a function(body) -> dict called before every attempt (v3 signs
         each attempt with a fresh timestamp). ``is_acknowledged(response)`` says whether the
         merchant took it (v3: status 200/204; v2: reply XML return_code SUCCESS); anything else,
-        a connection error or no answer within 5 s means retry. Armed notification faults
+        a connection error or no answer within 5 s (SANDBOX_NOTIFY_TIMEOUT) means retry. Armed notification faults
         apply; ``tamper(body) -> body`` alters a signed body for the "tamper" probe (default:
         change one JSON field, or append a space).
         """
@@ -156,7 +155,7 @@ class SandboxState:
                 sent_headers["Wechatpay-Signature"] = SIGNTEST_PREFIX + secrets.token_urlsafe(32)
             try:
                 response = requests.post(url, data=payload, headers=sent_headers,
-                                         timeout=NOTIFY_TIMEOUT,
+                                         timeout=self.config.notify_timeout,
                                          verify=self.config.ca_bundle or True)
                 status, error = response.status_code, None
                 acknowledged = _acknowledged(is_acknowledged, response)

@@ -121,11 +121,12 @@ class Receiver:
 
         @app.post("/notify")
         def notify():
-            time.sleep(self.delay)
-            with self.lock:
+            with self.lock:  # recorded on arrival, so a slow answer never leaks into a later test
                 self.received.append({"headers": dict(request.headers),
                                        "body": request.get_data()})
                 status = self.statuses.pop(0) if self.statuses else 204
+                delay = self.delay
+            time.sleep(delay)
             if status == 200:
                 return {"code": "FAIL", "message": "200 with FAIL still counts as received"}
             if status == 204:

@@ -130,6 +130,23 @@ def test_200_with_fail_body_counts_as_received(sandbox, merchant, receiver):
     assert len(deliveries(sandbox, "OK200FAIL1")) == 1
 
 
+def test_slow_acknowledgement_counts_as_failure(sandbox_settings, receiver):
+    # WeChat waits 5 s; this simulator waits 0.3 s so that the test stays fast.
+    server = start_sandbox(sandbox_settings, SANDBOX_NOTIFY_TIMEOUT="0.3")
+    try:
+        receiver.reset(delay=0.6)
+        place_and_pay(server, Merchant(server.url, sandbox_settings), "SLOWACK001",
+                      receiver.url)
+        first, second = wait_for(lambda: len(deliveries(server)) >= 2 and deliveries(server))
+        assert first["status"] is None and first["error"] == "ReadTimeout"
+        assert second["attempt"] == 2
+        receiver.reset()
+        wait_for(lambda: any(d["acknowledged"] for d in deliveries(server)))
+    finally:
+        requests.post(server.url + "/sandbox/reset", timeout=5)
+        server.stop()
+
+
 def test_gives_up_after_the_whole_schedule(sandbox_settings):
     server = start_sandbox(sandbox_settings, SANDBOX_TIME_SCALE="0.000005")
     try:
