@@ -190,6 +190,9 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     const order = await api.getOrder(orderId)
     assert.equal(order.status, 'PAID')
     assert.equal(order.total, 3 * product.price)
+    // The page shows both times; they must be the same clock (a paid_at 8 hours off is a bug).
+    const paidAfterMs = Date.parse(order.paid_at) - Date.parse(order.created_at)
+    assert.ok(paidAfterMs >= -2000 && paidAfterMs < 60 * 1000, 'created ' + order.created_at + ', paid ' + order.paid_at)
 
     await harness.tap(page, 'View order')
     const detail = await openNavigated(wx)
