@@ -157,6 +157,27 @@ def answer(sign_type, data=None, error=None):
     return xml_response(body)
 
 
+def fault_answer(fault):
+    """The answer for an armed API fault on a v2 path, for ``sandbox.fault_response``.
+
+    With an err_code in ``"code"`` (SYSTEMERROR, BIZERR_NEED_RETRY, NOTENOUGH...) it is what
+    WeChat sends for a business failure: return_code SUCCESS, result_code FAIL, signed with
+    the request's sign type. Without one it is an unsigned return_code=FAIL with the message.
+    """
+    message = fault.get("message") or "系统繁忙,请稍后再试"
+    try:
+        fields = from_xml(request.get_data(cache=True))
+    except ValueError:
+        fields = {}
+    sign_type = fields.get("sign_type") or MD5
+    if not fault.get("code") or sign_type not in (MD5, HMAC_SHA256):
+        response = return_fail(message)
+    else:
+        response = answer(sign_type, error=BusinessError(str(fault["code"]), message))
+    response.status_code = fault.get("status") or 200
+    return response
+
+
 def _endpoint(handler):
     """Verify the request, run ``handler(fields, state)``, and sign whatever it answers."""
     fields, sign_type = _signed_request()

@@ -361,3 +361,24 @@ def test_duplicated_notifications_carry_the_same_transaction(sandbox, settings):
         _, paid = place_and_pay(sandbox, settings, "MD5", receiver.url)
         wait_for(lambda: len(receiver.outcomes) >= 3)
     assert {n.event_id for n in receiver.outcomes} == {paid["transaction_id"]}
+
+
+# --- a hook for the simulator's API faults -----------------------------------------------------
+
+@pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
+def test_fault_answer_is_a_signed_business_error(settings, sign_type):
+    """``sandbox.v2.fault_answer`` (for ``sandbox.fault_response``): an err_code fault answers
+    like WeChat's business failure, signed with the request's sign type."""
+    from sandbox import v2
+
+    app = create_app(settings)
+    body = signed(settings, sign_type, out_trade_no="F0001")
+    with app.test_request_context("/pay/orderquery", method="POST", data=body):
+        response = v2.fault_answer({"status": 200, "code": "SYSTEMERROR", "message": "系统超时"})
+        answer = xml_to_dict(response.get_data(), 4096)
+        plain = xml_to_dict(v2.fault_answer({"status": 503}).get_data(), 4096)
+    assert response.status_code == 200
+    assert (answer["result_code"], answer["err_code"], answer["err_code_des"]) == (
+        "FAIL", "SYSTEMERROR", "系统超时")
+    assert crypto.v2_verify(answer, settings["WECHATPAY_API_KEY"], sign_type)
+    assert plain["return_code"] == "FAIL" and "sign" not in plain
