@@ -84,12 +84,13 @@ class SandboxState:
             return self.orders.get(self.transactions.get(transaction_id))
 
     def mark_paid(self, order):
-        """The user paid: SUCCESS, a transaction_id and a success time. Caller holds no lock."""
+        """The user paid: SUCCESS, a transaction_id and a success time."""
         with self.lock:
             paid_at = time.time()
+            # 28 digits shaped like WeChat's: 4200, 6 digits, the date, 10 digits.
+            transaction_id = "4200" + digits(6) + compact_time(paid_at)[:8] + digits(10)
             order.update(trade_state="SUCCESS", paid_at=paid_at, success_time=rfc3339(paid_at),
-                         transaction_id="4200" + digits(6) + compact_time(paid_at)[:8] + digits(10),
-                         bank_type="OTHERS")
+                         transaction_id=transaction_id, bank_type="OTHERS")
             self.transactions[order["transaction_id"]] = order["out_trade_no"]
 
     def notify(self, order):
@@ -152,7 +153,8 @@ class SandboxState:
             sent_headers = make_headers(body)  # signed over the genuine body
             payload = (tamper or _tamper)(body) if fault == "tamper" else body
             if fault == "signtest":
-                sent_headers["Wechatpay-Signature"] = SIGNTEST_PREFIX + secrets.token_urlsafe(32)
+                probe = SIGNTEST_PREFIX + secrets.token_urlsafe(32)
+                sent_headers["Wechatpay-Signature"] = probe
             try:
                 response = requests.post(url, data=payload, headers=sent_headers,
                                          timeout=self.config.notify_timeout,
@@ -161,6 +163,8 @@ class SandboxState:
                 acknowledged = _acknowledged(is_acknowledged, response)
             except requests.RequestException as exc:
                 status, error, acknowledged = None, type(exc).__name__, False
+            if stop.is_set():
+                return True  # reset while in flight: stop, and keep the new log clean
             self._log(meta, attempt=attempt, copy=copy, status=status, error=error,
                       acknowledged=acknowledged, fault=fault)
             return acknowledged

@@ -1,4 +1,4 @@
-"""The simulator's API v3: merchant signatures checked, answers signed, orders kept as WeChat does."""
+"""The simulator's API v3: merchant signatures checked, answers signed, orders as at WeChat."""
 import json
 import re
 import time
