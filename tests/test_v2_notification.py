@@ -169,7 +169,8 @@ def test_refuses_a_failed_payment_report():
 
 @pytest.mark.parametrize("changes", [{"total_fee": "25.90"}, {"total_fee": None},
                                      {"total_fee": "-1"}, {"transaction_id": None},
-                                     {"out_trade_no": None}, {"time_end": "2026-11-22"}])
+                                     {"out_trade_no": None}, {"time_end": "2026-11-22"},
+                                     {"fee_type": "USD"}])
 def test_refuses_signed_but_malformed_content(changes):
     assert refused(gateway(), signed(**changes)) == "MALFORMED"
 

@@ -209,6 +209,8 @@ class V2Gateway:
             transaction = self._transaction(fields, SUCCESS)
             if transaction.total is None:
                 raise ValueError("no total_fee")
+            if fields.get("fee_type", "CNY") != "CNY":   # fen of another currency are not fen
+                raise ValueError("fee_type is not CNY")
         except ValueError as exc:
             raise NotificationError(f"notification is malformed: {exc}", "MALFORMED") from None
         # v2 has no notification id; WeChat sends one success notification per transaction.
