@@ -139,10 +139,10 @@ class SandboxState:
 
         ``headers`` is a dict, or a function(body) -> dict called before every attempt (v3 signs
         each attempt with a fresh timestamp). ``is_acknowledged(response)`` says whether the
-        merchant took it (v3: status 200/204; v2: reply XML return_code SUCCESS); anything else,
-        a connection error or no answer within 5 s (SANDBOX_NOTIFY_TIMEOUT) means retry. Armed notification faults
-        apply; ``tamper(body) -> body`` alters a signed body for the "tamper" probe (default:
-        change one JSON field, or append a space).
+        merchant took it (v3: status 200/204; v2: reply XML return_code SUCCESS). Anything
+        else, a connection error, or no answer within SANDBOX_NOTIFY_TIMEOUT (5 s) means
+        retry. Armed notification faults apply; ``tamper(body) -> body`` alters a signed body
+        for the "tamper" probe (default: change one JSON field, or append a space).
         """
         faults = self.take_notification_faults(out_trade_no)
         stop = self._stop
