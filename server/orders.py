@@ -113,9 +113,10 @@ def _pay_params(order):
     gw = gateway()
     if order.status != Order.NOTPAY:
         raise HttpError(409, "ORDER_NOT_PAYABLE", f"the order is {order.status}",
-                        status=order.status)
+                        order_status=order.status)
     if as_utc(order.time_expire) <= utcnow():
-        raise HttpError(409, "ORDER_NOT_PAYABLE", "the order has expired", status=order.status)
+        raise HttpError(409, "ORDER_NOT_PAYABLE", "the order has expired",
+                        order_status=order.status)
     if not payments.prepay_is_fresh(order):
         try:
             prepay_id = gw.place_order(_order_request(order))
@@ -123,7 +124,7 @@ def _pay_params(order):
             if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
                 _refresh_from_wechat(order, force=True)
                 raise HttpError(409, "ORDER_NOT_PAYABLE", f"the order is {order.status}",
-                                status=order.status) from None
+                                order_status=order.status) from None
             raise wechatpay_http_error(exc, order_id=order.id) from None
         except WeChatPayError as exc:
             raise wechatpay_http_error(exc, order_id=order.id) from None

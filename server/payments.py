@@ -35,8 +35,15 @@ class PaymentMismatch(Exception):
 
 
 def _transition(order_id, from_states, **values):
+    return _update_order(order_id, Order.status.in_(from_states), values)
+
+
+def _update_order(order_id, condition, values):
+    """One conditional UPDATE; True when it matched the row. Loaded Order objects are not
+    synchronised in Python (callers re-read), so the database alone decides the condition."""
     result = db.session.execute(
-        update(Order).where(Order.id == order_id, Order.status.in_(from_states)).values(**values))
+        update(Order).where(Order.id == order_id, condition).values(**values)
+        .execution_options(synchronize_session=False))
     return result.rowcount == 1
 
 
@@ -58,14 +65,12 @@ def record_prepay(order_id, prepay_id):
 def claim_query(order_id, interval_seconds):
     """True for at most one caller per interval: rate-limits querying WeChat for one order."""
     now = utcnow()
-    result = db.session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.status == Order.NOTPAY,
-               or_(Order.last_queried_at.is_(None),
-                   Order.last_queried_at < now - timedelta(seconds=interval_seconds)))
-        .values(last_queried_at=now))
+    claimed = _update_order(order_id, (Order.status == Order.NOTPAY) & or_(
+        Order.last_queried_at.is_(None),
+        Order.last_queried_at < now - timedelta(seconds=interval_seconds)),
+        {"last_queried_at": now})
     db.session.commit()
-    return result.rowcount == 1
+    return claimed
 
 
 def prepay_is_fresh(order, now=None):

@@ -88,8 +88,8 @@ class Stack:
         return requests.post(f"{self.sandbox}/sandbox/pay",
                              json={"prepay_id": prepay_id, "action": action})
 
-    def control(self, path, **body):
-        response = requests.post(f"{self.sandbox}/sandbox/{path}", json=body)
+    def control(self, endpoint, **body):
+        response = requests.post(f"{self.sandbox}/sandbox/{endpoint}", json=body)
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 

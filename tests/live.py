@@ -16,7 +16,8 @@ class LiveServer:
         self._server = make_server(host, port, self._dispatch, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": 0.05})
 
     def _dispatch(self, environ, start_response):
         return self.app(environ, start_response)
