@@ -56,6 +56,8 @@ def register_logging(app):
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # urllib3 logs request URLs at DEBUG and on retries; jscode2session's carries the secret.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def register_extensions(app):

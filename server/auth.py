@@ -40,7 +40,8 @@ def login():
             exc.code, (502, "WECHAT_ERROR", "WeChat refused the login"))
         current_app.logger.warning("jscode2session failed: errcode %s", exc.code)
         raise HttpError(status, error_code, message, wechat_errcode=exc.code) from None
-    except TransportError:
+    except TransportError as exc:
+        current_app.logger.warning("jscode2session failed: %s", exc.message)
         raise HttpError(503, "WECHAT_UNAVAILABLE", "WeChat did not answer; try again") from None
 
     user = _upsert_user(session)

@@ -3,6 +3,7 @@
 Keys are read and parsed here, at start-up, not per request; a missing or unreadable key file
 stops the app with the name of the setting at fault.
 """
+import requests
 from flask import current_app
 
 from .config import ConfigError, read_file, required_names
@@ -16,9 +17,11 @@ def init_app(app):
     missing = [name for name in required_names(values) if not values.get(name)]
     session = new_http_session()
     timeout = float(values["WECHAT_HTTP_TIMEOUT_SECONDS"])
+    # Login gets a session without retries: a js_code works once, so a resent request could
+    # only fail, and urllib3 would log the retried URL, which carries the app secret.
     app.extensions["wechat_login"] = LoginClient(
         appid=values.get("WECHAT_APPID") or "", secret=values.get("WECHAT_SECRET") or "",
-        api_base=values["WECHAT_API_BASE"], session=session, timeout=timeout)
+        api_base=values["WECHAT_API_BASE"], session=requests.Session(), timeout=timeout)
     # Without the merchant settings the app still starts (catalogue, login), and payment
     # endpoints answer 503 PAYMENTS_NOT_CONFIGURED, naming what is missing in the log.
     app.extensions["wechatpay"] = None if missing else build_gateway(values, session, timeout)

@@ -48,8 +48,10 @@ def _update_order(order_id, condition, values):
 
 
 def mark_paid(order_id, transaction_id, paid_at=None):
+    # WeChat's success_time is +08:00; stored in UTC, as SQLite keeps no offset.
+    paid_at = paid_at.astimezone(timezone.utc) if paid_at else utcnow()
     return _transition(order_id, (Order.NOTPAY, Order.CLOSED), status=Order.PAID,
-                       transaction_id=transaction_id, paid_at=paid_at or utcnow())
+                       transaction_id=transaction_id, paid_at=paid_at)
 
 
 def mark_closed(order_id):
