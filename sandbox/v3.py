@@ -213,6 +213,9 @@ def transaction_view(order):
         "amount": {"total": order["amount"]["total"], "currency": "CNY", "payer_currency": "CNY"},
         "promotion_detail": [],
     }
+    device_id = (order.get("scene_info") or {}).get("device_id")
+    if device_id:
+        view["scene_info"] = {"device_id": device_id}
     if order.get("transaction_id"):
         view.update(transaction_id=order["transaction_id"], trade_type=order["trade_type"],
                     bank_type=order["bank_type"], success_time=order["success_time"],
@@ -329,6 +332,7 @@ def _validate_order(params, kind, config):
         "description": description, "out_trade_no": out_trade_no, "attach": attach,
         "notify_url": notify_url, "amount": {"total": total, "currency": "CNY"},
         "payer": {"openid": payer.get("openid", "")}, "time_expire": params.get("time_expire"),
+        "scene_info": params.get("scene_info"),
         "expire_at": expire_at, "created_at": now, "trade_state": "NOTPAY",
         "transaction_id": None, "success_time": None, "paid_at": None, "request": params,
     }
