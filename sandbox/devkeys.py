@@ -54,6 +54,9 @@ def generate(key_dir):
     """Create the key files in ``key_dir`` (if missing) and return the settings naming them."""
     key_dir = Path(key_dir).resolve()
     key_dir.mkdir(parents=True, exist_ok=True)
+    # The backend refuses, in production, any key that lies beside this marker.
+    (key_dir / "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION").write_text(
+        "These keys were generated for the local WeChat simulator. Never deploy them.\n")
 
     def write(name, data):
         path = key_dir / name

@@ -31,6 +31,8 @@ NAMES = [
     "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", *DEFAULTS,
 ]
 
+# `python -m sandbox.devkeys` leaves this file beside the keys it makes; production refuses them.
+DEV_KEYS_MARKER = "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION"
 # What a production deployment must not run with.
 _DEV_SECRETS = {DEFAULTS["SECRET_KEY"]}
 _SIMULATOR_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
@@ -93,13 +95,12 @@ def _validate_production(values):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
     if "?" in values["WECHATPAY_NOTIFY_URL"]:
         raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
-    if "dev-keys" in " ".join(values.get(n) or "" for n in ("WECHATPAY_PRIVATE_KEY",
-                                                          "WECHATPAY_PUBLIC_KEY")):
-        raise ConfigError("WECHATPAY_PRIVATE_KEY points at the generated development keys")
     for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):
         path = values.get(name)
         if path and not os.access(path, os.R_OK):
             raise ConfigError(f"{name} names a file that cannot be read")
+        if path and (Path(path).parent / DEV_KEYS_MARKER).exists():
+            raise ConfigError(f"{name} names a generated development key")
 
 
 def read_file(path, name):
