@@ -1,0 +1,31 @@
+# Two commands: `make dev` runs the backend and the WeChat simulator; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: dev test setup clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Development keys and .env on first run, SQLite schema, demo catalogue, then both servers.
+dev: $(VENV)/.installed
+	$(BIN)/python scripts/devstack.py
+
+# pytest runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set (CI sets it);
+# then the mini program's tests in Node against a real backend and simulator.
+test: setup
+	$(BIN)/python -m pytest
+	npm test
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache
