@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import requests.adapters
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -44,6 +45,29 @@ def nginx_binary():
     return shutil.which("nginx") or next(
         (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)),
         None)
+
+
+# Test clients connect from this loopback address, so that nginx, gunicorn and the simulator
+# (all on 127.0.0.1) can tell the client's address apart from their own.
+CLIENT_ADDRESS = "127.0.0.2"
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """A transport adapter that connects from a chosen local address."""
+
+    def __init__(self, address):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
+
+
+def client_session():
+    session = requests.Session()
+    for scheme in ("https://", "http://"):
+        session.mount(scheme, FromAddress(CLIENT_ADDRESS))
+    return session
 
 
 def free_port():
@@ -392,12 +416,13 @@ def test_unknown_host_headers_get_no_response(echo_proxy, tls):
 
 
 def test_client_forwarding_headers_are_overwritten(echo_proxy, tls):
-    response = requests.get(echo_proxy.https + "/api/orders", verify=tls["ca"], timeout=5,
-                            headers={"X-Forwarded-For": "1.2.3.4",
-                                     "X-Forwarded-Proto": "http",
-                                     "X-Forwarded-Host": "evil.example"})
+    with client_session() as client:
+        response = client.get(echo_proxy.https + "/api/orders", verify=tls["ca"], timeout=5,
+                              headers={"X-Forwarded-For": "1.2.3.4",
+                                       "X-Forwarded-Proto": "http",
+                                       "X-Forwarded-Host": "evil.example"})
     received = response.json()["headers"]
-    assert received["X-Forwarded-For"] == "127.0.0.1"
+    assert received["X-Forwarded-For"] == CLIENT_ADDRESS  # replaced, not "1.2.3.4, ..."
     assert received["X-Forwarded-Proto"] == "https"
     assert received["X-Forwarded-Host"] == DOMAIN
     assert received["Host"] == DOMAIN
@@ -535,7 +560,7 @@ def https_stack(tmp_path_factory, tls):
 def test_payment_loop_over_https(https_stack):
     api, sandbox, ca = https_stack["nginx"].https, https_stack["sandbox"], https_stack["ca"]
     # verify= on every call: requests lets REQUESTS_CA_BUNDLE override a Session's verify.
-    with requests.Session() as client:
+    with client_session() as client:
         code = requests.post(f"{sandbox}/sandbox/login-code", json={"openid": "o-deploy-test"},
                              timeout=5).json()["code"]
         login = client.post(f"{api}/api/login", json={"code": code}, verify=ca, timeout=10)
@@ -573,8 +598,8 @@ def test_payment_loop_over_https(https_stack):
     stored = requests.get(f"{sandbox}/sandbox/orders/{order['out_trade_no']}",
                           timeout=5).json()["order"]
     assert stored["notify_url"] == f"{api}/api/pay/notify"
-    assert stored.get("scene_info", {}).get("payer_client_ip") == "127.0.0.1", (
-        "the simulator's order should show scene_info.payer_client_ip = 127.0.0.1", stored)
+    # The client's real address (not "1.2.3.4", not nginx's 127.0.0.1) reached WeChat.
+    assert (stored.get("scene_info") or {}).get("payer_client_ip") == CLIENT_ADDRESS, stored
 
 
 def test_periodic_job_commands_run(https_stack):
