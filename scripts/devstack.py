@@ -82,15 +82,17 @@ def main():
         subprocess.run(flask + command, env=env, cwd=workdir, check=True,
                        stdout=subprocess.DEVNULL)
 
+    # The servers' own output goes to stderr: stdout carries only the READY line.
     processes = [
         subprocess.Popen([python, "-m", "sandbox", "--host", args.host,
-                          "--port", str(args.sandbox_port)], env=env, cwd=workdir),
+                          "--port", str(args.sandbox_port)], env=env, cwd=workdir,
+                         stdout=sys.stderr),
         subprocess.Popen(flask + ["run", "--host", args.host, "--port", str(args.backend_port),
                                   "--no-reload", "--no-debugger", "--with-threads"],
-                         env=env, cwd=workdir),
+                         env=env, cwd=workdir, stdout=sys.stderr),
     ]
 
-    def stop(*_):
+    def stop(*_, status=0):
         for process in processes:
             if process.poll() is None:
                 process.terminate()
@@ -99,20 +101,20 @@ def main():
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
-        sys.exit(0)
+        sys.exit(status)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
         wait_until_up(f"{sandbox}/sandbox/health", processes)
         wait_until_up(f"{backend}/api/products", processes)
-    except SystemExit:
-        stop()
-        raise
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        stop(status=1)
     print(f"READY backend={backend} sandbox={sandbox}", flush=True)
     while all(process.poll() is None for process in processes):
         time.sleep(0.5)
-    stop()
+    stop(status=1)  # one of them died
 
 
 if __name__ == "__main__":
