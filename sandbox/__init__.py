@@ -59,7 +59,8 @@ def create_app(settings=None):
 
 
 def register_blueprints(app):
-    from . import control, login, v3
+    # refunds and bills add their routes to v3.bp, so they are imported before it is registered.
+    from . import bills, control, login, refunds, v3  # noqa: F401
 
     app.register_blueprint(login.bp)
     app.register_blueprint(v3.bp)

@@ -22,6 +22,9 @@ notifications it affects before it disarms itself.
         {"code", "message"} for /v3, {"errcode": int(code), "errmsg"} for /sns (status default
         200), XML return_code FAIL for v2 paths. Without "status" the real endpoint answers
         after the delay.
+    {"kind": "refund", "status": "PROCESSING"|"ABNORMAL"|"CLOSED", "out_trade_no"?}
+        The next v3 refund ends in that status instead of SUCCESS; a PROCESSING one waits
+        for POST /sandbox/refunds/<out_refund_no> {"status": "SUCCESS"|"ABNORMAL"|"CLOSED"}.
     {"kind": "notify", "action": ..., "out_trade_no": "..."?}   applies to the next
     payment notification (of that order, if given):
         "drop"        never deliver it (logged with error "dropped")
@@ -31,6 +34,7 @@ notifications it affects before it disarms itself.
                       WECHATPAY/SIGNTEST/ (a merchant must reject it), then the real one
         "tamper"      first send one probe whose body was changed after signing, then the real
                       one. Combine with "drop" to deliver only the bad copy.
+        Notification faults apply to refund notifications too (matched by out_trade_no).
 
 Inspection and helpers
     GET  /sandbox/health                     -> {"ok": true, "appid", "mchid", "public_key_mode"}
@@ -41,12 +45,14 @@ Inspection and helpers
          {"url", "event_id", "out_trade_no", "attempt", "copy", "status", "error",
           "acknowledged", "fault", "time"}
     POST /sandbox/notify/<out_trade_no>      (re)send the payment notification of a paid order
+    POST /sandbox/refunds/<out_refund_no>    settle a PROCESSING refund (see refund faults)
     POST /sandbox/reset                      forget all state and faults, stop pending retries
 """
 import time
 
 from flask import Blueprint, current_app, request
 
+from . import refunds
 from .state import FaultError
 from .wire import control_error, json_response
 
@@ -58,7 +64,10 @@ def _state():
 
 
 def _public(order):
-    return {key: value for key, value in order.items() if key != "request"}
+    shown = {key: value for key, value in order.items() if key != "request"}
+    shown["refunds"] = [refunds.refund_view(refund) for refund in _state().refunds.values()
+                        if refund["out_trade_no"] == order["out_trade_no"]]
+    return shown
 
 
 @bp.get("/health")
@@ -162,6 +171,24 @@ def resend_notification(out_trade_no):
     if order["trade_state"] != "SUCCESS":
         return control_error(400, "ORDER_NOT_PAID", "only a paid order has a notification")
     return json_response({"out_trade_no": out_trade_no, "event_id": state.notify(order)})
+
+
+@bp.post("/refunds/<out_refund_no>")
+def settle_refund(out_refund_no):
+    """Finish a refund left PROCESSING by a refund fault: {"status": SUCCESS|ABNORMAL|CLOSED}."""
+    status = (request.get_json(silent=True) or {}).get("status")
+    if status not in refunds.FINAL_STATUSES:
+        return control_error(400, "INVALID_REQUEST", "status must be SUCCESS, ABNORMAL or CLOSED")
+    state = _state()
+    with state.lock:
+        refund = state.refunds.get(out_refund_no)
+    if refund is None:
+        return control_error(404, "REFUND_NOT_FOUND", "no such out_refund_no")
+    try:
+        refunds.settle_refund(state, refund, status)
+    except ValueError as exc:
+        return control_error(400, "REFUND_NOT_PROCESSING", str(exc))
+    return json_response({"refund": refunds.refund_view(refund)})
 
 
 @bp.post("/reset")

@@ -46,6 +46,8 @@ class SandboxState:
         self.orders = {}          # out_trade_no -> order dict (any API version)
         self.prepays = {}         # prepay_id -> out_trade_no
         self.transactions = {}    # transaction_id -> out_trade_no
+        self.refunds = {}         # out_refund_no -> refund dict (v3)
+        self.bill_files = {}      # download token -> (bytes, expires_at)
         self.faults = []
         self.deliveries = []      # one dict per notification attempt, oldest first
         self._stop = threading.Event()
@@ -124,6 +126,14 @@ class SandboxState:
                         and fault.get("out_trade_no") in (None, out_trade_no)):
                     taken[fault["action"]] = self._use(fault)
         return taken
+
+    def take_refund_fault(self, out_trade_no):
+        """The armed refund fault for the next refund (of that order, if it names one)."""
+        with self.lock:
+            for fault in self.faults:
+                if fault["kind"] == "refund" and fault.get("out_trade_no") in (None, out_trade_no):
+                    return self._use(fault)
+        return None
 
     def _use(self, fault):
         fault["times"] -= 1
@@ -253,6 +263,9 @@ def _validate_fault(spec):
             seconds = fault.get("seconds")
             if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
                 raise FaultError("delay needs seconds (0..3600)")
+    elif kind == "refund":
+        if fault.get("status") not in ("PROCESSING", "ABNORMAL", "CLOSED", "SUCCESS"):
+            raise FaultError("refund fault status must be PROCESSING, ABNORMAL, CLOSED or SUCCESS")
     else:
-        raise FaultError('kind must be "api" or "notify"')
+        raise FaultError('kind must be "api", "notify" or "refund"')
     return fault

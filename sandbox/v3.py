@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from server.wechatpay.crypto import aes_gcm_encrypt, nonce, parse_v3_authorization, rsa_verify, \
     v3_request_message
@@ -109,7 +109,7 @@ def verify_merchant_signature():
 
 @bp.after_request
 def sign_response(response):
-    if 200 <= response.status_code < 300:
+    if 200 <= response.status_code < 300 and not g.get("unsigned"):
         signer = _state().config.response_signer(request.headers.get("Wechatpay-Serial"))
         response.headers.update(signed_headers(signer, response.get_data()))
     return response
@@ -140,7 +140,7 @@ def place_order(kind):
     if kind not in TRADE_TYPES:
         raise ApiError(404, "NOT_FOUND", "请求的资源不存在")
     state, config = _state(), _state().config
-    params = _json_body()
+    params = json_body()
     order = _validate_order(params, kind, config)
     with state.lock:
         existing = state.orders.get(order["out_trade_no"])
@@ -190,7 +190,7 @@ def query_by_transaction_id(transaction_id):
 
 @bp.post("/v3/pay/transactions/out-trade-no/<out_trade_no>/close")
 def close_order(out_trade_no):
-    params = _json_body()
+    params = json_body()
     _require_mchid(params.get("mchid"), "body")
     state = _state()
     with state.lock:
@@ -256,7 +256,7 @@ def notify_v3(state, order):
 
 # --- validation --------------------------------------------------------------------------------
 
-def _json_body():
+def json_body():
     try:
         params = json.loads(request.get_data(cache=True) or b"{}")
     except ValueError:
@@ -295,12 +295,7 @@ def _validate_order(params, kind, config):
         raise param_error("/out_trade_no", "must be 6-32 characters of 0-9a-zA-Z_-|*",
                           out_trade_no)
     attach = text("attach", 128, required=False) or ""
-    notify_url = text("notify_url", 256)
-    parts = urlsplit(notify_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query \
-            or parts.fragment:
-        raise param_error("/notify_url", "must be an http(s) URL without a query string",
-                          notify_url)
+    notify_url = valid_notify_url(text("notify_url", 256))
 
     amount = params.get("amount")
     total = amount.get("total") if isinstance(amount, dict) else None
@@ -336,6 +331,15 @@ def _validate_order(params, kind, config):
         "expire_at": expire_at, "created_at": now, "trade_state": "NOTPAY",
         "transaction_id": None, "success_time": None, "paid_at": None, "request": params,
     }
+
+
+def valid_notify_url(url):
+    # WeChat wants https; http is allowed here so that a local backend can be reached.
+    parts = urlsplit(url) if isinstance(url, str) and len(url) <= 256 else None
+    if not parts or parts.scheme not in ("https", "http") or not parts.hostname \
+            or parts.query or parts.fragment:
+        raise param_error("/notify_url", "must be an http(s) URL without a query string", url)
+    return url
 
 
 def _rfc3339_time(value):

@@ -1,0 +1,164 @@
+"""API v3 domestic refunds (protocol C7 "Refund", C6 refund notifications).
+
+A refund is answered PROCESSING, as at WeChat, and then settles at once as SUCCESS, sending
+REFUND.SUCCESS to the refund's notify_url when it has one. Arm a refund fault
+(``{"kind": "refund", "status": "PROCESSING"|"ABNORMAL"|"CLOSED"}``) to make the next refund
+end differently; a PROCESSING refund waits for ``POST /sandbox/refunds/<out_refund_no>``.
+"""
+import re
+import time
+import uuid
+
+from flask import current_app
+
+from server.wechatpay.crypto import aes_gcm_encrypt, nonce
+
+from .v3 import ApiError, bp, json_body, param_error, valid_notify_url
+from .wire import digits, json_bytes, json_response, rfc3339, signed_headers
+
+OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
+MAX_REFUNDS_PER_ORDER = 50
+FINAL_STATUSES = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED": "退款关闭"}
+
+
+def _state():
+    return current_app.extensions["sandbox"]
+
+
+@bp.post("/v3/refund/domestic/refunds")
+def create_refund():
+    state = _state()
+    params = json_body()
+    out_refund_no = params.get("out_refund_no")
+    if not isinstance(out_refund_no, str) or not OUT_REFUND_NO.match(out_refund_no):
+        raise param_error("/out_refund_no", "must be 1-64 characters of 0-9a-zA-Z_-|*@")
+    reason = params.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 80):
+        raise param_error("/reason", "must be a string of at most 80 characters")
+    notify_url = params.get("notify_url")
+    if notify_url is not None:
+        valid_notify_url(notify_url)
+    amount = params.get("amount") if isinstance(params.get("amount"), dict) else {}
+    for name in ("refund", "total"):
+        value = amount.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise param_error(f"/amount/{name}", "must be a positive integer (fen)")
+    if amount.get("currency", "CNY") != "CNY":
+        raise param_error("/amount/currency", "must be CNY", amount.get("currency"))
+
+    with state.lock:
+        if params.get("transaction_id"):
+            order = state.order_by_transaction(params["transaction_id"])
+        elif params.get("out_trade_no"):
+            order = state.orders.get(params["out_trade_no"])
+        else:
+            raise param_error("/transaction_id", "transaction_id or out_trade_no is required")
+        if order is None or order["api_version"] != "v3":
+            raise ApiError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+        existing = state.refunds.get(out_refund_no)
+        if existing is not None:
+            if (existing["out_trade_no"] != order["out_trade_no"]
+                    or existing["amount"]["refund"] != amount["refund"]):
+                raise ApiError(400, "INVALID_REQUEST", "退款单号已用于其他退款")
+            return json_response(refund_view(existing))  # a retry of the same refund
+        if order["trade_state"] not in ("SUCCESS", "REFUND"):
+            raise ApiError(400, "INVALID_REQUEST", "订单未支付，不能退款")
+        if amount["total"] != order["amount"]["total"]:
+            raise param_error("/amount/total", "does not match the order's total",
+                              amount["total"])
+        refunds = [r for r in state.refunds.values() if r["out_trade_no"] == order["out_trade_no"]]
+        refunded = sum(r["amount"]["refund"] for r in refunds if r["status"] != "CLOSED")
+        if refunded + amount["refund"] > order["amount"]["total"]:
+            raise ApiError(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+        if len(refunds) >= MAX_REFUNDS_PER_ORDER:
+            raise ApiError(403, "RULE_LIMIT", "退款次数超过限制")
+
+        now = time.time()
+        refund = {
+            "refund_id": "50" + digits(27), "out_refund_no": out_refund_no,
+            "transaction_id": order["transaction_id"], "out_trade_no": order["out_trade_no"],
+            "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
+            "create_time": rfc3339(now), "success_time": None, "status": "PROCESSING",
+            "funds_account": params.get("funds_account") or "AVAILABLE",
+            "reason": reason or "", "notify_url": notify_url,
+            "amount": {"total": order["amount"]["total"], "refund": amount["refund"]},
+        }
+        state.refunds[out_refund_no] = refund
+        order["trade_state"] = "REFUND"
+        answer = refund_view(refund)  # WeChat answers before the money has moved
+        fault = state.take_refund_fault(order["out_trade_no"])
+    final_status = fault["status"] if fault else "SUCCESS"
+    if final_status != "PROCESSING":
+        settle_refund(state, refund, final_status)
+    return json_response(answer)
+
+
+@bp.get("/v3/refund/domestic/refunds/<out_refund_no>")
+def query_refund(out_refund_no):
+    state = _state()
+    with state.lock:
+        refund = state.refunds.get(out_refund_no)
+        if refund is None:
+            raise ApiError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        return json_response(refund_view(refund))
+
+
+def refund_view(refund):
+    total, amount = refund["amount"]["total"], refund["amount"]["refund"]
+    view = {key: refund[key] for key in (
+        "refund_id", "out_refund_no", "transaction_id", "out_trade_no", "channel",
+        "user_received_account", "create_time", "status", "funds_account")}
+    if refund["success_time"]:
+        view["success_time"] = refund["success_time"]
+    view["amount"] = {"total": total, "refund": amount, "payer_total": total,
+                      "payer_refund": amount, "settlement_total": total,
+                      "settlement_refund": amount, "discount_refund": 0, "currency": "CNY",
+                      "from": []}
+    view["promotion_detail"] = []
+    return view
+
+
+def settle_refund(state, refund, status):
+    """Move a PROCESSING refund to SUCCESS, ABNORMAL or CLOSED and notify the merchant."""
+    with state.lock:
+        if refund["status"] != "PROCESSING":
+            raise ValueError(f"refund {refund['out_refund_no']} is already {refund['status']}")
+        refund["status"] = status
+        if status == "SUCCESS":
+            refund["success_time"] = rfc3339(time.time())
+        resource = {
+            "mchid": state.config.mchid, "transaction_id": refund["transaction_id"],
+            "out_trade_no": refund["out_trade_no"], "refund_id": refund["refund_id"],
+            "out_refund_no": refund["out_refund_no"], "refund_status": status,
+            "user_received_account": refund["user_received_account"],
+            "amount": {"total": refund["amount"]["total"], "refund": refund["amount"]["refund"],
+                       "payer_total": refund["amount"]["total"],
+                       "payer_refund": refund["amount"]["refund"]},
+        }
+        if refund["success_time"]:
+            resource["success_time"] = refund["success_time"]
+    if refund["notify_url"]:
+        notify_refund(state, refund, resource)
+
+
+def notify_refund(state, refund, resource):
+    config = state.config
+    resource_nonce = nonce(12)
+    event_id = str(uuid.uuid4())
+    body = json_bytes({
+        "id": event_id, "create_time": rfc3339(time.time()),
+        "resource_type": "encrypt-resource", "event_type": f"REFUND.{resource['refund_status']}",
+        "summary": FINAL_STATUSES[resource["refund_status"]],
+        "resource": {
+            "original_type": "refund", "algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": aes_gcm_encrypt(config.apiv3_key, resource_nonce,
+                                          json_bytes(resource), "refund"),
+            "associated_data": "refund", "nonce": resource_nonce},
+    })
+    signer = config.notification_signer()
+    state.deliver(refund["notify_url"], body,
+                  lambda payload: {"Content-Type": "application/json",
+                                   "User-Agent": "Mozilla/4.0",
+                                   **signed_headers(signer, payload)},
+                  lambda response: response.status_code in (200, 204),
+                  event_id=event_id, out_trade_no=refund["out_trade_no"])

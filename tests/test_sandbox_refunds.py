@@ -1,0 +1,146 @@
+"""The simulator's v3 refunds and trade bills."""
+import gzip
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import requests
+
+from server.wechatpay.crypto import aes_gcm_decrypt
+from tests.sandbox_fixtures import (arm, cashier, deliveries, merchant, receiver,  # noqa: F401
+                                    receiver_server, sandbox, sandbox_server, sandbox_settings,
+                                    wait_for)
+
+REFUNDS = "/v3/refund/domestic/refunds"
+
+
+def paid_order(sandbox, merchant, out_trade_no, total=1000, notify_url="http://127.0.0.1:9/n"):
+    prepay_id = merchant.place(out_trade_no, notify_url, total=total).json()["prepay_id"]
+    return cashier(sandbox, prepay_id).json()
+
+
+def refund(merchant, out_trade_no, out_refund_no, amount, total=1000, **extra):
+    return merchant.request("POST", REFUNDS, {
+        "out_trade_no": out_trade_no, "out_refund_no": out_refund_no,
+        "amount": {"refund": amount, "total": total, "currency": "CNY"}, **extra})
+
+
+def decrypt(settings, body):
+    resource = json.loads(body)["resource"]
+    return json.loads(aes_gcm_decrypt(settings["WECHATPAY_APIV3_KEY"], resource["nonce"],
+                                      resource["ciphertext"], resource["associated_data"]))
+
+
+def test_refund_is_accepted_settles_and_notifies(sandbox, merchant, receiver, sandbox_settings):
+    paid = paid_order(sandbox, merchant, "REFUNDME01")
+    answer = refund(merchant, "REFUNDME01", "RF-0001", 300, reason="口味不对",
+                    notify_url=receiver.url)
+    assert answer.status_code == 200 and merchant.verify(answer.headers, answer.content)
+    created = answer.json()
+    assert created["status"] == "PROCESSING" and created["refund_id"].startswith("50")
+    assert created["transaction_id"] == paid["transaction_id"]
+    assert created["amount"]["refund"] == 300 and created["amount"]["total"] == 1000
+
+    (body,) = wait_for(receiver.bodies)
+    with receiver.lock:
+        headers = receiver.received[0]["headers"]
+    assert merchant.verify(headers, body)
+    event = json.loads(body)
+    assert event["event_type"] == "REFUND.SUCCESS"
+    assert event["resource"]["associated_data"] == "refund"
+    resource = decrypt(sandbox_settings, body)
+    assert resource["refund_status"] == "SUCCESS" and resource["out_refund_no"] == "RF-0001"
+    assert resource["amount"]["refund"] == 300 and resource["success_time"]
+
+    queried = merchant.request("GET", f"{REFUNDS}/RF-0001")
+    assert queried.status_code == 200 and queried.json()["status"] == "SUCCESS"
+    order = merchant.request("GET", "/v3/pay/transactions/out-trade-no/REFUNDME01"
+                                    f"?mchid={merchant.mchid}").json()
+    assert order["trade_state"] == "REFUND"
+
+
+def test_refund_retry_and_refusals(sandbox, merchant):
+    merchant.place("UNPAIDORD1", "http://127.0.0.1:9/n")
+    paid_order(sandbox, merchant, "REFUNDME02")
+    first = refund(merchant, "REFUNDME02", "RF-0002", 600).json()
+    assert refund(merchant, "REFUNDME02", "RF-0002", 600).json()["refund_id"] == \
+        first["refund_id"]  # retrying with the same out_refund_no is safe
+
+    def code(response):
+        return response.status_code, response.json()["code"]
+    assert code(refund(merchant, "REFUNDME02", "RF-0002", 500)) == (400, "INVALID_REQUEST")
+    assert code(refund(merchant, "REFUNDME02", "RF-0003", 401)) == (400, "INVALID_REQUEST")
+    assert code(refund(merchant, "REFUNDME02", "RF-0004", 1, total=999)) == (400, "PARAM_ERROR")
+    assert code(refund(merchant, "UNPAIDORD1", "RF-0005", 1)) == (400, "INVALID_REQUEST")
+    assert code(refund(merchant, "NOSUCHORDR", "RF-0006", 1)) == (404, "RESOURCE_NOT_EXISTS")
+    assert code(refund(merchant, "REFUNDME02", "RF#BAD", 1)) == (400, "PARAM_ERROR")
+    assert code(merchant.request("GET", f"{REFUNDS}/RF-NONE")) == (404, "RESOURCE_NOT_EXISTS")
+    assert refund(merchant, "REFUNDME02", "RF-0007", 400).status_code == 200  # exactly the rest
+
+
+def test_refund_fault_leaves_it_processing_until_settled(sandbox, merchant, receiver,
+                                                         sandbox_settings):
+    paid_order(sandbox, merchant, "REFUNDME03")
+    arm(sandbox, {"kind": "refund", "status": "PROCESSING"})
+    refund(merchant, "REFUNDME03", "RF-0010", 1000, notify_url=receiver.url)
+    assert merchant.request("GET", f"{REFUNDS}/RF-0010").json()["status"] == "PROCESSING"
+    settled = requests.post(sandbox.url + "/sandbox/refunds/RF-0010", json={"status": "ABNORMAL"},
+                            timeout=5)
+    assert settled.status_code == 200 and settled.json()["refund"]["status"] == "ABNORMAL"
+    (body,) = wait_for(receiver.bodies)
+    assert json.loads(body)["event_type"] == "REFUND.ABNORMAL"
+    assert decrypt(sandbox_settings, body)["refund_status"] == "ABNORMAL"
+    again = requests.post(sandbox.url + "/sandbox/refunds/RF-0010", json={"status": "SUCCESS"},
+                          timeout=5)
+    assert again.status_code == 400
+
+
+def download(merchant, download_url):
+    parts = urlsplit(download_url)
+    return merchant.request("GET", f"{parts.path}?{parts.query}")
+
+
+def test_trade_bill_lists_payments_and_refunds(sandbox, merchant):
+    first = paid_order(sandbox, merchant, "BILLORDER1", total=1234)
+    paid_order(sandbox, merchant, "BILLORDER2", total=500)
+    refund(merchant, "BILLORDER2", "RF-BILL-1", 200, total=500)
+    today = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
+
+    answer = merchant.request("GET", f"/v3/bill/tradebill?bill_date={today}&bill_type=ALL"
+                                     "&tar_type=GZIP")
+    assert answer.status_code == 200 and merchant.verify(answer.headers, answer.content)
+    bill = answer.json()
+    assert bill["hash_type"] == "SHA1"
+    assert bill["download_url"].startswith(sandbox.url + "/v3/billdownload/file?token=")
+
+    file = download(merchant, bill["download_url"])
+    assert file.status_code == 200
+    assert "Wechatpay-Signature" not in file.headers  # the file is not signed
+    assert hashlib.sha1(file.content).hexdigest() == bill["hash_value"]
+    lines = gzip.decompress(file.content).decode().splitlines()
+    assert lines[0].startswith("交易时间,公众账号ID,商户号")
+    rows = [line.split(",") for line in lines[1:-2]]
+    assert all(cell.startswith("`") for row in rows for cell in row)
+    assert len(rows) == 3 and len(rows[0]) == len(lines[0].split(","))
+    payment = next(row for row in rows if row[6] == "`BILLORDER1")
+    assert payment[5] == "`" + first["transaction_id"] and payment[12] == "`12.34"
+    refund_row = next(row for row in rows if row[9] == "`REFUND")
+    assert refund_row[15] == "`RF-BILL-1" and refund_row[16] == "`2.00"
+    assert lines[-2].startswith("总交易单数")
+    assert lines[-1].split(",")[:3] == ["`3", "`17.34", "`2.00"]
+
+    plain = merchant.request("GET", f"/v3/bill/tradebill?bill_date={today}&bill_type=REFUND")
+    refunds_only = download(merchant, plain.json()["download_url"]).content.decode()
+    assert "BILLORDER1" not in refunds_only and "RF-BILL-1" in refunds_only
+
+
+def test_trade_bill_refusals(sandbox, merchant):
+    empty = merchant.request("GET", "/v3/bill/tradebill?bill_date=2020-01-01")
+    assert empty.status_code == 400 and empty.json()["code"] == "NO_STATEMENT_EXIST"
+    bad = merchant.request("GET", "/v3/bill/tradebill?bill_date=20200101")
+    assert bad.status_code == 400 and bad.json()["code"] == "PARAM_ERROR"
+    unknown = merchant.request("GET", "/v3/billdownload/file?token=nope")
+    assert unknown.status_code == 400
+    unsigned = requests.get(sandbox.url + "/v3/billdownload/file?token=nope", timeout=5)
+    assert unsigned.status_code == 401
