@@ -39,7 +39,7 @@ def child_environment(args):
     values = ensure_env(args.keys_dir, env_file)
     backend = f"http://{args.host}:{args.backend_port}"
     sandbox = f"http://{args.host}:{args.sandbox_port}"
-    env = {**os.environ, **values}
+    env = {**values, **os.environ}  # as with dotenv: the real environment wins over the file
     env.update({
         # The wiring between the two processes always follows the ports chosen here.
         "WECHAT_API_BASE": sandbox,
