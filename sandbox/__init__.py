@@ -1,8 +1,8 @@
 """A local simulator of the WeChat servers, for development and tests only.
 
 ``create_app(settings=None)`` builds one simulator: mini-program login (``sandbox.login``),
-WeChat Pay API v3 (``sandbox.v3``), the cashier, faults and inspection endpoints
-(``sandbox.control``, whose docstring lists them). ``python -m sandbox --port 8001`` serves it.
+WeChat Pay API v3 (``sandbox.v3``, with ``sandbox.refunds`` and ``sandbox.bills``), the
+cashier, faults and inspection endpoints (``sandbox.control``, whose docstring lists them). ``python -m sandbox --port 8001`` serves it.
 Settings and keys are read once here (``sandbox.config``); all state lives in one
 ``SandboxState`` (``sandbox.state``) at ``app.extensions["sandbox"]``, guarded by its lock.
 
@@ -41,7 +41,7 @@ from werkzeug.exceptions import HTTPException
 from . import config as config_module
 from .login import wechat_error
 from .state import SandboxState
-from .wire import json_response, request_id
+from .wire import control_error, json_response, request_id
 
 
 def create_app(settings=None):
@@ -107,6 +107,9 @@ def fault_response(fault, path):
 def register_errors(app):
     @app.errorhandler(HTTPException)
     def http_error(error):
+        if request.path.startswith("/sandbox/"):
+            return control_error(error.code, error.name.upper().replace(" ", "_"),
+                                 error.description)
         # WeChat answers unknown resources and wrong methods with its JSON error shape.
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                 500: "SYSTEM_ERROR"}.get(error.code, "INVALID_REQUEST")
