@@ -31,11 +31,14 @@ How API v2 plugs in (``sandbox/v2.py``, optional)
       SANDBOX_TIME_SCALE) in a background thread, applies notification faults and logs
       every attempt. ``is_acknowledged(response) -> bool``: for v2, reply XML
       ``return_code`` is SUCCESS. Pass ``tamper(body) -> body`` to change a signed field.
+    - optionally define ``fault_answer(fault) -> Response``: API faults with a status on paths
+      outside /v3 and /sns are answered by it (e.g. a signed result_code FAIL with
+      err_code = fault["code"]) instead of a plain return_code FAIL.
 """
 import importlib
 import time
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
@@ -98,6 +101,9 @@ def fault_response(fault, path):
         response.status_code = status
         return response
     if not path.startswith("/v3/"):
+        v2_answer = current_app.extensions["sandbox"].fault_answers.get("v2")
+        if v2_answer is not None:
+            return v2_answer(fault)  # signed business errors, in sandbox/v2.py
         xml = (f"<xml><return_code><![CDATA[FAIL]]></return_code>"
                f"<return_msg><![CDATA[{message}]]></return_msg></xml>")
         return Response(xml.encode(), status=status, mimetype="text/xml")
@@ -124,3 +130,5 @@ def register_v2(app):
             raise
         return
     v2.register(app)
+    if hasattr(v2, "fault_answer"):
+        app.extensions["sandbox"].fault_answers["v2"] = v2.fault_answer

@@ -36,6 +36,8 @@ class SandboxState:
         # Per API version, a function(state, order) -> event id that sends the payment
         # notification of a paid order; sandbox.v2 adds "v2".
         self.notifiers = {}
+        # Per API version, a function(fault) -> response for API faults on its paths (v2 XML).
+        self.fault_answers = {}
         self._fault_ids = itertools.count(1)
         self._clear()
 

@@ -5,6 +5,7 @@ import time
 
 import pytest
 import requests
+import xmltodict
 
 from server.wechatpay.crypto import aes_gcm_decrypt
 from tests.sandbox_fixtures import (Merchant, arm, cashier, deliveries, merchant,  # noqa: F401
@@ -266,6 +267,16 @@ def test_login_fault_uses_wechat_error_shape(sandbox, sandbox_settings):
         "appid": sandbox_settings["WECHAT_APPID"], "secret": sandbox_settings["WECHAT_SECRET"],
         "js_code": "x", "grant_type": "authorization_code"}).json()
     assert answer["errcode"] == -1 and answer["errmsg"].startswith("system error, rid: ")
+
+
+def test_v2_paths_get_xml_fault_answers(sandbox):
+    arm(sandbox, {"kind": "api", "path": "/pay/orderquery", "status": 200,
+                  "code": "SYSTEMERROR", "message": "系统超时"})
+    answer = requests.post(sandbox.url + "/pay/orderquery", data=b"<xml></xml>", timeout=5)
+    assert answer.status_code == 200
+    fields = xmltodict.parse(answer.content)["xml"]  # sandbox/v2.py's signed business error
+    assert (fields["return_code"], fields["result_code"], fields["err_code"]) == (
+        "SUCCESS", "FAIL", "SYSTEMERROR")
 
 
 def test_fault_listing_clearing_and_validation(sandbox):
