@@ -1,7 +1,8 @@
 """The simulator's settings and keys, read and parsed once when the app is created.
 
 Settings use the same names as the backend (see the team contract). Precedence: the dict given
-to ``create_app`` wins, then the process environment, then ``.env`` in the working directory.
+to ``create_app`` wins, then the process environment, then ``.env`` in the working directory
+(read only when no dict is given, so tests never pick up a developer's ``.env``).
 An empty value counts as unset, so ``{"WECHATPAY_PUBLIC_KEY_ID": ""}`` turns public key mode off.
 """
 import os
@@ -19,8 +20,9 @@ REQUIRED = ("WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3
 
 
 def load_settings(overrides=None):
+    """Like the backend: an app built with explicit settings (tests) ignores ``.env``."""
     settings = {}
-    if Path(".env").is_file():
+    if overrides is None and Path(".env").is_file():
         settings.update(dotenv_values(".env"))
     settings.update(os.environ)
     settings.update(overrides or {})

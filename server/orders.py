@@ -1,6 +1,6 @@
 """The mini program's orders API: create, list, show, and (re)issue payment parameters."""
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -12,13 +12,12 @@ from .extensions import db
 from .models import Order, OrderItem, Product, as_utc, utcnow
 from .validation import int_field, json_object
 from .wechatpay.errors import ApiError, WeChatPayError
-from .wechatpay.gateway import OrderRequest
+from .wechatpay.gateway import CHINA, OrderRequest
 
 bp = Blueprint("orders", __name__)
 
 MAX_LINES = 20
 MAX_QUANTITY = 99
-CHINA = timezone(timedelta(hours=8))
 
 
 @bp.post("/api/orders")

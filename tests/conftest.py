@@ -21,6 +21,8 @@ from server.products import seed_catalogue
 from tests.live import LiveServer
 
 IN_CI = os.environ.get("CI") == "true"
+# The simulator's own fixtures (sandbox, merchant, receiver...).
+pytest_plugins = ["tests.sandbox_fixtures"]
 
 
 def require(condition, reason):
@@ -142,6 +144,12 @@ def make_stack(dev_keys, database_url):
         if app is not None and "sqlalchemy" in app.extensions:
             with app.app_context():
                 db.engine.dispose()
+
+
+@pytest.fixture(params=["MD5", "HMAC-SHA256"])
+def sign_type(request):
+    """Both API v2 sign types."""
+    return request.param
 
 
 @pytest.fixture

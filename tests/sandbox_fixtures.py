@@ -1,7 +1,7 @@
 """Helpers and fixtures for the simulator's tests: keys, a signing merchant, a notify receiver.
 
-Test modules import what they use: ``from tests.sandbox_fixtures import *`` style imports of
-the fixtures make pytest see them without a conftest.py.
+``tests/conftest.py`` registers this module as a pytest plugin, so its fixtures are available
+everywhere; test modules import only the plain helpers (Merchant, cashier, arm...).
 """
 import json
 import threading
@@ -160,17 +160,6 @@ def receiver(receiver_server):
     """A notify_url that records notifications and answers 204 (script it with reset())."""
     receiver_server.reset()
     return receiver_server
-
-
-def wait_for(predicate, timeout=5.0, interval=0.02):
-    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s")
 
 
 def deliveries(sandbox, out_trade_no=None):

@@ -19,8 +19,8 @@ from werkzeug.serving import make_server
 
 import sandbox
 from sandbox import devkeys
-from tests.sandbox_fixtures import (Merchant, cashier, deliveries, sandbox_settings,  # noqa: F401
-                                    start_sandbox, wait_for)
+from tests.sandbox_fixtures import Merchant, cashier, deliveries, start_sandbox
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,11 +52,17 @@ def test_python_m_sandbox_serves_settings_from_dotenv(tmp_path):
         process.wait(timeout=10)
 
 
-def test_settings_dict_overrides_dotenv(tmp_path, monkeypatch):
-    devkeys.ensure_env(tmp_path / "keys", tmp_path / ".env")
+def test_dotenv_is_read_only_without_a_settings_dict(tmp_path, monkeypatch):
+    values = devkeys.ensure_env(tmp_path / "keys", tmp_path / ".env")
     monkeypatch.chdir(tmp_path)
-    app = sandbox.create_app({"WECHATPAY_MCHID": "1900000042"})
-    assert app.test_client().get("/sandbox/health").json["mchid"] == "1900000042"
+    for name in list(os.environ):
+        if name.startswith(("WECHAT", "SANDBOX_")):
+            monkeypatch.delenv(name)
+    app = sandbox.create_app()
+    assert app.test_client().get("/sandbox/health").json["mchid"] == values["WECHATPAY_MCHID"]
+    # Tests pass complete settings; a developer's .env must not fill the gaps.
+    with pytest.raises(ValueError, match="sandbox settings missing"):
+        sandbox.create_app({"WECHATPAY_MCHID": "1900000042"})
 
 
 def test_missing_settings_are_named(tmp_path, monkeypatch):

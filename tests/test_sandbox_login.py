@@ -3,8 +3,7 @@ import base64
 
 import requests
 
-from tests.sandbox_fixtures import (sandbox, sandbox_server, sandbox_settings,  # noqa: F401
-                                    start_sandbox)
+from tests.sandbox_fixtures import start_sandbox
 
 
 def mint(server, **body):

@@ -8,9 +8,8 @@ import requests
 import xmltodict
 
 from server.wechatpay.crypto import aes_gcm_decrypt
-from tests.sandbox_fixtures import (Merchant, arm, cashier, deliveries, merchant,  # noqa: F401
-                                    platform_serial, receiver, receiver_server, sandbox,
-                                    sandbox_server, sandbox_settings, start_sandbox, wait_for)
+from tests.sandbox_fixtures import (Merchant, arm, cashier, deliveries, platform_serial, start_sandbox)
+from tests.conftest import wait_for
 
 
 def place_and_pay(sandbox, merchant, out_trade_no, notify_url, total=100):

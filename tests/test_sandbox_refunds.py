@@ -8,9 +8,8 @@ from urllib.parse import urlsplit
 import requests
 
 from server.wechatpay.crypto import aes_gcm_decrypt
-from tests.sandbox_fixtures import (arm, cashier, deliveries, merchant, receiver,  # noqa: F401
-                                    receiver_server, sandbox, sandbox_server, sandbox_settings,
-                                    wait_for)
+from tests.sandbox_fixtures import arm, cashier
+from tests.conftest import wait_for
 
 REFUNDS = "/v3/refund/domestic/refunds"
 

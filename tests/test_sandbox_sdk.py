@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require
-from tests.sandbox_fixtures import (cashier, platform_serial, receiver, receiver_server,  # noqa
-                                    sandbox, sandbox_server, sandbox_settings, wait_for)
+from tests.sandbox_fixtures import cashier, platform_serial
+from tests.conftest import wait_for
 
 try:
     from wechatpayv3 import WeChatPay, WeChatPayType

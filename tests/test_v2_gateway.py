@@ -16,35 +16,10 @@ from server.wechatpay import crypto
 from server.wechatpay.errors import ApiError, InvalidResponse, TransportError
 from server.wechatpay.gateway import OrderRequest
 from server.wechatpay.v2 import V2Gateway, dict_to_xml, xml_to_dict
-from sandbox import create_app, devkeys
 from tests.live import LiveServer
 
 NOTIFY_URL = "http://127.0.0.1:9/api/pay/notify"   # nothing listens: these tests don't pay
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def sandbox_settings(tmp_path_factory):
-    return {**devkeys.generate(tmp_path_factory.mktemp("v2-keys")), **devkeys.fresh_secrets(),
-            "SANDBOX_TIME_SCALE": "0.001"}
-
-
-@pytest.fixture(scope="module")
-def sandbox_server(sandbox_settings):
-    with LiveServer(create_app(sandbox_settings)) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    """The simulator, emptied (orders, faults) before each test."""
-    requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5).raise_for_status()
-    return sandbox_server
-
-
-@pytest.fixture(params=["MD5", "HMAC-SHA256"])
-def sign_type(request):
-    return request.param
 
 
 def arm(sandbox, fault):

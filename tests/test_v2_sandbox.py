@@ -15,38 +15,20 @@ import pytest
 import requests
 from flask import Flask, Response, request
 
-from sandbox import create_app, devkeys
+from sandbox import create_app
 from server.wechatpay import crypto
 from server.wechatpay.errors import NotificationError
 from server.wechatpay.v2 import V2Gateway, xml_to_dict
 from tests.live import LiveServer
 
+
+@pytest.fixture
+def settings(sandbox_settings):
+    return sandbox_settings
+
 _numbers = itertools.count(1)
 SUCCESS_REPLY = (b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
                  b"<return_msg><![CDATA[OK]]></return_msg></xml>")
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory):
-    return {**devkeys.generate(tmp_path_factory.mktemp("v2-sandbox-keys")),
-            **devkeys.fresh_secrets(), "SANDBOX_TIME_SCALE": "0.001"}
-
-
-@pytest.fixture(scope="module")
-def sandbox_server(settings):
-    with LiveServer(create_app(settings)) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5).raise_for_status()
-    return sandbox_server
-
-
-@pytest.fixture(params=["MD5", "HMAC-SHA256"])
-def sign_type(request):
-    return request.param
 
 
 def xml(fields):

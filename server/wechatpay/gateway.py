@@ -5,8 +5,11 @@ they never branch on the API version: ``build_gateway(settings)`` returns the v3
 implementation, and both answer in these data classes.
 """
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Optional, Protocol
+
+# WeChat's times are Beijing time (v2 yyyyMMddHHmmss; v3 RFC 3339 with +08:00).
+CHINA = timezone(timedelta(hours=8))
 
 # Trade states as WeChat names them in both versions (v2 trade_state, v3 trade_state).
 SUCCESS, REFUND, NOTPAY, CLOSED = "SUCCESS", "REFUND", "NOTPAY", "CLOSED"

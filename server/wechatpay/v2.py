@@ -9,7 +9,7 @@ entities), ``return_code`` (transport layer), the response ``sign`` (constant-ti
 a silent success.
 """
 import ipaddress
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
 
@@ -19,10 +19,9 @@ from defusedxml.ElementTree import fromstring
 
 from . import crypto
 from .errors import ApiError, InvalidResponse, NotificationError, TransportError
-from .gateway import SUCCESS, Notification, Reply, Transaction
+from .gateway import CHINA, SUCCESS, Notification, Reply, Transaction
 
 SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
-CHINA = timezone(timedelta(hours=8))
 V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_NOTIFICATION_BYTES = 64 * 1024

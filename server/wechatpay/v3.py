@@ -8,14 +8,14 @@ import json
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from urllib.parse import quote, urlencode
 
 import requests
 
 from . import crypto
 from .errors import ApiError, InvalidResponse, NotificationError, TransportError
-from .gateway import Notification, Reply, Transaction
+from .gateway import CHINA, Notification, Reply, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,6 @@ RETRYABLE_CODES = {"SYSTEM_ERROR", "SYSTEMERROR", "BANKERROR", "FREQUENCY_LIMITE
 # Newer and older spellings of the same error; the rest of the app sees the first.
 CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "ORDER_PAID": "ORDERPAID",
                 "SYSTEMERROR": "SYSTEM_ERROR"}
-CHINA = timezone(timedelta(hours=8))
 
 
 def verify_signed_message(headers, body, key_for_serial, now=None):
