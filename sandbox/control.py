@@ -46,6 +46,7 @@ Inspection and helpers
           "acknowledged", "fault", "time"}
     POST /sandbox/notify/<out_trade_no>      (re)send the payment notification of a paid order
     POST /sandbox/refunds/<out_refund_no>    settle a PROCESSING refund (see refund faults)
+    POST /sandbox/platform-certificate/rotate  sign with a new platform certificate from now on
     POST /sandbox/reset                      forget all state and faults, stop pending retries
 """
 import time
@@ -189,6 +190,12 @@ def settle_refund(out_refund_no):
     except ValueError as exc:
         return control_error(400, "REFUND_NOT_PROCESSING", str(exc))
     return json_response({"refund": refunds.refund_view(refund)})
+
+
+@bp.post("/platform-certificate/rotate")
+def rotate_platform_certificate():
+    """Start signing with a new platform certificate (the old one stays listed)."""
+    return json_response({"serial_no": _state().rotate_platform_certificate()})
 
 
 @bp.post("/reset")

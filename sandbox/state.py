@@ -38,6 +38,9 @@ class SandboxState:
         self.notifiers = {}
         # Per API version, a function(fault) -> response for API faults on its paths (v2 XML).
         self.fault_answers = {}
+        # Platform certificates replaced by rotate_platform_certificate(); still listed by
+        # /v3/certificates, as WeChat lists old and new during a rotation.
+        self.retired_platform_certs = []
         self._fault_ids = itertools.count(1)
         self._clear()
 
@@ -53,6 +56,23 @@ class SandboxState:
         self.faults = []
         self.deliveries = []      # one dict per notification attempt, oldest first
         self._stop = threading.Event()
+
+    def rotate_platform_certificate(self):
+        """Sign with a new platform certificate from now on; returns its serial."""
+        from dataclasses import replace
+
+        from server.wechatpay.crypto import certificate_serial
+
+        from .config import Signer
+        from .devkeys import _new_key, self_signed_certificate
+
+        key = _new_key()
+        pem = self_signed_certificate(key, "platform").decode()
+        serial = certificate_serial(pem)
+        with self.lock:
+            self.retired_platform_certs.append(self.config.platform_cert_pem)
+            self.config = replace(self.config, platform=Signer(serial, key), platform_cert_pem=pem)
+        return serial
 
     def reset(self):
         """Forget everything and stop pending notification retries."""

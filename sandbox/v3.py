@@ -121,18 +121,22 @@ def sign_response(response):
 def certificates():
     from cryptography import x509
 
-    config = _state().config
-    cert = x509.load_pem_x509_certificate(config.platform_cert_pem.encode())
-    nonce_str = nonce(12)
-    return json_response({"data": [{
-        "serial_no": config.platform.serial,
-        "effective_time": rfc3339(cert.not_valid_before_utc.timestamp()),
-        "expire_time": rfc3339(cert.not_valid_after_utc.timestamp()),
-        "encrypt_certificate": {
-            "algorithm": "AEAD_AES_256_GCM", "nonce": nonce_str, "associated_data": "certificate",
-            "ciphertext": aes_gcm_encrypt(config.apiv3_key, nonce_str, config.platform_cert_pem,
-                                          "certificate")},
-    }]})
+    state = _state()
+    data = []
+    for pem in [state.config.platform_cert_pem, *state.retired_platform_certs]:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        nonce_str = nonce(12)
+        data.append({
+            "serial_no": format(cert.serial_number, "X"),
+            "effective_time": rfc3339(cert.not_valid_before_utc.timestamp()),
+            "expire_time": rfc3339(cert.not_valid_after_utc.timestamp()),
+            "encrypt_certificate": {
+                "algorithm": "AEAD_AES_256_GCM", "nonce": nonce_str,
+                "associated_data": "certificate",
+                "ciphertext": aes_gcm_encrypt(state.config.apiv3_key, nonce_str, pem,
+                                              "certificate")},
+        })
+    return json_response({"data": data})
 
 
 @bp.post("/v3/pay/transactions/<kind>")

@@ -1,0 +1,42 @@
+"""Certificate mode: platform certificates are downloaded, cached, and refreshed on rotation."""
+import requests
+
+from tests.conftest import wait_for
+
+
+def certificate_downloads(stack):
+    """How many times the backend has fetched /v3/certificates (counted by a fault's uses)."""
+    faults = requests.get(f"{stack.sandbox}/sandbox/faults").json()["faults"]
+    return 1000 - sum(f["times"] for f in faults if f["path"] == "/v3/certificates")
+
+
+def test_new_platform_certificate_is_fetched_when_its_serial_appears(cert_mode_stack):
+    stack = cert_mode_stack
+    # A fault that only counts: each /v3/certificates request uses one of its 1000 turns.
+    stack.control("faults", kind="api", path="/v3/certificates", delay=0.001, times=1000)
+    auth = stack.login()
+    created = stack.create_order(auth).json()  # verifying WeChat's answer downloads the list
+    assert certificate_downloads(stack) == 1
+    stack.create_order(auth)                    # ... once: the certificate is cached
+    assert certificate_downloads(stack) == 1
+
+    new_serial = stack.control("platform-certificate/rotate")["serial_no"]
+    keys = stack.app.extensions["wechatpay"].platform_keys
+    keys.REFRESH_INTERVAL = 0  # the default (60 s) would make WeChat's retry find it later
+    stack.cashier(created["pay_params"])  # the notification is signed with the new certificate
+    order = wait_for(lambda: (o := stack.order(auth, created["order"]["id"]).json()["order"])
+                     ["status"] == "PAID" and o)
+    assert order["transaction_id"]
+    assert certificate_downloads(stack) == 2
+    assert keys(new_serial) is not None
+    notify = [n for n in stack.notifications() if n["status"] in (204, 400)]
+    assert notify[-1]["status"] == 204
+
+
+def test_unknown_serials_cannot_make_the_backend_hammer_wechat(cert_mode_stack):
+    stack = cert_mode_stack
+    stack.control("faults", kind="api", path="/v3/certificates", delay=0.001, times=1000)
+    keys = stack.app.extensions["wechatpay"].platform_keys
+    for serial in ("AAAA", "BBBB", "CCCC", "DDDD"):
+        assert keys(serial) is None
+    assert certificate_downloads(stack) == 1  # one download per minute at most
