@@ -66,6 +66,8 @@ def validate(values):
                  "TRUSTED_PROXY_COUNT", "WECHAT_HTTP_TIMEOUT_SECONDS"):
         if not values[name].isdigit():
             raise ConfigError(f"{name} must be a whole number")
+    if "?" in (values.get("WECHATPAY_NOTIFY_URL") or ""):
+        raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
         raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
     if values["APP_ENV"] == "production":
@@ -93,8 +95,6 @@ def _validate_production(values):
         url = values[name]
         if not url.startswith("https://") or any(h in url for h in _SIMULATOR_HOSTS):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
-    if "?" in values["WECHATPAY_NOTIFY_URL"]:
-        raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
     for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):
         path = values.get(name)
         if path and not os.access(path, os.R_OK):

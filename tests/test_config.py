@@ -60,7 +60,8 @@ def test_unparseable_key_file_is_named(production, tmp_path):
 @pytest.mark.parametrize("name, value", [("WECHATPAY_API_VERSION", "v4"),
                                          ("WECHATPAY_V2_SIGN_TYPE", "SHA1"),
                                          ("ORDER_TIMEOUT_MINUTES", "0"),
-                                         ("TRUSTED_PROXY_COUNT", "-1")])
+                                         ("TRUSTED_PROXY_COUNT", "-1"),
+                                         ("WECHATPAY_NOTIFY_URL", "http://127.0.0.1/n?x=1")])
 def test_invalid_values_are_refused_in_any_environment(dev_keys, name, value, tmp_path):
     with pytest.raises(ConfigError, match=name):
         create_app({**dev_keys, "DATABASE_URL": f"sqlite:///{tmp_path}/a.db", name: value})
