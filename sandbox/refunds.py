@@ -46,13 +46,10 @@ def create_refund():
     if amount.get("currency", "CNY") != "CNY":
         raise param_error("/amount/currency", "must be CNY", amount.get("currency"))
 
+    if not (params.get("transaction_id") or params.get("out_trade_no")):
+        raise param_error("/transaction_id", "transaction_id or out_trade_no is required")
     with state.lock:
-        if params.get("transaction_id"):
-            order = state.order_by_transaction(params["transaction_id"])
-        elif params.get("out_trade_no"):
-            order = state.orders.get(params["out_trade_no"])
-        else:
-            raise param_error("/transaction_id", "transaction_id or out_trade_no is required")
+        order = state.order_by_reference(params)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
         existing = state.refunds.get(out_refund_no)

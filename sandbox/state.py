@@ -107,6 +107,15 @@ class SandboxState:
         with self.lock:
             return self.orders.get(self.transactions.get(transaction_id))
 
+    def order_by_reference(self, fields):
+        """The order a request names: transaction_id wins over out_trade_no, as at WeChat.
+
+        None when neither is given or the order is unknown; callers tell the two apart.
+        """
+        if fields.get("transaction_id"):
+            return self.order_by_transaction(fields["transaction_id"])
+        return self.orders.get(fields.get("out_trade_no"))
+
     def mark_paid(self, order):
         """The user paid: SUCCESS, a transaction_id and a success time."""
         with self.lock:

@@ -230,13 +230,10 @@ def _unifiedorder(fields, state):
 
 
 def _orderquery(fields, state):
+    if not (fields.get("transaction_id") or fields.get("out_trade_no")):
+        raise BusinessError("LACK_PARAMS", "缺少参数transaction_id或out_trade_no")
     with state.lock:
-        if fields.get("transaction_id"):
-            order = state.order_by_transaction(fields["transaction_id"])
-        elif fields.get("out_trade_no"):
-            order = state.orders.get(fields["out_trade_no"])
-        else:
-            raise BusinessError("LACK_PARAMS", "缺少参数transaction_id或out_trade_no")
+        order = state.order_by_reference(fields)
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         return transaction_fields(order, with_state=True)
