@@ -40,3 +40,12 @@ def test_unknown_serials_cannot_make_the_backend_hammer_wechat(cert_mode_stack):
     for serial in ("AAAA", "BBBB", "CCCC", "DDDD"):
         assert keys(serial) is None
     assert certificate_downloads(stack) == 1  # one download per minute at most
+
+
+def test_public_key_mode_still_fetches_platform_certificates(stack):
+    """While a merchant migrates, WeChat may sign with either key (protocol C4)."""
+    gateway = stack.app.extensions["wechatpay"]
+    certificates = gateway.download_certificates()  # this answer is signed with the public key
+    assert len(certificates) == 1
+    (serial,) = certificates
+    assert gateway.platform_keys(serial) is not None  # fetched on first sight of its serial

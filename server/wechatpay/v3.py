@@ -211,8 +211,15 @@ class V3Gateway:
                                          item["encrypt_certificate"]["ciphertext"],
                                          item["encrypt_certificate"]["associated_data"])
             certificates[crypto.certificate_serial(pem)] = crypto.load_public_key(pem)
+        def key_for_serial(serial):
+            # Signed with one of the listed certificates, or (public key mode, since we sent
+            # our public key id) with the WeChat Pay public key we already hold.
+            if self.platform_keys.public_key_id and serial == self.platform_keys.public_key_id:
+                return self.platform_keys.public_key
+            return certificates.get(serial)
+
         try:
-            verify_signed_message(headers, raw, certificates.get)
+            verify_signed_message(headers, raw, key_for_serial)
         except NotificationError as exc:
             raise InvalidResponse(f"certificate list failed verification: {exc.code}") from None
         return certificates
