@@ -91,18 +91,20 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     Raises PaymentMismatch, changing nothing, when the transaction is not ours or its amount
     differs from the order's. Commits.
     """
+    # Lock the order row first (PostgreSQL; SQLite has one writer anyway). Without it, two
+    # transactions that each insert an event (a foreign-key share lock on the order) and then
+    # set transaction_id (a unique column, so a full row lock) deadlock each other.
     order = db.session.execute(
         db.select(Order).where(Order.out_trade_no == transaction.out_trade_no)
+        .with_for_update()
     ).scalar_one_or_none()
-    if order is None:
-        raise PaymentMismatch("ORDER_NOT_FOUND", "no order with this out_trade_no")
-    if transaction.appid not in (None, appid) or transaction.mchid not in (None, mchid):
-        raise PaymentMismatch("MERCHANT_MISMATCH", "appid or mchid is not ours")
-    settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
-    if settled and transaction.total != order.total:
-        raise PaymentMismatch("AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order "
-                              f"of {order.total} fen")
+    try:
+        settled = _check_transaction(order, transaction, appid, mchid)
+    except PaymentMismatch:
+        db.session.rollback()  # release the row lock
+        raise
     if not settled and transaction.trade_state not in (gw.CLOSED, gw.REVOKED):
+        db.session.rollback()  # release the row lock
         return "unchanged"  # NOTPAY, USERPAYING, PAYERROR: nothing to record yet
 
     db.session.add(PaymentEvent(order_id=order.id, source=source, dedupe_key=dedupe_key,
@@ -126,6 +128,19 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     if changed:
         log.info("order %s %s via %s", order.out_trade_no, outcome, source)
     return outcome
+
+
+def _check_transaction(order, transaction, appid, mchid):
+    """True when WeChat says the order is paid; PaymentMismatch when it cannot be ours."""
+    if order is None:
+        raise PaymentMismatch("ORDER_NOT_FOUND", "no order with this out_trade_no")
+    if transaction.appid not in (None, appid) or transaction.mchid not in (None, mchid):
+        raise PaymentMismatch("MERCHANT_MISMATCH", "appid or mchid is not ours")
+    settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
+    if settled and transaction.total != order.total:
+        raise PaymentMismatch("AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order "
+                              f"of {order.total} fen")
+    return settled
 
 
 def apply_query(order, gateway, appid, mchid):

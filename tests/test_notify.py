@@ -159,3 +159,38 @@ def test_certificate_mode_refuses_public_key_signatures(cert_mode_stack):
                                         serial=serial)
     assert post(stack, headers, body).status_code == 204
     assert json.loads(stack.order(auth, order["id"]).text)["order"]["status"] == "PAID"
+
+
+def test_notifications_racing_queries_apply_once_without_deadlock(make_stack):
+    """Notifications and order reads (each querying WeChat) for one order, all at once."""
+    stack = make_stack(ORDER_QUERY_INTERVAL_SECONDS="0")
+    for _ in range(3):
+        auth = stack.login()
+        created = stack.create_order(auth).json()
+        order = created["order"]
+        stack.control("faults", kind="notify", action="drop")
+        stack.cashier(created["pay_params"])  # WeChat has it paid; its notification is lost
+        wechat = requests.get(f"{stack.sandbox}/sandbox/orders/{order['out_trade_no']}").json()
+        headers, body = signed_notification(stack.settings, transaction_for(
+            stack.settings, order, transaction_id=wechat["order"]["transaction_id"]))
+        barrier = threading.Barrier(12)
+        statuses = []
+
+        def notify():
+            barrier.wait()
+            statuses.append(post(stack, headers, body).status_code)
+
+        def read():
+            barrier.wait()
+            statuses.append(stack.order(auth, order["id"]).status_code)
+
+        threads = [threading.Thread(target=f) for f in [notify, read] * 6]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [200] * 6 + [204] * 6
+        assert stack.query("SELECT status FROM orders WHERE id = :id", id=order["id"]) == \
+            [("PAID",)]
+        assert stack.query("SELECT count(*) FROM payment_events WHERE order_id = :id AND "
+                           "source = 'notify'", id=order["id"])[0][0] == 1

@@ -76,30 +76,29 @@ class PlatformKeys:
         self._lock = threading.Lock()
 
     def attach_downloader(self, fetch):
-        """``fetch()`` returns {serial: public_key}; used in certificate mode."""
+        """``fetch()`` returns {serial: public_key} of the current platform certificates."""
         self._fetch = fetch
 
     def __call__(self, serial):
         if self.public_key_id and serial == self.public_key_id:
             return self.public_key
         if serial not in self._certificates:
-            self.refresh()
+            self._refresh_for(serial)
         return self._certificates.get(serial)
 
-    def refresh(self, force=False):
+    def _refresh_for(self, serial):
         with self._lock:
+            if serial in self._certificates:  # another thread fetched it while we waited
+                return
             recent = self._last_refresh is not None and \
                 time.monotonic() - self._last_refresh < self.REFRESH_INTERVAL
-            if not self._fetch or (recent and not force):
+            if not self._fetch or recent:
                 return
             self._last_refresh = time.monotonic()
             try:
                 self._certificates.update(self._fetch())
             except Exception:  # keep the keys we have; the next unknown serial tries again
                 log.exception("downloading WeChat Pay platform certificates failed")
-
-    def add_certificates(self, certificates):
-        self._certificates.update(certificates)
 
 
 class V3Gateway:
