@@ -98,6 +98,14 @@ class Stack:
     def notifications(self):
         return requests.get(f"{self.sandbox}/sandbox/notifications").json()["notifications"]
 
+    def cli(self, *args):
+        """Run a ``flask --app server`` command against this backend; its output."""
+        # The flask command pushes an app context for every command; the test runner doesn't.
+        with self.app.app_context():
+            result = self.app.test_cli_runner().invoke(args=list(args))
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.output
+
     def query(self, sql, **params):
         with self.app.app_context():
             return db.session.execute(text(sql), params).all()

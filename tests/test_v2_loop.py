@@ -243,15 +243,7 @@ def test_reconcile_and_close_expired_jobs_use_the_v2_gateway(v2_stack):
     _, unpaid_order = new_order(stack)
     stack.control("faults", kind="notify", action="drop")
     stack.cashier(paid_order["pay_params"])
-    runner = stack.app.test_cli_runner()
-
-    def run(*args):
-        # The `flask` command pushes an app context for every command; the test runner doesn't.
-        with stack.app.app_context():
-            result = runner.invoke(args=list(args))
-        assert result.exit_code == 0, (result.output, result.exception)
-        return result.output
-
+    run = stack.cli
     assert "reconciled" in run("reconcile", "--older-than", "0")
     assert db_order(stack, paid_order["order"]["out_trade_no"])[0] == "PAID"
 
