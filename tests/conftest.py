@@ -39,21 +39,38 @@ def dev_keys(tmp_path_factory):
     return {**generate(tmp_path_factory.mktemp("keys")), **fresh_secrets()}
 
 
+@pytest.fixture(scope="session")
+def postgres_schema_url():
+    """TEST_DATABASE_URL, confined to a schema of this test session's own.
+
+    Tests never touch the database's other schemas, and two test runs can share a database.
+    """
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield None
+        return
+    schema = f"wxpay_test_{os.getpid()}"
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    separator = "&" if "?" in url else "?"
+    yield f"{url}{separator}options=-csearch_path%3D{schema}", engine, schema
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
+def database_url(request, tmp_path, postgres_schema_url):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'app.db'}"
-    url = os.environ.get("TEST_DATABASE_URL")
-    require(url, "TEST_DATABASE_URL is not set (PostgreSQL)")
-    _drop_all_tables(url)
+    require(postgres_schema_url, "TEST_DATABASE_URL is not set (PostgreSQL)")
+    url, engine, schema = postgres_schema_url
+    with engine.begin() as connection:  # an empty schema for every test
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
     return url
-
-
-def _drop_all_tables(url):
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @dataclass
