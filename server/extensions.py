@@ -6,7 +6,7 @@ from sqlalchemy import MetaData
 # Named constraints, so migrations can alter them on every database (SQLite included).
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",

@@ -69,6 +69,9 @@ class Order(db.Model):
     time_expire = db.Column(db.DateTime(timezone=True), nullable=False)
     # Sent to WeChat with the order; kept so a re-placed order carries identical parameters.
     client_ip = db.Column(db.String(45))
+    # The client's Idempotency-Key: the same checkout sent twice (a retry after a network
+    # error) gets this order back instead of a second one.
+    idempotency_key = db.Column(db.String(64))
     prepay_id = db.Column(db.String(64))
     prepay_created_at = db.Column(db.DateTime(timezone=True))
     transaction_id = db.Column(db.String(32), unique=True)
@@ -80,7 +83,8 @@ class Order(db.Model):
     items = db.relationship("OrderItem", back_populates="order", order_by="OrderItem.id",
                             cascade="all, delete-orphan")
 
-    __table_args__ = (db.CheckConstraint("total > 0", name="total_positive"),)
+    __table_args__ = (db.CheckConstraint("total > 0", name="total_positive"),
+                      db.UniqueConstraint("user_id", "idempotency_key"))
 
     def to_json(self):
         def iso(value):

@@ -1,8 +1,10 @@
 """The mini program's orders API: create, list, show, and (re)issue payment parameters."""
+import re
 import secrets
 from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
 from . import payments
 from .auth import login_required
@@ -17,13 +19,17 @@ from .wechatpay.gateway import CHINA, OrderRequest
 bp = Blueprint("orders", __name__)
 
 MAX_LINES = 20
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_QUANTITY = 99
 
 
 @bp.post("/api/orders")
 @login_required
 def create_order():
+    key = _idempotency_key()
     lines = _order_lines(json_object())
+    if key and (existing := _order_for_key(key)) is not None:
+        return _replay(existing, lines)
     products = {p.id: p for p in db.session.execute(
         db.select(Product).where(Product.id.in_([pid for pid, _ in lines]),
                                  Product.active.is_(True))).scalars()}
@@ -39,9 +45,16 @@ def create_order():
                   description=_description(items), total=sum(i.amount for i in items),
                   time_expire=payments.order_expiry(
                       int(current_app.config["ORDER_TIMEOUT_MINUTES"])),
-                  client_ip=request.remote_addr, items=items)
+                  client_ip=request.remote_addr, idempotency_key=key, items=items)
     db.session.add(order)
-    db.session.commit()  # saved first: if WeChat fails below, POST .../pay retries this order
+    try:
+        db.session.commit()  # saved first: if WeChat fails below, POST .../pay retries it
+    except IntegrityError:
+        db.session.rollback()
+        existing = _order_for_key(key) if key else None
+        if existing is None:
+            raise
+        return _replay(existing, lines)  # a concurrent request with the same key won
 
     pay_params = _pay_params(order)
     return jsonify({"order": order.to_json(), "pay_params": pay_params}), 201
@@ -94,6 +107,28 @@ def _order_lines(body):
     return list(quantities.items())
 
 
+def _idempotency_key():
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise HttpError(400, "INVALID_REQUEST",
+                        "Idempotency-Key must be 8 to 64 letters, digits, '-' or '_'")
+    return key
+
+
+def _order_for_key(key):
+    return db.session.execute(db.select(Order).filter_by(
+        user_id=g.user.id, idempotency_key=key)).scalar_one_or_none()
+
+
+def _replay(order, lines):
+    """The answer for a checkout sent again: the same order, with fresh pay_params."""
+    if sorted((item.product_id, item.quantity) for item in order.items) != sorted(lines):
+        raise HttpError(409, "IDEMPOTENCY_KEY_REUSED",
+                        "this Idempotency-Key was used for a different order",
+                        order_id=order.id)
+    return jsonify({"order": order.to_json(), "pay_params": _pay_params(order)}), 200
+
+
 def _description(items):
     text = items[0].name if len(items) == 1 else f"{items[0].name} and {len(items) - 1} more"
     return text[:127]
@@ -112,10 +147,10 @@ def _pay_params(order):
     gw = gateway()
     if order.status != Order.NOTPAY:
         raise HttpError(409, "ORDER_NOT_PAYABLE", f"the order is {order.status}",
-                        order_status=order.status)
+                        order_id=order.id, order_status=order.status)
     if as_utc(order.time_expire) <= utcnow():
         raise HttpError(409, "ORDER_NOT_PAYABLE", "the order has expired",
-                        order_status=order.status)
+                        order_id=order.id, order_status=order.status)
     if not payments.prepay_is_fresh(order):
         try:
             prepay_id = gw.place_order(_order_request(order))
@@ -123,7 +158,7 @@ def _pay_params(order):
             if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
                 _refresh_from_wechat(order, force=True)
                 raise HttpError(409, "ORDER_NOT_PAYABLE", f"the order is {order.status}",
-                                order_status=order.status) from None
+                                order_id=order.id, order_status=order.status) from None
             raise wechatpay_http_error(exc, order_id=order.id) from None
         except WeChatPayError as exc:
             raise wechatpay_http_error(exc, order_id=order.id) from None

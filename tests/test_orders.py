@@ -1,5 +1,6 @@
 """The orders API: pricing from the server, ownership, bad input, WeChat failures."""
 import socket
+import threading
 
 import pytest
 import requests
@@ -203,3 +204,56 @@ def test_orders_list_newest_first(stack):
     second = stack.create_order(auth).json()["order"]["id"]
     ids = [o["id"] for o in requests.get(orders_url(stack), headers=auth).json()["orders"]]
     assert ids == [second, first]
+
+
+def test_a_retried_checkout_with_the_same_idempotency_key_gets_the_same_order(stack):
+    auth = {**stack.login(), "Idempotency-Key": "checkout-7f3a9c2e"}
+    items = [{"product_id": stack.products()[0]["id"], "quantity": 2}]
+    first = requests.post(orders_url(stack), json={"items": items}, headers=auth)
+    again = requests.post(orders_url(stack), json={"items": items}, headers=auth)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["order"]["out_trade_no"] == first.json()["order"]["out_trade_no"]
+    assert again.json()["pay_params"]["package"] == first.json()["pay_params"]["package"]
+    assert stack.query("SELECT count(*) FROM orders")[0][0] == 1
+    # The key is the user's own: another user with the same key gets their own order.
+    other = {**stack.login("o-other"), "Idempotency-Key": "checkout-7f3a9c2e"}
+    assert requests.post(orders_url(stack), json={"items": items}, headers=other).status_code \
+        == 201
+
+
+def test_concurrent_retries_with_one_idempotency_key_create_one_order(stack):
+    auth = {**stack.login(), "Idempotency-Key": "double-tap-0001"}
+    items = [{"product_id": stack.products()[0]["id"], "quantity": 1}]
+    barrier = threading.Barrier(10)
+    responses = []
+
+    def checkout():
+        barrier.wait()
+        responses.append(requests.post(orders_url(stack), json={"items": items}, headers=auth))
+
+    threads = [threading.Thread(target=checkout) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+    assert len({r.json()["order"]["id"] for r in responses}) == 1
+    assert stack.query("SELECT count(*) FROM orders")[0][0] == 1
+
+
+@pytest.mark.parametrize("key", ["short", "has space in it", "x" * 65, "ü-nicode-key"])
+def test_malformed_idempotency_keys_are_refused(stack, key):
+    auth = {**stack.login(), "Idempotency-Key": key}
+    response = stack.create_order(auth)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "INVALID_REQUEST")
+
+
+def test_an_idempotency_key_reused_for_another_cart_is_refused(stack):
+    auth = {**stack.login(), "Idempotency-Key": "checkout-reused-1"}
+    products = stack.products()
+    assert stack.create_order(auth, [{"product_id": products[0]["id"], "quantity": 1}]) \
+        .status_code == 201
+    response = stack.create_order(auth, [{"product_id": products[1]["id"], "quantity": 1}])
+    assert (response.status_code, response.json()["error"]["code"]) == \
+        (409, "IDEMPOTENCY_KEY_REUSED")
+    assert stack.query("SELECT count(*) FROM orders")[0][0] == 1

@@ -7,8 +7,15 @@ function listProducts() {
 
 // items: [{product_id, quantity}]. The server prices the order from its own catalogue.
 // -> {order, pay_params}
-function createOrder(items) {
-  return request({ path: '/api/orders', method: 'POST', data: { items } })
+// The same idempotencyKey sent again (a retry after a network error) gets the same order
+// back from the server instead of a second one. -> {order, pay_params}
+function createOrder(items, idempotencyKey) {
+  return request({
+    path: '/api/orders',
+    method: 'POST',
+    data: { items },
+    header: { 'Idempotency-Key': idempotencyKey }
+  })
 }
 
 function listOrders() {

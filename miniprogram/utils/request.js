@@ -10,11 +10,11 @@ function sendWithToken(options, token) {
     path: options.path,
     method: options.method,
     data: options.data,
-    header: { Authorization: 'Bearer ' + token }
+    header: Object.assign({}, options.header, { Authorization: 'Bearer ' + token })
   })
 }
 
-// request({path, method, data}) -> decoded JSON body; rejects with http.ApiError.
+// request({path, method, data, header}) -> decoded JSON body; rejects with http.ApiError.
 async function request(options) {
   const token = await auth.getToken()
   try {

@@ -417,6 +417,27 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     assert.equal((await api.listOrders()).length, 1)
   })
 
+  test('the answer to "create order" is lost: the next tap gets the same order, not a second', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: true })
+    let lost = 0
+    wx.script.loseAnswer = (record) =>
+      record.method === 'POST' && record.url.endsWith('/api/orders') && lost++ === 0
+    const [product] = await catalogue()
+    const page = await open('pages/checkout/index', { cart: product.id + ':1' })
+
+    await harness.tap(page, 'Pay')
+    assert.equal(page.data.payState, 'error')
+    assert.equal((await api.listOrders()).length, 1, 'the server did create the order')
+
+    await harness.tap(page, 'Pay')
+    assert.equal(page.data.payState, 'paid', harness.screenText(page))
+    assert.equal(countCalls(wx, 'POST /api/orders'), 2)
+    const orders = await api.listOrders()
+    assert.equal(orders.length, 1)
+    assert.equal(orders[0].status, 'PAID')
+  })
+
   test('double tap on Pay creates one order', async () => {
     const wx = install()
     wx.script.showModal = () => ({ confirm: true })

@@ -42,7 +42,10 @@ function createWx() {
       // async (params) -> errMsg string, e.g. 'requestPayment:ok', 'requestPayment:fail cancel'
       requestPayment: async () => {
         throw new Error('test did not script wx.requestPayment')
-      }
+      },
+      // (record) -> true to lose the server's answer: the request arrived, the client sees a
+      // network failure (a mobile network dropping the response)
+      loseAnswer: () => false
     },
 
     getStorageSync(key) {
@@ -84,6 +87,10 @@ function createWx() {
           }
           record.status = response.status
           record.body = data
+          if (wx.script.loseAnswer(record)) {
+            callbacks(options, false, { errMsg: 'request:fail timeout' })
+            return
+          }
           callbacks(options, true, {
             statusCode: response.status,
             data,

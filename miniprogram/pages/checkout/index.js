@@ -13,6 +13,14 @@ function parseCart(text) {
     .map(([id, quantity]) => ({ product_id: id, quantity }))
 }
 
+// One key per checkout: every "create" attempt of this cart sends it, so however often the
+// request is retried (lost answers included), the server creates one order.
+function newCheckoutKey() {
+  let random = ''
+  while (random.length < 16) random += Math.floor(Math.random() * 0x100000000).toString(16)
+  return 'checkout-' + Date.now().toString(36) + '-' + random.slice(0, 16)
+}
+
 Page({
   data: {
     state: 'loading', // loading | ready | empty | error
@@ -28,6 +36,7 @@ Page({
 
   onLoad(query) {
     this.cart = parseCart(query.cart)
+    this.checkoutKey = newCheckoutKey()
     this.orderId = 0
     this.busy = false
     return this.load()
@@ -82,7 +91,7 @@ Page({
     try {
       const created = this.orderId
         ? await api.payOrder(this.orderId)
-        : await api.createOrder(this.cart)
+        : await api.createOrder(this.cart, this.checkoutKey)
       this.orderId = created.order.id
       this.setData({ order: orderView(created.order), totalText: money.formatFen(created.order.total), payState: 'paying' })
       const outcome = await pay.payAndConfirm(this.orderId, created.pay_params, {
@@ -92,7 +101,8 @@ Page({
       this.showOutcome(outcome)
     } catch (err) {
       // WeChat failed after the server saved the order: the next tap pays that order
-      // instead of creating another.
+      // instead of creating another. (If even the answer was lost, the checkout key makes
+      // the next create return the same order.)
       if (err.details && err.details.order_id) this.orderId = err.details.order_id
       this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
       // Paid or closed meanwhile (a late notification, another device): show that instead.
