@@ -47,6 +47,9 @@ def login():
     user = _upsert_user(session)
     token = secrets.token_urlsafe(32)
     ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
+    # The user's expired tokens go as a new one comes, so the table stays small.
+    db.session.execute(db.delete(AuthToken).where(AuthToken.user_id == user.id,
+                                                  AuthToken.expires_at <= utcnow()))
     db.session.add(AuthToken(token_hash=_hash(token), user_id=user.id,
                              expires_at=utcnow() + timedelta(seconds=ttl)))
     db.session.commit()

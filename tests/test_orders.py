@@ -80,11 +80,13 @@ def test_orders_need_a_valid_token(stack, header):
         assert response.json()["error"]["code"] == "UNAUTHORIZED"
 
 
-def test_expired_token_is_refused(make_stack):
+def test_expired_token_is_refused_and_purged_at_the_next_login(make_stack):
     stack = make_stack(TOKEN_TTL_SECONDS="0")
-    auth = stack.login()
+    auth = stack.login("o-erin")
     response = requests.get(orders_url(stack), headers=auth)
     assert response.status_code == 401
+    stack.login("o-erin")
+    assert stack.query("SELECT count(*) FROM auth_tokens")[0][0] == 1
 
 
 def test_logout_revokes_the_token(stack):
