@@ -19,9 +19,10 @@ notifications it affects before it disarms itself.
         Matches requests whose path starts with "path" (and the method, if given). With
         "delay" it first sleeps that many seconds (provoke client timeouts); with "status" it
         then answers that status instead of the real endpoint: "body" verbatim if given, else
-        {"code", "message"} for /v3, {"errcode": int(code), "errmsg"} for /sns (status default
-        200), XML return_code FAIL for v2 paths. Without "status" the real endpoint answers
-        after the delay.
+        {"code", "message"} for /v3, {"errcode": int(code), "errmsg"} for /sns (give status
+        200, as WeChat does), and for v2 paths a signed business error (return_code SUCCESS,
+        result_code FAIL, err_code = "code", e.g. "SYSTEMERROR") or, without "code", a plain
+        return_code FAIL. Without "status" the real endpoint answers after the delay.
     {"kind": "refund", "status": "PROCESSING"|"ABNORMAL"|"CLOSED", "out_trade_no"?}
         The next v3 refund ends in that status instead of SUCCESS; a PROCESSING one waits
         for POST /sandbox/refunds/<out_refund_no> {"status": "SUCCESS"|"ABNORMAL"|"CLOSED"}.
@@ -54,7 +55,7 @@ import time
 from flask import Blueprint, current_app, request
 
 from . import refunds
-from .state import FaultError
+from .state import PAID_STATES, FaultError
 from .wire import control_error, json_response
 
 bp = Blueprint("control", __name__, url_prefix="/sandbox")
@@ -96,7 +97,7 @@ def cashier():
         if data.get("prepay_id") and data["prepay_id"] != order["prepay_id"] \
                 or order["prepay_expires_at"] < now:
             return control_error(400, "PREPAY_EXPIRED", "this prepay_id has expired")
-        if order["trade_state"] == "SUCCESS":
+        if order["trade_state"] in PAID_STATES:
             return control_error(400, "ORDERPAID", "the order is already paid")
         if order["trade_state"] == "CLOSED":
             return control_error(400, "ORDER_CLOSED", "the order is closed")

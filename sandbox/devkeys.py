@@ -123,7 +123,7 @@ def ensure_env(key_dir, env_path, overrides=None):
     existing = read_env(env_path)
     values = {**fresh_secrets(), **generate(key_dir), **(overrides or {}), **existing}
     lines = ["# Development settings written by `python -m sandbox.devkeys`.",
-             "# These keys are for the local simulator only; see README 'Going live'."]
+             "# For the local simulator only; see the README, 'From the simulator to a real merchant account'."]
     lines += [f"{key}={value}" for key, value in values.items()]
     Path(env_path).write_text("\n".join(lines) + "\n")
     os.chmod(env_path, 0o600)

@@ -28,6 +28,10 @@ class FaultError(ValueError):
     """A fault specification the simulator cannot arm."""
 
 
+# Trade states of an order the user has paid (REFUND: paid, then refunded in part or whole).
+PAID_STATES = ("SUCCESS", "REFUND")
+
+
 class SandboxState:
     def __init__(self, config, settings):
         self.config = config      # parsed keys and identities (sandbox.config.SandboxConfig)

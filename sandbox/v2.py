@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, request
 
 from server.wechatpay.crypto import HMAC_SHA256, MD5, nonce, v2_sign, v2_verify
 
-from .state import DEFAULT_ORDER_LIFETIME
+from .state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from .wire import BEIJING, compact_time
 
 bp = Blueprint("v2", __name__)
@@ -209,7 +209,7 @@ def _unifiedorder(fields, state):
     with state.lock:
         existing = state.orders.get(order["out_trade_no"])
         if existing is not None:
-            if existing["trade_state"] in ("SUCCESS", "REFUND"):
+            if existing["trade_state"] in PAID_STATES:
                 raise BusinessError("ORDERPAID", "该订单已支付")
             if existing["trade_state"] == "CLOSED":
                 raise BusinessError("ORDERCLOSED", "该订单已关闭")
@@ -246,7 +246,7 @@ def _closeorder(fields, state):
         order = state.orders.get(fields["out_trade_no"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
-        if order["trade_state"] in ("SUCCESS", "REFUND"):
+        if order["trade_state"] in PAID_STATES:
             raise BusinessError("ORDERPAID", "订单已支付，不能发起关单")
         if order["trade_state"] == "CLOSED":
             raise BusinessError("ORDERCLOSED", "订单已关闭，无法重复关闭")

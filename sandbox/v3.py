@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, g, request
 from server.wechatpay.crypto import aes_gcm_encrypt, nonce, parse_v3_authorization, rsa_verify, \
     v3_request_message
 
-from .state import DEFAULT_ORDER_LIFETIME
+from .state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from .wire import json_bytes, json_response, rfc3339, signed_headers
 
 bp = Blueprint("v3", __name__)
@@ -149,7 +149,7 @@ def place_order(kind):
     with state.lock:
         existing = state.orders.get(order["out_trade_no"])
         if existing is not None:
-            if existing["trade_state"] == "SUCCESS":
+            if existing["trade_state"] in PAID_STATES:
                 raise ApiError(400, "ORDERPAID", "该订单已支付")
             if existing["trade_state"] == "CLOSED":
                 raise ApiError(400, "ORDER_CLOSED", "该订单已关闭")
@@ -201,7 +201,7 @@ def close_order(out_trade_no):
         order = state.orders.get(out_trade_no)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
-        if order["trade_state"] == "SUCCESS":
+        if order["trade_state"] in PAID_STATES:
             raise ApiError(400, "ORDERPAID", "该订单已支付")
         order["trade_state"] = "CLOSED"
     return Response(status=204)
@@ -311,6 +311,8 @@ def _validate_order(params, kind, config):
     payer = params.get("payer") if isinstance(params.get("payer"), dict) else {}
     if kind == "jsapi" and (not isinstance(payer.get("openid"), str) or not payer["openid"]):
         raise param_error("/payer/openid", "is required for JSAPI")
+    if "scene_info" in params and not isinstance(params["scene_info"], dict):
+        raise param_error("/scene_info", "must be an object")
     if kind == "h5" and not (params.get("scene_info") or {}).get("payer_client_ip"):
         raise param_error("/scene_info/payer_client_ip", "is required for H5")
 

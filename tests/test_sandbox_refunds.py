@@ -143,3 +143,25 @@ def test_trade_bill_refusals(sandbox, merchant):
     assert unknown.status_code == 400
     unsigned = requests.get(sandbox.url + "/v3/billdownload/file?token=nope", timeout=5)
     assert unsigned.status_code == 401
+
+
+def test_a_refunded_order_cannot_be_paid_again_or_closed(sandbox, merchant):
+    """REFUND means paid (then refunded): the cashier, a re-placement and close all refuse."""
+    paid = paid_order(sandbox, merchant, "REFUNDED0001")
+    assert refund(merchant, "REFUNDED0001", "R-REFUNDED0001", 10).status_code == 200
+    again = requests.post(sandbox.url + "/sandbox/pay",
+                          json={"out_trade_no": "REFUNDED0001", "action": "pay"})
+    assert (again.status_code, again.json()["error"]["code"]) == (400, "ORDERPAID")
+    close = merchant.request("POST", "/v3/pay/transactions/out-trade-no/REFUNDED0001/close",
+                             {"mchid": merchant.mchid})
+    assert (close.status_code, close.json()["code"]) == (400, "ORDERPAID")
+    replaced = merchant.place("REFUNDED0001", "http://127.0.0.1:9/n", total=1000)
+    assert (replaced.status_code, replaced.json()["code"]) == (400, "ORDERPAID")
+    query = merchant.request("GET", "/v3/pay/transactions/out-trade-no/REFUNDED0001?mchid="
+                             + merchant.mchid).json()
+    assert (query["trade_state"], query["transaction_id"]) == ("REFUND", paid["transaction_id"])
+
+
+def test_scene_info_must_be_an_object(merchant):
+    response = merchant.place("SCENEINFO001", "http://127.0.0.1:9/n", scene_info="x")
+    assert (response.status_code, response.json()["code"]) == (400, "PARAM_ERROR")
