@@ -87,10 +87,16 @@ def test_refuses_another_key():
     assert refused(gateway(), signed(key="f" * 32)) == "SIGNATURE_INVALID"
 
 
+def test_md5_without_a_sign_type_field_is_accepted_on_an_hmac_deployment():
+    # Protocol B5: some notifications are MD5-signed even for HMAC merchants; the fallback
+    # still needs the API key.
+    gw = gateway("HMAC-SHA256")
+    assert gw.parse_payment_notification({}, signed("MD5")).transaction.total == 2590
+    assert refused(gw, signed("MD5", key="f" * 32)) == "SIGNATURE_INVALID"
+
+
 def test_refuses_the_wrong_sign_type():
-    # HMAC configured, the body is MD5-signed and says nothing: no guessing.
-    assert refused(gateway("HMAC-SHA256"), signed("MD5")) == "SIGNATURE_INVALID"
-    # and the other way round
+    # MD5 configured, an HMAC-signed body that says nothing: only MD5 is tried.
     assert refused(gateway("MD5"), signed("HMAC-SHA256")) == "SIGNATURE_INVALID"
 
 
@@ -162,8 +168,7 @@ def test_refuses_a_notification_for_another_mch_id():
     assert refused(gateway(), signed(mch_id="1900000001")) == "MERCHANT_MISMATCH"
 
 
-def test_refuses_a_failed_payment_report():
-    assert refused(gateway(), signed(result_code="FAIL", err_code="NOTENOUGH")) == "NOT_SUCCESS"
+def test_refuses_a_notification_whose_return_code_is_fail():
     assert refused(gateway(), signed(return_code="FAIL")) == "NOT_SUCCESS"
 
 
@@ -185,3 +190,10 @@ def test_replies_are_the_documented_xml():
     assert fail.status == 400 and fail.content_type == "application/xml"
     assert xml_to_dict(fail.body, 4096) == {"return_code": "FAIL",
                                             "return_msg": "amount ]]> mismatch"}
+
+
+def test_a_signed_report_of_a_failed_payment_is_understood_not_refused():
+    body = signed(result_code="FAIL", err_code="NOTENOUGH", transaction_id=None)
+    notification = gateway().parse_payment_notification({}, body)
+    assert notification.event_type == "TRANSACTION.FAIL"
+    assert notification.transaction.trade_state == "PAYERROR"

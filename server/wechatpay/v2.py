@@ -19,7 +19,7 @@ from defusedxml.ElementTree import fromstring
 
 from . import crypto
 from .errors import ApiError, InvalidResponse, NotificationError, TransportError
-from .gateway import CHINA, SUCCESS, Notification, Reply, Transaction
+from .gateway import CHINA, PAYERROR, SUCCESS, Notification, Reply, Transaction
 
 SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
 V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
@@ -191,21 +191,26 @@ class V2Gateway:
             fields = xml_to_dict(body, MAX_NOTIFICATION_BYTES)
         except XmlError as exc:
             raise NotificationError(f"notification is not v2 XML: {exc}", "MALFORMED") from None
-        # The configured type, unless the (signed) sign_type field names the other one. A
-        # notification without the field must match the configured type: no guessing.
-        sign_type = fields.get("sign_type") or self.sign_type
-        if sign_type not in SIGN_TYPES or not crypto.v2_verify(fields, self.api_key, sign_type):
+        # The (signed) sign_type field when present. Without it, the configured type, then
+        # MD5: some notifications are MD5-signed even for HMAC merchants (protocol B5). Every
+        # candidate needs the API key, so this is no downgrade to an unsigned message.
+        declared = fields.get("sign_type")
+        candidates = [declared] if declared else [self.sign_type, crypto.MD5]
+        if not any(t in SIGN_TYPES and crypto.v2_verify(fields, self.api_key, t)
+                   for t in candidates):
             raise NotificationError("notification sign does not verify", "SIGNATURE_INVALID")
-        if fields.get("return_code") != SUCCESS or fields.get("result_code") != SUCCESS:
-            raise NotificationError("notification does not report a successful payment",
-                                    "NOT_SUCCESS")
+        if fields.get("return_code") != SUCCESS:
+            raise NotificationError("notification has return_code FAIL", "NOT_SUCCESS")
         if fields.get("appid") != self.appid or fields.get("mch_id") != self.mchid:
             raise NotificationError("appid or mch_id is not ours", "MERCHANT_MISMATCH")
-        if not fields.get("transaction_id") or not fields.get("out_trade_no"):
+        # A signed report of a failed payment changes nothing, but is acknowledged so that
+        # WeChat stops resending it.
+        paid = fields.get("result_code") == SUCCESS
+        if not fields.get("out_trade_no") or (paid and not fields.get("transaction_id")):
             raise NotificationError("notification lacks transaction_id or out_trade_no",
                                     "MALFORMED")
         try:
-            transaction = self._transaction(fields, SUCCESS)
+            transaction = self._transaction(fields, SUCCESS if paid else PAYERROR)
             if transaction.total is None:
                 raise ValueError("no total_fee")
             if fields.get("fee_type", "CNY") != "CNY":   # fen of another currency are not fen
@@ -213,7 +218,8 @@ class V2Gateway:
         except ValueError as exc:
             raise NotificationError(f"notification is malformed: {exc}", "MALFORMED") from None
         # v2 has no notification id; WeChat sends one success notification per transaction.
-        return Notification(event_id=fields["transaction_id"], event_type="TRANSACTION.SUCCESS",
+        return Notification(event_id=fields.get("transaction_id") or fields["out_trade_no"],
+                            event_type="TRANSACTION.SUCCESS" if paid else "TRANSACTION.FAIL",
                             transaction=transaction, payload=fields)
 
     def notification_reply(self, ok, message=""):
