@@ -4,6 +4,7 @@ Keys are read and parsed here, at start-up, not per request; a missing or unread
 stops the app with the name of the setting at fault.
 """
 import requests
+from cryptography.exceptions import UnsupportedAlgorithm
 from flask import current_app
 
 from .config import ConfigError, read_file, required_names
@@ -55,8 +56,8 @@ def build_gateway(values, session, timeout):
 def _load(parse, values, name):
     try:
         return parse(read_file(values[name], name))
-    except ValueError:
-        raise ConfigError(f"{name} is not a valid PEM key") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # TypeError: it needs a passphrase
+        raise ConfigError(f"{name} is not an unencrypted PEM RSA key") from None
 
 
 def gateway():

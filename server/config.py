@@ -6,6 +6,7 @@ the same names over the environment, which is how tests configure an app. In pro
 developer's machine, and names the setting at fault.
 """
 import os
+import re
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -64,8 +65,15 @@ def validate(values):
         raise ConfigError("WECHATPAY_V2_SIGN_TYPE must be MD5 or HMAC-SHA256")
     for name in ("ORDER_TIMEOUT_MINUTES", "ORDER_QUERY_INTERVAL_SECONDS", "TOKEN_TTL_SECONDS",
                  "TRUSTED_PROXY_COUNT", "WECHAT_HTTP_TIMEOUT_SECONDS"):
-        if not values[name].isdigit():
+        if not re.fullmatch(r"[0-9]{1,9}", values[name]):
             raise ConfigError(f"{name} must be a whole number")
+    if int(values["WECHAT_HTTP_TIMEOUT_SECONDS"]) < 1:
+        raise ConfigError("WECHAT_HTTP_TIMEOUT_SECONDS must be at least 1")
+    # Both keys are 32 characters; a shorter APIv3 key would make AES-GCM fail (or silently
+    # pick AES-128) on every notification.
+    for name in ("WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY"):
+        if values.get(name) and len(values[name].encode()) != 32:
+            raise ConfigError(f"{name} must be exactly 32 characters")
     if "?" in (values.get("WECHATPAY_NOTIFY_URL") or ""):
         raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:

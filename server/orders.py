@@ -69,7 +69,7 @@ def list_orders():
     return jsonify({"orders": [order.to_json() for order in orders]})
 
 
-@bp.get("/api/orders/<int:order_id>")
+@bp.get("/api/orders/<int(max=2147483647):order_id>")
 @login_required
 def show_order(order_id):
     order = _own_order(order_id)
@@ -78,11 +78,12 @@ def show_order(order_id):
     return jsonify({"order": order.to_json()})
 
 
-@bp.post("/api/orders/<int:order_id>/pay")
+@bp.post("/api/orders/<int(max=2147483647):order_id>/pay")
 @login_required
 def pay_order(order_id):
     order = _own_order(order_id)
-    return jsonify({"order": order.to_json(), "pay_params": _pay_params(order)})
+    pay_params = _pay_params(order)  # first: it may update the order
+    return jsonify({"order": order.to_json(), "pay_params": pay_params})
 
 
 def new_out_trade_no():
@@ -126,7 +127,8 @@ def _replay(order, lines):
         raise HttpError(409, "IDEMPOTENCY_KEY_REUSED",
                         "this Idempotency-Key was used for a different order",
                         order_id=order.id)
-    return jsonify({"order": order.to_json(), "pay_params": _pay_params(order)}), 200
+    pay_params = _pay_params(order)
+    return jsonify({"order": order.to_json(), "pay_params": pay_params}), 200
 
 
 def _description(items):
@@ -162,9 +164,12 @@ def _pay_params(order):
             raise wechatpay_http_error(exc, order_id=order.id) from None
         except WeChatPayError as exc:
             raise wechatpay_http_error(exc, order_id=order.id) from None
-        payments.record_prepay(order.id, prepay_id)
+        recorded = payments.record_prepay(order.id, prepay_id)
         db.session.commit()
         db.session.refresh(order)
+        if not recorded:  # paid or closed (a notification) while WeChat was answering
+            raise HttpError(409, "ORDER_NOT_PAYABLE", f"the order is {order.status}",
+                            order_id=order.id, order_status=order.status)
     return gw.pay_params(order.prepay_id)
 
 

@@ -88,8 +88,9 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     """Record what WeChat says about an order and move the order accordingly, once.
 
     Returns "paid", "closed", "duplicate" (this event was applied before) or "unchanged".
-    Raises PaymentMismatch, changing nothing, when the transaction is not ours or its amount
-    differs from the order's. Commits.
+    Raises PaymentMismatch when the transaction is not ours or its amount differs from the
+    order's: the order is left alone and a REFUSED.<code> event records what WeChat said.
+    Commits.
     """
     # Lock the order row first (PostgreSQL; SQLite has one writer anyway). Without it, two
     # transactions that each insert an event (a foreign-key share lock on the order) and then
@@ -100,20 +101,26 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     ).scalar_one_or_none()
     try:
         settled = _check_transaction(order, transaction, appid, mchid)
-    except PaymentMismatch:
-        db.session.rollback()  # release the row lock
+    except PaymentMismatch as mismatch:
+        order_id = order.id if order else None
+        db.session.rollback()  # release the row lock; the order stays as it is
+        # A verified message from WeChat that contradicts our order (money may have moved):
+        # kept for a person to look at, once per message however often WeChat resends it.
+        _record(PaymentEvent(order_id=order_id, source=source,
+                             dedupe_key=f"{dedupe_key}:refused",
+                             event_type=f"REFUSED.{mismatch.code}",
+                             trade_state=transaction.trade_state, payload=_json(payload)))
+        db.session.commit()
+        log.error("refused %s from %s for %s: %s", event_type, source,
+                  transaction.out_trade_no, mismatch)
         raise
     if not settled and transaction.trade_state not in (gw.CLOSED, gw.REVOKED):
         db.session.rollback()  # release the row lock
         return "unchanged"  # NOTPAY, USERPAYING, PAYERROR: nothing to record yet
 
-    db.session.add(PaymentEvent(order_id=order.id, source=source, dedupe_key=dedupe_key,
+    if not _record(PaymentEvent(order_id=order.id, source=source, dedupe_key=dedupe_key,
                                 event_type=event_type, trade_state=transaction.trade_state,
-                                payload=json.dumps(payload, ensure_ascii=False, default=str)))
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
+                                payload=_json(payload))):
         return "duplicate"
     if settled:
         changed = mark_paid(order.id, transaction.transaction_id, transaction.success_time)
@@ -128,6 +135,21 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     if changed:
         log.info("order %s %s via %s", order.out_trade_no, outcome, source)
     return outcome
+
+
+def _record(event):
+    """Add the event; False (and rolled back) when its dedupe_key was recorded before."""
+    db.session.add(event)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def _json(payload):
+    return json.dumps(payload, ensure_ascii=False, default=str)
 
 
 def _check_transaction(order, transaction, appid, mchid):

@@ -60,8 +60,25 @@ def test_unparseable_key_file_is_named(production, tmp_path):
 @pytest.mark.parametrize("name, value", [("WECHATPAY_API_VERSION", "v4"),
                                          ("WECHATPAY_V2_SIGN_TYPE", "SHA1"),
                                          ("ORDER_TIMEOUT_MINUTES", "0"),
+                                         ("ORDER_TIMEOUT_MINUTES", "\u00b2"),
+                                         ("ORDER_TIMEOUT_MINUTES", "9" * 5000),
                                          ("TRUSTED_PROXY_COUNT", "-1"),
+                                         ("WECHAT_HTTP_TIMEOUT_SECONDS", "0"),
+                                         ("WECHATPAY_APIV3_KEY", "k" * 31),
+                                         ("WECHATPAY_APIV3_KEY", "k" * 16),
+                                         ("WECHATPAY_API_KEY", "k" * 33),
                                          ("WECHATPAY_NOTIFY_URL", "http://127.0.0.1/n?x=1")])
 def test_invalid_values_are_refused_in_any_environment(dev_keys, name, value, tmp_path):
     with pytest.raises(ConfigError, match=name):
         create_app({**dev_keys, "DATABASE_URL": f"sqlite:///{tmp_path}/a.db", name: value})
+
+
+def test_a_passphrase_protected_key_is_named(production, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from sandbox.devkeys import _new_key
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_bytes(_new_key().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret")))
+    with pytest.raises(ConfigError, match="WECHATPAY_PRIVATE_KEY"):
+        create_app({**production, "WECHATPAY_PRIVATE_KEY": str(encrypted)})

@@ -52,3 +52,14 @@ def test_close_expired_records_a_last_moment_payment_instead(stack):
     expire(stack, created["order"]["id"])
     assert "closed 0 of 1" in stack.cli("close-expired")
     assert stack.query("SELECT status FROM orders") == [("PAID",)]
+
+
+def test_close_expired_keeps_the_order_open_when_wechat_refuses_to_close(stack):
+    auth = stack.login()
+    order = stack.create_order(auth).json()["order"]
+    expire(stack, order["id"])
+    stack.control("faults", kind="api", path="/v3/pay/transactions/out-trade-no/",
+                  method="POST", status=500, code="SYSTEM_ERROR")
+    assert "closed 0 of 1" in stack.cli("close-expired")
+    assert stack.query("SELECT status FROM orders") == [("NOTPAY",)]
+    assert "closed 1 of 1" in stack.cli("close-expired")  # the next run succeeds

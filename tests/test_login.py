@@ -73,3 +73,11 @@ def test_wrong_app_secret_is_a_server_side_error(make_stack):
     response = login(stack, {"code": stack.mint_code()})
     assert (response.status_code, response.json()["error"]["code"]) == (502, "WECHAT_ERROR")
     assert "0" * 32 not in response.text
+
+
+def test_a_successful_login_at_debug_level_leaks_no_secret(stack, caplog):
+    # urllib3 logs request URLs at DEBUG, and jscode2session's carries the app secret.
+    caplog.set_level("DEBUG")
+    assert login(stack, {"code": stack.mint_code()}).status_code == 200
+    assert not any(stack.settings["WECHAT_SECRET"] in r.getMessage()
+                   for r in caplog.records if r.name != "werkzeug")

@@ -24,7 +24,10 @@ def post(stack, headers, body):
 
 
 def assert_unchanged(stack, auth, order):
-    assert stack.query("SELECT count(*) FROM payment_events")[0][0] == 0
+    """The order is untouched and no event was applied (refusals may be kept for audit)."""
+    applied = stack.query("SELECT count(*) FROM payment_events "
+                          "WHERE event_type NOT LIKE 'REFUSED.%'")[0][0]
+    assert applied == 0
     status = stack.query("SELECT status FROM orders WHERE id = :id", id=order["id"])[0][0]
     assert status == "NOTPAY"
 
@@ -71,6 +74,11 @@ def refusals(settings, order, stranger_key):
     no_headers = {"Content-Type": "application/json"}
     yield "unsigned", no_headers, body
     yield "huge", *signed_notification(settings, good, body=b"{" + b" " * 100_000 + b"}")
+    # Under the app's 64 KiB request limit, over the notification's own 16 KiB bound.
+    yield "too large", *signed_notification(settings, good, body=b"{" + b" " * 20_000 + b"}")
+    headers, body = signed_notification(settings, good)
+    yield "non-ASCII digits", {**headers, "Wechatpay-Timestamp": "\u00b2"}, body
+    yield "endless timestamp", {**headers, "Wechatpay-Timestamp": "9" * 5000}, body
 
 
 def test_every_forged_or_wrong_notification_is_refused(unpaid, stranger_key):
@@ -80,6 +88,17 @@ def test_every_forged_or_wrong_notification_is_refused(unpaid, stranger_key):
         assert 400 <= response.status_code < 500, f"{name}: {response.status_code}"
         assert response.json()["code"] == "FAIL", name
         assert_unchanged(stack, auth, order)
+
+
+def test_verified_mismatch_is_kept_for_audit_once_and_changes_nothing(unpaid):
+    stack, auth, order = unpaid
+    notification = signed_notification(stack.settings, transaction_for(
+        stack.settings, order, amount={"total": order["total"] + 100}))
+    for _ in range(3):  # WeChat resends what it was refused
+        assert post(stack, *notification).status_code == 400
+    assert stack.query("SELECT event_type, order_id FROM payment_events") == \
+        [("REFUSED.AMOUNT_MISMATCH", order["id"])]
+    assert_unchanged(stack, auth, order)
 
 
 def test_sandbox_probe_and_tampered_copy_are_refused_then_real_one_applies(unpaid):
@@ -194,3 +213,22 @@ def test_notifications_racing_queries_apply_once_without_deadlock(make_stack):
             [("PAID",)]
         assert stack.query("SELECT count(*) FROM payment_events WHERE order_id = :id AND "
                            "source = 'notify'", id=order["id"])[0][0] == 1
+
+
+def test_order_paid_while_wechat_places_it_is_not_payable(stack):
+    """A notification lands while POST /api/orders waits for WeChat: no pay_params for it."""
+    auth = stack.login()
+    stack.control("faults", kind="api", path="/v3/pay/transactions/jsapi", delay=1)
+    result = {}
+    creating = threading.Thread(target=lambda: result.update(response=stack.create_order(auth)))
+    creating.start()
+    order = wait_for(lambda: stack.query("SELECT id, out_trade_no, total FROM orders"))[0]
+    order = {"id": order[0], "out_trade_no": order[1], "total": order[2]}
+    assert post(stack, *signed_notification(
+        stack.settings, transaction_for(stack.settings, order))).status_code == 204
+    creating.join()
+    response = result["response"]
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["order_id"], error["order_status"]) == \
+        ("ORDER_NOT_PAYABLE", order["id"], "PAID")

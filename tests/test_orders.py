@@ -259,3 +259,10 @@ def test_an_idempotency_key_reused_for_another_cart_is_refused(stack):
     assert (response.status_code, response.json()["error"]["code"]) == \
         (409, "IDEMPOTENCY_KEY_REUSED")
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 1
+
+
+def test_an_order_id_too_large_for_the_database_is_not_found(stack):
+    auth = stack.login()
+    for method, suffix in [("get", "/99999999999999999999"), ("post", "/99999999999999999999/pay")]:
+        response = requests.request(method, orders_url(stack, suffix), headers=auth)
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "NOT_FOUND")

@@ -29,12 +29,13 @@ class LoginClient:
         try:
             response = self.session.get(self.api_base + "/sns/jscode2session", params=params,
                                         timeout=self.timeout)
-            data = response.json()
         except requests.Timeout:
             raise TransportError("jscode2session timed out") from None
         except requests.RequestException as exc:
             # Not str(exc): the URL in it carries the app secret.
             raise TransportError(f"jscode2session unreachable: {type(exc).__name__}") from None
+        try:
+            data = response.json()
         except ValueError:
             raise TransportError(f"jscode2session answered HTTP {response.status_code} "
                                  "without JSON") from None

@@ -6,6 +6,7 @@ so connections are reused across calls.
 """
 import json
 import logging
+import re
 import threading
 import time
 from datetime import datetime
@@ -42,7 +43,7 @@ def verify_signed_message(headers, body, key_for_serial, now=None):
         raise NotificationError("missing Wechatpay signature headers", "MALFORMED")
     if signature.startswith(crypto.SIGNTEST_PREFIX):
         raise NotificationError("signature probe (WECHATPAY/SIGNTEST)", "SIGNATURE_PROBE")
-    if not timestamp.isdigit():
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
         raise NotificationError("Wechatpay-Timestamp is not a number", "MALFORMED")
     if abs((now or crypto.now()) - int(timestamp)) >= TIMESTAMP_TOLERANCE:
         raise NotificationError("Wechatpay-Timestamp outside the 5-minute window",
@@ -281,6 +282,8 @@ def parse_transaction(data):
     if not isinstance(data, dict) or not data.get("out_trade_no") or not data.get("trade_state"):
         raise InvalidResponse("not a transaction object")
     amount = data.get("amount") or {}
+    if amount.get("currency", "CNY") != "CNY":  # fen of another currency are not our fen
+        raise InvalidResponse("amount.currency is not CNY")
     total = amount.get("total")
     success_time = data.get("success_time")
     return Transaction(
