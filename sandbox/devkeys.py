@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from server.wechatpay.crypto import certificate_serial
+
 
 def _new_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -80,8 +82,6 @@ def generate(key_dir):
     merchant_key, merchant_cert = pair("merchant", with_cert=True)
     platform_key, platform_cert = pair("platform", with_cert=True)
     pubkey_private, pubkey_public = pair("wechatpay_pubkey", with_cert=False)
-    from server.wechatpay.crypto import certificate_serial
-
     return {
         "WECHATPAY_PRIVATE_KEY": merchant_key,
         "WECHATPAY_CERT": merchant_cert,

@@ -8,11 +8,14 @@ import json
 import secrets
 import threading
 import time
+from dataclasses import replace
 
 import requests
 
-from server.wechatpay.crypto import SIGNTEST_PREFIX
+from server.wechatpay.crypto import SIGNTEST_PREFIX, certificate_serial
 
+from .config import Signer
+from .devkeys import _new_key, self_signed_certificate
 from .wire import compact_time, digits, rfc3339
 
 # WeChat's notification retry schedule in seconds (protocol B5), after the first attempt.
@@ -63,13 +66,6 @@ class SandboxState:
 
     def rotate_platform_certificate(self):
         """Sign with a new platform certificate from now on; returns its serial."""
-        from dataclasses import replace
-
-        from server.wechatpay.crypto import certificate_serial
-
-        from .config import Signer
-        from .devkeys import _new_key, self_signed_certificate
-
         key = _new_key()
         pem = self_signed_certificate(key, "platform").decode()
         serial = certificate_serial(pem)

@@ -11,7 +11,7 @@ therefore change the order once, on SQLite and PostgreSQL alike, without a read-
 import json
 import logging
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
@@ -175,4 +175,4 @@ def apply_query(order, gateway, appid, mchid):
 
 
 def order_expiry(minutes, now=None):
-    return (now or datetime.now(timezone.utc)) + timedelta(minutes=minutes)
+    return (now or utcnow()) + timedelta(minutes=minutes)

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Protocol
 
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
 # WeChat's times are Beijing time (v2 yyyyMMddHHmmss; v3 RFC 3339 with +08:00).
 CHINA = timezone(timedelta(hours=8))
 
@@ -96,10 +100,6 @@ def new_http_session():
     Retries only what cannot have reached WeChat (failed connects) and idempotent GETs;
     a POST that may have arrived is never resent blindly: the caller queries instead.
     """
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-
     retry = Retry(total=2, connect=2, read=1, status=0, allowed_methods={"GET"},
                   backoff_factor=0.2, raise_on_status=False)
     session = requests.Session()
