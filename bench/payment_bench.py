@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 import sandbox  # noqa: E402
 from sandbox.devkeys import fresh_secrets, generate  # noqa: E402
 from server import create_app  # noqa: E402
+from server.catalogue import seed_catalogue  # noqa: E402
 from server.extensions import db  # noqa: E402
-from server.products import seed_catalogue  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 from tests.notifications import signed_notification, transaction_for  # noqa: E402
 

@@ -93,7 +93,8 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from . import auth, notify, orders, products
+    from .api import auth, orders, products
+    from .callbacks import notify
     for module in (auth, products, orders, notify):
         app.register_blueprint(module.bp)
 

@@ -13,7 +13,7 @@ from . import payments
 from .clients import gateway
 from .extensions import db
 from .models import Order, utcnow
-from .products import seed_catalogue
+from .catalogue import seed_catalogue
 from .wechatpay.errors import ApiError, WeChatPayError
 
 # WeChat refuses to close an order in its first 5 minutes.

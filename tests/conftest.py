@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, text
 import sandbox
 from sandbox.devkeys import fresh_secrets, generate
 from server import create_app
+from server.catalogue import seed_catalogue
 from server.extensions import db
-from server.products import seed_catalogue
 from tests.live import LiveServer
 
 IN_CI = os.environ.get("CI") == "true"

@@ -6,15 +6,15 @@ from datetime import datetime
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from . import payments
+from .. import payments
+from ..clients import gateway
+from ..errors import HttpError, wechatpay_http_error
+from ..extensions import db
+from ..models import Order, OrderItem, Product, as_utc, utcnow
+from ..wechatpay.errors import ApiError, WeChatPayError
+from ..wechatpay.gateway import CHINA, OrderRequest
 from .auth import login_required
-from .clients import gateway
-from .errors import HttpError, wechatpay_http_error
-from .extensions import db
-from .models import Order, OrderItem, Product, as_utc, utcnow
 from .validation import int_field, json_object
-from .wechatpay.errors import ApiError, WeChatPayError
-from .wechatpay.gateway import CHINA, OrderRequest
 
 bp = Blueprint("orders", __name__)
 

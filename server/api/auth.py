@@ -7,12 +7,12 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from .clients import login_client
-from .errors import HttpError
-from .extensions import db
-from .models import AuthToken, User, as_utc, utcnow
+from ..clients import login_client
+from ..errors import HttpError
+from ..extensions import db
+from ..models import AuthToken, User, as_utc, utcnow
+from ..wechatpay.errors import ApiError, TransportError
 from .validation import json_object, string_field
-from .wechatpay.errors import ApiError, TransportError
 
 bp = Blueprint("auth", __name__)
 

@@ -1,7 +1,7 @@
 """Reading request bodies strictly: the wrong shape is a 400 INVALID_REQUEST, never a 500."""
 from flask import request
 
-from .errors import HttpError
+from ..errors import HttpError
 
 
 def json_object():

@@ -1,10 +1,6 @@
-"""The demo catalogue. Prices are integer fen and only ever come from here."""
-from flask import Blueprint, jsonify
-
+"""The catalogue's demo content. Prices are integer fen and only ever come from the catalogue."""
 from .extensions import db
 from .models import Product
-
-bp = Blueprint("products", __name__)
 
 DEMO_CATALOGUE = [
     {"name": "Pour-over coffee", "description": "Single origin, brewed to order.", "price": 1800},
@@ -13,13 +9,6 @@ DEMO_CATALOGUE = [
     {"name": "One-fen test item", "description": "For trying a real payment cheaply.",
      "price": 1},
 ]
-
-
-@bp.get("/api/products")
-def list_products():
-    products = db.session.execute(
-        db.select(Product).filter_by(active=True).order_by(Product.id)).scalars()
-    return jsonify({"products": [product.to_json() for product in products]})
 
 
 def seed_catalogue():
