@@ -93,9 +93,9 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, orders, products
-    from .callbacks import notify
-    for module in (auth, products, orders, notify):
+    from .api import auth, orders, products, refunds
+    from .callbacks import notify, refund_notify
+    for module in (auth, products, orders, notify, refunds, refund_notify):
         app.register_blueprint(module.bp)
 
 

@@ -69,7 +69,7 @@ def test_refund_retry_and_refusals(sandbox, merchant):
     def code(response):
         return response.status_code, response.json()["code"]
     assert code(refund(merchant, "REFUNDME02", "RF-0002", 500)) == (400, "INVALID_REQUEST")
-    assert code(refund(merchant, "REFUNDME02", "RF-0003", 401)) == (400, "INVALID_REQUEST")
+    assert code(refund(merchant, "REFUNDME02", "RF-0003", 401)) == (403, "NOT_ENOUGH")
     assert code(refund(merchant, "REFUNDME02", "RF-0004", 1, total=999)) == (400, "PARAM_ERROR")
     assert code(refund(merchant, "UNPAIDORD1", "RF-0005", 1)) == (400, "INVALID_REQUEST")
     assert code(refund(merchant, "NOSUCHORDR", "RF-0006", 1)) == (404, "RESOURCE_NOT_EXISTS")
@@ -165,3 +165,36 @@ def test_a_refunded_order_cannot_be_paid_again_or_closed(sandbox, merchant):
 def test_scene_info_must_be_an_object(merchant):
     response = merchant.place("SCENEINFO001", "http://127.0.0.1:9/n", scene_info="x")
     assert (response.status_code, response.json()["code"]) == (400, "PARAM_ERROR")
+
+
+def test_at_most_50_refunds_per_order_and_not_enough_beyond_the_rest(sandbox, merchant):
+    paid_order(sandbox, merchant, "REFUND50CAP", total=100)
+    for n in range(50):
+        assert refund(merchant, "REFUND50CAP", f"RF-CAP-{n}", 1, total=100).status_code == 200
+    over = refund(merchant, "REFUND50CAP", "RF-CAP-50", 1, total=100)
+    assert (over.status_code, over.json()["code"]) == (403, "RULE_LIMIT")
+    paid_order(sandbox, merchant, "REFUNDREST1", total=100)
+    assert refund(merchant, "REFUNDREST1", "RF-REST-1", 60, total=100).status_code == 200
+    rest = refund(merchant, "REFUNDREST1", "RF-REST-2", 41, total=100)
+    assert (rest.status_code, rest.json()["code"]) == (403, "NOT_ENOUGH")
+
+
+def test_an_abnormal_refund_is_sent_again_to_a_bank_card(sandbox, merchant, receiver,
+                                                         sandbox_settings):
+    paid_order(sandbox, merchant, "REFUNDABN01")
+    arm(sandbox, {"kind": "refund", "status": "ABNORMAL"})
+    created = refund(merchant, "REFUNDABN01", "RF-ABN-1", 500, notify_url=receiver.url).json()
+    wait_for(receiver.bodies)
+    path = f"{REFUNDS}/{created['refund_id']}/apply-abnormal-refund"
+    incomplete = merchant.request("POST", path, {"out_refund_no": "RF-ABN-1",
+                                                 "type": "USER_BANK_CARD"})
+    assert (incomplete.status_code, incomplete.json()["code"]) == (400, "PARAM_ERROR")
+    answer = merchant.request("POST", path, {"out_refund_no": "RF-ABN-1",
+                                             "type": "MERCHANT_BANK_CARD"})
+    assert answer.status_code == 200 and merchant.verify(answer.headers, answer.content)
+    assert answer.json()["status"] == "PROCESSING"
+    bodies = wait_for(lambda: receiver.bodies()[1:])
+    assert decrypt(sandbox_settings, bodies[0])["refund_status"] == "SUCCESS"
+    again = merchant.request("POST", path, {"out_refund_no": "RF-ABN-1",
+                                            "type": "MERCHANT_BANK_CARD"})
+    assert (again.status_code, again.json()["code"]) == (400, "INVALID_REQUEST")
