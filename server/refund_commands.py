@@ -14,7 +14,8 @@ import click
 from flask import current_app
 
 from . import refunds
-from .clients import gateway
+from . import clients
+from .errors import HttpError
 from .extensions import db
 from .models import Order, Refund, RefundRequest
 from .wechatpay.errors import WeChatPayError
@@ -27,6 +28,15 @@ def init_app(app):
 
 def _by(value):
     return value or f"cli:{getpass.getuser()}"
+
+
+def gateway():
+    try:
+        return clients.gateway()
+    except HttpError:
+        missing = ", ".join(current_app.extensions["wechatpay_missing"])
+        raise click.ClickException(f"PAYMENTS_NOT_CONFIGURED: missing settings: {missing}") \
+            from None
 
 
 def _notify_url():

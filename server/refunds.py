@@ -240,6 +240,13 @@ def apply_refund_result(result, *, source, dedupe_key, event_type, payload):
     if result.status == gw.REFUND_SUCCESS:
         values["succeeded_at"] = (result.success_time or utcnow()).astimezone(timezone.utc)
     changed = _set_status(refund_row.id, MAY_LEAVE[result.status], result.status, **values)
+    if not changed:
+        # A stale answer (the notification came first) may still carry details we lack.
+        db.session.execute(update(Refund).where(Refund.id == refund_row.id).values(
+            refund_id=func.coalesce(Refund.refund_id, result.refund_id),
+            channel=func.coalesce(Refund.channel, result.channel),
+            user_received_account=func.coalesce(Refund.user_received_account,
+                                                result.user_received_account)))
     if changed and result.status == gw.REFUND_SUCCESS:
         _mark_refunded_when_complete(order)
     db.session.commit()
