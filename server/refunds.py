@@ -85,11 +85,17 @@ def refundable(order):
     return order.total - held
 
 
-def refund(order, amount, reason, by, *, gateway, notify_url, request=None):
-    """Refund ``amount`` fen of a paid order, asked and approved by ``by``. Returns the Refund,
+def refund(order, amount, reason, by, *, gateway, notify_url, request=None, note=None):
+    """Refund ``amount`` fen of a paid order, approved by ``by`` (and asked by them, or by the
+    user of ``request``, a pending RefundRequest this refund approves). Returns the Refund,
     whatever WeChat answered (PENDING when it did not answer: the sweep sends it again).
-    RefundError when the refund is not allowed. Commits."""
-    refund_row = _place(order.id, amount, reason, requested_by=by, approved_by=by)
+    RefundError when the refund is not allowed; nothing is written then. Commits."""
+    requested_by = f"user:{request.user_id}" if request is not None else by
+    refund_row = _place(order.id, amount, reason, requested_by=requested_by, approved_by=by)
+    if request is not None and not _decide(request.id, RefundRequest.APPROVED, by, note,
+                                           refund_id=refund_row.id):
+        db.session.rollback()
+        raise RefundError("REQUEST_NOT_PENDING", f"refund request {request.id} was decided")
     db.session.commit()
     return submit(refund_row, gateway=gateway, notify_url=notify_url)
 
@@ -395,13 +401,8 @@ def approve_request(request_id, by, note, *, gateway, notify_url, amount=None):
         if amount <= 0:
             db.session.rollback()
             raise RefundError("ORDER_NOT_REFUNDABLE", "nothing is left to refund on this order")
-    refund_row = _place(order.id, amount, request.reason, requested_by=f"user:{request.user_id}",
-                        approved_by=by)
-    if not _decide(request_id, RefundRequest.APPROVED, by, note, refund_id=refund_row.id):
-        db.session.rollback()
-        raise RefundError("REQUEST_NOT_PENDING", f"refund request {request_id} was decided")
-    db.session.commit()
-    return submit(refund_row, gateway=gateway, notify_url=notify_url)
+    return refund(order, amount, request.reason, by, gateway=gateway, notify_url=notify_url,
+                  request=request, note=note)
 
 
 def reject_request(request_id, by, note):
