@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import requests
 
 from server.wechatpay.crypto import aes_gcm_decrypt
-from tests.sandbox_fixtures import arm, cashier
+from tests.sandbox_fixtures import arm, cashier, deliveries
 from tests.conftest import wait_for
 
 REFUNDS = "/v3/refund/domestic/refunds"
@@ -198,3 +198,20 @@ def test_an_abnormal_refund_is_sent_again_to_a_bank_card(sandbox, merchant, rece
     again = merchant.request("POST", path, {"out_refund_no": "RF-ABN-1",
                                             "type": "MERCHANT_BANK_CARD"})
     assert (again.status_code, again.json()["code"]) == (400, "INVALID_REQUEST")
+
+
+def test_refund_notifications_are_retried_until_acknowledged(sandbox, merchant, receiver,
+                                                             sandbox_settings):
+    """The payment schedule (time-scaled): two failures, then acknowledged on the third."""
+    paid_order(sandbox, merchant, "REFUNDRETRY1")
+    receiver.reset(statuses=[500, 500])
+    refund(merchant, "REFUNDRETRY1", "RF-RETRY-1", 100, notify_url=receiver.url)
+    def to_receiver():  # not the payment notification, sent to an unreachable notify_url
+        return [d for d in deliveries(sandbox, "REFUNDRETRY1") if d["url"] == receiver.url]
+
+    attempts = wait_for(lambda: any(d["acknowledged"] for d in to_receiver()) and to_receiver())
+    assert [(d["attempt"], d["status"], d["acknowledged"]) for d in attempts] == [
+        (1, 500, False), (2, 500, False), (3, 204, True)]
+    bodies = receiver.bodies()
+    assert len(set(bodies)) == 1  # the same notification each time, freshly signed
+    assert decrypt(sandbox_settings, bodies[0])["out_refund_no"] == "RF-RETRY-1"
