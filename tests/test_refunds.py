@@ -31,6 +31,9 @@ def test_partial_refunds_until_the_order_is_refunded(stack):
         [(500, "SUCCESS"), (COFFEE - 500, "SUCCESS")]
     assert shown["refunds"][0]["reason"] == "口味不对" and shown["refunds"][0]["refund_id"]
     assert shown["refunds"][0]["channel"] == "ORIGINAL"
+    (listed,) = requests.get(f"{stack.backend}/api/orders", headers=auth).json()["orders"]
+    assert (listed["status"], listed["refunded"], len(listed["refunds"])) == \
+        ("REFUNDED", COFFEE, 2)
     # WeChat's view agrees, and every message about the refunds is on the order's timeline.
     assert sorted(r["amount"]["refund"] for r in wechat_refunds(stack, order["out_trade_no"])) \
         == [500, COFFEE - 500]
