@@ -6,7 +6,7 @@ REFUND.SUCCESS to the refund's notify_url when it has one. Arm a refund fault
 end differently; a PROCESSING refund waits for ``POST /sandbox/refunds/<out_refund_no>``.
 An ABNORMAL refund can be sent again to a bank card with apply-abnormal-refund, as at WeChat.
 Checks as WeChat's: ``amount.total`` must be the order's, at most 50 refunds per order,
-NOT_ENOUGH beyond what is left, and the same out_refund_no answers the same refund.
+INVALID_REQUEST beyond what is left, and the same out_refund_no answers the same refund.
 """
 import re
 import time
@@ -71,7 +71,9 @@ def create_refund():
             raise ApiError(403, "RULE_LIMIT", "退款次数超过限制")
         refunded = sum(r["amount"]["refund"] for r in refunds if r["status"] != "CLOSED")
         if refunded + amount["refund"] > order["amount"]["total"]:
-            raise ApiError(403, "NOT_ENOUGH", "申请退款金额超过订单可退金额")
+            # What WeChat answers (community reports, v2 and v3); NOT_ENOUGH is something
+            # else there: the merchant account's balance is too low (arm an api fault for it).
+            raise ApiError(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
 
         now = time.time()
         refund = {

@@ -45,8 +45,10 @@ CONTRADICTIONS = {(Refund.SUCCESS, gw.REFUND_CLOSED), (Refund.CLOSED, gw.REFUND_
                   (Refund.CLOSED, gw.REFUND_ABNORMAL), (Refund.CLOSED, gw.REFUND_PROCESSING)}
 # What to tell a person about WeChat's definite refusals.
 REFUSALS = {
-    "NOT_ENOUGH": "WeChat Pay says there is not enough to refund (more than the order has "
-                  "left, or the merchant account's balance is too low)",
+    "NOT_ENOUGH": "the merchant account's balance is too low for this refund: top it up "
+                  "and refund again",
+    "INVALID_REQUEST": "WeChat Pay refused the refund as asked (for example more than it "
+                       "has left to refund: was the order refunded on the merchant platform?)",
     "TRADE_OVERDUE": "the order was paid more than a year ago; WeChat Pay no longer refunds "
                      "it: give the money back another way",
     "USER_ACCOUNT_ABNORMAL": "the payer's WeChat account is frozen or closed: give the money "

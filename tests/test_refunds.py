@@ -77,6 +77,24 @@ def test_a_definite_refusal_is_kept_and_frees_the_amount(stack):
     assert order_status(stack, order["id"]) == "REFUNDED"
 
 
+def test_wechat_refusing_more_than_it_has_left_fails_the_refund(stack):
+    """Refunded on the merchant platform behind our back: WeChat has less left than we think."""
+    _, order = paid_order(stack)
+    merchant = Merchant(stack.sandbox, stack.settings)
+    assert merchant.request("POST", REFUNDS_PATH, {
+        "out_trade_no": order["out_trade_no"], "out_refund_no": "MERCHANT-PLATFORM-2",
+        "amount": {"refund": 1000, "total": COFFEE, "currency": "CNY"}}).status_code == 200
+    refused = place_refund(stack, order["id"], COFFEE)
+    assert (refused["status"], refused["error_code"]) == ("FAILED", "INVALID_REQUEST")
+    assert "申请退款金额超过订单可退金额" in refused["error_message"]
+    stack.control("faults", kind="api", path=REFUNDS_PATH, method="POST", status=403,
+                  code="NOT_ENOUGH", message="基本账户余额不足，请充值后重新发起")
+    low_balance = place_refund(stack, order["id"], 800)
+    assert low_balance["status"] == "FAILED" and "top it up" in low_balance["error_message"]
+    wait_refund(stack, place_refund(stack, order["id"], 800)["out_refund_no"], "SUCCESS")
+    assert order_status(stack, order["id"]) == "PAID"  # WeChat has refunded it all, we 800
+
+
 def test_at_most_50_refunds_per_order(stack):
     _, order = paid_order(stack)
     for _ in range(refunds.MAX_REFUNDS_PER_ORDER):

@@ -44,7 +44,7 @@ def test_sdk_refunds_queries_and_reads_the_refund_notification(sandbox, sandbox_
     assert code == 200 and json.loads(message)["status"] == "SUCCESS"
     code, message = sdk.refund(out_refund_no="SDKRF-2", out_trade_no="SDKREFUND01",
                                amount={"refund": 601, "total": 1000, "currency": "CNY"})
-    assert (code, json.loads(message)["code"]) == (403, "NOT_ENOUGH")
+    assert (code, json.loads(message)["code"]) == (400, "INVALID_REQUEST")
     code, message = sdk.refund(out_refund_no="SDKRF-3", out_trade_no="SDKREFUND01",
                                amount={"refund": 1, "total": 999, "currency": "CNY"})
     assert (code, json.loads(message)["code"]) == (400, "PARAM_ERROR")
