@@ -1,4 +1,5 @@
 """The user's side: POST /api/orders/<id>/refund-request, decided by the shop with the CLI."""
+import threading
 from datetime import timedelta
 
 import requests
@@ -105,3 +106,20 @@ def test_a_longer_window_is_a_setting(make_stack):
             paid_at=utcnow() - timedelta(days=20)))
         db.session.commit()
     assert ask(stack, auth, order["id"]).status_code == 201
+
+
+def test_concurrent_requests_make_one_pending_request(stack):
+    auth, order = paid_order(stack)
+    statuses, start = [], threading.Barrier(8)
+
+    def send():
+        start.wait()
+        statuses.append(ask(stack, auth, order["id"]).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201] + [409] * 7
+    assert stack.query("SELECT status FROM refund_requests") == [("PENDING",)]
