@@ -159,26 +159,40 @@ def submit(refund_row, *, gateway, notify_url):
                                out_refund_no=refund_row.out_refund_no, refund=refund_row.amount,
                                total=order.total, reason=refund_row.reason,
                                notify_url=notify_url)
+    retry = refund_row.attempts > 0  # an earlier call's outcome is unknown
     db.session.execute(update(Refund).where(Refund.id == refund_id).values(
         attempts=Refund.attempts + 1, updated_at=utcnow()))
     db.session.commit()
+    source = "apply"
     try:
-        result = gateway.refund(request)
-    except ApiError as exc:
-        if exc.retryable or (exc.http_status or 0) >= 500:
-            _note_retry(refund_id, exc.code, exc.message)
-        else:
-            _fail(refund_id, exc)
-    except TransportError as exc:
-        _note_retry(refund_id, exc.code, exc.message)
-    else:
         try:
-            apply_refund_result(result, source="apply",
-                                dedupe_key=f"refund-apply:{result.out_refund_no}:{result.status}",
-                                event_type=f"APPLY.{result.status}", payload=asdict(result))
-        except RefundMismatch as exc:
-            log.error("WeChat's answer to refund %s contradicts it: %s", request.out_refund_no,
-                      exc)
+            result = gateway.refund(request)
+        except ApiError as exc:
+            if exc.retryable or (exc.http_status or 0) >= 500:
+                raise
+            if not retry:
+                _fail(refund_id, exc)
+                return _reload(refund_id)
+            # A refusal now does not prove that an earlier, unanswered call made no refund:
+            # only WeChat not knowing the out_refund_no does. Ask before freeing the amount.
+            source = "query"
+            try:
+                result = gateway.query_refund(request.out_refund_no)
+            except ApiError as missing:
+                if missing.code not in ("RESOURCE_NOT_EXISTS", "ORDER_NOT_EXIST"):
+                    raise
+                _fail(refund_id, exc)
+                return _reload(refund_id)
+    except (ApiError, TransportError) as exc:
+        _note_retry(refund_id, exc.code, exc.message)
+        return _reload(refund_id)
+    try:
+        apply_refund_result(result, source=source,
+                            dedupe_key=f"refund-{source}:{result.out_refund_no}:{result.status}",
+                            event_type=f"{source.upper()}.{result.status}",
+                            payload=asdict(result))
+    except RefundMismatch as exc:
+        log.error("WeChat's answer to refund %s contradicts it: %s", request.out_refund_no, exc)
     return _reload(refund_id)
 
 

@@ -149,6 +149,34 @@ def test_a_timeout_is_retried_with_the_same_out_refund_no(stack):
     assert stack.query("SELECT attempts FROM refunds") == [(3,)]
 
 
+def test_a_refusal_after_a_lost_answer_is_checked_before_the_amount_is_freed(stack):
+    """The first call timed out (WeChat made the refund); the retry is refused (here a
+    SIGN_ERROR). Only WeChat not knowing the out_refund_no would prove there is no refund."""
+    _, order = paid_order(stack)
+    stack.control("faults", kind="api", path=REFUNDS_PATH, method="POST", delay=3)
+    stack.control("faults", kind="notify", action="drop")
+    pending = place_refund(stack, order["id"], COFFEE)
+    wait_for(lambda: wechat_refunds(stack, order["out_trade_no"]))
+    stack.control("faults", kind="api", path=REFUNDS_PATH, method="POST", status=401,
+                  code="SIGN_ERROR")
+    assert "'success': 1" in stack.cli("refunds", "sync", "--older-than", "0")
+    assert refund_row(stack, pending["out_refund_no"])["status"] == "SUCCESS"
+    assert order_status(stack, order["id"]) == "REFUNDED"
+
+    # Never made at WeChat (the first call was refused with a 5xx, then a definite 4xx):
+    _, other = paid_order(stack)
+    stack.control("faults", kind="api", path=REFUNDS_PATH, method="POST", status=503,
+                  code="SERVICE_UNAVAILABLE")
+    unknown = place_refund(stack, other["id"], 500)
+    assert unknown["status"] == "PENDING"
+    stack.control("faults", kind="api", path=REFUNDS_PATH, method="POST", status=403,
+                  code="TRADE_OVERDUE", message="订单已经超过退款期限")
+    stack.cli("refunds", "sync", "--older-than", "0")
+    failed = refund_row(stack, unknown["out_refund_no"])
+    assert (failed["status"], failed["error_code"]) == ("FAILED", "TRADE_OVERDUE")
+    assert wechat_refunds(stack, other["out_trade_no"]) == []
+
+
 def test_processing_refunds_are_settled_by_the_periodic_job(stack):
     _, order = paid_order(stack)
     stack.control("faults", kind="refund", status="PROCESSING")
