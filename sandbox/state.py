@@ -62,6 +62,7 @@ class SandboxState:
         self.bill_files = {}      # download token -> (bytes, expires_at)
         self.faults = []
         self.deliveries = []      # one dict per notification attempt, oldest first
+        self.miniapp = {}         # access tokens and shipping info (sandbox.miniapp)
         self._stop = threading.Event()
 
     def rotate_platform_certificate(self):
