@@ -38,7 +38,8 @@ notifications it affects before it disarms itself.
         Notification faults apply to refund notifications too (matched by out_trade_no).
 
 Inspection and helpers
-    GET  /sandbox/health                     -> {"ok": true, "appid", "mchid", "public_key_mode"}
+    GET  /sandbox/health                     -> {"ok": true, "appid", "mchid", "key_mode",
+                                                 "public_key_mode"}
     GET  /sandbox/orders                     -> {"orders": [...]}
     GET  /sandbox/orders/<out_trade_no>      -> {"order": {...}} (404 ORDER_NOT_FOUND)
     POST /sandbox/orders/<out_trade_no>/expire  time_expire passes now: unpayable, closable
@@ -76,6 +77,7 @@ def _public(order):
 def health():
     config = _state().config
     return json_response({"ok": True, "appid": config.appid, "mchid": config.mchid,
+                          "key_mode": config.key_mode,
                           "public_key_mode": bool(config.public_key_mode)})
 
 
@@ -196,6 +198,9 @@ def settle_refund(out_refund_no):
 @bp.post("/platform-certificate/rotate")
 def rotate_platform_certificate():
     """Start signing with a new platform certificate (the old one stays listed)."""
+    if _state().config.platform is None:
+        return control_error(400, "NO_PLATFORM_CERTIFICATE",
+                             "SANDBOX_KEY_MODE=public-key: this merchant has no platform certificate")
     return json_response({"serial_no": _state().rotate_platform_certificate()})
 
 

@@ -105,6 +105,8 @@ def fresh_secrets():
         "WECHATPAY_API_KEY": secrets.token_hex(16),
         "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_" + "".join(
             str(secrets.randbelow(10)) for _ in range(34)),
+        # A merchant created today: the backend above is set up with the public key.
+        "SANDBOX_KEY_MODE": "public-key",
     }
 
 

@@ -185,5 +185,5 @@ def stack(make_stack):
 @pytest.fixture
 def cert_mode_stack(make_stack):
     """Certificate mode: no WeChat Pay public key anywhere; platform certificates only."""
-    return make_stack(WECHATPAY_PUBLIC_KEY="", WECHATPAY_PUBLIC_KEY_ID="",
-                      SANDBOX_PUBLIC_KEY_PRIVATE="")
+    return make_stack(SANDBOX_KEY_MODE="certificate", WECHATPAY_PUBLIC_KEY="",
+                      WECHATPAY_PUBLIC_KEY_ID="", SANDBOX_PUBLIC_KEY_PRIVATE="")
