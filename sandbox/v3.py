@@ -1,7 +1,7 @@
 """WeChat Pay API v3 as api.mch.weixin.qq.com serves it (protocol C1-C8).
 
 Every request must carry a valid merchant ``Authorization`` (401 SIGN_ERROR otherwise); every
-2xx response, 204 included, is signed with the key the merchant's key mode picks
+answer to a verified request, 204 and errors included, is signed with the key the merchant's key mode picks
 (``SandboxConfig.response_signer``): the WeChat Pay public key for a merchant created today,
 the platform certificate for an older one, and while migrating the public key only when the
 request named its ``PUB_KEY_ID_...`` in ``Wechatpay-Serial``.
@@ -110,11 +110,15 @@ def verify_merchant_signature():
                                  request.get_data(cache=True))
     if not rsa_verify(config.merchant_public_key, message, auth["signature"]):
         raise sign_error("sign not match", url, message)
+    g.merchant_verified = True
 
 
 @bp.after_request
 def sign_response(response):
-    if 200 <= response.status_code < 300 and not g.get("unsigned"):
+    # WeChat signs its answer whenever the merchant's signature verified, error answers
+    # included (a 401 SIGN_ERROR is not signed); injected 2xx fault bodies are signed too.
+    signed = 200 <= response.status_code < 300 or g.get("merchant_verified")
+    if signed and not g.get("unsigned"):
         signer = _state().config.response_signer(request.headers.get("Wechatpay-Serial"))
         response.headers.update(signed_headers(signer, response.get_data()))
     return response

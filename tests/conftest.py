@@ -141,10 +141,11 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
 
 @pytest.fixture
 def make_stack(dev_keys, database_url):
-    """``make_stack(**settings)`` starts a simulator and a backend with those settings."""
+    """``make_stack(**settings)`` starts a simulator and a backend with those settings;
+    ``backend_settings={...}`` are settings for the backend alone (a misconfigured merchant)."""
     servers = []
 
-    def make(**overrides):
+    def make(backend_settings=None, **overrides):
         settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001", **overrides}
         sim = LiveServer(sandbox.create_app(settings)).start()
         servers.append(sim)
@@ -152,7 +153,8 @@ def make_stack(dev_keys, database_url):
         settings.update({"DATABASE_URL": database_url, "WECHAT_API_BASE": sim.url,
                          "WECHATPAY_API_BASE": sim.url,
                          "WECHATPAY_NOTIFY_URL": f"{backend.url}/api/pay/notify",
-                         "WECHAT_HTTP_TIMEOUT_SECONDS": "2", **overrides})
+                         "WECHAT_HTTP_TIMEOUT_SECONDS": "2", **overrides,
+                         **(backend_settings or {})})
         app = create_app(settings)
         with app.app_context():
             db.create_all()

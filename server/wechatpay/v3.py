@@ -83,6 +83,13 @@ class PlatformKeys:
     def __call__(self, serial):
         if self.public_key_id and serial == self.public_key_id:
             return self.public_key
+        if serial.startswith("PUB_KEY_ID_"):
+            # Not a certificate serial: downloading certificates cannot help. Say what to set
+            # (`flask --app server doctor` says the same before the first payment).
+            log.error("WeChat Pay signed with public key %s but WECHATPAY_PUBLIC_KEY_ID is %s: "
+                      "set WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY to that key",
+                      serial[:64], self.public_key_id or "not set")
+            return None
         if serial not in self._certificates:
             self._refresh_for(serial)
         return self._certificates.get(serial)
