@@ -4,9 +4,15 @@ These do not exist at WeChat; they let a developer or a test play the user and t
 Errors use the backend's shape ``{"error": {"code", "message"}}``.
 
 Cashier
-    POST /sandbox/pay  {"prepay_id" | "out_trade_no", "action": "pay" | "cancel"}
+    POST /sandbox/pay  {"pay_params" | "prepay_id" | "out_trade_no", "action": "pay" | "cancel"}
         -> 200 {"out_trade_no", "trade_state", "transaction_id"?, "event_id"?}
-        Plays the user at WeChat's cashier. "pay" marks the order SUCCESS and sends the
+        Plays the user at WeChat's cashier. "pay_params" is the object the mini program hands
+        to wx.requestPayment ({timeStamp, nonceStr, package, signType, paySign}); its paySign is
+        checked as WeChat's client checks it (v3 RSA over appId, timeStamp, nonceStr, package
+        with the merchant's certificate; v2 MD5/HMAC-SHA256 with the API key), and a wrong one
+        fails like wx.requestPayment: 400 PAYSIGN_INVALID with "errMsg":
+        "requestPayment:fail ...". "prepay_id" and "out_trade_no" skip that check (they play
+        a user who pays some other way, e.g. a script or another device). "pay" marks the order SUCCESS and sends the
         payment notification (by the order's api_version) with retries until acknowledged;
         "cancel" leaves it NOTPAY and sends nothing. 404 PREPAY_NOT_FOUND, 400 PREPAY_EXPIRED
         (prepay_id older than 2 h), ORDER_EXPIRED (past time_expire), ORDER_CLOSED, ORDERPAID.
@@ -55,6 +61,8 @@ import time
 
 from flask import Blueprint, current_app, request
 
+from server.wechatpay.crypto import rsa_verify, v2_verify
+
 from . import refunds
 from .state import PAID_STATES, FaultError
 from .wire import control_error, json_response
@@ -88,6 +96,13 @@ def cashier():
     if action not in ("pay", "cancel"):
         return control_error(400, "INVALID_REQUEST", 'action must be "pay" or "cancel"')
     state = _state()
+    pay_params = data.get("pay_params")
+    if pay_params is not None:
+        failure = pay_sign_failure(state, pay_params)
+        if failure:
+            return json_response({"error": {"code": "PAYSIGN_INVALID", "message": failure,
+                                            "errMsg": f"requestPayment:fail {failure}"}}, 400)
+        data = {"prepay_id": pay_params["package"].removeprefix("prepay_id=")}
     with state.lock:
         if data.get("prepay_id"):
             order = state.order_by_prepay(data["prepay_id"])
@@ -112,6 +127,30 @@ def cashier():
     if action == "pay":
         answer["event_id"] = state.notify(order)
     return json_response(answer)
+
+
+def pay_sign_failure(state, params):
+    """Why WeChat's client would refuse these wx.requestPayment parameters, or None."""
+    if not isinstance(params, dict) or not all(
+            isinstance(params.get(name), str) and params[name]
+            for name in ("timeStamp", "nonceStr", "package", "paySign")):
+        return "parameter error: timeStamp, nonceStr, package and paySign must be strings"
+    if not params["package"].startswith("prepay_id="):
+        return "parameter error: package should be prepay_id=..."
+    appid = state.config.appid  # the client signs for the mini program it runs in
+    sign_type = params.get("signType") or "MD5"
+    if sign_type == "RSA":
+        good = rsa_verify(state.config.merchant_public_key,
+                          f"{appid}\n{params['timeStamp']}\n{params['nonceStr']}\n"
+                          f"{params['package']}\n".encode(), params["paySign"])
+    elif sign_type in ("MD5", "HMAC-SHA256") and state.settings.get("WECHATPAY_API_KEY"):
+        signed = {"appId": appid, **{name: params[name] for name in
+                                     ("timeStamp", "nonceStr", "package", "signType")
+                                     if name in params}, "sign": params["paySign"]}
+        good = v2_verify(signed, state.settings["WECHATPAY_API_KEY"], sign_type)
+    else:
+        return f"parameter error: signType {sign_type} is not supported"
+    return None if good else "支付验证签名失败"
 
 
 @bp.route("/faults", methods=["GET", "POST", "DELETE"])

@@ -103,9 +103,9 @@ class Stack:
         return requests.get(f"{self.backend}/api/orders/{order_id}", headers=auth)
 
     def cashier(self, pay_params, action="pay"):
-        prepay_id = pay_params["package"].removeprefix("prepay_id=")
+        """The user at WeChat's cashier with the backend's pay_params (paySign checked)."""
         return requests.post(f"{self.sandbox}/sandbox/pay",
-                             json={"prepay_id": prepay_id, "action": action})
+                             json={"pay_params": pay_params, "action": action})
 
     def control(self, endpoint, **body):
         response = requests.post(f"{self.sandbox}/sandbox/{endpoint}", json=body)

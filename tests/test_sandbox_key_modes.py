@@ -116,3 +116,31 @@ def test_the_backend_takes_payments_in_every_mode(make_stack, mode):
     order = wait_for(lambda: (o := stack.order(auth, created["order"]["id"]).json()["order"])
                      ["status"] == "PAID" and o)
     assert order["transaction_id"]
+
+
+# --- the cashier checks paySign as WeChat's client does ------------------------------------------
+
+def test_the_cashier_takes_the_backends_pay_params(stack):
+    auth = stack.login()
+    created = stack.create_order(auth).json()
+    params = created["pay_params"]
+    for name, value in (("paySign", "A" + params["paySign"][1:]), ("nonceStr", "changed"),
+                        ("timeStamp", str(int(params["timeStamp"]) + 1))):
+        refused = stack.cashier({**params, name: value})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["errMsg"] == "requestPayment:fail 支付验证签名失败"
+    missing = stack.cashier({key: value for key, value in params.items() if key != "package"})
+    assert missing.json()["error"]["errMsg"].startswith("requestPayment:fail parameter error")
+    order = stack.order(auth, created["order"]["id"]).json()["order"]
+    assert order["status"] != "PAID"
+    assert stack.cashier(params).status_code == 200
+
+
+@pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
+def test_the_cashier_checks_v2_pay_params(make_stack, sign_type):
+    stack = make_stack(WECHATPAY_API_VERSION="v2", WECHATPAY_V2_SIGN_TYPE=sign_type)
+    auth = stack.login()
+    params = stack.create_order(auth).json()["pay_params"]
+    assert params["signType"] == sign_type
+    assert stack.cashier({**params, "paySign": "0" * 32}).status_code == 400
+    assert stack.cashier(params).status_code == 200
