@@ -42,6 +42,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
+from . import unsupported
 from .login import wechat_error
 from .state import SandboxState
 from .wire import control_error, json_response, request_id
@@ -116,6 +117,8 @@ def register_errors(app):
         if request.path.startswith("/sandbox/"):
             return control_error(error.code, error.name.upper().replace(" ", "_"),
                                  error.description)
+        if error.code in (404, 405) and unsupported.is_v2_path(request.path):
+            return unsupported.answer(request.path)  # XML, as v2 clients expect
         # WeChat answers unknown resources and wrong methods with its JSON error shape.
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                 500: "SYSTEM_ERROR"}.get(error.code, "INVALID_REQUEST")
