@@ -77,7 +77,8 @@ def register_faults(app):
     def injected_api_fault():
         if request.path.startswith("/sandbox/"):
             return None
-        fault = app.extensions["sandbox"].take_api_fault(request.method, request.path)
+        port = int(request.environ.get("SERVER_PORT") or 0)
+        fault = app.extensions["sandbox"].take_api_fault(request.method, request.path, port)
         if fault is None:
             return None
         if fault["delay"]:

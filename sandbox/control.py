@@ -21,8 +21,11 @@ Faults: POST /sandbox/faults with one fault object or {"faults": [...]}; GET lis
 ones; DELETE disarms all. Every fault has "times" (default 1): how many requests or
 notifications it affects before it disarms itself.
     {"kind": "api", "path": "/v3/pay/transactions/jsapi", "method": "POST"?,
-     "status": 500?, "code": "SYSTEM_ERROR"?, "message": "..."?, "body": {...}?, "delay": 0?}
-        Matches requests whose path starts with "path" (and the method, if given). With
+     "status": 500?, "code": "SYSTEM_ERROR"?, "message": "..."?, "body": {...}?, "delay": 0?,
+     "port": 8001?}
+        Matches requests whose path starts with "path" (and the method, and the port the
+        request came in on, if given: with ``--backup-port`` one simulator serves WeChat's
+        primary and backup domains, and "port" faults one of them). With
         "delay" it first sleeps that many seconds (provoke client timeouts); with "status" it
         then answers that status instead of the real endpoint: "body" verbatim if given, else
         {"code", "message"} for /v3, {"errcode": int(code), "errmsg"} for /sns (give status
