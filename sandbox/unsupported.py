@@ -8,8 +8,6 @@ request gets what a merchant without that product's permission gets: a signed
 usual unsigned ``return_code=FAIL``. Any other path outside /v3, /sns and /sandbox is not a
 WeChat endpoint at all: HTTP 404 with a ``return_code=FAIL`` XML body.
 """
-from . import v2
-
 # WeChat Pay v2 endpoints that exist at WeChat but are not simulated (when a route for one of
 # them is added, that route answers instead).
 KNOWN_V2_ENDPOINTS = {
@@ -32,6 +30,7 @@ def is_v2_path(path):
 
 def answer(path):
     """The XML answer for a v2 path without a route."""
+    from . import v2  # sandbox.v2 stays an optional plug-in (see sandbox/__init__.py)
     if path.rstrip("/") not in KNOWN_V2_ENDPOINTS:
         response = v2.return_fail("请求的接口不存在")
         response.status_code = 404
