@@ -149,3 +149,15 @@ def test_bad_notify_urls(stack, url, problem):
         check = results(values)["notify URL"]
     assert check.status == FAIL and problem in check.detail, check
     assert "WECHATPAY_NOTIFY_URL" in check.fix or "nginx" in check.fix
+
+
+def test_checkout_with_settings_that_do_not_fit_names_them(make_stack, caplog):
+    """Without the doctor, the mismatch still says what to change, not "try again"."""
+    stack = make_stack(backend_settings={"WECHATPAY_PUBLIC_KEY": "",
+                                         "WECHATPAY_PUBLIC_KEY_ID": ""})
+    response = stack.create_order(stack.login())
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "PAYMENTS_MISCONFIGURED"
+    assert "try again" not in response.json()["error"]["message"]
+    assert "set WECHATPAY_PUBLIC_KEY_ID" in caplog.text
+    assert stack.settings["WECHATPAY_PUBLIC_KEY_ID"] in caplog.text

@@ -15,7 +15,8 @@ from urllib.parse import quote, urlencode
 import requests
 
 from . import crypto
-from .errors import ApiError, InvalidResponse, NotificationError, TransportError
+from .errors import ApiError, InvalidResponse, Misconfigured, NotificationError, \
+    TransportError
 from .gateway import CHINA, Notification, Reply, Transaction, send_with_failover
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ def verify_signed_message(headers, body, key_for_serial, now=None):
                                 "TIMESTAMP_EXPIRED")
     key = key_for_serial(serial)
     if key is None:
-        raise NotificationError(f"unknown Wechatpay-Serial {serial[:64]}", "UNKNOWN_SERIAL")
+        hint = " (a WeChat Pay public key: is WECHATPAY_PUBLIC_KEY_ID set to it?)" \
+            if serial.startswith("PUB_KEY_ID_") else ""
+        raise NotificationError(f"unknown Wechatpay-Serial {serial[:64]}{hint}", "UNKNOWN_SERIAL")
     if not crypto.rsa_verify(key, crypto.v3_response_message(timestamp, nonce_str, body),
                              signature):
         raise NotificationError("signature does not verify", "SIGNATURE_INVALID")
@@ -84,12 +87,7 @@ class PlatformKeys:
         if self.public_key_id and serial == self.public_key_id:
             return self.public_key
         if serial.startswith("PUB_KEY_ID_"):
-            # Not a certificate serial: downloading certificates cannot help. Say what to set
-            # (`flask --app server doctor` says the same before the first payment).
-            log.error("WeChat Pay signed with public key %s but WECHATPAY_PUBLIC_KEY_ID is %s: "
-                      "set WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY to that key",
-                      serial[:64], self.public_key_id or "not set")
-            return None
+            return None  # not a certificate serial: downloading certificates cannot help
         if serial not in self._certificates:
             self._refresh_for(serial)
         return self._certificates.get(serial)
@@ -245,6 +243,12 @@ class V3Gateway:
             try:
                 verify_signed_message(headers, raw, self.platform_keys)
             except NotificationError as exc:
+                serial = headers.get("Wechatpay-Serial", "")
+                if exc.code == "UNKNOWN_SERIAL" and serial.startswith("PUB_KEY_ID_"):
+                    raise Misconfigured(
+                        f"WeChat Pay signs with public key {serial[:64]}: set "
+                        "WECHATPAY_PUBLIC_KEY_ID to it and WECHATPAY_PUBLIC_KEY to its file "
+                        "(flask --app server doctor checks this)") from None
                 raise InvalidResponse(f"response signature check failed: {exc.code}") from None
         return self._decode(status, raw)
 
