@@ -81,6 +81,7 @@ def _v3_checks(gateway, values):
                       "check WECHATPAY_API_BASE, DNS and the firewall/proxy between this "
                       "server and WeChat Pay")]
     checks.append(Check("reach WeChat Pay", OK, gateway.api_base))
+    checks += [_backup_check(gateway, base) for base in gateway.api_bases[1:]]
     answer = _json(raw)
     code = answer.get("code")
     if status == 404 and code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
@@ -108,6 +109,18 @@ def _v3_checks(gateway, values):
     checks += certificate_checks
     checks.append(_answer_signature_check(headers, raw, values, gateway, certificates))
     return checks
+
+
+def _backup_check(gateway, base):
+    """The backup domain only needs to answer at all; calls go there when the primary fails."""
+    try:
+        gateway.session.get(base + "/v3/certificates", timeout=DOCTOR_TIMEOUT)
+    except requests.RequestException as exc:
+        return Check("reach the backup domain", WARN, f"{base} does not answer "
+                                                      f"({type(exc).__name__})",
+                     "allow it through the firewall/proxy, or set WECHATPAY_API_BASE_BACKUP= "
+                     "(empty) to turn failover off")
+    return Check("reach the backup domain", OK, base)
 
 
 def _certificate_checks(gateway, values):

@@ -161,3 +161,21 @@ def test_checkout_with_settings_that_do_not_fit_names_them(make_stack, caplog):
     assert "try again" not in response.json()["error"]["message"]
     assert "set WECHATPAY_PUBLIC_KEY_ID" in caplog.text
     assert stack.settings["WECHATPAY_PUBLIC_KEY_ID"] in caplog.text
+
+
+def test_missing_settings_and_unreadable_keys(stack):
+    checks = results(stack.app.config, WECHATPAY_CERT_SERIAL="")
+    assert "WECHATPAY_CERT_SERIAL" in failed(checks)["settings"].fix
+    checks = results(stack.app.config, WECHATPAY_PRIVATE_KEY="/nonexistent/apiclient_key.pem")
+    assert "WECHATPAY_PRIVATE_KEY" in failed(checks)["settings"].detail
+
+
+def test_the_backup_domain_is_checked(stack):
+    checks = results(stack.app.config, WECHATPAY_API_BASE_BACKUP=stack.sandbox)
+    assert checks["reach the backup domain"].status == OK
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    checks = results(stack.app.config, WECHATPAY_API_BASE_BACKUP=closed)
+    assert checks["reach the backup domain"].status == WARN
+    assert "WECHATPAY_API_BASE_BACKUP" in checks["reach the backup domain"].fix
