@@ -23,9 +23,9 @@ import requests
 from .clients import build_gateway
 from .config import ConfigError, required_names
 from .wechatpay import crypto
-from .wechatpay.errors import ApiError, TransportError
+from .wechatpay.errors import ApiError, NotificationError, TransportError
+from .wechatpay.v2 import V2Gateway
 from .wechatpay.v3 import verify_signed_message
-from .wechatpay.errors import NotificationError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 DOCTOR_TIMEOUT = 5  # seconds per call: a doctor that hangs is no help
@@ -74,7 +74,7 @@ def diagnose(values, session=None):
 def _v3_checks(gateway, values):
     checks = []
     path = f"/v3/pay/transactions/out-trade-no/DOCTOR{secrets.token_hex(8)}"
-    try:
+    try:  # _send, not query_order: the doctor reads WeChat's raw answer and its headers
         status, headers, raw = gateway._send("GET", path, query={"mchid": gateway.mchid})
     except TransportError as exc:
         return [Check("reach WeChat Pay", FAIL, str(exc),
@@ -216,7 +216,6 @@ def _answer_signature_check(headers, raw, values, gateway, certificates):
 def _v2_checks(values, session):
     if not values.get("WECHATPAY_API_KEY"):
         return []
-    from .wechatpay.v2 import V2Gateway
     gateway = V2Gateway(appid=values["WECHAT_APPID"], mchid=values["WECHATPAY_MCHID"],
                         api_key=values["WECHATPAY_API_KEY"],
                         sign_type=values["WECHATPAY_V2_SIGN_TYPE"],

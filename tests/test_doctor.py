@@ -6,9 +6,10 @@ doctor must name the check that fails and the setting to change. Nothing is ever
 import socket
 
 import pytest
+import requests
 
 from sandbox.devkeys import self_signed_certificate, _key_pem, _new_key, _public_pem
-from server.doctor import FAIL, OK, WARN, diagnose
+from server.doctor import FAIL, OK, WARN, _notify_url_check, diagnose
 from server.wechatpay.crypto import certificate_serial
 
 
@@ -139,12 +140,13 @@ def test_bad_notify_urls(stack, url, problem):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
-    url = url.format(backend=stack.backend, closed=closed)
-    values = dict(stack.app.config, WECHATPAY_NOTIFY_URL=url)
-    if "example.com" in url:  # HTTPS is only waived when the API base is the local simulator
+    values = dict(stack.app.config,
+                  WECHATPAY_NOTIFY_URL=url.format(backend=stack.backend, closed=closed))
+    if "example.com" in url:
+        # HTTPS is waived only while the API base is the local simulator: check the URL alone
+        # as it would be checked against the real WeChat.
         values["WECHATPAY_API_BASE"] = "https://api.mch.weixin.qq.com"
-        from server.doctor import _notify_url_check
-        check = _notify_url_check(values, __import__("requests").Session())
+        check = _notify_url_check(values, requests.Session())
     else:
         check = results(values)["notify URL"]
     assert check.status == FAIL and problem in check.detail, check
