@@ -23,8 +23,8 @@ def main():
                for port in (args.port, args.backup_port) if port]
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f" * WeChat simulator on {', '.join(f'http://{args.host}:{s.server_port}' for s in servers)}",
-          flush=True)
+    urls = ", ".join(f"http://{args.host}:{server.server_port}" for server in servers)
+    print(f" * WeChat simulator on {urls}", flush=True)
     try:
         servers[0].serve_forever()
     except KeyboardInterrupt:

@@ -12,8 +12,8 @@ Cashier
         with the merchant's certificate; v2 MD5/HMAC-SHA256 with the API key), and a wrong one
         fails like wx.requestPayment: 400 PAYSIGN_INVALID with "errMsg":
         "requestPayment:fail ...". "prepay_id" and "out_trade_no" skip that check (they play
-        a user who pays some other way, e.g. a script or another device). "pay" marks the order SUCCESS and sends the
-        payment notification (by the order's api_version) with retries until acknowledged;
+        a user who pays some other way, e.g. a script or another device). "pay" marks the
+        order SUCCESS and sends the payment notification (by the order's api_version) with retries until acknowledged;
         "cancel" leaves it NOTPAY and sends nothing. 404 PREPAY_NOT_FOUND, 400 PREPAY_EXPIRED
         (prepay_id older than 2 h), ORDER_EXPIRED (past time_expire), ORDER_CLOSED, ORDERPAID.
 
@@ -241,8 +241,8 @@ def settle_refund(out_refund_no):
 def rotate_platform_certificate():
     """Start signing with a new platform certificate (the old one stays listed)."""
     if _state().config.platform is None:
-        return control_error(400, "NO_PLATFORM_CERTIFICATE",
-                             "SANDBOX_KEY_MODE=public-key: this merchant has no platform certificate")
+        return control_error(400, "NO_PLATFORM_CERTIFICATE", "SANDBOX_KEY_MODE=public-key: "
+                             "this merchant has no platform certificate")
     return json_response({"serial_no": _state().rotate_platform_certificate()})
 
 

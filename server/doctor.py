@@ -143,7 +143,8 @@ def _certificate_checks(gateway, values):
                               "→ APIv3密钥")]
         return {}, [Check("platform certificates", FAIL,
                           "this merchant has no platform certificate (merchants created since "
-                          "late 2024 have only a WeChat Pay public key): " + answer.get("message", ""),
+                          "late 2024 have only a WeChat Pay public key): "
+                          + answer.get("message", ""),
                           "set WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY ("
                           + PUBLIC_KEY_HELP + ")")]
     if not 200 <= status < 300:

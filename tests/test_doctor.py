@@ -66,7 +66,8 @@ def test_a_good_certificate_configuration_passes(make_stack, mode):
 
 
 def test_a_wrong_serial(stack):
-    checks = results(stack.app.config, WECHATPAY_CERT_SERIAL="1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
+    checks = results(stack.app.config,
+                     WECHATPAY_CERT_SERIAL="1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
     check = failed(checks)["merchant key and serial"]
     assert "SIGN_ERROR" in check.detail or "signature" in check.detail
     assert "WECHATPAY_CERT_SERIAL" in check.fix
@@ -86,7 +87,8 @@ def test_a_wrong_apiv3_key(make_stack):
 
 
 def test_a_wrong_public_key_id(stack):
-    checks = results(stack.app.config, WECHATPAY_PUBLIC_KEY_ID="PUB_KEY_ID_0000000000000000000000000000000001")
+    checks = results(stack.app.config,
+                     WECHATPAY_PUBLIC_KEY_ID="PUB_KEY_ID_0000000000000000000000000000000001")
     check = failed(checks)["answers verify"]
     assert f"WECHATPAY_PUBLIC_KEY_ID={stack.settings['WECHATPAY_PUBLIC_KEY_ID']}" in check.fix
 

@@ -114,7 +114,8 @@ def test_both_down_is_a_transport_error(dev_keys):
 def test_the_backup_domain_is_the_default_for_the_real_wechat(dev_keys):
     real = config.load({"WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com"})
     assert real["WECHATPAY_API_BASE_BACKUP"] == "https://api2.mch.weixin.qq.com"
-    assert "WECHATPAY_API_BASE_BACKUP" not in config.load({"WECHATPAY_API_BASE": "http://127.0.0.1:8001"})
+    simulator = config.load({"WECHATPAY_API_BASE": "http://127.0.0.1:8001"})
+    assert "WECHATPAY_API_BASE_BACKUP" not in simulator
     off = config.load({"WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com",
                        "WECHATPAY_API_BASE_BACKUP": ""})
     assert not off["WECHATPAY_API_BASE_BACKUP"]

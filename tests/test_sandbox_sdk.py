@@ -104,7 +104,8 @@ def test_sdk_with_a_public_key_only_merchant(sandbox_settings, receiver, tmp_pat
         wait_for(receiver.bodies)
         with receiver.lock:
             delivered = receiver.received[0]
-        assert delivered["headers"]["Wechatpay-Serial"] == sandbox_settings["WECHATPAY_PUBLIC_KEY_ID"]
+        serial = delivered["headers"]["Wechatpay-Serial"]
+        assert serial == sandbox_settings["WECHATPAY_PUBLIC_KEY_ID"]
         result = sdk.callback(delivered["headers"], delivered["body"])
         assert result["resource"]["out_trade_no"] == "SDKPUBKEY1"
         # No platform certificate to download, as at WeChat for such a merchant.

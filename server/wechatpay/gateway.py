@@ -4,11 +4,10 @@
 they never branch on the API version: ``build_gateway(settings)`` returns the v3 or the v2
 implementation, and both answer in these data classes.
 """
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Protocol
-
-import logging
 
 import requests
 from requests.adapters import HTTPAdapter
