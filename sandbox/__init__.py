@@ -36,6 +36,7 @@ How API v2 plugs in (``sandbox/v2.py``, optional)
       err_code = fault["code"]) instead of a plain return_code FAIL.
 """
 import importlib
+import socket
 import time
 
 from flask import Flask, Response, current_app, request
@@ -83,6 +84,11 @@ def register_faults(app):
             return None
         if fault["delay"]:
             time.sleep(fault["delay"])
+        if fault["reset"]:
+            # The request arrived, but the connection drops before any answer: the client
+            # cannot know whether it was processed (unlike a refused connection).
+            request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            return Response(status=204)  # never sent: the socket is closed
         if fault.get("status") is None:
             return None
         return fault_response(fault, request.path)

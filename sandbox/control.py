@@ -22,10 +22,12 @@ ones; DELETE disarms all. Every fault has "times" (default 1): how many requests
 notifications it affects before it disarms itself.
     {"kind": "api", "path": "/v3/pay/transactions/jsapi", "method": "POST"?,
      "status": 500?, "code": "SYSTEM_ERROR"?, "message": "..."?, "body": {...}?, "delay": 0?,
-     "port": 8001?}
+     "port": 8001?, "reset": false?}
         Matches requests whose path starts with "path" (and the method, and the port the
         request came in on, if given: with ``--backup-port`` one simulator serves WeChat's
-        primary and backup domains, and "port" faults one of them). With
+        primary and backup domains, and "port" faults one of them). With "reset": true the
+        connection is closed after the request arrived, without an answer: the client cannot
+        tell whether it was processed (to make a base unreachable instead, stop it). With
         "delay" it first sleeps that many seconds (provoke client timeouts); with "status" it
         then answers that status instead of the real endpoint: "body" verbatim if given, else
         {"code", "message"} for /v3, {"errcode": int(code), "errmsg"} for /sns (give status

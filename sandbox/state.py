@@ -281,8 +281,10 @@ def _validate_fault(spec):
         if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
             raise FaultError("port must be a TCP port number")
         status, delay = fault.get("status"), fault.setdefault("delay", 0)
-        if status is None and not delay:
-            raise FaultError("api fault needs a status or a delay")
+        if fault.setdefault("reset", False) not in (True, False):
+            raise FaultError("reset must be true or false")
+        if status is None and not delay and not fault["reset"]:
+            raise FaultError("api fault needs a status, a delay or reset")
         if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
             raise FaultError("status must be an HTTP status code")
         if not isinstance(delay, (int, float)) or not 0 <= delay <= 300:

@@ -14,7 +14,7 @@ import requests
 import sandbox
 from server import config
 from server.clients import build_gateway
-from server.wechatpay.errors import TransportError
+from server.wechatpay.errors import ApiError, TransportError
 from server.wechatpay.gateway import OrderRequest
 from tests.live import LiveServer
 
@@ -119,3 +119,19 @@ def test_the_backup_domain_is_the_default_for_the_real_wechat(dev_keys):
     off = config.load({"WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com",
                        "WECHATPAY_API_BASE_BACKUP": ""})
     assert not off["WECHATPAY_API_BASE_BACKUP"]
+
+
+def test_a_connection_dropped_after_sending_is_not_resent_an_order(bases, dev_keys):
+    _app, primary, backup = bases
+    arm(primary, path="/v3/pay/transactions/jsapi", port=primary.port, reset=True)
+    tripwire(backup)
+    gw = gateway(dev_keys, primary.url, backup.url)
+    with pytest.raises(TransportError, match="unreachable"):
+        gw.place_order(order("FAILOVER06"))
+    assert [f["code"] for f in armed(backup)] == ["TRIPWIRE"]
+    requests.delete(backup.url + "/sandbox/faults").raise_for_status()
+    # The same drop on a query: safe to repeat, so the backup answers it.
+    arm(primary, path="/v3/pay/transactions/out-trade-no", port=primary.port, reset=True)
+    with pytest.raises(ApiError) as answered:
+        gw.query_order("FAILOVER06")
+    assert answered.value.code == "ORDER_NOT_EXIST"  # dropped before the simulator took it
