@@ -3,7 +3,7 @@
 Settings use the same names as the backend (see the team contract). Precedence: the dict given
 to ``create_app`` wins, then the process environment, then ``.env`` in the working directory
 (read only when no dict is given, so tests never pick up a developer's ``.env``).
-An empty value counts as unset, so ``{"WECHATPAY_PUBLIC_KEY_ID": ""}`` turns public key mode off.
+An empty value counts as unset.
 
 ``SANDBOX_KEY_MODE`` says which keys the simulated merchant has (protocol C4):
 
@@ -63,7 +63,7 @@ class SandboxConfig:
     platform: Optional[Signer]       # platform certificate (certificate and migrating modes)
     platform_cert_pem: Optional[str]
     public_key_mode: Optional[Signer]  # WeChat Pay public key (public-key and migrating modes)
-    notify_public_key_ratio: float   # share of notifications signed in public key mode
+    notify_public_key_ratio: float   # migrating: share of notifications signed with the public key
     time_scale: float                # multiplies the notification retry schedule
     notify_timeout: float            # seconds the merchant has to acknowledge (WeChat: 5)
     ca_bundle: Optional[str]         # CA file trusted for https notify URLs
