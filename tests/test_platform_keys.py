@@ -29,7 +29,8 @@ def test_new_platform_certificate_is_fetched_when_its_serial_appears(cert_mode_s
     assert order["transaction_id"]
     assert certificate_downloads(stack) == 2
     assert keys(new_serial) is not None
-    notify = [n for n in stack.notifications() if n["status"] in (204, 400)]
+    # The simulator logs an attempt once the backend has answered it, a moment after PAID.
+    notify = wait_for(lambda: [n for n in stack.notifications() if n["status"] in (204, 400)])
     assert notify[-1]["status"] == 204
 
 
