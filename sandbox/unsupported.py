@@ -5,8 +5,9 @@ then report a parse error instead of the refusal). For a real WeChat Pay v2 endp
 simulator has no model of (micropay, reverse, ... see sandbox/README.md), a correctly signed
 request gets what a merchant without that product's permission gets: a signed
 ``result_code=FAIL`` with ``err_code=NOAUTH``; a request that is not signed v2 XML gets the
-usual unsigned ``return_code=FAIL``. Any other path outside /v3, /sns and /sandbox is not a
-WeChat endpoint at all: HTTP 404 with a ``return_code=FAIL`` XML body.
+usual unsigned ``return_code=FAIL``. Any other path under a v2 prefix is not a WeChat endpoint
+at all: HTTP 404 with a ``return_code=FAIL`` XML body. Paths outside the v2 prefixes (/v3, the
+mini program's /sns, /cgi-bin, /wxa...) keep their own JSON errors.
 """
 # WeChat Pay v2 endpoints that exist at WeChat but are not simulated (when a route for one of
 # them is added, that route answers instead).
@@ -24,8 +25,13 @@ KNOWN_V2_ENDPOINTS = {
 }
 
 
+# Where WeChat Pay's v2 XML API lives on api.mch.weixin.qq.com.
+V2_PREFIXES = ("/pay/", "/secapi/", "/mmpaymkttransfers/", "/billcommentsp/", "/tools/",
+               "/payitil/", "/risk/", "/sandboxnew/")
+
+
 def is_v2_path(path):
-    return not path.startswith(("/v3/", "/sns/", "/sandbox/"))
+    return path.startswith(V2_PREFIXES)
 
 
 def answer(path):

@@ -32,5 +32,6 @@ def test_unknown_paths_are_xml_404_but_v3_stays_json(sandbox):
     response = requests.post(sandbox.url + "/pay/nosuchthing", data=b"<xml/>", timeout=5)
     assert response.status_code == 404
     assert xml_to_dict(response.content, 65536)["return_code"] == "FAIL"
-    v3 = requests.get(sandbox.url + "/v3/nosuchthing", timeout=5)
-    assert v3.status_code == 404 and v3.json()["code"] == "NOT_FOUND"
+    for path in ("/v3/nosuchthing", "/cgi-bin/nosuchthing", "/nosuchthing"):
+        other = requests.get(sandbox.url + path, timeout=5)
+        assert other.status_code == 404 and other.json()["code"] == "NOT_FOUND"
