@@ -93,12 +93,13 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, orders, products, refunds
-    from .callbacks import notify, refund_notify
-    for module in (auth, products, orders, notify, refunds, refund_notify):
+    from .api import auth, orders, products, refunds, shipping
+    from .callbacks import notify, push, refund_notify
+    for module in (auth, products, orders, shipping, notify, push, refunds, refund_notify):
         app.register_blueprint(module.bp)
 
 
 def register_commands(app):
-    from . import jobs
+    from . import doctor, jobs
     jobs.init_app(app)
+    doctor.register(app)

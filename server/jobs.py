@@ -10,7 +10,7 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import payments, refund_commands
+from . import payments, refund_commands, shipping_commands
 from .clients import gateway
 from .extensions import db
 from .models import Order, utcnow
@@ -25,6 +25,7 @@ def init_app(app):
     app.cli.add_command(seed)
     app.cli.add_command(reconcile)
     app.cli.add_command(close_expired)
+    app.cli.add_command(shipping_commands.group)
     refund_commands.init_app(app)
 
 

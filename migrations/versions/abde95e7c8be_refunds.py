@@ -1,7 +1,7 @@
 """refunds: refunds, refund requests, and refund events on the payment timeline
 
 Revision ID: abde95e7c8be
-Revises: b81763d80524
+Revises: c3a1d2e4f5a6
 Create Date: 2026-12-01 20:24:55.079049
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'abde95e7c8be'
-down_revision = 'b81763d80524'
+down_revision = 'c3a1d2e4f5a6'
 branch_labels = None
 depends_on = None
 
