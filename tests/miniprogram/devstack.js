@@ -1,6 +1,6 @@
 // Runs the real backend and WeChat simulator (scripts/devstack.py) for the mini program
 // tests, on free ports with a throwaway .env, keys and SQLite database.
-const { spawn } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
@@ -48,13 +48,14 @@ async function start() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-devstack-'))
   const backendPort = await freePort()
   const sandboxPort = await freePort()
+  const databasePath = path.join(dir, 'app.db')
   const child = spawn(PYTHON, [
     SCRIPT,
     '--backend-port', String(backendPort),
     '--sandbox-port', String(sandboxPort),
     '--env-file', path.join(dir, '.env'),
     '--keys-dir', path.join(dir, 'keys'),
-    '--database-url', 'sqlite:///' + path.join(dir, 'app.db')
+    '--database-url', 'sqlite:///' + databasePath
   ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
 
   let stderr = ''
@@ -99,7 +100,18 @@ async function start() {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 
-  return { backend: urls.backend, sandbox: urls.sandbox, stop }
+  // Change the backend's data behind its back, as time would (e.g. an order's time_expire
+  // passing). SQLite through Python's sqlite3: Node 20 has no SQLite of its own.
+  function sql(statement, ...params) {
+    const script = 'import json, sqlite3, sys\n' +
+      'db = sqlite3.connect(sys.argv[1])\n' +
+      'db.execute(sys.argv[2], json.loads(sys.argv[3]))\n' +
+      'db.commit()\n'
+    const result = spawnSync(PYTHON, ['-c', script, databasePath, statement, JSON.stringify(params)], { encoding: 'utf8' })
+    if (result.status !== 0) throw new Error('sql failed: ' + result.stderr)
+  }
+
+  return { backend: urls.backend, sandbox: urls.sandbox, sql, stop }
 }
 
 module.exports = {
