@@ -47,6 +47,7 @@ module.exports = {
     WECHAT_ERROR: 'WeChat login did not work. Please try again later.',
     WECHATPAY_UNAVAILABLE: 'WeChat Pay is not answering. Please try again in a moment.',
     WECHATPAY_ERROR: 'WeChat Pay cannot take this order right now. Please try again later.',
+    PAYMENTS_NOT_CONFIGURED: 'Payments are not available right now. Please try again later.',
     PRODUCT_NOT_FOUND: 'Something in your cart is no longer for sale. Please go back and choose again.',
     ORDER_NOT_FOUND: 'This order cannot be found.',
     ORDER_NOT_PAYABLE: 'This order can no longer be paid.',
@@ -79,6 +80,6 @@ module.exports = {
     title: 'My orders',
     empty: 'No orders yet.',
     browse: 'Browse products',
-    more: '{name} and {count} more'
+    more: '{name} and {more} more'
   }
 }

@@ -53,6 +53,7 @@ module.exports = {
     WECHAT_ERROR: '微信登录失败，请稍后重试。',
     WECHATPAY_UNAVAILABLE: '微信支付暂时无响应，请稍后重试。',
     WECHATPAY_ERROR: '微信支付暂时无法处理此订单，请稍后重试。',
+    PAYMENTS_NOT_CONFIGURED: '暂时无法支付，请稍后再试。',
     PRODUCT_NOT_FOUND: '购物车中有商品已下架，请返回重新选择。',
     ORDER_NOT_FOUND: '找不到这个订单。',
     ORDER_NOT_PAYABLE: '这个订单已不能支付。',
