@@ -5,31 +5,17 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 
 const sim = require('./simulate') // first: it sets up the document the framework renders into
+const browser = require('./browser')
 const devstack = require('./devstack')
-const { createWx } = require('./wx-shim')
 
 const MP = sim.MINIPROGRAM
 const config = require(path.join(MP, 'config.js'))
-const api = require(path.join(MP, 'utils/api.js'))
 const i18n = require(path.join(MP, 'i18n/index.js'))
 const { formatFen } = require(path.join(MP, 'utils/money.js'))
 
 devstack.describeWithDevstack('every page, both languages, official framework', () => {
   let stack
   const pages = []
-
-  // One shopper per language, with an unpaid and a paid order.
-  async function shopper(language) {
-    global.wx = createWx({ language })
-    const [first, second] = await api.listProducts()
-    const unpaid = (await api.createOrder([{ product_id: first.id, quantity: 1 }], 'render-unpaid-' + language)).order
-    const paid = await api.createOrder([{ product_id: first.id, quantity: 2 }, { product_id: second.id, quantity: 1 }], 'render-paid-' + language)
-    const prepayId = paid.pay_params.package.replace(/^prepay_id=/, '')
-    const response = await fetch(stack.sandbox + '/sandbox/pay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prepay_id: prepayId, action: 'pay' }) })
-    assert.equal(response.status, 200)
-    for (let i = 0; i < 50 && (await api.getOrder(paid.order.id)).status !== 'PAID'; i++) await new Promise((resolve) => setTimeout(resolve, 100))
-    return { first, second, unpaid, paid: await api.getOrder(paid.order.id) }
-  }
 
   async function render(route, query) {
     const page = await sim.renderPage(route, query)
@@ -50,7 +36,7 @@ devstack.describeWithDevstack('every page, both languages, official framework', 
 
   for (const language of ['zh_CN', 'en']) {
     test(language + ': products, checkout, order (unpaid and paid) and the order list', async () => {
-      const { first, second, unpaid, paid } = await shopper(language)
+      const { first, second, unpaid, paid } = await sim.shopperWithOrders(stack.sandbox, language)
       const t = i18n.LANGUAGES[language]
 
       const screens = {
@@ -78,4 +64,39 @@ devstack.describeWithDevstack('every page, both languages, official framework', 
       assert.ok(!screens.paid.includes(t.common.pay + ' ¥'), 'no Pay button on a paid order')
     })
   }
+
+  // Laid out by Chromium from the framework's output (an approximation of WeChat's layout).
+  test('a long cart on a small screen: nothing hides behind the two-button footer', async (t) => {
+    const reason = browser.missingReason()
+    if (reason && process.env.CI === 'true') assert.fail(reason + ' (CI=true: not skipping)')
+    if (reason) return t.skip(reason)
+    await sim.shopperWithOrders(stack.sandbox, 'zh_CN')
+    const products = await (await fetch(stack.backend + '/api/products')).json()
+    const cart = products.products.map((p) => p.id + ':1').join(',')
+    const checkout = await sim.renderPage('pages/checkout/index', { cart })
+    pages.push(checkout)
+    wx.script.showModal = () => ({ confirm: false })
+    await checkout.instance.onPay() // cancelled: the order exists, so both buttons show
+    assert.equal(checkout.instance.data.payState, 'cancelled')
+
+    const chromium = await browser.launch()
+    try {
+      const page = await browser.openHtml(chromium, sim.pageHtml(checkout), { height: 420, scrollToBottom: true })
+      const buttons = await page.locator('[class~="main--footer"] wx-button').count()
+      assert.equal(buttons, 2)
+      // Scrolled to the end, everything above the footer (the cart's lines, the total, the
+      // payment notice, the order number) ends above it.
+      const { contentBottom, footerTop } = await page.evaluate(() => {
+        const footer = document.querySelector('[class~="main--footer"]')
+        let bottom = 0
+        for (const element of document.querySelectorAll('main *')) {
+          if (!footer.contains(element) && element.getClientRects().length) bottom = Math.max(bottom, element.getBoundingClientRect().bottom)
+        }
+        return { contentBottom: bottom, footerTop: footer.getBoundingClientRect().top }
+      })
+      assert.ok(contentBottom <= footerTop, 'content ends at ' + contentBottom + ', footer starts at ' + footerTop)
+    } finally {
+      await chromium.close()
+    }
+  })
 })

@@ -11,7 +11,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { JSDOM } = require('jsdom')
 
+const { createWx } = require('./wx-shim')
+
 const MINIPROGRAM = path.resolve(__dirname, '..', '..', 'miniprogram')
+const api = require(path.join(MINIPROGRAM, 'utils/api.js'))
 const SCREEN_WIDTH_PX = 375 // 750 rpx
 
 // miniprogram-simulate expects a browser: give it jsdom's before it loads.
@@ -36,7 +39,7 @@ const TAG = 'main' // miniprogram-simulate prefixes the page's classes with its 
 
 // Render a page and run its onLoad(query) and onShow() like the framework. -> component
 async function renderPage(route, query) {
-  const id = simulate.load(path.join(MINIPROGRAM, route), TAG, { rootPath: MINIPROGRAM })
+  const id = simulate.load(path.join(MINIPROGRAM, route), TAG, { rootPath: MINIPROGRAM})
   const page = simulate.render(id)
   const parent = document.createElement('parent-wrapper')
   document.body.appendChild(parent)
@@ -45,6 +48,25 @@ async function renderPage(route, query) {
   if (page.instance.onLoad) await page.instance.onLoad(Object.assign({}, query))
   if (page.instance.onShow) await page.instance.onShow()
   return page
+}
+
+// A shopper (a new install, in this language) with an unpaid order and a paid one, made
+// through the mini program's own API client against the backend config.js names; the
+// simulator at sandboxUrl plays the user paying. -> {first, second, unpaid, paid}
+async function shopperWithOrders(sandboxUrl, language) {
+  global.wx = createWx({ language })
+  const [first, second] = await api.listProducts()
+  const unpaid = (await api.createOrder([{ product_id: first.id, quantity: 1 }], 'shopper-unpaid-' + language)).order
+  const paid = await api.createOrder([{ product_id: first.id, quantity: 2 }, { product_id: second.id, quantity: 1 }], 'shopper-paid-' + language)
+  const prepayId = paid.pay_params.package.replace(/^prepay_id=/, '')
+  const response = await fetch(sandboxUrl + '/sandbox/pay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prepay_id: prepayId, action: 'pay' }) })
+  if (!response.ok) throw new Error('the simulator did not pay: ' + response.status)
+  let order = paid.order
+  for (let i = 0; i < 50 && order.status !== 'PAID'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    order = await api.getOrder(order.id)
+  }
+  return { first, second, unpaid, paid: order }
 }
 
 function screenText(page) {
@@ -62,7 +84,7 @@ function browserCss(wxss) {
 // Approximations of WeChat's built-in components (style v2) and system font.
 const BUILT_IN_CSS = `
   html, body { margin: 0; }
-  body { font-family: -apple-system, "PingFang SC", "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", sans-serif; }
+  body { font-family: -apple-system, "PingFang SC", "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif; }
   wx-view, main, parent-wrapper { display: block; }
   wx-text { display: inline; }
   wx-button { display: block; }
@@ -88,6 +110,7 @@ module.exports = {
   MINIPROGRAM,
   SCREEN_WIDTH_PX,
   renderPage,
+  shopperWithOrders,
   screenText,
   pageHtml
 }
