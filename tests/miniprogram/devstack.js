@@ -44,18 +44,31 @@ function freePort() {
   })
 }
 
-async function start() {
+// The KEY=VALUE lines of an env file.
+function readEnv(file) {
+  const values = {}
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line)
+    if (match) values[match[1]] = match[2]
+  }
+  return values
+}
+
+// options.keyMode: the simulated merchant's keys (public-key, certificate, migrating).
+async function start(options) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-devstack-'))
   const backendPort = await freePort()
   const sandboxPort = await freePort()
   const databasePath = path.join(dir, 'app.db')
+  const keyMode = options && options.keyMode ? ['--key-mode', options.keyMode] : []
   const child = spawn(PYTHON, [
     SCRIPT,
     '--backend-port', String(backendPort),
     '--sandbox-port', String(sandboxPort),
     '--env-file', path.join(dir, '.env'),
     '--keys-dir', path.join(dir, 'keys'),
-    '--database-url', 'sqlite:///' + databasePath
+    '--database-url', 'sqlite:///' + databasePath,
+    ...keyMode
   ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
 
   let stderr = ''
@@ -111,7 +124,9 @@ async function start() {
     if (result.status !== 0) throw new Error('sql failed: ' + result.stderr)
   }
 
-  return { backend: urls.backend, sandbox: urls.sandbox, sql, stop }
+  // env: the settings (and key file paths) the stack runs with, for tests that act as WeChat's
+  // merchant themselves (tests/sdk-node).
+  return { backend: urls.backend, sandbox: urls.sandbox, env: readEnv(path.join(dir, '.env')), sql, stop }
 }
 
 module.exports = {

@@ -60,12 +60,16 @@ test('Chinese by default; English when the phone is set to English', () => {
   assert.equal(i18n.text('orders.more', { name: 'Tea', count: 3, more: 1 }), 'Tea and 1 more')
 })
 
-// Every error code the backend can send: the stable codes written in server/ (HttpError(...,
-// "CODE", ...), error_response(..., "CODE", ...), the login table and the HTTP fallbacks).
+// Every error code the backend can send the mini program: the stable codes written in
+// server/ (HttpError(..., "CODE", ...), error_response(..., "CODE", ...), the login table and
+// the HTTP fallbacks), except what only WeChat's servers (callbacks/) or staff (console/) get
+// and the protocol layer's own codes (wechatpay/).
 function backendErrorCodes() {
   const codes = new Set()
+  const notForUsers = /^(callbacks|console|wechatpay)\//
   const files = fs.readdirSync(path.join(ROOT, 'server'), { recursive: true })
-    .filter((f) => f.endsWith('.py') && !f.includes('wechatpay'))
+    .map((f) => f.split(path.sep).join('/'))
+    .filter((f) => f.endsWith('.py') && !notForUsers.test(f))
   for (const file of files) {
     const source = fs.readFileSync(path.join(ROOT, 'server', file), 'utf8')
     for (const m of source.matchAll(/HttpError\(\s*\d{3},\s*"([A-Z_]+)"/g)) codes.add(m[1])
