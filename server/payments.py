@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import timedelta, timezone
 
 from sqlalchemy import or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
 from .models import Order, PaymentEvent, utcnow
@@ -106,10 +106,9 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         db.session.rollback()  # release the row lock; the order stays as it is
         # A verified message from WeChat that contradicts our order (money may have moved):
         # kept for a person to look at, once per message however often WeChat resends it.
-        _record(PaymentEvent(order_id=order_id, source=source,
-                             dedupe_key=f"{dedupe_key}:refused",
-                             event_type=f"REFUSED.{mismatch.code}",
-                             trade_state=transaction.trade_state, payload=_json(payload)))
+        _record(order_id=order_id, source=source, dedupe_key=f"{dedupe_key}:refused",
+                event_type=f"REFUSED.{mismatch.code}", trade_state=transaction.trade_state,
+                payload=_json(payload))
         db.session.commit()
         log.error("refused %s from %s for %s: %s", event_type, source,
                   transaction.out_trade_no, mismatch)
@@ -118,9 +117,10 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         db.session.rollback()  # release the row lock
         return "unchanged"  # NOTPAY, USERPAYING, PAYERROR: nothing to record yet
 
-    if not _record(PaymentEvent(order_id=order.id, source=source, dedupe_key=dedupe_key,
-                                event_type=event_type, trade_state=transaction.trade_state,
-                                payload=_json(payload))):
+    if not _record(order_id=order.id, source=source, dedupe_key=dedupe_key,
+                   event_type=event_type, trade_state=transaction.trade_state,
+                   payload=_json(payload)):
+        db.session.rollback()  # release the row lock
         return "duplicate"
     if settled:
         changed = mark_paid(order.id, transaction.transaction_id, transaction.success_time)
@@ -137,15 +137,17 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     return outcome
 
 
-def _record(event):
-    """Add the event; False (and rolled back) when its dedupe_key was recorded before."""
-    db.session.add(event)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
+def _record(**event):
+    """Insert a PaymentEvent; False when its dedupe_key was recorded before.
+
+    INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite alike): a duplicate costs no
+    error, no rollback and no savepoint; a concurrent insert of the same key waits for the
+    first to commit, then inserts nothing.
+    """
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(PaymentEvent).values(**event).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]).returning(PaymentEvent.id)
+    return db.session.execute(insert).first() is not None
 
 
 def _json(payload):
