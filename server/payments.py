@@ -8,6 +8,7 @@ therefore change the order once, on SQLite and PostgreSQL alike, without a read-
     NOTPAY --mark_closed--> CLOSED      (closed with WeChat, or WeChat says CLOSED)
     CLOSED --mark_paid--> PAID          (WeChat's word wins: the money was taken)
 """
+import functools
 import json
 import logging
 from dataclasses import asdict
@@ -144,10 +145,15 @@ def _record(**event):
     error, no rollback and no savepoint; a concurrent insert of the same key waits for the
     first to commit, then inserts nothing.
     """
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(PaymentEvent).values(**event).on_conflict_do_nothing(
+    insert = _insert_event(db.session.get_bind().dialect.name)
+    return db.session.execute(insert, event).first() is not None
+
+
+@functools.cache
+def _insert_event(dialect_name):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(PaymentEvent.__table__).on_conflict_do_nothing(
         index_elements=["dedupe_key"]).returning(PaymentEvent.id)
-    return db.session.execute(insert).first() is not None
 
 
 def _json(payload):
