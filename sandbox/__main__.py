@@ -32,11 +32,14 @@ def main():
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--no-access-log", action="store_true",
                         help="don't log every request (benchmarks)")
+    parser.add_argument("--certfile", help="serve HTTPS with this certificate (and --keyfile)")
+    parser.add_argument("--keyfile")
     args = parser.parse_args()
     SimulatorServer({
         "bind": f"{args.host}:{args.port}", "workers": 1, "worker_class": "gthread",
         "threads": 32, "keepalive": 30, "timeout": 60, "graceful_timeout": 5,
         "accesslog": None if args.no_access_log else "-", "errorlog": "-",
+        "certfile": args.certfile, "keyfile": args.keyfile,
     }).run()
 
 
