@@ -96,10 +96,11 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     # Lock the order row first (PostgreSQL; SQLite has one writer anyway). Without it, two
     # transactions that each insert an event (a foreign-key share lock on the order) and then
     # set transaction_id (a unique column, so a full row lock) deadlock each other.
+    # Only the columns the checks need: a row, not an ORM object to build and track.
     order = db.session.execute(
-        db.select(Order).where(Order.out_trade_no == transaction.out_trade_no)
+        db.select(Order.id, Order.total).where(Order.out_trade_no == transaction.out_trade_no)
         .with_for_update()
-    ).scalar_one_or_none()
+    ).one_or_none()
     try:
         settled = _check_transaction(order, transaction, appid, mchid)
     except PaymentMismatch as mismatch:
@@ -134,7 +135,7 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         outcome = "unchanged"
     db.session.commit()
     if changed:
-        log.info("order %s %s via %s", order.out_trade_no, outcome, source)
+        log.info("order %s %s via %s", transaction.out_trade_no, outcome, source)
     return outcome
 
 
