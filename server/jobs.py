@@ -5,8 +5,8 @@ orders nobody paid, with WeChat first, so they cannot be paid after we gave up o
 both every few minutes (deploy/systemd has a timer).
 
 Both are bounded (a few calls to WeChat at a time, and a deadline per run, so a slow WeChat
-cannot push a run past its systemd timeout) and safe to run on several machines at once: each
-order is claimed by one run (``claims.sweep``), so none is queried or closed twice.
+cannot push a run past its systemd timeout) and safe to run on several machines at once: one
+run of each job at a time (``jobrun.exclusive``), so no order is queried or closed twice.
 """
 from datetime import timedelta
 
@@ -14,7 +14,7 @@ import click
 from flask import current_app
 
 from . import payments
-from .claims import FAILED, sweep
+from .jobrun import bounded, exclusive
 from .clients import gateway
 from .extensions import db
 from .models import Order, utcnow
@@ -54,12 +54,16 @@ def deadline_note(finished):
 @bounds
 def reconcile(older_than, concurrency, deadline):
     """Query WeChat about unpaid orders and apply what it says."""
-    cutoff = utcnow() - timedelta(seconds=older_than)
-    counts, finished = sweep(
-        Order, (Order.status == Order.NOTPAY) & Order.prepay_id.is_not(None)
-        & (Order.created_at <= cutoff), Order.last_queried_at,
-        lambda order_id: _query(db.session.get(Order, order_id)),
-        concurrency=concurrency, deadline=deadline)
+    with exclusive("reconcile") as ours:
+        if not ours:
+            click.echo("reconcile is running on another instance; skipped")
+            return
+        cutoff = utcnow() - timedelta(seconds=older_than)
+        ids = db.session.execute(db.select(Order.id).where(
+            Order.status == Order.NOTPAY, Order.prepay_id.is_not(None),
+            Order.created_at <= cutoff).order_by(Order.id)).scalars().all()
+        counts, finished = bounded(ids, lambda order_id: _query(db.session.get(Order, order_id)),
+                                   concurrency=concurrency, deadline=deadline)
     click.echo(f"reconciled {sum(counts.values())} orders: {counts}{deadline_note(finished)}")
 
 
@@ -67,13 +71,16 @@ def reconcile(older_than, concurrency, deadline):
 @bounds
 def close_expired(concurrency, deadline):
     """Close unpaid orders past their time_expire, with WeChat first."""
-    now = utcnow()
-    counts, finished = sweep(
-        Order, (Order.status == Order.NOTPAY) & (Order.time_expire <= now)
-        & (Order.created_at <= now - CLOSE_NOT_BEFORE), Order.last_queried_at, _close,
-        concurrency=concurrency, deadline=deadline)
-    closed = counts.get("closed", 0)
-    click.echo(f"closed {closed} of {sum(counts.values())} expired orders"
+    with exclusive("close-expired") as ours:
+        if not ours:
+            click.echo("close-expired is running on another instance; skipped")
+            return
+        now = utcnow()
+        ids = db.session.execute(db.select(Order.id).where(
+            Order.status == Order.NOTPAY, Order.time_expire <= now,
+            Order.created_at <= now - CLOSE_NOT_BEFORE).order_by(Order.id)).scalars().all()
+        counts, finished = bounded(ids, _close, concurrency=concurrency, deadline=deadline)
+    click.echo(f"closed {counts.get('closed', 0)} of {sum(counts.values())} expired orders"
                f"{deadline_note(finished)}")
 
 
@@ -87,10 +94,10 @@ def _close(order_id):
                 return _query(order)
             if exc.code != "ORDER_NOT_EXIST":
                 current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.code)
-                return FAILED
+                return "failed"
         except WeChatPayError as exc:
             current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.code)
-            return FAILED
+            return "failed"
     closed = payments.mark_closed(order.id)
     db.session.commit()
     return "closed" if closed else "unchanged"
@@ -104,4 +111,4 @@ def _query(order):
         db.session.rollback()
         current_app.logger.warning("query %s failed: %s", order.out_trade_no,
                                    getattr(exc, "code", exc))
-        return FAILED
+        return "failed"

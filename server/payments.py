@@ -96,11 +96,18 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     # Lock the order row first (PostgreSQL; SQLite has one writer anyway). Without it, two
     # transactions that each insert an event (a foreign-key share lock on the order) and then
     # set transaction_id (a unique column, so a full row lock) deadlock each other.
-    # Only the columns the checks need: a row, not an ORM object to build and track.
+    # Only the columns the checks need: a row, not an ORM object to build and track. An event
+    # already recorded makes the row not match, so a resent notification takes no lock and
+    # waits for none (a storm of one notification would otherwise queue on the row).
+    seen = db.select(PaymentEvent.id).where(PaymentEvent.dedupe_key == dedupe_key).exists()
     order = db.session.execute(
-        db.select(Order.id, Order.total).where(Order.out_trade_no == transaction.out_trade_no)
+        db.select(Order.id, Order.total).where(Order.out_trade_no == transaction.out_trade_no,
+                                               ~seen)
         .with_for_update()
     ).one_or_none()
+    if order is None and db.session.execute(db.select(seen)).scalar():
+        db.session.rollback()
+        return "duplicate"
     try:
         settled = _check_transaction(order, transaction, appid, mchid)
     except PaymentMismatch as mismatch:
