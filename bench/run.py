@@ -247,6 +247,7 @@ def main():
     storm, orders_n, outbound_n, rss_total = 2000 // scale, 500 // scale, 200 // scale, \
         10000 // scale
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # stop the servers too
     workdir = Path(tempfile.mkdtemp(prefix="wxpay-bench-"))
     settings = {**generate(workdir / "keys"), **fresh_secrets(), "SANDBOX_TIME_SCALE": "1"}
     databases = Databases(args.database_url, workdir)
