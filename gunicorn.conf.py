@@ -13,6 +13,7 @@ GUNICORN_BIND     where to listen: "unix:/run/wxpay/gunicorn.sock" on a server; 
                   127.0.0.1:8000. Never a public address: only nginx may reach gunicorn.
 GUNICORN_WORKERS  worker processes; default 2 * CPU cores + 1.
 GUNICORN_THREADS  threads per worker; default 4.
+GUNICORN_WORKER_CLASS  gthread by default; "sync" to compare (bench/run.py --worker-class).
 
 Restarts without dropping requests:
 - `kill -HUP <master>` (systemctl reload wxpay): new workers load the new code and settings,
