@@ -120,7 +120,7 @@ def with_budget(gateway, seconds):
     quick = copy.copy(gateway)
     quick.session = new_http_session(retries=False)
     quick.timeout = (min(1.0, seconds), seconds)  # (connect, read)
-    quick.retry_queries = False
+    quick.retry_queries = False  # v2 retries a query itself; v3 leaves it to the session
     return quick
 
 
