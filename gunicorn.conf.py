@@ -32,6 +32,10 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("GUNICORN_WORKERS") or 2 * multiprocessing.cpu_count() + 1)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+# A gthread worker accepts connections while its threads are busy and queues them; with this
+# bound, a worker whose threads all wait on WeChat leaves new requests (a payment notification)
+# to a worker with a free thread. The one extra slot keeps gunicorn's keep-alive usable.
+worker_connections = threads + 1
 
 # nginx sends requests over loopback or the unix socket (always trusted by gunicorn). This
 # only governs gunicorn's own use of X-Forwarded-Proto; client addresses are resolved by the

@@ -104,10 +104,11 @@ def test_notifications_are_acknowledged_while_users_poll_and_wechat_hangs(gunico
         for thread in pollers:
             thread.join()
     assert [status for status, _ in acknowledged] == [204] * 6, stack["gunicorn"].output()
-    assert max(seconds for _, seconds in acknowledged) < 2.5, acknowledged
-    # Each read answered from the database, WeChat's query given its short budget at most.
+    assert max(seconds for _, seconds in acknowledged) < 3, acknowledged
+    # Each read answered from the database, WeChat's query given its short budget (2 s) at
+    # most, and at worst queued behind one other such read.
     assert {status for status, _ in polls} == {200}
-    assert max(seconds for _, seconds in polls) < 4, sorted(polls)[-3:]
+    assert max(seconds for _, seconds in polls) < 5, sorted(polls)[-3:]
     paid = [requests.get(f"{stack['backend']}/api/orders/{order['id']}", headers=auth)
             .json()["order"]["status"] for auth, order in users[:6]]
     assert paid == ["PAID"] * 6
