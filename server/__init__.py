@@ -93,7 +93,8 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, orders, products
+    from .api import auth, converters, orders, products
+    converters.register(app)
     from .callbacks import notify
     for module in (auth, products, orders, notify):
         app.register_blueprint(module.bp)

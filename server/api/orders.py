@@ -69,7 +69,7 @@ def list_orders():
     return jsonify({"orders": [order.to_json() for order in orders]})
 
 
-@bp.get("/api/orders/<int(max=2147483647):order_id>")
+@bp.get("/api/orders/<id:order_id>")
 @login_required
 def show_order(order_id):
     order = _own_order(order_id)
@@ -78,7 +78,7 @@ def show_order(order_id):
     return jsonify({"order": order.to_json()})
 
 
-@bp.post("/api/orders/<int(max=2147483647):order_id>/pay")
+@bp.post("/api/orders/<id:order_id>/pay")
 @login_required
 def pay_order(order_id):
     order = _own_order(order_id)

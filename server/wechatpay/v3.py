@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from . import crypto
+from . import checks, crypto
 from .errors import ApiError, InvalidResponse, NotificationError, TransportError
 from .gateway import CHINA, Notification, Reply, Transaction
 
@@ -176,17 +176,22 @@ class V3Gateway:
                                                resource.get("associated_data", ""))
         except crypto.DecryptionError:
             raise NotificationError("resource does not decrypt", "DECRYPT_FAILED") from None
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise NotificationError("notification body is not a v3 event", "MALFORMED") from None
         try:
             payload = json.loads(plaintext)
             transaction = parse_transaction(payload)
-        except (ValueError, InvalidResponse):
-            raise NotificationError("decrypted resource is not a transaction",
+            if not checks.encodes_as_utf8(payload):  # it is stored as received
+                raise ValueError("text that is not valid Unicode")
+            event_id = checks.text({"id": event_id}, "id", checks.MAX_EVENT_ID, required=True)
+            event_type = checks.text({"event_type": event_type}, "event_type",
+                                     checks.MAX_EVENT_TYPE, required=True)
+        except (ValueError, RecursionError, InvalidResponse) as exc:
+            raise NotificationError(f"notification content is malformed: {exc}",
                                     "MALFORMED") from None
         if transaction.appid != self.appid or transaction.mchid != self.mchid:
             raise NotificationError("appid or mchid is not ours", "MERCHANT_MISMATCH")
-        return Notification(event_id=str(event_id), event_type=str(event_type),
+        return Notification(event_id=event_id, event_type=event_type,
                             transaction=transaction, payload=payload)
 
     def notification_reply(self, ok, message=""):
@@ -265,7 +270,7 @@ class V3Gateway:
     def _decode(status, raw):
         try:
             data = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if 200 <= status < 300:
             if raw and not isinstance(data, dict):
@@ -278,29 +283,43 @@ class V3Gateway:
 
 
 def parse_transaction(data):
-    """A gateway Transaction from a v3 transaction object (query response or notification)."""
-    if not isinstance(data, dict) or not data.get("out_trade_no") or not data.get("trade_state"):
-        raise InvalidResponse("not a transaction object")
-    amount = data.get("amount") or {}
-    if amount.get("currency", "CNY") != "CNY":  # fen of another currency are not our fen
-        raise InvalidResponse("amount.currency is not CNY")
-    total = amount.get("total")
-    success_time = data.get("success_time")
-    return Transaction(
-        out_trade_no=data["out_trade_no"],
-        trade_state=data["trade_state"],
-        appid=data.get("appid"),
-        mchid=data.get("mchid"),
-        total=total if isinstance(total, int) and not isinstance(total, bool) else None,
-        transaction_id=data.get("transaction_id"),
-        openid=(data.get("payer") or {}).get("openid"),
-        success_time=_parse_time(success_time),
-        trade_state_desc=data.get("trade_state_desc"),
-    )
+    """A gateway Transaction from a v3 transaction object (query response or notification).
+
+    Signed is not the same as well-formed: every field we read is checked for type and length
+    here, so a verified message with a list, a number or an over-long id in it is refused
+    (InvalidResponse) instead of failing in the database.
+    """
+    try:
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        amount = data.get("amount") or {}
+        payer = data.get("payer") or {}
+        if not isinstance(amount, dict) or not isinstance(payer, dict):
+            raise ValueError("amount or payer is not an object")
+        if (checks.text(amount, "currency", 8) or "CNY") != "CNY":
+            raise ValueError("amount.currency is not CNY")  # fen of another currency
+        total = amount.get("total")
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int)
+                                  or not 0 <= total < 2**31):
+            raise ValueError("amount.total is not a whole number of fen")
+        return Transaction(
+            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO,
+                                     required=True),
+            trade_state=checks.trade_state(data),
+            appid=checks.text(data, "appid", checks.MAX_ID),
+            mchid=checks.text(data, "mchid", checks.MAX_ID),
+            total=total,
+            transaction_id=checks.text(data, "transaction_id", checks.MAX_TRANSACTION_ID),
+            openid=checks.text(payer, "openid", checks.MAX_OPENID),
+            success_time=_parse_time(checks.text(data, "success_time", checks.MAX_TEXT)),
+            trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
+        )
+    except ValueError as exc:
+        raise InvalidResponse(f"not a transaction object: {exc}") from None
 
 
 def _parse_time(value):
     try:
         return datetime.fromisoformat(value) if value else None
-    except (TypeError, ValueError):
-        raise InvalidResponse("success_time is not RFC 3339") from None
+    except ValueError:
+        raise ValueError("success_time is not RFC 3339") from None
