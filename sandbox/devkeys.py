@@ -22,7 +22,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from server.config import DEV_CERT_ORGANIZATION, DEV_KEYS_MARKER
 from server.wechatpay.crypto import certificate_serial
+
+# The first line of every PEM file written here. PEM readers skip text before "-----BEGIN", and
+# the backend refuses, in production, any key or certificate that carries it, wherever the
+# file was copied to.
+PEM_MARKER = (f"{DEV_KEYS_MARKER}: made by sandbox.devkeys for the local WeChat simulator; "
+              "never deploy it\n").encode()
 
 
 def _new_key():
@@ -42,7 +49,7 @@ def _public_pem(key):
 def self_signed_certificate(key, common_name, days=3650):
     """A self-signed certificate whose serial prints as exactly 40 uppercase hex digits."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "WeChat Pay simulator")])
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, DEV_CERT_ORGANIZATION)])
     start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
     serial = secrets.randbelow(2**159 - 2**156) + 2**156
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
@@ -57,13 +64,13 @@ def generate(key_dir):
     key_dir = Path(key_dir).resolve()
     key_dir.mkdir(parents=True, exist_ok=True)
     # The backend refuses, in production, any key that lies beside this marker.
-    (key_dir / "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION").write_text(
+    (key_dir / DEV_KEYS_MARKER).write_text(
         "These keys were generated for the local WeChat simulator. Never deploy them.\n")
 
     def write(name, data):
         path = key_dir / name
         if not path.exists():
-            path.write_bytes(data)
+            path.write_bytes(PEM_MARKER + data)
             if "key" in name and "pub" not in name:
                 path.chmod(0o600)
         return str(path)

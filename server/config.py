@@ -5,10 +5,14 @@ the same names over the environment, which is how tests configure an app. In pro
 (``APP_ENV=production``) the app refuses to start with anything that only makes sense on a
 developer's machine, and names the setting at fault.
 """
+import ipaddress
 import os
 import re
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from cryptography import x509
 from dotenv import dotenv_values
 
 DEFAULTS = {
@@ -32,11 +36,20 @@ NAMES = [
     "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", *DEFAULTS,
 ]
 
-# `python -m sandbox.devkeys` leaves this file beside the keys it makes; production refuses them.
+# Exactly these; anything else ("Production", "prod", "production ") is refused, so a typo can
+# never skip the production checks.
+APP_ENVS = ("development", "production")
+# `python -m sandbox.devkeys` writes this line at the top of every PEM file it makes (PEM
+# readers ignore text before "-----BEGIN"), so a development key is recognised wherever it is
+# copied; it also leaves a file of this name beside the keys. Production refuses both.
 DEV_KEYS_MARKER = "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION"
+# The subject organisation of the certificates devkeys makes.
+DEV_CERT_ORGANIZATION = "WeChat Pay simulator"
 # What a production deployment must not run with.
 _DEV_SECRETS = {DEFAULTS["SECRET_KEY"]}
-_SIMULATOR_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
+_URL_SETTINGS = ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL")
+# WeChat Pay's limit for notify_url (v2 and v3).
+MAX_NOTIFY_URL_CHARS = 256
 
 
 class ConfigError(Exception):
@@ -74,12 +87,53 @@ def validate(values):
     for name in ("WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY"):
         if values.get(name) and len(values[name].encode()) != 32:
             raise ConfigError(f"{name} must be exactly 32 characters")
-    if "?" in (values.get("WECHATPAY_NOTIFY_URL") or ""):
-        raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
+    for name in _URL_SETTINGS:
+        if values.get(name):
+            _check_url(name, values[name])
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
         raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
+    if values["APP_ENV"] not in APP_ENVS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}")
     if values["APP_ENV"] == "production":
         _validate_production(values)
+
+
+def _check_url(name, url):
+    """An http(s) URL with a host and no fragment; a notify URL also has no query string
+    and at most 256 characters (what WeChat Pay accepts)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"{name} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment \
+            or "#" in url or parts.username is not None or any(c.isspace() for c in url):
+        raise ConfigError(f"{name} must be an http(s) URL with a host and no fragment")
+    if name == "WECHATPAY_NOTIFY_URL" and (parts.query or "?" in url):
+        raise ConfigError(f"{name} must not have a query string")
+    if name == "WECHATPAY_NOTIFY_URL" and len(url) > MAX_NOTIFY_URL_CHARS:
+        raise ConfigError(f"{name} must be at most {MAX_NOTIFY_URL_CHARS} characters")
+
+
+def is_local_host(host):
+    """True for a name or address that cannot be a public server: localhost, single-label
+    names, and loopback, private, link-local or unspecified addresses in any spelling
+    (127.1, 2130706433, 0x7f000001, [::1], [::ffff:127.0.0.1], 0.0.0.0...)."""
+    host = (host or "").rstrip(".").lower()
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if "." not in host:
+            return True  # "sandbox", "2130706433": nothing public has a one-label name
+        try:  # the legacy IPv4 forms inet_aton reads: 127.1, 0x7f.0.0.1, 0177.0.0.1
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False  # a domain name
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global
 
 
 def required_names(values):
@@ -99,16 +153,31 @@ def _validate_production(values):
             raise ConfigError(f"{name} is required in production")
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY is a development value or shorter than 32 characters")
-    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL"):
-        url = values[name]
-        if not url.startswith("https://") or any(h in url for h in _SIMULATOR_HOSTS):
+    for name in _URL_SETTINGS:
+        parts = urlsplit(values[name])
+        if parts.scheme != "https" or is_local_host(parts.hostname):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
-    for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):
+    for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_CERT"):
         path = values.get(name)
-        if path and not os.access(path, os.R_OK):
-            raise ConfigError(f"{name} names a file that cannot be read")
-        if path and (Path(path).parent / DEV_KEYS_MARKER).exists():
+        if path and is_development_key(read_file(path, name), Path(path)):
             raise ConfigError(f"{name} names a generated development key")
+
+
+def is_development_key(pem, path=None):
+    """True for a key or certificate made by ``sandbox.devkeys``, copied anywhere."""
+    if DEV_KEYS_MARKER.encode() in pem or f"O={DEV_CERT_ORGANIZATION}".encode() in \
+            _certificate_subject(pem):
+        return True
+    return path is not None and (path.parent / DEV_KEYS_MARKER).exists()
+
+
+def _certificate_subject(pem):
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        return b""
+    try:
+        return x509.load_pem_x509_certificate(pem).subject.rfc4514_string().encode()
+    except ValueError:
+        return b""
 
 
 def read_file(path, name):
