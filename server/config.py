@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from dotenv import dotenv_values
 
 DEFAULTS = {
@@ -28,6 +30,9 @@ DEFAULTS = {
     "TOKEN_TTL_SECONDS": "7200",
     "TRUSTED_PROXY_COUNT": "0",
     "WECHAT_HTTP_TIMEOUT_SECONDS": "10",
+    # Comma-separated host names the backend answers for (Host / X-Forwarded-Host); others
+    # get 400. Empty: any (development). Required in production.
+    "TRUSTED_HOSTS": "",
 }
 
 NAMES = [
@@ -39,9 +44,11 @@ NAMES = [
 # Exactly these; anything else ("Production", "prod", "production ") is refused, so a typo can
 # never skip the production checks.
 APP_ENVS = ("development", "production")
-# `python -m sandbox.devkeys` writes this line at the top of every PEM file it makes (PEM
-# readers ignore text before "-----BEGIN"), so a development key is recognised wherever it is
-# copied; it also leaves a file of this name beside the keys. Production refuses both.
+# `python -m sandbox.devkeys` makes RSA keys whose modulus has these 64 bits right after its
+# leading bit (see sandbox/devkeys.py), so production recognises a development key, private or
+# public or in a certificate, wherever it was copied; 2**-64 chance for a real key.
+DEV_MODULUS_MARK = 0x5EC7E57DE7C0FFEE
+# The file devkeys leaves beside the keys (older development keys carry no mark).
 DEV_KEYS_MARKER = "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION"
 # The subject organisation of the certificates devkeys makes.
 DEV_CERT_ORGANIZATION = "WeChat Pay simulator"
@@ -157,6 +164,11 @@ def _validate_production(values):
         parts = urlsplit(values[name])
         if parts.scheme != "https" or is_local_host(parts.hostname):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
+    hosts = [h.strip().lower() for h in values["TRUSTED_HOSTS"].split(",") if h.strip()]
+    if not hosts:
+        raise ConfigError("TRUSTED_HOSTS is required in production (the site's host names)")
+    if urlsplit(values["WECHATPAY_NOTIFY_URL"]).hostname not in hosts:
+        raise ConfigError("TRUSTED_HOSTS must include the host of WECHATPAY_NOTIFY_URL")
     for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_CERT"):
         path = values.get(name)
         if path and is_development_key(read_file(path, name), Path(path)):
@@ -165,15 +177,29 @@ def _validate_production(values):
 
 def is_development_key(pem, path=None):
     """True for a key or certificate made by ``sandbox.devkeys``, copied anywhere."""
-    if DEV_KEYS_MARKER.encode() in pem or f"O={DEV_CERT_ORGANIZATION}".encode() in \
-            _certificate_subject(pem):
+    modulus = _rsa_modulus(pem)
+    if modulus and modulus.bit_length() > 65 and \
+            (modulus >> (modulus.bit_length() - 65)) & (2**64 - 1) == DEV_MODULUS_MARK:
+        return True
+    if f"O={DEV_CERT_ORGANIZATION}".encode() in _certificate_subject(pem):
         return True
     return path is not None and (path.parent / DEV_KEYS_MARKER).exists()
 
 
+def _rsa_modulus(pem):
+    """n of the RSA key in a PEM private key, public key or certificate; None otherwise."""
+    loaders = (lambda: serialization.load_pem_private_key(pem, None).public_key(),
+               lambda: serialization.load_pem_public_key(pem),
+               lambda: x509.load_pem_x509_certificate(pem).public_key())
+    for load in loaders:
+        try:
+            return load().public_numbers().n
+        except (ValueError, TypeError, AttributeError, UnsupportedAlgorithm):
+            continue
+    return None
+
+
 def _certificate_subject(pem):
-    if b"-----BEGIN CERTIFICATE-----" not in pem:
-        return b""
     try:
         return x509.load_pem_x509_certificate(pem).subject.rfc4514_string().encode()
     except ValueError:

@@ -58,6 +58,8 @@ def test_production_settings_start(production):
     ("WECHATPAY_APIV3_KEY", ""),
     ("WECHATPAY_MCHID", ""),
     ("WECHAT_SECRET", ""),
+    ("TRUSTED_HOSTS", ""),
+    ("TRUSTED_HOSTS", "api.example.com"),  # not the notify URL's host
 ])
 def test_production_refuses_and_names_the_setting(production, name, value):
     with pytest.raises(ConfigError) as error:
@@ -128,6 +130,7 @@ def test_production_refuses_the_simulator_however_its_address_is_written(product
 
 def test_production_accepts_public_names_and_addresses(production):
     app = create_app({**production, "WECHATPAY_NOTIFY_URL": "https://8.8.8.8/api/pay/notify",
+                      "TRUSTED_HOSTS": "pay.example.com, 8.8.8.8",
                       "WECHATPAY_API_BASE": "https://api2.mch.weixin.qq.com"})
     assert app.config["WECHATPAY_API_BASE"] == "https://api2.mch.weixin.qq.com"
 
@@ -144,14 +147,17 @@ def test_production_refuses_development_keys_copied_anywhere(production, dev_key
         create_app({**production, name: str(copy)})
 
 
-def test_production_refuses_a_development_certificate_without_its_marker_line(
-        production, dev_keys, tmp_path):
-    """The certificate's own subject gives it away even when the first line was cut off."""
-    pem = open(dev_keys["WECHATPAY_CERT"], "rb").read()
-    copy = tmp_path / "cert.pem"
-    copy.write_bytes(pem[pem.index(b"-----BEGIN"):])
-    with pytest.raises(ConfigError, match="WECHATPAY_CERT"):
-        create_app({**production, "WECHATPAY_CERT": str(copy)})
+def test_production_refuses_a_development_key_re_exported_in_another_format(production,
+                                                                           dev_keys, tmp_path):
+    """The mark is in the key itself: a PKCS#1 re-export (or any other copy) still carries it."""
+    key = serialization.load_pem_private_key(
+        open(dev_keys["WECHATPAY_PRIVATE_KEY"], "rb").read(), None)
+    copy = tmp_path / "rsa_key.pem"
+    copy.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.TraditionalOpenSSL,
+                                       serialization.NoEncryption()))
+    with pytest.raises(ConfigError, match="WECHATPAY_PRIVATE_KEY"):
+        create_app({**production, "WECHATPAY_PRIVATE_KEY": str(copy)})
 
 
 @pytest.mark.parametrize("name, value", [
