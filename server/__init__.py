@@ -6,8 +6,6 @@ variable names in ``config.py``) overrides the environment, which is how tests b
 import logging
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
 from . import config as settings
 from .extensions import db, migrate
 
@@ -81,10 +79,10 @@ def _migrations_dir():
 
 
 def register_proxy_fix(app):
-    """Trust X-Forwarded-* only from the configured number of proxies (nginx: 1)."""
-    count = int(app.config["TRUSTED_PROXY_COUNT"])
-    if count:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    """Trust X-Forwarded-* only from the configured number of proxies (nginx: 1), checked;
+    only the configured host names."""
+    from .proxy import register
+    register(app)
 
 
 def register_wechat_clients(app):

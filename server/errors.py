@@ -2,7 +2,7 @@
 import logging
 
 from flask import jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from .wechatpay.errors import ApiError, TransportError
 
@@ -42,6 +42,11 @@ def register_error_handlers(app):
     def handle_wechatpay_error(exc):
         log.warning("WeChat Pay call failed: %s %s", exc.code, exc.message)
         return handle_http_error(wechatpay_http_error(exc))
+
+    @app.errorhandler(SecurityError)
+    def handle_untrusted_host(exc):
+        # Host or X-Forwarded-Host is not in TRUSTED_HOSTS.
+        return error_response(400, "UNTRUSTED_HOST", "this host name is not served here")
 
     @app.errorhandler(HTTPException)
     def handle_werkzeug_error(exc):
