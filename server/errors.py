@@ -24,7 +24,11 @@ def error_response(status, code, message, **extra):
 
 
 def wechatpay_http_error(exc, **extra):
-    """The HttpError for a failed call to WeChat Pay; the caller says what it was doing."""
+    """The HttpError for a failed call to WeChat Pay (logged with WeChat's Request-ID); the
+    caller says what it was doing."""
+    log.warning("WeChat Pay call failed: %s", exc.summary)
+    if exc.request_id:  # for the merchant's support ticket with WeChat Pay
+        extra["wechatpay_request_id"] = exc.request_id
     if isinstance(exc, ApiError):
         return HttpError(502, "WECHATPAY_ERROR", f"WeChat Pay refused the request: {exc.code}",
                          wechatpay_code=exc.code, **extra)
@@ -40,7 +44,6 @@ def register_error_handlers(app):
     @app.errorhandler(ApiError)
     @app.errorhandler(TransportError)
     def handle_wechatpay_error(exc):
-        log.warning("WeChat Pay call failed: %s %s", exc.code, exc.message)
         return handle_http_error(wechatpay_http_error(exc))
 
     @app.errorhandler(SecurityError)

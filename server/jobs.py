@@ -65,10 +65,11 @@ def close_expired():
                     continue
                 if exc.code != "ORDER_NOT_EXIST":
                     current_app.logger.warning("close %s failed: %s", order.out_trade_no,
-                                               exc.code)
+                                               exc.summary)
                     continue
             except WeChatPayError as exc:
-                current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.code)
+                current_app.logger.warning("close %s failed: %s", order.out_trade_no,
+                                           exc.summary)
                 continue
         closed += payments.mark_closed(order.id)
         db.session.commit()
@@ -82,5 +83,5 @@ def _query(order):
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         db.session.rollback()
         current_app.logger.warning("query %s failed: %s", order.out_trade_no,
-                                   getattr(exc, "code", exc))
+                                   getattr(exc, "summary", exc))
         return "failed"

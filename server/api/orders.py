@@ -193,6 +193,6 @@ def _refresh_from_wechat(order, force=False):
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         # Reading an order must not fail because WeChat did; the notification still comes.
         current_app.logger.warning("query of %s failed: %s", order.out_trade_no,
-                                   getattr(exc, "code", exc))
+                                   getattr(exc, "summary", exc))
         db.session.rollback()
     db.session.refresh(order)

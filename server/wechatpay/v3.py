@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 import requests
 
 from . import checks, crypto
-from .errors import ApiError, InvalidResponse, NotificationError, TransportError
+from .errors import ApiError, InvalidResponse, NotificationError, TransportError, WeChatPayError
 from .gateway import CHINA, Notification, Reply, Transaction
 
 log = logging.getLogger(__name__)
@@ -234,12 +234,21 @@ class V3Gateway:
     def _call(self, method, path, body=None, query=None):
         """Send one signed request; return the verified JSON body (None for 204)."""
         status, headers, raw = self._send(method, path, body, query)
-        if 200 <= status < 300:
-            try:
-                verify_signed_message(headers, raw, self.platform_keys)
-            except NotificationError as exc:
-                raise InvalidResponse(f"response signature check failed: {exc.code}") from None
-        return self._decode(status, raw)
+        request_id = headers.get("Request-ID")
+        # One line per call with WeChat's Request-ID: what WeChat Pay's support asks for.
+        log.info("WeChat Pay %s %s: HTTP %s (Request-ID %s)", method, path, status,
+                 request_id or "-")
+        try:
+            if 200 <= status < 300:
+                try:
+                    verify_signed_message(headers, raw, self.platform_keys)
+                except NotificationError as exc:
+                    raise InvalidResponse(f"response signature check failed: {exc.code}") \
+                        from None
+            return self._decode(status, raw)
+        except WeChatPayError as exc:
+            exc.request_id = request_id
+            raise
 
     def _send(self, method, path, body=None, query=None):
         url = path + ("?" + urlencode(query) if query else "")
