@@ -59,6 +59,8 @@ def register_logging(app):
 
 
 def register_extensions(app):
+    from . import ratelimits
+    ratelimits.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

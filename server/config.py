@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+import limits
 from dotenv import dotenv_values
 
 DEFAULTS = {
@@ -33,6 +34,12 @@ DEFAULTS = {
     # Comma-separated host names the backend answers for (Host / X-Forwarded-Host); others
     # get 400. Empty: any (development). Required in production.
     "TRUSTED_HOSTS": "",
+    # Rate limits per user (flask-limiter notation, ";" between limits). Writes place orders
+    # with WeChat Pay (the merchant's API quota); reads may query it.
+    "RATE_LIMIT_ORDER_WRITES": "20 per minute;300 per day",
+    "RATE_LIMIT_ORDER_READS": "120 per minute",
+    # redis://host:port/db: rate limits shared by every instance. Empty: in memory (one process).
+    "REDIS_URL": "",
 }
 
 NAMES = [
@@ -97,6 +104,13 @@ def validate(values):
     for name in _URL_SETTINGS:
         if values.get(name):
             _check_url(name, values[name])
+    for name in ("RATE_LIMIT_ORDER_WRITES", "RATE_LIMIT_ORDER_READS"):
+        try:
+            limits.parse_many(values[name])
+        except ValueError:
+            raise ConfigError(f"{name} must be like '20 per minute;300 per day'") from None
+    if values["REDIS_URL"] and urlsplit(values["REDIS_URL"]).scheme not in ("redis", "rediss"):
+        raise ConfigError("REDIS_URL must be a redis:// or rediss:// URL")
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
         raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
     if values["APP_ENV"] not in APP_ENVS:

@@ -54,7 +54,7 @@ def register_error_handlers(app):
     @app.errorhandler(HTTPException)
     def handle_werkzeug_error(exc):
         code = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-                413: "BODY_TOO_LARGE"}.get(exc.code, "HTTP_ERROR")
+                413: "BODY_TOO_LARGE", 429: "RATE_LIMITED"}.get(exc.code, "HTTP_ERROR")
         return error_response(exc.code, code, exc.description or exc.name)
 
     @app.errorhandler(Exception)

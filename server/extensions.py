@@ -1,4 +1,6 @@
 """Extension objects, created unbound and attached to an app in ``create_app``."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -13,3 +15,7 @@ metadata = MetaData(naming_convention={
 })
 db = SQLAlchemy(metadata=metadata)
 migrate = Migrate(render_as_batch=True)
+# The app's one rate limiter (configured in server/ratelimits.py): in Redis when REDIS_URL is
+# set, so every instance counts together; in memory otherwise. Routes name their own limits
+# and keys; the default key is the client's address.
+limiter = Limiter(key_func=get_remote_address)

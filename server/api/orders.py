@@ -11,6 +11,7 @@ from ..clients import gateway
 from ..errors import HttpError, wechatpay_http_error
 from ..extensions import db
 from ..models import Order, OrderItem, Product, as_utc, utcnow
+from ..ratelimits import order_reads, order_writes
 from ..wechatpay.errors import ApiError, WeChatPayError
 from ..wechatpay.gateway import CHINA, OrderRequest
 from .auth import login_required
@@ -25,6 +26,7 @@ MAX_QUANTITY = 99
 
 @bp.post("/api/orders")
 @login_required
+@order_writes
 def create_order():
     key = _idempotency_key()
     lines = _order_lines(json_object())
@@ -62,6 +64,7 @@ def create_order():
 
 @bp.get("/api/orders")
 @login_required
+@order_reads
 def list_orders():
     orders = db.session.execute(
         db.select(Order).filter_by(user_id=g.user.id).order_by(Order.id.desc()).limit(100)
@@ -71,6 +74,7 @@ def list_orders():
 
 @bp.get("/api/orders/<id:order_id>")
 @login_required
+@order_reads
 def show_order(order_id):
     order = _own_order(order_id)
     if order.status == Order.NOTPAY and order.prepay_id:
@@ -80,6 +84,7 @@ def show_order(order_id):
 
 @bp.post("/api/orders/<id:order_id>/pay")
 @login_required
+@order_writes
 def pay_order(order_id):
     order = _own_order(order_id)
     pay_params = _pay_params(order)  # first: it may update the order
