@@ -93,10 +93,10 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, converters, orders, products
+    from .api import auth, contract, converters, orders, products
     converters.register(app)
     from .callbacks import notify
-    for module in (auth, products, orders, notify):
+    for module in (auth, products, orders, notify, contract):
         app.register_blueprint(module.bp)
 
 

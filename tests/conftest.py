@@ -18,6 +18,7 @@ from sandbox.devkeys import fresh_secrets, generate
 from server import create_app
 from server.catalogue import seed_catalogue
 from server.extensions import db
+from tests.contract import ContractChecker
 from tests.live import LiveServer
 
 IN_CI = os.environ.get("CI") == "true"
@@ -143,6 +144,7 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
 def make_stack(dev_keys, database_url):
     """``make_stack(**settings)`` starts a simulator and a backend with those settings."""
     servers = []
+    checkers = []
 
     def make(**overrides):
         settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001", **overrides}
@@ -154,6 +156,7 @@ def make_stack(dev_keys, database_url):
                          "WECHATPAY_NOTIFY_URL": f"{backend.url}/api/pay/notify",
                          "WECHAT_HTTP_TIMEOUT_SECONDS": "2", **overrides})
         app = create_app(settings)
+        checkers.append(ContractChecker(app))  # every response vs server/api/openapi.json
         with app.app_context():
             db.create_all()
             seed_catalogue()
@@ -164,6 +167,8 @@ def make_stack(dev_keys, database_url):
     yield make
     for server in reversed(servers):
         server.stop()
+    problems = [problem for checker in checkers for problem in checker.problems]
+    assert not problems, "responses that break the API contract:\n" + "\n".join(problems)
     for server in servers:
         app = server.app
         if app is not None and "sqlalchemy" in app.extensions:
