@@ -165,3 +165,15 @@ def test_a_signed_v2_notification_with_bad_fields_is_refused(v2_stack, case):
                                                                            "０１２３４５６７８９"))
     assert_refused(post_notification(v2_stack, notification(v2_stack, order, **changes)))
     assert v2_stack.query("SELECT status FROM orders")[0][0] == "NOTPAY"
+
+
+@pytest.mark.parametrize("answer", [{"openid": ["o-list"], "session_key": "k"},
+                                    {"openid": "o" * 65, "session_key": "k"},
+                                    {"openid": "o-ok", "session_key": 12345},
+                                    {"openid": "o-ok", "session_key": "k", "unionid": {"a": 1}},
+                                    ["not", "an", "object"]])
+def test_a_malformed_jscode2session_answer_is_a_503_not_a_500(stack, answer):
+    stack.control("faults", kind="api", path="/sns/jscode2session", status=200, body=answer)
+    response = requests.post(f"{stack.backend}/api/login", json={"code": stack.mint_code()})
+    assert_invalid_request(response, "WECHAT_UNAVAILABLE", 503)
+    assert stack.query("SELECT count(*) FROM users")[0][0] == 0
