@@ -4,6 +4,9 @@ API quota (every order placed, and reads of unpaid orders, call WeChat Pay).
 flask-limiter (well kept, Redis and memory storage, moving windows) counts; the limits are
 settings. A user over a limit gets 429 RATE_LIMITED in the API's error shape, with Retry-After.
 If Redis cannot be reached the limiter falls back to memory rather than failing requests.
+
+flask-limiter's Limiter keeps one storage, set by the latest ``init_app``: one app per process,
+as gunicorn runs it (tests build one stack's apps after another's are gone).
 """
 import hashlib
 
@@ -16,8 +19,9 @@ def init_app(app):
     app.config.update(
         RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
         # Deployments (and test runs) sharing one Redis must not share counters: the database
-        # names the deployment, and user ids are per database.
-        RATELIMIT_KEY_PREFIX="wxpay:" + hashlib.sha256(
+        # names the deployment, and user ids are per database. (Not RATELIMIT_KEY_PREFIX: the
+        # Limiter keeps the first app's prefix for every later app.)
+        RATE_LIMIT_NAMESPACE="wxpay:" + hashlib.sha256(
             app.config["DATABASE_URL"].encode()).hexdigest()[:16],
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_HEADERS_ENABLED=True,
@@ -29,7 +33,7 @@ def init_app(app):
 
 def _user_key():
     # Applied under login_required, so g.user is the authenticated user.
-    return f"user:{g.user.id}"
+    return f"{current_app.config['RATE_LIMIT_NAMESPACE']}:user:{g.user.id}"
 
 
 # Shared by every route that uses them: one budget per user for all order writes, one for reads.
