@@ -6,7 +6,6 @@ import pytest
 import requests
 
 from server.wechatpay import crypto
-from server.wechatpay.v2 import dict_to_xml
 from tests.notifications import signed_notification, transaction_for
 from tests.test_v2_loop import assert_refused, new_order, notification, post_notification
 
