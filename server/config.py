@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-import limits
 from dotenv import dotenv_values
+import limits
+
+from .wechatpay.v2 import MAX_NOTIFY_URL_CHARS  # WeChat Pay's limit, v2 and v3 alike
 
 DEFAULTS = {
     "APP_ENV": "development",
@@ -62,8 +64,6 @@ DEV_CERT_ORGANIZATION = "WeChat Pay simulator"
 # What a production deployment must not run with.
 _DEV_SECRETS = {DEFAULTS["SECRET_KEY"]}
 _URL_SETTINGS = ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL")
-# WeChat Pay's limit for notify_url (v2 and v3).
-MAX_NOTIFY_URL_CHARS = 256
 
 
 class ConfigError(Exception):
