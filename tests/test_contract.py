@@ -65,7 +65,7 @@ def test_fuzzing_the_live_api_finds_no_5xx_and_no_schema_violation(make_stack, t
          "--exclude-path", "/api/logout",  # would revoke the fuzzer's own token
          "--request-timeout", "10", "--no-color",
          "--report", "junit", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)  # its cache stays there
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert elapsed < 120, f"the fuzzer took {elapsed:.0f}s"
