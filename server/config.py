@@ -90,7 +90,11 @@ def load(overrides=None, env_file=".env"):
     values.update({k: os.environ[k] for k in NAMES if k in os.environ})
     values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
     if not values.get("WECHATPAY_REFUND_NOTIFY_URL") and values.get("WECHATPAY_NOTIFY_URL"):
-        values["WECHATPAY_REFUND_NOTIFY_URL"] = refund_notify_url(values["WECHATPAY_NOTIFY_URL"])
+        try:
+            values["WECHATPAY_REFUND_NOTIFY_URL"] = refund_notify_url(
+                values["WECHATPAY_NOTIFY_URL"])
+        except ValueError:
+            pass  # not a URL: validate() names WECHATPAY_NOTIFY_URL
     if "WECHATPAY_API_BASE_BACKUP" not in values \
             and values["WECHATPAY_API_BASE"].rstrip("/") == DEFAULTS["WECHATPAY_API_BASE"]:
         # WeChat's backup domain, for when the primary cannot be reached (set it empty to
