@@ -1,19 +1,34 @@
-"""``python -m sandbox --port 8001 [--host 127.0.0.1]``: serve the simulator (dev/test only)."""
+"""``python -m sandbox --port 8001 [--host 127.0.0.1]``: serve the simulator (dev/test only).
+
+With ``--tls-cert`` and ``--tls-key`` it serves HTTPS, as WeChat does, and ``/secapi/`` paths
+require the merchant's API certificate as the TLS client certificate (see ``sandbox.tls``).
+"""
 import argparse
 
 from werkzeug.serving import run_simple
 
 from . import create_app
+from .tls import server_context
 
 
 def main():
     parser = argparse.ArgumentParser(description="Local WeChat login + WeChat Pay simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the key of --tls-cert (PEM)")
+    parser.add_argument("--client-ca", help="CA file that issued merchant client certificates "
+                                            "(default: WECHATPAY_CERT, self-signed in dev)")
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
     app = create_app()
+    context = None
+    if args.tls_cert:
+        client_ca = args.client_ca or app.extensions["sandbox"].settings["WECHATPAY_CERT"]
+        context = server_context(args.tls_cert, args.tls_key, client_ca)
     # Threaded so that a slow notify_url or a "delay" fault never blocks other requests.
-    run_simple(args.host, args.port, app, threaded=True)
+    run_simple(args.host, args.port, app, threaded=True, ssl_context=context)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class BusinessError(Exception):
 
 
 def register(app):
+    from . import v2_refunds  # noqa: F401  (adds the refund routes to bp before it is registered)
     app.register_blueprint(bp)
     app.extensions["sandbox"].notifiers["v2"] = notify_v2
 

@@ -94,7 +94,10 @@ def required_names(values):
 
 
 def _validate_production(values):
-    for name in required_names(values):
+    # v2 refunds go over mutual TLS with the API certificate (apiclient_cert.pem + key.pem).
+    v2_refunds = ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"] \
+        if values["WECHATPAY_API_VERSION"] == "v2" else []
+    for name in required_names(values) + v2_refunds:
         if not values.get(name):
             raise ConfigError(f"{name} is required in production")
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
@@ -103,7 +106,7 @@ def _validate_production(values):
         url = values[name]
         if not url.startswith("https://") or any(h in url for h in _SIMULATOR_HOSTS):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
-    for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):
+    for name in ["WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"] + v2_refunds:
         path = values.get(name)
         if path and not os.access(path, os.R_OK):
             raise ConfigError(f"{name} names a file that cannot be read")
