@@ -7,8 +7,13 @@ serve the simulator over HTTPS with a test CA: ``/secapi/`` then needs the merch
 certificate, which the gateway's session presents.
 """
 import itertools
+import os
+import socket
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -488,3 +493,36 @@ def test_production_v2_refuses_to_start_without_the_client_certificate(v2_settin
         create_backend({**production, name: ""})
     with pytest.raises(ConfigError, match="WECHATPAY_CERT names a generated development key"):
         create_backend({**production, "WECHATPAY_CERT": v2_settings["WECHATPAY_CERT"]})
+
+
+def test_python_m_sandbox_serves_https_and_checks_secapi(sandbox_settings, tls):
+    """The command line option, as a developer runs it: ``python -m sandbox --tls-cert ...``."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, **sandbox_settings, "PYTHONPATH": str(Path(__file__).parents[1])}
+    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port),
+                                "--tls-cert", tls["cert"], "--tls-key", tls["key"]],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"https://127.0.0.1:{port}"
+    try:
+        def up():
+            try:
+                return requests.get(url + "/sandbox/health", verify=tls["ca"], timeout=1).ok
+            except requests.ConnectionError:
+                return False
+        wait_for(up, timeout=20)
+        body = signed_xml(sandbox_settings, out_trade_no="NOSUCHORDER02",
+                          out_refund_no="RF-CLI-1", total_fee="100", refund_fee="1")
+
+        def answer(**tls_options):
+            return xml_to_dict(requests.post(url + "/secapi/pay/refund", data=body,
+                                             verify=tls["ca"], timeout=5,
+                                             **tls_options).content, 65536)
+        refused = answer()
+        assert refused["return_code"] == "FAIL" and "证书" in refused["return_msg"]
+        merchant = (sandbox_settings["WECHATPAY_CERT"], sandbox_settings["WECHATPAY_PRIVATE_KEY"])
+        assert answer(cert=merchant)["err_code"] == "ORDERNOTEXIST"   # past the certificate
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
