@@ -28,7 +28,7 @@ from server.wechatpay import crypto
 from server.wechatpay.errors import ApiError, NotificationError, TransportError
 from server.wechatpay.gateway import OrderRequest, RefundRequest
 from server.wechatpay.v2 import V2Gateway, client_cert_session, dict_to_xml, xml_to_dict
-from tests.conftest import wait_for
+from tests.conftest import require, wait_for
 from tests.live import LiveServer
 from tests.sandbox_fixtures import arm
 from tests.test_deploy import make_tls
@@ -526,3 +526,50 @@ def test_python_m_sandbox_serves_https_and_checks_secapi(sandbox_settings, tls):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- a third-party v2 SDK ------------------------------------------------------------------------
+
+def test_wechatpy_refunds_over_mutual_tls(https_sandbox, sandbox_settings, tls, monkeypatch):
+    """wechatpy (the Python v2 SDK) refunds, queries and decrypts the refund notification
+    against the HTTPS simulator, given only the base URL, the keys and the merchant
+    certificate; it trusts the test CA through REQUESTS_CA_BUNDLE like any requests user."""
+    try:
+        from wechatpy.exceptions import WeChatPayException
+        from wechatpy.pay import WeChatPay
+    except ImportError:  # pragma: no cover - requirements-dev.txt installs it
+        WeChatPay = None
+    require(WeChatPay is not None, "wechatpy is not installed (requirements-dev.txt)")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls["ca"])
+    settings = sandbox_settings
+
+    def sdk(**cert):
+        client = WeChatPay(appid=settings["WECHAT_APPID"], api_key=settings["WECHATPAY_API_KEY"],
+                           mch_id=settings["WECHATPAY_MCHID"], timeout=5, **cert)
+        client.API_BASE_URL = https_sandbox.url + "/"   # the only change from production
+        return client
+
+    client = sdk(mch_cert=settings["WECHATPAY_CERT"], mch_key=settings["WECHATPAY_PRIVATE_KEY"])
+    ours = make_gateway(https_sandbox.url, settings, ca_bundle=tls["ca"])
+    receiver = RefundReceiver(ours)
+    try:
+        out_trade_no, transaction_id = paid_order(ours, https_sandbox.url, verify=tls["ca"])
+        with pytest.raises(WeChatPayException) as refused:   # no client certificate
+            sdk().refund.apply(total_fee=1000, refund_fee=300, out_refund_no="RF-SDK-0",
+                               out_trade_no=out_trade_no)
+        assert refused.value.return_code == "FAIL"
+
+        applied = client.refund.apply(total_fee=1000, refund_fee=300, out_refund_no="RF-SDK-1",
+                                      out_trade_no=out_trade_no, notify_url=receiver.url,
+                                      refund_desc="SDK")
+        assert applied["refund_id"].startswith("50") and applied["refund_fee"] == "300"
+        queried = client.refund.query(out_refund_no="RF-SDK-1")
+        assert (queried["refund_status_0"], queried["refund_recv_accout_0"]) == \
+            ("SUCCESS", "支付用户零钱")
+        wait_for(receiver.accepted)
+        notified = client.parse_refund_notify_result(receiver.bodies[0])
+        assert (notified["out_refund_no"], notified["refund_status"], notified["refund_fee"]) \
+            == ("RF-SDK-1", "SUCCESS", 300)
+        assert notified["transaction_id"] == transaction_id
+    finally:
+        receiver.server.stop()
