@@ -11,6 +11,7 @@ from .config import ConfigError, read_file, required_names
 from .wechatpay import crypto
 from .wechatpay.gateway import new_http_session
 from .wechatpay.login import LoginClient
+from .wechatpay.v2 import client_cert_session
 
 
 def init_app(app):
@@ -59,7 +60,6 @@ def _v2_cert_session(values):
     Without both settings v2 payments still work and refunds are refused (production refuses
     to start, see config.py); a file that cannot be used stops the app, naming the setting.
     """
-    from .wechatpay.v2 import client_cert_session
     cert, key = values.get("WECHATPAY_CERT"), values.get("WECHATPAY_PRIVATE_KEY")
     if not (cert or key):
         return None

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
 
 import requests
-from requests.adapters import HTTPAdapter
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from requests.adapters import HTTPAdapter
 
 from . import crypto
 from .errors import ApiError, InvalidResponse, NotificationError, TransportError
@@ -354,8 +354,7 @@ class V2Gateway:
             return self._refund_result({name: data.get(f"{name}_{index}")
                                         for name in ("out_refund_no", "refund_id",
                                                      "refund_fee", "refund_status",
-                                                     "refund_channel", "refund_recv_accout",
-                                                     "refund_success_time")},
+                                                     "refund_channel", "refund_recv_accout")},
                                        data, data.get(f"refund_success_time_{index}"))
         except ValueError as exc:
             raise InvalidResponse(f"refundquery answer is malformed: {exc}") from None
