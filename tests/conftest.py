@@ -141,12 +141,15 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
 
 @pytest.fixture
 def make_stack(dev_keys, database_url):
-    """``make_stack(**settings)`` starts a simulator and a backend with those settings."""
+    """``make_stack(**settings)`` starts a simulator and a backend with those settings.
+
+    ``sandbox_ssl_context`` serves the simulator over HTTPS (``sandbox.tls.server_context``).
+    """
     servers = []
 
-    def make(**overrides):
+    def make(sandbox_ssl_context=None, **overrides):
         settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001", **overrides}
-        sim = LiveServer(sandbox.create_app(settings)).start()
+        sim = LiveServer(sandbox.create_app(settings), ssl_context=sandbox_ssl_context).start()
         servers.append(sim)
         backend = LiveServer()
         settings.update({"DATABASE_URL": database_url, "WECHAT_API_BASE": sim.url,
