@@ -224,7 +224,7 @@ def test_a_resent_refund_is_the_same_refund(sandbox, gateway):
 def test_systemerror_is_retryable_and_the_retry_makes_one_refund(sandbox, gateway):
     out_trade_no, _ = paid_order(gateway, sandbox.url)
     request_ = refund_request(out_trade_no, 500)
-    for code in ("SYSTEMERROR", "BIZERR_NEED_RETRY"):
+    for code in ("SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMITED", "INVALID_REQ_TOO_MUCH"):
         arm(sandbox, {"kind": "api", "path": "/secapi/pay/refund", "status": 200,
                       "code": code})
         with pytest.raises(ApiError) as error:

@@ -34,8 +34,10 @@ MAX_BODY_CHARS = 127
 MAX_ATTACH_CHARS = 127
 MAX_NOTIFY_URL_CHARS = 256
 # err_code values WeChat documents as "try again with the same parameters" (for a refund:
-# with the same out_refund_no, which WeChat answers with the same refund).
-RETRYABLE_CODES = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "BANKERROR", "FREQUENCY_LIMITED"}
+# with the same out_refund_no, which WeChat answers with the same refund). The last two are
+# "slow down": too many requests, or too many invalid ones (blocked for about a minute).
+RETRYABLE_CODES = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "BANKERROR", "FREQUENCY_LIMITED",
+                   "INVALID_REQ_TOO_MUCH"}
 # The one table of v2 err_codes that the rest of the app sees under their v3 names, so the
 # domain checks one spelling whatever the API version. Codes not listed are spelled the same
 # in both versions (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL, PARAM_ERROR, INVALID_REQUEST...) or
