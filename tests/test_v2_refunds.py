@@ -91,14 +91,20 @@ class RefundReceiver:
     """The merchant's refund notify_url: every notification goes through
     ``parse_refund_notification`` and is answered as the backend answers."""
 
-    def __init__(self, gateway):
+    def __init__(self, gateway, fail_first=0):
         self.gateway, self.lock = gateway, threading.Lock()
         self.bodies, self.outcomes = [], []
+        self.fail_first = fail_first   # answer FAIL this many times first (WeChat retries)
         app = Flask(__name__)
 
         @app.post("/api/refund/notify")
         def notify():
             body = request.get_data()
+            with self.lock:
+                if self.fail_first:
+                    self.fail_first -= 1
+                    reply = self.gateway.notification_reply(False, "busy")
+                    return Response(reply.body, status=500, content_type=reply.content_type)
             try:
                 outcome = self.gateway.parse_refund_notification(request.headers, body)
                 reply = self.gateway.notification_reply(True)
@@ -192,6 +198,24 @@ def test_refund_is_accepted_then_notified_and_queried(sandbox, sandbox_settings,
     assert queried.user_received_account == "支付用户零钱"   # read from refund_recv_accout_0
     assert queried.success_time == settled.success_time
     assert gateway.query_order(out_trade_no).trade_state == "REFUND"
+
+
+def test_an_unacknowledged_notification_is_sent_again(sandbox, sandbox_settings, gateway):
+    receiver = RefundReceiver(gateway, fail_first=2)
+    try:
+        out_trade_no, _ = paid_order(gateway, sandbox.url)
+        gateway.refund(refund_request(out_trade_no, 100, notify_url=receiver.url))
+        (notification,) = wait_for(receiver.accepted)
+        assert notification.refund.status == "SUCCESS"
+
+        def attempts():   # logged once the simulator has read the reply
+            log = requests.get(f"{sandbox.url}/sandbox/notifications", timeout=5).json()
+            return [(d["attempt"], d["acknowledged"]) for d in log["notifications"]
+                    if d["url"] == receiver.url]
+        assert wait_for(lambda: len(attempts()) == 3) and \
+            attempts() == [(1, False), (2, False), (3, True)]
+    finally:
+        receiver.server.stop()
 
 
 def test_refundquery_speaks_wechats_indexed_field_names(sandbox, sandbox_settings, gateway):
