@@ -24,7 +24,7 @@ from . import crypto
 from .errors import ApiError, InvalidResponse, NotificationError, TransportError
 from .gateway import (CHINA, PAYERROR, REFUND_ABNORMAL, REFUND_CLOSED, REFUND_PROCESSING,
                       REFUND_SUCCESS, SUCCESS, Notification, RefundNotification, RefundResult,
-                      Reply, Transaction, new_http_session)
+                      Reply, Transaction, new_http_session, send_with_failover)
 
 SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
 V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
@@ -55,6 +55,8 @@ REFUND_STATUSES = {"PROCESSING": REFUND_PROCESSING, "SUCCESS": REFUND_SUCCESS,
 REFUND_SUCCESS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"   # success_time, refund_success_time_$n
 OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
 MAX_REFUND_DESC_CHARS = 80
+# Calls that move money: sent to the backup domain only when the primary never got them.
+UNREPEATABLE = {"/pay/unifiedorder", "/secapi/pay/refund", "/pay/micropay"}
 # return_code=FAIL carries only a Chinese return_msg; name the common ones with their err_code.
 RETURN_FAIL_CODES = {"签名错误": "SIGNERROR", "XML格式错误": "XML_FORMAT_ERROR",
                      "缺少参数": "LACK_PARAMS", "appid不存在": "APPID_NOT_EXIST",
@@ -181,7 +183,7 @@ class V2Gateway:
 
     def __init__(self, *, appid, mchid, api_key, sign_type=crypto.MD5,
                  api_base="https://api.mch.weixin.qq.com", session=None, timeout=10.0,
-                 cert_session=None):
+                 backup_base=None, cert_session=None):
         """``cert_session`` (from ``client_cert_session``) carries the ``/secapi/`` calls
         (refunds); without it a refund is refused locally with CLIENT_CERT_NOT_CONFIGURED."""
         if sign_type not in SIGN_TYPES:
@@ -193,6 +195,7 @@ class V2Gateway:
         self.api_key = api_key
         self.sign_type = sign_type
         self.api_base = api_base.rstrip("/")
+        self.api_bases = [self.api_base] + ([backup_base.rstrip("/")] if backup_base else [])
         self.session = session or requests.Session()
         self.cert_session = cert_session
         self.refund_key = crypto.v2_refund_key(api_key)
@@ -457,11 +460,12 @@ class V2Gateway:
 
     def _post(self, path, body, session):
         try:
-            with session.post(self.api_base + path, data=body, timeout=self.timeout,
-                                   stream=True,
-                                   headers={"Content-Type": "text/xml; charset=utf-8",
-                                            "User-Agent": "wechatpay-miniprogram-starter/1.0"}
-                                   ) as response:
+            with send_with_failover(session, "POST", self.api_bases, path,
+                                    repeatable=path not in UNREPEATABLE, data=body,
+                                    timeout=self.timeout, stream=True,
+                                    headers={"Content-Type": "text/xml; charset=utf-8",
+                                             "User-Agent": "wechatpay-miniprogram-starter/1.0"}
+                                    ) as response:
                 if not 200 <= response.status_code < 300:
                     raise TransportError(f"WeChat Pay answered HTTP {response.status_code} "
                                          f"on {path}")
