@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
 from flask import Flask, Response, request
 
 from sandbox import create_app
@@ -498,15 +497,6 @@ def test_half_a_client_certificate_is_named(v2_settings, name):
 def test_a_certificate_that_does_not_match_the_key_is_named(v2_settings, dev_keys):
     with pytest.raises(ConfigError, match="WECHATPAY_CERT"):
         create_backend({**v2_settings, "WECHATPAY_CERT": dev_keys["SANDBOX_PLATFORM_CERT"]})
-
-
-def test_a_client_key_with_a_passphrase_is_named(v2_settings, tmp_path):
-    encrypted = tmp_path / "apiclient_key.pem"
-    encrypted.write_bytes(_new_key().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"secret")))
-    with pytest.raises(ConfigError, match="WECHATPAY_PRIVATE_KEY"):
-        create_backend({**v2_settings, "WECHATPAY_PRIVATE_KEY": str(encrypted)})
 
 
 @pytest.mark.parametrize("name", ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"])
