@@ -10,13 +10,9 @@ from sandbox.tls import server_context
 from server.wechatpay import crypto
 from server.wechatpay.v2 import dict_to_xml, xml_to_dict
 from tests.conftest import wait_for
-from tests.test_deploy import make_tls
-
-# These drive the refund domain of branch `refunds` (server/refunds.py, /api/refund/notify,
-# tests/refund_helpers.py); until it is merged there is nothing to run them against.
-pytest.importorskip("server.refunds", reason="branch `refunds` is not merged yet")
-from tests.refund_helpers import (COFFEE, order_status, paid_order, place_refund,  # noqa: E402
+from tests.refund_helpers import (COFFEE, order_status, paid_order, place_refund,
                                   refund_statuses, wait_refund, wechat_refunds)
+from tests.test_deploy import make_tls
 
 SECAPI_REFUND = "/secapi/pay/refund"
 
