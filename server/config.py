@@ -213,7 +213,10 @@ def required_names(values):
 
 
 def _validate_production(values):
-    for name in required_names(values):
+    # v2 refunds go over mutual TLS with the API certificate (apiclient_cert.pem + key.pem).
+    v2_refunds = ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"] \
+        if values["WECHATPAY_API_VERSION"] == "v2" else []
+    for name in required_names(values) + v2_refunds:
         if not values.get(name):
             raise ConfigError(f"{name} is required in production")
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
@@ -229,7 +232,7 @@ def _validate_production(values):
         raise ConfigError("TRUSTED_HOSTS is required in production (the site's host names)")
     if urlsplit(values["WECHATPAY_NOTIFY_URL"]).hostname not in hosts:
         raise ConfigError("TRUSTED_HOSTS must include the host of WECHATPAY_NOTIFY_URL")
-    for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_CERT"):
+    for name in ["WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_CERT"] + v2_refunds:
         path = values.get(name)
         if path and is_development_key(read_file(path, name), Path(path)):
             raise ConfigError(f"{name} names a generated development key")
