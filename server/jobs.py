@@ -24,6 +24,8 @@ def init_app(app):
     app.cli.add_command(seed)
     app.cli.add_command(reconcile)
     app.cli.add_command(close_expired)
+    from .bills_cli import bills_group
+    app.cli.add_command(bills_group)
 
 
 @click.command()

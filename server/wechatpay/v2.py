@@ -8,6 +8,7 @@ entities), ``return_code`` (transport layer), the response ``sign`` (constant-ti
 ``result_code`` / ``err_code`` (business layer). Anything that fails a check is an error, never
 a silent success.
 """
+import gzip
 import ipaddress
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -18,13 +19,17 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from . import crypto
-from .errors import ApiError, InvalidResponse, NotificationError, TransportError
+from .errors import ApiError, BillNotReady, InvalidResponse, NotificationError, TransportError
 from .gateway import CHINA, PAYERROR, SUCCESS, Notification, Reply, Transaction
 
 SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
 V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_NOTIFICATION_BYTES = 64 * 1024
+MAX_BILL_BYTES = 64 * 1024 * 1024
+# downloadbill answers these (in return_msg) instead of a bill: none that day / not made yet.
+NO_BILL_MESSAGES = ("No Bill Exist",)
+BILL_NOT_READY_MESSAGES = ("Bill Creating",)
 MAX_BODY_CHARS = 127
 MAX_ATTACH_CHARS = 127
 MAX_NOTIFY_URL_CHARS = 256
@@ -234,6 +239,41 @@ class V2Gateway:
         body = dict_to_xml({"return_code": "FAIL", "return_msg": (message or "FAIL")[:128]})
         return Reply(body, 400, "application/xml")
 
+    # --- bills (protocol B4) ------------------------------------------------------------------
+
+    def download_trade_bill(self, day):
+        """``/pay/downloadbill`` (ALL) of one Beijing day as bytes; None when WeChat has none.
+
+        The bill itself is plain text (gzip here), not XML and not signed; only a refusal is
+        XML. v2 gives no hash to check it against.
+        """
+        body = dict_to_xml(self._signed({"bill_date": day.strftime("%Y%m%d"),
+                                         "bill_type": "ALL", "tar_type": "GZIP"}))
+        raw = self._post("/pay/downloadbill", body, MAX_BILL_BYTES)
+        if len(raw) > MAX_BILL_BYTES:
+            raise InvalidResponse("bill larger than we accept")
+        if raw[:2] == b"\x1f\x8b":
+            try:
+                return gzip.decompress(raw)
+            except (OSError, EOFError):
+                raise InvalidResponse("bill is not valid gzip") from None
+        if raw.lstrip()[:5] != b"<xml>":
+            return raw
+        try:
+            self._check("/pay/downloadbill", raw)
+        except ApiError as exc:
+            if any(text in exc.message for text in NO_BILL_MESSAGES):
+                return None
+            if any(text in exc.message for text in BILL_NOT_READY_MESSAGES):
+                raise BillNotReady(exc.message) from None
+            raise
+        raise InvalidResponse("downloadbill answered XML without a bill")
+
+    def download_fund_flow_bill(self, day):
+        """``/pay/downloadfundflow`` needs HMAC-SHA256 and the client certificate (mutual
+        TLS), which this gateway does not have yet (branch refunds-v2 adds it)."""
+        raise NotImplementedError("v2 downloadfundflow needs mutual TLS, not available yet")
+
     # --- helpers -----------------------------------------------------------------------------
 
     def _transaction(self, fields, trade_state):
@@ -275,7 +315,7 @@ class V2Gateway:
                     raise
         return self._check(path, raw)
 
-    def _post(self, path, body):
+    def _post(self, path, body, max_bytes=MAX_RESPONSE_BYTES):
         try:
             with self.session.post(self.api_base + path, data=body, timeout=self.timeout,
                                    stream=True,
@@ -288,7 +328,7 @@ class V2Gateway:
                 raw = b""
                 for chunk in response.iter_content(16 * 1024):
                     raw += chunk
-                    if len(raw) > MAX_RESPONSE_BYTES:   # refused by the reader; stop reading
+                    if len(raw) > max_bytes:   # refused by the reader; stop reading
                         break
         except requests.Timeout:
             raise TransportError(f"WeChat Pay timed out on {path}") from None
