@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -53,6 +54,7 @@ TRADE_SUMMARY = {"应结订单总金额": "应结订单金额", "退款总金额
                  "充值券退款总金额": "充值券退款金额", "订单总金额": "订单金额",
                  "申请退款总金额": "申请退款金额", "总交易额": "总金额"}
 CENT = Decimal("0.01")
+AMOUNT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,2})?")
 
 
 class BillError(Exception):
@@ -113,15 +115,12 @@ def _record(names, line):
 
 
 def to_fen(yuan):
-    """'12.34' -> 1234 exactly; BillError for anything that is not a whole number of fen."""
-    try:
-        amount = Decimal(yuan.strip())
-    except (InvalidOperation, AttributeError):
-        raise BillError("BILL_MALFORMED", f"not an amount: {str(yuan)[:20]!r}") from None
-    fen = amount * 100
-    if not amount.is_finite() or fen != fen.to_integral_value():
-        raise BillError("BILL_MALFORMED", f"not a whole number of fen: {yuan[:20]!r}")
-    return int(fen)
+    """'12.34' -> 1234 exactly (Decimal, never float); BillError for anything else, such as
+    '0.001', '1e3' or 'NaN': bills write plain yuan with at most two decimals."""
+    text = yuan.strip() if isinstance(yuan, str) else ""
+    if not AMOUNT.fullmatch(text):
+        raise BillError("BILL_MALFORMED", f"not an amount in yuan: {str(yuan)[:20]!r}")
+    return int(Decimal(text) * 100)
 
 
 def _decimal(value):
