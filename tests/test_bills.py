@@ -9,13 +9,13 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import requests
 
 from server import bills
 from server.bills import BillError, parse_bill, to_fen
 from server.extensions import db
 from server.models import Order, ReconciliationRun, utcnow
 from server.wechatpay.gateway import CHINA
+from tests.conftest import wait_for
 from tests.sandbox_fixtures import Merchant
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bills"
@@ -101,16 +101,15 @@ def today():
     return bills.beijing_today()
 
 
-def pay(stack, auth):
+def pay(stack, auth, notified=True):
+    """An order paid at WeChat's cashier; with ``notified``, once the backend has it PAID."""
     created = stack.create_order(auth).json()
     assert stack.cashier(created["pay_params"]).status_code == 200
-    return created["order"]
-
-
-def wait_paid(stack, order_id):
-    from tests.conftest import wait_for
-    wait_for(lambda: stack.query("SELECT status FROM orders WHERE id = :i", i=order_id)
-             == [("PAID",)])
+    order = created["order"]
+    if notified:
+        wait_for(lambda: stack.query("SELECT status FROM orders WHERE id = :i", i=order["id"])
+                 == [("PAID",)])
+    return order
 
 
 def reconcile(stack, day=None):
@@ -125,7 +124,6 @@ def differences(stack):
 def test_a_day_that_agrees_is_clean(stack):
     auth = stack.login()
     order = pay(stack, auth)
-    wait_paid(stack, order["id"])
     output = stack.cli("bills", "reconcile", "--date", "today")
     assert "CLEAN" in output and "no differences" in output
     [run] = stack.query("SELECT status, payments_wechat, paid_total_wechat, payments_ours, "
@@ -140,8 +138,7 @@ def test_every_kind_of_difference_is_found_and_classified(stack):
     agreed = pay(stack, auth)
     # A payment whose notification never arrived: WeChat has it, we have NOTPAY.
     stack.control("faults", kind="notify", action="drop")
-    missed = pay(stack, auth)
-    wait_paid(stack, agreed["id"])
+    missed = pay(stack, auth, notified=False)
     assert stack.query("SELECT status FROM orders WHERE id = :i", i=missed["id"]) == \
         [("NOTPAY",)]
     day = today().isoformat()
@@ -222,7 +219,6 @@ def test_running_a_day_again_is_idempotent_and_keeps_resolutions(stack):
 def test_a_payment_just_before_midnight_is_found_in_the_next_days_bill(stack):
     auth = stack.login()
     order = pay(stack, auth)
-    wait_paid(stack, order["id"])
     # We recorded it at 23:59:59 yesterday; WeChat's bill has it today.
     midnight = datetime.combine(today(), time(0), tzinfo=CHINA)
     with stack.app.app_context():
@@ -246,7 +242,6 @@ def test_a_day_without_transactions_is_a_normal_outcome(stack):
 def test_a_bill_that_does_not_match_its_hash_is_refused_and_nothing_kept(stack):
     auth = stack.login()
     order = pay(stack, auth)
-    wait_paid(stack, order["id"])
     # A genuine download URL, announced with a SHA1 that is not the file's.
     merchant = Merchant(stack.sandbox, stack.settings)
     path = f"/v3/bill/tradebill?bill_date={today().isoformat()}&bill_type=ALL&tar_type=GZIP"
@@ -278,7 +273,6 @@ def test_a_bill_not_ready_yet_asks_to_try_later(stack):
 def test_console_functions_list_runs_differences_and_the_bill_as_csv(stack):
     auth = stack.login()
     order = pay(stack, auth)
-    wait_paid(stack, order["id"])
     stack.control(f"bills/{today().isoformat()}", kind="payment", total=5)
     reconcile(stack)
     with stack.app.app_context():
@@ -294,15 +288,18 @@ def test_console_functions_list_runs_differences_and_the_bill_as_csv(stack):
             bills.get_run(run.id + 1)
 
 
-def test_v2_downloadbill_against_the_simulator(make_stack, sign_type):
-    stack = make_stack(WECHATPAY_API_VERSION="v2", WECHATPAY_V2_SIGN_TYPE=sign_type)
-    auth = stack.login()
-    order = pay(stack, auth)
-    wait_paid(stack, order["id"])
+def downloaded(stack, *days):
+    """Each day's trade bill, downloaded through the app's own gateway."""
     with stack.app.app_context():
         gateway = stack.app.extensions["wechatpay"]
-        raw = gateway.download_trade_bill(today())
-        assert gateway.download_trade_bill(today() - timedelta(days=3)) is None
+        return [gateway.download_trade_bill(day) for day in days]
+
+
+def test_v2_downloadbill_against_the_simulator(make_stack, sign_type):
+    stack = make_stack(WECHATPAY_API_VERSION="v2", WECHATPAY_V2_SIGN_TYPE=sign_type)
+    order = pay(stack, stack.login())
+    raw, none = downloaded(stack, today(), today() - timedelta(days=3))
+    assert none is None
     # WeChat's v2 layout: BOM, CRLF, no line end after the summary.
     assert raw.startswith(b"\xef\xbb\xbf\xe4\xba\xa4") and b"\r\n" in raw
     assert not raw.endswith(b"\n")
@@ -314,13 +311,10 @@ def test_v2_downloadbill_against_the_simulator(make_stack, sign_type):
 
 
 def test_the_simulators_v3_files_are_laid_out_as_wechats(stack):
-    auth = stack.login()
-    order = pay(stack, auth)
-    wait_paid(stack, order["id"])
+    order = pay(stack, stack.login())
+    [trade] = downloaded(stack, today())
     with stack.app.app_context():
-        gateway = stack.app.extensions["wechatpay"]
-        trade = gateway.download_trade_bill(today())
-        fund = gateway.download_fund_flow_bill(today())
+        fund = stack.app.extensions["wechatpay"].download_fund_flow_bill(today())
     for raw in (trade, fund):
         assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw
         assert raw.endswith(b"\n")
