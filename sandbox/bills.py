@@ -27,7 +27,7 @@ from flask import Response, current_app, g, request
 
 from . import v2
 from .v3 import ApiError, bp, param_error
-from .wire import BEIJING, digits, json_response
+from .wire import BEIJING, json_response
 
 DOWNLOAD_LIFETIME = 300
 # The ALL layout of merchants since 2018 (protocol B4), column by column.
@@ -146,13 +146,20 @@ def fund_flow_text(state, day, version):
         if refund["status"] == "SUCCESS" and _refund_day(refund) == day:
             moves.append((refund["success_time"].replace("T", " ")[:19], refund["refund_id"],
                           refund["amount"]["refund"], False, "退款", refund["out_refund_no"]))
+    for change in state.bill_changes.get(day.isoformat(), []):
+        if change["kind"] == "payment":
+            moves.append((_time(change["paid_at"]), change["transaction_id"], change["total"],
+                          True, "交易", change["out_trade_no"]))
+        elif change["kind"] == "refund":
+            moves.append((_time(change["paid_at"]), change["refund_id"], change["refund"],
+                          False, "退款", change["out_refund_no"]))
     if not moves:
         return None
     moves.sort()
     balance, lines = 0, [FUND_FLOW_HEADER]
     for when, business_no, fen, income, name, voucher in moves:
         balance += fen if income else -fen
-        lines.append(_line([when, business_no, "1" + digits(27), name, name,
+        lines.append(_line([when, business_no, _flow_no(business_no), name, name,
                             "收入" if income else "支出", _yuan(fen), _yuan(balance),
                             "system" if income else f"{state.config.mchid}API", "", voucher]))
     incomes = [m[2] for m in moves if m[3]]
@@ -251,6 +258,11 @@ def _yuan(fen):
 def _fee(fen):
     """The fee in yuan, five decimals, as bills show it (exact: Decimal, not float)."""
     return (Decimal(fen) * FEE_RATE / 100).quantize(Decimal("0.00001"))
+
+
+def _flow_no(business_no):
+    """A 28-digit fund flow number, the same on every download of the bill."""
+    return "1" + str(int(hashlib.sha1(business_no.encode()).hexdigest(), 16))[:27]
 
 
 def _openid(order):

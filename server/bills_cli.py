@@ -41,6 +41,10 @@ def _day(value):
 def reconcile_command(day):
     """Download the day's bills, compare them with our records, print the report."""
     day = _day(day)
+    if current_app.extensions["wechatpay"] is None:
+        click.echo("payments are not configured; missing: "
+                   + ", ".join(current_app.extensions["wechatpay_missing"]))
+        sys.exit(1)
     try:
         run = bills.reconcile(day, gateway=gateway(),
                               appid=current_app.config["WECHAT_APPID"],
