@@ -251,6 +251,7 @@ def reconcile(day, *, gateway, appid, mchid):
         raise
 
     paid, refunded = trade_entries(trade) if trade else ([], [])
+    _clear_previous_day(day, paid, refunded)
     found = []
     found += _compare_payments(day, paid, gateway, appid, mchid)
     found += _compare_refunds(day, refunded, gateway)
@@ -271,7 +272,7 @@ def reconcile(day, *, gateway, appid, mchid):
         fund_flow_bill_sha1=hashlib.sha1(fund_raw).hexdigest() if fund_raw else None,
         trade_bill=trade_raw.decode("utf-8-sig") if trade_raw else None,
         message=fund_note)
-    return _store(day, trade is not None, totals, found)
+    return _store(day, totals, found)
 
 
 def _fund_flow(gateway, day):
@@ -401,6 +402,23 @@ def _compare_refunds(day, refunded, gateway):
     return found
 
 
+def _clear_previous_day(day, paid, refunded):
+    """Yesterday's run looked for its late-evening payments in this day's bill before it was
+    published; whatever this bill has is not missing after all."""
+    previous = db.session.execute(db.select(ReconciliationRun).where(
+        ReconciliationRun.day == day - timedelta(days=1))).scalar_one_or_none()
+    if previous is None:
+        return
+    here = {(PAID_NOT_IN_BILL, p.out_trade_no) for p in paid} | \
+        {(REFUND_NOT_IN_BILL, r.out_refund_no) for r in refunded}
+    for diff in run_differences(previous.id, open_only=True):
+        if (diff.kind, diff.out_refund_no or diff.out_trade_no) in here:
+            diff.resolved_by, diff.resolved_at = "reconcile", utcnow()
+            diff.note = f"found in the bill of {day}"
+    _settle_status(previous)
+    db.session.commit()
+
+
 def _orders_paid(start, end):
     return db.session.execute(db.select(Order).where(
         Order.paid_at >= start, Order.paid_at < end).order_by(Order.paid_at)).scalars().all()
@@ -429,7 +447,7 @@ def _run_for(day):
     return run
 
 
-def _store(day, has_bill, totals, found):
+def _store(day, totals, found):
     run = _run_for(day)
     for name, value in totals.items():
         setattr(run, name, value)
@@ -451,15 +469,19 @@ def _store(day, has_bill, totals, found):
             diff.resolved_by, diff.resolved_at = "reconcile", now
             diff.note = "no longer differs on a later run"
     db.session.flush()
-    open_count = db.session.scalar(db.select(db.func.count()).select_from(BillDifference).where(
-        BillDifference.run_id == run.id, BillDifference.resolved_at.is_(None)))
-    if open_count:
-        run.status = ReconciliationRun.DIFFERENCES
-    else:
-        run.status = ReconciliationRun.CLEAN if has_bill else ReconciliationRun.NO_BILL
+    _settle_status(run)
     run.finished_at = utcnow()
     db.session.commit()
     return run
+
+
+def _settle_status(run):
+    """DIFFERENCES while any is open; otherwise CLEAN, or NO_BILL for a day without a bill."""
+    if run_differences(run.id, open_only=True):
+        run.status = ReconciliationRun.DIFFERENCES
+    else:
+        run.status = ReconciliationRun.CLEAN if run.trade_bill_sha1 else \
+            ReconciliationRun.NO_BILL
 
 
 def _record_failure(day, exc):
@@ -521,9 +543,7 @@ def resolve_difference(diff_id, by, note):
         raise BillError("ALREADY_RESOLVED", "this difference was resolved already")
     diff = db.session.get(BillDifference, diff_id)
     db.session.refresh(diff)
-    run = diff.run
-    if run.status == ReconciliationRun.DIFFERENCES and not run_differences(run.id, True):
-        run.status = ReconciliationRun.CLEAN
+    _settle_status(diff.run)
     db.session.commit()
     return diff
 

@@ -232,6 +232,27 @@ def test_a_payment_just_before_midnight_is_found_in_the_next_days_bill(stack):
     assert "no differences" in output
 
 
+def test_a_late_payment_flagged_yesterday_is_cleared_by_todays_bill(stack):
+    order = pay(stack, stack.login())
+    midnight = datetime.combine(today(), time(0), tzinfo=CHINA)
+    with stack.app.app_context():
+        db.session.execute(db.update(Order).where(Order.id == order["id"]).values(
+            paid_at=(midnight - timedelta(seconds=1)).astimezone(timezone.utc)))
+        db.session.commit()
+    # Yesterday's run, while today's bill is not published: yesterday's, the day before's
+    # and today's bill all answer "no bill".
+    stack.control("faults", kind="api", path="/v3/bill/tradebill", status=400,
+                  code="NO_STATEMENT_EXIST", times=3)
+    reconcile(stack, today() - timedelta(days=1))
+    assert differences(stack) == [("PAID_NOT_IN_BILL", order["out_trade_no"], False)]
+    reconcile(stack)   # today's bill has it
+    assert differences(stack) == [("PAID_NOT_IN_BILL", order["out_trade_no"], True)]
+    assert stack.query("SELECT resolved_by, note FROM bill_differences") == \
+        [("reconcile", f"found in the bill of {today()}")]
+    assert stack.query("SELECT status FROM reconciliation_runs ORDER BY day") == \
+        [("NO_BILL",), ("CLEAN",)]
+
+
 def test_a_day_without_transactions_is_a_normal_outcome(stack):
     output = reconcile(stack, today() - timedelta(days=5))
     assert "NO_BILL" in output and "no differences" in output
