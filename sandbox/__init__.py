@@ -63,9 +63,10 @@ def create_app(settings=None):
 
 def register_blueprints(app):
     # refunds and bills add their routes to v3.bp, so they are imported before it is registered.
-    from . import bills, control, login, refunds, v3  # noqa: F401
+    from . import bills, control, login, miniapp, refunds, v3  # noqa: F401
 
     app.register_blueprint(login.bp)
+    app.register_blueprint(miniapp.bp)
     app.register_blueprint(v3.bp)
     app.register_blueprint(control.bp)
     app.extensions["sandbox"].notifiers["v3"] = v3.notify_v3

@@ -45,6 +45,7 @@ def child_environment(args):
         "WECHAT_API_BASE": sandbox,
         "WECHATPAY_API_BASE": sandbox,
         "WECHATPAY_NOTIFY_URL": f"{backend}/api/pay/notify",
+        "SANDBOX_PUSH_URL": f"{backend}/api/wechat/push",
         "DATABASE_URL": args.database_url,
         "PYTHONPATH": str(ROOT),
         "FLASK_SKIP_DOTENV": "1",  # the env file above is the one source of settings

@@ -93,9 +93,9 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, orders, products
-    from .callbacks import notify
-    for module in (auth, products, orders, notify):
+    from .api import auth, orders, products, shipping
+    from .callbacks import notify, push
+    for module in (auth, products, orders, shipping, notify, push):
         app.register_blueprint(module.bp)
 
 

@@ -8,6 +8,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from flask import current_app
 
 from .config import ConfigError, read_file, required_names
+from .wechat.api import MiniProgramApi
 from .wechatpay import crypto
 from .wechatpay.gateway import new_http_session
 from .wechatpay.login import LoginClient
@@ -21,6 +22,11 @@ def init_app(app):
     # Login gets a session without retries: a js_code works once, so a resent request could
     # only fail, and urllib3 would log the retried URL, which carries the app secret.
     app.extensions["wechat_login"] = LoginClient(
+        appid=values.get("WECHAT_APPID") or "", secret=values.get("WECHAT_SECRET") or "",
+        api_base=values["WECHAT_API_BASE"], session=requests.Session(), timeout=timeout)
+    # The mini program's server APIs (shipping info); a session of its own, without retries:
+    # its URLs carry the access token, which urllib3 would log on a retry.
+    app.extensions["wechat_miniprogram"] = MiniProgramApi(
         appid=values.get("WECHAT_APPID") or "", secret=values.get("WECHAT_SECRET") or "",
         api_base=values["WECHAT_API_BASE"], session=requests.Session(), timeout=timeout)
     # Without the merchant settings the app still starts (catalogue, login), and payment
@@ -73,3 +79,8 @@ def gateway():
 
 def login_client():
     return current_app.extensions["wechat_login"]
+
+
+def miniprogram_api():
+    """The mini program's server API client (access token, shipping info)."""
+    return current_app.extensions["wechat_miniprogram"]

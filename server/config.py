@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from .wechat import push
+
 DEFAULTS = {
     "APP_ENV": "development",
     "SECRET_KEY": "dev-secret-key-change-me",
@@ -24,12 +26,15 @@ DEFAULTS = {
     "TOKEN_TTL_SECONDS": "7200",
     "TRUSTED_PROXY_COUNT": "0",
     "WECHAT_HTTP_TIMEOUT_SECONDS": "10",
+    # Ship paid orders as virtual goods (vouchers, memberships) automatically, in the job.
+    "SHIPPING_AUTO_VIRTUAL": "false",
 }
 
 NAMES = [
     "WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY",
     "WECHATPAY_CERT_SERIAL", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_CERT", "WECHATPAY_PUBLIC_KEY",
-    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", *DEFAULTS,
+    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY",
+    *DEFAULTS,
 ]
 
 # `python -m sandbox.devkeys` leaves this file beside the keys it makes; production refuses them.
@@ -78,8 +83,30 @@ def validate(values):
         raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
         raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
+    if values["SHIPPING_AUTO_VIRTUAL"] not in ("true", "false"):
+        raise ConfigError("SHIPPING_AUTO_VIRTUAL must be true or false")
+    _validate_push(values)
     if values["APP_ENV"] == "production":
         _validate_production(values)
+
+
+def _validate_push(values):
+    """The message push's Token and EncodingAESKey, as the mini program's admin page sets them."""
+    token, key = values.get("WECHAT_PUSH_TOKEN"), values.get("WECHAT_PUSH_AES_KEY")
+    if token and not re.fullmatch(r"[A-Za-z0-9]{3,32}", token):
+        raise ConfigError("WECHAT_PUSH_TOKEN must be 3 to 32 letters or digits")
+    if key:
+        try:
+            push.aes_key(key)
+        except ValueError:
+            raise ConfigError("WECHAT_PUSH_AES_KEY must be the 43-character EncodingAESKey") \
+                from None
+        if not token:
+            raise ConfigError("WECHAT_PUSH_AES_KEY needs WECHAT_PUSH_TOKEN")
+    if values["APP_ENV"] == "production" and token and not key:
+        # In the plaintext mode the signature does not cover the body.
+        raise ConfigError("WECHAT_PUSH_AES_KEY is required in production (use the secure mode "
+                          "of the message push)")
 
 
 def required_names(values):

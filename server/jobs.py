@@ -9,7 +9,7 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import payments
+from . import bills_cli, payments, shipping_commands
 from .clients import gateway
 from .extensions import db
 from .models import Order, utcnow
@@ -24,8 +24,8 @@ def init_app(app):
     app.cli.add_command(seed)
     app.cli.add_command(reconcile)
     app.cli.add_command(close_expired)
-    from .bills_cli import bills_group
-    app.cli.add_command(bills_group)
+    app.cli.add_command(shipping_commands.group)
+    app.cli.add_command(bills_cli.bills_group)
 
 
 @click.command()

@@ -145,10 +145,11 @@ def make_stack(dev_keys, database_url):
     servers = []
 
     def make(**overrides):
-        settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001", **overrides}
+        backend = LiveServer()
+        settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001",
+                    "SANDBOX_PUSH_URL": f"{backend.url}/api/wechat/push", **overrides}
         sim = LiveServer(sandbox.create_app(settings)).start()
         servers.append(sim)
-        backend = LiveServer()
         settings.update({"DATABASE_URL": database_url, "WECHAT_API_BASE": sim.url,
                          "WECHATPAY_API_BASE": sim.url,
                          "WECHATPAY_NOTIFY_URL": f"{backend.url}/api/pay/notify",

@@ -82,3 +82,23 @@ def test_a_passphrase_protected_key_is_named(production, tmp_path):
         serialization.BestAvailableEncryption(b"secret")))
     with pytest.raises(ConfigError, match="WECHATPAY_PRIVATE_KEY"):
         create_app({**production, "WECHATPAY_PRIVATE_KEY": str(encrypted)})
+
+
+@pytest.mark.parametrize("name, value", [
+    ("WECHAT_PUSH_TOKEN", "ab"),
+    ("WECHAT_PUSH_TOKEN", "has space"),
+    ("WECHAT_PUSH_AES_KEY", "too-short"),
+    ("WECHAT_PUSH_AES_KEY", "!" * 43),
+    ("SHIPPING_AUTO_VIRTUAL", "yes"),
+])
+def test_push_and_shipping_settings_are_checked_in_every_environment(dev_keys, name, value):
+    with pytest.raises(ConfigError) as error:
+        create_app({**dev_keys, "DATABASE_URL": "sqlite://", name: value})
+    assert name in str(error.value)
+    assert value not in str(error.value)
+
+
+def test_production_needs_the_secure_push_mode(production):
+    with pytest.raises(ConfigError, match="WECHAT_PUSH_AES_KEY"):
+        create_app({**production, "WECHAT_PUSH_AES_KEY": ""})
+    assert create_app({**production, "WECHAT_PUSH_TOKEN": "", "WECHAT_PUSH_AES_KEY": ""})
