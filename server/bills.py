@@ -290,10 +290,10 @@ def _fund_flow(gateway, day):
 def _compare_payments(day, paid, gateway, appid, mchid):
     found = []
     in_bill = set()
+    orders = _by_key(Order.out_trade_no, [entry.out_trade_no for entry in paid])
     for entry in paid:
         in_bill.add(entry.out_trade_no)
-        order = db.session.execute(db.select(Order).where(
-            Order.out_trade_no == entry.out_trade_no)).scalar_one_or_none()
+        order = orders.get(entry.out_trade_no)
         wechat = f"paid {entry.total} fen at {entry.time} ({entry.transaction_id})"
         if order is None:
             found.append(Found(UNKNOWN_PAYMENT, f"{UNKNOWN_PAYMENT}:{entry.out_trade_no}",
@@ -307,6 +307,16 @@ def _compare_payments(day, paid, gateway, appid, mchid):
             found.append(_apply_missed(order, entry, wechat, gateway, appid, mchid))
     found += _paid_not_in_bill(day, in_bill, gateway)
     return found
+
+
+def _by_key(column, keys, chunk=500):
+    """{key: row} of the rows whose ``column`` is one of ``keys``, in a few queries."""
+    keys, rows = sorted(set(keys)), {}
+    for start in range(0, len(keys), chunk):
+        for row in db.session.execute(db.select(column.class_).where(
+                column.in_(keys[start:start + chunk]))).scalars():
+            rows[getattr(row, column.key)] = row
+    return rows
 
 
 def _apply_missed(order, entry, wechat, gateway, appid, mchid):
