@@ -109,6 +109,8 @@ def fresh_secrets():
         "WECHAT_PUSH_AES_KEY": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
         "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_" + "".join(
             str(secrets.randbelow(10)) for _ in range(34)),
+        # A merchant created today: the backend above is set up with the public key.
+        "SANDBOX_KEY_MODE": "public-key",
     }
 
 

@@ -100,5 +100,6 @@ def register_blueprints(app):
 
 
 def register_commands(app):
-    from . import jobs
+    from . import doctor, jobs
     jobs.init_app(app)
+    doctor.register(app)

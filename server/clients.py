@@ -42,7 +42,7 @@ def build_gateway(values, session, timeout):
                          api_key=values["WECHATPAY_API_KEY"],
                          sign_type=values["WECHATPAY_V2_SIGN_TYPE"],
                          api_base=values["WECHATPAY_API_BASE"], session=session,
-                         timeout=timeout)
+                         timeout=timeout, backup_base=values.get("WECHATPAY_API_BASE_BACKUP"))
 
     from .wechatpay.v3 import PlatformKeys, V3Gateway
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
@@ -56,7 +56,8 @@ def build_gateway(values, session, timeout):
                      serial_no=values["WECHATPAY_CERT_SERIAL"], private_key=private_key,
                      apiv3_key=values["WECHATPAY_APIV3_KEY"],
                      api_base=values["WECHATPAY_API_BASE"], platform_keys=platform_keys,
-                     session=session, timeout=timeout)
+                     session=session, timeout=timeout,
+                     backup_base=values.get("WECHATPAY_API_BASE_BACKUP"))
 
 
 def _load(parse, values, name):

@@ -33,10 +33,11 @@ DEFAULTS = {
 NAMES = [
     "WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY",
     "WECHATPAY_CERT_SERIAL", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_CERT", "WECHATPAY_PUBLIC_KEY",
-    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY",
-    *DEFAULTS,
+    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", "WECHATPAY_API_BASE_BACKUP",
+    "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", *DEFAULTS,
 ]
 
+WECHATPAY_BACKUP_BASE = "https://api2.mch.weixin.qq.com"
 # `python -m sandbox.devkeys` leaves this file beside the keys it makes; production refuses them.
 DEV_KEYS_MARKER = "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION"
 # What a production deployment must not run with.
@@ -58,6 +59,11 @@ def load(overrides=None, env_file=".env"):
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update({k: os.environ[k] for k in NAMES if k in os.environ})
     values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
+    if "WECHATPAY_API_BASE_BACKUP" not in values \
+            and values["WECHATPAY_API_BASE"].rstrip("/") == DEFAULTS["WECHATPAY_API_BASE"]:
+        # WeChat's backup domain, for when the primary cannot be reached (set it empty to
+        # turn failover off).
+        values["WECHATPAY_API_BASE_BACKUP"] = WECHATPAY_BACKUP_BASE
     validate(values)
     return values
 
@@ -126,8 +132,11 @@ def _validate_production(values):
             raise ConfigError(f"{name} is required in production")
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY is a development value or shorter than 32 characters")
-    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL"):
-        url = values[name]
+    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL",
+                 "WECHATPAY_API_BASE_BACKUP"):
+        url = values.get(name)
+        if name == "WECHATPAY_API_BASE_BACKUP" and not url:
+            continue
         if not url.startswith("https://") or any(h in url for h in _SIMULATOR_HOSTS):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
     for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):

@@ -29,6 +29,7 @@ def test_production_settings_start(production):
     ("SECRET_KEY", "tooshort1"),
     ("WECHATPAY_API_BASE", "http://127.0.0.1:8001"),
     ("WECHAT_API_BASE", "http://localhost:8001"),
+    ("WECHATPAY_API_BASE_BACKUP", "http://127.0.0.1:8002"),
     ("WECHATPAY_NOTIFY_URL", "http://pay.example.com/api/pay/notify"),
     ("WECHATPAY_NOTIFY_URL", "https://pay.example.com/api/pay/notify?x=1"),
     ("WECHATPAY_PRIVATE_KEY", ""),

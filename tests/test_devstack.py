@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -43,5 +44,8 @@ def test_devstack_from_nothing_then_the_demo_pays(devstack):
     for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_ID"):
         assert f"{name}=" in env
     assert (workdir / "keys" / "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION").exists()
+    # A merchant created today, and a backend set up for it.
+    assert "SANDBOX_KEY_MODE=public-key" in env
+    assert requests.get(f"{sandbox}/sandbox/health", timeout=5).json()["key_mode"] == "public-key"
     order = demo.run(backend, sandbox)
     assert order["status"] == "PAID"
