@@ -465,14 +465,18 @@ def _store(day, totals, found):
     existing = {d.key: d for d in run.differences}
     seen = set()
     for item in found:
+        item.key = item.key[:128]
         seen.add(item.key)
         diff = existing.get(item.key)
         if diff is None:
             diff = BillDifference(run=run, key=item.key, kind=item.kind)
             db.session.add(diff)
-        # Refreshed on every run; who resolved it, when and why is never touched here.
-        diff.out_trade_no, diff.out_refund_no = item.out_trade_no, item.out_refund_no
-        diff.ours, diff.wechat, diff.detail = item.ours, item.wechat, item.detail
+        # Refreshed on every run; who resolved it, when and why is never touched here. A bill
+        # may carry references longer than ours (another system on the same merchant account).
+        diff.out_trade_no = _clip(item.out_trade_no, 32)
+        diff.out_refund_no = _clip(item.out_refund_no, 64)
+        diff.ours, diff.wechat = _clip(item.ours, 200), _clip(item.wechat, 200)
+        diff.detail = _clip(item.detail, 500)
     now = utcnow()
     for key, diff in existing.items():
         if key not in seen and diff.kind in SELF_CLEARING and diff.resolved_at is None:
@@ -483,6 +487,10 @@ def _store(day, totals, found):
     run.finished_at = utcnow()
     db.session.commit()
     return run
+
+
+def _clip(text, length):
+    return text[:length] if text else text
 
 
 def _settle_status(run):

@@ -145,6 +145,9 @@ def test_every_kind_of_difference_is_found_and_classified(stack):
     stack.control(f"bills/{day}", kind="amount", out_trade_no=agreed["out_trade_no"],
                   total=agreed["total"] + 1)
     unknown = stack.control(f"bills/{day}", kind="payment", total=888)["change"]
+    # Another system on the same merchant account, with longer order numbers than ours.
+    foreign = stack.control(f"bills/{day}", kind="payment", total=1, out_trade_no="F" * 40)[
+        "change"]
     refund = stack.control(f"bills/{day}", kind="refund", refund=50,
                            out_trade_no=agreed["out_trade_no"])["change"]
     # A payment only we have (a bug of ours, or a forged success): PAID here, unknown there.
@@ -161,6 +164,7 @@ def test_every_kind_of_difference_is_found_and_classified(stack):
         ("AMOUNT_MISMATCH", agreed["out_trade_no"], False),
         ("MISSED_PAYMENT", missed["out_trade_no"], False),
         ("PAID_NOT_IN_BILL", ours_only["out_trade_no"], False),
+        ("UNKNOWN_PAYMENT", foreign["out_trade_no"][:32], False),
         ("UNKNOWN_PAYMENT", unknown["out_trade_no"], False),
         ("UNKNOWN_REFUND", agreed["out_trade_no"], False),
     ])
@@ -176,7 +180,7 @@ def test_every_kind_of_difference_is_found_and_classified(stack):
     assert refund_no == refund["out_refund_no"]
     [run] = stack.query("SELECT payments_wechat, paid_total_wechat, refunds_wechat, "
                         "refunded_total_wechat, payments_ours FROM reconciliation_runs")
-    assert run == (3, agreed["total"] + 1 + missed["total"] + 888, 1, 50, 3)
+    assert run == (4, agreed["total"] + 1 + missed["total"] + 888 + 1, 1, 50, 3)
     for kind in ("AMOUNT_MISMATCH", "MISSED_PAYMENT", "UNKNOWN_REFUND"):
         assert kind in output
 
