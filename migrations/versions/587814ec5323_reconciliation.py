@@ -1,7 +1,7 @@
 """reconciliation: one run per Beijing day and the differences it found
 
 Revision ID: 587814ec5323
-Revises: c3a1d2e4f5a6
+Revises: abde95e7c8be
 Create Date: 2026-12-01 20:25:43.777387
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '587814ec5323'
-down_revision = 'c3a1d2e4f5a6'
+down_revision = 'abde95e7c8be'
 branch_labels = None
 depends_on = None
 
