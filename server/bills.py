@@ -23,9 +23,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from . import models, payments
+from . import payments, refunds
 from .extensions import db
-from .models import BillDifference, Order, ReconciliationRun, as_utc, utcnow
+from .models import BillDifference, Order, ReconciliationRun, Refund, as_utc, utcnow
 from .wechatpay.errors import BillNotReady, WeChatPayError
 from .wechatpay.gateway import CHINA
 
@@ -364,52 +364,52 @@ def _entries_of(gateway, day):
         return [], []
 
 
-def _refund_model():
-    # The Refund table comes with the refunds branch (CONTRACTS.md "Refunds").
-    return getattr(models, "Refund", None)
-
-
 def _compare_refunds(day, refunded, gateway):
-    Refund = _refund_model()
     found = []
     in_bill = set()
     for entry in refunded:
         in_bill.add(entry.out_refund_no)
-        refund = None if Refund is None else db.session.execute(db.select(Refund).where(
+        refund = db.session.execute(db.select(Refund).where(
             Refund.out_refund_no == entry.out_refund_no)).scalar_one_or_none()
         wechat = f"{entry.status} {entry.amount} fen at {entry.time} ({entry.refund_id})"
         if refund is None:
             found.append(Found(UNKNOWN_REFUND, f"{UNKNOWN_REFUND}:{entry.out_refund_no}",
                                entry.out_trade_no, entry.out_refund_no, wechat=wechat,
                                detail="WeChat has this refund; we have no record of it"))
-            continue
-        ours = f"{refund.status} {refund.amount} fen"
-        if refund.amount != entry.amount:
+        elif refund.amount != entry.amount:
             found.append(Found(REFUND_AMOUNT_MISMATCH,
                                f"{REFUND_AMOUNT_MISMATCH}:{entry.out_refund_no}",
-                               entry.out_trade_no, entry.out_refund_no, ours, wechat))
+                               entry.out_trade_no, entry.out_refund_no,
+                               f"{refund.status} {refund.amount} fen", wechat))
         elif refund.status != entry.status:
-            found.append(Found(REFUND_STATUS_MISMATCH,
-                               f"{REFUND_STATUS_MISMATCH}:{entry.out_refund_no}",
-                               entry.out_trade_no, entry.out_refund_no, ours, wechat))
-    if Refund is None:
-        return found
+            found.append(_sync_refund(refund, entry, wechat, gateway))
     start, end = day_window(day)
     missing = [r for r in _refunds_succeeded(start, end) if r.out_refund_no not in in_bill]
     if missing:
         neighbours = set()
         for other in (day - timedelta(days=1), day + timedelta(days=1)):
-            _, refunds = _entries_of(gateway, other)
-            neighbours |= {entry.out_refund_no for entry in refunds}
-        for refund in missing:
-            if refund.out_refund_no not in neighbours:
-                found.append(Found(REFUND_NOT_IN_BILL,
-                                   f"{REFUND_NOT_IN_BILL}:{refund.out_refund_no}",
-                                   refund.order.out_trade_no if hasattr(refund, "order")
-                                   else None, refund.out_refund_no,
-                                   ours=f"{refund.status} {refund.amount} fen",
-                                   detail="not in this day's bill nor its neighbours'"))
+            _, others = _entries_of(gateway, other)
+            neighbours |= {entry.out_refund_no for entry in others}
+        found += [Found(REFUND_NOT_IN_BILL, f"{REFUND_NOT_IN_BILL}:{r.out_refund_no}",
+                        r.order.out_trade_no, r.out_refund_no,
+                        ours=f"{r.status} {r.amount} fen",
+                        detail="not in this day's bill nor its neighbours'")
+                  for r in missing if r.out_refund_no not in neighbours]
     return found
+
+
+def _sync_refund(refund, entry, wechat, gateway):
+    """Our refund's state differs from the bill's: ask WeChat and apply its answer (the refund
+    domain's query path), as a missed payment is applied."""
+    ours = f"{refund.status} {refund.amount} fen"
+    try:
+        outcome = refunds.sync_refund(refund, gateway=gateway)
+        detail = f"queried WeChat and applied: {outcome}"
+    except (WeChatPayError, refunds.RefundError, refunds.RefundMismatch) as exc:
+        db.session.rollback()
+        detail = f"query failed ({getattr(exc, 'code', exc)}); the next run tries again"
+    return Found(REFUND_STATUS_MISMATCH, f"{REFUND_STATUS_MISMATCH}:{entry.out_refund_no}",
+                 entry.out_trade_no, entry.out_refund_no, ours, wechat, detail)
 
 
 def _clear_previous_day(day, paid, refunded):
@@ -435,11 +435,8 @@ def _orders_paid(start, end):
 
 
 def _refunds_succeeded(start, end):
-    Refund = _refund_model()
-    if Refund is None:
-        return []
     return db.session.execute(db.select(Refund).where(
-        Refund.status == "SUCCESS", Refund.succeeded_at >= start,
+        Refund.status == Refund.SUCCESS, Refund.succeeded_at >= start,
         Refund.succeeded_at < end)).scalars().all()
 
 

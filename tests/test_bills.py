@@ -13,7 +13,7 @@ import pytest
 from server import bills
 from server.bills import BillError, parse_bill, to_fen
 from server.extensions import db
-from server.models import Order, ReconciliationRun, utcnow
+from server.models import Order, ReconciliationRun, Refund, utcnow
 from server.wechatpay.gateway import CHINA
 from tests.conftest import wait_for
 from tests.sandbox_fixtures import Merchant
@@ -348,3 +348,55 @@ def test_the_simulators_v3_files_are_laid_out_as_wechats(stack):
     bills.check_fund_flow_summary(flow)
     assert flow.rows[0]["收支类型"] == "收入" and to_fen(flow.rows[0]["收支金额(元)"]) == \
         order["total"]
+
+
+# --- refunds ---------------------------------------------------------------------------------------
+
+def refund(stack, order, amount):
+    """A refund through the backend (the refund CLI); its out_refund_no."""
+    stack.cli("refund", str(order["id"]), "--amount", str(amount), "--reason", "test")
+    return stack.query("SELECT out_refund_no FROM refunds ORDER BY id DESC")[0][0]
+
+
+def refund_status(stack, out_refund_no):
+    return stack.query("SELECT status FROM refunds WHERE out_refund_no = :n",
+                       n=out_refund_no)[0][0]
+
+
+def test_refunds_that_agree_are_clean_and_counted(stack):
+    order = pay(stack, stack.login())
+    first = refund(stack, order, 300)
+    wait_for(lambda: refund_status(stack, first) == "SUCCESS")
+    output = reconcile(stack)
+    assert "CLEAN" in output, output
+    assert stack.query("SELECT refunds_wechat, refunded_total_wechat, refunds_ours, "
+                       "refunded_total_ours FROM reconciliation_runs") == [(1, 300, 1, 300)]
+
+
+def test_refund_differences_are_found_and_a_lagging_status_is_synced(stack):
+    order = pay(stack, stack.login())
+    # WeChat settles a refund whose notification is lost: ours stays PROCESSING.
+    stack.control("faults", kind="refund", status="PROCESSING")
+    lagging = refund(stack, order, 200)
+    stack.control("faults", kind="notify", action="drop", out_trade_no=order["out_trade_no"])
+    stack.control(f"refunds/{lagging}", status="SUCCESS")
+    assert refund_status(stack, lagging) == "PROCESSING"
+    # A refund only we have, and one whose amount WeChat's bill shows differently.
+    with stack.app.app_context():
+        db.session.add(Refund(order_id=order["id"], out_refund_no="ONLYOURS1", amount=50,
+                              requested_by="t", approved_by="t", status=Refund.SUCCESS,
+                              succeeded_at=utcnow()))
+        db.session.commit()
+    output = reconcile(stack)
+    assert differences(stack) == [
+        ("REFUND_NOT_IN_BILL", order["out_trade_no"], False),
+        ("REFUND_STATUS_MISMATCH", order["out_trade_no"], False)]
+    assert refund_status(stack, lagging) == "SUCCESS"   # applied through the query path
+    [(ours, wechat, detail)] = stack.query(
+        "SELECT ours, wechat, detail FROM bill_differences WHERE kind = 'REFUND_STATUS_MISMATCH'")
+    assert ours.startswith("PROCESSING 200") and wechat.startswith("SUCCESS 200")
+    assert "applied" in detail
+    assert "REFUND_NOT_IN_BILL" in output
+    # The next run no longer sees the status difference: it resolves itself.
+    reconcile(stack)
+    assert ("REFUND_STATUS_MISMATCH", order["out_trade_no"], True) in differences(stack)
