@@ -367,10 +367,10 @@ def _entries_of(gateway, day):
 def _compare_refunds(day, refunded, gateway):
     found = []
     in_bill = set()
+    ours = _by_key(Refund.out_refund_no, [entry.out_refund_no for entry in refunded])
     for entry in refunded:
         in_bill.add(entry.out_refund_no)
-        refund = db.session.execute(db.select(Refund).where(
-            Refund.out_refund_no == entry.out_refund_no)).scalar_one_or_none()
+        refund = ours.get(entry.out_refund_no)
         wechat = f"{entry.status} {entry.amount} fen at {entry.time} ({entry.refund_id})"
         if refund is None:
             found.append(Found(UNKNOWN_REFUND, f"{UNKNOWN_REFUND}:{entry.out_refund_no}",
