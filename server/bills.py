@@ -252,9 +252,9 @@ def reconcile(day, *, gateway, appid, mchid):
 
     paid, refunded = trade_entries(trade) if trade else ([], [])
     _clear_previous_day(day, paid, refunded)
-    found = []
-    found += _compare_payments(day, paid, gateway, appid, mchid)
-    found += _compare_refunds(day, refunded, gateway)
+    neighbours = _neighbour_bills(gateway, day)
+    found = _compare_payments(day, paid, gateway, appid, mchid, neighbours) + \
+        _compare_refunds(day, refunded, gateway, neighbours)
 
     start, end = day_window(day)
     ours_paid = _orders_paid(start, end)
@@ -287,7 +287,7 @@ def _fund_flow(gateway, day):
     return raw, None
 
 
-def _compare_payments(day, paid, gateway, appid, mchid):
+def _compare_payments(day, paid, gateway, appid, mchid, neighbours):
     found = []
     in_bill = set()
     orders = _by_key(Order.out_trade_no, [entry.out_trade_no for entry in paid])
@@ -305,7 +305,7 @@ def _compare_payments(day, paid, gateway, appid, mchid):
                                wechat=wechat))
         elif order.status in (Order.NOTPAY, Order.CLOSED):
             found.append(_apply_missed(order, entry, wechat, gateway, appid, mchid))
-    found += _paid_not_in_bill(day, in_bill, gateway)
+    found += _paid_not_in_bill(day, in_bill, neighbours)
     return found
 
 
@@ -332,21 +332,34 @@ def _apply_missed(order, entry, wechat, gateway, appid, mchid):
                  ours=ours, wechat=wechat, detail=detail)
 
 
-def _paid_not_in_bill(day, in_bill, gateway):
+def _paid_not_in_bill(day, in_bill, neighbours):
     start, end = day_window(day)
     missing = [o for o in _orders_paid(start, end) if o.out_trade_no not in in_bill]
-    if not missing:
-        return []
     # A payment at 23:59:59 may be in the next day's bill (or ours recorded it a moment late):
-    # look at both neighbours before calling it missing.
-    neighbours = set()
-    for other in (day - timedelta(days=1), day + timedelta(days=1)):
-        paid, _ = _entries_of(gateway, other)
-        neighbours |= {entry.out_trade_no for entry in paid}
+    # look at both neighbours (downloaded only when something is missing) before flagging.
+    missing = [o for o in missing if o.out_trade_no not in neighbours()[0]]
     return [Found(PAID_NOT_IN_BILL, f"{PAID_NOT_IN_BILL}:{o.out_trade_no}", o.out_trade_no,
-                  ours=f"{o.status} {o.total} fen at {as_utc(o.paid_at).astimezone(CHINA):%Y-%m-%d %H:%M:%S}",
+                  ours=f"{o.status} {o.total} fen at "
+                       f"{as_utc(o.paid_at).astimezone(CHINA):%Y-%m-%d %H:%M:%S}",
                   detail="not in this day's bill nor its neighbours'")
-            for o in missing if o.out_trade_no not in neighbours]
+            for o in missing]
+
+
+def _neighbour_bills(gateway, day):
+    """A function returning (out_trade_nos, out_refund_nos) of the bills of the day before and
+    the day after; they are downloaded on the first call only."""
+    cache = []
+
+    def references():
+        if not cache:
+            trade_nos, refund_nos = set(), set()
+            for other in (day - timedelta(days=1), day + timedelta(days=1)):
+                paid, refunded = _entries_of(gateway, other)
+                trade_nos |= {entry.out_trade_no for entry in paid}
+                refund_nos |= {entry.out_refund_no for entry in refunded}
+            cache.append((trade_nos, refund_nos))
+        return cache[0]
+    return references
 
 
 def _entries_of(gateway, day):
@@ -364,7 +377,7 @@ def _entries_of(gateway, day):
         return [], []
 
 
-def _compare_refunds(day, refunded, gateway):
+def _compare_refunds(day, refunded, gateway, neighbours):
     found = []
     in_bill = set()
     ours = _by_key(Refund.out_refund_no, [entry.out_refund_no for entry in refunded])
@@ -385,17 +398,12 @@ def _compare_refunds(day, refunded, gateway):
             found.append(_sync_refund(refund, entry, wechat, gateway))
     start, end = day_window(day)
     missing = [r for r in _refunds_succeeded(start, end) if r.out_refund_no not in in_bill]
-    if missing:
-        neighbours = set()
-        for other in (day - timedelta(days=1), day + timedelta(days=1)):
-            _, others = _entries_of(gateway, other)
-            neighbours |= {entry.out_refund_no for entry in others}
-        found += [Found(REFUND_NOT_IN_BILL, f"{REFUND_NOT_IN_BILL}:{r.out_refund_no}",
-                        r.order.out_trade_no, r.out_refund_no,
-                        ours=f"{r.status} {r.amount} fen",
-                        detail="not in this day's bill nor its neighbours'")
-                  for r in missing if r.out_refund_no not in neighbours]
-    return found
+    missing = [r for r in missing if r.out_refund_no not in neighbours()[1]]
+    return found + [Found(REFUND_NOT_IN_BILL, f"{REFUND_NOT_IN_BILL}:{r.out_refund_no}",
+                          r.order.out_trade_no, r.out_refund_no,
+                          ours=f"{r.status} {r.amount} fen",
+                          detail="not in this day's bill nor its neighbours'")
+                    for r in missing]
 
 
 def _sync_refund(refund, entry, wechat, gateway):
