@@ -39,17 +39,21 @@ def parse_args():
 def child_environment(args):
     env_file = Path(args.env_file).resolve()
     env_file.parent.mkdir(parents=True, exist_ok=True)
-    values = ensure_env(args.keys_dir, env_file)
     backend = f"http://{args.host}:{args.backend_port}"
     sandbox = f"http://{args.host}:{args.sandbox_port}"
-    env = {**values, **os.environ}  # as with dotenv: the real environment wins over the file
-    env.update({
-        # The wiring between the two processes always follows the ports chosen here.
+    # The wiring between the two processes always follows the ports chosen here. It is written
+    # to the env file too, so `flask --app server ...` in a second terminal reaches this stack.
+    wiring = {
         "WECHAT_API_BASE": sandbox,
         "WECHATPAY_API_BASE": sandbox,
         "WECHATPAY_NOTIFY_URL": f"{backend}/api/pay/notify",
         "SANDBOX_PUSH_URL": f"{backend}/api/wechat/push",
         "DATABASE_URL": args.database_url,
+    }
+    values = ensure_env(args.keys_dir, env_file, wiring=wiring)
+    env = {**values, **os.environ}  # as with dotenv: the real environment wins over the file
+    env.update({
+        **wiring,
         "PYTHONPATH": str(ROOT),
         "FLASK_SKIP_DOTENV": "1",  # the env file above is the one source of settings
         "PYTHONUNBUFFERED": "1",
