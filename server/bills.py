@@ -302,7 +302,7 @@ def _compare_payments(day, paid, gateway, appid, mchid, neighbours):
         elif order.total != entry.total:
             found.append(Found(AMOUNT_MISMATCH, f"{AMOUNT_MISMATCH}:{entry.out_trade_no}",
                                entry.out_trade_no, ours=f"{order.status} {order.total} fen",
-                               wechat=wechat))
+                               wechat=wechat, detail="the order was left as it is"))
         elif order.status in (Order.NOTPAY, Order.CLOSED):
             found.append(_apply_missed(order, entry, wechat, gateway, appid, mchid))
     found += _paid_not_in_bill(day, in_bill, neighbours)
@@ -393,7 +393,8 @@ def _compare_refunds(day, refunded, gateway, neighbours):
             found.append(Found(REFUND_AMOUNT_MISMATCH,
                                f"{REFUND_AMOUNT_MISMATCH}:{entry.out_refund_no}",
                                entry.out_trade_no, entry.out_refund_no,
-                               f"{refund.status} {refund.amount} fen", wechat))
+                               f"{refund.status} {refund.amount} fen", wechat,
+                               "the refund was left as it is"))
         elif refund.status != entry.status:
             found.append(_sync_refund(refund, entry, wechat, gateway))
     start, end = day_window(day)
