@@ -381,14 +381,19 @@ def test_refund_differences_are_found_and_a_lagging_status_is_synced(stack):
     stack.control("faults", kind="notify", action="drop", out_trade_no=order["out_trade_no"])
     stack.control(f"refunds/{lagging}", status="SUCCESS")
     assert refund_status(stack, lagging) == "PROCESSING"
-    # A refund only we have, and one whose amount WeChat's bill shows differently.
+    # A refund whose amount we recorded differently, and a refund only we have.
+    settled = refund(stack, order, 100)
+    wait_for(lambda: refund_status(stack, settled) == "SUCCESS")
     with stack.app.app_context():
+        db.session.execute(db.update(Refund).where(Refund.out_refund_no == settled)
+                           .values(amount=99))
         db.session.add(Refund(order_id=order["id"], out_refund_no="ONLYOURS1", amount=50,
                               requested_by="t", approved_by="t", status=Refund.SUCCESS,
                               succeeded_at=utcnow()))
         db.session.commit()
     output = reconcile(stack)
     assert differences(stack) == [
+        ("REFUND_AMOUNT_MISMATCH", order["out_trade_no"], False),
         ("REFUND_NOT_IN_BILL", order["out_trade_no"], False),
         ("REFUND_STATUS_MISMATCH", order["out_trade_no"], False)]
     assert refund_status(stack, lagging) == "SUCCESS"   # applied through the query path
