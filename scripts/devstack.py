@@ -1,8 +1,8 @@
 """Run the whole thing locally: the backend and the WeChat simulator, wired to each other.
 
 ``make dev`` runs this. On the first run it writes development keys and a ``.env``; every run
-migrates the SQLite schema, loads the demo catalogue, then starts the simulator and the backend
-and prints ``READY backend=... sandbox=...`` once both answer. Ctrl-C (or SIGTERM) stops both.
+migrates the SQLite schema, loads the demo catalogue with the one-fen test item (``seed --dev``),
+then starts the simulator and the backend and prints ``READY backend=... sandbox=...`` once both answer. Ctrl-C (or SIGTERM) stops both.
 """
 import argparse
 import os
@@ -91,7 +91,7 @@ def main():
     env, backend, sandbox, workdir = child_environment(args)
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "server"]
-    for command in (["db", "upgrade"], ["seed"]):
+    for command in (["db", "upgrade"], ["seed", "--dev"]):
         subprocess.run(flask + command, env=env, cwd=workdir, check=True,
                        stdout=subprocess.DEVNULL)
 
