@@ -49,7 +49,10 @@ def _engine_options(url):
     if url.startswith("sqlite"):
         # Wait for a writer instead of failing at once when requests run concurrently.
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+    # No pool_pre_ping: it costs a round trip on every checkout. A connection the server dropped
+    # fails one request, and SQLAlchemy then discards the whole pool; recycling connections
+    # before the usual idle timeouts (firewalls, pgbouncer) keeps that rare.
+    return {"pool_recycle": 1800}
 
 
 def register_logging(app):

@@ -13,6 +13,7 @@ from flask import current_app
 
 from . import bills
 from .clients import gateway
+from .jobrun import exclusive
 from .wechatpay.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
 
 EX_TEMPFAIL = 75
@@ -46,9 +47,13 @@ def reconcile_command(day):
                    + ", ".join(current_app.extensions["wechatpay_missing"]))
         sys.exit(1)
     try:
-        run = bills.reconcile(day, gateway=gateway(),
-                              appid=current_app.config["WECHAT_APPID"],
-                              mchid=current_app.config["WECHATPAY_MCHID"])
+        with exclusive("bills-reconcile") as ours:
+            if not ours:   # the timer's run and one by hand must not interleave
+                click.echo("another reconciliation is running; try again later")
+                sys.exit(EX_TEMPFAIL)
+            run = bills.reconcile(day, gateway=gateway(),
+                                  appid=current_app.config["WECHAT_APPID"],
+                                  mchid=current_app.config["WECHATPAY_MCHID"])
     except BillNotReady as exc:
         click.echo(f"bill of {day} is not ready yet ({exc.message}); try again later")
         sys.exit(EX_TEMPFAIL)

@@ -11,5 +11,8 @@ metadata = MetaData(naming_convention={
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 })
-db = SQLAlchemy(metadata=metadata)
+# Objects keep their loaded values after a commit: a request that just wrote an order does not
+# read it back (one SELECT per object). Code that needs the database's word re-reads explicitly
+# (``db.session.refresh``), as the compare-and-set transitions leave loaded objects alone.
+db = SQLAlchemy(metadata=metadata, session_options={"expire_on_commit": False})
 migrate = Migrate(render_as_batch=True)

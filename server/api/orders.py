@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import payments
-from ..clients import gateway
+from ..clients import gateway, quick_gateway
 from ..errors import HttpError, wechatpay_http_error
 from ..extensions import db
 from ..models import Order, OrderItem, Product, as_utc, utcnow
@@ -141,7 +141,8 @@ def _description(items):
 
 def _own_order(order_id):
     order = db.session.execute(
-        db.select(Order).filter_by(id=order_id, user_id=g.user.id)).scalar_one_or_none()
+        db.select(Order).filter_by(id=order_id, user_id=g.user.id)
+        .options(selectinload(Order.items))).scalar_one_or_none()
     if order is None:  # someone else's order looks exactly like a missing one
         raise HttpError(404, "ORDER_NOT_FOUND", "no such order")
     return order
@@ -169,10 +170,11 @@ def _pay_params(order):
             raise wechatpay_http_error(exc, order_id=order.id) from None
         recorded = payments.record_prepay(order.id, prepay_id)
         db.session.commit()
-        db.session.refresh(order)
         if not recorded:  # paid or closed (a notification) while WeChat was answering
+            db.session.refresh(order)
             raise HttpError(409, "ORDER_NOT_PAYABLE", f"the order is {order.status}",
                             order_id=order.id, order_status=order.status)
+        return gw.pay_params(prepay_id)
     return gw.pay_params(order.prepay_id)
 
 
@@ -188,10 +190,9 @@ def _refresh_from_wechat(order, force=False):
     """Converge an unpaid order with WeChat (a late notification), at most once per interval."""
     interval = 0 if force else int(current_app.config["ORDER_QUERY_INTERVAL_SECONDS"])
     if not payments.claim_query(order.id, interval):
-        db.session.refresh(order)
-        return
+        return  # queried a moment ago; the order as just read stands
     try:
-        payments.apply_query(order, gateway(), current_app.config["WECHAT_APPID"],
+        payments.apply_query(order, quick_gateway(), current_app.config["WECHAT_APPID"],
                              current_app.config["WECHATPAY_MCHID"])
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         # Reading an order must not fail because WeChat did; the notification still comes.

@@ -138,6 +138,7 @@ class V2Gateway:
         self.api_bases = [self.api_base] + ([backup_base.rstrip("/")] if backup_base else [])
         self.session = session or requests.Session()
         self.timeout = (min(3.0, timeout), timeout)   # (connect, read)
+        self.retry_queries = True  # gateway.with_budget turns it off
 
     # --- the Gateway protocol ---------------------------------------------------------------
 
@@ -180,7 +181,8 @@ class V2Gateway:
         return params
 
     def query_order(self, out_trade_no):
-        data = self._call("/pay/orderquery", {"out_trade_no": out_trade_no}, retry=True)
+        data = self._call("/pay/orderquery", {"out_trade_no": out_trade_no},
+                          retry=self.retry_queries)
         if data.get("out_trade_no") != out_trade_no or not data.get("trade_state"):
             raise InvalidResponse("orderquery answered about another order, or without state")
         try:
