@@ -412,8 +412,8 @@ def measure_outbound(settings, workdir, n):
     port = free_port()
     env = {**os.environ, **settings, "PYTHONPATH": str(ROOT), "FLASK_SKIP_DOTENV": "1"}
     server = Server("sandbox-tls", [sys.executable, "-m", "sandbox", "--port", str(port),
-                                    "--no-access-log", "--certfile", tls["cert"],
-                                    "--keyfile", tls["key"]], env, workdir, CLIENT_CPU)
+                                    "--no-access-log", "--tls-cert", tls["cert"],
+                                    "--tls-key", tls["key"]], env, workdir, CLIENT_CPU)
     server.wait_for_port(port)
     url = f"https://localhost:{port}"
     try:
