@@ -41,6 +41,15 @@ worker_connections = threads + 1
 # only governs gunicorn's own use of X-Forwarded-Proto; client addresses are resolved by the
 # app itself (TRUSTED_PROXY_COUNT=1 -> werkzeug ProxyFix).
 forwarded_allow_ips = "127.0.0.1,::1"
+# Only the header nginx sets (and overwrites): gunicorn's default also reads
+# X-Forwarded-Protocol and X-Forwarded-Ssl, and answers an HTML 400 when a client's copy of
+# those contradicts X-Forwarded-Proto. nginx clears them too (nginx/wxpay.conf.template).
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+
+# gunicorn >= 25 opens a control socket (for gunicornc) under $HOME/.gunicorn/, which fails
+# under the unit's ProtectSystem=strict/ProtectHome and collides between two instances run by
+# one user. We manage gunicorn with signals (systemctl reload/restart), so it stays closed.
+control_socket_disable = True
 
 # A worker stuck longer than this (a WeChat call that hangs) is killed and replaced; the
 # backend's own HTTP timeouts to WeChat are shorter. nginx waits 35 s, a little longer.

@@ -102,10 +102,11 @@ def _close(order_id):
             if exc.code == "ORDERPAID":  # paid at the last moment: record it instead
                 return _query(order)
             if exc.code != "ORDER_NOT_EXIST":
-                current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.code)
+                current_app.logger.warning("close %s failed: %s", order.out_trade_no,
+                                           exc.summary)
                 return "failed"
         except WeChatPayError as exc:
-            current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.code)
+            current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.summary)
             return "failed"
     closed = payments.mark_closed(order.id)
     db.session.commit()
@@ -119,5 +120,5 @@ def _query(order):
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         db.session.rollback()
         current_app.logger.warning("query %s failed: %s", order.out_trade_no,
-                                   getattr(exc, "code", exc))
+                                   getattr(exc, "summary", exc))
         return "failed"

@@ -12,6 +12,7 @@ from ..clients import gateway, quick_gateway
 from ..errors import HttpError, wechatpay_http_error
 from ..extensions import db
 from ..models import Order, OrderItem, Product, as_utc, utcnow
+from ..ratelimits import order_reads, order_writes
 from ..wechatpay.errors import ApiError, WeChatPayError
 from ..wechatpay.gateway import CHINA, OrderRequest
 from .auth import login_required
@@ -26,6 +27,7 @@ MAX_QUANTITY = 99
 
 @bp.post("/api/orders")
 @login_required
+@order_writes
 def create_order():
     key = _idempotency_key()
     lines = _order_lines(json_object())
@@ -63,6 +65,7 @@ def create_order():
 
 @bp.get("/api/orders")
 @login_required
+@order_reads
 def list_orders():
     orders = db.session.execute(
         db.select(Order).filter_by(user_id=g.user.id).order_by(Order.id.desc()).limit(100)
@@ -72,8 +75,9 @@ def list_orders():
     return jsonify({"orders": [order.to_json() for order in orders]})
 
 
-@bp.get("/api/orders/<int(max=2147483647):order_id>")
+@bp.get("/api/orders/<id:order_id>")
 @login_required
+@order_reads
 def show_order(order_id):
     order = _own_order(order_id)
     if order.status == Order.NOTPAY and order.prepay_id:
@@ -81,8 +85,9 @@ def show_order(order_id):
     return jsonify({"order": order.to_json()})
 
 
-@bp.post("/api/orders/<int(max=2147483647):order_id>/pay")
+@bp.post("/api/orders/<id:order_id>/pay")
 @login_required
+@order_writes
 def pay_order(order_id):
     order = _own_order(order_id)
     pay_params = _pay_params(order)  # first: it may update the order
@@ -197,6 +202,6 @@ def _refresh_from_wechat(order, force=False):
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         # Reading an order must not fail because WeChat did; the notification still comes.
         current_app.logger.warning("query of %s failed: %s", order.out_trade_no,
-                                   getattr(exc, "code", exc))
+                                   getattr(exc, "summary", exc))
         db.session.rollback()
     db.session.refresh(order)
