@@ -272,7 +272,7 @@ class V2Gateway:
         """
         body = dict_to_xml(self._signed({"bill_date": day.strftime("%Y%m%d"),
                                          "bill_type": "ALL", "tar_type": "GZIP"}))
-        raw = self._post("/pay/downloadbill", body, MAX_BILL_BYTES)
+        raw, _request_id = self._post("/pay/downloadbill", body, MAX_BILL_BYTES)
         if len(raw) > MAX_BILL_BYTES:
             raise InvalidResponse("bill larger than we accept")
         if raw[:2] == b"\x1f\x8b":
