@@ -14,7 +14,7 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import payments, refund_commands, shipping_commands
+from . import bills_cli, payments, refund_commands, shipping_commands
 from .catalogue import seed_catalogue
 from .clients import gateway
 from .extensions import db
@@ -32,6 +32,7 @@ def init_app(app):
     app.cli.add_command(close_expired)
     app.cli.add_command(shipping_commands.group)
     refund_commands.init_app(app)
+    app.cli.add_command(bills_cli.bills_group)
 
 
 @click.command()

@@ -618,6 +618,22 @@ def test_periodic_job_commands_run(https_stack):
         assert done.returncode == 0, f"{shlex.join(command)}:\n{done.stderr[-3000:]}"
 
 
+def test_daily_bill_reconciliation_command_runs(https_stack):
+    """wxpay-bills.service's command as systemd runs it: yesterday in Beijing, exit 0."""
+    [command] = unit_commands("wxpay-bills.service")
+    assert Path(command[0]).name == "flask"
+    assert command[1:] == ["--app", "server", "bills", "reconcile"]
+    done = subprocess.run([sys.executable, "-m", "flask", *command[1:]],
+                          env=https_stack["env"], cwd=https_stack["workdir"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Reconciliation of" in done.stdout
+    timer = (REPO / "deploy/systemd/wxpay-bills.timer").read_text()
+    assert "OnCalendar=*-*-* 10:30:00 Asia/Shanghai" in timer
+    service = (REPO / "deploy/systemd/wxpay-bills.service").read_text()
+    assert "Restart=on-failure" in service and "RestartSec=30min" in service
+
+
 def test_reload_with_hup_drops_no_request(https_stack):
     """`systemctl reload wxpay` (HUP to gunicorn's master) while requests keep coming."""
     url, ca = https_stack["nginx"].https + "/api/products", https_stack["ca"]

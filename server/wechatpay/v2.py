@@ -8,6 +8,7 @@ entities), ``return_code`` (transport layer), the response ``sign`` (constant-ti
 ``result_code`` / ``err_code`` (business layer). Anything that fails a check is an error, never
 a silent success.
 """
+import gzip
 import ipaddress
 import logging
 import re
@@ -22,7 +23,8 @@ from defusedxml.ElementTree import fromstring
 from requests.adapters import HTTPAdapter
 
 from . import checks, crypto
-from .errors import ApiError, InvalidResponse, NotificationError, TransportError, WeChatPayError
+from .errors import ApiError, BillNotReady, InvalidResponse, NotificationError, TransportError, \
+    WeChatPayError
 from .gateway import (CHINA, PAYERROR, REFUND_ABNORMAL, REFUND_CLOSED, REFUND_PROCESSING,
                       REFUND_SUCCESS, SUCCESS, Notification, RefundNotification, RefundResult,
                       Reply, Transaction, new_http_session, send_with_failover)
@@ -33,6 +35,10 @@ SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
 V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_NOTIFICATION_BYTES = 64 * 1024
+MAX_BILL_BYTES = 64 * 1024 * 1024
+# downloadbill answers these (in return_msg) instead of a bill: none that day / not made yet.
+NO_BILL_MESSAGES = ("No Bill Exist",)
+BILL_NOT_READY_MESSAGES = ("Bill Creating",)
 MAX_BODY_CHARS = 127
 MAX_ATTACH_CHARS = 127
 MAX_NOTIFY_URL_CHARS = 256
@@ -433,6 +439,52 @@ class V2Gateway:
             user_received_account=refund.get("refund_recv_accout") or None,  # sic: WeChat's
             success_time=parse_refund_time(success_time))
 
+    # --- bills (protocol B4) ------------------------------------------------------------------
+
+    def download_trade_bill(self, day):
+        """``/pay/downloadbill`` (ALL) of one Beijing day as bytes; None when WeChat has none.
+
+        The bill itself is plain text (gzip here), not XML and not signed; only a refusal is
+        XML. v2 gives no hash to check it against.
+        """
+        body = dict_to_xml(self._signed({"bill_date": day.strftime("%Y%m%d"),
+                                         "bill_type": "ALL", "tar_type": "GZIP"}))
+        return self._bill("/pay/downloadbill", body, self.session)
+
+    def download_fund_flow_bill(self, day):
+        """``/pay/downloadfundflow`` (the Basic account) of one Beijing day; None when WeChat
+        has none. WeChat wants it signed with HMAC-SHA256 whatever the merchant's sign type,
+        over mutual TLS with the merchant's API certificate."""
+        if self.cert_session is None:
+            raise ApiError("CLIENT_CERT_NOT_CONFIGURED", "the fund flow bill needs the "
+                           "merchant's API certificate: set WECHATPAY_CERT and "
+                           "WECHATPAY_PRIVATE_KEY")
+        body = dict_to_xml(self._signed({"bill_date": day.strftime("%Y%m%d"),
+                                         "account_type": "Basic", "tar_type": "GZIP"},
+                                        crypto.HMAC_SHA256))
+        return self._bill("/pay/downloadfundflow", body, self.cert_session)
+
+    def _bill(self, path, body, session):
+        raw, _request_id = self._post(path, body, session, MAX_BILL_BYTES)
+        if len(raw) > MAX_BILL_BYTES:
+            raise InvalidResponse("bill larger than we accept")
+        if raw[:2] == b"\x1f\x8b":
+            try:
+                return gzip.decompress(raw)
+            except (OSError, EOFError):
+                raise InvalidResponse("bill is not valid gzip") from None
+        if raw.lstrip()[:5] != b"<xml>":
+            return raw
+        try:
+            self._check(path, raw)
+        except ApiError as exc:
+            if any(text in exc.message for text in NO_BILL_MESSAGES):
+                return None
+            if any(text in exc.message for text in BILL_NOT_READY_MESSAGES):
+                raise BillNotReady(exc.message) from None
+            raise
+        raise InvalidResponse(f"{path} answered XML without a bill")
+
     # --- helpers -----------------------------------------------------------------------------
 
     def _transaction(self, data, trade_state):
@@ -452,12 +504,15 @@ class V2Gateway:
             trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
         )
 
-    def _signed(self, fields):
+    def _signed(self, fields, sign_type=None):
+        """The request fields with appid, mch_id, nonce and sign (``sign_type``: the merchant's
+        unless an endpoint demands one)."""
+        sign_type = sign_type or self.sign_type
         request = {"appid": self.appid, "mch_id": self.mchid, "nonce_str": crypto.nonce(),
                    **fields}
-        if self.sign_type != crypto.MD5:   # MD5 is the default when sign_type is absent
-            request["sign_type"] = self.sign_type
-        request["sign"] = crypto.v2_sign(request, self.api_key, self.sign_type)
+        if sign_type != crypto.MD5:   # MD5 is the default when sign_type is absent
+            request["sign_type"] = sign_type
+        request["sign"] = crypto.v2_sign(request, self.api_key, sign_type)
         return request
 
     def _call(self, path, fields, retry, session=None):
@@ -481,7 +536,7 @@ class V2Gateway:
             exc.request_id = request_id
             raise
 
-    def _post(self, path, body, session):
+    def _post(self, path, body, session, max_bytes=MAX_RESPONSE_BYTES):
         try:
             with send_with_failover(session, "POST", self.api_bases, path,
                                     repeatable=path not in UNREPEATABLE, data=body,
@@ -499,7 +554,7 @@ class V2Gateway:
                 raw = b""
                 for chunk in response.iter_content(16 * 1024):
                     raw += chunk
-                    if len(raw) > MAX_RESPONSE_BYTES:   # refused by the reader; stop reading
+                    if len(raw) > max_bytes:   # refused by the reader; stop reading
                         break
         except requests.Timeout:
             raise TransportError(f"WeChat Pay timed out on {path}") from None
