@@ -31,6 +31,7 @@ def create_app(config=None):
     register_proxy_fix(app)
     register_wechat_clients(app)
     register_blueprints(app)
+    register_console(app)
     register_commands(app)
     from .errors import register_error_handlers
     register_error_handlers(app)
@@ -97,6 +98,11 @@ def register_blueprints(app):
     from .callbacks import notify
     for module in (auth, products, orders, notify):
         app.register_blueprint(module.bp)
+
+
+def register_console(app):
+    from . import console
+    console.init_app(app)
 
 
 def register_commands(app):

@@ -14,7 +14,7 @@ from .clients import gateway
 from .extensions import db
 from .models import Order, utcnow
 from .catalogue import seed_catalogue
-from .wechatpay.errors import ApiError, WeChatPayError
+from .wechatpay.errors import WeChatPayError
 
 # WeChat refuses to close an order in its first 5 minutes.
 CLOSE_NOT_BEFORE = timedelta(minutes=5)
@@ -56,22 +56,15 @@ def close_expired():
         Order.created_at <= now - CLOSE_NOT_BEFORE)).scalars().all()
     closed = 0
     for order in orders:
-        if order.prepay_id is not None:
-            try:
-                gateway().close_order(order.out_trade_no)
-            except ApiError as exc:
-                if exc.code == "ORDERPAID":  # paid at the last moment: record it instead
-                    _query(order)
-                    continue
-                if exc.code != "ORDER_NOT_EXIST":
-                    current_app.logger.warning("close %s failed: %s", order.out_trade_no,
-                                               exc.code)
-                    continue
-            except WeChatPayError as exc:
-                current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.code)
-                continue
-        closed += payments.mark_closed(order.id)
-        db.session.commit()
+        try:
+            outcome = payments.close_order(order, gateway(), current_app.config["WECHAT_APPID"],
+                                           current_app.config["WECHATPAY_MCHID"])
+        except (WeChatPayError, payments.PaymentMismatch) as exc:
+            db.session.rollback()
+            current_app.logger.warning("close %s failed: %s", order.out_trade_no,
+                                       getattr(exc, "code", exc))
+            continue
+        closed += outcome == "closed"
     click.echo(f"closed {closed} of {len(orders)} expired orders")
 
 
