@@ -1,5 +1,6 @@
 """`make dev`'s script brings the whole thing up from nothing, and the README's demo pays."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -31,17 +33,34 @@ def devstack(tmp_path):
     try:
         line = process.stdout.readline()
         assert line.startswith("READY"), line
-        yield f"http://127.0.0.1:{backend_port}", f"http://127.0.0.1:{sandbox_port}", tmp_path
+        console = process.stdout.readline()
+        yield f"http://127.0.0.1:{backend_port}", f"http://127.0.0.1:{sandbox_port}", tmp_path, \
+            console
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
 
 
 def test_devstack_from_nothing_then_the_demo_pays(devstack):
-    backend, sandbox, workdir = devstack
+    backend, sandbox, workdir, _ = devstack
     env = (workdir / ".env").read_text()
     for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_ID"):
         assert f"{name}=" in env
     assert (workdir / "keys" / "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION").exists()
     order = demo.run(backend, sandbox)
     assert order["status"] == "PAID"
+
+
+def test_devstack_prints_how_to_log_in_to_the_console(devstack):
+    backend, _, _, console = devstack
+    match = re.fullmatch(r"Staff console: (\S+)  log in as (\S+) with password (\S+) .*\n", console)
+    assert match, console
+    url, email, password = match.groups()
+    assert url == f"{backend}/console/"
+    browser = requests.Session()
+    login = browser.get(f"{url}login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login.text).group(1)
+    answer = browser.post(f"{url}login", data={"email": email, "password": password,
+                                               "csrf_token": token}, allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/console/"
+    assert "Overview" in browser.get(url).text
