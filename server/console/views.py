@@ -97,7 +97,6 @@ def overview():
 @login_required
 def orders():
     form = OrderFilterForm(request.args)
-    form.status.choices = [("", "Any status")] + [(s, s) for s in ORDER_STATUSES]
     query = db.select(Order).join(User, User.id == Order.user_id)
     if form.validate():
         if form.status.data in ORDER_STATUSES:
@@ -116,7 +115,7 @@ def orders():
     openids = dict(db.session.execute(db.select(User.id, User.openid).where(
         User.id.in_({order.user_id for order in page.items}))).all())
     return render_template("console/orders.html", form=form, page=page, args=args,
-                           openids=openids)
+                           openids=openids, statuses=ORDER_STATUSES)
 
 
 def _order_or_404(order_id):
