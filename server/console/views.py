@@ -2,7 +2,7 @@
 for admins. Each action calls a domain function (payments, refunds, catalogue, attention) and
 then writes an audit entry; errors become a message on the page, never a half-done change."""
 import json
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -22,6 +22,10 @@ from .forms import ActionForm, NoteForm, OrderFilterForm, ProductForm, fen_to_yu
 
 PER_PAGE = 25
 ORDER_STATUSES = [Order.NOTPAY, Order.PAID, Order.CLOSED]
+SYNC_OUTCOMES = {"paid": "Synced with WeChat: it says the order is paid, and now it is here too.",
+                 "closed": "Synced with WeChat: it says the order is closed; recorded.",
+                 "unchanged": "Synced with WeChat: nothing new; our records agree.",
+                 "duplicate": "Synced with WeChat: nothing new; our records agree."}
 
 
 # -- formatting -----------------------------------------------------------------------------
@@ -56,8 +60,9 @@ def _globals():
 
 
 def beijing_midnight(day):
-    """The UTC instant a Beijing calendar day starts."""
-    return datetime.combine(day, time(0), tzinfo=CHINA)
+    """The instant a Beijing calendar day starts, in UTC: SQLite compares stored UTC times as
+    text, so a parameter must be UTC too."""
+    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(timezone.utc)
 
 
 # -- overview -------------------------------------------------------------------------------
@@ -80,13 +85,13 @@ def _paid_since(start):
 @login_required
 def overview():
     today = datetime.now(CHINA).date()
-    day_start = beijing_midnight(today)
-    week_start = beijing_midnight(today - timedelta(days=today.weekday()))
+    monday = today - timedelta(days=today.weekday())
+    day_start, week_start = beijing_midnight(today), beijing_midnight(monday)
     awaiting = db.session.scalar(db.select(func.count()).where(Order.status == Order.NOTPAY))
     return render_template(
         "console/overview.html", today=_paid_since(day_start), week=_paid_since(week_start),
-        awaiting=awaiting, counts=attention_counts(), day_start=day_start,
-        week_start=week_start,
+        awaiting=awaiting, counts=attention_counts(), today_date=today.isoformat(),
+        week_date=monday.isoformat(),
         recent=db.session.execute(db.select(Order).where(Order.paid_at.is_not(None))
                                   .order_by(Order.paid_at.desc()).limit(8)).scalars().all())
 
@@ -163,7 +168,7 @@ def sync_order(order_id):
     outcome = _wechat_call(order, "sync with WeChat", lambda gw, appid, mchid:
                            payments.apply_query(order, gw, appid, mchid))
     if outcome is not None:
-        flash(f"Synced with WeChat: {outcome}.", "success")
+        flash(SYNC_OUTCOMES.get(outcome, f"Synced with WeChat: {outcome}."), "success")
     audit("order.sync", f"order:{order.id}", {"out_trade_no": order.out_trade_no,
                                                "outcome": outcome or "failed"})
     return redirect(url_for("console.order_detail", order_id=order.id))
