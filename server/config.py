@@ -24,18 +24,24 @@ DEFAULTS = {
     "TOKEN_TTL_SECONDS": "7200",
     "TRUSTED_PROXY_COUNT": "0",
     "WECHAT_HTTP_TIMEOUT_SECONDS": "10",
-    # Staff console: idle session lifetime, login attempts per address, lockout of an account.
-    "CONSOLE_SESSION_SECONDS": "3600",
-    "CONSOLE_LOGIN_RATE_LIMIT": "10 per minute",
-    "CONSOLE_LOCKOUT_FAILURES": "5",
-    "CONSOLE_LOCKOUT_MINUTES": "15",
 }
 
 NAMES = [
     "WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY",
     "WECHATPAY_CERT_SERIAL", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_CERT", "WECHATPAY_PUBLIC_KEY",
-    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", "REDIS_URL", *DEFAULTS,
+    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", *DEFAULTS,
 ]
+
+# The staff console: idle session lifetime, login attempts per address (shared through Redis
+# when REDIS_URL is set), and how many failed logins in a row lock an account for how long.
+CONSOLE_DEFAULTS = {
+    "CONSOLE_SESSION_SECONDS": "3600",
+    "CONSOLE_LOGIN_RATE_LIMIT": "10 per minute",
+    "CONSOLE_LOCKOUT_FAILURES": "5",
+    "CONSOLE_LOCKOUT_MINUTES": "15",
+}
+DEFAULTS.update(CONSOLE_DEFAULTS)
+NAMES += [*CONSOLE_DEFAULTS, "REDIS_URL"]
 
 # `python -m sandbox.devkeys` leaves this file beside the keys it makes; production refuses them.
 DEV_KEYS_MARKER = "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION"
@@ -63,14 +69,14 @@ def load(overrides=None, env_file=".env"):
 
 
 def validate(values):
+    _validate_console(values)
     version = values["WECHATPAY_API_VERSION"]
     if version not in ("v2", "v3"):
         raise ConfigError("WECHATPAY_API_VERSION must be v2 or v3")
     if values["WECHATPAY_V2_SIGN_TYPE"] not in ("MD5", "HMAC-SHA256"):
         raise ConfigError("WECHATPAY_V2_SIGN_TYPE must be MD5 or HMAC-SHA256")
     for name in ("ORDER_TIMEOUT_MINUTES", "ORDER_QUERY_INTERVAL_SECONDS", "TOKEN_TTL_SECONDS",
-                 "TRUSTED_PROXY_COUNT", "WECHAT_HTTP_TIMEOUT_SECONDS", "CONSOLE_SESSION_SECONDS",
-                 "CONSOLE_LOCKOUT_FAILURES", "CONSOLE_LOCKOUT_MINUTES"):
+                 "TRUSTED_PROXY_COUNT", "WECHAT_HTTP_TIMEOUT_SECONDS"):
         if not re.fullmatch(r"[0-9]{1,9}", values[name]):
             raise ConfigError(f"{name} must be a whole number")
     if int(values["WECHAT_HTTP_TIMEOUT_SECONDS"]) < 1:
@@ -82,12 +88,19 @@ def validate(values):
             raise ConfigError(f"{name} must be exactly 32 characters")
     if "?" in (values.get("WECHATPAY_NOTIFY_URL") or ""):
         raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
-    if int(values["CONSOLE_SESSION_SECONDS"]) < 1 or int(values["CONSOLE_LOCKOUT_FAILURES"]) < 1:
-        raise ConfigError("CONSOLE_SESSION_SECONDS and CONSOLE_LOCKOUT_FAILURES must be at least 1")
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
         raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
     if values["APP_ENV"] == "production":
         _validate_production(values)
+
+
+def _validate_console(values):
+    for name in ("CONSOLE_SESSION_SECONDS", "CONSOLE_LOCKOUT_FAILURES", "CONSOLE_LOCKOUT_MINUTES"):
+        if not re.fullmatch(r"[0-9]{1,9}", values[name]) or int(values[name]) < 1:
+            raise ConfigError(f"{name} must be a whole number, at least 1")
+    if not re.fullmatch(r"[0-9]{1,6} ?(per |/)(second|minute|hour|day)s?",
+                        values["CONSOLE_LOGIN_RATE_LIMIT"]):
+        raise ConfigError("CONSOLE_LOGIN_RATE_LIMIT must look like '10 per minute'")
 
 
 def required_names(values):
