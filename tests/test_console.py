@@ -21,16 +21,29 @@ ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
 
 
 @pytest.fixture
-def app(dev_keys, database_url):
-    app = create_app({**dev_keys, "DATABASE_URL": database_url})
-    with app.app_context():
-        db.create_all()
-        seed_catalogue()
-    make_staff(app, ADMIN, "admin")
-    make_staff(app, OPERATOR, "operator")
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def make_app(dev_keys, database_url):
+    """``make_app(**settings)``: an app with the demo catalogue, an admin and an operator."""
+    apps = []
+
+    def make(**settings):
+        app = create_app({**dev_keys, "DATABASE_URL": database_url, **settings})
+        with app.app_context():
+            db.create_all()
+            seed_catalogue()
+        make_staff(app, ADMIN, "admin")
+        make_staff(app, OPERATOR, "operator")
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -146,18 +159,11 @@ def test_the_lockout_ends_by_itself(app):
     assert client.login(OPERATOR).status_code == 302
 
 
-def test_logins_from_one_address_are_rate_limited(dev_keys, database_url):
-    app = create_app({**dev_keys, "DATABASE_URL": database_url,
-                      "CONSOLE_LOGIN_RATE_LIMIT": "3 per minute"})
-    with app.app_context():
-        db.create_all()
-    make_staff(app, ADMIN, "admin")
-    client = ConsoleClient(app)
+def test_logins_from_one_address_are_rate_limited(make_app):
+    client = ConsoleClient(make_app(CONSOLE_LOGIN_RATE_LIMIT="3 per minute"))
     statuses = [client.login(ADMIN, "wrong").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
     assert client.login(ADMIN).status_code == 429  # the right password waits too
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_a_disabled_account_loses_its_session_at_once(app, operator):
@@ -265,18 +271,11 @@ def test_an_ended_session_changes_nothing(app, admin):
     assert product(app)["name"] == "Pour-over coffee"
 
 
-def test_an_expired_session_cookie_is_not_accepted(dev_keys, database_url):
-    app = create_app({**dev_keys, "DATABASE_URL": database_url,
-                      "CONSOLE_SESSION_SECONDS": "1"})
-    with app.app_context():
-        db.create_all()
-    make_staff(app, ADMIN, "admin")
-    client = ConsoleClient(app)
+def test_an_expired_session_cookie_is_not_accepted(make_app):
+    client = ConsoleClient(make_app(CONSOLE_SESSION_SECONDS="1"))
     client.login(ADMIN)
     time.sleep(2.1)  # the signed cookie is now older than its lifetime (the browser keeps it)
     assert client.get("/console/").status_code == 302
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_order_filters_and_search(app, admin):
