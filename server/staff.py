@@ -4,6 +4,7 @@ Passwords are hashed with Argon2id (argon2-cffi; see the README for why). Every 
 account's login state is one conditional UPDATE, so two failed logins at the same moment both
 count and an account is locked exactly when its failures reach the threshold.
 """
+import functools
 import re
 import secrets
 
@@ -21,8 +22,13 @@ MIN_PASSWORD_LENGTH = 12
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
-# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash():
+    """Verified against when the email is unknown, so a wrong email costs as long as a wrong
+    password. Made on first use: not at import, where every gunicorn worker would pay it."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class StaffError(Exception):
@@ -145,7 +151,7 @@ def authenticate(email, password, *, max_failures, lockout):
     """
     user = find(email or "")
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         raise StaffError("BAD_CREDENTIALS", "wrong email or password")
     now = utcnow()
     if user.locked_until is not None and as_utc(user.locked_until) > now:
