@@ -279,6 +279,8 @@ def test_an_expired_session_cookie_is_not_accepted(make_app):
 
 
 def test_order_filters_and_search(app, admin):
+    for term in ("#2147483647", "99999999999", "' OR 1=1 --"):
+        assert "No orders match" in admin.get("/console/orders", query_string={"q": term}).text
     assert "No orders match" in admin.get("/console/orders?status=PAID").text
     answer = admin.get("/console/orders?start=not-a-date")
     assert answer.status_code == 200 and "Not a valid date value" in answer.text

@@ -100,9 +100,11 @@ def test_find_a_paid_order_and_see_its_timeline(shop, open_page):
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("¥48.50")
     expect(rows.first).to_contain_text("PAID")
-    page.fill("#q", "o-browser-user")  # by the payer's openid too
-    page.click("button:has-text('Filter')")
-    expect(rows).to_have_count(1)
+    for term in ("o-browser-user", f"#{order['id']}"):  # the payer's openid, the order's id
+        page.fill("#q", term)
+        page.click("button:has-text('Filter')")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text(order["out_trade_no"])
 
     rows.first.locator("a").first.click()
     expect(page.locator("h1")).to_contain_text(order["out_trade_no"])

@@ -112,8 +112,11 @@ def orders():
             query = query.where(Order.created_at < beijing_midnight(
                 form.end.data + timedelta(days=1)))
         if term := (form.q.data or "").strip():
-            query = query.where(or_(Order.out_trade_no == term, Order.transaction_id == term,
-                                    User.openid == term))
+            matches = [Order.out_trade_no == term, Order.transaction_id == term,
+                       User.openid == term]
+            if term.lstrip("#").isdigit() and len(term) <= 10:  # the order's own id, "#42"
+                matches.append(Order.id == int(term.lstrip("#")))
+            query = query.where(or_(*matches))
     page = db.paginate(query.order_by(Order.id.desc()), per_page=PER_PAGE, max_per_page=PER_PAGE,
                        error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
