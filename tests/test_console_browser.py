@@ -247,7 +247,13 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     expect(page.locator("table.audit")).to_contain_text("order.sync")
     shot(page, "audit")
 
+    page.goto(f"{shop.backend}/console/catalogue/2")
+    expect(page.locator("#price")).to_have_value("22.00")
+    shot(page, "product", full_page=False)
+
     phone = open_page(PHONE)
+    phone.goto(f"{shop.backend}/console/login")
+    shot(phone, "phone-login", full_page=False)
     log_in(phone, shop, ADMIN)
     shot(phone, "phone-overview", full_page=False)
     phone.goto(f"{shop.backend}/console/orders/{last['id']}")
