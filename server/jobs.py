@@ -16,8 +16,7 @@ from .models import Order, utcnow
 from .catalogue import seed_catalogue
 from .wechatpay.errors import WeChatPayError
 
-# WeChat refuses to close an order in its first 5 minutes.
-CLOSE_NOT_BEFORE = timedelta(minutes=5)
+CLOSE_NOT_BEFORE = payments.CLOSE_NOT_BEFORE
 
 
 def init_app(app):

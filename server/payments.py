@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # A prepay_id lives 2 hours; re-place the order a little before that.
 PREPAY_LIFETIME = timedelta(hours=1, minutes=50)
+# WeChat refuses to close an order in its first 5 minutes (documented for v2 closeorder).
+CLOSE_NOT_BEFORE = timedelta(minutes=5)
 
 
 class PaymentMismatch(Exception):

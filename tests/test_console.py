@@ -12,7 +12,7 @@ from server.audit import AuditLog
 from server.catalogue import seed_catalogue
 from server.console.forms import fen_to_yuan, yuan_to_fen
 from server.extensions import db
-from server.models import Product, utcnow
+from server.models import Order, Product, utcnow
 from server.staff import StaffUser
 from tests.console import PASSWORD, ConsoleClient, make_staff
 from tests.test_config import production  # noqa: F401  (a fixture)
@@ -343,12 +343,22 @@ def test_an_operator_syncs_a_payment_whose_notification_was_lost(stack):
                        "'order.sync'") == [(OPERATOR, "order.sync", f"order:{order_id}")]
 
 
+def age(stack, order_id, minutes):
+    with stack.app.app_context():
+        db.session.execute(db.update(Order).where(Order.id == order_id).values(
+            created_at=utcnow() - timedelta(minutes=minutes)))
+        db.session.commit()
+
+
 def test_an_admin_closes_an_unpaid_order_with_wechat_first(stack):
     admin, operator = staffed(stack)
     order = stack.create_order(stack.login()).json()["order"]
     path = f"/console/orders/{order['id']}/close"
     assert operator.post(path).status_code == 403
+    too_soon = admin.post(path, follow_redirects=True)
+    assert "does not close an order in its first 5 minutes" in too_soon.text
     assert wechat_state(stack, order["out_trade_no"]) == "NOTPAY"
+    age(stack, order["id"], minutes=6)
     confirm = admin.get(path)
     assert confirm.status_code == 200 and "Close this unpaid order?" in confirm.text
     assert stack.query("SELECT status FROM orders") == [("NOTPAY",)]  # asking changes nothing
@@ -363,6 +373,7 @@ def test_an_admin_closes_an_unpaid_order_with_wechat_first(stack):
 def test_close_keeps_the_order_open_when_wechat_refuses(stack):
     admin, _ = staffed(stack)
     order = stack.create_order(stack.login()).json()["order"]
+    age(stack, order["id"], minutes=6)
     stack.control("faults", kind="api", path="/v3/pay/transactions/out-trade-no/",
                   method="POST", status=500, code="SYSTEM_ERROR")
     answer = admin.post(f"/console/orders/{order['id']}/close", follow_redirects=True)

@@ -41,6 +41,7 @@ def init_app(app):
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.login_message = "Please log in."
+    login_manager.login_message_category = "info"
     # The session is tied to the address and browser it was made in; a copied cookie is void.
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_session_user)

@@ -185,6 +185,11 @@ def close_order(order_id):
     if order.status != Order.NOTPAY:
         flash(f"Only an unpaid order can be closed; this one is {order.status}.", "error")
         return redirect(url_for("console.order_detail", order_id=order.id))
+    closable_at = as_utc(order.created_at) + payments.CLOSE_NOT_BEFORE
+    if closable_at > datetime.now(timezone.utc):
+        flash("WeChat Pay does not close an order in its first 5 minutes: try again after "
+              f"{beijing_time(closable_at, seconds=True)}.", "error")
+        return redirect(url_for("console.order_detail", order_id=order.id))
     if not form.validate_on_submit():  # GET: the confirmation page
         return render_template("console/close.html", order=order, form=form)
     outcome = _wechat_call(order, "close the order", lambda gw, appid, mchid:
