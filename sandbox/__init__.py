@@ -36,12 +36,14 @@ How API v2 plugs in (``sandbox/v2.py``, optional)
       err_code = fault["code"]) instead of a plain return_code FAIL.
 """
 import importlib
+import socket
 import time
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
+from . import unsupported
 from .login import wechat_error
 from .state import SandboxState
 from .wire import control_error, json_response, request_id
@@ -63,9 +65,10 @@ def create_app(settings=None):
 
 def register_blueprints(app):
     # refunds and bills add their routes to v3.bp, so they are imported before it is registered.
-    from . import bills, control, login, refunds, v3  # noqa: F401
+    from . import bills, control, login, miniapp, refunds, v3  # noqa: F401
 
     app.register_blueprint(login.bp)
+    app.register_blueprint(miniapp.bp)
     app.register_blueprint(v3.bp)
     app.register_blueprint(control.bp)
     app.extensions["sandbox"].notifiers["v3"] = v3.notify_v3
@@ -76,11 +79,17 @@ def register_faults(app):
     def injected_api_fault():
         if request.path.startswith("/sandbox/"):
             return None
-        fault = app.extensions["sandbox"].take_api_fault(request.method, request.path)
+        port = int(request.environ.get("SERVER_PORT") or 0)
+        fault = app.extensions["sandbox"].take_api_fault(request.method, request.path, port)
         if fault is None:
             return None
         if fault["delay"]:
             time.sleep(fault["delay"])
+        if fault["reset"]:
+            # The request arrived, but the connection drops before any answer: the client
+            # cannot know whether it was processed (unlike a refused connection).
+            request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            return Response(status=204)  # never sent: the socket is closed
         if fault.get("status") is None:
             return None
         return fault_response(fault, request.path)
@@ -116,6 +125,8 @@ def register_errors(app):
         if request.path.startswith("/sandbox/"):
             return control_error(error.code, error.name.upper().replace(" ", "_"),
                                  error.description)
+        if error.code in (404, 405) and unsupported.is_v2_path(request.path):
+            return unsupported.answer(request.path)  # XML, as v2 clients expect
         # WeChat answers unknown resources and wrong methods with its JSON error shape.
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                 500: "SYSTEM_ERROR"}.get(error.code, "INVALID_REQUEST")

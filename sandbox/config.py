@@ -3,7 +3,18 @@
 Settings use the same names as the backend (see the team contract). Precedence: the dict given
 to ``create_app`` wins, then the process environment, then ``.env`` in the working directory
 (read only when no dict is given, so tests never pick up a developer's ``.env``).
-An empty value counts as unset, so ``{"WECHATPAY_PUBLIC_KEY_ID": ""}`` turns public key mode off.
+An empty value counts as unset.
+
+``SANDBOX_KEY_MODE`` says which keys the simulated merchant has (protocol C4):
+
+- ``public-key``: a merchant created since late 2024. Only the WeChat Pay public key
+  (``PUB_KEY_ID_...``) signs answers and notifications, whatever the request names, and
+  ``/v3/certificates`` answers 404 RESOURCE_NOT_EXISTS as WeChat does for such a merchant.
+- ``certificate``: an older merchant with platform certificates only.
+- ``migrating``: both. An answer is signed with the public key when the request's
+  ``Wechatpay-Serial`` names it; notifications by SANDBOX_NOTIFY_PUBLIC_KEY_RATIO.
+
+The default is ``public-key`` when the public key settings are there, else ``certificate``.
 """
 import os
 import random
@@ -16,7 +27,10 @@ from dotenv import dotenv_values
 from server.wechatpay.crypto import certificate_serial, load_private_key, load_public_key
 
 REQUIRED = ("WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY",
-            "WECHATPAY_CERT", "SANDBOX_PLATFORM_KEY", "SANDBOX_PLATFORM_CERT")
+            "WECHATPAY_CERT")
+KEY_MODES = ("public-key", "certificate", "migrating")
+PUBLIC_KEY_SETTINGS = ("WECHATPAY_PUBLIC_KEY_ID", "SANDBOX_PUBLIC_KEY_PRIVATE")
+PLATFORM_SETTINGS = ("SANDBOX_PLATFORM_KEY", "SANDBOX_PLATFORM_CERT")
 
 
 def load_settings(overrides=None):
@@ -45,26 +59,29 @@ class SandboxConfig:
     apiv3_key: str
     merchant_public_key: object      # verifies the merchant's v3 signatures
     merchant_serial: str
-    platform: Signer                 # certificate mode
-    platform_cert_pem: str
-    public_key_mode: Optional[Signer]  # WeChat Pay public key mode, when configured
-    notify_public_key_ratio: float   # share of notifications signed in public key mode
+    key_mode: str                    # one of KEY_MODES
+    platform: Optional[Signer]       # platform certificate (certificate and migrating modes)
+    platform_cert_pem: Optional[str]
+    public_key_mode: Optional[Signer]  # WeChat Pay public key (public-key and migrating modes)
+    notify_public_key_ratio: float   # migrating: share of notifications signed with the public key
     time_scale: float                # multiplies the notification retry schedule
     notify_timeout: float            # seconds the merchant has to acknowledge (WeChat: 5)
     ca_bundle: Optional[str]         # CA file trusted for https notify URLs
     login_rate_limit: int            # jscode2session calls per openid per minute
 
     def response_signer(self, request_serial):
-        """API responses: public key mode only when the request named a public key ID."""
-        if self.public_key_mode and (request_serial or "").startswith("PUB_KEY_ID_"):
-            return self.public_key_mode
-        return self.platform
+        """API responses. Migrating: the public key only when the request named its ID."""
+        if self.key_mode == "migrating":
+            named = (request_serial or "").startswith("PUB_KEY_ID_")
+            return self.public_key_mode if named else self.platform
+        return self.public_key_mode or self.platform
 
     def notification_signer(self):
-        """Notifications: public key mode for a configurable share, like WeChat's migration."""
-        if self.public_key_mode and random.random() < self.notify_public_key_ratio:
-            return self.public_key_mode
-        return self.platform
+        """Notifications. Migrating: the public key for a share, like WeChat's 灰度 ratio."""
+        if self.key_mode == "migrating":
+            chosen = random.random() < self.notify_public_key_ratio
+            return self.public_key_mode if chosen else self.platform
+        return self.public_key_mode or self.platform
 
 
 def build_config(settings):
@@ -75,14 +92,28 @@ def build_config(settings):
     if len(apiv3_key.encode()) != 32:
         raise ValueError("WECHATPAY_APIV3_KEY must be 32 bytes")
 
+    has_public_key = all(settings.get(name) for name in PUBLIC_KEY_SETTINGS)
+    key_mode = settings.get("SANDBOX_KEY_MODE") or \
+        ("public-key" if has_public_key else "certificate")
+    if key_mode not in KEY_MODES:
+        raise ValueError(f"SANDBOX_KEY_MODE must be one of {', '.join(KEY_MODES)}")
+    needed = {"public-key": PUBLIC_KEY_SETTINGS, "certificate": PLATFORM_SETTINGS,
+              "migrating": PUBLIC_KEY_SETTINGS + PLATFORM_SETTINGS}[key_mode]
+    missing = [name for name in needed if not settings.get(name)]
+    if missing:
+        raise ValueError(f"SANDBOX_KEY_MODE={key_mode} needs {', '.join(missing)}")
+
     merchant_cert = _read(settings["WECHATPAY_CERT"])
-    platform_cert = _read(settings["SANDBOX_PLATFORM_CERT"])
+    platform, platform_cert = None, None
+    if key_mode != "public-key":
+        platform_cert = _read(settings["SANDBOX_PLATFORM_CERT"])
+        platform = Signer(certificate_serial(platform_cert),
+                          load_private_key(_read(settings["SANDBOX_PLATFORM_KEY"])))
     public_key_mode = None
-    if settings.get("WECHATPAY_PUBLIC_KEY_ID") and settings.get("SANDBOX_PUBLIC_KEY_PRIVATE"):
+    if key_mode != "certificate":
         public_key_mode = Signer(settings["WECHATPAY_PUBLIC_KEY_ID"],
                                  load_private_key(_read(settings["SANDBOX_PUBLIC_KEY_PRIVATE"])))
-    default_ratio = "1" if public_key_mode else "0"
-    ratio = float(settings.get("SANDBOX_NOTIFY_PUBLIC_KEY_RATIO", default_ratio))
+    ratio = float(settings.get("SANDBOX_NOTIFY_PUBLIC_KEY_RATIO", "1"))
     if not 0 <= ratio <= 1:
         raise ValueError("SANDBOX_NOTIFY_PUBLIC_KEY_RATIO must be between 0 and 1")
     time_scale = float(settings.get("SANDBOX_TIME_SCALE", "1"))
@@ -97,8 +128,8 @@ def build_config(settings):
         merchant_public_key=load_public_key(merchant_cert),
         merchant_serial=(settings.get("WECHATPAY_CERT_SERIAL")
                          or certificate_serial(merchant_cert)).upper(),
-        platform=Signer(certificate_serial(platform_cert),
-                        load_private_key(_read(settings["SANDBOX_PLATFORM_KEY"]))),
+        key_mode=key_mode,
+        platform=platform,
         platform_cert_pem=platform_cert,
         public_key_mode=public_key_mode,
         notify_public_key_ratio=ratio,

@@ -4,10 +4,16 @@ These do not exist at WeChat; they let a developer or a test play the user and t
 Errors use the backend's shape ``{"error": {"code", "message"}}``.
 
 Cashier
-    POST /sandbox/pay  {"prepay_id" | "out_trade_no", "action": "pay" | "cancel"}
+    POST /sandbox/pay  {"pay_params" | "prepay_id" | "out_trade_no", "action": "pay" | "cancel"}
         -> 200 {"out_trade_no", "trade_state", "transaction_id"?, "event_id"?}
-        Plays the user at WeChat's cashier. "pay" marks the order SUCCESS and sends the
-        payment notification (by the order's api_version) with retries until acknowledged;
+        Plays the user at WeChat's cashier. "pay_params" is the object the mini program hands
+        to wx.requestPayment ({timeStamp, nonceStr, package, signType, paySign}); its paySign is
+        checked as WeChat's client checks it (v3 RSA over appId, timeStamp, nonceStr, package
+        with the merchant's certificate; v2 MD5/HMAC-SHA256 with the API key), and a wrong one
+        fails like wx.requestPayment: 400 PAYSIGN_INVALID with "errMsg":
+        "requestPayment:fail ...". "prepay_id" and "out_trade_no" skip that check (they play
+        a user who pays some other way, e.g. a script or another device). "pay" marks the
+        order SUCCESS and sends the payment notification (by the order's api_version) with retries until acknowledged;
         "cancel" leaves it NOTPAY and sends nothing. 404 PREPAY_NOT_FOUND, 400 PREPAY_EXPIRED
         (prepay_id older than 2 h), ORDER_EXPIRED (past time_expire), ORDER_CLOSED, ORDERPAID.
 
@@ -15,8 +21,13 @@ Faults: POST /sandbox/faults with one fault object or {"faults": [...]}; GET lis
 ones; DELETE disarms all. Every fault has "times" (default 1): how many requests or
 notifications it affects before it disarms itself.
     {"kind": "api", "path": "/v3/pay/transactions/jsapi", "method": "POST"?,
-     "status": 500?, "code": "SYSTEM_ERROR"?, "message": "..."?, "body": {...}?, "delay": 0?}
-        Matches requests whose path starts with "path" (and the method, if given). With
+     "status": 500?, "code": "SYSTEM_ERROR"?, "message": "..."?, "body": {...}?, "delay": 0?,
+     "port": 8001?, "reset": false?}
+        Matches requests whose path starts with "path" (and the method, and the port the
+        request came in on, if given: with ``--backup-port`` one simulator serves WeChat's
+        primary and backup domains, and "port" faults one of them). With "reset": true the
+        connection is closed after the request arrived, without an answer: the client cannot
+        tell whether it was processed (to make a base unreachable instead, stop it). With
         "delay" it first sleeps that many seconds (provoke client timeouts); with "status" it
         then answers that status instead of the real endpoint: "body" verbatim if given, else
         {"code", "message"} for /v3, {"errcode": int(code), "errmsg"} for /sns (give status
@@ -38,7 +49,8 @@ notifications it affects before it disarms itself.
         Notification faults apply to refund notifications too (matched by out_trade_no).
 
 Inspection and helpers
-    GET  /sandbox/health                     -> {"ok": true, "appid", "mchid", "public_key_mode"}
+    GET  /sandbox/health                     -> {"ok": true, "appid", "mchid", "key_mode",
+                                                 "public_key_mode"}
     GET  /sandbox/orders                     -> {"orders": [...]}
     GET  /sandbox/orders/<out_trade_no>      -> {"order": {...}} (404 ORDER_NOT_FOUND)
     POST /sandbox/orders/<out_trade_no>/expire  time_expire passes now: unpayable, closable
@@ -53,6 +65,8 @@ Inspection and helpers
 import time
 
 from flask import Blueprint, current_app, request
+
+from server.wechatpay.crypto import rsa_verify, v2_verify
 
 from . import refunds
 from .state import PAID_STATES, FaultError
@@ -76,6 +90,7 @@ def _public(order):
 def health():
     config = _state().config
     return json_response({"ok": True, "appid": config.appid, "mchid": config.mchid,
+                          "key_mode": config.key_mode,
                           "public_key_mode": bool(config.public_key_mode)})
 
 
@@ -86,6 +101,13 @@ def cashier():
     if action not in ("pay", "cancel"):
         return control_error(400, "INVALID_REQUEST", 'action must be "pay" or "cancel"')
     state = _state()
+    pay_params = data.get("pay_params")
+    if pay_params is not None:
+        failure = pay_sign_failure(state, pay_params)
+        if failure:
+            return json_response({"error": {"code": "PAYSIGN_INVALID", "message": failure,
+                                            "errMsg": f"requestPayment:fail {failure}"}}, 400)
+        data = {"prepay_id": pay_params["package"].removeprefix("prepay_id=")}
     with state.lock:
         if data.get("prepay_id"):
             order = state.order_by_prepay(data["prepay_id"])
@@ -110,6 +132,30 @@ def cashier():
     if action == "pay":
         answer["event_id"] = state.notify(order)
     return json_response(answer)
+
+
+def pay_sign_failure(state, params):
+    """Why WeChat's client would refuse these wx.requestPayment parameters, or None."""
+    if not isinstance(params, dict) or not all(
+            isinstance(params.get(name), str) and params[name]
+            for name in ("timeStamp", "nonceStr", "package", "paySign")):
+        return "parameter error: timeStamp, nonceStr, package and paySign must be strings"
+    if not params["package"].startswith("prepay_id="):
+        return "parameter error: package should be prepay_id=..."
+    appid = state.config.appid  # the client signs for the mini program it runs in
+    sign_type = params.get("signType") or "MD5"
+    if sign_type == "RSA":
+        good = rsa_verify(state.config.merchant_public_key,
+                          f"{appid}\n{params['timeStamp']}\n{params['nonceStr']}\n"
+                          f"{params['package']}\n".encode(), params["paySign"])
+    elif sign_type in ("MD5", "HMAC-SHA256") and state.settings.get("WECHATPAY_API_KEY"):
+        signed = {"appId": appid, **{name: params[name] for name in
+                                     ("timeStamp", "nonceStr", "package", "signType")
+                                     if name in params}, "sign": params["paySign"]}
+        good = v2_verify(signed, state.settings["WECHATPAY_API_KEY"], sign_type)
+    else:
+        return f"parameter error: signType {sign_type} is not supported"
+    return None if good else "支付验证签名失败"
 
 
 @bp.route("/faults", methods=["GET", "POST", "DELETE"])
@@ -196,6 +242,9 @@ def settle_refund(out_refund_no):
 @bp.post("/platform-certificate/rotate")
 def rotate_platform_certificate():
     """Start signing with a new platform certificate (the old one stays listed)."""
+    if _state().config.platform is None:
+        return control_error(400, "NO_PLATFORM_CERTIFICATE", "SANDBOX_KEY_MODE=public-key: "
+                             "this merchant has no platform certificate")
     return json_response({"serial_no": _state().rotate_platform_certificate()})
 
 

@@ -12,6 +12,7 @@ and writes them to the env file. Existing files are left alone, so it is safe to
 ``make dev``. None of this is ever valid against the real WeChat Pay.
 """
 import argparse
+import base64
 import datetime
 import os
 import secrets
@@ -103,8 +104,13 @@ def fresh_secrets():
         "WECHATPAY_MCHID": str(1900000000 + secrets.randbelow(99999999)),
         "WECHATPAY_APIV3_KEY": secrets.token_hex(16),
         "WECHATPAY_API_KEY": secrets.token_hex(16),
+        # The mini program's message push (Token and EncodingAESKey), in the secure mode.
+        "WECHAT_PUSH_TOKEN": secrets.token_hex(16),
+        "WECHAT_PUSH_AES_KEY": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
         "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_" + "".join(
             str(secrets.randbelow(10)) for _ in range(34)),
+        # A merchant created today: the backend above is set up with the public key.
+        "SANDBOX_KEY_MODE": "public-key",
     }
 
 

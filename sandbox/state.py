@@ -62,6 +62,7 @@ class SandboxState:
         self.bill_files = {}      # download token -> (bytes, expires_at)
         self.faults = []
         self.deliveries = []      # one dict per notification attempt, oldest first
+        self.miniapp = {}         # access tokens and shipping info (sandbox.miniapp)
         self._stop = threading.Event()
 
     def rotate_platform_certificate(self):
@@ -139,12 +140,14 @@ class SandboxState:
             self.faults.append(fault)
             return dict(fault)
 
-    def take_api_fault(self, method, path):
-        """The first armed API fault matching this request, used up once."""
+    def take_api_fault(self, method, path, port=None):
+        """The first armed API fault matching this request, used up once. ``port`` is the
+        port the request came in on (a fault with "port" hits one base URL only)."""
         with self.lock:
             for fault in self.faults:
                 if (fault["kind"] == "api" and path.startswith(fault["path"])
-                        and fault.get("method") in (None, method)):
+                        and fault.get("method") in (None, method)
+                        and fault.get("port") in (None, port)):
                     return self._use(fault)
         return None
 
@@ -275,9 +278,14 @@ def _validate_fault(spec):
             raise FaultError("api fault needs a path prefix starting with /")
         if fault.get("method") is not None:
             fault["method"] = str(fault["method"]).upper()
+        port = fault.get("port")
+        if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
+            raise FaultError("port must be a TCP port number")
         status, delay = fault.get("status"), fault.setdefault("delay", 0)
-        if status is None and not delay:
-            raise FaultError("api fault needs a status or a delay")
+        if fault.setdefault("reset", False) not in (True, False):
+            raise FaultError("reset must be true or false")
+        if status is None and not delay and not fault["reset"]:
+            raise FaultError("api fault needs a status, a delay or reset")
         if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
             raise FaultError("status must be an HTTP status code")
         if not isinstance(delay, (int, float)) or not 0 <= delay <= 300:

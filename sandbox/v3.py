@@ -1,8 +1,10 @@
 """WeChat Pay API v3 as api.mch.weixin.qq.com serves it (protocol C1-C8).
 
 Every request must carry a valid merchant ``Authorization`` (401 SIGN_ERROR otherwise); every
-2xx response, 204 included, is signed with the platform certificate, or with the WeChat Pay
-public key when the request named a ``PUB_KEY_ID_...`` in ``Wechatpay-Serial``.
+answer to a verified request, 204 and errors included, is signed with the key the merchant's key mode picks
+(``SandboxConfig.response_signer``): the WeChat Pay public key for a merchant created today,
+the platform certificate for an older one, and while migrating the public key only when the
+request named its ``PUB_KEY_ID_...`` in ``Wechatpay-Serial``.
 """
 import json
 import re
@@ -26,6 +28,9 @@ OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
 TRADE_TYPES = {"jsapi": "JSAPI", "app": "APP", "h5": "MWEB", "native": "NATIVE"}
 TRADE_STATE_DESC = {"SUCCESS": "支付成功", "NOTPAY": "订单未支付", "CLOSED": "订单已关闭",
                     "REFUND": "订单发生过退款"}
+NO_PLATFORM_CERTIFICATE = ("无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引"
+                           "https://pay.weixin.qq.com/docs/merchant/products/platform-certificate/"
+                           "wxp-pub-key-guide.html")
 
 
 class ApiError(Exception):
@@ -105,11 +110,15 @@ def verify_merchant_signature():
                                  request.get_data(cache=True))
     if not rsa_verify(config.merchant_public_key, message, auth["signature"]):
         raise sign_error("sign not match", url, message)
+    g.merchant_verified = True
 
 
 @bp.after_request
 def sign_response(response):
-    if 200 <= response.status_code < 300 and not g.get("unsigned"):
+    # WeChat signs its answer whenever the merchant's signature verified, error answers
+    # included (a 401 SIGN_ERROR is not signed); injected 2xx fault bodies are signed too.
+    signed = 200 <= response.status_code < 300 or g.get("merchant_verified")
+    if signed and not g.get("unsigned"):
         signer = _state().config.response_signer(request.headers.get("Wechatpay-Serial"))
         response.headers.update(signed_headers(signer, response.get_data()))
     return response
@@ -122,6 +131,10 @@ def certificates():
     from cryptography import x509
 
     state = _state()
+    if state.config.platform is None:
+        # What WeChat answers a merchant that has only a WeChat Pay public key (seen in SDK
+        # trackers since late 2024, e.g. wechatpay-java#306, jeepay#73).
+        raise ApiError(404, "RESOURCE_NOT_EXISTS", NO_PLATFORM_CERTIFICATE)
     data = []
     for pem in [state.config.platform_cert_pem, *state.retired_platform_certs]:
         cert = x509.load_pem_x509_certificate(pem.encode())

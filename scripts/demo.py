@@ -31,9 +31,9 @@ def run(backend, sandbox, openid="o-demo-user"):
     order, pay_params = created.json()["order"], created.json()["pay_params"]
     step("POST /api/orders -> pay_params for wx.requestPayment", pay_params)
 
-    # 4. The user pays at WeChat's cashier (the simulator plays it); WeChat notifies the backend.
-    prepay_id = pay_params["package"].removeprefix("prepay_id=")
-    paid = requests.post(f"{sandbox}/sandbox/pay", json={"prepay_id": prepay_id, "action": "pay"})
+    # 4. The user pays at WeChat's cashier (the simulator plays it and checks paySign as
+    #    WeChat's client does); WeChat notifies the backend.
+    paid = requests.post(f"{sandbox}/sandbox/pay", json={"pay_params": pay_params, "action": "pay"})
     step("POST /sandbox/pay", paid.json())
 
     # 5. The mini program polls its order until the server says PAID.

@@ -32,6 +32,9 @@ def parse_args():
     parser.add_argument("--keys-dir", default=str(ROOT / "instance" / "dev-keys"))
     parser.add_argument("--database-url",
                         default="sqlite:///" + str(ROOT / "instance" / "app.db"))
+    parser.add_argument("--key-mode", choices=("public-key", "certificate", "migrating"),
+                        help="the simulated merchant's keys (default: .env, else public-key: "
+                             "a merchant created today); the backend is set up to match")
     parser.add_argument("--time-scale", default=None,
                         help="simulator notification retry time scale (default: .env or 1)")
     return parser.parse_args()
@@ -49,6 +52,7 @@ def child_environment(args):
         "WECHAT_API_BASE": sandbox,
         "WECHATPAY_API_BASE": sandbox,
         "WECHATPAY_NOTIFY_URL": f"{backend}/api/pay/notify",
+        "SANDBOX_PUSH_URL": f"{backend}/api/wechat/push",
         "DATABASE_URL": args.database_url,
         "PYTHONPATH": str(ROOT),
         "FLASK_SKIP_DOTENV": "1",  # the env file above is the one source of settings
@@ -56,6 +60,11 @@ def child_environment(args):
     })
     if args.time_scale:
         env["SANDBOX_TIME_SCALE"] = args.time_scale
+    if args.key_mode:
+        env["SANDBOX_KEY_MODE"] = args.key_mode
+    if env.get("SANDBOX_KEY_MODE") == "certificate":
+        # An older merchant has no WeChat Pay public key: nor does its backend.
+        env.update(WECHATPAY_PUBLIC_KEY_ID="", WECHATPAY_PUBLIC_KEY="")
     if args.database_url.startswith("sqlite:///"):
         Path(args.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     return env, backend, sandbox, env_file.parent

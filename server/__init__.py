@@ -94,9 +94,9 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, orders, products
-    from .callbacks import notify
-    for module in (auth, products, orders, notify):
+    from .api import auth, orders, products, shipping
+    from .callbacks import notify, push
+    for module in (auth, products, orders, shipping, notify, push):
         app.register_blueprint(module.bp)
 
 
@@ -106,5 +106,6 @@ def register_console(app):
 
 
 def register_commands(app):
-    from . import jobs
+    from . import doctor, jobs
     jobs.init_app(app)
+    doctor.register(app)

@@ -8,6 +8,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from flask import current_app
 
 from .config import ConfigError, read_file, required_names
+from .wechat.api import MiniProgramApi
 from .wechatpay import crypto
 from .wechatpay.gateway import new_http_session
 from .wechatpay.login import LoginClient
@@ -23,6 +24,11 @@ def init_app(app):
     app.extensions["wechat_login"] = LoginClient(
         appid=values.get("WECHAT_APPID") or "", secret=values.get("WECHAT_SECRET") or "",
         api_base=values["WECHAT_API_BASE"], session=requests.Session(), timeout=timeout)
+    # The mini program's server APIs (shipping info); a session of its own, without retries:
+    # its URLs carry the access token, which urllib3 would log on a retry.
+    app.extensions["wechat_miniprogram"] = MiniProgramApi(
+        appid=values.get("WECHAT_APPID") or "", secret=values.get("WECHAT_SECRET") or "",
+        api_base=values["WECHAT_API_BASE"], session=requests.Session(), timeout=timeout)
     # Without the merchant settings the app still starts (catalogue, login), and payment
     # endpoints answer 503 PAYMENTS_NOT_CONFIGURED, naming what is missing in the log.
     app.extensions["wechatpay"] = None if missing else build_gateway(values, session, timeout)
@@ -36,7 +42,7 @@ def build_gateway(values, session, timeout):
                          api_key=values["WECHATPAY_API_KEY"],
                          sign_type=values["WECHATPAY_V2_SIGN_TYPE"],
                          api_base=values["WECHATPAY_API_BASE"], session=session,
-                         timeout=timeout)
+                         timeout=timeout, backup_base=values.get("WECHATPAY_API_BASE_BACKUP"))
 
     from .wechatpay.v3 import PlatformKeys, V3Gateway
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
@@ -50,7 +56,8 @@ def build_gateway(values, session, timeout):
                      serial_no=values["WECHATPAY_CERT_SERIAL"], private_key=private_key,
                      apiv3_key=values["WECHATPAY_APIV3_KEY"],
                      api_base=values["WECHATPAY_API_BASE"], platform_keys=platform_keys,
-                     session=session, timeout=timeout)
+                     session=session, timeout=timeout,
+                     backup_base=values.get("WECHATPAY_API_BASE_BACKUP"))
 
 
 def _load(parse, values, name):
@@ -73,3 +80,8 @@ def gateway():
 
 def login_client():
     return current_app.extensions["wechat_login"]
+
+
+def miniprogram_api():
+    """The mini program's server API client (access token, shipping info)."""
+    return current_app.extensions["wechat_miniprogram"]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from .wechat import push
+
 DEFAULTS = {
     "APP_ENV": "development",
     "SECRET_KEY": "dev-secret-key-change-me",
@@ -24,12 +26,15 @@ DEFAULTS = {
     "TOKEN_TTL_SECONDS": "7200",
     "TRUSTED_PROXY_COUNT": "0",
     "WECHAT_HTTP_TIMEOUT_SECONDS": "10",
+    # Ship paid orders as virtual goods (vouchers, memberships) automatically, in the job.
+    "SHIPPING_AUTO_VIRTUAL": "false",
 }
 
 NAMES = [
     "WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY",
     "WECHATPAY_CERT_SERIAL", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_CERT", "WECHATPAY_PUBLIC_KEY",
-    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", *DEFAULTS,
+    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", "WECHATPAY_API_BASE_BACKUP",
+    "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", *DEFAULTS,
 ]
 
 # The staff console: idle session lifetime, login attempts per address (shared through Redis
@@ -43,6 +48,7 @@ CONSOLE_DEFAULTS = {
 DEFAULTS.update(CONSOLE_DEFAULTS)
 NAMES += [*CONSOLE_DEFAULTS, "REDIS_URL"]
 
+WECHATPAY_BACKUP_BASE = "https://api2.mch.weixin.qq.com"
 # `python -m sandbox.devkeys` leaves this file beside the keys it makes; production refuses them.
 DEV_KEYS_MARKER = "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION"
 # What a production deployment must not run with.
@@ -64,6 +70,11 @@ def load(overrides=None, env_file=".env"):
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update({k: os.environ[k] for k in NAMES if k in os.environ})
     values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
+    if "WECHATPAY_API_BASE_BACKUP" not in values \
+            and values["WECHATPAY_API_BASE"].rstrip("/") == DEFAULTS["WECHATPAY_API_BASE"]:
+        # WeChat's backup domain, for when the primary cannot be reached (set it empty to
+        # turn failover off).
+        values["WECHATPAY_API_BASE_BACKUP"] = WECHATPAY_BACKUP_BASE
     validate(values)
     return values
 
@@ -90,6 +101,9 @@ def validate(values):
         raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
         raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
+    if values["SHIPPING_AUTO_VIRTUAL"] not in ("true", "false"):
+        raise ConfigError("SHIPPING_AUTO_VIRTUAL must be true or false")
+    _validate_push(values)
     if values["APP_ENV"] == "production":
         _validate_production(values)
 
@@ -101,6 +115,25 @@ def _validate_console(values):
     if not re.fullmatch(r"[0-9]{1,6} ?(per |/)(second|minute|hour|day)s?",
                         values["CONSOLE_LOGIN_RATE_LIMIT"]):
         raise ConfigError("CONSOLE_LOGIN_RATE_LIMIT must look like '10 per minute'")
+
+
+def _validate_push(values):
+    """The message push's Token and EncodingAESKey, as the mini program's admin page sets them."""
+    token, key = values.get("WECHAT_PUSH_TOKEN"), values.get("WECHAT_PUSH_AES_KEY")
+    if token and not re.fullmatch(r"[A-Za-z0-9]{3,32}", token):
+        raise ConfigError("WECHAT_PUSH_TOKEN must be 3 to 32 letters or digits")
+    if key:
+        try:
+            push.aes_key(key)
+        except ValueError:
+            raise ConfigError("WECHAT_PUSH_AES_KEY must be the 43-character EncodingAESKey") \
+                from None
+        if not token:
+            raise ConfigError("WECHAT_PUSH_AES_KEY needs WECHAT_PUSH_TOKEN")
+    if values["APP_ENV"] == "production" and token and not key:
+        # In the plaintext mode the signature does not cover the body.
+        raise ConfigError("WECHAT_PUSH_AES_KEY is required in production (use the secure mode "
+                          "of the message push)")
 
 
 def required_names(values):
@@ -120,8 +153,11 @@ def _validate_production(values):
             raise ConfigError(f"{name} is required in production")
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY is a development value or shorter than 32 characters")
-    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL"):
-        url = values[name]
+    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL",
+                 "WECHATPAY_API_BASE_BACKUP"):
+        url = values.get(name)
+        if name == "WECHATPAY_API_BASE_BACKUP" and not url:
+            continue
         if not url.startswith("https://") or any(h in url for h in _SIMULATOR_HOSTS):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
     for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):

@@ -4,7 +4,7 @@ import logging
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from .wechatpay.errors import ApiError, TransportError
+from .wechatpay.errors import ApiError, Misconfigured, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,11 @@ def wechatpay_http_error(exc, **extra):
     if isinstance(exc, ApiError):
         return HttpError(502, "WECHATPAY_ERROR", f"WeChat Pay refused the request: {exc.code}",
                          wechatpay_code=exc.code, **extra)
+    if isinstance(exc, Misconfigured):
+        # Not "try again": the operator must change a setting (the log says which).
+        log.error("WeChat Pay settings do not fit the merchant: %s", exc.message)
+        return HttpError(503, "PAYMENTS_MISCONFIGURED", "payments are not set up correctly",
+                         **extra)
     return HttpError(503, "WECHATPAY_UNAVAILABLE",
                      "WeChat Pay did not answer; try again shortly", **extra)
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import payments
+from . import payments, shipping_commands
 from .clients import gateway
 from .extensions import db
 from .models import Order, utcnow
@@ -23,6 +23,7 @@ def init_app(app):
     app.cli.add_command(seed)
     app.cli.add_command(reconcile)
     app.cli.add_command(close_expired)
+    app.cli.add_command(shipping_commands.group)
 
 
 @click.command()

@@ -1,4 +1,5 @@
 """The tables. Money is integer fen; times are stored in UTC."""
+import json
 from datetime import datetime, timezone
 
 from .extensions import db
@@ -82,6 +83,7 @@ class Order(db.Model):
 
     items = db.relationship("OrderItem", back_populates="order", order_by="OrderItem.id",
                             cascade="all, delete-orphan")
+    shipment = db.relationship("Shipment", uselist=False, back_populates="order")
 
     __table_args__ = (db.CheckConstraint("total > 0", name="total_positive"),
                       db.UniqueConstraint("user_id", "idempotency_key"))
@@ -101,6 +103,7 @@ class Order(db.Model):
             "time_expire": iso(self.time_expire),
             "paid_at": iso(self.paid_at),
             "transaction_id": self.transaction_id,
+            "shipping": self.shipment.to_json() if self.shipment else None,
         }
 
 
@@ -137,5 +140,89 @@ class PaymentEvent(db.Model):
     dedupe_key = db.Column(db.String(128), unique=True)
     event_type = db.Column(db.String(64), nullable=False)
     trade_state = db.Column(db.String(16))
+    payload = db.Column(db.Text, nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class AccessToken(db.Model):
+    """The mini program's access token, one row per appid, shared by every worker and instance.
+
+    ``refresh_claimed_until`` lets one caller at a time fetch a new token (a compare-and-set
+    claim); the others wait for it instead of asking WeChat too.
+    """
+
+    __tablename__ = "wechat_access_tokens"
+
+    appid = db.Column(db.String(32), primary_key=True)
+    token = db.Column(db.String(512))
+    expires_at = db.Column(db.DateTime(timezone=True))
+    refresh_claimed_until = db.Column(db.DateTime(timezone=True))
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Shipment(db.Model):
+    """What the shop shipped for a paid order, and what WeChat's shipping service knows of it.
+
+    WeChat accepts a first upload and one change (``upload_count`` counts the accepted ones);
+    ``status`` is PENDING (to upload, or WeChat was unreachable), SHIPPED (WeChat accepted the
+    latest details) or FAILED (WeChat refused them; ``error_code`` says why).
+    ``wechat_state`` is WeChat's order_state: 1 awaiting shipment, 2 shipped, 3 receipt
+    confirmed, 4 completed (settled), 5 refunded, 6 awaiting settlement.
+    """
+
+    __tablename__ = "shipments"
+
+    PENDING, SHIPPED, FAILED = "PENDING", "SHIPPED", "FAILED"
+
+    id = db.Column(db.Integer, primary_key=True)
+    order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), nullable=False, unique=True)
+    logistics_type = db.Column(db.Integer, nullable=False)   # 1 express .. 4 self-pickup
+    delivery_mode = db.Column(db.Integer, nullable=False)    # 1 unified, 2 split
+    is_all_delivered = db.Column(db.Boolean, nullable=False, default=True)
+    packages = db.Column(db.Text, nullable=False)            # JSON list, as sent to WeChat
+    status = db.Column(db.String(16), nullable=False, default=PENDING)
+    upload_count = db.Column(db.Integer, nullable=False, default=0)
+    error_code = db.Column(db.String(32))
+    error_message = db.Column(db.String(256))
+    created_by = db.Column(db.String(128), nullable=False)
+    uploaded_at = db.Column(db.DateTime(timezone=True))
+    wechat_state = db.Column(db.Integer)
+    wechat_checked_at = db.Column(db.DateTime(timezone=True))
+    received_at = db.Column(db.DateTime(timezone=True))
+    settled_at = db.Column(db.DateTime(timezone=True))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+    order = db.relationship("Order", back_populates="shipment")
+
+    def to_json(self):
+        def iso(value):
+            return as_utc(value).isoformat() if value else None
+
+        return {
+            "status": self.status,
+            "logistics_type": self.logistics_type,
+            "delivery_mode": self.delivery_mode,
+            "is_all_delivered": self.is_all_delivered,
+            # Tracking for the user; contacts (masked phones) stay with the shop.
+            "packages": [{k: p[k] for k in ("tracking_no", "express_company", "item_desc")
+                          if k in p} for p in json.loads(self.packages)],
+            "uploaded_at": iso(self.uploaded_at),
+            "wechat_state": self.wechat_state,
+            "received_at": iso(self.received_at),
+            "settled_at": iso(self.settled_at),
+        }
+
+
+class ShippingEvent(db.Model):
+    """Every upload to WeChat's shipping service, every get_order and every push: the audit
+    trail. ``dedupe_key`` (pushes) makes a repeated push record, and act, once."""
+
+    __tablename__ = "shipping_events"
+
+    id = db.Column(db.Integer, primary_key=True)
+    order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), index=True)
+    source = db.Column(db.String(16), nullable=False)   # upload | query | push
+    event_type = db.Column(db.String(64), nullable=False)
+    dedupe_key = db.Column(db.String(128), unique=True)
     payload = db.Column(db.Text, nullable=False)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)

@@ -103,9 +103,9 @@ class Stack:
         return requests.get(f"{self.backend}/api/orders/{order_id}", headers=auth)
 
     def cashier(self, pay_params, action="pay"):
-        prepay_id = pay_params["package"].removeprefix("prepay_id=")
+        """The user at WeChat's cashier with the backend's pay_params (paySign checked)."""
         return requests.post(f"{self.sandbox}/sandbox/pay",
-                             json={"prepay_id": prepay_id, "action": action})
+                             json={"pay_params": pay_params, "action": action})
 
     def control(self, endpoint, **body):
         response = requests.post(f"{self.sandbox}/sandbox/{endpoint}", json=body)
@@ -141,18 +141,21 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
 
 @pytest.fixture
 def make_stack(dev_keys, database_url):
-    """``make_stack(**settings)`` starts a simulator and a backend with those settings."""
+    """``make_stack(**settings)`` starts a simulator and a backend with those settings;
+    ``backend_settings={...}`` are settings for the backend alone (a misconfigured merchant)."""
     servers = []
 
-    def make(**overrides):
-        settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001", **overrides}
+    def make(backend_settings=None, **overrides):
+        backend = LiveServer()
+        settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001",
+                    "SANDBOX_PUSH_URL": f"{backend.url}/api/wechat/push", **overrides}
         sim = LiveServer(sandbox.create_app(settings)).start()
         servers.append(sim)
-        backend = LiveServer()
         settings.update({"DATABASE_URL": database_url, "WECHAT_API_BASE": sim.url,
                          "WECHATPAY_API_BASE": sim.url,
                          "WECHATPAY_NOTIFY_URL": f"{backend.url}/api/pay/notify",
-                         "WECHAT_HTTP_TIMEOUT_SECONDS": "2", **overrides})
+                         "WECHAT_HTTP_TIMEOUT_SECONDS": "2", **overrides,
+                         **(backend_settings or {})})
         app = create_app(settings)
         with app.app_context():
             db.create_all()
@@ -185,5 +188,5 @@ def stack(make_stack):
 @pytest.fixture
 def cert_mode_stack(make_stack):
     """Certificate mode: no WeChat Pay public key anywhere; platform certificates only."""
-    return make_stack(WECHATPAY_PUBLIC_KEY="", WECHATPAY_PUBLIC_KEY_ID="",
-                      SANDBOX_PUBLIC_KEY_PRIVATE="")
+    return make_stack(SANDBOX_KEY_MODE="certificate", WECHATPAY_PUBLIC_KEY="",
+                      WECHATPAY_PUBLIC_KEY_ID="", SANDBOX_PUBLIC_KEY_PRIVATE="")

@@ -23,7 +23,8 @@ def sandbox_settings(tmp_path_factory):
     """Keys and identities for every simulator in the session (RSA keys are slow to make)."""
     settings = {**devkeys.generate(tmp_path_factory.mktemp("sandbox-keys")),
                 **devkeys.fresh_secrets()}
-    settings.update(SANDBOX_TIME_SCALE="0.001", SANDBOX_NOTIFY_PUBLIC_KEY_RATIO="0",
+    settings.update(SANDBOX_TIME_SCALE="0.001", SANDBOX_KEY_MODE="migrating",
+                    SANDBOX_NOTIFY_PUBLIC_KEY_RATIO="0",
                     SANDBOX_CA_BUNDLE="", SANDBOX_LOGIN_RATE_LIMIT="100")
     return settings
 
@@ -41,8 +42,9 @@ def sandbox_server(sandbox_settings):
 
 @pytest.fixture
 def sandbox(sandbox_server):
-    """The simulator over real HTTP, reset to empty for each test. Notifications are signed
-    with the platform certificate (SANDBOX_NOTIFY_PUBLIC_KEY_RATIO=0)."""
+    """The simulator over real HTTP, reset to empty for each test. A migrating merchant:
+    answers signed with the key the request names, notifications with the platform
+    certificate (SANDBOX_NOTIFY_PUBLIC_KEY_RATIO=0)."""
     requests.post(sandbox_server.url + "/sandbox/reset", timeout=5).raise_for_status()
     return sandbox_server
 

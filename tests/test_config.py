@@ -29,6 +29,7 @@ def test_production_settings_start(production):
     ("SECRET_KEY", "tooshort1"),
     ("WECHATPAY_API_BASE", "http://127.0.0.1:8001"),
     ("WECHAT_API_BASE", "http://localhost:8001"),
+    ("WECHATPAY_API_BASE_BACKUP", "http://127.0.0.1:8002"),
     ("WECHATPAY_NOTIFY_URL", "http://pay.example.com/api/pay/notify"),
     ("WECHATPAY_NOTIFY_URL", "https://pay.example.com/api/pay/notify?x=1"),
     ("WECHATPAY_PRIVATE_KEY", ""),
@@ -82,3 +83,23 @@ def test_a_passphrase_protected_key_is_named(production, tmp_path):
         serialization.BestAvailableEncryption(b"secret")))
     with pytest.raises(ConfigError, match="WECHATPAY_PRIVATE_KEY"):
         create_app({**production, "WECHATPAY_PRIVATE_KEY": str(encrypted)})
+
+
+@pytest.mark.parametrize("name, value", [
+    ("WECHAT_PUSH_TOKEN", "ab"),
+    ("WECHAT_PUSH_TOKEN", "has space"),
+    ("WECHAT_PUSH_AES_KEY", "too-short"),
+    ("WECHAT_PUSH_AES_KEY", "!" * 43),
+    ("SHIPPING_AUTO_VIRTUAL", "yes"),
+])
+def test_push_and_shipping_settings_are_checked_in_every_environment(dev_keys, name, value):
+    with pytest.raises(ConfigError) as error:
+        create_app({**dev_keys, "DATABASE_URL": "sqlite://", name: value})
+    assert name in str(error.value)
+    assert value not in str(error.value)
+
+
+def test_production_needs_the_secure_push_mode(production):
+    with pytest.raises(ConfigError, match="WECHAT_PUSH_AES_KEY"):
+        create_app({**production, "WECHAT_PUSH_AES_KEY": ""})
+    assert create_app({**production, "WECHAT_PUSH_TOKEN": "", "WECHAT_PUSH_AES_KEY": ""})

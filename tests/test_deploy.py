@@ -606,7 +606,8 @@ def test_payment_loop_over_https(https_stack):
 def test_periodic_job_commands_run(https_stack):
     commands = unit_commands("wxpay-jobs.service")
     assert [command[1:] for command in commands] == [["--app", "server", "reconcile"],
-                                                     ["--app", "server", "close-expired"]]
+                                                     ["--app", "server", "close-expired"],
+                                                     ["--app", "server", "shipping", "sync"]]
     for command in commands:
         assert Path(command[0]).name == "flask"
         done = subprocess.run([sys.executable, "-m", "flask", *command[1:]],

@@ -47,6 +47,9 @@ def test_devstack_from_nothing_then_the_demo_pays(devstack):
     for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_ID"):
         assert f"{name}=" in env
     assert (workdir / "keys" / "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION").exists()
+    # A merchant created today, and a backend set up for it.
+    assert "SANDBOX_KEY_MODE=public-key" in env
+    assert requests.get(f"{sandbox}/sandbox/health", timeout=5).json()["key_mode"] == "public-key"
     order = demo.run(backend, sandbox)
     assert order["status"] == "PAID"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require
-from tests.sandbox_fixtures import cashier, platform_serial
+from tests.sandbox_fixtures import cashier, platform_serial, start_sandbox
 from tests.conftest import wait_for
 
 try:
@@ -84,3 +84,32 @@ def test_sdk_downloads_certificates_and_reads_notifications(sandbox, sandbox_set
     assert code == 200 and json.loads(message)["trade_state"] == "SUCCESS"
     code, message = sdk.close(out_trade_no="SDKORDER02")
     assert code == 400 and json.loads(message)["code"] == "ORDERPAID"
+
+
+def test_sdk_with_a_public_key_only_merchant(sandbox_settings, receiver, tmp_path):
+    """A merchant created today (SANDBOX_KEY_MODE=public-key), with the SDK set up as its
+    README says for one: public_key and public_key_id, no certificates anywhere."""
+    server = start_sandbox(sandbox_settings, SANDBOX_KEY_MODE="public-key",
+                           SANDBOX_PLATFORM_KEY="", SANDBOX_PLATFORM_CERT="")
+    try:
+        sdk = make_sdk(server, sandbox_settings, public_key_mode=True)
+        code, message = sdk.pay(description="公钥商户", out_trade_no="SDKPUBKEY1",
+                                amount={"total": 77}, payer={"openid": "oSdkUser"},
+                                notify_url=receiver.url)
+        assert code == 200, message
+        prepay_id = json.loads(message)["prepay_id"]
+        code, message = sdk.query(out_trade_no="SDKPUBKEY1")
+        assert code == 200 and json.loads(message)["trade_state"] == "NOTPAY"
+        assert cashier(server, prepay_id).status_code == 200
+        wait_for(receiver.bodies)
+        with receiver.lock:
+            delivered = receiver.received[0]
+        serial = delivered["headers"]["Wechatpay-Serial"]
+        assert serial == sandbox_settings["WECHATPAY_PUBLIC_KEY_ID"]
+        result = sdk.callback(delivered["headers"], delivered["body"])
+        assert result["resource"]["out_trade_no"] == "SDKPUBKEY1"
+        # No platform certificate to download, as at WeChat for such a merchant.
+        code, message = sdk._core.request("/v3/certificates", skip_verify=True)
+        assert code == 404 and json.loads(message)["code"] == "RESOURCE_NOT_EXISTS"
+    finally:
+        server.stop()

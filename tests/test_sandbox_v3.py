@@ -115,7 +115,8 @@ def test_public_key_mode_signs_when_the_request_names_the_key(sandbox, sandbox_s
 
 
 def test_public_key_mode_off_signs_with_the_certificate(sandbox_settings):
-    server = start_sandbox(sandbox_settings, WECHATPAY_PUBLIC_KEY_ID="")
+    server = start_sandbox(sandbox_settings, SANDBOX_KEY_MODE="certificate",
+                           WECHATPAY_PUBLIC_KEY_ID="")
     try:
         merchant = Merchant(server.url, sandbox_settings,
                             serial_header=sandbox_settings["WECHATPAY_PUBLIC_KEY_ID"])

@@ -53,11 +53,12 @@ async function simulatorCashier(payParams) {
     })
   })
   const action = answer.confirm ? 'pay' : 'cancel'
-  const prepayId = String(payParams.package).replace(/^prepay_id=/, '')
   try {
-    await sandbox.cashier(prepayId, action)
+    await sandbox.cashier(payParams, action)
   } catch (err) {
-    throw new PaymentError(err.message, false)
+    // A refused paySign fails as wx.requestPayment would ("requestPayment:fail ...").
+    const errMsg = err.details && err.details.errMsg
+    throw errMsg ? failureFromErrMsg(errMsg) : new PaymentError(err.message, false)
   }
   if (action === 'cancel') throw new PaymentError('Payment cancelled', true)
   return { errMsg: 'requestPayment:ok' }

@@ -35,13 +35,14 @@ async function loginCode() {
   return body.code
 }
 
-// Play the user at WeChat's cashier: action is 'pay' or 'cancel'.
-function cashier(prepayId, action) {
+// Play the user at WeChat's cashier: action is 'pay' or 'cancel'. The simulator gets the very
+// parameters wx.requestPayment would, and checks paySign as WeChat's client does.
+function cashier(payParams, action) {
   return http.send({
     baseUrl: config.sandboxBaseUrl,
     path: '/sandbox/pay',
     method: 'POST',
-    data: { prepay_id: prepayId, action }
+    data: { pay_params: payParams, action }
   })
 }
 

@@ -41,6 +41,15 @@ class InvalidResponse(TransportError):
     code = "WECHATPAY_BAD_RESPONSE"
 
 
+class Misconfigured(WeChatPayError):
+    """WeChat answered, but our settings do not fit the merchant (e.g. WeChat signs with a
+    WeChat Pay public key we are not configured with). Retrying cannot help; the message names
+    the settings to change, and ``flask --app server doctor`` finds the same before a payment.
+    """
+
+    code = "PAYMENTS_MISCONFIGURED"
+
+
 class NotificationError(WeChatPayError):
     """A notification was refused. ``code`` says why, for logs and the reply; never retried as ok.
 

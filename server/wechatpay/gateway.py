@@ -4,13 +4,17 @@
 they never branch on the API version: ``build_gateway(settings)`` returns the v3 or the v2
 implementation, and both answer in these data classes.
 """
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
 
 # WeChat's times are Beijing time (v2 yyyyMMddHHmmss; v3 RFC 3339 with +08:00).
 CHINA = timezone(timedelta(hours=8))
@@ -106,3 +110,31 @@ def new_http_session():
     session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
     session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
     return session
+
+
+def never_sent(exc):
+    """True when a request provably never reached the server: no connection was made
+    (connection refused, DNS failure, connect timeout). A read timeout or a dropped
+    connection may have delivered it."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+def send_with_failover(session, method, bases, path, *, repeatable, **kwargs):
+    """``session.request`` to the first base, then to the next ones (WeChat's backup domain
+    api2.mch.weixin.qq.com) when the first cannot be reached.
+
+    ``repeatable``: the call is safe to make twice (queries, close, downloads), so any transport
+    failure moves on. Otherwise (placing an order) only a request that never left moves on,
+    since one that may have arrived must be queried, not resent.
+    """
+    for index, base in enumerate(bases):
+        try:
+            return session.request(method, base + path, **kwargs)
+        except requests.RequestException as exc:
+            if index + 1 == len(bases) or not (repeatable or never_sent(exc)):
+                raise
+            log.warning("WeChat Pay %s unreachable (%s); trying %s", base, type(exc).__name__,
+                        bases[index + 1])

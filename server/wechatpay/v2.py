@@ -19,7 +19,8 @@ from defusedxml.ElementTree import fromstring
 
 from . import crypto
 from .errors import ApiError, InvalidResponse, NotificationError, TransportError
-from .gateway import CHINA, PAYERROR, SUCCESS, Notification, Reply, Transaction
+from .gateway import CHINA, PAYERROR, SUCCESS, Notification, Reply, Transaction, \
+    send_with_failover
 
 SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
 V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
@@ -30,6 +31,8 @@ MAX_ATTACH_CHARS = 127
 MAX_NOTIFY_URL_CHARS = 256
 # err_code values WeChat documents as "try again with the same parameters".
 RETRYABLE_CODES = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "BANKERROR"}
+# Calls that move money: sent to the backup domain only when the primary never got them.
+UNREPEATABLE = {"/pay/unifiedorder", "/secapi/pay/refund", "/pay/micropay"}
 # The rest of the app uses the v3 spelling of these codes (same table as in v3.py).
 CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "SYSTEMERROR": "SYSTEM_ERROR"}
 # return_code=FAIL carries only a Chinese return_msg; name the common ones with their err_code.
@@ -116,7 +119,8 @@ class V2Gateway:
     api_version = "v2"
 
     def __init__(self, *, appid, mchid, api_key, sign_type=crypto.MD5,
-                 api_base="https://api.mch.weixin.qq.com", session=None, timeout=10.0):
+                 api_base="https://api.mch.weixin.qq.com", session=None, timeout=10.0,
+                 backup_base=None):
         if sign_type not in SIGN_TYPES:
             raise ValueError("sign_type must be MD5 or HMAC-SHA256")
         if not api_key:
@@ -126,6 +130,7 @@ class V2Gateway:
         self.api_key = api_key
         self.sign_type = sign_type
         self.api_base = api_base.rstrip("/")
+        self.api_bases = [self.api_base] + ([backup_base.rstrip("/")] if backup_base else [])
         self.session = session or requests.Session()
         self.timeout = (min(3.0, timeout), timeout)   # (connect, read)
 
@@ -277,11 +282,12 @@ class V2Gateway:
 
     def _post(self, path, body):
         try:
-            with self.session.post(self.api_base + path, data=body, timeout=self.timeout,
-                                   stream=True,
-                                   headers={"Content-Type": "text/xml; charset=utf-8",
-                                            "User-Agent": "wechatpay-miniprogram-starter/1.0"}
-                                   ) as response:
+            with send_with_failover(self.session, "POST", self.api_bases, path,
+                                    repeatable=path not in UNREPEATABLE, data=body,
+                                    timeout=self.timeout, stream=True,
+                                    headers={"Content-Type": "text/xml; charset=utf-8",
+                                             "User-Agent": "wechatpay-miniprogram-starter/1.0"}
+                                    ) as response:
                 if not 200 <= response.status_code < 300:
                     raise TransportError(f"WeChat Pay answered HTTP {response.status_code} "
                                          f"on {path}")

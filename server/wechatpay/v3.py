@@ -15,8 +15,9 @@ from urllib.parse import quote, urlencode
 import requests
 
 from . import crypto
-from .errors import ApiError, InvalidResponse, NotificationError, TransportError
-from .gateway import CHINA, Notification, Reply, Transaction
+from .errors import ApiError, InvalidResponse, Misconfigured, NotificationError, \
+    TransportError
+from .gateway import CHINA, Notification, Reply, Transaction, send_with_failover
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ def verify_signed_message(headers, body, key_for_serial, now=None):
                                 "TIMESTAMP_EXPIRED")
     key = key_for_serial(serial)
     if key is None:
-        raise NotificationError(f"unknown Wechatpay-Serial {serial[:64]}", "UNKNOWN_SERIAL")
+        hint = " (a WeChat Pay public key: is WECHATPAY_PUBLIC_KEY_ID set to it?)" \
+            if serial.startswith("PUB_KEY_ID_") else ""
+        raise NotificationError(f"unknown Wechatpay-Serial {serial[:64]}{hint}", "UNKNOWN_SERIAL")
     if not crypto.rsa_verify(key, crypto.v3_response_message(timestamp, nonce_str, body),
                              signature):
         raise NotificationError("signature does not verify", "SIGNATURE_INVALID")
@@ -83,6 +86,8 @@ class PlatformKeys:
     def __call__(self, serial):
         if self.public_key_id and serial == self.public_key_id:
             return self.public_key
+        if serial.startswith("PUB_KEY_ID_"):
+            return None  # not a certificate serial: downloading certificates cannot help
         if serial not in self._certificates:
             self._refresh_for(serial)
         return self._certificates.get(serial)
@@ -108,13 +113,14 @@ class V3Gateway:
     api_version = "v3"
 
     def __init__(self, *, appid, mchid, serial_no, private_key, apiv3_key, api_base,
-                 platform_keys, session=None, timeout=10.0):
+                 platform_keys, session=None, timeout=10.0, backup_base=None):
         self.appid = appid
         self.mchid = mchid
         self.serial_no = serial_no
         self.private_key = private_key
         self.apiv3_key = apiv3_key.encode()
         self.api_base = api_base.rstrip("/")
+        self.api_bases = [self.api_base] + ([backup_base.rstrip("/")] if backup_base else [])
         self.platform_keys = platform_keys
         self.session = session or requests.Session()
         self.timeout = (min(3.0, timeout), timeout)
@@ -137,7 +143,7 @@ class V3Gateway:
             body["attach"] = request.attach
         if request.client_ip:
             body["scene_info"] = {"payer_client_ip": request.client_ip}
-        data = self._call("POST", "/v3/pay/transactions/jsapi", body)
+        data = self._call("POST", "/v3/pay/transactions/jsapi", body, repeatable=False)
         prepay_id = (data or {}).get("prepay_id")
         if not isinstance(prepay_id, str) or not prepay_id:
             raise InvalidResponse("order response has no prepay_id")
@@ -226,17 +232,27 @@ class V3Gateway:
 
     # --- HTTP --------------------------------------------------------------------------------
 
-    def _call(self, method, path, body=None, query=None):
-        """Send one signed request; return the verified JSON body (None for 204)."""
-        status, headers, raw = self._send(method, path, body, query)
+    def _call(self, method, path, body=None, query=None, repeatable=True):
+        """Send one signed request; return the verified JSON body (None for 204).
+
+        ``repeatable=False`` for calls that must not happen twice (placing an order): they go
+        to the backup domain only when the primary provably never got them.
+        """
+        status, headers, raw = self._send(method, path, body, query, repeatable)
         if 200 <= status < 300:
             try:
                 verify_signed_message(headers, raw, self.platform_keys)
             except NotificationError as exc:
+                serial = headers.get("Wechatpay-Serial", "")
+                if exc.code == "UNKNOWN_SERIAL" and serial.startswith("PUB_KEY_ID_"):
+                    raise Misconfigured(
+                        f"WeChat Pay signs with public key {serial[:64]}: set "
+                        "WECHATPAY_PUBLIC_KEY_ID to it and WECHATPAY_PUBLIC_KEY to its file "
+                        "(flask --app server doctor checks this)") from None
                 raise InvalidResponse(f"response signature check failed: {exc.code}") from None
         return self._decode(status, raw)
 
-    def _send(self, method, path, body=None, query=None):
+    def _send(self, method, path, body=None, query=None, repeatable=True):
         url = path + ("?" + urlencode(query) if query else "")
         raw_body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() \
             if body is not None else b""
@@ -252,8 +268,9 @@ class V3Gateway:
             # Asks WeChat to sign the response with the public key we hold (protocol C4).
             headers["Wechatpay-Serial"] = self.platform_keys.public_key_id
         try:
-            response = self.session.request(method, self.api_base + url, data=raw_body or None,
-                                            headers=headers, timeout=self.timeout)
+            response = send_with_failover(self.session, method, self.api_bases, url,
+                                          repeatable=repeatable, data=raw_body or None,
+                                          headers=headers, timeout=self.timeout)
         except requests.Timeout:
             raise TransportError(f"WeChat Pay timed out on {method} {path}") from None
         except requests.RequestException as exc:

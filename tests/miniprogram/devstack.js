@@ -44,17 +44,30 @@ function freePort() {
   })
 }
 
-async function start() {
+// The KEY=VALUE lines of an env file.
+function readEnv(file) {
+  const values = {}
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line)
+    if (match) values[match[1]] = match[2]
+  }
+  return values
+}
+
+// options.keyMode: the simulated merchant's keys (public-key, certificate, migrating).
+async function start(options) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-devstack-'))
   const backendPort = await freePort()
   const sandboxPort = await freePort()
+  const keyMode = options && options.keyMode ? ['--key-mode', options.keyMode] : []
   const child = spawn(PYTHON, [
     SCRIPT,
     '--backend-port', String(backendPort),
     '--sandbox-port', String(sandboxPort),
     '--env-file', path.join(dir, '.env'),
     '--keys-dir', path.join(dir, 'keys'),
-    '--database-url', 'sqlite:///' + path.join(dir, 'app.db')
+    '--database-url', 'sqlite:///' + path.join(dir, 'app.db'),
+    ...keyMode
   ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
 
   let stderr = ''
@@ -99,7 +112,9 @@ async function start() {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 
-  return { backend: urls.backend, sandbox: urls.sandbox, stop }
+  // env: the settings (and key file paths) the stack runs with, for tests that act as WeChat's
+  // merchant themselves (tests/sdk-node).
+  return { backend: urls.backend, sandbox: urls.sandbox, env: readEnv(path.join(dir, '.env')), stop }
 }
 
 module.exports = {

@@ -183,7 +183,7 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     const created = wx.requests.find((r) => r.method === 'POST' && r.url.endsWith('/api/orders'))
     assert.equal(created.status, 201)
     const cashier = wx.requests.find((r) => r.url.endsWith('/sandbox/pay'))
-    assert.deepEqual(cashier.sent, { prepay_id: prepayIdOf(created.body.pay_params), action: 'pay' })
+    assert.deepEqual(cashier.sent, { pay_params: created.body.pay_params, action: 'pay' })
     const orderId = created.body.order.id
     assert.ok(countCalls(wx, 'GET /api/orders/' + orderId) >= 1, 'the page asked the server')
 
@@ -239,6 +239,27 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     assert.equal(countCalls(wx, 'POST /api/orders/' + orderId + '/pay'), 1, 'fresh pay_params from the server')
     assert.equal(detail.data.order.status, 'PAID')
     assert.equal((await api.listOrders()).length, 1)
+  })
+
+  test('a wrong paySign fails at the simulator cashier as wx.requestPayment fails', async () => {
+    const wx = install()
+    const [product] = await catalogue()
+    const checkout = await open('pages/checkout/index', { cart: product.id + ':1' })
+    wx.script.showModal = () => ({ confirm: false }) // leave the order unpaid
+    await harness.tap(checkout, 'Pay')
+    const created = wx.requests.find((r) => r.method === 'POST' && r.url.endsWith('/api/orders'))
+    const params = created.body.pay_params
+
+    wx.script.showModal = () => ({ confirm: true })
+    const tampered = Object.assign({}, params, { nonceStr: params.nonceStr + 'x' })
+    await assert.rejects(pay.requestPayment(tampered), (err) => {
+      assert.equal(err.message, '支付验证签名失败')
+      assert.equal(err.cancelled, false)
+      return true
+    })
+    const { order } = await sandbox('/sandbox/orders/' + checkout.data.order.outTradeNo)
+    assert.equal(order.trade_state, 'NOTPAY')
+    assert.deepEqual(await pay.requestPayment(params), { errMsg: 'requestPayment:ok' })
   })
 
   test('an order paid elsewhere meanwhile shows as paid when Pay is tapped', async () => {

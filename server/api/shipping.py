@@ -1,0 +1,28 @@
+"""The mini program's side of shipping: after the user confirms receipt in WeChat's own
+component (``wx.openBusinessView``, businessType ``weappOrderConfirm``), the page asks the
+backend to look the order up with WeChat. The component's success is only a hint, like
+``wx.requestPayment``'s: the order changes only on what get_order (or a push) says."""
+from flask import Blueprint, jsonify
+
+from .. import shipping
+from ..clients import miniprogram_api
+from ..errors import HttpError
+from ..wechatpay.errors import ApiError, TransportError
+from .auth import login_required
+from .orders import _own_order
+
+bp = Blueprint("shipping", __name__)
+
+
+@bp.post("/api/orders/<int(max=2147483647):order_id>/shipping/sync")
+@login_required
+def sync_shipping(order_id):
+    order = _own_order(order_id)
+    if order.shipment is None:
+        raise HttpError(409, "ORDER_NOT_SHIPPED", "the order has not been shipped yet")
+    try:
+        shipping.refresh(order, api=miniprogram_api())
+    except (ApiError, TransportError) as exc:
+        raise HttpError(503, "WECHAT_UNAVAILABLE", "WeChat did not answer; try again shortly",
+                        wechat_code=exc.code) from None
+    return jsonify({"order": order.to_json()})

@@ -1,0 +1,190 @@
+// A third-party Node SDK, wechatpay-axios-plugin, against the simulator, set up exactly as its
+// README says for each kind of merchant. The only change from production is baseURL.
+// Public-key mode: certs = {PUB_KEY_ID_...: public key}; certificate mode: certs =
+// {platform serial: certificate}. Everything runs over real HTTP against scripts/devstack.py.
+const { after, before, describe, test } = require('node:test')
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const http = require('node:http')
+
+const { Wechatpay, Rsa, Aes, Formatter } = require('wechatpay-axios-plugin')
+const devstack = require('../miniprogram/devstack')
+
+// A merchant's notify_url: records each notification and answers 204.
+function startReceiver() {
+  const received = []
+  const waiting = []
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (chunk) => chunks.push(chunk))
+    req.on('end', () => {
+      const note = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }
+      received.push(note)
+      while (waiting.length) waiting.shift()(note)
+      res.statusCode = 204
+      res.end()
+    })
+  })
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({
+        url: 'http://127.0.0.1:' + server.address().port + '/notify',
+        next: () => (received.length ? Promise.resolve(received.shift()) : new Promise((r) => waiting.push(r))),
+        close: () => new Promise((r) => server.close(r))
+      })
+    })
+  })
+}
+
+function beijingToday() {
+  return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10)
+}
+
+function platformSerial(certificatePem) {
+  return new crypto.X509Certificate(certificatePem).serialNumber.toUpperCase()
+}
+
+// The SDK's "certs": what its README says to configure for each kind of merchant.
+function certsFor(env, keyMode) {
+  if (keyMode === 'public-key') {
+    return { [env.WECHATPAY_PUBLIC_KEY_ID]: fs.readFileSync(env.WECHATPAY_PUBLIC_KEY) }
+  }
+  const certificate = fs.readFileSync(env.SANDBOX_PLATFORM_CERT, 'utf8')
+  return { [platformSerial(certificate)]: certificate }
+}
+
+for (const keyMode of ['public-key', 'certificate']) {
+  devstack.describeWithDevstack('wechatpay-axios-plugin, ' + keyMode + ' merchant', () => {
+    let stack, receiver, wxpay, env, certs
+
+    before(async () => {
+      stack = await devstack.start({ keyMode })
+      env = stack.env
+      receiver = await startReceiver()
+      certs = certsFor(env, keyMode)
+      wxpay = new Wechatpay({
+        baseURL: stack.sandbox + '/', // the only change from production
+        mchid: env.WECHATPAY_MCHID,
+        serial: env.WECHATPAY_CERT_SERIAL,
+        privateKey: fs.readFileSync(env.WECHATPAY_PRIVATE_KEY),
+        certs
+      })
+    })
+
+    after(async () => {
+      if (receiver) await receiver.close()
+      if (stack) await stack.stop()
+    })
+
+    const outTradeNo = 'NODESDK' + keyMode.replace('-', '').toUpperCase() + Date.now()
+
+    function placeOrder(number) {
+      return wxpay.v3.pay.transactions.jsapi.post({
+        appid: env.WECHAT_APPID,
+        mchid: env.WECHATPAY_MCHID,
+        description: 'Node SDK 测试',
+        out_trade_no: number,
+        notify_url: receiver.url,
+        amount: { total: 120, currency: 'CNY' },
+        payer: { openid: 'oNodeSdkUser0000000000000001' }
+      })
+    }
+
+    test('order, query, close', async () => {
+      const number = outTradeNo + 'C'
+      const { data: placed } = await placeOrder(number)
+      assert.match(placed.prepay_id, /^wx/)
+      const { data: queried, headers } = await wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
+        params: { mchid: env.WECHATPAY_MCHID }, out_trade_no: number
+      })
+      assert.equal(queried.trade_state, 'NOTPAY')
+      assert.ok(headers['wechatpay-serial'] in certs, 'signed with the configured key')
+      const closed = await wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.close.post(
+        { mchid: env.WECHATPAY_MCHID }, { out_trade_no: number })
+      assert.equal(closed.status, 204) // a signed 204: the SDK verified it or it would have thrown
+      const { data: after } = await wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
+        params: { mchid: env.WECHATPAY_MCHID }, out_trade_no: number
+      })
+      assert.equal(after.trade_state, 'CLOSED')
+    })
+
+    test('pay with the SDK-signed pay params, verify the real notification, refund', async () => {
+      const { data: placed } = await placeOrder(outTradeNo)
+      // wx.requestPayment's parameters, signed the way the SDK's README shows (Rsa.sign).
+      const params = {
+        timeStamp: String(Formatter.timestamp()),
+        nonceStr: Formatter.nonce(),
+        package: 'prepay_id=' + placed.prepay_id,
+        signType: 'RSA'
+      }
+      params.paySign = Rsa.sign(
+        Formatter.joinedByLineFeed(env.WECHAT_APPID, params.timeStamp, params.nonceStr, params.package),
+        fs.readFileSync(env.WECHATPAY_PRIVATE_KEY))
+      const paid = await fetch(stack.sandbox + '/sandbox/pay', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ pay_params: params, action: 'pay' })
+      })
+      assert.equal(paid.status, 200, await paid.clone().text())
+
+      const note = await receiver.next()
+      const serial = note.headers['wechatpay-serial']
+      assert.ok(serial in certs, serial + ' is a key the merchant configured')
+      const message = Formatter.response(note.headers['wechatpay-timestamp'], note.headers['wechatpay-nonce'], note.body)
+      assert.ok(Rsa.verify(message, note.headers['wechatpay-signature'], Rsa.from(certs[serial], Rsa.KEY_TYPE_PUBLIC)))
+      assert.ok(!Rsa.verify(message.replace('TRANSACTION', 'TRANSACTIOM'), note.headers['wechatpay-signature'],
+        Rsa.from(certs[serial], Rsa.KEY_TYPE_PUBLIC)), 'a changed body does not verify')
+      const { resource } = JSON.parse(note.body)
+      const transaction = JSON.parse(Aes.AesGcm.decrypt(resource.ciphertext, env.WECHATPAY_APIV3_KEY,
+        resource.nonce, resource.associated_data))
+      assert.equal(transaction.out_trade_no, outTradeNo)
+      assert.equal(transaction.trade_state, 'SUCCESS')
+      assert.equal(transaction.amount.total, 120)
+
+      const { data: refund } = await wxpay.v3.refund.domestic.refunds.post({
+        out_trade_no: outTradeNo,
+        out_refund_no: outTradeNo + 'R',
+        amount: { refund: 20, total: 120, currency: 'CNY' }
+      })
+      assert.ok(['SUCCESS', 'PROCESSING'].includes(refund.status), refund.status)
+      const { data: queried } = await wxpay.v3.refund.domestic.refunds.$out_refund_no$.get({
+        out_refund_no: outTradeNo + 'R'
+      })
+      assert.equal(queried.amount.refund, 20)
+    })
+
+    test('bill download and parsing', async () => {
+      const { data: bill } = await wxpay.v3.bill.tradebill.get({ params: { bill_date: beijingToday() } })
+      const url = new URL(bill.download_url)
+      const file = await wxpay.v3.billdownload.file.get({
+        params: Object.fromEntries(url.searchParams), responseType: 'arraybuffer'
+      })
+      const bytes = Buffer.from(file.data)
+      assert.equal(crypto.createHash('sha1').update(bytes).digest('hex'), bill.hash_value)
+      const { rows, summary } = Formatter.castCsvBill(bytes)
+      const ours = rows.filter((row) => Object.values(row).includes(outTradeNo))
+      assert.equal(ours.length, 2, 'the payment and the refund') // SUCCESS row and REFUND row
+      assert.ok(Object.values(summary).includes(String(rows.length)), JSON.stringify(summary))
+    })
+
+    test('platform certificate download, where the merchant has certificates', async () => {
+      if (keyMode === 'public-key') {
+        // What WeChat answers a merchant created today; the SDK surfaces it as an error.
+        await assert.rejects(wxpay.v3.certificates.get(), (err) => {
+          assert.equal(err.response.status, 404)
+          assert.equal(err.response.data.code, 'RESOURCE_NOT_EXISTS')
+          return true
+        })
+        return
+      }
+      const { data } = await wxpay.v3.certificates.get()
+      const [item] = data.data
+      const { ciphertext, nonce, associated_data: aad } = item.encrypt_certificate
+      const pem = Aes.AesGcm.decrypt(ciphertext, env.WECHATPAY_APIV3_KEY, nonce, aad)
+      assert.equal(platformSerial(pem), item.serial_no)
+      assert.ok(item.serial_no in certs)
+    })
+  })
+}
+

@@ -1,0 +1,185 @@
+"""`flask --app server doctor` against the simulator: a good configuration and each broken kind.
+
+The doctor reads the backend's settings; each test breaks one the way a new user would, and the
+doctor must name the check that fails and the setting to change. Nothing is ever paid.
+"""
+import socket
+
+import pytest
+import requests
+
+from sandbox.devkeys import self_signed_certificate, _key_pem, _new_key, _public_pem
+from server.doctor import FAIL, OK, WARN, _notify_url_check, diagnose
+from server.wechatpay.crypto import certificate_serial
+
+
+@pytest.fixture(scope="module")
+def stranger_keys(tmp_path_factory):
+    """A key pair and certificate that belong to nobody the simulator knows."""
+    directory = tmp_path_factory.mktemp("stranger")
+    key = _new_key()
+    (directory / "key.pem").write_bytes(_key_pem(key))
+    (directory / "pub.pem").write_bytes(_public_pem(key))
+    cert = self_signed_certificate(key, "stranger")
+    return {"private": str(directory / "key.pem"), "public": str(directory / "pub.pem"),
+            "serial": certificate_serial(cert)}
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request, tmp_path):
+    """The doctor touches no database: SQLite is enough."""
+    return f"sqlite:///{tmp_path / 'app.db'}"
+
+
+def results(values, **broken):
+    checks = diagnose({**values, **broken})
+    return {check.name: check for check in checks}
+
+
+def failed(checks):
+    return {name: check for name, check in checks.items() if check.status == FAIL}
+
+
+def test_a_good_public_key_configuration_passes(stack):
+    output = stack.cli("doctor")
+    assert "All checks passed." in output
+    checks = results(stack.app.config)
+    assert not failed(checks), checks
+    assert checks["merchant key and serial"].status == OK
+    assert stack.settings["WECHATPAY_PUBLIC_KEY_ID"] in checks["answers verify"].detail
+    assert "public key only" in checks["platform certificates"].detail
+    assert checks["APIv3 key"].status == WARN          # nothing to decrypt for such a merchant
+    assert checks["v2 API key"].status == OK
+    assert checks["notify URL"].status == WARN          # http is for the local simulator only
+
+
+@pytest.mark.parametrize("mode", ["certificate", "migrating"])
+def test_a_good_certificate_configuration_passes(make_stack, mode):
+    overrides = {"SANDBOX_KEY_MODE": mode}
+    if mode == "certificate":
+        overrides.update(WECHATPAY_PUBLIC_KEY="", WECHATPAY_PUBLIC_KEY_ID="")
+    stack = make_stack(**overrides)
+    checks = results(stack.app.config)
+    assert not failed(checks), checks
+    assert checks["APIv3 key"].status == OK
+    assert checks["answers verify"].status == OK
+
+
+def test_a_wrong_serial(stack):
+    checks = results(stack.app.config,
+                     WECHATPAY_CERT_SERIAL="1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
+    check = failed(checks)["merchant key and serial"]
+    assert "SIGN_ERROR" in check.detail or "signature" in check.detail
+    assert "WECHATPAY_CERT_SERIAL" in check.fix
+
+
+def test_a_wrong_private_key(stack, stranger_keys):
+    checks = results(stack.app.config, WECHATPAY_PRIVATE_KEY=stranger_keys["private"])
+    assert "WECHATPAY_PRIVATE_KEY" in failed(checks)["merchant key and serial"].fix
+
+
+def test_a_wrong_apiv3_key(make_stack):
+    stack = make_stack(SANDBOX_KEY_MODE="certificate", WECHATPAY_PUBLIC_KEY="",
+                       WECHATPAY_PUBLIC_KEY_ID="")
+    checks = results(stack.app.config, WECHATPAY_APIV3_KEY="0" * 32)
+    assert list(failed(checks)) == ["APIv3 key"]
+    assert "WECHATPAY_APIV3_KEY" in checks["APIv3 key"].fix
+
+
+def test_a_wrong_public_key_id(stack):
+    checks = results(stack.app.config,
+                     WECHATPAY_PUBLIC_KEY_ID="PUB_KEY_ID_0000000000000000000000000000000001")
+    check = failed(checks)["answers verify"]
+    assert f"WECHATPAY_PUBLIC_KEY_ID={stack.settings['WECHATPAY_PUBLIC_KEY_ID']}" in check.fix
+
+
+def test_a_wrong_public_key(stack, stranger_keys):
+    checks = results(stack.app.config, WECHATPAY_PUBLIC_KEY=stranger_keys["public"])
+    check = failed(checks)["answers verify"]
+    assert "WECHATPAY_PUBLIC_KEY is not the key" in check.fix
+
+
+def test_certificate_settings_for_a_public_key_merchant(make_stack):
+    """The most reported problem since late 2024: set up as the old docs say."""
+    stack = make_stack(backend_settings={"WECHATPAY_PUBLIC_KEY": "",
+                                         "WECHATPAY_PUBLIC_KEY_ID": ""})
+    output = stack.app.test_cli_runner().invoke(args=["doctor"]).output
+    assert "problem(s) found" in output
+    checks = failed(results(stack.app.config))
+    assert set(checks) == {"platform certificates", "answers verify"}
+    assert "WECHATPAY_PUBLIC_KEY_ID" in checks["platform certificates"].fix
+    assert f"WECHATPAY_PUBLIC_KEY_ID={stack.settings['WECHATPAY_PUBLIC_KEY_ID']}" \
+        in checks["answers verify"].fix
+
+
+def test_an_unreachable_base_url(stack):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nobody listens there
+    checks = results(stack.app.config, WECHATPAY_API_BASE=f"http://127.0.0.1:{port}")
+    assert "WECHATPAY_API_BASE" in failed(checks)["reach WeChat Pay"].fix
+    assert "merchant key and serial" not in checks  # nothing more can be learnt
+
+
+def test_a_wrong_v2_key(stack):
+    checks = results(stack.app.config, WECHATPAY_API_KEY="k" * 32)
+    assert "WECHATPAY_API_KEY" in failed(checks)["v2 API key"].fix
+
+
+def test_v2_configuration(stack):
+    checks = results(stack.app.config, WECHATPAY_API_VERSION="v2")
+    assert checks["v2 API key"].status == OK
+    assert "answers verify" not in checks
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("https://doctor-test.invalid/api/pay/notify", "does not resolve"),
+    ("http://shop.example.com/api/pay/notify", "not HTTPS"),
+    ("{backend}/api/pay/notfound", "answers HTTP 404"),
+    ("http://127.0.0.1:{closed}/api/pay/notify", "does not answer"),
+])
+def test_bad_notify_urls(stack, url, problem):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    values = dict(stack.app.config,
+                  WECHATPAY_NOTIFY_URL=url.format(backend=stack.backend, closed=closed))
+    if "example.com" in url:
+        # HTTPS is waived only while the API base is the local simulator: check the URL alone
+        # as it would be checked against the real WeChat.
+        values["WECHATPAY_API_BASE"] = "https://api.mch.weixin.qq.com"
+        check = _notify_url_check(values, requests.Session())
+    else:
+        check = results(values)["notify URL"]
+    assert check.status == FAIL and problem in check.detail, check
+    assert "WECHATPAY_NOTIFY_URL" in check.fix or "nginx" in check.fix
+
+
+def test_checkout_with_settings_that_do_not_fit_names_them(make_stack, caplog):
+    """Without the doctor, the mismatch still says what to change, not "try again"."""
+    stack = make_stack(backend_settings={"WECHATPAY_PUBLIC_KEY": "",
+                                         "WECHATPAY_PUBLIC_KEY_ID": ""})
+    response = stack.create_order(stack.login())
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "PAYMENTS_MISCONFIGURED"
+    assert "try again" not in response.json()["error"]["message"]
+    assert "set WECHATPAY_PUBLIC_KEY_ID" in caplog.text
+    assert stack.settings["WECHATPAY_PUBLIC_KEY_ID"] in caplog.text
+
+
+def test_missing_settings_and_unreadable_keys(stack):
+    checks = results(stack.app.config, WECHATPAY_CERT_SERIAL="")
+    assert "WECHATPAY_CERT_SERIAL" in failed(checks)["settings"].fix
+    checks = results(stack.app.config, WECHATPAY_PRIVATE_KEY="/nonexistent/apiclient_key.pem")
+    assert "WECHATPAY_PRIVATE_KEY" in failed(checks)["settings"].detail
+
+
+def test_the_backup_domain_is_checked(stack):
+    checks = results(stack.app.config, WECHATPAY_API_BASE_BACKUP=stack.sandbox)
+    assert checks["reach the backup domain"].status == OK
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    checks = results(stack.app.config, WECHATPAY_API_BASE_BACKUP=closed)
+    assert checks["reach the backup domain"].status == WARN
+    assert "WECHATPAY_API_BASE_BACKUP" in checks["reach the backup domain"].fix
