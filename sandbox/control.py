@@ -216,7 +216,7 @@ def resend_notification(out_trade_no):
         order = state.orders.get(out_trade_no)
     if order is None:
         return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
-    if order["trade_state"] != "SUCCESS":
+    if order["trade_state"] not in PAID_STATES:
         return control_error(400, "ORDER_NOT_PAID", "only a paid order has a notification")
     return json_response({"out_trade_no": out_trade_no, "event_id": state.notify(order)})
 

@@ -94,9 +94,9 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, orders, products, shipping
-    from .callbacks import notify, push
-    for module in (auth, products, orders, shipping, notify, push):
+    from .api import auth, orders, products, refunds, shipping
+    from .callbacks import notify, push, refund_notify
+    for module in (auth, products, orders, shipping, notify, push, refunds, refund_notify):
         app.register_blueprint(module.bp)
 
 

@@ -8,6 +8,7 @@ developer's machine, and names the setting at fault.
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -26,6 +27,8 @@ DEFAULTS = {
     "TOKEN_TTL_SECONDS": "7200",
     "TRUSTED_PROXY_COUNT": "0",
     "WECHAT_HTTP_TIMEOUT_SECONDS": "10",
+    "REFUND_REQUESTS_ENABLED": "true",
+    "REFUND_REQUEST_WINDOW_DAYS": "7",
     # Ship paid orders as virtual goods (vouchers, memberships) automatically, in the job.
     "SHIPPING_AUTO_VIRTUAL": "false",
 }
@@ -33,8 +36,8 @@ DEFAULTS = {
 NAMES = [
     "WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY",
     "WECHATPAY_CERT_SERIAL", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_CERT", "WECHATPAY_PUBLIC_KEY",
-    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", "WECHATPAY_API_BASE_BACKUP",
-    "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", *DEFAULTS,
+    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", "WECHATPAY_REFUND_NOTIFY_URL",
+    "WECHATPAY_API_BASE_BACKUP", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", *DEFAULTS,
 ]
 
 # The staff console: idle session lifetime, login attempts per address (shared through Redis
@@ -70,6 +73,8 @@ def load(overrides=None, env_file=".env"):
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update({k: os.environ[k] for k in NAMES if k in os.environ})
     values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
+    if not values.get("WECHATPAY_REFUND_NOTIFY_URL") and values.get("WECHATPAY_NOTIFY_URL"):
+        values["WECHATPAY_REFUND_NOTIFY_URL"] = refund_notify_url(values["WECHATPAY_NOTIFY_URL"])
     if "WECHATPAY_API_BASE_BACKUP" not in values \
             and values["WECHATPAY_API_BASE"].rstrip("/") == DEFAULTS["WECHATPAY_API_BASE"]:
         # WeChat's backup domain, for when the primary cannot be reached (set it empty to
@@ -87,7 +92,8 @@ def validate(values):
     if values["WECHATPAY_V2_SIGN_TYPE"] not in ("MD5", "HMAC-SHA256"):
         raise ConfigError("WECHATPAY_V2_SIGN_TYPE must be MD5 or HMAC-SHA256")
     for name in ("ORDER_TIMEOUT_MINUTES", "ORDER_QUERY_INTERVAL_SECONDS", "TOKEN_TTL_SECONDS",
-                 "TRUSTED_PROXY_COUNT", "WECHAT_HTTP_TIMEOUT_SECONDS"):
+                 "TRUSTED_PROXY_COUNT", "WECHAT_HTTP_TIMEOUT_SECONDS",
+                 "REFUND_REQUEST_WINDOW_DAYS"):
         if not re.fullmatch(r"[0-9]{1,9}", values[name]):
             raise ConfigError(f"{name} must be a whole number")
     if int(values["WECHAT_HTTP_TIMEOUT_SECONDS"]) < 1:
@@ -97,8 +103,11 @@ def validate(values):
     for name in ("WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY"):
         if values.get(name) and len(values[name].encode()) != 32:
             raise ConfigError(f"{name} must be exactly 32 characters")
-    if "?" in (values.get("WECHATPAY_NOTIFY_URL") or ""):
-        raise ConfigError("WECHATPAY_NOTIFY_URL must not have a query string")
+    for name in ("WECHATPAY_NOTIFY_URL", "WECHATPAY_REFUND_NOTIFY_URL"):
+        if "?" in (values.get(name) or ""):
+            raise ConfigError(f"{name} must not have a query string")
+    if values["REFUND_REQUESTS_ENABLED"] not in ("true", "false"):
+        raise ConfigError("REFUND_REQUESTS_ENABLED must be true or false")
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
         raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
     if values["SHIPPING_AUTO_VIRTUAL"] not in ("true", "false"):
@@ -154,7 +163,7 @@ def _validate_production(values):
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY is a development value or shorter than 32 characters")
     for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL",
-                 "WECHATPAY_API_BASE_BACKUP"):
+                 "WECHATPAY_REFUND_NOTIFY_URL", "WECHATPAY_API_BASE_BACKUP"):
         url = values.get(name)
         if name == "WECHATPAY_API_BASE_BACKUP" and not url:
             continue
@@ -166,6 +175,12 @@ def _validate_production(values):
             raise ConfigError(f"{name} names a file that cannot be read")
         if path and (Path(path).parent / DEV_KEYS_MARKER).exists():
             raise ConfigError(f"{name} names a generated development key")
+
+
+def refund_notify_url(notify_url):
+    """The payment notification URL with its path replaced by /api/refund/notify."""
+    parts = urlsplit(notify_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/api/refund/notify", "", ""))
 
 
 def read_file(path, name):

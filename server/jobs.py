@@ -1,4 +1,5 @@
-"""Command-line jobs: ``flask --app server seed | reconcile | close-expired``.
+"""Command-line jobs: ``flask --app server seed | reconcile | close-expired`` (and the refund
+commands of ``refund_commands.py``).
 
 ``reconcile`` catches payments whose notification never arrived; ``close-expired`` closes
 orders nobody paid, with WeChat first, so they cannot be paid after we gave up on them. Run
@@ -9,7 +10,7 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import payments, shipping_commands
+from . import payments, refund_commands, shipping_commands
 from .clients import gateway
 from .extensions import db
 from .models import Order, utcnow
@@ -24,6 +25,7 @@ def init_app(app):
     app.cli.add_command(reconcile)
     app.cli.add_command(close_expired)
     app.cli.add_command(shipping_commands.group)
+    refund_commands.init_app(app)
 
 
 @click.command()
@@ -45,6 +47,8 @@ def reconcile(older_than):
         outcome = _query(order)
         counts[outcome] = counts.get(outcome, 0) + 1
     click.echo(f"reconciled {len(orders)} orders: {counts}")
+    # Refunds converge the same way: sent again while PENDING, queried while PROCESSING.
+    click.echo(f"refunds: {refund_commands.sweep(older_than)}")
 
 
 @click.command("close-expired")

@@ -60,6 +60,7 @@ class Order(db.Model):
     __tablename__ = "orders"
 
     NOTPAY, PAID, CLOSED = "NOTPAY", "PAID", "CLOSED"
+    REFUNDED = "REFUNDED"  # PAID, then refunded in full (partial refunds leave it PAID)
 
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
@@ -83,6 +84,9 @@ class Order(db.Model):
 
     items = db.relationship("OrderItem", back_populates="order", order_by="OrderItem.id",
                             cascade="all, delete-orphan")
+    refunds = db.relationship("Refund", order_by="Refund.id", viewonly=True)
+    refund_requests = db.relationship("RefundRequest", order_by="RefundRequest.id",
+                                      viewonly=True)
     shipment = db.relationship("Shipment", uselist=False, back_populates="order")
 
     __table_args__ = (db.CheckConstraint("total > 0", name="total_positive"),
@@ -104,7 +108,15 @@ class Order(db.Model):
             "paid_at": iso(self.paid_at),
             "transaction_id": self.transaction_id,
             "shipping": self.shipment.to_json() if self.shipment else None,
+            "refunded": self.refunded,
+            "refunds": [refund.to_json() for refund in self.refunds],
+            "refund_requests": [request.to_json() for request in self.refund_requests],
         }
+
+    @property
+    def refunded(self):
+        """Fen given back: the refunds WeChat reports SUCCESS."""
+        return sum(r.amount for r in self.refunds if r.status == Refund.SUCCESS)
 
 
 class OrderItem(db.Model):
@@ -136,7 +148,9 @@ class PaymentEvent(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), index=True)
-    source = db.Column(db.String(16), nullable=False)  # notify | query
+    # Set for what WeChat said about a refund (apply answer, query, notification).
+    refund_id = db.Column(db.Integer, db.ForeignKey("refunds.id"), index=True)
+    source = db.Column(db.String(16), nullable=False)  # notify | query | apply
     dedupe_key = db.Column(db.String(128), unique=True)
     event_type = db.Column(db.String(64), nullable=False)
     trade_state = db.Column(db.String(16))
@@ -226,3 +240,75 @@ class ShippingEvent(db.Model):
     dedupe_key = db.Column(db.String(128), unique=True)
     payload = db.Column(db.Text, nullable=False)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+def _iso(value):
+    return as_utc(value).isoformat() if value else None
+
+
+class Refund(db.Model):
+    """One refund intent: one ``out_refund_no``, sent to WeChat again on every retry.
+
+    PENDING is ours: saved before WeChat was asked, so an intent whose answer got lost is
+    retried with the same number. FAILED: WeChat refused it definitively (error_code says why).
+    PROCESSING, SUCCESS, CLOSED and ABNORMAL are WeChat's own states.
+    """
+
+    __tablename__ = "refunds"
+
+    PENDING, PROCESSING, SUCCESS = "PENDING", "PROCESSING", "SUCCESS"
+    CLOSED, ABNORMAL, FAILED = "CLOSED", "ABNORMAL", "FAILED"
+
+    id = db.Column(db.Integer, primary_key=True)
+    order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), nullable=False, index=True)
+    out_refund_no = db.Column(db.String(64), nullable=False, unique=True)
+    amount = db.Column(db.Integer, nullable=False)  # fen
+    reason = db.Column(db.String(80))
+    requested_by = db.Column(db.String(64), nullable=False)
+    approved_by = db.Column(db.String(64), nullable=False)
+    status = db.Column(db.String(16), nullable=False, default=PENDING, index=True)
+    refund_id = db.Column(db.String(64))  # WeChat's
+    channel = db.Column(db.String(32))
+    user_received_account = db.Column(db.String(128))
+    error_code = db.Column(db.String(64))
+    error_message = db.Column(db.String(255))
+    attempts = db.Column(db.Integer, nullable=False, default=0)  # calls to WeChat's refund API
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    succeeded_at = db.Column(db.DateTime(timezone=True))
+    last_queried_at = db.Column(db.DateTime(timezone=True))
+
+    order = db.relationship("Order", viewonly=True)
+
+    __table_args__ = (db.CheckConstraint("amount > 0", name="refund_amount_positive"),)
+
+    def to_json(self):
+        return {"id": self.id, "out_refund_no": self.out_refund_no, "amount": self.amount,
+                "reason": self.reason, "status": self.status, "refund_id": self.refund_id,
+                "channel": self.channel, "user_received_account": self.user_received_account,
+                "error_code": self.error_code, "error_message": self.error_message,
+                "created_at": _iso(self.created_at), "succeeded_at": _iso(self.succeeded_at)}
+
+
+class RefundRequest(db.Model):
+    """A user's request for a refund, approved (a Refund is placed) or rejected by the shop."""
+
+    __tablename__ = "refund_requests"
+
+    PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
+
+    id = db.Column(db.Integer, primary_key=True)
+    order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), nullable=False, index=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
+    reason = db.Column(db.String(200), nullable=False)
+    status = db.Column(db.String(16), nullable=False, default=PENDING, index=True)
+    decided_by = db.Column(db.String(64))
+    decided_at = db.Column(db.DateTime(timezone=True))
+    note = db.Column(db.String(200))
+    refund_id = db.Column(db.Integer, db.ForeignKey("refunds.id"))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+    def to_json(self):
+        return {"id": self.id, "reason": self.reason, "status": self.status, "note": self.note,
+                "refund_id": self.refund_id, "created_at": _iso(self.created_at),
+                "decided_at": _iso(self.decided_at)}

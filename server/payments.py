@@ -7,6 +7,7 @@ therefore change the order once, on SQLite and PostgreSQL alike, without a read-
     NOTPAY --mark_paid--> PAID          (notification or query says SUCCESS)
     NOTPAY --mark_closed--> CLOSED      (closed with WeChat, or WeChat says CLOSED)
     CLOSED --mark_paid--> PAID          (WeChat's word wins: the money was taken)
+    PAID --(refunds.py)--> REFUNDED     (the SUCCESS refunds reach the total)
 """
 import json
 import logging
@@ -161,6 +162,8 @@ def _check_transaction(order, transaction, appid, mchid):
         raise PaymentMismatch("ORDER_NOT_FOUND", "no order with this out_trade_no")
     if transaction.appid not in (None, appid) or transaction.mchid not in (None, mchid):
         raise PaymentMismatch("MERCHANT_MISMATCH", "appid or mchid is not ours")
+    # REFUND: paid, then refunded in part or whole. The payment happened all the same; the
+    # refunds are told by refunds.py, and a PAID or REFUNDED order is left as it is.
     settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
     if settled and transaction.total != order.total:
         raise PaymentMismatch("AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order "

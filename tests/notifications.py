@@ -25,18 +25,20 @@ def transaction_for(settings, order, **changes):
 
 
 def signed_notification(settings, resource, *, event_id=None, key_path=None, serial=None,
-                        timestamp=None, signature=None, apiv3_key=None, body=None):
-    """(headers, body bytes) of a notification; by default signed in public key mode."""
+                        timestamp=None, signature=None, apiv3_key=None, body=None,
+                        event_type="TRANSACTION.SUCCESS", kind="transaction"):
+    """(headers, body bytes) of a notification; by default signed in public key mode.
+    ``kind`` is the resource's original_type and associated data ("refund" for refunds)."""
     nonce = crypto.nonce(12)
     envelope = {
         "id": event_id or str(uuid.uuid4()), "create_time": "2026-11-22T10:34:57+08:00",
-        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS",
+        "resource_type": "encrypt-resource", "event_type": event_type,
         "summary": "支付成功",
-        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-                     "associated_data": "transaction", "nonce": nonce,
+        "resource": {"original_type": kind, "algorithm": "AEAD_AES_256_GCM",
+                     "associated_data": kind, "nonce": nonce,
                      "ciphertext": crypto.aes_gcm_encrypt(
                          (apiv3_key or settings["WECHATPAY_APIV3_KEY"]).encode(), nonce,
-                         json.dumps(resource, ensure_ascii=False).encode(), "transaction")},
+                         json.dumps(resource, ensure_ascii=False).encode(), kind)},
     }
     if body is None:
         body = json.dumps(envelope, ensure_ascii=False).encode()

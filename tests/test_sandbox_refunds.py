@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import requests
 
 from server.wechatpay.crypto import aes_gcm_decrypt
-from tests.sandbox_fixtures import arm, cashier
+from tests.sandbox_fixtures import arm, cashier, deliveries
 from tests.conftest import wait_for
 
 REFUNDS = "/v3/refund/domestic/refunds"
@@ -165,3 +165,53 @@ def test_a_refunded_order_cannot_be_paid_again_or_closed(sandbox, merchant):
 def test_scene_info_must_be_an_object(merchant):
     response = merchant.place("SCENEINFO001", "http://127.0.0.1:9/n", scene_info="x")
     assert (response.status_code, response.json()["code"]) == (400, "PARAM_ERROR")
+
+
+def test_at_most_50_refunds_per_order_and_not_enough_beyond_the_rest(sandbox, merchant):
+    paid_order(sandbox, merchant, "REFUND50CAP", total=100)
+    for n in range(50):
+        assert refund(merchant, "REFUND50CAP", f"RF-CAP-{n}", 1, total=100).status_code == 200
+    over = refund(merchant, "REFUND50CAP", "RF-CAP-50", 1, total=100)
+    assert (over.status_code, over.json()["code"]) == (403, "RULE_LIMIT")
+    paid_order(sandbox, merchant, "REFUNDREST1", total=100)
+    assert refund(merchant, "REFUNDREST1", "RF-REST-1", 60, total=100).status_code == 200
+    rest = refund(merchant, "REFUNDREST1", "RF-REST-2", 41, total=100)
+    assert (rest.status_code, rest.json()["code"]) == (400, "INVALID_REQUEST")
+
+
+def test_an_abnormal_refund_is_sent_again_to_a_bank_card(sandbox, merchant, receiver,
+                                                         sandbox_settings):
+    paid_order(sandbox, merchant, "REFUNDABN01")
+    arm(sandbox, {"kind": "refund", "status": "ABNORMAL"})
+    created = refund(merchant, "REFUNDABN01", "RF-ABN-1", 500, notify_url=receiver.url).json()
+    wait_for(receiver.bodies)
+    path = f"{REFUNDS}/{created['refund_id']}/apply-abnormal-refund"
+    incomplete = merchant.request("POST", path, {"out_refund_no": "RF-ABN-1",
+                                                 "type": "USER_BANK_CARD"})
+    assert (incomplete.status_code, incomplete.json()["code"]) == (400, "PARAM_ERROR")
+    answer = merchant.request("POST", path, {"out_refund_no": "RF-ABN-1",
+                                             "type": "MERCHANT_BANK_CARD"})
+    assert answer.status_code == 200 and merchant.verify(answer.headers, answer.content)
+    assert answer.json()["status"] == "PROCESSING"
+    bodies = wait_for(lambda: receiver.bodies()[1:])
+    assert decrypt(sandbox_settings, bodies[0])["refund_status"] == "SUCCESS"
+    again = merchant.request("POST", path, {"out_refund_no": "RF-ABN-1",
+                                            "type": "MERCHANT_BANK_CARD"})
+    assert (again.status_code, again.json()["code"]) == (400, "INVALID_REQUEST")
+
+
+def test_refund_notifications_are_retried_until_acknowledged(sandbox, merchant, receiver,
+                                                             sandbox_settings):
+    """The payment schedule (time-scaled): two failures, then acknowledged on the third."""
+    paid_order(sandbox, merchant, "REFUNDRETRY1")
+    receiver.reset(statuses=[500, 500])
+    refund(merchant, "REFUNDRETRY1", "RF-RETRY-1", 100, notify_url=receiver.url)
+    def to_receiver():  # not the payment notification, sent to an unreachable notify_url
+        return [d for d in deliveries(sandbox, "REFUNDRETRY1") if d["url"] == receiver.url]
+
+    attempts = wait_for(lambda: any(d["acknowledged"] for d in to_receiver()) and to_receiver())
+    assert [(d["attempt"], d["status"], d["acknowledged"]) for d in attempts] == [
+        (1, 500, False), (2, 500, False), (3, 204, True)]
+    bodies = receiver.bodies()
+    assert len(set(bodies)) == 1  # the same notification each time, freshly signed
+    assert decrypt(sandbox_settings, bodies[0])["out_refund_no"] == "RF-RETRY-1"

@@ -22,6 +22,12 @@ CHINA = timezone(timedelta(hours=8))
 # Trade states as WeChat names them in both versions (v2 trade_state, v3 trade_state).
 SUCCESS, REFUND, NOTPAY, CLOSED = "SUCCESS", "REFUND", "NOTPAY", "CLOSED"
 USERPAYING, PAYERROR, REVOKED = "USERPAYING", "PAYERROR", "REVOKED"
+# REFUND means "paid, then refunded in part or whole": the money was taken, so for the order's
+# payment it counts as paid; what was given back is told by the refunds themselves.
+
+# Refund states as WeChat names them (v3 status; v2 refund_status_$n)
+REFUND_PROCESSING, REFUND_SUCCESS, REFUND_CLOSED, REFUND_ABNORMAL = \
+    "PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL"
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,39 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class RefundRequest:            # what we ask WeChat for; amounts in fen
+    out_trade_no: str
+    out_refund_no: str
+    refund: int
+    total: int                  # the order's total, as WeChat requires
+    reason: Optional[str] = None
+    notify_url: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RefundResult:             # what WeChat says about one refund (apply, query, notification)
+    out_refund_no: str
+    status: str                 # PROCESSING | SUCCESS | CLOSED | ABNORMAL
+    refund: int
+    total: int
+    out_trade_no: Optional[str] = None
+    refund_id: Optional[str] = None
+    transaction_id: Optional[str] = None
+    channel: Optional[str] = None                 # ORIGINAL | BALANCE | OTHER_BALANCE | OTHER_BANKCARD
+    user_received_account: Optional[str] = None
+    success_time: Optional[datetime] = None
+    create_time: Optional[datetime] = None
+
+
+@dataclass(frozen=True)
+class RefundNotification:       # verified (v3) / decrypted (v2) refund notification
+    event_id: str               # idempotency key: v3 notification id; v2 out_refund_no+status
+    event_type: str             # REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED
+    refund: RefundResult
+    payload: dict               # what to keep in the audit trail (no secrets)
+
+
+@dataclass(frozen=True)
 class Reply:
     """The HTTP answer to a notification: v3 wants a status and JSON, v2 an XML body."""
 
@@ -96,6 +135,16 @@ class Gateway(Protocol):
 
     def notification_reply(self, ok: bool, message: str = "") -> Reply:
         """What to answer WeChat: success acknowledges, failure makes WeChat retry."""
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Ask for a refund. ApiError for a definite refusal (NOT_ENOUGH...) or a retryable one
+        (``retryable``); TransportError when the outcome is unknown: retry the same request."""
+
+    def query_refund(self, out_refund_no: str) -> RefundResult:
+        """The refund as WeChat sees it."""
+
+    def parse_refund_notification(self, headers, body: bytes) -> RefundNotification:
+        """Verify and decrypt a refund notification. Raises NotificationError."""
 
 
 def new_http_session():

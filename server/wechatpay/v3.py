@@ -17,17 +17,19 @@ import requests
 from . import crypto
 from .errors import ApiError, InvalidResponse, Misconfigured, NotificationError, \
     TransportError
-from .gateway import CHINA, Notification, Reply, Transaction, send_with_failover
+from .gateway import (CHINA, Notification, RefundNotification, RefundResult, Reply,
+                      Transaction, send_with_failover)
 
 log = logging.getLogger(__name__)
 
 TIMESTAMP_TOLERANCE = 300  # seconds; the official SDKs refuse |now - ts| >= 5 min
 # WeChat documents these as "try again with the same parameters".
 RETRYABLE_CODES = {"SYSTEM_ERROR", "SYSTEMERROR", "BANKERROR", "FREQUENCY_LIMITED",
-                   "RATELIMIT_EXCEEDED", "SERVICE_UNAVAILABLE"}
+                   "RATELIMIT_EXCEEDED", "SERVICE_UNAVAILABLE", "BIZERR_NEED_RETRY"}
 # Newer and older spellings of the same error; the rest of the app sees the first.
 CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "ORDER_PAID": "ORDERPAID",
-                "SYSTEMERROR": "SYSTEM_ERROR"}
+                "SYSTEMERROR": "SYSTEM_ERROR", "NOTENOUGH": "NOT_ENOUGH"}
+REFUNDS = "/v3/refund/domestic/refunds"
 
 
 def verify_signed_message(headers, body, key_for_serial, now=None):
@@ -91,6 +93,18 @@ class PlatformKeys:
         if serial not in self._certificates:
             self._refresh_for(serial)
         return self._certificates.get(serial)
+
+    def encryption_key(self):
+        """(serial, public key) to encrypt sensitive fields for WeChat (protocol C10): the
+        WeChat Pay public key when we have one, else a platform certificate."""
+        if self.public_key_id and self.public_key is not None:
+            return self.public_key_id, self.public_key
+        if not self._certificates:
+            self._refresh_for(None)
+        if not self._certificates:
+            raise TransportError("no WeChat Pay public key or platform certificate to encrypt with")
+        serial = sorted(self._certificates)[-1]
+        return serial, self._certificates[serial]
 
     def _refresh_for(self, serial):
         with self._lock:
@@ -170,6 +184,64 @@ class V3Gateway:
         self._call("POST", path, {"mchid": self.mchid})
 
     def parse_payment_notification(self, headers, body):
+        event_id, event_type, plaintext = self._open_notification(headers, body)
+        try:
+            payload = json.loads(plaintext)
+            transaction = parse_transaction(payload)
+        except (ValueError, InvalidResponse):
+            raise NotificationError("decrypted resource is not a transaction",
+                                    "MALFORMED") from None
+        if transaction.appid != self.appid or transaction.mchid != self.mchid:
+            raise NotificationError("appid or mchid is not ours", "MERCHANT_MISMATCH")
+        return Notification(event_id=event_id, event_type=event_type,
+                            transaction=transaction, payload=payload)
+
+    def refund(self, request):
+        body = {"out_trade_no": request.out_trade_no, "out_refund_no": request.out_refund_no,
+                "amount": {"refund": request.refund, "total": request.total, "currency": "CNY"}}
+        if request.reason:
+            body["reason"] = request.reason
+        if request.notify_url:
+            body["notify_url"] = request.notify_url
+        return parse_refund(self._call("POST", REFUNDS, body))
+
+    def query_refund(self, out_refund_no):
+        return parse_refund(self._call("GET", f"{REFUNDS}/{quote(out_refund_no, safe='')}"))
+
+    def parse_refund_notification(self, headers, body):
+        event_id, event_type, plaintext = self._open_notification(headers, body)
+        try:
+            payload = json.loads(plaintext)
+            result = parse_refund(payload)
+        except (ValueError, InvalidResponse):
+            raise NotificationError("decrypted resource is not a refund", "MALFORMED") from None
+        if not event_type.startswith("REFUND.") or payload.get("mchid") not in (None, self.mchid):
+            raise NotificationError("not a refund notification of ours", "MERCHANT_MISMATCH")
+        return RefundNotification(event_id=event_id, event_type=event_type, refund=result,
+                                  payload=payload)
+
+    def apply_abnormal_refund(self, refund_id, out_refund_no, type, bank_type=None,
+                              bank_account=None, real_name=None):
+        """Send an ABNORMAL refund again: to the user's bank card (``USER_BANK_CARD``, with
+        bank_type, bank_account and real_name, encrypted for WeChat) or the merchant's
+        (``MERCHANT_BANK_CARD``)."""
+        body = {"out_refund_no": out_refund_no, "type": type}
+        if bank_type:
+            body["bank_type"] = bank_type
+        sensitive = {"bank_account": bank_account, "real_name": real_name}
+        if any(sensitive.values()):
+            serial, key = self.platform_keys.encryption_key()
+            body.update({name: crypto.rsa_encrypt(key, value)
+                         for name, value in sensitive.items() if value})
+            extra = {"Wechatpay-Serial": serial}
+        else:
+            extra = {}
+        path = f"{REFUNDS}/{quote(refund_id, safe='')}/apply-abnormal-refund"
+        return parse_refund(self._call("POST", path, body, headers=extra))
+
+    def _open_notification(self, headers, body):
+        """(event id, event type, decrypted resource) of a notification whose signature,
+        timestamp and serial verify; NotificationError otherwise."""
         verify_signed_message(headers, body, self.platform_keys)
         try:
             envelope = json.loads(body)
@@ -184,16 +256,7 @@ class V3Gateway:
             raise NotificationError("resource does not decrypt", "DECRYPT_FAILED") from None
         except (ValueError, KeyError, TypeError, AttributeError):
             raise NotificationError("notification body is not a v3 event", "MALFORMED") from None
-        try:
-            payload = json.loads(plaintext)
-            transaction = parse_transaction(payload)
-        except (ValueError, InvalidResponse):
-            raise NotificationError("decrypted resource is not a transaction",
-                                    "MALFORMED") from None
-        if transaction.appid != self.appid or transaction.mchid != self.mchid:
-            raise NotificationError("appid or mchid is not ours", "MERCHANT_MISMATCH")
-        return Notification(event_id=str(event_id), event_type=str(event_type),
-                            transaction=transaction, payload=payload)
+        return str(event_id), str(event_type), plaintext
 
     def notification_reply(self, ok, message=""):
         if ok:
@@ -232,13 +295,13 @@ class V3Gateway:
 
     # --- HTTP --------------------------------------------------------------------------------
 
-    def _call(self, method, path, body=None, query=None, repeatable=True):
+    def _call(self, method, path, body=None, query=None, repeatable=True, headers=None):
         """Send one signed request; return the verified JSON body (None for 204).
 
         ``repeatable=False`` for calls that must not happen twice (placing an order): they go
         to the backup domain only when the primary provably never got them.
         """
-        status, headers, raw = self._send(method, path, body, query, repeatable)
+        status, headers, raw = self._send(method, path, body, query, repeatable, headers)
         if 200 <= status < 300:
             try:
                 verify_signed_message(headers, raw, self.platform_keys)
@@ -252,7 +315,7 @@ class V3Gateway:
                 raise InvalidResponse(f"response signature check failed: {exc.code}") from None
         return self._decode(status, raw)
 
-    def _send(self, method, path, body=None, query=None, repeatable=True):
+    def _send(self, method, path, body=None, query=None, repeatable=True, extra_headers=None):
         url = path + ("?" + urlencode(query) if query else "")
         raw_body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() \
             if body is not None else b""
@@ -267,6 +330,7 @@ class V3Gateway:
         if self.platform_keys.public_key_id:
             # Asks WeChat to sign the response with the public key we hold (protocol C4).
             headers["Wechatpay-Serial"] = self.platform_keys.public_key_id
+        headers.update(extra_headers or {})
         try:
             response = send_with_failover(self.session, method, self.api_bases, url,
                                           repeatable=repeatable, data=raw_body or None,
@@ -316,8 +380,29 @@ def parse_transaction(data):
     )
 
 
+def parse_refund(data):
+    """A gateway RefundResult from a v3 refund object (answer, query or notification)."""
+    if not isinstance(data, dict) or not isinstance(data.get("out_refund_no"), str):
+        raise InvalidResponse("not a refund object")
+    amount = data.get("amount") if isinstance(data.get("amount"), dict) else {}
+    if amount.get("currency", "CNY") != "CNY":
+        raise InvalidResponse("amount.currency is not CNY")
+    status = data.get("status") or data.get("refund_status")  # notifications: refund_status
+    refund, total = amount.get("refund"), amount.get("total")
+    if status not in ("PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL") \
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in (refund, total)):
+        raise InvalidResponse("refund object without a known status or integer amounts")
+    return RefundResult(
+        out_refund_no=data["out_refund_no"], status=status, refund=refund, total=total,
+        out_trade_no=data.get("out_trade_no"), refund_id=data.get("refund_id"),
+        transaction_id=data.get("transaction_id"), channel=data.get("channel"),
+        user_received_account=data.get("user_received_account"),
+        success_time=_parse_time(data.get("success_time")),
+        create_time=_parse_time(data.get("create_time")))
+
+
 def _parse_time(value):
     try:
         return datetime.fromisoformat(value) if value else None
     except (TypeError, ValueError):
-        raise InvalidResponse("success_time is not RFC 3339") from None
+        raise InvalidResponse(f"time {str(value)[:40]!r} is not RFC 3339") from None
