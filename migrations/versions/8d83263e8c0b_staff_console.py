@@ -1,7 +1,7 @@
 """staff console: staff accounts, the audit log, resolutions of what needed a person
 
 Revision ID: 8d83263e8c0b
-Revises: c3a1d2e4f5a6
+Revises: abde95e7c8be
 Create Date: 2026-12-01 20:27:06.780040
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8d83263e8c0b'
-down_revision = 'c3a1d2e4f5a6'
+down_revision = 'abde95e7c8be'
 branch_labels = None
 depends_on = None
 
