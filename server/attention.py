@@ -6,7 +6,7 @@ moment from two browsers, keeps the first note and reports the second as already
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
-from .models import PaymentEvent, utcnow
+from .models import PaymentEvent, Refund, utcnow
 
 REFUSED_PAYMENT, ABNORMAL_REFUND = "payment_event", "refund"
 KINDS = (REFUSED_PAYMENT, ABNORMAL_REFUND)
@@ -42,7 +42,6 @@ def refused_payments():
 
 def abnormal_refunds():
     """Refunds WeChat reported ABNORMAL (the user's account could not take the money)."""
-    from .models import Refund  # the refunds branch's table
     return db.select(Refund).where(Refund.status == "ABNORMAL",
                                    _unresolved(ABNORMAL_REFUND, Refund.id))
 

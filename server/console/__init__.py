@@ -47,7 +47,7 @@ def init_app(app):
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)
     limiter.init_app(app)
-    from . import auth, views  # noqa: F401  (routes on bp)
+    from . import auth, refund_views, views  # noqa: F401  (routes on bp)
     app.register_blueprint(bp)
     from .cli import staff_cli
     app.cli.add_command(staff_cli)

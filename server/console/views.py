@@ -8,20 +8,20 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from .. import attention, payments
+from .. import attention, payments, refunds
 from ..audit import AuditLog
 from ..catalogue import save_product
 from ..clients import gateway
 from ..errors import HttpError
 from ..extensions import db
-from ..models import Order, PaymentEvent, Product, User, as_utc
+from ..models import Order, PaymentEvent, Product, Refund, RefundRequest, User, as_utc
 from ..wechatpay.errors import ApiError, WeChatPayError
 from ..wechatpay.gateway import CHINA
 from . import audit, bp, login_required, role_required
 from .forms import ActionForm, NoteForm, OrderFilterForm, ProductForm, fen_to_yuan
 
 PER_PAGE = 25
-ORDER_STATUSES = [Order.NOTPAY, Order.PAID, Order.CLOSED]
+ORDER_STATUSES = [Order.NOTPAY, Order.PAID, Order.REFUNDED, Order.CLOSED]
 SYNC_OUTCOMES = {"paid": "Synced with WeChat: it says the order is paid, and now it is here too.",
                  "closed": "Synced with WeChat: it says the order is closed; recorded.",
                  "unchanged": "Synced with WeChat: nothing new; our records agree.",
@@ -54,9 +54,8 @@ def pretty_json(text):
 
 @bp.context_processor
 def _globals():
-    signed_in = current_user.is_authenticated
     return {"action_form": ActionForm(), "url_endpoints": current_app.view_functions,
-            "attention_total": attention_counts()["total"] if signed_in else 0}
+            "nav_counts": attention_counts() if current_user.is_authenticated else {}}
 
 
 def beijing_midnight(day):
@@ -70,9 +69,21 @@ def beijing_midnight(day):
 def attention_counts():
     refused = db.session.scalar(db.select(func.count()).select_from(
         attention.refused_payments().subquery()))
-    counts = {"refused_payments": refused}
-    counts["total"] = sum(counts.values())
+    abnormal = db.session.scalar(db.select(func.count()).select_from(
+        attention.abnormal_refunds().subquery()))
+    requests = db.session.scalar(db.select(func.count()).where(
+        RefundRequest.status == RefundRequest.PENDING))
+    counts = {"refused_payments": refused, "abnormal_refunds": abnormal,
+              "refund_requests": requests}
+    counts["total"] = refused + abnormal  # the items on the Needs attention page
     return counts
+
+
+def _refunded_since(start):
+    count, amount = db.session.execute(db.select(func.count(), func.coalesce(
+        func.sum(Refund.amount), 0)).where(Refund.status == Refund.SUCCESS,
+                                           Refund.succeeded_at >= start)).one()
+    return {"count": count, "amount": amount}
 
 
 def _paid_since(start):
@@ -90,6 +101,7 @@ def overview():
     awaiting = db.session.scalar(db.select(func.count()).where(Order.status == Order.NOTPAY))
     return render_template(
         "console/overview.html", today=_paid_since(day_start), week=_paid_since(week_start),
+        refunds={**_refunded_since(week_start), "today": _refunded_since(day_start)["amount"]},
         awaiting=awaiting, counts=attention_counts(), today_date=today.isoformat(),
         week_date=monday.isoformat(),
         recent=db.session.execute(db.select(Order).where(Order.paid_at.is_not(None))
@@ -141,8 +153,11 @@ def order_timeline(order):
 def order_detail(order_id):
     order = _order_or_404(order_id)
     user = db.session.get(User, order.user_id)
+    order_refunds = db.session.execute(db.select(Refund).where(Refund.order_id == order.id)
+                                       .order_by(Refund.id)).scalars().all()
     return render_template("console/order.html", order=order, user=user,
-                           events=order_timeline(order))
+                           events=order_timeline(order), refunds=order_refunds,
+                           refunded=order.refunded, refundable=refunds.refundable(order))
 
 
 def _wechat_call(order, what, call):
@@ -210,10 +225,13 @@ def close_order(order_id):
 def attention_page():
     refused = db.session.execute(attention.refused_payments()
                                  .order_by(PaymentEvent.id.desc())).scalars().all()
+    abnormal = db.session.execute(attention.abnormal_refunds()
+                                  .order_by(Refund.id.desc())).scalars().all()
     resolved = db.session.execute(db.select(attention.Resolution)
                                   .order_by(attention.Resolution.id.desc()).limit(20)
                                   ).scalars().all()
-    return render_template("console/attention.html", refused=refused, resolved=resolved,
+    return render_template("console/attention.html", refused=refused, abnormal=abnormal,
+                           resolved=resolved,
                            form=NoteForm())
 
 
