@@ -120,6 +120,57 @@ def test_find_a_paid_order_and_see_its_timeline(shop, open_page):
     expect(page.locator("text=Refund…")).to_have_count(0)
 
 
+def test_refund_part_of_a_paid_order_through_to_success(shop, open_page):
+    order = pay(shop, shop.login(), [{"product_id": 1, "quantity": 2}])
+    page = open_page()
+    log_in(page, shop, ADMIN)
+    page.click("nav >> text=Orders")
+    page.fill("#q", order["out_trade_no"])
+    page.click("button:has-text('Filter')")
+    page.click(f"text={order['out_trade_no']}")
+    page.click("text=Refund…")
+    expect(page.locator("#amount")).to_have_value("36.00")  # all that is left
+    page.fill("#amount", "10")
+    page.click("button:has-text('Continue')")
+    expect(page.locator(".field.has-error")).to_contain_text("A reason is required")
+    page.fill("#reason", "One coffee was cold")
+    page.click("button:has-text('Continue')")
+    expect(page.locator("h1")).to_have_text("Refund ¥10.00?")
+    assert shop.query("SELECT count(*) FROM refunds") == [(0,)]
+    page.click("button:has-text('Refund ¥10.00')")
+    expect(page.locator(".flash-success")).to_be_visible()
+    wait_for(lambda: shop.query("SELECT status FROM refunds") == [("SUCCESS",)])
+    page.reload()
+    expect(page.locator("#refunds tbody tr")).to_contain_text("SUCCESS")
+    expect(page.locator("#refunds tbody tr")).to_contain_text("One coffee was cold")
+    expect(page.locator("#timeline")).to_contain_text("REFUND.SUCCESS")
+    expect(page.locator(".facts")).to_contain_text("¥26.00 left to refund")
+    assert shop.query("SELECT status FROM orders") == [("PAID",)]  # partly refunded
+
+
+def test_approve_a_users_refund_request(shop, open_page):
+    auth = shop.login()
+    order = pay(shop, auth)
+    asked = __import__("requests").post(
+        f"{shop.backend}/api/orders/{order['id']}/refund-request",
+        json={"reason": "Ordered the wrong drink"}, headers=auth)
+    assert asked.status_code == 201
+    page = open_page()
+    log_in(page, shop, ADMIN)
+    expect(page.locator("nav >> text=Refund requests")).to_contain_text("1")
+    page.click("nav >> text=Refund requests")
+    request = page.locator("article.request")
+    expect(request).to_contain_text("Ordered the wrong drink")
+    request.locator("textarea").fill("Refunded in full, see you soon")
+    request.locator("button:has-text('Approve and refund ¥18.00')").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    wait_for(lambda: shop.query("SELECT status FROM orders") == [("REFUNDED",)])
+    assert shop.query("SELECT status, note FROM refund_requests") == [
+        ("APPROVED", "Refunded in full, see you soon")]
+    page.click("text=Approved")
+    expect(page.locator("article.request")).to_contain_text("APPROVED")
+
+
 def test_an_admin_edits_a_product_with_form_errors_first(shop, open_page):
     page = open_page()
     log_in(page, shop, ADMIN)
@@ -218,6 +269,9 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     last = pay(shop, bob, [{"product_id": 1, "quantity": 1}, {"product_id": 2, "quantity": 1}])
     shop.create_order(alice, [{"product_id": 3, "quantity": 1}])
     odd = shop.create_order(bob).json()["order"]
+    assert __import__("requests").post(
+        f"{shop.backend}/api/orders/{last['id']}/refund-request",
+        json={"reason": "The latte was cold"}, headers=bob).status_code == 201
     headers, body = signed_notification(shop.settings, transaction_for(
         shop.settings, odd, amount={"total": odd["total"] + 100}))
     shop_post = __import__("requests").post(f"{shop.backend}/api/pay/notify", data=body,
@@ -227,16 +281,27 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     page = open_page()
     log_in(page, shop, ADMIN)
     expect(page.locator("[data-stat=paid-today]")).to_have_text("¥123.01")
+    expect(page.locator("[data-stat=refunded-week]")).to_have_text("¥0.00")
     expect(page.locator("[data-stat=awaiting]")).to_have_text("2")
-    expect(page.locator("nav .count")).to_have_text("1")
+    expect(page.locator("nav >> text=Needs attention")).to_contain_text("1")
     shot(page, "overview")
     page.click("nav >> text=Orders")
     expect(page.locator("table.orders tbody tr")).to_have_count(6)
     shot(page, "orders")
     page.click(f"text={last['out_trade_no']}")
+    page.click("text=Refund…")
+    page.fill("#amount", "5")
+    page.fill("#reason", "Latte was cold")
+    page.click("button:has-text('Continue')")
+    shot(page, "refund-confirm", full_page=False)
+    page.click("button:has-text('Refund ¥5.00')")
+    wait_for(lambda: shop.query("SELECT status FROM refunds") == [("SUCCESS",)])
     page.click("button:has-text('Sync with WeChat')")
-    expect(page.locator("#timeline .event")).to_have_count(3)
+    expect(page.locator("#timeline .event")).to_have_count(5)
     shot(page, "order")
+    page.click("nav >> text=Refund requests")
+    expect(page.locator("article.request")).to_contain_text("The latte was cold")
+    shot(page, "refund-requests")
     page.click("nav >> text=Needs attention")
     expect(page.locator("#refused")).to_contain_text("REFUSED.AMOUNT_MISMATCH")
     shot(page, "attention")
