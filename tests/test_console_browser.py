@@ -297,7 +297,8 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     page.click("button:has-text('Refund ¥5.00')")
     wait_for(lambda: shop.query("SELECT status FROM refunds") == [("SUCCESS",)])
     page.click("button:has-text('Sync with WeChat')")
-    expect(page.locator("#timeline .event")).to_have_count(5)
+    for said in ("TRANSACTION.SUCCESS", "REFUND.SUCCESS", "QUERY."):
+        expect(page.locator("#timeline")).to_contain_text(said)
     shot(page, "order")
     page.click("nav >> text=Refund requests")
     expect(page.locator("article.request")).to_contain_text("The latte was cold")
