@@ -124,10 +124,12 @@ def read_env(path):
     return values
 
 
-def ensure_env(key_dir, env_path, overrides=None):
-    """Write ``env_path`` with development settings; keep whatever it already says."""
+def ensure_env(key_dir, env_path, overrides=None, wiring=None):
+    """Write ``env_path`` with development settings; keep whatever it already says, except
+    ``wiring`` (URLs of this run's servers), which always replaces it."""
     existing = read_env(env_path)
-    values = {**fresh_secrets(), **generate(key_dir), **(overrides or {}), **existing}
+    values = {**fresh_secrets(), **generate(key_dir), **(overrides or {}), **existing,
+              **(wiring or {})}
     lines = ["# Development settings written by `python -m sandbox.devkeys`.",
              "# For the local simulator only; see the README, 'From the simulator to a real merchant account'."]
     lines += [f"{key}={value}" for key, value in values.items()]

@@ -1,10 +1,10 @@
 """Run the whole thing locally: the backend and the WeChat simulator, wired to each other.
 
 ``make dev`` runs this. On the first run it writes development keys and a ``.env``; every run
-migrates the SQLite schema, loads the demo catalogue, then starts the simulator and the backend
-and prints ``READY backend=... sandbox=...`` once both answer, then the staff console's address
-and how to log in (the first run creates a development admin and prints its password once).
-Ctrl-C (or SIGTERM) stops both.
+migrates the SQLite schema, loads the demo catalogue with the one-fen test item (``seed --dev``),
+then starts the simulator and the backend and prints ``READY backend=... sandbox=...`` once both
+answer, then the staff console's address and how to log in (the first run creates a development
+admin and prints its password once). Ctrl-C (or SIGTERM) stops both.
 """
 import argparse
 import os
@@ -43,17 +43,21 @@ def parse_args():
 def child_environment(args):
     env_file = Path(args.env_file).resolve()
     env_file.parent.mkdir(parents=True, exist_ok=True)
-    values = ensure_env(args.keys_dir, env_file)
     backend = f"http://{args.host}:{args.backend_port}"
     sandbox = f"http://{args.host}:{args.sandbox_port}"
-    env = {**values, **os.environ}  # as with dotenv: the real environment wins over the file
-    env.update({
-        # The wiring between the two processes always follows the ports chosen here.
+    # The wiring between the two processes always follows the ports chosen here. It is written
+    # to the env file too, so `flask --app server ...` in a second terminal reaches this stack.
+    wiring = {
         "WECHAT_API_BASE": sandbox,
         "WECHATPAY_API_BASE": sandbox,
         "WECHATPAY_NOTIFY_URL": f"{backend}/api/pay/notify",
         "SANDBOX_PUSH_URL": f"{backend}/api/wechat/push",
         "DATABASE_URL": args.database_url,
+    }
+    values = ensure_env(args.keys_dir, env_file, wiring=wiring)
+    env = {**values, **os.environ}  # as with dotenv: the real environment wins over the file
+    env.update({
+        **wiring,
         "PYTHONPATH": str(ROOT),
         "FLASK_SKIP_DOTENV": "1",  # the env file above is the one source of settings
         "PYTHONUNBUFFERED": "1",
@@ -108,7 +112,7 @@ def main():
     env, backend, sandbox, workdir = child_environment(args)
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "server"]
-    for command in (["db", "upgrade"], ["seed"]):
+    for command in (["db", "upgrade"], ["seed", "--dev"]):
         subprocess.run(flask + command, env=env, cwd=workdir, check=True,
                        stdout=subprocess.DEVNULL)
     console_login = dev_admin(flask, env, workdir)

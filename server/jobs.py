@@ -29,9 +29,11 @@ def init_app(app):
 
 
 @click.command()
-def seed():
+@click.option("--dev", is_flag=True,
+              help="also the one-fen test item (development and go-live testing only)")
+def seed(dev):
     """Load the demo catalogue (adds only missing products)."""
-    click.echo(f"added {seed_catalogue()} products")
+    click.echo(f"added {seed_catalogue(dev=dev)} products")
 
 
 @click.command()

@@ -16,10 +16,11 @@ function wxLoginCode() {
     wx.login({
       success(res) {
         if (res.code) resolve(res.code)
-        else reject(new http.ApiError('client', 'WeChat login failed: ' + res.errMsg))
+        else reject(new http.ApiError('client', 'wx.login: ' + res.errMsg, 0, 'WX_LOGIN_FAILED'))
       },
       fail(res) {
-        reject(new http.ApiError('client', 'WeChat login failed: ' + res.errMsg))
+        // errMsg ("login:fail timeout") is for developers; the code picks the user's text.
+        reject(new http.ApiError('client', 'wx.login: ' + res.errMsg, 0, 'WX_LOGIN_FAILED'))
       }
     })
   })

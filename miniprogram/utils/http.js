@@ -1,4 +1,5 @@
-// wx.request as a promise, with one error type for every way a call can fail.
+// wx.request as a promise, with one error type for every way a call can fail (what the user
+// is told about one is in errors.js).
 // No authentication here: see request.js. Nothing here logs headers, so tokens stay out of logs.
 const config = require('../config')
 
@@ -13,19 +14,6 @@ class ApiError extends Error {
     this.code = code || ''
     this.details = details || {}
   }
-}
-
-const NETWORK_MESSAGE = 'Cannot reach the server. Check your connection and try again.'
-const SERVER_MESSAGE = 'The server is having trouble right now. Please try again in a moment.'
-
-// The text a page shows for a failed call.
-function friendlyMessage(err) {
-  if (err instanceof ApiError) {
-    if (err.kind === 'network') return NETWORK_MESSAGE
-    if (err.kind === 'server') return SERVER_MESSAGE
-    return err.message
-  }
-  return 'Something went wrong. Please try again.'
 }
 
 function errorFromResponse(res) {
@@ -61,6 +49,5 @@ function send(options) {
 
 module.exports = {
   ApiError,
-  send,
-  friendlyMessage
+  send
 }

@@ -1,39 +1,66 @@
-// What the pages show for an order: the server's fields plus display text. Amounts stay fen
-// in the data and are formatted here, once.
+// What the pages show for an order: the server's fields plus display text in the user's
+// language. Amounts stay fen in the data and are formatted here, once.
+const i18n = require('../i18n/index')
 const money = require('./money')
-
-const STATUS_TEXT = {
-  NOTPAY: 'Awaiting payment',
-  PAID: 'Paid',
-  CLOSED: 'Closed'
-}
 
 function pad2(n) {
   return (n < 10 ? '0' : '') + n
 }
 
-// "2026-11-22T04:34:56.123456+00:00" -> "2026-11-22 12:34" on a phone set to China time.
+// "2026-11-22T04:34:56.123456+00:00" -> milliseconds since the epoch (NaN if unparseable).
 // Parsed by hand: some JavaScript engines in WeChat reject the microseconds Date() would
-// need to accept. Unparseable input is shown as it came.
+// need to accept.
+function parseTime(iso) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|([+-])(\d{2}):(\d{2}))$/.exec(iso || '')
+  if (!m) return NaN
+  const offsetMinutes = m[7] === 'Z' ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]))
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) -
+    offsetMinutes * 60 * 1000
+}
+
+// -> "2026-11-22 12:34" on a phone set to China time. Unparseable input is shown as it came.
 function localTime(iso) {
   if (!iso) return ''
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|([+-])(\d{2}):(\d{2}))$/.exec(iso)
-  if (!m) return String(iso)
-  const offsetMinutes = m[7] === 'Z' ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]))
-  const utcMs = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))
-  const date = new Date(utcMs - offsetMinutes * 60 * 1000)
+  const ms = parseTime(iso)
+  if (Number.isNaN(ms)) return String(iso)
+  const date = new Date(ms)
   return date.getFullYear() + '-' + pad2(date.getMonth() + 1) + '-' + pad2(date.getDate()) +
     ' ' + pad2(date.getHours()) + ':' + pad2(date.getMinutes())
 }
 
-function orderView(order) {
+// An unpaid order past its time_expire cannot be paid any more, whether or not the close job
+// has run yet: the server refuses to pay it, so the page must not offer it.
+function isExpired(order, now) {
+  return order.status === 'NOTPAY' && parseTime(order.time_expire) <= (now || Date.now())
+}
+
+// The 26-character out_trade_no is for support and WeChat's payment record: shown by its
+// last 8 characters, copied whole (pages call wx.setClipboardData with outTradeNo).
+function shortNumber(outTradeNo) {
+  const text = String(outTradeNo || '')
+  return text.length > 10 ? '…' + text.slice(-8) : text
+}
+
+// "手冲咖啡 等3件" / "Pour-over coffee and 1 more"; the server's description is English.
+function summary(items, fallback) {
+  if (!items || !items.length) return fallback || ''
+  if (items.length === 1) return items[0].name
+  const count = items.reduce((sum, item) => sum + item.quantity, 0)
+  return i18n.text('orders.more', { name: items[0].name, count, more: items.length - 1 })
+}
+
+function orderView(order, now) {
+  const expired = isExpired(order, now)
+  const status = expired ? 'EXPIRED' : order.status
   return {
     id: order.id,
     outTradeNo: order.out_trade_no,
-    status: order.status,
-    statusText: STATUS_TEXT[order.status] || order.status,
-    payable: order.status === 'NOTPAY',
-    description: order.description,
+    shortNo: shortNumber(order.out_trade_no),
+    status, // NOTPAY | PAID | CLOSED | EXPIRED (the last one decided here)
+    statusText: i18n.text('status.' + status) || status,
+    payable: order.status === 'NOTPAY' && !expired,
+    payByText: order.status === 'NOTPAY' && !expired ? localTime(order.time_expire) : '',
+    summary: summary(order.items, order.description),
     totalText: money.formatFen(order.total),
     createdText: localTime(order.created_at),
     paidText: localTime(order.paid_at),
@@ -48,6 +75,9 @@ function orderView(order) {
 }
 
 module.exports = {
+  parseTime,
   localTime,
+  isExpired,
+  shortNumber,
   orderView
 }

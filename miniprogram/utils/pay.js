@@ -1,6 +1,7 @@
 // Payment: hand the server's pay_params to WeChat's cashier, then ask the SERVER whether the
 // order is paid. The cashier's "ok" is only a hint (WeChat says so itself); the order is
 // paid when the server has a verified notification or query result.
+const i18n = require('../i18n/index')
 const api = require('./api')
 const sandbox = require('./sandbox')
 
@@ -16,10 +17,33 @@ class PaymentError extends Error {
 // shows "still confirming" with a refresh button. Replaceable (tests shorten it).
 const POLL_DELAYS_MS = [1000, 2000, 3000, 5000, 5000, 8000, 8000, 8000, 10000, 10000]
 
+// Orders whose payment WeChat's cashier accepted and the server has not confirmed yet:
+// order id -> when the cashier said ok. An order page opened meanwhile (from "View order",
+// or from the order list) keeps asking the server instead of showing "awaiting payment".
+const CONFIRMING_KEY = 'confirming'
+
+function confirmingSince() {
+  return wx.getStorageSync(CONFIRMING_KEY) || {}
+}
+
+function markConfirming(orderId, confirming) {
+  const marks = confirmingSince()
+  if (confirming) marks[orderId] = Date.now()
+  else delete marks[orderId]
+  wx.setStorageSync(CONFIRMING_KEY, marks)
+}
+
+// Still worth polling for: the cashier said ok within one polling budget.
+function isConfirming(orderId) {
+  const since = confirmingSince()[orderId]
+  const budget = module.exports.pollDelaysMs.reduce((sum, ms) => sum + ms, 0)
+  return Boolean(since) && Date.now() - since < budget
+}
+
 function failureFromErrMsg(errMsg) {
   // "requestPayment:fail cancel"; WeChat 6.5.2 and older said "requestPayment:cancel".
   if (errMsg === 'requestPayment:fail cancel' || errMsg === 'requestPayment:cancel') {
-    return new PaymentError('Payment cancelled', true)
+    return new PaymentError('requestPayment: cancelled', true)
   }
   const reason = (errMsg || '').replace(/^requestPayment:fail ?/, '') || 'unknown error'
   return new PaymentError(reason, false)
@@ -41,11 +65,12 @@ function wechatCashier(payParams) {
 // user paying or cancelling. Same outcomes as the real cashier.
 async function simulatorCashier(payParams) {
   const answer = await new Promise((resolve, reject) => {
+    // confirmText and cancelText: at most 4 characters, as WeChat documents.
     wx.showModal({
-      title: 'Simulated WeChat Pay',
-      content: 'Pay this order in the local simulator? No real money moves.',
-      confirmText: 'Pay',
-      cancelText: 'Cancel',
+      title: i18n.text('payment.simulatorTitle'),
+      content: i18n.text('payment.simulatorContent'),
+      confirmText: i18n.text('payment.simulatorConfirm'),
+      cancelText: i18n.text('payment.simulatorCancel'),
       success: resolve,
       fail(res) {
         reject(new PaymentError(res.errMsg || 'dialog failed', false))
@@ -60,12 +85,12 @@ async function simulatorCashier(payParams) {
     const errMsg = err.details && err.details.errMsg
     throw errMsg ? failureFromErrMsg(errMsg) : new PaymentError(err.message, false)
   }
-  if (action === 'cancel') throw new PaymentError('Payment cancelled', true)
+  if (action === 'cancel') throw new PaymentError('simulator: cancelled', true)
   return { errMsg: 'requestPayment:ok' }
 }
 
 // Resolves when the cashier says ok; rejects with PaymentError (err.cancelled for a user
-// cancel, err.message with WeChat's reason otherwise).
+// cancel; err.message has WeChat's reason, for developers, never shown to users).
 function requestPayment(payParams) {
   return sandbox.enabled() ? simulatorCashier(payParams) : wechatCashier(payParams)
 }
@@ -88,8 +113,10 @@ async function waitUntilPaid(orderId, options) {
     } catch (err) {
       continue
     }
-    if (order.status === 'PAID') return { state: 'paid', order }
-    if (order.status === 'CLOSED') return { state: 'closed', order }
+    if (order.status === 'PAID' || order.status === 'CLOSED') {
+      markConfirming(orderId, false)
+      return { state: order.status === 'PAID' ? 'paid' : 'closed', order }
+    }
   }
   return { state: 'unconfirmed', order }
 }
@@ -105,6 +132,7 @@ async function payAndConfirm(orderId, payParams, hooks) {
     if (err.cancelled) return { state: 'cancelled', order: null, message: err.message }
     return { state: 'failed', order: null, message: err.message }
   }
+  markConfirming(orderId, true)
   if (hooks.onConfirming) hooks.onConfirming()
   return waitUntilPaid(orderId, hooks)
 }
@@ -112,6 +140,7 @@ async function payAndConfirm(orderId, payParams, hooks) {
 module.exports = {
   PaymentError,
   pollDelaysMs: POLL_DELAYS_MS,
+  isConfirming,
   requestPayment,
   waitUntilPaid,
   payAndConfirm

@@ -1,6 +1,6 @@
 // Runs the real backend and WeChat simulator (scripts/devstack.py) for the mini program
 // tests, on free ports with a throwaway .env, keys and SQLite database.
-const { spawn } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
@@ -59,6 +59,7 @@ async function start(options) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-devstack-'))
   const backendPort = await freePort()
   const sandboxPort = await freePort()
+  const databasePath = path.join(dir, 'app.db')
   const keyMode = options && options.keyMode ? ['--key-mode', options.keyMode] : []
   const child = spawn(PYTHON, [
     SCRIPT,
@@ -66,7 +67,7 @@ async function start(options) {
     '--sandbox-port', String(sandboxPort),
     '--env-file', path.join(dir, '.env'),
     '--keys-dir', path.join(dir, 'keys'),
-    '--database-url', 'sqlite:///' + path.join(dir, 'app.db'),
+    '--database-url', 'sqlite:///' + databasePath,
     ...keyMode
   ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
 
@@ -112,9 +113,20 @@ async function start(options) {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 
+  // Change the backend's data behind its back, as time would (e.g. an order's time_expire
+  // passing). SQLite through Python's sqlite3: Node 20 has no SQLite of its own.
+  function sql(statement, ...params) {
+    const script = 'import json, sqlite3, sys\n' +
+      'db = sqlite3.connect(sys.argv[1])\n' +
+      'db.execute(sys.argv[2], json.loads(sys.argv[3]))\n' +
+      'db.commit()\n'
+    const result = spawnSync(PYTHON, ['-c', script, databasePath, statement, JSON.stringify(params)], { encoding: 'utf8' })
+    if (result.status !== 0) throw new Error('sql failed: ' + result.stderr)
+  }
+
   // env: the settings (and key file paths) the stack runs with, for tests that act as WeChat's
   // merchant themselves (tests/sdk-node).
-  return { backend: urls.backend, sandbox: urls.sandbox, env: readEnv(path.join(dir, '.env')), stop }
+  return { backend: urls.backend, sandbox: urls.sandbox, env: readEnv(path.join(dir, '.env')), sql, stop }
 }
 
 module.exports = {

@@ -14,6 +14,7 @@ const auth = require(path.join(MP, 'utils/auth.js'))
 const api = require(path.join(MP, 'utils/api.js'))
 const pay = require(path.join(MP, 'utils/pay.js'))
 const { formatFen } = require(path.join(MP, 'utils/money.js'))
+const { localTime } = require(path.join(MP, 'utils/order-view.js'))
 
 // Polling as the page does it, only faster: the simulator answers at once.
 const FAST_POLL_MS = [100, 200, 400, 800, 1500, 3000]
@@ -30,8 +31,9 @@ for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
 const installs = []
 const openedPages = []
 
-function install() {
-  const wx = harness.newInstall()
+// Most flows read the English screens; a phone in Chinese is the default (see the i18n tests).
+function install(language) {
+  const wx = harness.newInstall({ language: language || 'en' })
   installs.push(wx)
   return wx
 }
@@ -104,6 +106,9 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
   })
 
   after(async () => {
+    // Close every page, as leaving the mini program would: an order page's expiry timer
+    // would otherwise keep the test process alive.
+    for (const page of openedPages) if (page.onUnload) page.onUnload()
     if (stack) await stack.stop()
   })
 
@@ -302,7 +307,7 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     assert.equal(wx.modals.length, 0)
   })
 
-  test('requestPayment "fail cancel" and other failures: cancelled vs the reason shown', async () => {
+  test('requestPayment "fail cancel" and other failures: cancelled vs failed, no WeChat reason shown', async () => {
     const wx = install()
     await auth.getToken()
     config.sandboxBaseUrl = ''
@@ -317,7 +322,8 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     wx.script.requestPayment = async () => 'requestPayment:fail insufficient balance'
     await harness.tap(page, 'Pay')
     assert.equal(page.data.payState, 'failed')
-    assertShows(page, 'Payment failed: insufficient balance')
+    assertShows(page, 'The payment did not go through')
+    assert.ok(!harness.screenText(page).includes('insufficient balance'), 'WeChat\'s errMsg is for developers')
 
     const orders = await api.listOrders()
     assert.equal(orders.length, 1, 'paying again reuses the order')
@@ -419,7 +425,7 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     assert.equal(page.data.state, 'ready')
   })
 
-  test('server error while ordering: a friendly message, and the retry pays the same order', async () => {
+  test('WeChat Pay error while ordering: a user text, and the retry pays the same order', async () => {
     const wx = install()
     wx.script.showModal = () => ({ confirm: true })
     await sandbox('/sandbox/faults', { kind: 'api', path: '/v3/pay/transactions/jsapi', status: 500, code: 'SYSTEM_ERROR' })
@@ -430,7 +436,8 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     assert.equal(page.data.payState, 'error')
     const created = wx.requests.find((r) => r.method === 'POST' && r.url.endsWith('/api/orders'))
     assert.ok(created.status >= 500, 'the backend answered ' + created.status)
-    assertShows(page, 'The server is having trouble')
+    assertShows(page, 'WeChat Pay cannot take this order right now')
+    assert.ok(!harness.screenText(page).includes('refused'), 'not the server\'s developer message')
 
     await harness.tap(page, 'Pay')
     assert.equal(page.data.payState, 'paid', harness.screenText(page))
@@ -473,6 +480,149 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     const orders = await api.listOrders()
     assert.equal(orders.length, 1)
     assert.equal(orders[0].status, 'PAID')
+  })
+
+  // ---- issue 15: Chinese first, honest about time and state --------------------------
+
+  test('a phone in Chinese gets the Chinese shop; one in English the English one', async () => {
+    const [product] = await catalogue()
+    const screens = {}
+    for (const language of ['zh_CN', 'en']) {
+      const wx = install(language)
+      const page = await open('pages/products/index')
+      await harness.tap(page, '+', 0)
+      screens[language] = harness.screenText(page)
+      assert.equal(wx.titles[0], { zh_CN: '商品', en: 'Products' }[language])
+    }
+    assert.ok(screens.zh_CN.includes('合计 ' + formatFen(product.price)), screens.zh_CN)
+    assert.ok(screens.zh_CN.includes('去结算 (1)'), screens.zh_CN)
+    assert.ok(screens.zh_CN.includes('我的订单'), screens.zh_CN)
+    assert.ok(screens.en.includes('Check out (1)'), screens.en)
+    assert.ok(!/[A-Za-z]{4,}/.test(screens.zh_CN.replace(/¥[\d.]+/g, '')), 'no English on the Chinese screen: ' + screens.zh_CN)
+  })
+
+  test('after paying, the product list is empty again; pull-to-refresh keeps chosen quantities', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: true })
+    const products = await open('pages/products/index')
+    await harness.tap(products, '+', 0)
+    await harness.tap(products, '+', 1)
+    await harness.tap(products, '+', 1)
+
+    await products.onPullDownRefresh()
+    assert.deepEqual(products.data.products.slice(0, 2).map((p) => p.quantity), [1, 2], 'quantities survive a refresh')
+    assertShows(products, 'Check out (3)')
+
+    await harness.tap(products, 'Check out')
+    const checkout = await openNavigated(wx)
+    await harness.tap(checkout, 'Pay')
+    assert.equal(checkout.data.payState, 'paid', harness.screenText(checkout))
+
+    await products.onShow() // back to the product list
+    assert.equal(products.data.itemCount, 0, harness.screenText(products))
+    assert.ok(products.data.products.every((p) => p.quantity === 0))
+    assert.equal(harness.tap(products, 'Check out'), undefined, 'nothing to check out: the button is disabled')
+  })
+
+  test('expiry: "pay by" while payable; past time_expire "expired", no Pay, before any close job', async () => {
+    const wx = install()
+    wx.script.showModal = () => ({ confirm: false })
+    const [product] = await catalogue()
+    const checkout = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(checkout, 'Pay') // cancelled: the order stays unpaid
+    const { id: orderId } = checkout.data.order
+    const order = await api.getOrder(orderId)
+
+    const detail = await open('pages/order/index', { id: String(orderId) })
+    assertShows(detail, 'Pay by ' + localTime(order.time_expire))
+    assertShows(detail, 'Pay ' + formatFen(product.price))
+    detail.onUnload()
+
+    stack.sql("UPDATE orders SET time_expire = datetime('now', '-1 minute') WHERE id = ?", orderId)
+    assert.equal((await api.getOrder(orderId)).status, 'NOTPAY', 'no close job has run')
+
+    const expired = await open('pages/order/index', { id: String(orderId) })
+    const screen = harness.screenText(expired)
+    assert.ok(screen.includes('Expired'), screen)
+    assert.ok(!screen.includes('Pay by') && !screen.includes('Pay ¥'), 'no way to pay: ' + screen)
+
+    // The checkout still open from before: Pay is refused by the server; the page says why.
+    await harness.tap(checkout, 'Pay')
+    assert.equal(checkout.data.payState, 'expired', harness.screenText(checkout))
+    assertShows(checkout, 'The time to pay this order has passed')
+    assert.ok(!harness.screenText(checkout).includes('Pay ¥'))
+  })
+
+  test('an order page opened while the payment is being confirmed keeps asking until it is paid', async () => {
+    const wx = install()
+    await auth.getToken()
+    config.sandboxBaseUrl = ''
+    pay.pollDelaysMs = [300, 300, 300, 300, 300, 300, 300, 300]
+    wx.script.requestPayment = async () => 'requestPayment:ok' // the cashier said ok; not paid yet
+    const [product] = await catalogue()
+    const checkout = await open('pages/checkout/index', { cart: product.id + ':1' })
+    const paying = harness.tap(checkout, 'Pay')
+    while (checkout.data.payState !== 'confirming') await new Promise((resolve) => setTimeout(resolve, 10))
+
+    await harness.tap(checkout, 'View order')
+    checkout.onUnload() // redirectTo closes the checkout
+    const opening = openNavigated(wx)
+    await paying
+    // The payment goes through while the order page is open; its notification is delivered.
+    await sandbox('/sandbox/pay', { prepay_id: prepayIdOf(wx.payments[0]), action: 'pay' })
+    await notificationAcknowledged(checkout.data.order.outTradeNo)
+    const detail = await opening
+
+    assert.ok(payStates(detail).includes('confirming'), 'it said it was confirming: ' + JSON.stringify(payStates(detail)))
+    assert.equal(detail.data.payState, 'paid', harness.screenText(detail))
+    assertShows(detail, 'Payment received')
+    assert.equal(detail.data.order.status, 'PAID')
+  })
+
+  test('errors: user texts only, and no "Try again" where trying again cannot help', async () => {
+    install()
+    const missing = await open('pages/order/index', { id: '2147483000' })
+    let screen = harness.screenText(missing)
+    assert.ok(screen.includes('This order cannot be found.'), screen)
+    assert.ok(!screen.includes('no such order'), 'not the server\'s message: ' + screen)
+    assert.ok(!screen.includes('Try again'), 'retrying cannot find it: ' + screen)
+
+    // Real WeChat login failing on the phone: WeChat's errMsg is not for users.
+    const wx = install()
+    config.sandboxBaseUrl = ''
+    wx.script.loginFails = () => 'login:fail timeout'
+    const products = await open('pages/products/index')
+    screen = harness.screenText(products)
+    assert.ok(screen.includes('WeChat login did not work'), screen)
+    assert.ok(!screen.includes('login:fail'), screen)
+    assert.ok(screen.includes('Try again'), 'a login may work the next time')
+
+    // A login code the server (and WeChat) refuse: the backend's developer text stays hidden.
+    wx.script.loginFails = () => ''
+    await products.onRetry()
+    const login = wx.requests.find((r) => r.url.endsWith('/api/login'))
+    assert.equal(login.body.error.code, 'INVALID_CODE')
+    screen = harness.screenText(products)
+    assert.ok(screen.includes('Your login has expired'), screen)
+    assert.ok(!screen.includes('wx.login'), screen)
+  })
+
+  test('order number: shortened on screen, copied whole', async () => {
+    const wx = install('zh_CN')
+    wx.script.showModal = () => ({ confirm: false })
+    const [product] = await catalogue()
+    const checkout = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(checkout, '支付')
+    assert.deepEqual(wx.modals.map((m) => [m.confirmText, m.cancelText]), [['支付', '取消']])
+    const { outTradeNo, id } = checkout.data.order
+    assert.equal(outTradeNo.length, 26)
+
+    const detail = await open('pages/order/index', { id: String(id) })
+    const screen = harness.screenText(detail)
+    assert.ok(!screen.includes(outTradeNo), 'the full number is not shown: ' + screen)
+    assert.ok(screen.includes('订单号 …' + outTradeNo.slice(-8)), screen)
+    await harness.tap(detail, '复制')
+    assert.deepEqual(wx.clipboard, [outTradeNo])
   })
 
   test('the token never appears in page data or in anything printed', () => {

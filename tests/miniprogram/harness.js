@@ -1,5 +1,5 @@
-// A tiny mini program runtime for Node: App()/Page()/getApp() as globals, page instances
-// with data and setData, and rendering through WeChat's own WXML compiler (wcc, from the
+// A tiny mini program runtime for Node: App()/Component()/getApp() as globals, page
+// instances with data and setData (pages are built with Component(), lifecycle in methods), and rendering through WeChat's own WXML compiler (wcc, from the
 // miniprogram-compiler package), so tests read what the user would see and tap what the
 // template binds.
 const fs = require('node:fs')
@@ -10,7 +10,7 @@ const { createWx } = require('./wx-shim')
 
 const MINIPROGRAM = path.resolve(__dirname, '..', '..', 'miniprogram')
 
-const pageDefinitions = new Map() // route -> the object given to Page()
+const pageDefinitions = new Map() // route -> {data, ...methods} of the page's Component()
 let appInstance = null
 let definingRoute = null
 
@@ -18,9 +18,11 @@ global.App = (definition) => {
   appInstance = definition
 }
 global.getApp = () => appInstance
-global.Page = (definition) => {
-  if (!definingRoute) throw new Error('Page() called outside harness.openPage')
-  pageDefinitions.set(definingRoute, definition)
+// A page built with Component(): its data, and its methods (onLoad, onShow, handlers...)
+// on the page instance.
+global.Component = (definition) => {
+  if (!definingRoute) throw new Error('Component() called outside harness.openPage')
+  pageDefinitions.set(definingRoute, Object.assign({ data: definition.data }, definition.methods))
 }
 
 function clone(value) {
@@ -39,8 +41,9 @@ function setPath(target, keyPath, value) {
 }
 
 // A fresh wx for a test: a new install (empty storage) of the mini program.
-function newInstall() {
-  const wx = createWx()
+// options.language: the phone's language (default zh_CN).
+function newInstall(options) {
+  const wx = createWx(options)
   global.wx = wx
   if (!appInstance) require(path.join(MINIPROGRAM, 'app.js'))
   return wx

@@ -2,6 +2,9 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 
+const { createWx } = require('./wx-shim')
+
+global.wx = createWx({ language: 'en' })
 const { localTime, orderView } = require(path.join(__dirname, '..', '..', 'miniprogram', 'utils', 'order-view.js'))
 
 function inZone(zone, fn) {

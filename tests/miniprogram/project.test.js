@@ -125,3 +125,32 @@ test('config.js: an HTTPS backend switches the simulator off', () => {
   assert.equal(production.apiBaseUrl, 'https://api.example.com')
   assert.equal(production.sandboxBaseUrl, '')
 })
+
+test('DevTools code-quality settings: WXML and WXSS minified, components loaded lazily', () => {
+  const project = readJson('project.config.json')
+  assert.equal(project.setting.minifyWXML, true)
+  assert.equal(project.setting.minifyWXSS, true)
+  assert.equal(app.lazyCodeLoading, 'requiredComponents')
+})
+
+// [{selector, body}] of a WXSS file (no nesting in WXSS).
+function cssRules(text) {
+  return [...text.replace(/\/\*[\s\S]*?\*\//g, '').matchAll(/([^{}]+)\{([^{}]*)\}/g)]
+    .map((m) => ({ selector: m[1].trim(), body: m[2] }))
+}
+
+test('every fixed footer leaves room for the home indicator (safe area)', () => {
+  const fixedAtBottom = []
+  for (const file of harness.projectFiles('.wxss')) {
+    for (const rule of cssRules(fs.readFileSync(path.join(MP, file), 'utf8'))) {
+      if (/position:\s*fixed/.test(rule.body) && /bottom:\s*0/.test(rule.body)) {
+        fixedAtBottom.push(file + ' ' + rule.selector)
+        assert.match(rule.body, /padding-bottom:[^;]*env\(safe-area-inset-bottom\)/, file + ' ' + rule.selector)
+      }
+    }
+  }
+  assert.ok(fixedAtBottom.length >= 1, 'the footer was found')
+  // The page content ends above the footer and the safe area.
+  const container = cssRules(fs.readFileSync(path.join(MP, 'app.wxss'), 'utf8')).find((r) => r.selector === '.container')
+  assert.match(container.body, /padding-bottom:[^;]*env\(safe-area-inset-bottom\)/)
+})

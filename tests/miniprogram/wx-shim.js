@@ -24,7 +24,13 @@ function urlWithQuery(url, data) {
   return url + (url.includes('?') ? '&' : '?') + query
 }
 
-function createWx() {
+// WeChat documents confirmText and cancelText of wx.showModal as at most 4 characters.
+const MODAL_BUTTON_MAX = 4
+
+// options.language: the WeChat client's language as wx.getAppBaseInfo reports it
+// ("zh_CN" by default, "en", ...).
+function createWx(options) {
+  const language = (options && options.language) || 'zh_CN'
   const storage = new Map()
   let loginCount = 0
 
@@ -32,6 +38,8 @@ function createWx() {
     // What the mini program did, for assertions. Headers are not recorded.
     requests: [], // {method, url, sent, status, body} (status 0: network failure)
     modals: [], // showModal options
+    clipboard: [], // setClipboardData data
+    titles: [], // setNavigationBarTitle titles
     payments: [], // requestPayment arguments, without the callbacks
     navigations: [], // {type, url}
     script: {
@@ -45,7 +53,13 @@ function createWx() {
       },
       // (record) -> true to lose the server's answer: the request arrived, the client sees a
       // network failure (a mobile network dropping the response)
-      loseAnswer: () => false
+      loseAnswer: () => false,
+      // (options) -> errMsg of a failing wx.login, or '' for a code
+      loginFails: () => ''
+    },
+
+    getAppBaseInfo() {
+      return { language, SDKVersion: '3.3.4', theme: 'light' }
     },
 
     getStorageSync(key) {
@@ -61,7 +75,9 @@ function createWx() {
 
     login(options) {
       loginCount += 1
-      callbacks(options, true, { code: 'fake-wx-login-code-' + loginCount, errMsg: 'login:ok' })
+      const failure = wx.script.loginFails(options)
+      if (failure) callbacks(options, false, { errMsg: failure })
+      else callbacks(options, true, { code: 'fake-wx-login-code-' + loginCount, errMsg: 'login:ok' })
     },
 
     request(options) {
@@ -105,7 +121,12 @@ function createWx() {
     },
 
     showModal(options) {
-      wx.modals.push({ title: options.title, content: options.content })
+      for (const name of ['confirmText', 'cancelText']) {
+        if (options[name] !== undefined && [...options[name]].length > MODAL_BUTTON_MAX) {
+          throw new Error('wx.showModal ' + name + ' "' + options[name] + '" is longer than ' + MODAL_BUTTON_MAX + ' characters')
+        }
+      }
+      wx.modals.push({ title: options.title, content: options.content, confirmText: options.confirmText, cancelText: options.cancelText })
       let answer
       try {
         answer = wx.script.showModal(options)
@@ -140,7 +161,15 @@ function createWx() {
       wx.navigations.push({ type: 'reLaunch', url: options.url })
       callbacks(options, true, { errMsg: 'reLaunch:ok' })
     },
-    stopPullDownRefresh() {}
+    stopPullDownRefresh() {},
+    setNavigationBarTitle(options) {
+      wx.titles.push(options.title)
+      callbacks(options, true, { errMsg: 'setNavigationBarTitle:ok' })
+    },
+    setClipboardData(options) {
+      wx.clipboard.push(options.data)
+      callbacks(options, true, { errMsg: 'setClipboardData:ok' })
+    }
   }
 
   // Any API the shim lacks is a test failure, not a silent undefined.

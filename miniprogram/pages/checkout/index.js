@@ -1,5 +1,7 @@
+const i18n = require('../../i18n/index')
 const api = require('../../utils/api')
-const http = require('../../utils/http')
+const cart = require('../../utils/cart')
+const errors = require('../../utils/errors')
 const money = require('../../utils/money')
 const pay = require('../../utils/pay')
 const { orderView } = require('../../utils/order-view')
@@ -21,11 +23,13 @@ function newCheckoutKey() {
   return 'checkout-' + Date.now().toString(36) + '-' + random.slice(0, 16)
 }
 
-Page({
+Component({
   data: {
+    t: {},
     state: 'loading', // loading | ready | empty | error
     errorMessage: '',
-    emptyText: 'Your cart is empty.',
+    retryable: false,
+    emptyText: '',
     lines: [], // [{productId, name, quantity, priceText, amountText}]
     totalText: '',
     order: null, // orderView once the server has created the order
@@ -34,108 +38,118 @@ Page({
     busy: false
   },
 
-  onLoad(query) {
-    this.cart = parseCart(query.cart)
-    this.checkoutKey = newCheckoutKey()
-    this.orderId = 0
-    this.busy = false
-    return this.load()
-  },
-
-  onUnload() {
-    this.unloaded = true
-  },
-
-  onRetry() {
-    return this.load()
-  },
-
-  // Show the cart with the server's current prices (a preview: the order is priced again by
-  // the server when it is created).
-  async load() {
-    if (this.cart.length === 0) {
-      this.setData({ state: 'empty' })
-      return
-    }
-    this.setData({ state: 'loading', errorMessage: '' })
-    try {
-      const products = await api.listProducts()
-      const lines = []
-      for (const { product_id: productId, quantity } of this.cart) {
-        const product = products.find((p) => p.id === productId)
-        if (product) lines.push({ productId, name: product.name, quantity, price: product.price })
-      }
-      this.setData({
-        state: lines.length ? 'ready' : 'empty',
-        totalText: money.formatFen(money.totalFen(lines)),
-        lines: lines.map((line) => ({
-          productId: line.productId,
-          name: line.name,
-          quantity: line.quantity,
-          priceText: money.formatFen(line.price),
-          amountText: money.formatFen(line.price * line.quantity)
-        }))
-      })
-      this.cart = lines.map((line) => ({ product_id: line.productId, quantity: line.quantity }))
-    } catch (err) {
-      this.setData({ state: 'error', errorMessage: http.friendlyMessage(err) })
-    }
-  },
-
-  // Create the order (first tap) or get fresh pay_params for it (after a cancel or failure),
-  // then pay. this.busy is set synchronously, so a double tap cannot create two orders.
-  async onPay() {
-    if (this.busy) return
-    this.busy = true
-    this.setData({ busy: true, payState: this.orderId ? 'paying' : 'creating', payError: '' })
-    try {
-      const created = this.orderId
-        ? await api.payOrder(this.orderId)
-        : await api.createOrder(this.cart, this.checkoutKey)
-      this.orderId = created.order.id
-      this.setData({ order: orderView(created.order), totalText: money.formatFen(created.order.total), payState: 'paying' })
-      const outcome = await pay.payAndConfirm(this.orderId, created.pay_params, {
-        onConfirming: () => this.setData({ payState: 'confirming' }),
-        shouldStop: () => this.unloaded
-      })
-      this.showOutcome(outcome)
-    } catch (err) {
-      // WeChat failed after the server saved the order: the next tap pays that order
-      // instead of creating another. (If even the answer was lost, the checkout key makes
-      // the next create return the same order.)
-      if (err.details && err.details.order_id) this.orderId = err.details.order_id
-      this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
-      // Paid or closed meanwhile (a late notification, another device): show that instead.
-      if (err.code === 'ORDER_NOT_PAYABLE') await this.refreshOrder()
-    } finally {
+  methods: {
+    onLoad(query) {
+      i18n.applyTo(this, 'checkout')
+      this.setData({ emptyText: i18n.text('checkout.empty') })
+      this.cart = parseCart(query.cart)
+      this.checkoutKey = newCheckoutKey()
+      this.orderId = 0
       this.busy = false
-      this.setData({ busy: false })
+      return this.load()
+    },
+
+    onUnload() {
+      this.unloaded = true
+    },
+
+    onRetry() {
+      return this.load()
+    },
+
+    // Show the cart with the server's current prices (a preview: the order is priced again
+    // by the server when it is created).
+    async load() {
+      if (this.cart.length === 0) {
+        this.setData({ state: 'empty' })
+        return
+      }
+      this.setData({ state: 'loading', errorMessage: '' })
+      try {
+        const products = await api.listProducts()
+        const lines = []
+        for (const { product_id: productId, quantity } of this.cart) {
+          const product = products.find((p) => p.id === productId)
+          if (product) lines.push({ productId, name: product.name, quantity, price: product.price })
+        }
+        this.setData({
+          state: lines.length ? 'ready' : 'empty',
+          totalText: money.formatFen(money.totalFen(lines)),
+          lines: lines.map((line) => ({
+            productId: line.productId,
+            name: line.name,
+            quantity: line.quantity,
+            priceText: money.formatFen(line.price),
+            amountText: money.formatFen(line.price * line.quantity)
+          }))
+        })
+        this.cart = lines.map((line) => ({ product_id: line.productId, quantity: line.quantity }))
+      } catch (err) {
+        const { message, retryable } = errors.describe(err)
+        this.setData({ state: 'error', errorMessage: message, retryable })
+      }
+    },
+
+    // Create the order (first tap) or get fresh pay_params for it (after a cancel or
+    // failure), then pay. this.busy is set synchronously, so a double tap cannot create two
+    // orders.
+    async onPay() {
+      if (this.busy) return
+      this.busy = true
+      this.setData({ busy: true, payState: this.orderId ? 'paying' : 'creating', payError: '' })
+      try {
+        const created = this.orderId
+          ? await api.payOrder(this.orderId)
+          : await api.createOrder(this.cart, this.checkoutKey)
+        this.orderId = created.order.id
+        this.setData({ order: orderView(created.order), totalText: money.formatFen(created.order.total), payState: 'paying' })
+        const outcome = await pay.payAndConfirm(this.orderId, created.pay_params, {
+          onConfirming: () => this.setData({ payState: 'confirming' }),
+          shouldStop: () => this.unloaded
+        })
+        this.showOutcome(outcome)
+      } catch (err) {
+        // WeChat failed after the server saved the order: the next tap pays that order
+        // instead of creating another. (If even the answer was lost, the checkout key makes
+        // the next create return the same order.)
+        if (err.details && err.details.order_id) this.orderId = err.details.order_id
+        this.setData({ payState: 'error', payError: errors.describe(err).message })
+        // Paid, closed or expired meanwhile: show that instead.
+        if (err.code === 'ORDER_NOT_PAYABLE') await this.refreshOrder()
+      } finally {
+        this.busy = false
+        this.setData({ busy: false })
+      }
+    },
+
+    showOutcome(outcome) {
+      if (outcome.state === 'stopped') return
+      const data = { payState: outcome.state }
+      if (outcome.order) data.order = orderView(outcome.order)
+      this.setData(data)
+      // What was just bought leaves the cart: back on the product list it is empty.
+      if (outcome.state === 'paid') cart.clear()
+    },
+
+    // "Still confirming" -> ask the server again.
+    onRefresh() {
+      return this.refreshOrder()
+    },
+
+    async refreshOrder() {
+      try {
+        const order = await api.getOrder(this.orderId)
+        const view = orderView(order)
+        const payState = { PAID: 'paid', CLOSED: 'closed', EXPIRED: 'expired' }[view.status] || this.data.payState
+        this.setData({ order: view, payState })
+        if (payState === 'paid') cart.clear()
+      } catch (err) {
+        this.setData({ payState: 'error', payError: errors.describe(err).message })
+      }
+    },
+
+    onViewOrder() {
+      wx.redirectTo({ url: '/pages/order/index?id=' + this.orderId })
     }
-  },
-
-  showOutcome(outcome) {
-    if (outcome.state === 'stopped') return
-    const data = { payState: outcome.state, payError: outcome.message || '' }
-    if (outcome.order) data.order = orderView(outcome.order)
-    this.setData(data)
-  },
-
-  // "Still confirming" -> ask the server again.
-  onRefresh() {
-    return this.refreshOrder()
-  },
-
-  async refreshOrder() {
-    try {
-      const order = await api.getOrder(this.orderId)
-      const payState = { PAID: 'paid', CLOSED: 'closed' }[order.status] || this.data.payState
-      this.setData({ order: orderView(order), payState })
-    } catch (err) {
-      this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
-    }
-  },
-
-  onViewOrder() {
-    wx.redirectTo({ url: '/pages/order/index?id=' + this.orderId })
   }
 })

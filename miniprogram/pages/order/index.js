@@ -1,12 +1,15 @@
+const i18n = require('../../i18n/index')
 const api = require('../../utils/api')
-const http = require('../../utils/http')
+const errors = require('../../utils/errors')
 const pay = require('../../utils/pay')
-const { orderView } = require('../../utils/order-view')
+const { orderView, parseTime } = require('../../utils/order-view')
 
-Page({
+Component({
   data: {
+    t: {},
     state: 'loading', // loading | ready | error
     errorMessage: '',
+    retryable: false,
     emptyText: '',
     order: null, // orderView
     payState: '', // see templates/states.wxml "payment"
@@ -14,67 +17,95 @@ Page({
     busy: false
   },
 
-  onLoad(query) {
-    this.orderId = Number(query.id)
-    this.busy = false
-    return this.load()
-  },
-
-  onUnload() {
-    this.unloaded = true
-  },
-
-  onPullDownRefresh() {
-    return this.load().then(() => wx.stopPullDownRefresh())
-  },
-
-  onRetry() {
-    return this.load()
-  },
-
-  async load() {
-    this.setData({ state: this.data.order ? 'ready' : 'loading', errorMessage: '' })
-    try {
-      const order = await api.getOrder(this.orderId)
-      this.setData({ state: 'ready', order: orderView(order) })
-      return order
-    } catch (err) {
-      this.setData({ state: 'error', errorMessage: http.friendlyMessage(err) })
-      return null
-    }
-  },
-
-  // Pay (again) an unpaid order: fresh pay_params from the server, then the cashier.
-  async onPay() {
-    if (this.busy) return
-    this.busy = true
-    this.setData({ busy: true, payState: 'paying', payError: '' })
-    try {
-      const { order, pay_params: payParams } = await api.payOrder(this.orderId)
-      this.setData({ order: orderView(order) })
-      const outcome = await pay.payAndConfirm(this.orderId, payParams, {
-        onConfirming: () => this.setData({ payState: 'confirming' }),
-        shouldStop: () => this.unloaded
-      })
-      if (outcome.state !== 'stopped') {
-        const data = { payState: outcome.state, payError: outcome.message || '' }
-        if (outcome.order) data.order = orderView(outcome.order)
-        this.setData(data)
-      }
-    } catch (err) {
-      this.setData({ payState: 'error', payError: http.friendlyMessage(err) })
-      // Paid or closed meanwhile (a late notification, another device): show that instead.
-      if (err.code === 'ORDER_NOT_PAYABLE') await this.onRefresh()
-    } finally {
+  methods: {
+    async onLoad(query) {
+      i18n.applyTo(this, 'order')
+      this.orderId = Number(query.id)
       this.busy = false
-      this.setData({ busy: false })
-    }
-  },
+      const order = await this.load()
+      // Opened while a payment of this order is being confirmed (from the checkout's
+      // "View order", or from the list): keep asking until the server settles it.
+      if (order && order.status === 'NOTPAY' && pay.isConfirming(this.orderId)) {
+        this.setData({ payState: 'confirming' })
+        this.showOutcome(await pay.waitUntilPaid(this.orderId, { shouldStop: () => this.unloaded }))
+      }
+    },
 
-  // "Still confirming" -> ask the server again.
-  async onRefresh() {
-    const order = await this.load()
-    if (order && order.status === 'PAID') this.setData({ payState: 'paid' })
-    if (order && order.status === 'CLOSED') this.setData({ payState: 'closed' })
+    onUnload() {
+      this.unloaded = true
+      clearTimeout(this.expiryTimer)
+    },
+
+    onPullDownRefresh() {
+      return this.load().then(() => wx.stopPullDownRefresh())
+    },
+
+    onRetry() {
+      return this.load()
+    },
+
+    async load() {
+      this.setData({ state: this.data.order ? 'ready' : 'loading', errorMessage: '' })
+      try {
+        const order = await api.getOrder(this.orderId)
+        this.show(order)
+        return order
+      } catch (err) {
+        const { message, retryable } = errors.describe(err)
+        this.setData({ state: 'error', errorMessage: message, retryable })
+        return null
+      }
+    },
+
+    // Show the order; an unpaid one turns "expired" (and loses its Pay button) on the
+    // minute its time_expire passes, with the page open.
+    show(order) {
+      this.setData({ state: 'ready', order: orderView(order) })
+      clearTimeout(this.expiryTimer)
+      if (this.data.order.payable && !this.unloaded) {
+        const left = parseTime(order.time_expire) - Date.now()
+        this.expiryTimer = setTimeout(() => this.show(order), Math.max(0, left) + 1000)
+      }
+    },
+
+    showOutcome(outcome) {
+      if (outcome.state === 'stopped') return
+      this.setData({ payState: outcome.state })
+      if (outcome.order) this.show(outcome.order)
+    },
+
+    // Pay (again) an unpaid order: fresh pay_params from the server, then the cashier.
+    async onPay() {
+      if (this.busy) return
+      this.busy = true
+      this.setData({ busy: true, payState: 'paying', payError: '' })
+      try {
+        const { order, pay_params: payParams } = await api.payOrder(this.orderId)
+        this.show(order)
+        this.showOutcome(await pay.payAndConfirm(this.orderId, payParams, {
+          onConfirming: () => this.setData({ payState: 'confirming' }),
+          shouldStop: () => this.unloaded
+        }))
+      } catch (err) {
+        this.setData({ payState: 'error', payError: errors.describe(err).message })
+        // Paid, closed or expired meanwhile: show that instead.
+        if (err.code === 'ORDER_NOT_PAYABLE') await this.onRefresh()
+      } finally {
+        this.busy = false
+        this.setData({ busy: false })
+      }
+    },
+
+    // "Still confirming" -> ask the server again.
+    async onRefresh() {
+      const order = await this.load()
+      const payState = order && { PAID: 'paid', CLOSED: 'closed', EXPIRED: 'expired' }[this.data.order.status]
+      if (payState) this.setData({ payState })
+    },
+
+    // The whole out_trade_no, for support or to find the payment in WeChat's records.
+    onCopyNumber() {
+      wx.setClipboardData({ data: this.data.order.outTradeNo })
+    }
   }
 })

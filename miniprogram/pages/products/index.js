@@ -1,87 +1,108 @@
+// Pages are built with Component() (WeChat supports it for pages: lifecycle methods go in
+// `methods`), which is what lets miniprogram-simulate render them in tests.
+const i18n = require('../../i18n/index')
 const api = require('../../utils/api')
-const http = require('../../utils/http')
+const cart = require('../../utils/cart')
+const errors = require('../../utils/errors')
 const money = require('../../utils/money')
 
-const MAX_QUANTITY = 99
-
-Page({
+Component({
   data: {
+    t: {}, // texts in the user's language (i18n/)
     state: 'loading', // loading | ready | empty | error
     errorMessage: '',
-    emptyText: 'No products for sale yet.',
+    retryable: false,
+    emptyText: '',
     products: [], // [{id, name, description, price (fen), priceText, quantity}]
     itemCount: 0,
     totalText: money.formatFen(0)
   },
 
-  onLoad() {
-    return this.load()
-  },
+  methods: {
+    onLoad() {
+      i18n.applyTo(this, 'products')
+      this.setData({ emptyText: i18n.text('products.empty') })
+      return this.load()
+    },
 
-  onPullDownRefresh() {
-    return this.load().then(() => wx.stopPullDownRefresh())
-  },
+    // Back from the checkout or an order: a paid cart has been emptied meanwhile.
+    onShow() {
+      if (this.data.state === 'ready') this.showCart()
+    },
 
-  onRetry() {
-    return this.load()
-  },
+    onPullDownRefresh() {
+      return this.load().then(() => wx.stopPullDownRefresh())
+    },
 
-  async load() {
-    this.setData({ state: 'loading', errorMessage: '' })
-    try {
-      const products = await api.listProducts()
-      this.setData({
-        state: products.length ? 'ready' : 'empty',
-        products: products.map((p) => ({
-          id: p.id,
-          name: p.name,
-          description: p.description,
-          price: p.price,
-          priceText: money.formatFen(p.price),
-          quantity: 0
-        }))
-      })
+    onRetry() {
+      return this.load()
+    },
+
+    async load() {
+      if (!this.data.products.length) this.setData({ state: 'loading', errorMessage: '' })
+      try {
+        const products = await api.listProducts()
+        this.setData({
+          state: products.length ? 'ready' : 'empty',
+          products: products.map((p) => ({
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            price: p.price,
+            priceText: money.formatFen(p.price),
+            quantity: 0
+          }))
+        })
+        this.showCart()
+      } catch (err) {
+        const { message, retryable } = errors.describe(err)
+        this.setData({ state: 'error', errorMessage: message, retryable })
+      }
+    },
+
+    // Quantities come from the cart (utils/cart.js), so a refreshed list keeps them.
+    showCart() {
+      const quantities = cart.quantities()
+      this.setData({ products: this.data.products.map((p) => Object.assign({}, p, { quantity: quantities[p.id] || 0 })) })
       this.updateTotal()
-    } catch (err) {
-      this.setData({ state: 'error', errorMessage: http.friendlyMessage(err) })
+    },
+
+    onIncrease(e) {
+      this.changeQuantity(e.currentTarget.dataset.index, 1)
+    },
+
+    onDecrease(e) {
+      this.changeQuantity(e.currentTarget.dataset.index, -1)
+    },
+
+    changeQuantity(index, delta) {
+      const product = this.data.products[index]
+      if (!product) return
+      const quantity = cart.setQuantity(product.id, product.quantity + delta)
+      this.setData({ ['products[' + index + '].quantity']: quantity })
+      this.updateTotal()
+    },
+
+    // The total shown here is a preview; the server prices the order itself.
+    updateTotal() {
+      const chosen = this.data.products.filter((p) => p.quantity > 0)
+      this.setData({
+        itemCount: chosen.reduce((sum, p) => sum + p.quantity, 0),
+        totalText: money.formatFen(money.totalFen(chosen))
+      })
+    },
+
+    onCheckout() {
+      const chosen = this.data.products
+        .filter((p) => p.quantity > 0)
+        .map((p) => p.id + ':' + p.quantity)
+        .join(',')
+      if (!chosen) return
+      wx.navigateTo({ url: '/pages/checkout/index?cart=' + chosen })
+    },
+
+    onMyOrders() {
+      wx.navigateTo({ url: '/pages/orders/index' })
     }
-  },
-
-  onIncrease(e) {
-    this.changeQuantity(e.currentTarget.dataset.index, 1)
-  },
-
-  onDecrease(e) {
-    this.changeQuantity(e.currentTarget.dataset.index, -1)
-  },
-
-  changeQuantity(index, delta) {
-    const product = this.data.products[index]
-    if (!product) return
-    const quantity = Math.min(MAX_QUANTITY, Math.max(0, product.quantity + delta))
-    this.setData({ ['products[' + index + '].quantity']: quantity })
-    this.updateTotal()
-  },
-
-  // The total shown here is a preview; the server prices the order itself.
-  updateTotal() {
-    const chosen = this.data.products.filter((p) => p.quantity > 0)
-    this.setData({
-      itemCount: chosen.reduce((sum, p) => sum + p.quantity, 0),
-      totalText: money.formatFen(money.totalFen(chosen))
-    })
-  },
-
-  onCheckout() {
-    const cart = this.data.products
-      .filter((p) => p.quantity > 0)
-      .map((p) => p.id + ':' + p.quantity)
-      .join(',')
-    if (!cart) return
-    wx.navigateTo({ url: '/pages/checkout/index?cart=' + cart })
-  },
-
-  onMyOrders() {
-    wx.navigateTo({ url: '/pages/orders/index' })
   }
 })

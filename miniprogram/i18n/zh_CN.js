@@ -1,0 +1,94 @@
+// 简体中文: the mini program's default language. Every text a user can see is here, by
+// screen; en.js has the same keys (tests/miniprogram/i18n.test.js checks). Placeholders
+// such as {count} are filled in by i18n.format().
+module.exports = {
+  common: {
+    loading: '加载中…',
+    errorTitle: '出了点问题',
+    retry: '重试',
+    total: '合计',
+    pay: '支付',
+    viewOrder: '查看订单',
+    refresh: '刷新',
+    copy: '复制',
+    orderNo: '订单号'
+  },
+  // Order states as the user sees them; EXPIRED is an unpaid order past its pay-by time.
+  status: {
+    NOTPAY: '待支付',
+    PAID: '已支付',
+    CLOSED: '已关闭',
+    EXPIRED: '已过期'
+  },
+  // Where a payment stands (templates/states.wxml "payment").
+  payment: {
+    creating: '正在创建订单…',
+    paying: '正在等待微信支付…',
+    confirming: '正在确认支付结果…',
+    paid: '支付成功，谢谢！',
+    cancelled: '已取消支付。订单已保留，可稍后支付。',
+    failed: '支付未完成，未扣款时可重新支付。',
+    closed: '订单已关闭，未完成支付。',
+    expired: '订单已超过支付时间，请重新下单。',
+    unconfirmed: '仍在确认支付结果。如微信已扣款，订单稍后会显示为已支付。',
+    // The simulator's stand-in for WeChat's cashier (development only).
+    simulatorTitle: '模拟微信支付',
+    simulatorContent: '在本地模拟器中支付此订单？不会产生真实扣款。',
+    simulatorConfirm: '支付',
+    simulatorCancel: '取消'
+  },
+  // One text per error code the backend (or the client itself) can give; errors.js says
+  // which of them are worth a "retry" button.
+  errors: {
+    NETWORK: '无法连接服务器，请检查网络后重试。',
+    SERVER: '服务器暂时繁忙，请稍后重试。',
+    UNKNOWN: '出了点问题，请稍后重试。',
+    WX_LOGIN_FAILED: '微信登录失败，请稍后重试。',
+    INVALID_CODE: '登录已失效，请重试。',
+    UNAUTHORIZED: '登录已失效，请重试。',
+    RATE_LIMITED: '操作太频繁，请一分钟后再试。',
+    LOGIN_BLOCKED: '微信暂时无法登录此账号。',
+    CONFLICT: '请求冲突，请重试。',
+    WECHAT_UNAVAILABLE: '微信服务繁忙，请稍后重试。',
+    WECHAT_ERROR: '微信登录失败，请稍后重试。',
+    WECHATPAY_UNAVAILABLE: '微信支付暂时无响应，请稍后重试。',
+    WECHATPAY_ERROR: '微信支付暂时无法处理此订单，请稍后重试。',
+    PAYMENTS_NOT_CONFIGURED: '暂时无法支付，请稍后再试。',
+    PAYMENTS_MISCONFIGURED: '暂时无法支付，请稍后再试。',
+    PRODUCT_NOT_FOUND: '购物车中有商品已下架，请返回重新选择。',
+    ORDER_NOT_FOUND: '找不到这个订单。',
+    ORDER_NOT_SHIPPED: '这个订单还没有发货。',
+    ORDER_NOT_PAYABLE: '这个订单已不能支付。',
+    IDEMPOTENCY_KEY_REUSED: '购物车已变化，请返回重新结算。',
+    INVALID_REQUEST: '请求无效，请返回重试。',
+    NOT_FOUND: '找不到请求的内容。',
+    METHOD_NOT_ALLOWED: '请求无效，请更新小程序后重试。',
+    BODY_TOO_LARGE: '请求内容过多，请减少商品后重试。',
+    INTERNAL_ERROR: '服务器暂时繁忙，请稍后重试。',
+    HTTP_ERROR: '出了点问题，请稍后重试。'
+  },
+  products: {
+    title: '商品',
+    intro: '选好商品后去结算。',
+    myOrders: '我的订单',
+    empty: '暂无在售商品。',
+    checkout: '去结算'
+  },
+  checkout: {
+    title: '确认订单',
+    empty: '购物车是空的。'
+  },
+  order: {
+    title: '订单详情',
+    created: '下单时间',
+    paid: '支付时间',
+    payBy: '请在此时间前支付'
+  },
+  orders: {
+    title: '我的订单',
+    empty: '还没有订单。',
+    browse: '去逛逛',
+    // An order of several products: "手冲咖啡 等3件"
+    more: '{name} 等{count}件'
+  }
+}
