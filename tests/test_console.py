@@ -9,7 +9,7 @@ import requests
 
 from server import create_app
 from server.audit import AuditLog
-from server.catalogue import seed_catalogue
+from server.catalogue import DEMO_CATALOGUE, seed_catalogue
 from server.console.forms import fen_to_yuan, yuan_to_fen
 from server.extensions import db
 from server.models import Order, Product, utcnow
@@ -18,6 +18,7 @@ from tests.console import PASSWORD, ConsoleClient, make_staff
 from tests.test_config import production  # noqa: F401  (a fixture)
 
 ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
+COFFEE = DEMO_CATALOGUE[0]["name"]  # product 1, 18.00 yuan
 
 
 @pytest.fixture
@@ -191,11 +192,11 @@ def test_next_only_leads_inside_the_console(app):
 
 
 def test_editing_a_product_changes_it_and_is_audited(app, admin):
-    answer = admin.post("/console/catalogue/1", {"name": "Pour-over coffee (large)",
+    answer = admin.post("/console/catalogue/1", {"name": "手冲咖啡 (大杯)",
                                                  "description": "Bigger.", "price": "21.5",
                                                  "active": "y"})
     assert answer.status_code == 302
-    assert product(app) == {"id": 1, "name": "Pour-over coffee (large)",
+    assert product(app) == {"id": 1, "name": "手冲咖啡 (大杯)",
                             "description": "Bigger.", "price": 2150}
     [entry] = [e for e in rows(app, AuditLog) if e.action == "product.update"]
     assert entry.actor == ADMIN and entry.target == "product:1" and entry.ip == "127.0.0.1"
@@ -231,7 +232,7 @@ def test_a_bad_price_is_a_form_error_and_nothing_is_written(app, admin):
 def test_a_missing_name_is_a_form_error(app, admin):
     answer = admin.post("/console/catalogue/new", {"name": "", "price": "1"})
     assert answer.status_code == 400 and "This field is required" in answer.text
-    assert len(rows(app, Product)) == 4
+    assert len(rows(app, Product)) == len(DEMO_CATALOGUE)
 
 
 def test_a_form_without_its_csrf_token_is_refused(app, admin):
@@ -247,7 +248,7 @@ def test_a_token_from_another_session_is_refused(app, admin, operator):
     stolen = operator.token()
     answer = admin.post("/console/catalogue/1", {"name": "Hacked", "price": "1"}, token=stolen)
     assert answer.status_code == 400
-    assert product(app)["name"] == "Pour-over coffee"
+    assert product(app)["name"] == COFFEE
 
 
 def test_an_operator_cannot_change_the_catalogue(app, operator):
@@ -268,7 +269,7 @@ def test_an_ended_session_changes_nothing(app, admin):
     admin.client.delete_cookie("session")  # what the browser does once the session expires
     answer = admin.post("/console/catalogue/1", {"name": "Late", "price": "1"}, token=token)
     assert answer.status_code == 302 and answer.headers["Location"] == "/console/login"
-    assert product(app)["name"] == "Pour-over coffee"
+    assert product(app)["name"] == COFFEE
 
 
 def test_an_expired_session_cookie_is_not_accepted(make_app):

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from server.catalogue import DEMO_CATALOGUE
 from tests.conftest import require, wait_for
 from tests.console import PASSWORD, make_staff
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
+COFFEE = DEMO_CATALOGUE[0]["name"]  # product 1, 18.00 yuan
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 860}
 SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
@@ -175,18 +177,18 @@ def test_an_admin_edits_a_product_with_form_errors_first(shop, open_page):
     page = open_page()
     log_in(page, shop, ADMIN)
     page.click("nav >> text=Catalogue")
-    page.click("tr:has-text('Pour-over coffee') >> text=Edit")
+    page.click(f"tr:has-text('{COFFEE}') >> text=Edit")
     expect(page.locator("#price")).to_have_value("18.00")
     page.fill("#price", "19.999")
     page.click("button:has-text('Save')")
     expect(page.locator(".field.has-error")).to_contain_text("at most two decimals")
-    assert product_row(shop) == ("Pour-over coffee", 1800, True)
-    page.fill("#name", "Pour-over coffee, large")
+    assert product_row(shop) == (COFFEE, 1800, True)
+    page.fill("#name", "手冲咖啡 大杯")
     page.fill("#price", "19.9")
     page.click("button:has-text('Save')")
-    expect(page.locator(".flash-success")).to_contain_text("Saved Pour-over coffee, large")
-    expect(page.locator("tr:has-text('Pour-over coffee, large')")).to_contain_text("¥19.90")
-    assert product_row(shop) == ("Pour-over coffee, large", 1990, True)
+    expect(page.locator(".flash-success")).to_contain_text("Saved 手冲咖啡 大杯")
+    expect(page.locator("tr:has-text('手冲咖啡 大杯')")).to_contain_text("¥19.90")
+    assert product_row(shop) == ("手冲咖啡 大杯", 1990, True)
     assert [p["price"] for p in shop.products() if p["id"] == 1] == [1990]
 
     page.click("nav >> text=Audit log")
@@ -209,7 +211,7 @@ def test_a_forged_or_missing_csrf_token_is_refused(shop, open_page):
     page.fill("#price", "0.01")
     page.click("button:has-text('Save')")
     expect(page.locator("h1")).to_have_text("Form expired")
-    assert product_row(shop) == ("Pour-over coffee", 1800, True)
+    assert product_row(shop) == (COFFEE, 1800, True)
 
 
 def test_an_operator_is_refused_admin_actions(shop, open_page):
@@ -242,7 +244,7 @@ def test_an_expired_session_changes_nothing(make_stack, open_page):
     page.click("button:has-text('Save')")
     expect(page).to_have_url(re.compile(r"/console/login"))
     expect(page.locator(".flash-error")).to_contain_text("Your session has ended")
-    assert product_row(stack) == ("Pour-over coffee", 1800, True)
+    assert product_row(stack) == (COFFEE, 1800, True)
 
 
 def test_the_console_fits_a_phone(shop, open_page):
@@ -265,7 +267,7 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     alice, bob = shop.login("o-alice-0000000000000001"), shop.login("o-bob-00000000000000002")
     pay(shop, alice, [{"product_id": 1, "quantity": 2}])
     pay(shop, bob, [{"product_id": 2, "quantity": 1}, {"product_id": 3, "quantity": 2}])
-    pay(shop, alice, [{"product_id": 4, "quantity": 1}])
+    pay(shop, alice, [{"product_id": 3, "quantity": 1}])
     last = pay(shop, bob, [{"product_id": 1, "quantity": 1}, {"product_id": 2, "quantity": 1}])
     shop.create_order(alice, [{"product_id": 3, "quantity": 1}])
     odd = shop.create_order(bob).json()["order"]
@@ -280,7 +282,7 @@ def test_a_tour_of_the_main_pages(shop, open_page):
 
     page = open_page()
     log_in(page, shop, ADMIN)
-    expect(page.locator("[data-stat=paid-today]")).to_have_text("¥123.01")
+    expect(page.locator("[data-stat=paid-today]")).to_have_text("¥135.50")
     expect(page.locator("[data-stat=refunded-week]")).to_have_text("¥0.00")
     expect(page.locator("[data-stat=awaiting]")).to_have_text("2")
     expect(page.locator("nav >> text=Needs attention")).to_contain_text("1")
@@ -307,7 +309,7 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     expect(page.locator("#refused")).to_contain_text("REFUSED.AMOUNT_MISMATCH")
     shot(page, "attention")
     page.click("nav >> text=Catalogue")
-    expect(page.locator("tbody tr")).to_have_count(4)
+    expect(page.locator("tbody tr")).to_have_count(len(DEMO_CATALOGUE))
     shot(page, "catalogue")
     page.click("nav >> text=Audit log")
     expect(page.locator("table.audit")).to_contain_text("order.sync")
