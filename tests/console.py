@@ -5,6 +5,7 @@ from server import staff
 from server.extensions import db
 
 PASSWORD = "correct horse battery staple"
+ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -44,3 +45,13 @@ class ConsoleClient:
         elif token:
             data["csrf_token"] = token
         return self.client.post(path, data=data, **kwargs)
+
+
+def staffed(stack):
+    """An admin and an operator on a live stack, each logged in with a client of their own."""
+    make_staff(stack.app, ADMIN, "admin")
+    make_staff(stack.app, OPERATOR, "operator")
+    admin, operator = ConsoleClient(stack.app), ConsoleClient(stack.app)
+    admin.login(ADMIN)
+    operator.login(OPERATOR)
+    return admin, operator

@@ -14,10 +14,9 @@ from server.console.forms import fen_to_yuan, yuan_to_fen
 from server.extensions import db
 from server.models import Order, Product, utcnow
 from server.staff import StaffUser
-from tests.console import PASSWORD, ConsoleClient, make_staff
+from tests.console import ADMIN, OPERATOR, PASSWORD, ConsoleClient, make_staff, staffed
 from tests.test_config import production  # noqa: F401  (a fixture)
 
-ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
 COFFEE = DEMO_CATALOGUE[0]["name"]  # product 1, 18.00 yuan
 
 
@@ -314,15 +313,6 @@ def test_staff_cli(app):
 
 
 # -- actions against the simulator ----------------------------------------------------------
-
-def staffed(stack):
-    make_staff(stack.app, ADMIN, "admin")
-    make_staff(stack.app, OPERATOR, "operator")
-    admin, operator = ConsoleClient(stack.app), ConsoleClient(stack.app)
-    admin.login(ADMIN)
-    operator.login(OPERATOR)
-    return admin, operator
-
 
 def wechat_state(stack, out_trade_no):
     return requests.get(f"{stack.sandbox}/sandbox/orders/{out_trade_no}").json()["order"][

@@ -4,19 +4,8 @@ ABNORMAL refunds under Needs attention. The browser test is in test_console_brow
 import requests
 
 from tests.conftest import wait_for
-from tests.console import ConsoleClient, make_staff
-from tests.refund_helpers import COFFEE, paid_order, wait_refund
-
-ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
-
-
-def staffed(stack):
-    make_staff(stack.app, ADMIN, "admin")
-    make_staff(stack.app, OPERATOR, "operator")
-    admin, operator = ConsoleClient(stack.app), ConsoleClient(stack.app)
-    admin.login(ADMIN)
-    operator.login(OPERATOR)
-    return admin, operator
+from tests.console import ADMIN, staffed
+from tests.refund_helpers import paid_order, wait_refund
 
 
 def refunds_of(stack, order_id):
