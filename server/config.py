@@ -56,6 +56,17 @@ NAMES = [
     "WECHATPAY_API_BASE_BACKUP", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", *DEFAULTS,
 ]
 
+# The staff console: idle session lifetime, login attempts per address (shared through Redis
+# when REDIS_URL is set), and how many failed logins in a row lock an account for how long.
+CONSOLE_DEFAULTS = {
+    "CONSOLE_SESSION_SECONDS": "3600",
+    "CONSOLE_LOGIN_RATE_LIMIT": "10 per minute",
+    "CONSOLE_LOCKOUT_FAILURES": "5",
+    "CONSOLE_LOCKOUT_MINUTES": "15",
+}
+DEFAULTS.update(CONSOLE_DEFAULTS)
+NAMES += [*CONSOLE_DEFAULTS, "REDIS_URL"]
+
 WECHATPAY_BACKUP_BASE = "https://api2.mch.weixin.qq.com"
 # Exactly these; anything else ("Production", "prod", "production ") is refused, so a typo can
 # never skip the production checks.
@@ -105,6 +116,7 @@ def load(overrides=None, env_file=".env"):
 
 
 def validate(values):
+    _validate_console(values)
     version = values["WECHATPAY_API_VERSION"]
     if version not in ("v2", "v3"):
         raise ConfigError("WECHATPAY_API_VERSION must be v2 or v3")
@@ -142,6 +154,15 @@ def validate(values):
     _validate_push(values)
     if values["APP_ENV"] == "production":
         _validate_production(values)
+
+
+def _validate_console(values):
+    for name in ("CONSOLE_SESSION_SECONDS", "CONSOLE_LOCKOUT_FAILURES", "CONSOLE_LOCKOUT_MINUTES"):
+        if not re.fullmatch(r"[0-9]{1,9}", values[name]) or int(values[name]) < 1:
+            raise ConfigError(f"{name} must be a whole number, at least 1")
+    if not re.fullmatch(r"[0-9]{1,6} ?(per |/)(second|minute|hour|day)s?",
+                        values["CONSOLE_LOGIN_RATE_LIMIT"]):
+        raise ConfigError("CONSOLE_LOGIN_RATE_LIMIT must look like '10 per minute'")
 
 
 def _validate_push(values):
