@@ -85,3 +85,9 @@ class OrderFilterForm(FlaskForm):
     end = DateField("To", validators=[Optional()])
     q = StringField("Search", validators=[Optional(), Length(max=64)])
 
+
+
+class ReconcileForm(FlaskForm):
+    """Run the reconciliation of one Beijing day (again)."""
+
+    day = DateField("Beijing day", validators=[DataRequired(message="Pick a day.")])

@@ -8,13 +8,14 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from .. import attention, payments, refunds
+from .. import attention, bills, payments, refunds
 from ..audit import AuditLog
 from ..catalogue import save_product
 from ..clients import gateway
 from ..errors import HttpError
 from ..extensions import db
-from ..models import Order, PaymentEvent, Product, Refund, RefundRequest, User, as_utc
+from ..models import BillDifference, Order, PaymentEvent, Product, Refund, RefundRequest, User, \
+    as_utc
 from ..wechatpay.errors import ApiError, WeChatPayError
 from ..wechatpay.gateway import CHINA
 from . import audit, bp, login_required, role_required
@@ -73,9 +74,11 @@ def attention_counts():
         attention.abnormal_refunds().subquery()))
     requests = db.session.scalar(db.select(func.count()).where(
         RefundRequest.status == RefundRequest.PENDING))
+    differences = db.session.scalar(db.select(func.count()).select_from(
+        BillDifference).where(BillDifference.resolved_at.is_(None)))
     counts = {"refused_payments": refused, "abnormal_refunds": abnormal,
-              "refund_requests": requests}
-    counts["total"] = refused + abnormal  # the items on the Needs attention page
+              "refund_requests": requests, "bill_differences": differences}
+    counts["total"] = refused + abnormal + differences  # the items on Needs attention
     return counts
 
 
@@ -231,7 +234,7 @@ def attention_page():
                                   .order_by(attention.Resolution.id.desc()).limit(20)
                                   ).scalars().all()
     return render_template("console/attention.html", refused=refused, abnormal=abnormal,
-                           resolved=resolved,
+                           resolved=resolved, differences=bills.open_differences(),
                            form=NoteForm())
 
 

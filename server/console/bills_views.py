@@ -1,0 +1,147 @@
+"""The console's Reconciliation pages: each Beijing day's run of ``server.bills`` (our totals
+against WeChat's bill), its differences, resolving one with a note, the bill as CSV, and
+running a day again. The same functions as ``flask bills``; the console asks, shows and
+records who did it."""
+from datetime import timedelta
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, \
+    url_for
+from flask_login import current_user
+
+from .. import bills
+from ..clients import gateway
+from ..errors import HttpError
+from ..extensions import db
+from ..jobrun import exclusive
+from ..models import BillDifference
+from ..wechatpay.errors import BillNotReady, WeChatPayError
+from . import audit, bp, login_required, role_required
+from .forms import NoteForm, ReconcileForm
+
+# What each kind of difference means, in words (README "Reconciliation" says what to do).
+DIFFERENCE_KINDS = {
+    bills.UNKNOWN_PAYMENT: "WeChat took money for an order we do not have",
+    bills.MISSED_PAYMENT: "WeChat has it paid and we had it unpaid: it is now applied here",
+    bills.PAID_NOT_IN_BILL: "Paid here, but not in WeChat's bills",
+    bills.AMOUNT_MISMATCH: "Paid in both, with different amounts",
+    bills.UNKNOWN_REFUND: "WeChat has a refund we have no record of",
+    bills.REFUND_STATUS_MISMATCH: "The refund's status differs",
+    bills.REFUND_AMOUNT_MISMATCH: "The refund's amount differs",
+    bills.REFUND_NOT_IN_BILL: "Refunded here, but not in WeChat's bills",
+}
+
+
+def _run_or_404(run_id):
+    try:
+        return bills.get_run(run_id)
+    except bills.BillError:
+        abort(404)
+
+
+@bp.get("/reconciliation")
+@login_required
+def reconciliation():
+    form = ReconcileForm(formdata=None, day=bills.beijing_today() - timedelta(days=1))
+    runs = bills.list_runs()
+    open_counts = {}
+    for diff in bills.open_differences():
+        open_counts[diff.run_id] = open_counts.get(diff.run_id, 0) + 1
+    return render_template("console/reconciliation.html", runs=runs, open_counts=open_counts,
+                           form=form)
+
+
+@bp.get("/reconciliation/<int(max=2147483647):run_id>")
+@login_required
+def reconciliation_run(run_id):
+    run = _run_or_404(run_id)
+    return render_template("console/reconciliation_run.html", run=run,
+                           differences=bills.run_differences(run.id), kinds=DIFFERENCE_KINDS,
+                           form=NoteForm(), rerun=ReconcileForm(formdata=None, day=run.day))
+
+
+@bp.get("/reconciliation/<int(max=2147483647):run_id>/bill.csv")
+@login_required
+def reconciliation_csv(run_id):
+    run = _run_or_404(run_id)
+    try:
+        text = bills.bill_csv(run.id)
+    except bills.BillError as exc:
+        flash(f"No CSV: {exc.message}.", "error")
+        return redirect(url_for("console.reconciliation_run", run_id=run.id))
+    return Response(text.encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=tradebill-{run.day.isoformat()}.csv"})
+
+
+@bp.post("/reconciliation/differences/<int(max=2147483647):diff_id>/resolve")
+@role_required("admin")
+def resolve_difference(diff_id):
+    form = NoteForm()
+    back = request.form.get("back") == "attention"
+    note = (form.note.data or "").strip()
+    try:
+        diff = bills.resolve_difference(diff_id, current_user.email, note)
+    except bills.BillError as exc:
+        if exc.code == "DIFFERENCE_NOT_FOUND":
+            abort(404)
+        flash({"NOTE_REQUIRED": "Write a note saying what was done about this difference.",
+               "ALREADY_RESOLVED": "Someone resolved this difference already."}.get(
+                   exc.code, f"Not resolved: {exc.message}."), "error")
+        diff = None
+    else:
+        audit("bill_difference.resolve", f"bill_difference:{diff.id}",
+              {"kind": diff.kind, "day": diff.run.day.isoformat(), "note": diff.note})
+        flash("Resolved.", "success")
+    if back:
+        return redirect(url_for("console.attention_page") + "#differences")
+    run_id = diff.run_id if diff else db.session.get(BillDifference, diff_id).run_id
+    return redirect(url_for("console.reconciliation_run", run_id=run_id))
+
+
+@bp.post("/reconciliation/run")
+@role_required("admin")
+def reconcile_day():
+    form = ReconcileForm()
+    if not form.validate_on_submit():
+        flash("Pick a Beijing day to reconcile.", "error")
+        return redirect(url_for("console.reconciliation"))
+    day = form.day.data
+    if day > bills.beijing_today():
+        flash("That day has not happened yet in Beijing.", "error")
+        return redirect(url_for("console.reconciliation"))
+    outcome, run = _reconcile(day)
+    audit("bills.reconcile", f"day:{day.isoformat()}", {"outcome": outcome})
+    if run is None:
+        run = next((r for r in bills.list_runs() if r.day == day), None)
+    if run is None:
+        return redirect(url_for("console.reconciliation"))
+    return redirect(url_for("console.reconciliation_run", run_id=run.id))
+
+
+def _reconcile(day):
+    """(outcome, run or None), with a flashed message saying what happened."""
+    config = current_app.config
+    try:
+        gw = gateway()
+        with exclusive("bills-reconcile") as ours:
+            if not ours:  # the daily timer is running: never two at once
+                flash("Another reconciliation is running; try again in a minute.", "error")
+                return "busy", None
+            run = bills.reconcile(day, gateway=gw, appid=config["WECHAT_APPID"],
+                                  mchid=config["WECHATPAY_MCHID"])
+    except HttpError as exc:
+        flash(f"Payments are not configured here: {exc.message}.", "error")
+        return "not_configured", None
+    except BillNotReady:
+        flash(f"WeChat has not made the bill of {day} yet (from about 10:00 the next day, "
+              "Beijing time); try later.", "error")
+        return "not_ready", None
+    except bills.BillError as exc:
+        flash(f"The bill of {day} was refused, nothing of it kept: {exc.message}.", "error")
+        return exc.code, None
+    except WeChatPayError as exc:
+        db.session.rollback()
+        flash(f"Could not get the bill of {day} from WeChat Pay ({exc.code}); nothing of it "
+              "was kept. Try again shortly.", "error")
+        return exc.code, None
+    flash(f"Reconciled {day}: {run.status}.", "success" if run.status == "CLEAN" else "error")
+    return run.status, run
