@@ -7,9 +7,9 @@ import re
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, PasswordField, StringField, \
-    TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import BooleanField, DateField, EmailField, FieldList, Form, FormField, \
+    PasswordField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
 YUAN = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
 MAX_FEN = 10**9  # ten million yuan: far above any one order, far below an int32's limit
@@ -91,3 +91,27 @@ class ReconcileForm(FlaskForm):
     """Run the reconciliation of one Beijing day (again)."""
 
     day = DateField("Beijing day", validators=[DataRequired(message="Pick a day.")])
+
+
+class ParcelForm(Form):
+    """One parcel of an express delivery (a sub-form: the page's form carries the token)."""
+
+    tracking_no = StringField("Tracking number", validators=[Optional(), Length(max=128)])
+    express_company = StringField("Carrier code", validators=[Optional(), Length(max=128)])
+
+
+LOGISTICS = {"express": "Express (tracking number)", "local": "Local delivery",
+             "virtual": "Virtual goods", "pickup": "Pickup by the user"}
+
+
+class ShippingForm(FlaskForm):
+    logistics = StringField("Logistics", validators=[AnyOf(
+        list(LOGISTICS), message="Pick how it was shipped.")])  # a <select> of LOGISTICS
+    parcels = FieldList(FormField(ParcelForm), min_entries=3, max_entries=15)
+    item_desc = StringField("What was shipped", validators=[
+        DataRequired(message="Say what was shipped."), Length(max=120)])
+    receiver_contact = StringField("Receiver phone (masked)", validators=[Optional(),
+                                                                          Length(max=64)])
+    consignor_contact = StringField("Sender phone (masked)", validators=[Optional(),
+                                                                         Length(max=64)])
+    all_delivered = BooleanField("Everything is shipped", default=True)

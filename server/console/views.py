@@ -8,18 +8,19 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from .. import attention, bills, payments, refunds
+from .. import attention, bills, payments, refunds, shipping
 from ..audit import AuditLog
 from ..catalogue import save_product
 from ..clients import gateway
 from ..errors import HttpError
 from ..extensions import db
-from ..models import BillDifference, Order, PaymentEvent, Product, Refund, RefundRequest, User, \
-    as_utc
+from ..models import BillDifference, Order, PaymentEvent, Product, Refund, RefundRequest, \
+    ShippingEvent, User, as_utc
 from ..wechatpay.errors import ApiError, WeChatPayError
 from ..wechatpay.gateway import CHINA
 from . import audit, bp, login_required, role_required
-from .forms import ActionForm, NoteForm, OrderFilterForm, ProductForm, fen_to_yuan
+from .forms import LOGISTICS, ActionForm, NoteForm, OrderFilterForm, ProductForm, ShippingForm, \
+    fen_to_yuan
 
 PER_PAGE = 25
 ORDER_STATUSES = [Order.NOTPAY, Order.PAID, Order.REFUNDED, Order.CLOSED]
@@ -154,13 +155,38 @@ def order_timeline(order):
 @bp.get("/orders/<int(max=2147483647):order_id>")
 @login_required
 def order_detail(order_id):
-    order = _order_or_404(order_id)
+    return render_order(_order_or_404(order_id))
+
+
+def render_order(order, shipping_form=None):
+    """The order page; ``shipping_form`` keeps what was typed into a refused shipping form."""
     user = db.session.get(User, order.user_id)
     order_refunds = db.session.execute(db.select(Refund).where(Refund.order_id == order.id)
                                        .order_by(Refund.id)).scalars().all()
     return render_template("console/order.html", order=order, user=user,
                            events=order_timeline(order), refunds=order_refunds,
-                           refunded=order.refunded, refundable=refunds.refundable(order))
+                           refunded=order.refunded, refundable=refunds.refundable(order),
+                           **shipping_block(order, shipping_form))
+
+
+def shipping_block(order, form=None):
+    """What the order page shows of shipping: our shipment, WeChat's view, the events."""
+    shipment = order.shipment
+    events = db.session.execute(db.select(ShippingEvent).where(
+        ShippingEvent.order_id == order.id).order_by(ShippingEvent.created_at,
+                                                     ShippingEvent.id)).scalars().all()
+    if form is None:
+        form = ShippingForm(formdata=None, item_desc=order.description)
+        if shipment is not None:  # a change starts from what WeChat has
+            parcels = json.loads(shipment.packages)
+            form.logistics.data = next(k for k, v in shipping.LOGISTICS_TYPES.items()
+                                       if v == shipment.logistics_type)
+            form.item_desc.data = parcels[0]["item_desc"]
+            form.all_delivered.data = shipment.is_all_delivered
+    return {"shipment": shipment, "shipping_events": events, "shipping_form": form,
+            "parcels": json.loads(shipment.packages) if shipment else [],
+            "wechat_states": shipping.WECHAT_STATES, "logistics_choices": LOGISTICS, "max_uploads": shipping.MAX_UPLOADS,
+            "logistics_names": {v: k for k, v in shipping.LOGISTICS_TYPES.items()}}
 
 
 def _wechat_call(order, what, call):
