@@ -252,12 +252,76 @@ def test_the_console_fits_a_phone(shop, open_page):
     page = open_page(PHONE)
     log_in(page, shop, ADMIN)
     for path in ("/console/", "/console/orders", "/console/catalogue", "/console/orders/1",
-                 "/console/audit", "/console/attention"):
+                 "/console/audit", "/console/attention", "/console/reconciliation"):
         page.goto(shop.backend + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{path} is {width}px wide"
         expect(page.locator("nav.nav")).to_be_visible()
     page.goto(f"{shop.backend}/console/orders/1")
+
+
+def test_resolve_a_reconciliation_difference_and_record_a_shipment(shop, open_page):
+    """The two pages of the bills and shipping work: a day's bill with a payment we do not
+    have, resolved with a note; a paid order shipped as two express parcels. Both are
+    photographed for the README when CONSOLE_SCREENSHOTS is set, and must fit a phone."""
+    from server.bills import beijing_today
+    order = pay(shop, shop.login(), [{"product_id": 1, "quantity": 2}])
+    day = beijing_today().isoformat()
+    unknown = shop.control(f"bills/{day}", kind="payment", total=888)["change"]
+    page = open_page()
+    log_in(page, shop, ADMIN)
+    page.click("nav >> text=Reconciliation")
+    page.fill("#day", day)
+    page.click("button:has-text('Run this day')")
+    expect(page.locator("h1")).to_contain_text(day)
+    expect(page.locator("[data-total=paid-ours]")).to_have_text("¥36.00")
+    expect(page.locator("[data-total=paid-wechat]")).to_have_text("¥44.88")
+    difference = page.locator("#differences article")
+    expect(difference).to_contain_text("UNKNOWN_PAYMENT")
+    expect(difference).to_contain_text(unknown["out_trade_no"])
+    expect(page.locator("nav >> text=Needs attention")).to_contain_text("1")
+    shot(page, "reconciliation")
+    with page.expect_download() as download:
+        page.click("text=Download bill (CSV)")
+    assert download.value.suggested_filename == f"tradebill-{day}.csv"
+    difference.locator("button:has-text('Mark resolved')").click()  # the note is required
+    assert shop.query("SELECT resolved_at FROM bill_differences") == [(None,)]
+    difference.locator("textarea").fill("Another shop on our merchant account")
+    difference.locator("button:has-text('Mark resolved')").click()
+    expect(page.locator(".flash-success")).to_have_text("Resolved.")
+    expect(difference).to_contain_text("RESOLVED")
+    expect(page.locator("h1")).to_contain_text("CLEAN")
+    assert shop.query("SELECT resolved_by, note FROM bill_differences") == [
+        (ADMIN, "Another shop on our merchant account")]
+
+    page.goto(f"{shop.backend}/console/orders/{order['id']}")
+    block = page.locator("#shipping")
+    block.locator("#logistics").select_option("express")
+    block.locator("#parcels-0-tracking_no").fill("YT1000")
+    block.locator("#parcels-1-tracking_no").fill("ZT2000")
+    block.locator("#parcels-1-express_company").fill("ZTO")
+    block.locator("button:has-text('Record and upload')").click()
+    expect(block.locator(".field.has-error")).to_contain_text("express_company")
+    assert shop.query("SELECT count(*) FROM shipments") == [(0,)]
+    block.locator("#parcels-0-express_company").fill("YTO")
+    block.locator("button:has-text('Record and upload')").click()
+    expect(page.locator(".flash-success")).to_contain_text("WeChat has it")
+    expect(block.locator("tbody tr")).to_have_count(2)
+    expect(block).to_contain_text("UPLOAD.OK")
+    shop.control("shipping/confirm", transaction_id=order["transaction_id"])
+    block.locator("button:has-text('Sync with WeChat')").click()
+    expect(block.locator("[data-wechat-state]")).to_contain_text("completed")
+    shot(page, "shipping")
+    assert shop.query("SELECT status, upload_count FROM shipments") == [("SHIPPED", 1)]
+
+    phone = open_page(PHONE)
+    log_in(phone, shop, ADMIN)
+    for path in ("/console/reconciliation", "/console/reconciliation/1",
+                 f"/console/orders/{order['id']}"):
+        phone.goto(shop.backend + path)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{path} is {width}px wide"
+    shot(phone, "phone-shipping", full_page=False)
 
 
 def test_a_tour_of_the_main_pages(shop, open_page):

@@ -41,13 +41,14 @@ def _run_or_404(run_id):
 @bp.get("/reconciliation")
 @login_required
 def reconciliation():
-    form = ReconcileForm(formdata=None, day=bills.beijing_today() - timedelta(days=1))
+    today = bills.beijing_today()
+    form = ReconcileForm(formdata=None, day=today - timedelta(days=1))
     runs = bills.list_runs()
     open_counts = {}
     for diff in bills.open_differences():
         open_counts[diff.run_id] = open_counts.get(diff.run_id, 0) + 1
     return render_template("console/reconciliation.html", runs=runs, open_counts=open_counts,
-                           form=form)
+                           form=form, today=today)
 
 
 @bp.get("/reconciliation/<int(max=2147483647):run_id>")
