@@ -321,6 +321,7 @@ def test_resolve_a_reconciliation_difference_and_record_a_shipment(shop, open_pa
         phone.goto(shop.backend + path)
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{path} is {width}px wide"
+    phone.evaluate("document.getElementById('shipping').scrollIntoView()")
     shot(phone, "phone-shipping", full_page=False)
 
 

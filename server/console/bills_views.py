@@ -144,5 +144,5 @@ def _reconcile(day):
         flash(f"Could not get the bill of {day} from WeChat Pay ({exc.code}); nothing of it "
               "was kept. Try again shortly.", "error")
         return exc.code, None
-    flash(f"Reconciled {day}: {run.status}.", "success" if run.status == "CLEAN" else "error")
+    flash(f"Reconciled {day}: {run.status}.", "success" if run.status == "CLEAN" else "info")
     return run.status, run
