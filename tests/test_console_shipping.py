@@ -96,6 +96,7 @@ def test_the_second_submission_is_the_one_change_and_the_third_is_refused(stack)
     admin.post(path, ship_form("express", [("YT1", "YTO")]))
     page = admin.get(f"/console/orders/{order['id']}").text
     assert "Change shipping (WeChat allows this once)" in page
+    assert 'name="parcels-0-tracking_no" type="text" value="YT1"' in page  # prefilled
     changed = admin.post(path, ship_form("express", [("YT2", "YTO")]), follow_redirects=True)
     assert "WeChat has it" in changed.text and "2 of 2 uploads" in changed.text
     assert "it is used: this shipment can no longer be changed" in changed.text

@@ -56,8 +56,9 @@ def record_shipping(order_id):
         form.logistics.errors = [*form.logistics.errors, _form_error(exc)]
         return render_order(order, shipping_form=form), 400
     except (ApiError, TransportError) as exc:  # the access token could not be had
-        flash(f"Could not reach WeChat's shipping service ({exc.code}); nothing was "
-              "uploaded. Try again shortly.", "error")
+        db.session.rollback()
+        flash(f"Could not reach WeChat's shipping service ({exc.code}). Reload the order "
+              "to see what was recorded, and try again shortly.", "error")
         return redirect(url_for("console.order_detail", order_id=order.id) + "#shipping")
     audit("order.ship", f"order:{order.id}", {
         "logistics": form.logistics.data, "parcels": len(packages), "status": shipment.status,

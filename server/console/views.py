@@ -182,10 +182,16 @@ def shipping_block(order, form=None):
             form.logistics.data = next(k for k, v in shipping.LOGISTICS_TYPES.items()
                                        if v == shipment.logistics_type)
             form.item_desc.data = parcels[0]["item_desc"]
+            while len(form.parcels) < len(parcels):
+                form.parcels.append_entry()
+            for row, parcel in zip(form.parcels, parcels):
+                row.form.tracking_no.data = parcel.get("tracking_no")
+                row.form.express_company.data = parcel.get("express_company")
             form.all_delivered.data = shipment.is_all_delivered
     return {"shipment": shipment, "shipping_events": events, "shipping_form": form,
             "parcels": json.loads(shipment.packages) if shipment else [],
-            "wechat_states": shipping.WECHAT_STATES, "logistics_choices": LOGISTICS, "max_uploads": shipping.MAX_UPLOADS,
+            "wechat_states": shipping.WECHAT_STATES, "logistics_choices": LOGISTICS,
+            "max_uploads": shipping.MAX_UPLOADS,
             "logistics_names": {v: k for k, v in shipping.LOGISTICS_TYPES.items()}}
 
 
