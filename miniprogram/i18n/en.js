@@ -95,6 +95,7 @@ module.exports = {
     confirmOk: 'Send',
     confirmCancel: 'Back',
     sent: 'Request sent. The shop will review it.',
+    yourReason: 'Reason: {reason}',
     requestTitle: 'Refund request',
     requestStatus: {
       PENDING: 'Waiting for the shop',

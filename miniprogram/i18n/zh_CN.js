@@ -102,6 +102,7 @@ module.exports = {
     confirmOk: '提交',
     confirmCancel: '取消',
     sent: '退款申请已提交，请等待商家处理。',
+    yourReason: '退款原因：{reason}',
     requestTitle: '退款申请',
     requestStatus: {
       PENDING: '等待商家处理',

@@ -67,6 +67,7 @@ function refundView(order, now) {
     request: latest ? {
       status: latest.status, // PENDING | APPROVED | REJECTED
       statusText: i18n.text('refund.requestStatus.' + latest.status) || latest.status,
+      reasonText: i18n.text('refund.yourReason', { reason: latest.reason }),
       noteText: latest.note ? i18n.text('refund.shopNote', { note: latest.note }) : ''
     } : null,
     refunds: (order.refunds || []).map((refund) => ({
