@@ -1,12 +1,19 @@
 """gunicorn settings for the API: `gunicorn --config gunicorn.conf.py 'server:create_app()'`.
 
-gunicorn sits behind nginx (nginx/wxpay.conf.template), which buffers slow clients, so the
-plain sync worker is the right one. Everything that differs between machines comes from the
-environment (the systemd unit sets it; docs/deploy.md):
+gunicorn sits behind nginx (nginx/wxpay.conf.template), which buffers slow clients. The worker
+is gthread, not sync: a request that waits on WeChat (placing an order, or reading an unpaid one,
+which may query it) holds a thread, not a whole process, so a slow WeChat cannot leave no
+worker free for its own payment notifications. gevent would need monkey-patching of psycopg
+and requests for no gain here: the app does little concurrent I/O per request. Threads cost
+little CPU against sync (bench/run.py measures both: --worker-class sync). Everything that
+differs between machines comes from the environment (the systemd unit sets it;
+docs/deploy.md):
 
 GUNICORN_BIND     where to listen: "unix:/run/wxpay/gunicorn.sock" on a server; default
                   127.0.0.1:8000. Never a public address: only nginx may reach gunicorn.
 GUNICORN_WORKERS  worker processes; default 2 * CPU cores + 1.
+GUNICORN_THREADS  threads per worker; default 4.
+GUNICORN_WORKER_CLASS  gthread by default; "sync" to compare (bench/run.py --worker-class).
 
 Restarts without dropping requests:
 - `kill -HUP <master>` (systemctl reload wxpay): new workers load the new code and settings,
@@ -23,12 +30,26 @@ import os
 
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("GUNICORN_WORKERS") or 2 * multiprocessing.cpu_count() + 1)
-worker_class = "sync"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+# A gthread worker accepts connections while its threads are busy and queues them; with this
+# bound, a worker whose threads all wait on WeChat leaves new requests (a payment notification)
+# to a worker with a free thread. The one extra slot keeps gunicorn's keep-alive usable.
+worker_connections = threads + 1
 
 # nginx sends requests over loopback or the unix socket (always trusted by gunicorn). This
 # only governs gunicorn's own use of X-Forwarded-Proto; client addresses are resolved by the
 # app itself (TRUSTED_PROXY_COUNT=1 -> werkzeug ProxyFix).
 forwarded_allow_ips = "127.0.0.1,::1"
+# Only the header nginx sets (and overwrites): gunicorn's default also reads
+# X-Forwarded-Protocol and X-Forwarded-Ssl, and answers an HTML 400 when a client's copy of
+# those contradicts X-Forwarded-Proto. nginx clears them too (nginx/wxpay.conf.template).
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+
+# gunicorn >= 25 opens a control socket (for gunicornc) under $HOME/.gunicorn/, which fails
+# under the unit's ProtectSystem=strict/ProtectHome and collides between two instances run by
+# one user. We manage gunicorn with signals (systemctl reload/restart), so it stays closed.
+control_socket_disable = True
 
 # A worker stuck longer than this (a WeChat call that hangs) is killed and replaced; the
 # backend's own HTTP timeouts to WeChat are shorter. nginx waits 35 s, a little longer.

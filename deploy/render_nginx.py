@@ -43,7 +43,8 @@ def port_of(address):
     return int(address.rsplit(":", 1)[-1].rsplit("]", 1)[-1])
 
 
-def render_site(domain, cert, key, upstream, listen_https, listen_http, acme_root, login_rate):
+def render_site(domain, cert, key, upstream, listen_https, listen_http, acme_root, login_rate,
+                access_log="/var/log/nginx/wxpay.access.log"):
     https_port = port_of(listen_https[0])
     tls_params = "\n".join(f"    {line}" if line else "" for line in
                            (NGINX_DIR / "tls-params.conf").read_text().splitlines())
@@ -54,6 +55,7 @@ def render_site(domain, cert, key, upstream, listen_https, listen_http, acme_roo
         "upstream": upstream,
         "acme_root": acme_root,
         "login_rate": login_rate,
+        "access_log": access_log,
         "tls_params": tls_params,
         "https_listen": listen_lines(listen_https, ["ssl", "http2"]),
         "https_listen_default": listen_lines(listen_https, ["ssl", "http2", "default_server"]),
@@ -88,6 +90,9 @@ def parse_args(argv):
                         help="certbot --webroot directory (default %(default)s)")
     parser.add_argument("--login-rate", default="60r/m",
                         help="per-address rate for /api/login, burst 20 (default %(default)s)")
+    parser.add_argument("--access-log", default="/var/log/nginx/wxpay.access.log",
+                        help="the site's access log, without query strings (default "
+                             "%(default)s; DIR/access.log with --standalone)")
     parser.add_argument("--standalone", metavar="DIR",
                         help="print a complete nginx.conf with pid, logs and temp files in DIR")
     args = parser.parse_args(argv)
@@ -106,8 +111,10 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    access_log = str(Path(args.standalone).resolve() / "access.log") if args.standalone \
+        else args.access_log
     site = render_site(args.domain, args.cert, args.key, args.upstream, args.listen_https,
-                       args.listen_http, args.acme_root, args.login_rate)
+                       args.listen_http, args.acme_root, args.login_rate, access_log)
     sys.stdout.write(render_standalone(args.standalone, site) if args.standalone else site)
 
 

@@ -70,7 +70,7 @@ from server.wechatpay.crypto import rsa_verify, v2_verify
 
 from . import refunds
 from .state import PAID_STATES, FaultError
-from .wire import control_error, json_response
+from .wire import control_body, control_error, json_response
 
 bp = Blueprint("control", __name__, url_prefix="/sandbox")
 
@@ -96,10 +96,12 @@ def health():
 
 @bp.post("/pay")
 def cashier():
-    data = request.get_json(silent=True) or {}
+    data = control_body()
     action = data.get("action", "pay")
     if action not in ("pay", "cancel"):
         return control_error(400, "INVALID_REQUEST", 'action must be "pay" or "cancel"')
+    if not all(isinstance(data.get(name) or "", str) for name in ("prepay_id", "out_trade_no")):
+        return control_error(400, "INVALID_REQUEST", "prepay_id and out_trade_no are strings")
     state = _state()
     pay_params = data.get("pay_params")
     if pay_params is not None:
@@ -162,11 +164,13 @@ def pay_sign_failure(state, params):
 def faults():
     state = _state()
     if request.method == "POST":
-        data = request.get_json(silent=True)
-        specs = data.get("faults") if isinstance(data, dict) and "faults" in data else [data]
+        data = control_body()
+        specs = data.get("faults") if "faults" in data else [data]
+        if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+            return control_error(400, "INVALID_FAULT", "faults must be a list of objects")
         try:
             armed = [state.arm_fault(spec) for spec in specs]
-        except (FaultError, TypeError) as exc:
+        except (FaultError, TypeError, ValueError, AttributeError) as exc:
             return control_error(400, "INVALID_FAULT", str(exc))
         return json_response({"faults": armed}, 201)
     with state.lock:
@@ -224,8 +228,8 @@ def resend_notification(out_trade_no):
 @bp.post("/refunds/<out_refund_no>")
 def settle_refund(out_refund_no):
     """Finish a refund left PROCESSING by a refund fault: {"status": SUCCESS|ABNORMAL|CLOSED}."""
-    status = (request.get_json(silent=True) or {}).get("status")
-    if status not in refunds.FINAL_STATUSES:
+    status = control_body().get("status")
+    if not isinstance(status, str) or status not in refunds.FINAL_STATUSES:
         return control_error(400, "INVALID_REQUEST", "status must be SUCCESS, ABNORMAL or CLOSED")
     state = _state()
     with state.lock:

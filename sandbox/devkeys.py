@@ -23,11 +23,65 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from server.config import DEV_CERT_ORGANIZATION, DEV_KEYS_MARKER, DEV_MODULUS_MARK
 from server.wechatpay.crypto import certificate_serial
 
 
 def _new_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _development_key():
+    """A 2048-bit RSA key whose modulus carries ``DEV_MODULUS_MARK`` in its top 64 bits.
+
+    The mark is in the key itself, so the backend recognises a development key wherever it is
+    copied and whatever the file looks like (a private key, its public key, a certificate),
+    and every PEM reader and SDK still reads the file. Lenstra's construction: p is a random
+    1024-bit prime; q is the first prime above target / p, which keeps n's top half = target's.
+    A real key carries the mark by chance with probability 2**-64.
+    """
+    e = 65537
+    while True:
+        p = _new_key().private_numbers().p  # a random 1024-bit prime, made by OpenSSL
+        target = (1 << 2047) | (DEV_MODULUS_MARK << 1983) | secrets.randbits(1983)
+        q = _next_prime(target // p | 1)
+        n = p * q
+        if n.bit_length() == 2048 and (n >> 1983) & (2**64 - 1) == DEV_MODULUS_MARK \
+                and (p - 1) * (q - 1) % e and p != q:
+            break
+    d = pow(e, -1, (p - 1) * (q - 1))
+    numbers = rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
+                                    rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, n))
+    return numbers.private_key()
+
+
+_SMALL_PRIMES = [n for n in range(3, 2000, 2) if all(n % f for f in range(3, int(n**0.5) + 1, 2))]
+
+
+def _next_prime(candidate):
+    while not _probably_prime(candidate):
+        candidate += 2
+    return candidate
+
+
+def _probably_prime(n, rounds=40):
+    """Miller-Rabin with random bases, after trial division by the small primes."""
+    if any(n % f == 0 for f in _SMALL_PRIMES):
+        return False
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for _ in range(rounds):
+        x = pow(secrets.randbelow(n - 3) + 2, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
 
 
 def _key_pem(key):
@@ -43,7 +97,7 @@ def _public_pem(key):
 def self_signed_certificate(key, common_name, days=3650):
     """A self-signed certificate whose serial prints as exactly 40 uppercase hex digits."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "WeChat Pay simulator")])
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, DEV_CERT_ORGANIZATION)])
     start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
     serial = secrets.randbelow(2**159 - 2**156) + 2**156
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
@@ -58,7 +112,7 @@ def generate(key_dir):
     key_dir = Path(key_dir).resolve()
     key_dir.mkdir(parents=True, exist_ok=True)
     # The backend refuses, in production, any key that lies beside this marker.
-    (key_dir / "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION").write_text(
+    (key_dir / DEV_KEYS_MARKER).write_text(
         "These keys were generated for the local WeChat simulator. Never deploy them.\n")
 
     def write(name, data):
@@ -74,7 +128,7 @@ def generate(key_dir):
         if key_path.exists():
             key = serialization.load_pem_private_key(key_path.read_bytes(), None)
         else:
-            key = _new_key()
+            key = _development_key()
             write(key_path.name, _key_pem(key))
         cert_path = write(f"{prefix}_cert.pem", self_signed_certificate(key, prefix)) \
             if with_cert else write(f"{prefix}_pub.pem", _public_pem(key))

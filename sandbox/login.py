@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, request
 
 from server.wechatpay.crypto import nonce
 
-from .wire import control_error, json_response
+from .wire import control_body, control_error, json_response
 
 bp = Blueprint("login", __name__)
 
@@ -34,7 +34,7 @@ def wechat_error(errcode, errmsg):
 def mint_code():
     """``{"openid"?, "expires_in"? (seconds), "blocked"? (true gives 40226)}``
     -> ``{"code", "openid"}``; the openid is made up when not given."""
-    data = request.get_json(silent=True) or {}
+    data = control_body()
     openid = data.get("openid") or "o" + "".join(secrets.choice(_OPENID_CHARS) for _ in range(27))
     expires_in = data.get("expires_in", CODE_LIFETIME)
     if not isinstance(openid, str) or not isinstance(expires_in, (int, float)):

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import xmltodict
 from flask import Blueprint, Response, current_app, request
 
+from server.wechatpay.checks import ASCII_DIGITS
 from server.wechatpay.crypto import HMAC_SHA256, MD5, nonce, v2_sign, v2_verify
 
 from .state import DEFAULT_ORDER_LIFETIME, PAID_STATES
@@ -289,7 +290,7 @@ def _validate_order(fields):
     attach = text("attach", 127, required=False)
     if not OUT_TRADE_NO.match(out_trade_no):
         raise BusinessError("INVALID_REQUEST", "out_trade_no参数格式错误")
-    if not total_fee.isdigit() or int(total_fee) <= 0:
+    if not ASCII_DIGITS.fullmatch(total_fee) or int(total_fee) <= 0:
         raise BusinessError("INVALID_REQUEST", "total_fee参数格式错误")
     try:
         ipaddress.ip_address(client_ip)
@@ -328,7 +329,7 @@ def _validate_order(fields):
 
 def _beijing_time(value, name):
     try:
-        if len(value) != 14 or not value.isdigit():
+        if len(value) != 14 or not ASCII_DIGITS.fullmatch(value):
             raise ValueError
         return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).timestamp()
     except ValueError:

@@ -3,7 +3,8 @@ import json
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from flask import Response
+from flask import Response, request
+from werkzeug.exceptions import BadRequest
 
 from server.wechatpay.crypto import V3_SCHEMA, nonce, now, rsa_sign, v3_response_message
 
@@ -17,6 +18,25 @@ def json_bytes(obj):
 
 def json_response(obj, status=200):
     return Response(json_bytes(obj), status=status, mimetype="application/json")
+
+
+def control_body():
+    """The JSON object a control request sent ({} for an empty body).
+
+    Anything else is a 400 in the control error shape, never a 500: not JSON, not an object,
+    or nested so deep that the parser gives up (RecursionError, which Flask's own
+    ``get_json(silent=True)`` lets escape).
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
 
 
 def control_error(status, code, message):

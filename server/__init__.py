@@ -6,8 +6,6 @@ variable names in ``config.py``) overrides the environment, which is how tests b
 import logging
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
 from . import config as settings
 from .extensions import db, migrate
 
@@ -49,7 +47,10 @@ def _engine_options(url):
     if url.startswith("sqlite"):
         # Wait for a writer instead of failing at once when requests run concurrently.
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+    # No pool_pre_ping: it costs a round trip on every checkout. A connection the server dropped
+    # fails one request, and SQLAlchemy then discards the whole pool; recycling connections
+    # before the usual idle timeouts (firewalls, pgbouncer) keeps that rare.
+    return {"pool_recycle": 1800}
 
 
 def register_logging(app):
@@ -61,6 +62,8 @@ def register_logging(app):
 
 
 def register_extensions(app):
+    from . import ratelimits
+    ratelimits.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -81,10 +84,10 @@ def _migrations_dir():
 
 
 def register_proxy_fix(app):
-    """Trust X-Forwarded-* only from the configured number of proxies (nginx: 1)."""
-    count = int(app.config["TRUSTED_PROXY_COUNT"])
-    if count:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    """Trust X-Forwarded-* only from the configured number of proxies (nginx: 1), checked;
+    only the configured host names."""
+    from .proxy import register
+    register(app)
 
 
 def register_wechat_clients(app):
@@ -93,9 +96,11 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, orders, products, refunds, shipping
+    from .api import auth, contract, converters, orders, products, refunds, shipping
+    converters.register(app)
     from .callbacks import notify, push, refund_notify
-    for module in (auth, products, orders, shipping, notify, push, refunds, refund_notify):
+    for module in (auth, products, orders, shipping, refunds, notify, push, refund_notify,
+                   contract):
         app.register_blueprint(module.bp)
 
 

@@ -10,8 +10,12 @@ from flask import current_app
 from .config import ConfigError, read_file, required_names
 from .wechat.api import MiniProgramApi
 from .wechatpay import crypto
-from .wechatpay.gateway import new_http_session
+from .wechatpay.gateway import new_http_session, with_budget
 from .wechatpay.login import LoginClient
+
+
+# How long a request a user waits on gives WeChat to answer a query.
+QUICK_QUERY_SECONDS = 2.0
 
 
 def init_app(app):
@@ -33,6 +37,10 @@ def init_app(app):
     # endpoints answer 503 PAYMENTS_NOT_CONFIGURED, naming what is missing in the log.
     app.extensions["wechatpay"] = None if missing else build_gateway(values, session, timeout)
     app.extensions["wechatpay_missing"] = missing
+    # Reading an order may ask WeChat about it while the user waits; a slow WeChat must not
+    # hold the worker (or the user) for long: a short budget, no retry.
+    app.extensions["wechatpay_quick"] = None if missing else \
+        with_budget(app.extensions["wechatpay"], min(timeout, QUICK_QUERY_SECONDS))
 
 
 def build_gateway(values, session, timeout):
@@ -76,6 +84,12 @@ def gateway():
                                  ", ".join(current_app.extensions["wechatpay_missing"]))
         raise HttpError(503, "PAYMENTS_NOT_CONFIGURED", "payments are not configured")
     return gw
+
+
+def quick_gateway():
+    """The gateway for queries made while a user waits: ``QUICK_QUERY_SECONDS``, no retry."""
+    gateway()  # the same refusal when payments are not configured
+    return current_app.extensions["wechatpay_quick"]
 
 
 def login_client():

@@ -5,14 +5,21 @@ the same names over the environment, which is how tests configure an app. In pro
 (``APP_ENV=production``) the app refuses to start with anything that only makes sense on a
 developer's machine, and names the setting at fault.
 """
+import ipaddress
 import os
 import re
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from dotenv import dotenv_values
+import limits
 
 from .wechat import push
+from .wechatpay.v2 import MAX_NOTIFY_URL_CHARS  # WeChat Pay's limit, v2 and v3 alike
 
 DEFAULTS = {
     "APP_ENV": "development",
@@ -31,6 +38,15 @@ DEFAULTS = {
     "REFUND_REQUEST_WINDOW_DAYS": "7",
     # Ship paid orders as virtual goods (vouchers, memberships) automatically, in the job.
     "SHIPPING_AUTO_VIRTUAL": "false",
+    # Comma-separated host names the backend answers for (Host / X-Forwarded-Host); others
+    # get 400. Empty: any (development). Required in production.
+    "TRUSTED_HOSTS": "",
+    # Rate limits per user (flask-limiter notation, ";" between limits). Writes place orders
+    # with WeChat Pay (the merchant's API quota); reads may query it.
+    "RATE_LIMIT_ORDER_WRITES": "20 per minute;300 per day",
+    "RATE_LIMIT_ORDER_READS": "120 per minute",
+    # redis://host:port/db: rate limits shared by every instance. Empty: in memory (one process).
+    "REDIS_URL": "",
 }
 
 NAMES = [
@@ -41,11 +57,22 @@ NAMES = [
 ]
 
 WECHATPAY_BACKUP_BASE = "https://api2.mch.weixin.qq.com"
-# `python -m sandbox.devkeys` leaves this file beside the keys it makes; production refuses them.
+# Exactly these; anything else ("Production", "prod", "production ") is refused, so a typo can
+# never skip the production checks.
+APP_ENVS = ("development", "production")
+# `python -m sandbox.devkeys` makes RSA keys whose modulus has these 64 bits right after its
+# leading bit (see sandbox/devkeys.py), so production recognises a development key, private or
+# public or in a certificate, wherever it was copied; 2**-64 chance for a real key.
+DEV_MODULUS_MARK = 0x5EC7E57DE7C0FFEE
+# The file devkeys leaves beside the keys (older development keys carry no mark).
 DEV_KEYS_MARKER = "DEVELOPMENT-KEYS-NOT-FOR-PRODUCTION"
+# The subject organisation of the certificates devkeys makes.
+DEV_CERT_ORGANIZATION = "WeChat Pay simulator"
 # What a production deployment must not run with.
 _DEV_SECRETS = {DEFAULTS["SECRET_KEY"]}
-_SIMULATOR_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
+_NOTIFY_URLS = ("WECHATPAY_NOTIFY_URL", "WECHATPAY_REFUND_NOTIFY_URL")
+_URL_SETTINGS = ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_API_BASE_BACKUP",
+                 *_NOTIFY_URLS)
 
 
 class ConfigError(Exception):
@@ -91,15 +118,23 @@ def validate(values):
     for name in ("WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY"):
         if values.get(name) and len(values[name].encode()) != 32:
             raise ConfigError(f"{name} must be exactly 32 characters")
-    for name in ("WECHATPAY_NOTIFY_URL", "WECHATPAY_REFUND_NOTIFY_URL"):
-        if "?" in (values.get(name) or ""):
-            raise ConfigError(f"{name} must not have a query string")
-    if values["REFUND_REQUESTS_ENABLED"] not in ("true", "false"):
-        raise ConfigError("REFUND_REQUESTS_ENABLED must be true or false")
+    for name in _URL_SETTINGS:
+        if values.get(name):
+            _check_url(name, values[name])
+    for name in ("RATE_LIMIT_ORDER_WRITES", "RATE_LIMIT_ORDER_READS"):
+        try:
+            limits.parse_many(values[name])
+        except ValueError:
+            raise ConfigError(f"{name} must be like '20 per minute;300 per day'") from None
+    if values["REDIS_URL"] and urlsplit(values["REDIS_URL"]).scheme not in ("redis", "rediss"):
+        raise ConfigError("REDIS_URL must be a redis:// or rediss:// URL")
     if int(values["ORDER_TIMEOUT_MINUTES"]) < 1:
         raise ConfigError("ORDER_TIMEOUT_MINUTES must be at least 1 (WeChat's minimum)")
-    if values["SHIPPING_AUTO_VIRTUAL"] not in ("true", "false"):
-        raise ConfigError("SHIPPING_AUTO_VIRTUAL must be true or false")
+    if values["APP_ENV"] not in APP_ENVS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}")
+    for name in ("REFUND_REQUESTS_ENABLED", "SHIPPING_AUTO_VIRTUAL"):
+        if values[name] not in ("true", "false"):
+            raise ConfigError(f"{name} must be true or false")
     _validate_push(values)
     if values["APP_ENV"] == "production":
         _validate_production(values)
@@ -124,6 +159,44 @@ def _validate_push(values):
                           "of the message push)")
 
 
+def _check_url(name, url):
+    """An http(s) URL with a host and no fragment; a notify URL also has no query string
+    and at most 256 characters (what WeChat Pay accepts)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"{name} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment \
+            or "#" in url or parts.username is not None or any(c.isspace() for c in url):
+        raise ConfigError(f"{name} must be an http(s) URL with a host and no fragment")
+    if name in _NOTIFY_URLS and (parts.query or "?" in url):
+        raise ConfigError(f"{name} must not have a query string")
+    if name in _NOTIFY_URLS and len(url) > MAX_NOTIFY_URL_CHARS:
+        raise ConfigError(f"{name} must be at most {MAX_NOTIFY_URL_CHARS} characters")
+
+
+def is_local_host(host):
+    """True for a name or address that cannot be a public server: localhost, single-label
+    names, and loopback, private, link-local or unspecified addresses in any spelling
+    (127.1, 2130706433, 0x7f000001, [::1], [::ffff:127.0.0.1], 0.0.0.0...)."""
+    host = (host or "").rstrip(".").lower()
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if "." not in host:
+            return True  # "sandbox", "2130706433": nothing public has a one-label name
+        try:  # the legacy IPv4 forms inet_aton reads: 127.1, 0x7f.0.0.1, 0177.0.0.1
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False  # a domain name
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global
+
+
 def required_names(values):
     """The settings the selected API version cannot work without."""
     names = ["WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_NOTIFY_URL"]
@@ -141,18 +214,20 @@ def _validate_production(values):
             raise ConfigError(f"{name} is required in production")
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY is a development value or shorter than 32 characters")
-    for name in ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL",
-                 "WECHATPAY_REFUND_NOTIFY_URL", "WECHATPAY_API_BASE_BACKUP"):
-        url = values.get(name)
-        if name == "WECHATPAY_API_BASE_BACKUP" and not url:
-            continue
-        if not url.startswith("https://") or any(h in url for h in _SIMULATOR_HOSTS):
+    for name in _URL_SETTINGS:
+        if not values.get(name) and name == "WECHATPAY_API_BASE_BACKUP":
+            continue  # failover off
+        parts = urlsplit(values.get(name) or "")
+        if parts.scheme != "https" or is_local_host(parts.hostname):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
-    for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):
+    hosts = [h.strip().lower() for h in values["TRUSTED_HOSTS"].split(",") if h.strip()]
+    if not hosts:
+        raise ConfigError("TRUSTED_HOSTS is required in production (the site's host names)")
+    if urlsplit(values["WECHATPAY_NOTIFY_URL"]).hostname not in hosts:
+        raise ConfigError("TRUSTED_HOSTS must include the host of WECHATPAY_NOTIFY_URL")
+    for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_CERT"):
         path = values.get(name)
-        if path and not os.access(path, os.R_OK):
-            raise ConfigError(f"{name} names a file that cannot be read")
-        if path and (Path(path).parent / DEV_KEYS_MARKER).exists():
+        if path and is_development_key(read_file(path, name), Path(path)):
             raise ConfigError(f"{name} names a generated development key")
 
 
@@ -160,6 +235,37 @@ def refund_notify_url(notify_url):
     """The payment notification URL with its path replaced by /api/refund/notify."""
     parts = urlsplit(notify_url)
     return urlunsplit((parts.scheme, parts.netloc, "/api/refund/notify", "", ""))
+
+
+def is_development_key(pem, path=None):
+    """True for a key or certificate made by ``sandbox.devkeys``, copied anywhere."""
+    modulus = _rsa_modulus(pem)
+    if modulus and modulus.bit_length() > 65 and \
+            (modulus >> (modulus.bit_length() - 65)) & (2**64 - 1) == DEV_MODULUS_MARK:
+        return True
+    if f"O={DEV_CERT_ORGANIZATION}".encode() in _certificate_subject(pem):
+        return True
+    return path is not None and (path.parent / DEV_KEYS_MARKER).exists()
+
+
+def _rsa_modulus(pem):
+    """n of the RSA key in a PEM private key, public key or certificate; None otherwise."""
+    loaders = (lambda: serialization.load_pem_private_key(pem, None).public_key(),
+               lambda: serialization.load_pem_public_key(pem),
+               lambda: x509.load_pem_x509_certificate(pem).public_key())
+    for load in loaders:
+        try:
+            return load().public_numbers().n
+        except (ValueError, TypeError, AttributeError, UnsupportedAlgorithm):
+            continue
+    return None
+
+
+def _certificate_subject(pem):
+    try:
+        return x509.load_pem_x509_certificate(pem).subject.rfc4514_string().encode()
+    except ValueError:
+        return b""
 
 
 def read_file(path, name):

@@ -2,7 +2,7 @@
 import logging
 
 from flask import jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from .wechatpay.errors import ApiError, Misconfigured, TransportError
 
@@ -24,7 +24,11 @@ def error_response(status, code, message, **extra):
 
 
 def wechatpay_http_error(exc, **extra):
-    """The HttpError for a failed call to WeChat Pay; the caller says what it was doing."""
+    """The HttpError for a failed call to WeChat Pay (logged with WeChat's Request-ID); the
+    caller says what it was doing."""
+    log.warning("WeChat Pay call failed: %s", exc.summary)
+    if exc.request_id:  # for the merchant's support ticket with WeChat Pay
+        extra["wechatpay_request_id"] = exc.request_id
     if isinstance(exc, ApiError):
         return HttpError(502, "WECHATPAY_ERROR", f"WeChat Pay refused the request: {exc.code}",
                          wechatpay_code=exc.code, **extra)
@@ -45,13 +49,17 @@ def register_error_handlers(app):
     @app.errorhandler(ApiError)
     @app.errorhandler(TransportError)
     def handle_wechatpay_error(exc):
-        log.warning("WeChat Pay call failed: %s %s", exc.code, exc.message)
         return handle_http_error(wechatpay_http_error(exc))
+
+    @app.errorhandler(SecurityError)
+    def handle_untrusted_host(exc):
+        # Host or X-Forwarded-Host is not in TRUSTED_HOSTS.
+        return error_response(400, "UNTRUSTED_HOST", "this host name is not served here")
 
     @app.errorhandler(HTTPException)
     def handle_werkzeug_error(exc):
         code = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-                413: "BODY_TOO_LARGE"}.get(exc.code, "HTTP_ERROR")
+                413: "BODY_TOO_LARGE", 429: "RATE_LIMITED"}.get(exc.code, "HTTP_ERROR")
         return error_response(exc.code, code, exc.description or exc.name)
 
     @app.errorhandler(Exception)

@@ -1,4 +1,6 @@
 """Extension objects, created unbound and attached to an app in ``create_app``."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -11,5 +13,12 @@ metadata = MetaData(naming_convention={
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 })
-db = SQLAlchemy(metadata=metadata)
+# Objects keep their loaded values after a commit: a request that just wrote an order does not
+# read it back (one SELECT per object). Code that needs the database's word re-reads explicitly
+# (``db.session.refresh``), as the compare-and-set transitions leave loaded objects alone.
+db = SQLAlchemy(metadata=metadata, session_options={"expire_on_commit": False})
 migrate = Migrate(render_as_batch=True)
+# The app's one rate limiter (configured in server/ratelimits.py): in Redis when REDIS_URL is
+# set, so every instance counts together; in memory otherwise. Routes name their own limits
+# and keys; the default key is the client's address.
+limiter = Limiter(key_func=get_remote_address)

@@ -4,6 +4,10 @@ commands of ``refund_commands.py``).
 ``reconcile`` catches payments whose notification never arrived; ``close-expired`` closes
 orders nobody paid, with WeChat first, so they cannot be paid after we gave up on them. Run
 both every few minutes (deploy/systemd has a timer).
+
+Both are bounded (a few calls to WeChat at a time, and a deadline per run, so a slow WeChat
+cannot push a run past its systemd timeout) and safe to run on several machines at once: one
+run of each job at a time (``jobrun.exclusive``), so no order is queried or closed twice.
 """
 from datetime import timedelta
 
@@ -11,10 +15,11 @@ import click
 from flask import current_app
 
 from . import payments, refund_commands, shipping_commands
+from .catalogue import seed_catalogue
 from .clients import gateway
 from .extensions import db
+from .jobrun import bounded, exclusive
 from .models import Order, utcnow
-from .catalogue import seed_catalogue
 from .wechatpay.errors import ApiError, WeChatPayError
 
 # WeChat refuses to close an order in its first 5 minutes.
@@ -37,49 +42,74 @@ def seed(dev):
     click.echo(f"added {seed_catalogue(dev=dev)} products")
 
 
+def bounds(command):
+    """The options every WeChat-calling job takes."""
+    command = click.option("--concurrency", default=4, show_default=True,
+                           help="calls to WeChat in flight at once")(command)
+    return click.option("--deadline", default=180, show_default=True,
+                        help="seconds; no new call to WeChat starts after it")(command)
+
+
+def deadline_note(finished):
+    return "" if finished else "; stopped at the deadline, the rest is left for the next run"
+
+
 @click.command()
 @click.option("--older-than", default=60, help="only orders placed this many seconds ago")
-def reconcile(older_than):
+@bounds
+def reconcile(older_than, concurrency, deadline):
     """Query WeChat about unpaid orders and apply what it says."""
-    cutoff = utcnow() - timedelta(seconds=older_than)
-    orders = db.session.execute(db.select(Order).where(
-        Order.status == Order.NOTPAY, Order.prepay_id.is_not(None),
-        Order.created_at <= cutoff)).scalars().all()
-    counts = {}
-    for order in orders:
-        outcome = _query(order)
-        counts[outcome] = counts.get(outcome, 0) + 1
-    click.echo(f"reconciled {len(orders)} orders: {counts}")
-    # Refunds converge the same way: sent again while PENDING, queried while PROCESSING.
-    click.echo(f"refunds: {refund_commands.sweep(older_than)}")
+    with exclusive("reconcile") as ours:
+        if not ours:
+            click.echo("reconcile is running on another instance; skipped")
+            return
+        cutoff = utcnow() - timedelta(seconds=older_than)
+        ids = db.session.execute(db.select(Order.id).where(
+            Order.status == Order.NOTPAY, Order.prepay_id.is_not(None),
+            Order.created_at <= cutoff).order_by(Order.id)).scalars().all()
+        counts, finished = bounded(ids, lambda order_id: _query(db.session.get(Order, order_id)),
+                                   concurrency=concurrency, deadline=deadline)
+        click.echo(f"reconciled {sum(counts.values())} orders: {counts}"
+                   f"{deadline_note(finished)}")
+        # Refunds converge the same way: sent again while PENDING, queried while PROCESSING.
+        click.echo(f"refunds: {refund_commands.sweep(older_than)}")
 
 
 @click.command("close-expired")
-def close_expired():
+@bounds
+def close_expired(concurrency, deadline):
     """Close unpaid orders past their time_expire, with WeChat first."""
-    now = utcnow()
-    orders = db.session.execute(db.select(Order).where(
-        Order.status == Order.NOTPAY, Order.time_expire <= now,
-        Order.created_at <= now - CLOSE_NOT_BEFORE)).scalars().all()
-    closed = 0
-    for order in orders:
-        if order.prepay_id is not None:
-            try:
-                gateway().close_order(order.out_trade_no)
-            except ApiError as exc:
-                if exc.code == "ORDERPAID":  # paid at the last moment: record it instead
-                    _query(order)
-                    continue
-                if exc.code != "ORDER_NOT_EXIST":
-                    current_app.logger.warning("close %s failed: %s", order.out_trade_no,
-                                               exc.code)
-                    continue
-            except WeChatPayError as exc:
-                current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.code)
-                continue
-        closed += payments.mark_closed(order.id)
-        db.session.commit()
-    click.echo(f"closed {closed} of {len(orders)} expired orders")
+    with exclusive("close-expired") as ours:
+        if not ours:
+            click.echo("close-expired is running on another instance; skipped")
+            return
+        now = utcnow()
+        ids = db.session.execute(db.select(Order.id).where(
+            Order.status == Order.NOTPAY, Order.time_expire <= now,
+            Order.created_at <= now - CLOSE_NOT_BEFORE).order_by(Order.id)).scalars().all()
+        counts, finished = bounded(ids, _close, concurrency=concurrency, deadline=deadline)
+    click.echo(f"closed {counts.get('closed', 0)} of {sum(counts.values())} expired orders"
+               f"{deadline_note(finished)}")
+
+
+def _close(order_id):
+    order = db.session.get(Order, order_id)
+    if order.prepay_id is not None:
+        try:
+            gateway().close_order(order.out_trade_no)
+        except ApiError as exc:
+            if exc.code == "ORDERPAID":  # paid at the last moment: record it instead
+                return _query(order)
+            if exc.code != "ORDER_NOT_EXIST":
+                current_app.logger.warning("close %s failed: %s", order.out_trade_no,
+                                           exc.summary)
+                return "failed"
+        except WeChatPayError as exc:
+            current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.summary)
+            return "failed"
+    closed = payments.mark_closed(order.id)
+    db.session.commit()
+    return "closed" if closed else "unchanged"
 
 
 def _query(order):
@@ -89,5 +119,5 @@ def _query(order):
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         db.session.rollback()
         current_app.logger.warning("query %s failed: %s", order.out_trade_no,
-                                   getattr(exc, "code", exc))
+                                   getattr(exc, "summary", exc))
         return "failed"

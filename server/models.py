@@ -209,9 +209,6 @@ class Shipment(db.Model):
     order = db.relationship("Order", back_populates="shipment")
 
     def to_json(self):
-        def iso(value):
-            return as_utc(value).isoformat() if value else None
-
         return {
             "status": self.status,
             "logistics_type": self.logistics_type,
@@ -220,10 +217,10 @@ class Shipment(db.Model):
             # Tracking for the user; contacts (masked phones) stay with the shop.
             "packages": [{k: p[k] for k in ("tracking_no", "express_company", "item_desc")
                           if k in p} for p in json.loads(self.packages)],
-            "uploaded_at": iso(self.uploaded_at),
+            "uploaded_at": _iso(self.uploaded_at),
             "wechat_state": self.wechat_state,
-            "received_at": iso(self.received_at),
-            "settled_at": iso(self.settled_at),
+            "received_at": _iso(self.received_at),
+            "settled_at": _iso(self.settled_at),
         }
 
 

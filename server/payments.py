@@ -9,13 +9,14 @@ therefore change the order once, on SQLite and PostgreSQL alike, without a read-
     CLOSED --mark_paid--> PAID          (WeChat's word wins: the money was taken)
     PAID --(refunds.py)--> REFUNDED     (the SUCCESS refunds reach the total)
 """
+import functools
 import json
 import logging
 from dataclasses import asdict
 from datetime import timedelta, timezone
 
 from sqlalchemy import or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
 from .models import Order, PaymentEvent, utcnow
@@ -42,9 +43,10 @@ def _transition(order_id, from_states, **values):
 def _update_order(order_id, condition, values):
     """One conditional UPDATE; True when it matched the row. Loaded Order objects are not
     synchronised in Python (callers re-read), so the database alone decides the condition."""
+    # On the table, not the mapped class: the ORM's bulk-update machinery costs more CPU than
+    # the statement itself, and no loaded object is to be synchronised anyway.
     result = db.session.execute(
-        update(Order).where(Order.id == order_id, condition).values(**values)
-        .execution_options(synchronize_session=False))
+        update(Order.__table__).where(Order.id == order_id, condition).values(**values))
     return result.rowcount == 1
 
 
@@ -96,10 +98,18 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     # Lock the order row first (PostgreSQL; SQLite has one writer anyway). Without it, two
     # transactions that each insert an event (a foreign-key share lock on the order) and then
     # set transaction_id (a unique column, so a full row lock) deadlock each other.
+    # Only the columns the checks need: a row, not an ORM object to build and track. An event
+    # already recorded makes the row not match, so a resent notification takes no lock and
+    # waits for none (a storm of one notification would otherwise queue on the row).
+    seen = db.select(PaymentEvent.id).where(PaymentEvent.dedupe_key == dedupe_key).exists()
     order = db.session.execute(
-        db.select(Order).where(Order.out_trade_no == transaction.out_trade_no)
+        db.select(Order.id, Order.total).where(Order.out_trade_no == transaction.out_trade_no,
+                                               ~seen)
         .with_for_update()
-    ).scalar_one_or_none()
+    ).one_or_none()
+    if order is None and db.session.execute(db.select(seen)).scalar():
+        db.session.rollback()
+        return "duplicate"
     try:
         settled = _check_transaction(order, transaction, appid, mchid)
     except PaymentMismatch as mismatch:
@@ -107,10 +117,9 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         db.session.rollback()  # release the row lock; the order stays as it is
         # A verified message from WeChat that contradicts our order (money may have moved):
         # kept for a person to look at, once per message however often WeChat resends it.
-        _record(PaymentEvent(order_id=order_id, source=source,
-                             dedupe_key=f"{dedupe_key}:refused",
-                             event_type=f"REFUSED.{mismatch.code}",
-                             trade_state=transaction.trade_state, payload=_json(payload)))
+        _record(order_id=order_id, source=source, dedupe_key=f"{dedupe_key}:refused",
+                event_type=f"REFUSED.{mismatch.code}", trade_state=transaction.trade_state,
+                payload=_json(payload))
         db.session.commit()
         log.error("refused %s from %s for %s: %s", event_type, source,
                   transaction.out_trade_no, mismatch)
@@ -119,9 +128,10 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         db.session.rollback()  # release the row lock
         return "unchanged"  # NOTPAY, USERPAYING, PAYERROR: nothing to record yet
 
-    if not _record(PaymentEvent(order_id=order.id, source=source, dedupe_key=dedupe_key,
-                                event_type=event_type, trade_state=transaction.trade_state,
-                                payload=_json(payload))):
+    if not _record(order_id=order.id, source=source, dedupe_key=dedupe_key,
+                   event_type=event_type, trade_state=transaction.trade_state,
+                   payload=_json(payload)):
+        db.session.rollback()  # release the row lock
         return "duplicate"
     if settled:
         changed = mark_paid(order.id, transaction.transaction_id, transaction.success_time)
@@ -134,19 +144,26 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         outcome = "unchanged"
     db.session.commit()
     if changed:
-        log.info("order %s %s via %s", order.out_trade_no, outcome, source)
+        log.info("order %s %s via %s", transaction.out_trade_no, outcome, source)
     return outcome
 
 
-def _record(event):
-    """Add the event; False (and rolled back) when its dedupe_key was recorded before."""
-    db.session.add(event)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
+def _record(**event):
+    """Insert a PaymentEvent; False when its dedupe_key was recorded before.
+
+    INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite alike): a duplicate costs no
+    error, no rollback and no savepoint; a concurrent insert of the same key waits for the
+    first to commit, then inserts nothing.
+    """
+    insert = _insert_event(db.session.get_bind().dialect.name)
+    return db.session.execute(insert, event).first() is not None
+
+
+@functools.cache
+def _insert_event(dialect_name):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(PaymentEvent.__table__).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]).returning(PaymentEvent.id)
 
 
 def _json(payload):

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 
 from .extensions import db
-from .models import Order, PaymentEvent, Refund, RefundRequest, as_utc, utcnow
+from .models import Order, Refund, RefundRequest, as_utc, utcnow
 from .payments import _json, _record
 from .wechatpay import gateway as gw
 from .wechatpay.errors import ApiError, TransportError, WeChatPayError
@@ -211,10 +211,10 @@ def _fail(refund_id, exc):
     """A definite refusal: FAILED with the reason, so its amount is free again."""
     refund_row = db.session.get(Refund, refund_id)
     lock_order(refund_row.order_id)
-    if _record(PaymentEvent(order_id=refund_row.order_id, refund_id=refund_id, source="apply",
-                            dedupe_key=f"refund-apply:{refund_row.out_refund_no}:{exc.code}",
-                            event_type=f"APPLY.FAILED.{exc.code}"[:64],
-                            payload=_json({"code": exc.code, "message": exc.message}))):
+    if _record(order_id=refund_row.order_id, refund_id=refund_id, source="apply",
+               dedupe_key=f"refund-apply:{refund_row.out_refund_no}:{exc.code}",
+               event_type=f"APPLY.FAILED.{exc.code}"[:64],
+               payload=_json({"code": exc.code, "message": exc.message})):
         message = REFUSALS.get(exc.code, "WeChat Pay refused the refund")
         _set_status(refund_id, (Refund.PENDING,), Refund.FAILED, error_code=exc.code[:64],
                     error_message=f"{message} ({exc.message})"[:255])
@@ -242,18 +242,19 @@ def apply_refund_result(result, *, source, dedupe_key, event_type, payload):
         _check(refund_row, order, result)
     except RefundMismatch as mismatch:
         db.session.rollback()
-        _record(PaymentEvent(order_id=order.id if order else None,
-                             refund_id=refund_row.id if refund_row else None, source=source,
-                             dedupe_key=f"{dedupe_key}:refused",
-                             event_type=f"REFUSED.{mismatch.code}", trade_state=result.status,
-                             payload=_json(payload)))
+        _record(order_id=order.id if order else None,
+                refund_id=refund_row.id if refund_row else None, source=source,
+                dedupe_key=f"{dedupe_key}:refused",
+                event_type=f"REFUSED.{mismatch.code}", trade_state=result.status,
+                payload=_json(payload))
         db.session.commit()
         log.error("refused %s from %s for refund %s: %s", event_type, source,
                   result.out_refund_no, mismatch)
         raise
-    if not _record(PaymentEvent(order_id=order.id, refund_id=refund_row.id, source=source,
-                                dedupe_key=dedupe_key, event_type=event_type[:64],
-                                trade_state=result.status, payload=_json(payload))):
+    if not _record(order_id=order.id, refund_id=refund_row.id, source=source,
+                   dedupe_key=dedupe_key, event_type=event_type[:64],
+                   trade_state=result.status, payload=_json(payload)):
+        db.session.rollback()  # release the order's lock
         return "duplicate"
     values = {"refund_id": result.refund_id or refund_row.refund_id,
               "channel": result.channel or refund_row.channel,
@@ -338,10 +339,10 @@ def apply_abnormal_refund(refund_row, type, by, *, gateway, **bank):
     result = gateway.apply_abnormal_refund(refund_row.refund_id, refund_row.out_refund_no, type,
                                            **bank)
     lock_order(refund_row.order_id)
-    if _record(PaymentEvent(order_id=refund_row.order_id, refund_id=refund_row.id,
-                            source="apply", event_type=f"ABNORMAL_APPLIED.{type}"[:64],
-                            trade_state=result.status,
-                            payload=_json({"by": by, "type": type, **asdict(result)}))):
+    if _record(order_id=refund_row.order_id, refund_id=refund_row.id,
+               source="apply", event_type=f"ABNORMAL_APPLIED.{type}"[:64],
+               trade_state=result.status,
+               payload=_json({"by": by, "type": type, **asdict(result)})):
         # Only ABNORMAL may go back to PROCESSING, and only by this call.
         _set_status(refund_row.id, (Refund.ABNORMAL,), result.status)
         if result.status == gw.REFUND_SUCCESS:

@@ -179,7 +179,8 @@ def upload(shipment, *, api):
     _record_event(order.id, "upload", "UPLOAD.OK", {"request": body})
     _mark_shipped(shipment.id)
     db.session.commit()
-    return Shipment.SHIPPED
+    db.session.refresh(shipment)  # the UPDATE bypassed the loaded object
+    return shipment.status
 
 
 def refresh(order, *, api):

@@ -7,6 +7,7 @@ from flask import current_app
 from . import shipping
 from .clients import miniprogram_api
 from .extensions import db
+from .jobrun import exclusive
 from .models import Order
 from .wechatpay.errors import ApiError, TransportError
 
@@ -71,8 +72,12 @@ def managed():
 def sync():
     """The job: upload pending shipments (and virtual goods with SHIPPING_AUTO_VIRTUAL=true),
     and refresh WeChat's view of shipped orders."""
-    counts = shipping.run_job(api=miniprogram_api(),
-                              auto_virtual=current_app.config["SHIPPING_AUTO_VIRTUAL"] == "true")
+    with exclusive("shipping-sync") as ours:
+        if not ours:  # a second upload of one shipment would spend WeChat's one change
+            click.echo("shipping sync is running on another instance; skipped")
+            return
+        counts = shipping.run_job(api=miniprogram_api(), auto_virtual=current_app.config[
+            "SHIPPING_AUTO_VIRTUAL"] == "true")
     click.echo(f"shipping: {counts}")
 
 

@@ -18,6 +18,7 @@ from sandbox.devkeys import fresh_secrets, generate
 from server import create_app
 from server.catalogue import seed_catalogue
 from server.extensions import db
+from tests.contract import ContractChecker
 from tests.live import LiveServer
 
 IN_CI = os.environ.get("CI") == "true"
@@ -144,6 +145,7 @@ def make_stack(dev_keys, database_url):
     """``make_stack(**settings)`` starts a simulator and a backend with those settings;
     ``backend_settings={...}`` are settings for the backend alone (a misconfigured merchant)."""
     servers = []
+    checkers = []
 
     def make(backend_settings=None, **overrides):
         backend = LiveServer()
@@ -157,6 +159,7 @@ def make_stack(dev_keys, database_url):
                          "WECHAT_HTTP_TIMEOUT_SECONDS": "2", **overrides,
                          **(backend_settings or {})})
         app = create_app(settings)
+        checkers.append(ContractChecker(app))  # every response vs server/api/openapi.json
         with app.app_context():
             db.create_all()
             seed_catalogue()
@@ -167,6 +170,8 @@ def make_stack(dev_keys, database_url):
     yield make
     for server in reversed(servers):
         server.stop()
+    problems = [problem for checker in checkers for problem in checker.problems]
+    assert not problems, "responses that break the API contract:\n" + "\n".join(problems)
     for server in servers:
         app = server.app
         if app is not None and "sqlalchemy" in app.extensions:

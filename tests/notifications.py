@@ -3,6 +3,7 @@
 Like stripe's ``generate_test_header_string``: the test states what differs from a genuine
 notification (key, serial, timestamp, body, amount...) and everything else is right.
 """
+import functools
 import json
 import uuid
 
@@ -42,9 +43,7 @@ def signed_notification(settings, resource, *, event_id=None, key_path=None, ser
     }
     if body is None:
         body = json.dumps(envelope, ensure_ascii=False).encode()
-    key_path = key_path or settings["SANDBOX_PUBLIC_KEY_PRIVATE"]
-    with open(key_path, "rb") as f:
-        key = crypto.load_private_key(f.read())
+    key = _private_key(key_path or settings["SANDBOX_PUBLIC_KEY_PRIVATE"])
     timestamp = str(timestamp or crypto.now())
     header_nonce = crypto.nonce()
     headers = {
@@ -56,3 +55,11 @@ def signed_notification(settings, resource, *, event_id=None, key_path=None, ser
             key, crypto.v3_response_message(timestamp, header_nonce, body)),
     }
     return headers, body
+
+
+@functools.lru_cache(maxsize=None)
+def _private_key(path):
+    """Parsed once per file: loading an RSA key checks it, which costs far more than a
+    signature."""
+    with open(path, "rb") as f:
+        return crypto.load_private_key(f.read())

@@ -530,6 +530,9 @@ def https_stack(tmp_path_factory, tls):
         "FLASK_SKIP_DOTENV": "1",
     }
     env.pop("CI", None)  # nothing below should behave differently in CI
+    # gunicorn >= 25 would open a control socket in $HOME/.gunicorn/ (or $XDG_RUNTIME_DIR).
+    env["HOME"] = str(workdir / "home")
+    env.pop("XDG_RUNTIME_DIR", None)
     # The deployment steps of docs/deploy.md: migrate, seed, then serve.
     for command in (["db", "upgrade"], ["seed"]):
         done = subprocess.run([sys.executable, "-m", "flask", "--app", "server", *command],
@@ -644,3 +647,83 @@ def test_reload_with_hup_drops_no_request(https_stack):
         asker.join(timeout=15)
     assert "Handling signal: hup" in gunicorn.output(tail=None)
     assert set(statuses) == {200}, statuses
+
+
+# --- hardening (issue 11, class 9) ---------------------------------------------------------
+
+def test_client_scheme_and_address_headers_are_removed(echo_proxy, tls):
+    sent = {"X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http",
+            "X-Forwarded-Scheme": "http", "X-Forwarded-Port": "80", "X-Scheme": "http",
+            "X-Real-Ip": "1.2.3.4", "Forwarded": "for=1.2.3.4;proto=http",
+            "X-Forwarded-Prefix": "/evil", "X-Original-Url": "/admin"}
+    with client_session() as client:
+        response = client.get(echo_proxy.https + "/api/orders", verify=tls["ca"], timeout=5,
+                              headers=sent)
+    received = response.json()["headers"]
+    assert not set(sent) & set(received), received
+    assert received["X-Forwarded-Proto"] == "https"
+
+
+def test_no_server_says_its_nginx_version(echo_proxy, tls):
+    redirect = requests.get(echo_proxy.http + "/api/products", allow_redirects=False, timeout=5)
+    assert redirect.status_code == 308 and redirect.headers["Server"] == "nginx"
+    too_large = requests.post(echo_proxy.https + "/api/orders", data=b"x" * (64 * 1024 + 1),
+                              verify=tls["ca"], timeout=5)
+    assert too_large.status_code == 413 and too_large.headers["Server"] == "nginx"
+    assert b"nginx/" not in raw_exchange(
+        echo_proxy.http_port, b"GET / HTTP/1.0\r\nHost: " + DOMAIN.encode() + b"\r\n\r\n")
+
+
+def test_the_access_log_keeps_no_query_strings(echo_proxy, tls):
+    requests.get(echo_proxy.https + "/api/orders/logged?code=SECRET-CODE-123&x=1",
+                 verify=tls["ca"], timeout=5)
+    log = wait_for(lambda: "/api/orders/logged" in echo_proxy.access_log()
+                   and echo_proxy.access_log())
+    assert "SECRET-CODE-123" not in log and "?" not in log
+
+
+def test_gunicorn_trusts_only_x_forwarded_proto(https_stack):
+    """A client's X-Forwarded-Ssl/-Protocol that contradicts nginx's X-Forwarded-Proto made
+    gunicorn answer an HTML 400; gunicorn now reads X-Forwarded-Proto only."""
+    gunicorn = "http://" + https_stack["env"]["GUNICORN_BIND"]
+    response = requests.get(gunicorn + "/api/products", timeout=10, headers={
+        "X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http"})
+    assert response.status_code == 200, response.text
+    nginx = https_stack["nginx"]
+    with client_session() as client:
+        through = client.get(nginx.https + "/api/products", verify=https_stack["ca"], timeout=10,
+                             headers={"X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http"})
+    assert through.status_code == 200, through.text
+
+
+def test_gunicorn_opens_no_control_socket(https_stack):
+    home = Path(https_stack["env"]["HOME"])
+    assert requests.get("http://" + https_stack["env"]["GUNICORN_BIND"] + "/api/products",
+                        timeout=10).status_code == 200
+    assert not (home / ".gunicorn").exists()
+
+
+def unit_settings(unit):
+    """{directive: value} of a unit's [Service] section."""
+    settings, section = {}, None
+    for line in (REPO / "deploy/systemd" / unit).read_text().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif section == "Service" and "=" in line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            settings[name] = value
+    return settings
+
+
+HARDENING = ("NoNewPrivileges", "PrivateTmp", "PrivateDevices", "ProtectSystem", "ProtectHome",
+             "ReadWritePaths", "ProtectKernelTunables", "ProtectKernelModules",
+             "ProtectControlGroups", "RestrictSUIDSGID", "RestrictNamespaces", "UMask",
+             "LockPersonality", "RestrictAddressFamilies")
+
+
+@pytest.mark.parametrize("unit", ["wxpay.service", "wxpay-jobs.service"])
+def test_units_keep_new_files_private_and_are_hardened_alike(unit):
+    service, this = unit_settings("wxpay.service"), unit_settings(unit)
+    assert this["UMask"] == "0027"  # a SQLite database is not readable by other users
+    assert {name: this.get(name) for name in HARDENING} == \
+        {name: service.get(name) for name in HARDENING}

@@ -28,10 +28,11 @@ def devstack(tmp_path):
          "--backend-port", str(backend_port), "--sandbox-port", str(sandbox_port),
          "--env-file", str(tmp_path / ".env"), "--keys-dir", str(tmp_path / "keys"),
          "--database-url", f"sqlite:///{tmp_path / 'app.db'}", "--time-scale", "0.001"],
-        stdout=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=(tmp_path / "terminal.log").open("w"), text=True,
+        start_new_session=True)
     try:
         line = process.stdout.readline()
-        assert line.startswith("READY"), line
+        assert line.startswith("READY"), (line, (tmp_path / "terminal.log").read_text())
         yield f"http://127.0.0.1:{backend_port}", f"http://127.0.0.1:{sandbox_port}", tmp_path
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -49,3 +50,14 @@ def test_devstack_from_nothing_then_the_demo_pays(devstack):
     assert requests.get(f"{sandbox}/sandbox/health", timeout=5).json()["key_mode"] == "public-key"
     order = demo.run(backend, sandbox)
     assert order["status"] == "PAID"
+
+
+def test_the_terminal_never_shows_the_app_secret(devstack):
+    """Both servers log to the terminal; jscode2session's query string carries the secret."""
+    backend, sandbox, workdir = devstack
+    demo.run(backend, sandbox)
+    secret = next(line.split("=", 1)[1] for line in (workdir / ".env").read_text().splitlines()
+                  if line.startswith("WECHAT_SECRET="))
+    terminal = (workdir / "terminal.log").read_text()
+    assert "/sns/jscode2session" in terminal  # the access log is there, without its query
+    assert secret not in terminal and "secret=" not in terminal

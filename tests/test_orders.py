@@ -266,3 +266,20 @@ def test_an_order_id_too_large_for_the_database_is_not_found(stack):
     for method, suffix in [("get", "/99999999999999999999"), ("post", "/99999999999999999999/pay")]:
         response = requests.request(method, orders_url(stack, suffix), headers=auth)
         assert (response.status_code, response.json()["error"]["code"]) == (404, "NOT_FOUND")
+
+
+def test_a_checkout_retried_after_payment_says_which_order_is_paid(stack):
+    """The same key once the order is paid: 409 ORDER_NOT_PAYABLE naming that order (never a
+    second order, never pay_params); the mini program then shows the paid order."""
+    auth = {**stack.login(), "Idempotency-Key": "checkout-paid-0001"}
+    items = [{"product_id": stack.products()[0]["id"], "quantity": 1}]
+    created = requests.post(orders_url(stack), json={"items": items}, headers=auth).json()
+    assert stack.cashier(created["pay_params"]).status_code == 200
+    wait_for(lambda: stack.order(auth, created["order"]["id"]).json()["order"]["status"]
+             == "PAID")
+    again = requests.post(orders_url(stack), json={"items": items}, headers=auth)
+    assert again.status_code == 409
+    assert again.json()["error"] | {"message": None} == {
+        "code": "ORDER_NOT_PAYABLE", "message": None, "order_id": created["order"]["id"],
+        "order_status": "PAID"}
+    assert stack.query("SELECT count(*) FROM orders")[0][0] == 1

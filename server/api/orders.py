@@ -8,10 +8,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import payments
-from ..clients import gateway
+from ..clients import gateway, quick_gateway
 from ..errors import HttpError, wechatpay_http_error
 from ..extensions import db
 from ..models import Order, OrderItem, Product, as_utc, utcnow
+from ..ratelimits import order_reads, order_writes
 from ..wechatpay.errors import ApiError, WeChatPayError
 from ..wechatpay.gateway import CHINA, OrderRequest
 from .auth import login_required
@@ -27,6 +28,7 @@ MAX_QUANTITY = 99
 
 @bp.post("/api/orders")
 @login_required
+@order_writes
 def create_order():
     key = _idempotency_key()
     lines = _order_lines(json_object())
@@ -64,6 +66,7 @@ def create_order():
 
 @bp.get("/api/orders")
 @login_required
+@order_reads
 def list_orders():
     orders = db.session.execute(
         db.select(Order).filter_by(user_id=g.user.id).order_by(Order.id.desc()).limit(100)
@@ -73,8 +76,9 @@ def list_orders():
     return jsonify({"orders": [order_json(order) for order in orders]})
 
 
-@bp.get("/api/orders/<int(max=2147483647):order_id>")
+@bp.get("/api/orders/<id:order_id>")
 @login_required
+@order_reads
 def show_order(order_id):
     order = _own_order(order_id)
     if order.status == Order.NOTPAY and order.prepay_id:
@@ -82,8 +86,9 @@ def show_order(order_id):
     return jsonify({"order": order_json(order)})
 
 
-@bp.post("/api/orders/<int(max=2147483647):order_id>/pay")
+@bp.post("/api/orders/<id:order_id>/pay")
 @login_required
+@order_writes
 def pay_order(order_id):
     order = _own_order(order_id)
     pay_params = _pay_params(order)  # first: it may update the order
@@ -142,7 +147,8 @@ def _description(items):
 
 def _own_order(order_id):
     order = db.session.execute(
-        db.select(Order).filter_by(id=order_id, user_id=g.user.id)).scalar_one_or_none()
+        db.select(Order).filter_by(id=order_id, user_id=g.user.id)
+        .options(selectinload(Order.items))).scalar_one_or_none()
     if order is None:  # someone else's order looks exactly like a missing one
         raise HttpError(404, "ORDER_NOT_FOUND", "no such order")
     return order
@@ -170,10 +176,11 @@ def _pay_params(order):
             raise wechatpay_http_error(exc, order_id=order.id) from None
         recorded = payments.record_prepay(order.id, prepay_id)
         db.session.commit()
-        db.session.refresh(order)
         if not recorded:  # paid or closed (a notification) while WeChat was answering
+            db.session.refresh(order)
             raise HttpError(409, "ORDER_NOT_PAYABLE", f"the order is {order.status}",
                             order_id=order.id, order_status=order.status)
+        return gw.pay_params(prepay_id)
     return gw.pay_params(order.prepay_id)
 
 
@@ -189,14 +196,13 @@ def _refresh_from_wechat(order, force=False):
     """Converge an unpaid order with WeChat (a late notification), at most once per interval."""
     interval = 0 if force else int(current_app.config["ORDER_QUERY_INTERVAL_SECONDS"])
     if not payments.claim_query(order.id, interval):
-        db.session.refresh(order)
-        return
+        return  # queried a moment ago; the order as just read stands
     try:
-        payments.apply_query(order, gateway(), current_app.config["WECHAT_APPID"],
+        payments.apply_query(order, quick_gateway(), current_app.config["WECHAT_APPID"],
                              current_app.config["WECHATPAY_MCHID"])
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         # Reading an order must not fail because WeChat did; the notification still comes.
         current_app.logger.warning("query of %s failed: %s", order.out_trade_no,
-                                   getattr(exc, "code", exc))
+                                   getattr(exc, "summary", exc))
         db.session.rollback()
     db.session.refresh(order)

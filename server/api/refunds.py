@@ -21,7 +21,7 @@ STATUS = {"REFUNDS_DISABLED": 403, "REQUEST_ALREADY_PENDING": 409,
           "REFUND_WINDOW_PASSED": 409, "ORDER_NOT_REFUNDABLE": 409}
 
 
-@bp.post("/api/orders/<int(max=2147483647):order_id>/refund-request")
+@bp.post("/api/orders/<id:order_id>/refund-request")
 @login_required
 def request_refund(order_id):
     reason = string_field(json_object(), "reason", max_length=200)

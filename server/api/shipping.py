@@ -15,7 +15,7 @@ from .orders import _own_order
 bp = Blueprint("shipping", __name__)
 
 
-@bp.post("/api/orders/<int(max=2147483647):order_id>/shipping/sync")
+@bp.post("/api/orders/<id:order_id>/shipping/sync")
 @login_required
 def sync_shipping(order_id):
     order = _own_order(order_id)

@@ -2,15 +2,27 @@
 
 
 class WeChatPayError(Exception):
-    """Base class: anything that went wrong talking to WeChat Pay."""
+    """Base class: anything that went wrong talking to WeChat Pay.
+
+    ``request_id`` is the ``Request-ID`` header of WeChat's answer when there was one: WeChat
+    Pay's support asks for it first, so it goes into every log line about the error.
+    """
 
     code = "WECHATPAY_ERROR"
+    request_id = None
 
-    def __init__(self, message, code=None):
+    def __init__(self, message, code=None, request_id=None):
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        if request_id:
+            self.request_id = request_id
+
+    @property
+    def summary(self):
+        """For logs: the code, the message and WeChat's Request-ID."""
+        return f"{self.code}: {self.message} (Request-ID {self.request_id or '-'})"
 
 
 class ApiError(WeChatPayError):
@@ -20,8 +32,8 @@ class ApiError(WeChatPayError):
     errors WeChat documents as "try again with the same parameters" (SYSTEMERROR and friends).
     """
 
-    def __init__(self, code, message, http_status=None, retryable=False):
-        super().__init__(message, code)
+    def __init__(self, code, message, http_status=None, retryable=False, request_id=None):
+        super().__init__(message, code, request_id)
         self.http_status = http_status
         self.retryable = retryable
 

@@ -4,13 +4,18 @@
 they never branch on the API version: ``build_gateway(settings)`` returns the v3 or the v2
 implementation, and both answer in these data classes.
 """
+import copy
+import functools
 import logging
+import os
+import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
@@ -147,16 +152,17 @@ class Gateway(Protocol):
         """Verify and decrypt a refund notification. Raises NotificationError."""
 
 
-def new_http_session():
+def new_http_session(retries=True):
     """One pooled HTTP session per process for every call to WeChat.
 
     Retries only what cannot have reached WeChat (failed connects) and idempotent GETs;
     a POST that may have arrived is never resent blindly: the caller queries instead.
+    ``retries=False``: nothing is retried (calls a user is waiting on).
     """
     retry = Retry(total=2, connect=2, read=1, status=0, allowed_methods={"GET"},
-                  backoff_factor=0.2, raise_on_status=False)
+                  backoff_factor=0.2, raise_on_status=False) if retries else 0
     session = requests.Session()
-    session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
+    session.mount("https://", SharedTLSAdapter(max_retries=retry, pool_maxsize=16))
     session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
     return session
 
@@ -187,3 +193,41 @@ def send_with_failover(session, method, bases, path, *, repeatable, **kwargs):
                 raise
             log.warning("WeChat Pay %s unreachable (%s); trying %s", base, type(exc).__name__,
                         bases[index + 1])
+
+
+def with_budget(gateway, seconds):
+    """A copy of ``gateway`` for calls a user waits on: it gives up after ``seconds`` without
+    an answer and retries nothing. Keys, certificates and settings stay shared."""
+    quick = copy.copy(gateway)
+    quick.session = new_http_session(retries=False)
+    quick.timeout = (min(1.0, seconds), seconds)  # (connect, read)
+    quick.retry_queries = False  # v2 retries a query itself; v3 leaves it to the session
+    return quick
+
+
+def ca_bundle():
+    """The CA bundle requests would verify with (its environment variables, else certifi)."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") \
+        or DEFAULT_CA_BUNDLE_PATH
+
+
+@functools.lru_cache(maxsize=None)
+def tls_context(bundle):
+    """One verifying SSL context per CA bundle and process."""
+    return ssl.create_default_context(cafile=bundle)
+
+
+class SharedTLSAdapter(HTTPAdapter):
+    """Verifies with one SSL context per process. Left to themselves, requests and urllib3
+    build a context and parse the whole CA bundle for every new connection (about 35 ms of
+    CPU), so each reconnect to WeChat would pay for it again."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = tls_context(ca_bundle())
+        super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn, url, verify, cert):
+        super().cert_verify(conn, url, verify, cert)
+        if verify is True or verify == ca_bundle():
+            # Already loaded in the shared context; naming it again would reload it.
+            conn.ca_certs = conn.ca_cert_dir = None

@@ -4,6 +4,7 @@ from typing import Optional
 
 import requests
 
+from . import checks
 from .errors import ApiError, TransportError
 
 
@@ -36,14 +37,18 @@ class LoginClient:
             raise TransportError(f"jscode2session unreachable: {type(exc).__name__}") from None
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise TransportError(f"jscode2session answered HTTP {response.status_code} "
                                  "without JSON") from None
         errcode = data.get("errcode") if isinstance(data, dict) else None
         if errcode not in (None, 0):
             raise ApiError(str(errcode), str(data.get("errmsg", "")), response.status_code,
                            retryable=errcode == -1)
-        if not isinstance(data, dict) or not data.get("openid") or not data.get("session_key"):
-            raise TransportError("jscode2session answer has no openid")
-        return WxSession(openid=data["openid"], session_key=data["session_key"],
-                         unionid=data.get("unionid"))
+        try:  # stored as received: the right types and the columns' lengths, or refused
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return WxSession(openid=checks.text(data, "openid", 64, required=True),
+                             session_key=checks.text(data, "session_key", 64, required=True),
+                             unionid=checks.text(data, "unionid", 64))
+        except ValueError as exc:
+            raise TransportError(f"jscode2session answer is malformed: {exc}") from None

@@ -9,6 +9,8 @@ entities), ``return_code`` (transport layer), the response ``sign`` (constant-ti
 a silent success.
 """
 import ipaddress
+import logging
+import re
 from datetime import datetime
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
@@ -17,10 +19,12 @@ import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from . import crypto
-from .errors import ApiError, InvalidResponse, NotificationError, TransportError
+from . import checks, crypto
+from .errors import ApiError, InvalidResponse, NotificationError, TransportError, WeChatPayError
 from .gateway import CHINA, PAYERROR, SUCCESS, Notification, Reply, Transaction, \
     send_with_failover
+
+log = logging.getLogger(__name__)
 
 SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
 V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
@@ -42,6 +46,11 @@ RETURN_FAIL_CODES = {"签名错误": "SIGNERROR", "XML格式错误": "XML_FORMAT
                      "系统繁忙": "SYSTEMERROR", "系统错误": "SYSTEMERROR"}
 
 
+# The encoding an XML declaration names, if any (the declaration is ASCII in every encoding
+# expat reads; UTF-16 would start with a BOM and fail as not well-formed).
+XML_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
+
+
 class XmlError(ValueError):
     """A body that is not a flat, well-formed ``<xml>...</xml>`` document."""
 
@@ -54,10 +63,15 @@ def xml_to_dict(data, max_bytes):
     """
     if not isinstance(data, (bytes, bytearray)) or len(data) > max_bytes:
         raise XmlError("body missing or too large")
+    # WeChat writes UTF-8 only. Another declared encoding is refused before parsing: expat
+    # raises ValueError for multi-byte ones (GBK, Shift_JIS) and LookupError for unknown names.
+    declared = XML_DECLARED_ENCODING.match(bytes(data))
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
+        raise XmlError("the XML declaration names an encoding other than UTF-8")
     try:
         root = fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
                           forbid_external=True)
-    except (ParseError, DefusedXmlException, UnicodeError) as exc:
+    except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise XmlError(f"not well-formed XML: {type(exc).__name__}") from None
     if root.tag != "xml":
         raise XmlError("root element is not <xml>")
@@ -86,7 +100,7 @@ def parse_time(value):
     """``yyyyMMddHHmmss`` Beijing time -> aware datetime; None for an empty value."""
     if not value:
         return None
-    if len(value) != 14 or not value.isdigit():
+    if len(value) != 14 or not checks.is_ascii_number(value):
         raise ValueError(f"not a yyyyMMddHHmmss time: {value[:20]!r}")
     return datetime.strptime(value, V2_TIME_FORMAT).replace(tzinfo=CHINA)
 
@@ -108,7 +122,8 @@ def check_notify_url(url):
 
 
 def _fen(value):
-    if not isinstance(value, str) or not value.isdigit():
+    # ASCII digits only: int() would also read "１００" (full-width) as 100.
+    if not checks.is_ascii_number(value) or len(value) > 9:
         raise ValueError("total_fee is not a whole number of fen")
     return int(value)
 
@@ -133,6 +148,7 @@ class V2Gateway:
         self.api_bases = [self.api_base] + ([backup_base.rstrip("/")] if backup_base else [])
         self.session = session or requests.Session()
         self.timeout = (min(3.0, timeout), timeout)   # (connect, read)
+        self.retry_queries = True  # gateway.with_budget turns it off
 
     # --- the Gateway protocol ---------------------------------------------------------------
 
@@ -175,7 +191,8 @@ class V2Gateway:
         return params
 
     def query_order(self, out_trade_no):
-        data = self._call("/pay/orderquery", {"out_trade_no": out_trade_no}, retry=True)
+        data = self._call("/pay/orderquery", {"out_trade_no": out_trade_no},
+                          retry=self.retry_queries)
         if data.get("out_trade_no") != out_trade_no or not data.get("trade_state"):
             raise InvalidResponse("orderquery answered about another order, or without state")
         try:
@@ -241,18 +258,21 @@ class V2Gateway:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _transaction(self, fields, trade_state):
-        total = fields.get("total_fee")
+    def _transaction(self, data, trade_state):
+        """A Transaction from v2 fields; ValueError when a field has the wrong form or length
+        (signed is not the same as well-formed)."""
+        total = data.get("total_fee")
         return Transaction(
-            out_trade_no=fields["out_trade_no"],
-            trade_state=trade_state,
-            appid=fields.get("appid"),
-            mchid=fields.get("mch_id"),
+            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO,
+                                     required=True),
+            trade_state=checks.trade_state({"trade_state": trade_state}),
+            appid=checks.text(data, "appid", checks.MAX_ID),
+            mchid=checks.text(data, "mch_id", checks.MAX_ID),
             total=_fen(total) if total else None,
-            transaction_id=fields.get("transaction_id") or None,
-            openid=fields.get("openid") or None,
-            success_time=parse_time(fields.get("time_end")),
-            trade_state_desc=fields.get("trade_state_desc") or None,
+            transaction_id=checks.text(data, "transaction_id", checks.MAX_TRANSACTION_ID),
+            openid=checks.text(data, "openid", checks.MAX_OPENID),
+            success_time=parse_time(checks.text(data, "time_end", checks.MAX_TEXT)),
+            trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
         )
 
     def _signed(self, fields):
@@ -273,12 +293,16 @@ class V2Gateway:
         attempts = 2 if retry else 1
         for attempt in range(attempts):
             try:
-                raw = self._post(path, body)
+                raw, request_id = self._post(path, body)
                 break
             except TransportError:
                 if attempt + 1 == attempts:
                     raise
-        return self._check(path, raw)
+        try:
+            return self._check(path, raw)
+        except WeChatPayError as exc:
+            exc.request_id = request_id
+            raise
 
     def _post(self, path, body):
         try:
@@ -288,9 +312,13 @@ class V2Gateway:
                                     headers={"Content-Type": "text/xml; charset=utf-8",
                                              "User-Agent": "wechatpay-miniprogram-starter/1.0"}
                                     ) as response:
+                request_id = response.headers.get("Request-ID")
+                # One line per call with WeChat's Request-ID: what WeChat's support asks for.
+                log.info("WeChat Pay POST %s: HTTP %s (Request-ID %s)", path,
+                         response.status_code, request_id or "-")
                 if not 200 <= response.status_code < 300:
                     raise TransportError(f"WeChat Pay answered HTTP {response.status_code} "
-                                         f"on {path}")
+                                         f"on {path}", request_id=request_id)
                 raw = b""
                 for chunk in response.iter_content(16 * 1024):
                     raw += chunk
@@ -301,7 +329,7 @@ class V2Gateway:
         except requests.RequestException as exc:
             raise TransportError(f"WeChat Pay unreachable on {path}: "
                                  f"{type(exc).__name__}") from None
-        return raw
+        return raw, request_id
 
     def _check(self, path, raw):
         try:

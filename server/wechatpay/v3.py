@@ -14,9 +14,9 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from . import crypto
+from . import checks, crypto
 from .errors import ApiError, InvalidResponse, Misconfigured, NotificationError, \
-    TransportError
+    TransportError, WeChatPayError
 from .gateway import (CHINA, Notification, RefundNotification, RefundResult, Reply,
                       Transaction, send_with_failover)
 
@@ -184,12 +184,11 @@ class V3Gateway:
         self._call("POST", path, {"mchid": self.mchid})
 
     def parse_payment_notification(self, headers, body):
-        event_id, event_type, plaintext = self._open_notification(headers, body)
+        event_id, event_type, payload = self._open_notification(headers, body)
         try:
-            payload = json.loads(plaintext)
             transaction = parse_transaction(payload)
-        except (ValueError, InvalidResponse):
-            raise NotificationError("decrypted resource is not a transaction",
+        except (ValueError, InvalidResponse) as exc:
+            raise NotificationError(f"decrypted resource is not a transaction: {exc}",
                                     "MALFORMED") from None
         if transaction.appid != self.appid or transaction.mchid != self.mchid:
             raise NotificationError("appid or mchid is not ours", "MERCHANT_MISMATCH")
@@ -209,9 +208,8 @@ class V3Gateway:
         return parse_refund(self._call("GET", f"{REFUNDS}/{quote(out_refund_no, safe='')}"))
 
     def parse_refund_notification(self, headers, body):
-        event_id, event_type, plaintext = self._open_notification(headers, body)
+        event_id, event_type, payload = self._open_notification(headers, body)
         try:
-            payload = json.loads(plaintext)
             result = parse_refund(payload)
         except (ValueError, InvalidResponse):
             raise NotificationError("decrypted resource is not a refund", "MALFORMED") from None
@@ -240,8 +238,8 @@ class V3Gateway:
         return parse_refund(self._call("POST", path, body, headers=extra))
 
     def _open_notification(self, headers, body):
-        """(event id, event type, decrypted resource) of a notification whose signature,
-        timestamp and serial verify; NotificationError otherwise."""
+        """(event id, event type, decrypted resource as a dict) of a notification whose
+        signature, timestamp and serial verify; NotificationError otherwise."""
         verify_signed_message(headers, body, self.platform_keys)
         try:
             envelope = json.loads(body)
@@ -254,9 +252,19 @@ class V3Gateway:
                                                resource.get("associated_data", ""))
         except crypto.DecryptionError:
             raise NotificationError("resource does not decrypt", "DECRYPT_FAILED") from None
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise NotificationError("notification body is not a v3 event", "MALFORMED") from None
-        return str(event_id), str(event_type), plaintext
+        try:
+            payload = json.loads(plaintext)
+            if not isinstance(payload, dict) or not checks.encodes_as_utf8(payload):
+                raise ValueError("not an object of valid Unicode text")  # stored as received
+            event_id = checks.text({"id": event_id}, "id", checks.MAX_EVENT_ID, required=True)
+            event_type = checks.text({"event_type": event_type}, "event_type",
+                                     checks.MAX_EVENT_TYPE, required=True)
+        except (ValueError, RecursionError) as exc:
+            raise NotificationError(f"notification content is malformed: {exc}",
+                                    "MALFORMED") from None
+        return event_id, event_type, payload
 
     def notification_reply(self, ok, message=""):
         if ok:
@@ -302,18 +310,27 @@ class V3Gateway:
         to the backup domain only when the primary provably never got them.
         """
         status, headers, raw = self._send(method, path, body, query, repeatable, headers)
-        if 200 <= status < 300:
-            try:
-                verify_signed_message(headers, raw, self.platform_keys)
-            except NotificationError as exc:
-                serial = headers.get("Wechatpay-Serial", "")
-                if exc.code == "UNKNOWN_SERIAL" and serial.startswith("PUB_KEY_ID_"):
-                    raise Misconfigured(
-                        f"WeChat Pay signs with public key {serial[:64]}: set "
-                        "WECHATPAY_PUBLIC_KEY_ID to it and WECHATPAY_PUBLIC_KEY to its file "
-                        "(flask --app server doctor checks this)") from None
-                raise InvalidResponse(f"response signature check failed: {exc.code}") from None
-        return self._decode(status, raw)
+        request_id = headers.get("Request-ID")
+        # One line per call with WeChat's Request-ID: what WeChat Pay's support asks for.
+        log.info("WeChat Pay %s %s: HTTP %s (Request-ID %s)", method, path, status,
+                 request_id or "-")
+        try:
+            if 200 <= status < 300:
+                try:
+                    verify_signed_message(headers, raw, self.platform_keys)
+                except NotificationError as exc:
+                    serial = headers.get("Wechatpay-Serial", "")
+                    if exc.code == "UNKNOWN_SERIAL" and serial.startswith("PUB_KEY_ID_"):
+                        raise Misconfigured(
+                            f"WeChat Pay signs with public key {serial[:64]}: set "
+                            "WECHATPAY_PUBLIC_KEY_ID to it and WECHATPAY_PUBLIC_KEY to its file "
+                            "(flask --app server doctor checks this)") from None
+                    raise InvalidResponse(f"response signature check failed: {exc.code}") \
+                        from None
+            return self._decode(status, raw)
+        except WeChatPayError as exc:
+            exc.request_id = request_id
+            raise
 
     def _send(self, method, path, body=None, query=None, repeatable=True, extra_headers=None):
         url = path + ("?" + urlencode(query) if query else "")
@@ -346,7 +363,7 @@ class V3Gateway:
     def _decode(status, raw):
         try:
             data = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if 200 <= status < 300:
             if raw and not isinstance(data, dict):
@@ -359,25 +376,39 @@ class V3Gateway:
 
 
 def parse_transaction(data):
-    """A gateway Transaction from a v3 transaction object (query response or notification)."""
-    if not isinstance(data, dict) or not data.get("out_trade_no") or not data.get("trade_state"):
-        raise InvalidResponse("not a transaction object")
-    amount = data.get("amount") or {}
-    if amount.get("currency", "CNY") != "CNY":  # fen of another currency are not our fen
-        raise InvalidResponse("amount.currency is not CNY")
-    total = amount.get("total")
-    success_time = data.get("success_time")
-    return Transaction(
-        out_trade_no=data["out_trade_no"],
-        trade_state=data["trade_state"],
-        appid=data.get("appid"),
-        mchid=data.get("mchid"),
-        total=total if isinstance(total, int) and not isinstance(total, bool) else None,
-        transaction_id=data.get("transaction_id"),
-        openid=(data.get("payer") or {}).get("openid"),
-        success_time=_parse_time(success_time),
-        trade_state_desc=data.get("trade_state_desc"),
-    )
+    """A gateway Transaction from a v3 transaction object (query response or notification).
+
+    Signed is not the same as well-formed: every field we read is checked for type and length
+    here, so a verified message with a list, a number or an over-long id in it is refused
+    (InvalidResponse) instead of failing in the database.
+    """
+    try:
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        amount = data.get("amount") or {}
+        payer = data.get("payer") or {}
+        if not isinstance(amount, dict) or not isinstance(payer, dict):
+            raise ValueError("amount or payer is not an object")
+        if (checks.text(amount, "currency", 8) or "CNY") != "CNY":
+            raise ValueError("amount.currency is not CNY")  # fen of another currency
+        total = amount.get("total")
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int)
+                                  or not 0 <= total < 2**31):
+            raise ValueError("amount.total is not a whole number of fen")
+        return Transaction(
+            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO,
+                                     required=True),
+            trade_state=checks.trade_state(data),
+            appid=checks.text(data, "appid", checks.MAX_ID),
+            mchid=checks.text(data, "mchid", checks.MAX_ID),
+            total=total,
+            transaction_id=checks.text(data, "transaction_id", checks.MAX_TRANSACTION_ID),
+            openid=checks.text(payer, "openid", checks.MAX_OPENID),
+            success_time=_parse_time(checks.text(data, "success_time", checks.MAX_TEXT)),
+            trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
+        )
+    except ValueError as exc:
+        raise InvalidResponse(f"not a transaction object: {exc}") from None
 
 
 def parse_refund(data):
@@ -392,13 +423,19 @@ def parse_refund(data):
     if status not in ("PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL") \
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in (refund, total)):
         raise InvalidResponse("refund object without a known status or integer amounts")
-    return RefundResult(
-        out_refund_no=data["out_refund_no"], status=status, refund=refund, total=total,
-        out_trade_no=data.get("out_trade_no"), refund_id=data.get("refund_id"),
-        transaction_id=data.get("transaction_id"), channel=data.get("channel"),
-        user_received_account=data.get("user_received_account"),
-        success_time=_parse_time(data.get("success_time")),
-        create_time=_parse_time(data.get("create_time")))
+    try:  # types and lengths, so a strange (even genuinely signed) answer never reaches a column
+        return RefundResult(
+            out_refund_no=checks.text(data, "out_refund_no", 64, required=True), status=status,
+            refund=refund, total=total,
+            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO),
+            refund_id=checks.text(data, "refund_id", 64),
+            transaction_id=checks.text(data, "transaction_id", checks.MAX_TRANSACTION_ID),
+            channel=checks.text(data, "channel", 32),
+            user_received_account=checks.text(data, "user_received_account", 128),
+            success_time=_parse_time(checks.text(data, "success_time", checks.MAX_TEXT)),
+            create_time=_parse_time(checks.text(data, "create_time", checks.MAX_TEXT)))
+    except ValueError as exc:
+        raise InvalidResponse(f"refund object: {exc}") from None
 
 
 def _parse_time(value):

@@ -13,6 +13,7 @@ const config = require(path.join(MP, 'config.js'))
 const auth = require(path.join(MP, 'utils/auth.js'))
 const api = require(path.join(MP, 'utils/api.js'))
 const pay = require(path.join(MP, 'utils/pay.js'))
+const i18n = require(path.join(MP, 'i18n/index.js'))
 const { formatFen } = require(path.join(MP, 'utils/money.js'))
 const { localTime } = require(path.join(MP, 'utils/order-view.js'))
 
@@ -627,14 +628,15 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
 
   // ---- after the payment: refunds and shipping ----------------------------------------
 
-  // A new user's paid order, its page opened from the checkout's "View order".
+  // A new user's paid order, its page opened from the checkout's "View order" (in the
+  // install's language).
   async function paidOrderPage(wx) {
     wx.script.showModal = () => ({ confirm: true })
     const [product] = await catalogue()
     const checkout = await open('pages/checkout/index', { cart: product.id + ':1' })
-    await harness.tap(checkout, 'Pay')
+    await harness.tap(checkout, i18n.text('common.pay'))
     assert.equal(checkout.data.payState, 'paid', harness.screenText(checkout))
-    await harness.tap(checkout, 'View order')
+    await harness.tap(checkout, i18n.text('common.viewOrder'))
     return openNavigated(wx)
   }
 
@@ -698,11 +700,7 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
 
   test('refund: a declined request shows the shop\'s note; past the window a stale page explains and hides the button', async () => {
     const wx = install('zh_CN')
-    wx.script.showModal = () => ({ confirm: true })
-    const [product] = await catalogue()
-    const checkout = await open('pages/checkout/index', { cart: product.id + ':1' })
-    await harness.tap(checkout, '支付')
-    const page = await open('pages/order/index', { id: String(checkout.data.order.id) })
+    const page = await paidOrderPage(wx)
     const id = page.order.id
 
     await harness.tap(page, '申请退款')
