@@ -60,6 +60,7 @@ module.exports = {
     REQUEST_ALREADY_PENDING: 'A refund request for this order is already waiting for the shop.',
     IDEMPOTENCY_KEY_REUSED: 'Your cart changed. Please go back and check out again.',
     INVALID_REQUEST: 'That request was not valid. Please go back and try again.',
+    UNTRUSTED_HOST: 'The mini program is set up with the wrong server address. Please contact the shop.',
     NOT_FOUND: 'What you asked for cannot be found.',
     METHOD_NOT_ALLOWED: 'That request was not valid. Please update the mini program.',
     BODY_TOO_LARGE: 'That is too much at once. Please order fewer items.',
@@ -122,7 +123,7 @@ module.exports = {
       3: 'Received',
       4: 'Completed',
       5: 'Refunded',
-      6: 'Received'
+      6: 'Awaiting settlement'
     },
     logistics: {
       1: 'Express',

@@ -66,6 +66,7 @@ module.exports = {
     REQUEST_ALREADY_PENDING: '已有退款申请在等待商家处理。',
     IDEMPOTENCY_KEY_REUSED: '购物车已变化，请返回重新结算。',
     INVALID_REQUEST: '请求无效，请返回重试。',
+    UNTRUSTED_HOST: '小程序连接的服务器地址有误，请联系商家。',
     NOT_FOUND: '找不到请求的内容。',
     METHOD_NOT_ALLOWED: '请求无效，请更新小程序后重试。',
     BODY_TOO_LARGE: '请求内容过多，请减少商品后重试。',
@@ -132,7 +133,7 @@ module.exports = {
       3: '已收货',
       4: '已完成',
       5: '已退款',
-      6: '已收货'
+      6: '待结算'
     },
     logistics: {
       1: '快递',

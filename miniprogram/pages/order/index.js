@@ -196,7 +196,10 @@ Component({
       this.setData({ notice: i18n.text('shipping.confirming'), noticeKind: '', noticeRefresh: false })
       const order = await api.syncShipping(this.orderId)
       this.show(order)
-      const received = [3, 4, 6].includes(order.shipping && order.shipping.wechat_state)
+      // 3 receipt confirmed, 4 completed; 6 (funds awaiting settlement) does not say the user
+      // confirmed, received_at does.
+      const shipping = order.shipping || {}
+      const received = [3, 4].includes(shipping.wechat_state) || Boolean(shipping.received_at)
       if (received) {
         this.setData({ notice: i18n.text('shipping.received'), noticeKind: 'success' })
       } else {
