@@ -66,32 +66,19 @@ def create_refund():
         if amount["total"] != order["amount"]["total"]:
             raise param_error("/amount/total", "does not match the order's total",
                               amount["total"])
-        refunds = [r for r in state.refunds.values() if r["out_trade_no"] == order["out_trade_no"]]
+        refunds = order_refunds(state, order)
         if len(refunds) >= MAX_REFUNDS_PER_ORDER:
             raise ApiError(403, "RULE_LIMIT", "退款次数超过限制")
-        refunded = sum(r["amount"]["refund"] for r in refunds if r["status"] != "CLOSED")
-        if refunded + amount["refund"] > order["amount"]["total"]:
+        if refunded(refunds) + amount["refund"] > order["amount"]["total"]:
             # What WeChat answers (community reports, v2 and v3); NOT_ENOUGH is something
             # else there: the merchant account's balance is too low (arm an api fault for it).
             raise ApiError(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
-
-        now = time.time()
-        refund = {
-            "refund_id": "50" + digits(27), "out_refund_no": out_refund_no,
-            "transaction_id": order["transaction_id"], "out_trade_no": order["out_trade_no"],
-            "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
-            "create_time": rfc3339(now), "success_time": None, "status": "PROCESSING",
-            "funds_account": params.get("funds_account") or "AVAILABLE",
-            "reason": reason or "", "notify_url": notify_url,
-            "amount": {"total": order["amount"]["total"], "refund": amount["refund"]},
-        }
-        state.refunds[out_refund_no] = refund
-        order["trade_state"] = "REFUND"
+        refund, final_status = add_refund(
+            state, order, out_refund_no, amount["refund"], api_version="v3",
+            reason=reason, notify_url=notify_url,
+            funds_account=params.get("funds_account") or "AVAILABLE")
         answer = refund_view(refund)  # WeChat answers before the money has moved
-        fault = state.take_refund_fault(order["out_trade_no"])
-    final_status = fault["status"] if fault else "SUCCESS"
-    if final_status != "PROCESSING":
-        settle_refund(state, refund, final_status)
+    finish_refund(state, refund, final_status)
     return json_response(answer)
 
 
@@ -150,18 +137,63 @@ def refund_view(refund):
     return view
 
 
+def order_refunds(state, order):
+    """Every refund of an order (caller holds ``state.lock``), in either API version."""
+    return [r for r in state.refunds.values() if r["out_trade_no"] == order["out_trade_no"]]
+
+
+def refunded(refunds):
+    """Fen given back or on its way: every refund but the CLOSED ones."""
+    return sum(r["amount"]["refund"] for r in refunds if r["status"] != "CLOSED")
+
+
+def add_refund(state, order, out_refund_no, amount, *, api_version, reason, notify_url,
+               funds_account):
+    """Store a new PROCESSING refund of a paid order that the caller (holding ``state.lock``)
+    has checked. Returns it and the status it is to end in: SUCCESS unless a refund fault
+    says otherwise; hand both to ``finish_refund`` once the answer is built."""
+    refund = {
+        "api_version": api_version,
+        "refund_id": "50" + digits(27), "out_refund_no": out_refund_no,
+        "transaction_id": order["transaction_id"], "out_trade_no": order["out_trade_no"],
+        "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
+        "create_time": rfc3339(time.time()), "success_time": None, "status": "PROCESSING",
+        "funds_account": funds_account, "reason": reason or "", "notify_url": notify_url,
+        "amount": {"total": order["amount"]["total"], "refund": amount},
+    }
+    state.refunds[out_refund_no] = refund
+    order["trade_state"] = "REFUND"
+    fault = state.take_refund_fault(order["out_trade_no"])
+    return refund, (fault["status"] if fault else "SUCCESS")
+
+
+def finish_refund(state, refund, final_status):
+    """Settle a new refund at once, unless a refund fault keeps it PROCESSING."""
+    if final_status != "PROCESSING":
+        settle_refund(state, refund, final_status)
+
+
 def settle_refund(state, refund, status):
-    """Move a PROCESSING refund to SUCCESS, ABNORMAL or CLOSED and notify the merchant."""
+    """Move a PROCESSING refund to SUCCESS, ABNORMAL or CLOSED and notify the merchant in the
+    refund's API version (``NOTIFIERS``)."""
     with state.lock:
         if refund["status"] != "PROCESSING":
             raise ValueError(f"refund {refund['out_refund_no']} is already {refund['status']}")
         refund["status"] = status
         if status == "SUCCESS":
             refund["success_time"] = rfc3339(time.time())
+    if refund["notify_url"]:
+        NOTIFIERS[refund.get("api_version", "v3")](state, refund)
+
+
+def notify_refund(state, refund):
+    """The v3 refund notification: REFUND.<status>, the refund AES-GCM encrypted."""
+    config = state.config
+    with state.lock:
         resource = {
-            "mchid": state.config.mchid, "transaction_id": refund["transaction_id"],
+            "mchid": config.mchid, "transaction_id": refund["transaction_id"],
             "out_trade_no": refund["out_trade_no"], "refund_id": refund["refund_id"],
-            "out_refund_no": refund["out_refund_no"], "refund_status": status,
+            "out_refund_no": refund["out_refund_no"], "refund_status": refund["status"],
             "user_received_account": refund["user_received_account"],
             "amount": {"total": refund["amount"]["total"], "refund": refund["amount"]["refund"],
                        "payer_total": refund["amount"]["total"],
@@ -169,12 +201,6 @@ def settle_refund(state, refund, status):
         }
         if refund["success_time"]:
             resource["success_time"] = refund["success_time"]
-    if refund["notify_url"]:
-        notify_refund(state, refund, resource)
-
-
-def notify_refund(state, refund, resource):
-    config = state.config
     resource_nonce = nonce(12)
     event_id = str(uuid.uuid4())
     body = json_bytes({
@@ -194,3 +220,7 @@ def notify_refund(state, refund, resource):
                                    **signed_headers(signer, payload)},
                   lambda response: response.status_code in (200, 204),
                   event_id=event_id, out_trade_no=refund["out_trade_no"])
+
+
+# How a settled refund is told to the merchant, per API version; sandbox.v2_refunds adds "v2".
+NOTIFIERS = {"v3": notify_refund}

@@ -60,6 +60,7 @@ class SandboxState:
         self.transactions = {}    # transaction_id -> out_trade_no
         self.refunds = {}         # out_refund_no -> refund dict (v3)
         self.bill_files = {}      # download token -> (bytes, expires_at)
+        self.bill_changes = {}    # "YYYY-MM-DD" -> [disagreement...] (POST /sandbox/bills/<day>)
         self.faults = []
         self.deliveries = []      # one dict per notification attempt, oldest first
         self.miniapp = {}         # access tokens and shipping info (sandbox.miniapp)

@@ -7,8 +7,9 @@ with a Chinese ``return_msg`` and no sign. Business answers are signed with the 
 type and carry ``result_code`` and, on failure, ``err_code``/``err_code_des``.
 
 The XML is read with xmltodict (as wechatpy does), not with the backend's reader, so the two
-sides of the tests do not share a parser. ``register(app)`` adds the routes and the v2
-notifier that the cashier uses for orders whose ``api_version`` is ``v2``.
+sides of the tests do not share a parser. ``register(app)`` adds the routes (with the
+refund ones of ``sandbox.v2_refunds``) and the v2 notifier that the cashier uses for orders
+whose ``api_version`` is ``v2``.
 """
 import ipaddress
 import re
@@ -51,6 +52,7 @@ class BusinessError(Exception):
 
 
 def register(app):
+    from . import v2_refunds  # noqa: F401  (adds the refund routes to bp before it is registered)
     app.register_blueprint(bp)
     app.extensions["sandbox"].notifiers["v2"] = notify_v2
 

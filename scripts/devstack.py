@@ -2,7 +2,9 @@
 
 ``make dev`` runs this. On the first run it writes development keys and a ``.env``; every run
 migrates the SQLite schema, loads the demo catalogue with the one-fen test item (``seed --dev``),
-then starts the simulator and the backend and prints ``READY backend=... sandbox=...`` once both answer. Ctrl-C (or SIGTERM) stops both.
+then starts the simulator and the backend and prints ``READY backend=... sandbox=...`` once both
+answer, then the staff console's address and how to log in (the first run creates a development
+admin and prints its password once). Ctrl-C (or SIGTERM) stops both.
 """
 import argparse
 import os
@@ -17,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sandbox.devkeys import ensure_env  # noqa: E402
+
+DEV_ADMIN = "admin@example.com"
 
 
 def parse_args():
@@ -86,6 +90,23 @@ def wait_until_up(url, processes, timeout=30):
     raise SystemExit(f"{url} did not come up in {timeout}s")
 
 
+def dev_admin(flask, env, workdir):
+    """How to log in to the console: a development admin, made (with a printed password) on
+    the first run. Never for production: there, staff accounts are made by hand."""
+    if env.get("APP_ENV") == "production":
+        return "(production: create staff with `flask --app server staff create`)"
+    made = subprocess.run(flask + ["staff", "create", DEV_ADMIN, "--role", "admin", "--generate"],
+                          env=env, cwd=workdir, capture_output=True, text=True)
+    for line in made.stdout.splitlines():
+        if line.startswith("password"):
+            password = line.rsplit(" ", 1)[1]
+            return f"log in as {DEV_ADMIN} with password {password} (shown on this first run only)"
+    if "already has an account" not in made.stderr:
+        print(made.stderr, file=sys.stderr)
+    return (f"log in as {DEV_ADMIN} (password shown on the first run; a new one: "
+            f"flask --app server staff reset-password {DEV_ADMIN} --generate)")
+
+
 def main():
     args = parse_args()
     env, backend, sandbox, workdir = child_environment(args)
@@ -94,8 +115,9 @@ def main():
     for command in (["db", "upgrade"], ["seed", "--dev"]):
         subprocess.run(flask + command, env=env, cwd=workdir, check=True,
                        stdout=subprocess.DEVNULL)
+    console_login = dev_admin(flask, env, workdir)
 
-    # The servers' own output goes to stderr: stdout carries only the READY line.
+    # The servers' own output goes to stderr: stdout carries only the READY and console lines.
     processes = [
         subprocess.Popen([python, "-m", "sandbox", "--host", args.host,
                           "--port", str(args.sandbox_port)], env=env, cwd=workdir,
@@ -125,6 +147,7 @@ def main():
         print(exc, file=sys.stderr)
         stop(status=1)
     print(f"READY backend={backend} sandbox={sandbox}", flush=True)
+    print(f"Staff console: {backend}/console/  {console_login}", flush=True)
     while all(process.poll() is None for process in processes):
         time.sleep(0.5)
     stop(status=1)  # one of them died

@@ -29,6 +29,7 @@ def create_app(config=None):
     register_proxy_fix(app)
     register_wechat_clients(app)
     register_blueprints(app)
+    register_console(app)
     register_commands(app)
     from .errors import register_error_handlers
     register_error_handlers(app)
@@ -102,6 +103,11 @@ def register_blueprints(app):
     for module in (auth, products, orders, shipping, refunds, notify, push, refund_notify,
                    contract):
         app.register_blueprint(module.bp)
+
+
+def register_console(app):
+    from . import console
+    console.init_app(app)
 
 
 def register_commands(app):

@@ -27,3 +27,19 @@ def seed_catalogue(dev=False):
     db.session.add_all(added)
     db.session.commit()
     return len(added)
+
+
+def save_product(product, *, name, description, price, active):
+    """Create (``product`` None) or change a product; ``price`` in fen. Returns it. Commits.
+
+    Orders keep the name and price they were placed with (OrderItem), so a change here never
+    alters an order already placed; a deactivated product just can't be ordered any more.
+    """
+    if not isinstance(price, int) or price <= 0:
+        raise ValueError("price must be a positive number of fen")
+    product = product or Product()
+    product.name, product.description = name.strip(), (description or "").strip()
+    product.price, product.active = price, bool(active)
+    db.session.add(product)
+    db.session.commit()
+    return product

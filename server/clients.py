@@ -12,6 +12,7 @@ from .wechat.api import MiniProgramApi
 from .wechatpay import crypto
 from .wechatpay.gateway import new_http_session, with_budget
 from .wechatpay.login import LoginClient
+from .wechatpay.v2 import client_cert_session
 
 
 # How long a request a user waits on gives WeChat to answer a query.
@@ -50,7 +51,8 @@ def build_gateway(values, session, timeout):
                          api_key=values["WECHATPAY_API_KEY"],
                          sign_type=values["WECHATPAY_V2_SIGN_TYPE"],
                          api_base=values["WECHATPAY_API_BASE"], session=session,
-                         timeout=timeout, backup_base=values.get("WECHATPAY_API_BASE_BACKUP"))
+                         timeout=timeout, backup_base=values.get("WECHATPAY_API_BASE_BACKUP"),
+                         cert_session=_v2_cert_session(values))
 
     from .wechatpay.v3 import PlatformKeys, V3Gateway
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
@@ -66,6 +68,27 @@ def build_gateway(values, session, timeout):
                      api_base=values["WECHATPAY_API_BASE"], platform_keys=platform_keys,
                      session=session, timeout=timeout,
                      backup_base=values.get("WECHATPAY_API_BASE_BACKUP"))
+
+
+def _v2_cert_session(values):
+    """Mutual TLS for v2 refunds, with the API certificate and key read once, now.
+
+    Without both settings v2 payments still work and refunds are refused (production refuses
+    to start, see config.py); a file that cannot be used stops the app, naming the setting.
+    """
+    cert, key = values.get("WECHATPAY_CERT"), values.get("WECHATPAY_PRIVATE_KEY")
+    if not (cert or key):
+        return None
+    for name in ("WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"):
+        if not values.get(name):
+            raise ConfigError(f"{name} is required with the other one for v2 refunds")
+    read_file(cert, "WECHATPAY_CERT")
+    _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")  # names a passphrase
+    try:
+        return client_cert_session(cert, key)
+    except (OSError, ValueError):   # ssl.SSLError is an OSError
+        raise ConfigError("WECHATPAY_CERT is not a PEM certificate matching "
+                          "WECHATPAY_PRIVATE_KEY") from None
 
 
 def _load(parse, values, name):

@@ -56,6 +56,17 @@ NAMES = [
     "WECHATPAY_API_BASE_BACKUP", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", *DEFAULTS,
 ]
 
+# The staff console: idle session lifetime, login attempts per address (shared through Redis
+# when REDIS_URL is set), and how many failed logins in a row lock an account for how long.
+CONSOLE_DEFAULTS = {
+    "CONSOLE_SESSION_SECONDS": "3600",
+    "CONSOLE_LOGIN_RATE_LIMIT": "10 per minute",
+    "CONSOLE_LOCKOUT_FAILURES": "5",
+    "CONSOLE_LOCKOUT_MINUTES": "15",
+}
+DEFAULTS.update(CONSOLE_DEFAULTS)
+NAMES += [*CONSOLE_DEFAULTS, "REDIS_URL"]
+
 WECHATPAY_BACKUP_BASE = "https://api2.mch.weixin.qq.com"
 # Exactly these; anything else ("Production", "prod", "production ") is refused, so a typo can
 # never skip the production checks.
@@ -90,7 +101,11 @@ def load(overrides=None, env_file=".env"):
     values.update({k: os.environ[k] for k in NAMES if k in os.environ})
     values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
     if not values.get("WECHATPAY_REFUND_NOTIFY_URL") and values.get("WECHATPAY_NOTIFY_URL"):
-        values["WECHATPAY_REFUND_NOTIFY_URL"] = refund_notify_url(values["WECHATPAY_NOTIFY_URL"])
+        try:
+            values["WECHATPAY_REFUND_NOTIFY_URL"] = refund_notify_url(
+                values["WECHATPAY_NOTIFY_URL"])
+        except ValueError:
+            pass  # not a URL: validate() names WECHATPAY_NOTIFY_URL
     if "WECHATPAY_API_BASE_BACKUP" not in values \
             and values["WECHATPAY_API_BASE"].rstrip("/") == DEFAULTS["WECHATPAY_API_BASE"]:
         # WeChat's backup domain, for when the primary cannot be reached (set it empty to
@@ -101,6 +116,7 @@ def load(overrides=None, env_file=".env"):
 
 
 def validate(values):
+    _validate_console(values)
     version = values["WECHATPAY_API_VERSION"]
     if version not in ("v2", "v3"):
         raise ConfigError("WECHATPAY_API_VERSION must be v2 or v3")
@@ -138,6 +154,15 @@ def validate(values):
     _validate_push(values)
     if values["APP_ENV"] == "production":
         _validate_production(values)
+
+
+def _validate_console(values):
+    for name in ("CONSOLE_SESSION_SECONDS", "CONSOLE_LOCKOUT_FAILURES", "CONSOLE_LOCKOUT_MINUTES"):
+        if not re.fullmatch(r"[0-9]{1,9}", values[name]) or int(values[name]) < 1:
+            raise ConfigError(f"{name} must be a whole number, at least 1")
+    if not re.fullmatch(r"[0-9]{1,6} ?(per |/)(second|minute|hour|day)s?",
+                        values["CONSOLE_LOGIN_RATE_LIMIT"]):
+        raise ConfigError("CONSOLE_LOGIN_RATE_LIMIT must look like '10 per minute'")
 
 
 def _validate_push(values):
@@ -209,7 +234,10 @@ def required_names(values):
 
 
 def _validate_production(values):
-    for name in required_names(values):
+    # v2 refunds go over mutual TLS with the API certificate (apiclient_cert.pem + key.pem).
+    v2_refunds = ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"] \
+        if values["WECHATPAY_API_VERSION"] == "v2" else []
+    for name in required_names(values) + v2_refunds:
         if not values.get(name):
             raise ConfigError(f"{name} is required in production")
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
@@ -225,7 +253,7 @@ def _validate_production(values):
         raise ConfigError("TRUSTED_HOSTS is required in production (the site's host names)")
     if urlsplit(values["WECHATPAY_NOTIFY_URL"]).hostname not in hosts:
         raise ConfigError("TRUSTED_HOSTS must include the host of WECHATPAY_NOTIFY_URL")
-    for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_CERT"):
+    for name in ["WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_CERT"] + v2_refunds:
         path = values.get(name)
         if path and is_development_key(read_file(path, name), Path(path)):
             raise ConfigError(f"{name} names a generated development key")

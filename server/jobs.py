@@ -14,16 +14,15 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import payments, refund_commands, shipping_commands
+from . import bills_cli, payments, refund_commands, shipping_commands
 from .catalogue import seed_catalogue
 from .clients import gateway
 from .extensions import db
 from .jobrun import bounded, exclusive
 from .models import Order, utcnow
-from .wechatpay.errors import ApiError, WeChatPayError
+from .wechatpay.errors import WeChatPayError
 
-# WeChat refuses to close an order in its first 5 minutes.
-CLOSE_NOT_BEFORE = timedelta(minutes=5)
+CLOSE_NOT_BEFORE = payments.CLOSE_NOT_BEFORE
 
 
 def init_app(app):
@@ -32,6 +31,7 @@ def init_app(app):
     app.cli.add_command(close_expired)
     app.cli.add_command(shipping_commands.group)
     refund_commands.init_app(app)
+    app.cli.add_command(bills_cli.bills_group)
 
 
 @click.command()
@@ -92,24 +92,17 @@ def close_expired(concurrency, deadline):
                f"{deadline_note(finished)}")
 
 
+
 def _close(order_id):
     order = db.session.get(Order, order_id)
-    if order.prepay_id is not None:
-        try:
-            gateway().close_order(order.out_trade_no)
-        except ApiError as exc:
-            if exc.code == "ORDERPAID":  # paid at the last moment: record it instead
-                return _query(order)
-            if exc.code != "ORDER_NOT_EXIST":
-                current_app.logger.warning("close %s failed: %s", order.out_trade_no,
-                                           exc.summary)
-                return "failed"
-        except WeChatPayError as exc:
-            current_app.logger.warning("close %s failed: %s", order.out_trade_no, exc.summary)
-            return "failed"
-    closed = payments.mark_closed(order.id)
-    db.session.commit()
-    return "closed" if closed else "unchanged"
+    try:
+        return payments.close_order(order, gateway(), current_app.config["WECHAT_APPID"],
+                                    current_app.config["WECHATPAY_MCHID"])
+    except (WeChatPayError, payments.PaymentMismatch) as exc:
+        db.session.rollback()
+        current_app.logger.warning("close %s failed: %s", order.out_trade_no,
+                                   getattr(exc, "summary", None) or exc.code)
+        return "failed"
 
 
 def _query(order):

@@ -21,11 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .extensions import db
 from .models import Order, PaymentEvent, utcnow
 from .wechatpay import gateway as gw
+from .wechatpay.errors import ApiError
 
 log = logging.getLogger(__name__)
 
 # A prepay_id lives 2 hours; re-place the order a little before that.
 PREPAY_LIFETIME = timedelta(hours=1, minutes=50)
+# WeChat refuses to close an order in its first 5 minutes (documented for v2 closeorder).
+CLOSE_NOT_BEFORE = timedelta(minutes=5)
 
 
 class PaymentMismatch(Exception):
@@ -192,6 +195,27 @@ def apply_query(order, gateway, appid, mchid):
         transaction, appid=appid, mchid=mchid, source="query",
         dedupe_key=f"query:{transaction.out_trade_no}:{transaction.trade_state}",
         event_type=f"QUERY.{transaction.trade_state}", payload=asdict(transaction))
+
+
+def close_order(order, gateway, appid, mchid):
+    """Close an unpaid order with WeChat first, then here, so it cannot be paid afterwards.
+
+    Returns "closed", "unchanged" (it was no longer unpaid here), or, when WeChat says it was
+    paid at the last moment, the outcome of applying WeChat's answer ("paid"). Raises
+    WeChatPayError when WeChat refuses otherwise or does not answer (the order stays open) and
+    PaymentMismatch as ``apply_transaction`` does. Commits.
+    """
+    if order.prepay_id is not None:  # never placed with WeChat: nothing to close there
+        try:
+            gateway.close_order(order.out_trade_no)
+        except ApiError as exc:
+            if exc.code == "ORDERPAID":  # paid at the last moment: record it instead
+                return apply_query(order, gateway, appid, mchid)
+            if exc.code != "ORDER_NOT_EXIST":
+                raise
+    closed = mark_closed(order.id)
+    db.session.commit()
+    return "closed" if closed else "unchanged"
 
 
 def order_expiry(minutes, now=None):

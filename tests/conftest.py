@@ -143,15 +143,16 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
 @pytest.fixture
 def make_stack(dev_keys, database_url):
     """``make_stack(**settings)`` starts a simulator and a backend with those settings;
-    ``backend_settings={...}`` are settings for the backend alone (a misconfigured merchant)."""
+    ``backend_settings={...}`` are settings for the backend alone (a misconfigured merchant);
+    ``sandbox_ssl_context`` serves the simulator over HTTPS (``sandbox.tls.server_context``)."""
     servers = []
     checkers = []
 
-    def make(backend_settings=None, **overrides):
+    def make(backend_settings=None, sandbox_ssl_context=None, **overrides):
         backend = LiveServer()
         settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001",
                     "SANDBOX_PUSH_URL": f"{backend.url}/api/wechat/push", **overrides}
-        sim = LiveServer(sandbox.create_app(settings)).start()
+        sim = LiveServer(sandbox.create_app(settings), ssl_context=sandbox_ssl_context).start()
         servers.append(sim)
         settings.update({"DATABASE_URL": database_url, "WECHAT_API_BASE": sim.url,
                          "WECHATPAY_API_BASE": sim.url,

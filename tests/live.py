@@ -11,11 +11,12 @@ class LiveServer:
     ``app=None`` and set ``server.app`` later (the backend needs its own notify URL).
     """
 
-    def __init__(self, app=None, host="127.0.0.1", port=0):
+    def __init__(self, app=None, host="127.0.0.1", port=0, ssl_context=None):
         self.app = app
-        self._server = make_server(host, port, self._dispatch, threaded=True)
+        self._server = make_server(host, port, self._dispatch, threaded=True,
+                                   ssl_context=ssl_context)
         self.port = self._server.server_port
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"{'https' if ssl_context else 'http'}://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         kwargs={"poll_interval": 0.05})
 

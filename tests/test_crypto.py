@@ -61,6 +61,39 @@ def test_v2_refund_key_official_vector():
         b"d96eb16afdd491fa1e705096edbc2205"
 
 
+# A real v2 refund notification's req_info, as published with its merchant key in the SDK
+# tests of silenceper/wechat (pay/notify/refund_test.go) and go-pay/gopay (TestDecryptRefundNotifyReqInfo).
+SDK_REFUND_KEY = "ziR0QKsTUfMOuochC9RfCdmfHECorQAP"
+SDK_REQ_INFO = (
+    "YYwp8C48th0wnQzTqeI+41pflB26v+smFj9z6h9RPBgxTyZyxc+4YNEz7QEgZNWj/6rIb2MfyWMZmCc41CfjKSss"
+    "oSZPXxOhUayb6KvNSZ1p6frOX1PDWzhyruXK7ouNND+gDsG4yZ0XXzsL4/pYNwLLba/71QrnkJ/BHcByk4EXnglj"
+    "u5DLup9pJQSnTxjomI9Rxu57m9jg5lLQFxMWXyeASZJNvof0ulnHlWJswS4OxKOkmW7VEyKyLGV6npoOm03Qsx2w"
+    "kRxLsSa9gPpg4hdaReeUqh1FMbm7aWjyrVYT/MEZWg98p4GomEIYvz34XfDncTezX4bf/ZiSLXt79aE1/YTZrYfy"
+    "mXeCrGjlbe0rg/T2ezJHAC870u2vsVbY1/KcE2A443N+DEnAziXlBQ1AeWq3Rqk/O6/TMM0lomzgctAOiAMg+bh5"
+    "+Gu1ubA9O3E+vehULydD5qx2o6i3+qA9ORbH415NyRrQdeFq5vmCiRikp5xYptWiGZA0tkoaLKMPQ4ndE5gWHqiB"
+    "bGPfULZWokI+QjjhhBmwgbd6J0VqpRorwOuzC/BHdkP72DCdNcm7IDUpggnzBIy0+seWIkcHEryKjge3YDHpJeQC"
+    "qrAH0CgxXHDt1xtbQbST1VqFyuhPhUjDXMXrknrGPN/oE1t0rLRq+78cI+k8xe5E6seeUXQsEe8r3358mpcDYSmX"
+    "WSXVZxK6er9EF98APqHwcndyEJD2YyCh/mMVhERuX+7kjlRXSiNUWa/Cv/XAKFQuvUYA5ea2eYWtPRHa4DpyuF1S"
+    "NsaqVKfgqKXZrJHfAgslVpSVqUpX4zkKszHF4kwMZO3M7J1P94Mxa7Tm9mTOJePOoHPXeEB+m9rX6pSfoi3mJDQ5"
+    "inJ+Vc4gOkg/Wd/lqiy6TTyP/dHDN6/v+AuJx5AXBo/2NDD3fWhHjkqEKIuARr2ClZt9ZRQO4HkXdZo7CN06sGCH"
+    "k48Tg8PmxnxKcMZm7Aoquv5yMIM2gWSWIRJhwJ8cUpafIHc+GesDlbF6Zbt+/KXkafJAQq2RklEN+WvZ/zFz113E"
+    "PgWPjp16TwBoziq96MMekvWKY/vdhjol8VFtGH9F61Oy1Xwf6DJtPw==")
+
+
+def test_v2_refund_req_info_sdk_sample():
+    plaintext = crypto.aes_ecb_decrypt(crypto.v2_refund_key(SDK_REFUND_KEY), SDK_REQ_INFO)
+    assert plaintext.startswith(b"<root>") and plaintext.rstrip().endswith(b"</root>")
+    for field in (b"<out_refund_no><![CDATA[50fd012ed1b311e7af7800163e32c503]]></out_refund_no>",
+                  b"<refund_status><![CDATA[SUCCESS]]></refund_status>",
+                  b"<refund_fee><![CDATA[6]]></refund_fee>",
+                  b"<success_time><![CDATA[2017-11-25 15:36:17]]></success_time>",
+                  "<refund_recv_accout><![CDATA[支付用户零钱]]></refund_recv_accout>".encode()):
+        assert field in plaintext
+    # The uppercase hex MD5 (a common mistake) is another key: it must not decrypt.
+    with pytest.raises(crypto.DecryptionError):
+        crypto.aes_ecb_decrypt(crypto.v2_refund_key(SDK_REFUND_KEY).upper(), SDK_REQ_INFO)
+
+
 def test_v3_request_message_doc_example():
     # The worked example of the v3 signing guide (protocol C2): GET with an empty body.
     assert crypto.v3_request_message("get", "/v3/certificates", 1554208460,
@@ -172,3 +205,21 @@ def test_open_data_decrypt_official_demo_vector():
     assert data["openId"] == "oGZUI0egBJY1zhBYw2KhdUfwVJJE"
     assert data["unionId"] == "ocMvos6NjeKLIBqg5Mr9QjxrP1FA"
     assert data["watermark"] == {"timestamp": 1477314187, "appid": "wx4f4bc4dec97d474b"}
+
+
+def test_aes_ecb_matches_pycryptodome():
+    key = crypto.v2_refund_key("192006250b4c09247ec02edce69f6a2d")
+    for plaintext in (b"", b"x" * 15, b"y" * 16, "<root><a>退款</a></root>".encode() * 7):
+        ours = crypto.aes_ecb_encrypt(key, plaintext)
+        pad = 16 - len(plaintext) % 16   # PKCS#7, a whole block when already aligned
+        theirs = AES.new(key, AES.MODE_ECB).encrypt(plaintext + bytes([pad]) * pad)
+        assert base64.b64decode(ours) == theirs
+        assert crypto.aes_ecb_decrypt(key, base64.b64encode(theirs).decode()) == plaintext
+
+
+def test_aes_ecb_refuses_what_does_not_decrypt():
+    key = crypto.v2_refund_key("192006250b4c09247ec02edce69f6a2d")
+    bad_padding = AES.new(key, AES.MODE_ECB).encrypt(b"z" * 15 + b"\x11")
+    for ciphertext in (base64.b64encode(bad_padding).decode(), "c2hvcnQ=", "not base64!", ""):
+        with pytest.raises(crypto.DecryptionError):
+            crypto.aes_ecb_decrypt(key, ciphertext)

@@ -424,8 +424,9 @@ def test_client_forwarding_headers_are_overwritten(echo_proxy, tls):
     received = response.json()["headers"]
     assert received["X-Forwarded-For"] == CLIENT_ADDRESS  # replaced, not "1.2.3.4, ..."
     assert received["X-Forwarded-Proto"] == "https"
-    assert received["X-Forwarded-Host"] == DOMAIN
-    assert received["Host"] == DOMAIN
+    host = echo_proxy.https.removeprefix("https://")  # with its (test) port, as browsers send
+    assert received["X-Forwarded-Host"] == host
+    assert received["Host"] == host
 
 
 def test_oversized_api_body_is_refused_with_413(echo_proxy, tls):
@@ -618,6 +619,22 @@ def test_periodic_job_commands_run(https_stack):
         assert done.returncode == 0, f"{shlex.join(command)}:\n{done.stderr[-3000:]}"
 
 
+def test_daily_bill_reconciliation_command_runs(https_stack):
+    """wxpay-bills.service's command as systemd runs it: yesterday in Beijing, exit 0."""
+    [command] = unit_commands("wxpay-bills.service")
+    assert Path(command[0]).name == "flask"
+    assert command[1:] == ["--app", "server", "bills", "reconcile"]
+    done = subprocess.run([sys.executable, "-m", "flask", *command[1:]],
+                          env=https_stack["env"], cwd=https_stack["workdir"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Reconciliation of" in done.stdout
+    timer = (REPO / "deploy/systemd/wxpay-bills.timer").read_text()
+    assert "OnCalendar=*-*-* 10:30:00 Asia/Shanghai" in timer
+    service = (REPO / "deploy/systemd/wxpay-bills.service").read_text()
+    assert "Restart=on-failure" in service and "RestartSec=30min" in service
+
+
 def test_reload_with_hup_drops_no_request(https_stack):
     """`systemctl reload wxpay` (HUP to gunicorn's master) while requests keep coming."""
     url, ca = https_stack["nginx"].https + "/api/products", https_stack["ca"]
@@ -727,3 +744,39 @@ def test_units_keep_new_files_private_and_are_hardened_alike(unit):
     assert this["UMask"] == "0027"  # a SQLite database is not readable by other users
     assert {name: this.get(name) for name in HARDENING} == \
         {name: service.get(name) for name in HARDENING}
+
+
+def test_staff_console_over_https(https_stack):
+    """The console behind nginx and two gunicorn workers: any worker accepts the session, and
+    the audit log has the client's address (not a forged header's)."""
+    env, workdir, api, ca = (https_stack["env"], https_stack["workdir"],
+                             https_stack["nginx"].https, https_stack["ca"])
+    made = subprocess.run([sys.executable, "-m", "flask", "--app", "server", "staff", "create",
+                           "ops@shop.test", "--role", "operator", "--generate"],
+                          env=env, cwd=workdir, capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr[-3000:]
+    password = made.stdout.split("store it now): ")[1].strip()
+    with client_session() as client:
+        login = client.get(f"{api}/console/login", verify=ca, timeout=10)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login.text)[1]
+        form = {"email": "ops@shop.test", "password": password, "csrf_token": token}
+        # Over HTTPS the token alone is not enough: the form must come from our own pages.
+        for referer in ({}, {"Referer": "https://evil.example/console/login"}):
+            refused = client.post(f"{api}/console/login", verify=ca, timeout=10, data=form,
+                                  headers=referer)
+            assert refused.status_code == 400 and "security token" in refused.text
+        answer = client.post(f"{api}/console/login", verify=ca, timeout=10, data=form,
+                             allow_redirects=False,
+                             headers={"X-Forwarded-For": "1.2.3.4",
+                                      "Referer": f"{api}/console/login"})
+        assert answer.status_code == 302 and answer.headers["Location"] == "/console/"
+        cookie = answer.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        pages = [client.get(f"{api}/console/orders", verify=ca, timeout=10) for _ in range(6)]
+        assert {page.status_code for page in pages} == {200}
+        assert all("ops@shop.test" in page.text for page in pages)
+    import sqlite3
+    with sqlite3.connect(workdir / "app.db") as database:
+        entries = database.execute("SELECT actor, action, ip FROM audit_log "
+                                   "WHERE action = 'login'").fetchall()
+    assert entries == [("ops@shop.test", "login", CLIENT_ADDRESS)]

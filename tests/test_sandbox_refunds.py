@@ -116,8 +116,10 @@ def test_trade_bill_lists_payments_and_refunds(sandbox, merchant):
     file = download(merchant, bill["download_url"])
     assert file.status_code == 200
     assert "Wechatpay-Signature" not in file.headers  # the file is not signed
-    assert hashlib.sha1(file.content).hexdigest() == bill["hash_value"]
-    lines = gzip.decompress(file.content).decode().splitlines()
+    plain_bill = gzip.decompress(file.content)
+    # The SHA1 covers the bill itself, before gzip (WeChat: 原始账单(gzip需要解压缩)的摘要值).
+    assert hashlib.sha1(plain_bill).hexdigest() == bill["hash_value"]
+    lines = plain_bill.decode().splitlines()
     assert lines[0].startswith("交易时间,公众账号ID,商户号")
     rows = [line.split(",") for line in lines[1:-2]]
     assert all(cell.startswith("`") for row in rows for cell in row)

@@ -70,3 +70,16 @@ class NotificationError(WeChatPayError):
     """
 
     code = "NOTIFICATION_INVALID"
+
+
+class BillNotReady(WeChatPayError):
+    """WeChat has not finished the bill of that day yet (it publishes from about 10:00 the next
+    day): try again later. Not an error of ours or of WeChat's."""
+
+    code = "BILL_NOT_READY"
+
+
+class BillHashMismatch(InvalidResponse):
+    """A downloaded bill does not match the SHA1 WeChat announced for it: nothing is kept."""
+
+    code = "BILL_HASH_MISMATCH"

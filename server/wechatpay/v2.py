@@ -8,9 +8,11 @@ entities), ``return_code`` (transport layer), the response ``sign`` (constant-ti
 ``result_code`` / ``err_code`` (business layer). Anything that fails a check is an error, never
 a silent success.
 """
+import gzip
 import ipaddress
 import logging
 import re
+import ssl
 from datetime import datetime
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
@@ -18,11 +20,14 @@ from xml.etree.ElementTree import ParseError
 import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from requests.adapters import HTTPAdapter
 
 from . import checks, crypto
-from .errors import ApiError, InvalidResponse, NotificationError, TransportError, WeChatPayError
-from .gateway import CHINA, PAYERROR, SUCCESS, Notification, Reply, Transaction, \
-    send_with_failover
+from .errors import ApiError, BillNotReady, InvalidResponse, NotificationError, TransportError, \
+    WeChatPayError
+from .gateway import (CHINA, PAYERROR, REFUND_ABNORMAL, REFUND_CLOSED, REFUND_PROCESSING,
+                      REFUND_SUCCESS, SUCCESS, Notification, RefundNotification, RefundResult,
+                      Reply, Transaction, new_http_session, send_with_failover)
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +35,37 @@ SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
 V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_NOTIFICATION_BYTES = 64 * 1024
+MAX_BILL_BYTES = 64 * 1024 * 1024
+# downloadbill answers these (in return_msg) instead of a bill: none that day / not made yet.
+NO_BILL_MESSAGES = ("No Bill Exist",)
+BILL_NOT_READY_MESSAGES = ("Bill Creating",)
 MAX_BODY_CHARS = 127
 MAX_ATTACH_CHARS = 127
 MAX_NOTIFY_URL_CHARS = 256
-# err_code values WeChat documents as "try again with the same parameters".
-RETRYABLE_CODES = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "BANKERROR"}
+# err_code values WeChat documents as "try again with the same parameters" (for a refund:
+# with the same out_refund_no, which WeChat answers with the same refund). The last two are
+# "slow down": too many requests, or too many invalid ones (blocked for about a minute).
+RETRYABLE_CODES = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "BANKERROR", "FREQUENCY_LIMITED",
+                   "INVALID_REQ_TOO_MUCH"}
+# The one table of v2 err_codes that the rest of the app sees under their v3 names, so the
+# domain checks one spelling whatever the API version. Codes not listed are spelled the same
+# in both versions (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL, PARAM_ERROR, INVALID_REQUEST...) or
+# exist only in v2 (REFUND_FEE_MISMATCH, BIZERR_NEED_RETRY, ERROR) and pass through as sent.
+CODE_ALIASES = {
+    "ORDERNOTEXIST": "ORDER_NOT_EXIST",          # v3: ORDER_NOT_EXIST
+    "SYSTEMERROR": "SYSTEM_ERROR",               # v3: SYSTEM_ERROR
+    "NOTENOUGH": "NOT_ENOUGH",                   # the merchant's refundable balance is short
+    "REFUNDNOTEXIST": "RESOURCE_NOT_EXISTS",     # v3 answers 404 RESOURCE_NOT_EXISTS
+}
+# v2 refund_status (query: refund_status_$n; notification: refund_status) -> the v3 status.
+# CHANGE means the money could not reach the user (closed card...): v3's ABNORMAL.
+REFUND_STATUSES = {"PROCESSING": REFUND_PROCESSING, "SUCCESS": REFUND_SUCCESS,
+                   "REFUNDCLOSE": REFUND_CLOSED, "CHANGE": REFUND_ABNORMAL}
+REFUND_SUCCESS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"   # success_time, refund_success_time_$n
+OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
+MAX_REFUND_DESC_CHARS = 80
 # Calls that move money: sent to the backup domain only when the primary never got them.
 UNREPEATABLE = {"/pay/unifiedorder", "/secapi/pay/refund", "/pay/micropay"}
-# The rest of the app uses the v3 spelling of these codes (same table as in v3.py).
-CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "SYSTEMERROR": "SYSTEM_ERROR"}
 # return_code=FAIL carries only a Chinese return_msg; name the common ones with their err_code.
 RETURN_FAIL_CODES = {"签名错误": "SIGNERROR", "XML格式错误": "XML_FORMAT_ERROR",
                      "缺少参数": "LACK_PARAMS", "appid不存在": "APPID_NOT_EXIST",
@@ -55,11 +82,12 @@ class XmlError(ValueError):
     """A body that is not a flat, well-formed ``<xml>...</xml>`` document."""
 
 
-def xml_to_dict(data, max_bytes):
+def xml_to_dict(data, max_bytes, root_tag="xml"):
     """The fields of a flat v2 XML document, refusing anything unusual.
 
     DTDs and entity declarations are refused outright (billion laughs, external entities), as
     are nested elements and repeated field names: a signature must cover exactly what we read.
+    ``root_tag`` is ``xml`` except in a refund notification's decrypted ``req_info`` (``root``).
     """
     if not isinstance(data, (bytes, bytearray)) or len(data) > max_bytes:
         raise XmlError("body missing or too large")
@@ -73,8 +101,8 @@ def xml_to_dict(data, max_bytes):
                           forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise XmlError(f"not well-formed XML: {type(exc).__name__}") from None
-    if root.tag != "xml":
-        raise XmlError("root element is not <xml>")
+    if root.tag != root_tag:
+        raise XmlError(f"root element is not <{root_tag}>")
     fields = {}
     for child in root:
         if not isinstance(child.tag, str) or len(child) or child.tag in fields:
@@ -121,11 +149,51 @@ def check_notify_url(url):
     return url
 
 
-def _fen(value):
+def _fen(value, name="total_fee"):
     # ASCII digits only: int() would also read "１００" (full-width) as 100.
     if not checks.is_ascii_number(value) or len(value) > 9:
-        raise ValueError("total_fee is not a whole number of fen")
+        raise ValueError(f"{name} is not a whole number of fen")
     return int(value)
+
+
+def parse_refund_time(value):
+    """A refund's ``yyyy-MM-dd HH:mm:ss`` Beijing time -> aware datetime; None when empty."""
+    if not value:
+        return None
+    return datetime.strptime(value, REFUND_SUCCESS_TIME_FORMAT).replace(tzinfo=CHINA)
+
+
+class _ClientCertAdapter(HTTPAdapter):
+    """Every connection presents the merchant's API certificate, from one SSL context."""
+
+    def __init__(self, ssl_context, **kwargs):
+        self._ssl_context = ssl_context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = self._ssl_context
+        return super().init_poolmanager(*args, **kwargs)
+
+
+def client_cert_session(cert_path, key_path, ca_bundle=None):
+    """The HTTP session for ``/secapi/`` calls: mutual TLS with the merchant's API certificate.
+
+    The certificate (apiclient_cert.pem) and its key (apiclient_key.pem) are read once, here:
+    ``ssl`` refuses a key that does not match the certificate, or one with a passphrase, with
+    ``ssl.SSLError`` / ``OSError``, so a wrong pair stops the app at start-up rather than at the
+    first refund. ``ca_bundle`` replaces the system's trusted CAs (a local simulator's CA).
+    """
+    context = ssl.create_default_context(cafile=ca_bundle)
+    context.load_cert_chain(cert_path, key_path, password=_no_passphrase)
+    session = new_http_session()
+    retries = session.get_adapter("https://").max_retries   # the same policy as every call
+    session.mount("https://", _ClientCertAdapter(context, max_retries=retries, pool_maxsize=16))
+    return session
+
+
+def _no_passphrase():
+    # Called only for an encrypted key: refuse instead of prompting on the terminal.
+    raise ValueError("the API client key must not have a passphrase")
 
 
 class V2Gateway:
@@ -135,7 +203,9 @@ class V2Gateway:
 
     def __init__(self, *, appid, mchid, api_key, sign_type=crypto.MD5,
                  api_base="https://api.mch.weixin.qq.com", session=None, timeout=10.0,
-                 backup_base=None):
+                 backup_base=None, cert_session=None):
+        """``cert_session`` (from ``client_cert_session``) carries the ``/secapi/`` calls
+        (refunds); without it a refund is refused locally with CLIENT_CERT_NOT_CONFIGURED."""
         if sign_type not in SIGN_TYPES:
             raise ValueError("sign_type must be MD5 or HMAC-SHA256")
         if not api_key:
@@ -147,6 +217,8 @@ class V2Gateway:
         self.api_base = api_base.rstrip("/")
         self.api_bases = [self.api_base] + ([backup_base.rstrip("/")] if backup_base else [])
         self.session = session or requests.Session()
+        self.cert_session = cert_session
+        self.refund_key = crypto.v2_refund_key(api_key)
         self.timeout = (min(3.0, timeout), timeout)   # (connect, read)
         self.retry_queries = True  # gateway.with_budget turns it off
 
@@ -256,6 +328,163 @@ class V2Gateway:
         body = dict_to_xml({"return_code": "FAIL", "return_msg": (message or "FAIL")[:128]})
         return Reply(body, 400, "application/xml")
 
+    # --- refunds -----------------------------------------------------------------------------
+
+    def refund(self, request):
+        """``POST /secapi/pay/refund`` over mutual TLS. WeChat's SUCCESS means accepted: the
+        answer is PROCESSING, and the outcome comes by notification or query.
+
+        Not resent here: the caller retries a TransportError or a ``retryable`` ApiError with
+        the SAME out_refund_no, which WeChat answers with the same refund (never a second one).
+        """
+        if not OUT_REFUND_NO.match(request.out_refund_no or ""):
+            raise ValueError("out_refund_no must be 1-64 characters of 0-9A-Za-z_-|*@")
+        for value in (request.refund, request.total):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError("refund and total must be positive integers of fen")
+        if request.refund > request.total:
+            raise ValueError("refund exceeds the order's total")
+        if self.cert_session is None:
+            raise ApiError("CLIENT_CERT_NOT_CONFIGURED", "v2 refunds need the merchant's API "
+                           "certificate: set WECHATPAY_CERT and WECHATPAY_PRIVATE_KEY")
+        fields = {"out_trade_no": request.out_trade_no,
+                  "out_refund_no": request.out_refund_no,
+                  "total_fee": request.total, "refund_fee": request.refund}
+        if request.reason:   # shown to the user; WeChat allows 80 characters
+            fields["refund_desc"] = request.reason[:MAX_REFUND_DESC_CHARS]
+        if request.notify_url:
+            fields["notify_url"] = check_notify_url(request.notify_url)
+        data = self._call("/secapi/pay/refund", fields, retry=False, session=self.cert_session)
+        if data.get("out_refund_no") != request.out_refund_no:
+            raise InvalidResponse("refund answer is about another refund")
+        try:
+            return RefundResult(
+                out_refund_no=request.out_refund_no, status=REFUND_PROCESSING,
+                refund=_fen(data.get("refund_fee"), "refund_fee"),
+                total=_fen(data.get("total_fee"), "total_fee"),
+                out_trade_no=data.get("out_trade_no") or None,
+                refund_id=data.get("refund_id") or None,
+                transaction_id=data.get("transaction_id") or None,
+                channel=data.get("refund_channel") or None)
+        except ValueError as exc:
+            raise InvalidResponse(f"refund answer is malformed: {exc}") from None
+
+    def query_refund(self, out_refund_no):
+        """``POST /pay/refundquery`` by out_refund_no: WeChat answers the refund as index 0
+        of its ``_$n`` fields. ApiError RESOURCE_NOT_EXISTS (v2 REFUNDNOTEXIST) if unknown."""
+        data = self._call("/pay/refundquery", {"out_refund_no": out_refund_no}, retry=True)
+        index = next((n for n in range(_refund_count(data))
+                      if data.get(f"out_refund_no_{n}") == out_refund_no), None)
+        if index is None:
+            raise InvalidResponse("refundquery answer does not list the refund asked about")
+        try:
+            return self._refund_result({name: data.get(f"{name}_{index}")
+                                        for name in ("out_refund_no", "refund_id",
+                                                     "refund_fee", "refund_status",
+                                                     "refund_channel", "refund_recv_accout")},
+                                       data, data.get(f"refund_success_time_{index}"))
+        except ValueError as exc:
+            raise InvalidResponse(f"refundquery answer is malformed: {exc}") from None
+
+    def parse_refund_notification(self, headers, body):
+        """Decrypt a v2 refund notification (``headers`` are unused).
+
+        It carries no sign: only its ``req_info``, AES-256-ECB under the MD5 of our API key,
+        proves it comes from WeChat. So anything that does not decrypt to a well-formed refund
+        is refused, and the unencrypted appid / mch_id must be ours too.
+        """
+        try:
+            fields = xml_to_dict(body, MAX_NOTIFICATION_BYTES)
+        except XmlError as exc:
+            raise NotificationError(f"notification is not v2 XML: {exc}", "MALFORMED") from None
+        if fields.get("return_code") != SUCCESS:
+            raise NotificationError("notification has return_code FAIL", "NOT_SUCCESS")
+        if fields.get("appid") != self.appid or fields.get("mch_id") != self.mchid:
+            raise NotificationError("appid or mch_id is not ours", "MERCHANT_MISMATCH")
+        if not fields.get("req_info"):
+            raise NotificationError("notification has no req_info", "MALFORMED")
+        try:
+            plaintext = crypto.aes_ecb_decrypt(self.refund_key, fields["req_info"])
+        except crypto.DecryptionError:
+            raise NotificationError("req_info does not decrypt", "DECRYPT_FAILED") from None
+        try:
+            info = xml_to_dict(plaintext, MAX_NOTIFICATION_BYTES, root_tag="root")
+            if not info.get("out_refund_no") or not info.get("out_trade_no"):
+                raise ValueError("no out_refund_no or out_trade_no")
+            result = self._refund_result(info, info, info.get("success_time"))
+            if result.status == REFUND_PROCESSING:
+                raise ValueError("a notification reports a final state, not PROCESSING")
+        except (XmlError, ValueError) as exc:
+            raise NotificationError(f"req_info is malformed: {exc}", "MALFORMED") from None
+        payload = {"appid": fields["appid"], "mch_id": fields["mch_id"], **info}
+        # v2 has no notification id: a refund reaches each final state once.
+        return RefundNotification(event_id=f"{result.out_refund_no}:{result.status}",
+                                  event_type=f"REFUND.{result.status}", refund=result,
+                                  payload=payload)
+
+    def _refund_result(self, refund, order, success_time):
+        """RefundResult from one refund's fields (refund_status, refund_fee...) and the
+        order's (total_fee, out_trade_no, transaction_id); ValueError when malformed."""
+        status = REFUND_STATUSES.get(refund.get("refund_status"))
+        if status is None:
+            raise ValueError(f"unknown refund_status {str(refund.get('refund_status'))[:20]!r}")
+        return RefundResult(
+            out_refund_no=refund["out_refund_no"], status=status,
+            refund=_fen(refund.get("refund_fee"), "refund_fee"),
+            total=_fen(order.get("total_fee"), "total_fee"),
+            out_trade_no=order.get("out_trade_no") or None,
+            refund_id=refund.get("refund_id") or None,
+            transaction_id=order.get("transaction_id") or None,
+            channel=refund.get("refund_channel") or None,
+            user_received_account=refund.get("refund_recv_accout") or None,  # sic: WeChat's
+            success_time=parse_refund_time(success_time))
+
+    # --- bills (protocol B4) ------------------------------------------------------------------
+
+    def download_trade_bill(self, day):
+        """``/pay/downloadbill`` (ALL) of one Beijing day as bytes; None when WeChat has none.
+
+        The bill itself is plain text (gzip here), not XML and not signed; only a refusal is
+        XML. v2 gives no hash to check it against.
+        """
+        body = dict_to_xml(self._signed({"bill_date": day.strftime("%Y%m%d"),
+                                         "bill_type": "ALL", "tar_type": "GZIP"}))
+        return self._bill("/pay/downloadbill", body, self.session)
+
+    def download_fund_flow_bill(self, day):
+        """``/pay/downloadfundflow`` (the Basic account) of one Beijing day; None when WeChat
+        has none. WeChat wants it signed with HMAC-SHA256 whatever the merchant's sign type,
+        over mutual TLS with the merchant's API certificate."""
+        if self.cert_session is None:
+            raise ApiError("CLIENT_CERT_NOT_CONFIGURED", "the fund flow bill needs the "
+                           "merchant's API certificate: set WECHATPAY_CERT and "
+                           "WECHATPAY_PRIVATE_KEY")
+        body = dict_to_xml(self._signed({"bill_date": day.strftime("%Y%m%d"),
+                                         "account_type": "Basic", "tar_type": "GZIP"},
+                                        crypto.HMAC_SHA256))
+        return self._bill("/pay/downloadfundflow", body, self.cert_session)
+
+    def _bill(self, path, body, session):
+        raw, _request_id = self._post(path, body, session, MAX_BILL_BYTES)
+        if len(raw) > MAX_BILL_BYTES:
+            raise InvalidResponse("bill larger than we accept")
+        if raw[:2] == b"\x1f\x8b":
+            try:
+                return gzip.decompress(raw)
+            except (OSError, EOFError):
+                raise InvalidResponse("bill is not valid gzip") from None
+        if raw.lstrip()[:5] != b"<xml>":
+            return raw
+        try:
+            self._check(path, raw)
+        except ApiError as exc:
+            if any(text in exc.message for text in NO_BILL_MESSAGES):
+                return None
+            if any(text in exc.message for text in BILL_NOT_READY_MESSAGES):
+                raise BillNotReady(exc.message) from None
+            raise
+        raise InvalidResponse(f"{path} answered XML without a bill")
+
     # --- helpers -----------------------------------------------------------------------------
 
     def _transaction(self, data, trade_state):
@@ -275,25 +504,28 @@ class V2Gateway:
             trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
         )
 
-    def _signed(self, fields):
+    def _signed(self, fields, sign_type=None):
+        """The request fields with appid, mch_id, nonce and sign (``sign_type``: the merchant's
+        unless an endpoint demands one)."""
+        sign_type = sign_type or self.sign_type
         request = {"appid": self.appid, "mch_id": self.mchid, "nonce_str": crypto.nonce(),
                    **fields}
-        if self.sign_type != crypto.MD5:   # MD5 is the default when sign_type is absent
-            request["sign_type"] = self.sign_type
-        request["sign"] = crypto.v2_sign(request, self.api_key, self.sign_type)
+        if sign_type != crypto.MD5:   # MD5 is the default when sign_type is absent
+            request["sign_type"] = sign_type
+        request["sign"] = crypto.v2_sign(request, self.api_key, sign_type)
         return request
 
-    def _call(self, path, fields, retry):
+    def _call(self, path, fields, retry, session=None):
         """POST one signed request; return the checked fields of a SUCCESS/SUCCESS answer.
 
         ``retry`` allows one more attempt after a connection failure or timeout; only for
-        queries, which change nothing.
+        queries, which change nothing. ``session``: the mutual-TLS one for /secapi/ calls.
         """
         body = dict_to_xml(self._signed(fields))
         attempts = 2 if retry else 1
         for attempt in range(attempts):
             try:
-                raw, request_id = self._post(path, body)
+                raw, request_id = self._post(path, body, session or self.session)
                 break
             except TransportError:
                 if attempt + 1 == attempts:
@@ -304,9 +536,9 @@ class V2Gateway:
             exc.request_id = request_id
             raise
 
-    def _post(self, path, body):
+    def _post(self, path, body, session, max_bytes=MAX_RESPONSE_BYTES):
         try:
-            with send_with_failover(self.session, "POST", self.api_bases, path,
+            with send_with_failover(session, "POST", self.api_bases, path,
                                     repeatable=path not in UNREPEATABLE, data=body,
                                     timeout=self.timeout, stream=True,
                                     headers={"Content-Type": "text/xml; charset=utf-8",
@@ -322,7 +554,7 @@ class V2Gateway:
                 raw = b""
                 for chunk in response.iter_content(16 * 1024):
                     raw += chunk
-                    if len(raw) > MAX_RESPONSE_BYTES:   # refused by the reader; stop reading
+                    if len(raw) > max_bytes:   # refused by the reader; stop reading
                         break
         except requests.Timeout:
             raise TransportError(f"WeChat Pay timed out on {path}") from None
@@ -360,6 +592,13 @@ class V2Gateway:
         code = data.get("err_code") or "FAIL"
         raise ApiError(CODE_ALIASES.get(code, code), data.get("err_code_des") or code,
                        retryable=code in RETRYABLE_CODES)
+
+
+def _refund_count(data):
+    count = data.get("refund_count") or "0"
+    if not count.isdigit():
+        raise InvalidResponse("refundquery answer has no refund_count")
+    return min(int(count), 50)   # WeChat allows 50 refunds per order
 
 
 def _client_ip(value):

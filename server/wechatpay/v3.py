@@ -4,19 +4,22 @@ No Flask and no database here: ``V3Gateway`` takes plain values and parsed keys,
 lifted into another project. Keys are parsed once by the caller and the HTTP session is shared,
 so connections are reused across calls.
 """
+import gzip
+import hashlib
+import hmac
 import json
 import logging
 import re
 import threading
 import time
 from datetime import datetime
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
 from . import checks, crypto
-from .errors import ApiError, InvalidResponse, Misconfigured, NotificationError, \
-    TransportError, WeChatPayError
+from .errors import ApiError, BillHashMismatch, BillNotReady, InvalidResponse, \
+    Misconfigured, NotificationError, TransportError, WeChatPayError
 from .gateway import (CHINA, Notification, RefundNotification, RefundResult, Reply,
                       Transaction, send_with_failover)
 
@@ -30,6 +33,9 @@ RETRYABLE_CODES = {"SYSTEM_ERROR", "SYSTEMERROR", "BANKERROR", "FREQUENCY_LIMITE
 CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "ORDER_PAID": "ORDERPAID",
                 "SYSTEMERROR": "SYSTEM_ERROR", "NOTENOUGH": "NOT_ENOUGH"}
 REFUNDS = "/v3/refund/domestic/refunds"
+# "No bill for that day" is an answer, not a failure; "still being made" means later.
+BILL_ABSENT_CODES = {"NO_STATEMENT_EXIST"}
+BILL_NOT_READY_CODES = {"STATEMENT_CREATING"}
 
 
 def verify_signed_message(headers, body, key_for_serial, now=None):
@@ -271,6 +277,49 @@ class V3Gateway:
             return Reply(b"", 204, "application/json")
         body = json.dumps({"code": "FAIL", "message": message or "FAIL"}).encode()
         return Reply(body, 400, "application/json")
+
+    # --- bills (protocol C7) ------------------------------------------------------------------
+
+    def download_trade_bill(self, day):
+        """The trade bill (ALL) of one Beijing day as bytes; None when WeChat has none."""
+        return self._download_bill("/v3/bill/tradebill", {
+            "bill_date": day.isoformat(), "bill_type": "ALL", "tar_type": "GZIP"})
+
+    def download_fund_flow_bill(self, day):
+        """The fund flow bill of the basic account for one Beijing day; None when none."""
+        return self._download_bill("/v3/bill/fundflowbill", {
+            "bill_date": day.isoformat(), "account_type": "BASIC", "tar_type": "GZIP"})
+
+    def _download_bill(self, path, query):
+        try:
+            data = self._call("GET", path, query=query)
+        except ApiError as exc:
+            if exc.code in BILL_ABSENT_CODES:
+                return None
+            if exc.code in BILL_NOT_READY_CODES:
+                raise BillNotReady(exc.message) from None
+            raise
+        data = data or {}
+        url, hash_value = data.get("download_url"), data.get("hash_value")
+        if data.get("hash_type") != "SHA1" or not isinstance(hash_value, str) \
+                or not isinstance(url, str):
+            raise InvalidResponse("bill answer lacks download_url or a SHA1 hash_value")
+        # Our signed request goes to our configured API host only, whatever host the URL names.
+        parts = urlsplit(url)
+        status, _headers, raw = self._send("GET", parts.path + (f"?{parts.query}"
+                                                                if parts.query else ""))
+        if status != 200:
+            self._decode(status, raw)  # raises ApiError with WeChat's code
+        # The file answer is the one v3 answer WeChat does not sign (protocol C3); the SHA1
+        # of the first (signed) answer covers the decompressed bill (WeChat's doc: 原始账单,
+        # gzip需要解压缩).
+        try:
+            bill = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        except (OSError, EOFError):
+            raise InvalidResponse("bill file is not valid gzip") from None
+        if not hmac.compare_digest(hashlib.sha1(bill).hexdigest(), hash_value.lower()):
+            raise BillHashMismatch("bill file does not match the SHA1 WeChat announced")
+        return bill
 
     # --- platform certificates ---------------------------------------------------------------
 

@@ -1,0 +1,102 @@
+"""The staff console: server-rendered pages under /console/ for the shop's staff.
+
+Sessions are Flask-Login's (a signed cookie: HttpOnly, SameSite=Lax, Secure in production,
+ending after CONSOLE_SESSION_SECONDS without a request). Every POST carries a CSRF token
+(Flask-WTF), checked before anything else runs. Operators view and sync; admins also change
+money and the catalogue (``role_required("admin")``). Actions call the same domain functions
+as the CLI and the API, and each is written to the audit log.
+"""
+from datetime import timedelta
+from functools import wraps
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+
+from ..audit import record
+from ..extensions import csrf, login_manager
+from ..staff import load_session_user
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static")
+
+__all__ = ["bp", "init_app", "login_required", "role_required", "audit"]
+
+
+def init_app(app):
+    production = app.config["APP_ENV"] == "production"
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=int(app.config["CONSOLE_SESSION_SECONDS"])),
+        # The console checks CSRF itself (below); the JSON API and WeChat's callbacks carry no
+        # cookies, so a site-wide check would only refuse them.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        # The token lives as long as the session; an expired session fails the check anyway.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "console.login"
+    login_manager.login_message = "Please log in."
+    login_manager.login_message_category = "info"
+    # The session is tied to the address and browser it was made in; a copied cookie is void.
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_session_user)
+    csrf.init_app(app)  # the login rate limit uses the app's one limiter (server/ratelimits.py)
+    from . import auth, refund_views, views  # noqa: F401  (routes on bp)
+    app.register_blueprint(bp)
+    from .cli import staff_cli
+    app.cli.add_command(staff_cli)
+
+
+@bp.before_request
+def _guard():
+    """Refuse before any view runs: an unauthenticated POST, then a bad CSRF token."""
+    if request.method == "POST" and request.endpoint != "console.login" \
+            and not current_user.is_authenticated:
+        flash("Your session has ended. Log in again; nothing was changed.", "error")
+        return redirect(url_for("console.login"))
+    if request.method == "POST":
+        csrf.protect()
+
+
+def role_required(role):
+    """Only staff with ``role`` (admins may do everything); others get 403, nothing changes."""
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role != role and not current_user.is_admin:
+                audit("denied", request.path, {"needs": role, "method": request.method})
+                return render_template("console/error.html", title="Not allowed",
+                                       message=f"This needs the {role} role. Nothing was "
+                                               "changed."), 403
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc):
+    return render_template("console/error.html", title="Form expired",
+                           message="The form was missing its security token or it had expired. "
+                                   "Nothing was changed; reload the page and try again."), 400
+
+
+@bp.errorhandler(404)
+def _not_found(exc):
+    return render_template("console/error.html", title="Not found",
+                           message="There is nothing at this address."), 404
+
+
+@bp.errorhandler(429)
+def _too_many(exc):
+    return render_template("console/error.html", title="Too many attempts",
+                           message="Too many login attempts from this address. Wait a minute "
+                                   "and try again."), 429
+
+
+def audit(action, target=None, details=None):
+    """Record a staff action by the logged-in user, from the address the request came from."""
+    record(current_user.email, action, target, details, request.remote_addr)

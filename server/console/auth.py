@@ -1,0 +1,61 @@
+"""Logging in and out. Failed logins are rate-limited per address (Flask-Limiter) and counted
+per account, which locks for a while after CONSOLE_LOCKOUT_FAILURES in a row."""
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from .. import staff
+from ..audit import record
+from ..extensions import limiter
+from . import bp, login_required
+from .forms import ActionForm, LoginForm
+
+
+def _login_limit():
+    return current_app.config["CONSOLE_LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("console.overview"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = staff.authenticate(
+                form.email.data, form.password.data,
+                max_failures=int(current_app.config["CONSOLE_LOCKOUT_FAILURES"]),
+                lockout=timedelta(minutes=int(current_app.config["CONSOLE_LOCKOUT_MINUTES"])))
+        except staff.StaffError as exc:
+            record(form.email.data.strip().lower()[:255], "login.failed", None,
+                   {"code": exc.code}, request.remote_addr)
+            flash(str(exc).capitalize() + ".", "error")
+            return render_template("console/login.html", form=form), 401
+        session.clear()  # a fresh session (and CSRF token) for the logged-in user
+        session.permanent = True  # expires after CONSOLE_SESSION_SECONDS idle
+        login_user(user)
+        record(user.email, "login", None, {}, request.remote_addr)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("console/login.html", form=form)
+
+
+def _safe_next(target):
+    """Only a path inside the console: never another site (an open redirect)."""
+    if target and target.startswith("/console/") and not urlsplit(target).netloc \
+            and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("console.overview")
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    if ActionForm().validate_on_submit():
+        record(current_user.email, "logout", None, {}, request.remote_addr)
+        logout_user()
+        session.clear()
+        flash("You are logged out.", "info")
+    return redirect(url_for("console.login"))

@@ -1,0 +1,87 @@
+"""The console's forms (Flask-WTF: each carries its CSRF token) and yuan <-> fen.
+
+Staff type money in yuan; it is stored in fen. The conversion is exact (Decimal, at most two
+decimal places), so "0.1" is 10 fen and "0.001" or "1e3" is a form error, never a rounding.
+"""
+import re
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, PasswordField, StringField, \
+    TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+YUAN = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
+MAX_FEN = 10**9  # ten million yuan: far above any one order, far below an int32's limit
+
+
+def yuan_to_fen(text):
+    """Fen for a yuan amount typed by a person; ValueError with the reason when it is not one."""
+    text = (text or "").strip().replace(",", "")
+    if not YUAN.fullmatch(text):
+        raise ValueError("Enter an amount in yuan, like 12.50 (at most two decimals).")
+    fen = int(Decimal(text) * 100)
+    if not 0 < fen <= MAX_FEN:
+        raise ValueError("The amount must be more than 0 and at most 10,000,000 yuan.")
+    return fen
+
+
+def fen_to_yuan(fen):
+    """'12.50' for 1250: the format staff type amounts in."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+class YuanField(StringField):
+    """A money field: typed in yuan, ``.fen`` holds the validated integer."""
+
+    fen = None
+
+    def pre_validate(self, form):
+        try:
+            self.fen = yuan_to_fen(self.data)
+        except ValueError as exc:
+            self.fen = None
+            raise ValidationError(str(exc)) from None
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only its CSRF token."""
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("Note", validators=[DataRequired(message="A note is required."),
+                                             Length(max=1000)])
+
+
+class RefundForm(FlaskForm):
+    amount = YuanField("Amount (yuan)")
+    reason = StringField("Reason", validators=[DataRequired(message="A reason is required."),
+                                               Length(max=80)])
+    # Set by the confirmation page: the first submission only shows what will happen.
+    confirmed = BooleanField()
+
+
+class ProductForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=500)])
+    price = YuanField("Price (yuan)")
+    active = BooleanField("On sale", default=True)
+
+
+class OrderFilterForm(FlaskForm):
+    """The orders list's filters (a GET form: no CSRF token needed, nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    status = StringField("Status", validators=[Optional(), Length(max=16)])  # a <select>
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+    q = StringField("Search", validators=[Optional(), Length(max=64)])
+

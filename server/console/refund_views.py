@@ -1,0 +1,155 @@
+"""The console's refund pages: refund an order (with a confirmation step), decide users' refund
+requests, and sync refunds with WeChat. Every change goes through ``server.refunds``, the same
+functions as the CLI and the API; the console only asks, shows and records who did it."""
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import refunds
+from ..clients import gateway
+from ..errors import HttpError
+from ..extensions import db
+from ..models import Order, Refund, RefundRequest, User
+from ..wechatpay.errors import ApiError, WeChatPayError
+from . import audit, bp, login_required, role_required
+from .forms import NoteForm, RefundForm, fen_to_yuan
+from .views import _order_or_404
+
+# What a person should read after asking WeChat for a refund, by the refund's state.
+REFUND_OUTCOMES = {
+    Refund.SUCCESS: ("success", "Refunded: WeChat Pay has returned the money."),
+    Refund.PROCESSING: ("success", "WeChat Pay accepted the refund; it is on its way to the "
+                                   "payer (usually minutes, up to a few days for bank cards)."),
+    Refund.PENDING: ("error", "WeChat Pay did not answer. The refund is saved and will be sent "
+                              "again with the same number (never twice): sync it, or the "
+                              "reconcile job will."),
+    Refund.ABNORMAL: ("error", "WeChat Pay could not pay it into the payer's account: it is "
+                               "under Needs attention."),
+    Refund.CLOSED: ("error", "WeChat Pay closed the refund; nothing was returned."),
+    Refund.FAILED: ("error", "WeChat Pay refused the refund"),
+}
+
+
+def _notify_url():
+    return current_app.config.get("WECHATPAY_REFUND_NOTIFY_URL")
+
+
+def _flash_refund(refund_row):
+    category, message = REFUND_OUTCOMES[refund_row.status]
+    if refund_row.status == Refund.FAILED and refund_row.error_message:
+        message = f"{message}: {refund_row.error_message}"
+    flash(message, category)
+
+
+def _gateway_or_flash():
+    try:
+        return gateway()
+    except HttpError as exc:
+        flash(f"Payments are not configured here: {exc.message}.", "error")
+        return None
+
+
+@bp.route("/orders/<int(max=2147483647):order_id>/refund", methods=["GET", "POST"])
+@role_required("admin")
+def refund_order(order_id):
+    """GET: the form, prefilled with what is left. POST: the confirmation page. POST with
+    ``confirmed``: the refund."""
+    order = _order_or_404(order_id)
+    left = refunds.refundable(order)
+    if left <= 0:
+        flash(f"Nothing is left to refund on this order ({order.status}).", "error")
+        return redirect(url_for("console.order_detail", order_id=order.id))
+    form = RefundForm()
+    if request.method == "GET":
+        form.amount.data = fen_to_yuan(left)
+    if not form.validate_on_submit():
+        status = 400 if form.errors else 200
+        return render_template("console/refund.html", order=order, form=form, left=left), status
+    amount = form.amount.fen
+    if amount > left:
+        form.amount.errors.append(f"At most {fen_to_yuan(left)} yuan is left to refund.")
+        return render_template("console/refund.html", order=order, form=form, left=left), 400
+    if not form.confirmed.data:
+        return render_template("console/refund.html", order=order, form=form, left=left,
+                               confirming=amount)
+    if (gw := _gateway_or_flash()) is None:
+        return redirect(url_for("console.order_detail", order_id=order.id))
+    try:
+        refund_row = refunds.refund(order, amount, form.reason.data.strip(), current_user.email,
+                                    gateway=gw, notify_url=_notify_url())
+    except refunds.RefundError as exc:
+        form.amount.errors.append(exc.message)
+        return render_template("console/refund.html", order=order, form=form,
+                               left=refunds.refundable(order)), 400
+    audit("order.refund", f"order:{order.id}",
+          {"amount": amount, "reason": refund_row.reason, "out_refund_no":
+           refund_row.out_refund_no, "status": refund_row.status})
+    _flash_refund(refund_row)
+    return redirect(url_for("console.order_detail", order_id=order.id) + "#refunds")
+
+
+@bp.post("/refunds/<int(max=2147483647):refund_id>/sync")
+@login_required
+def sync_refund(refund_id):
+    refund_row = db.session.get(Refund, refund_id) or abort(404)
+    outcome = "failed"
+    if (gw := _gateway_or_flash()) is not None:
+        try:
+            outcome = refunds.sync_refund(refund_row, gateway=gw, notify_url=_notify_url())
+            flash(f"Synced with WeChat: the refund is {outcome}.", "success")
+        except refunds.RefundMismatch as exc:
+            db.session.rollback()
+            flash(f"WeChat's answer contradicts this refund ({exc.code}); it is recorded.",
+                  "error")
+        except ApiError as exc:
+            db.session.rollback()
+            flash(f"Could not sync: WeChat Pay answered {exc.code} ({exc.message}).", "error")
+        except WeChatPayError:
+            db.session.rollback()
+            flash("Could not sync: WeChat Pay did not answer; try again shortly.", "error")
+    audit("refund.sync", f"refund:{refund_id}", {"out_refund_no": refund_row.out_refund_no,
+                                                  "outcome": outcome})
+    if request.form.get("back") == "attention":
+        return redirect(url_for("console.attention_page"))
+    return redirect(url_for("console.order_detail", order_id=refund_row.order_id) + "#refunds")
+
+
+@bp.get("/refund-requests")
+@login_required
+def refund_requests():
+    status = request.args.get("status", RefundRequest.PENDING)
+    query = db.select(RefundRequest, Order, User).join(
+        Order, Order.id == RefundRequest.order_id).join(User, User.id == RefundRequest.user_id)
+    if status in (RefundRequest.PENDING, RefundRequest.APPROVED, RefundRequest.REJECTED):
+        query = query.where(RefundRequest.status == status)
+    rows = db.session.execute(query.order_by(RefundRequest.id.desc()).limit(200)).all()
+    left = {order.id: refunds.refundable(order) for _, order, _ in rows}
+    return render_template("console/refund_requests.html", rows=rows, status=status, left=left,
+                           form=NoteForm())
+
+
+@bp.post("/refund-requests/<int(max=2147483647):request_id>/<any(approve, reject):decision>")
+@role_required("admin")
+def decide_refund_request(request_id, decision):
+    form = NoteForm()
+    note = (form.note.data or "").strip()
+    if decision == "reject" and not note:
+        flash("Say why the request is rejected: the user sees the note.", "error")
+        return redirect(url_for("console.refund_requests"))
+    try:
+        if decision == "approve":
+            if (gw := _gateway_or_flash()) is None:
+                return redirect(url_for("console.refund_requests"))
+            refund_row = refunds.approve_request(request_id, current_user.email, note,
+                                                 gateway=gw, notify_url=_notify_url())
+            details = {"note": note, "amount": refund_row.amount,
+                       "out_refund_no": refund_row.out_refund_no, "status": refund_row.status}
+            _flash_refund(refund_row)
+        else:
+            refunds.reject_request(request_id, current_user.email, note)
+            details = {"note": note}
+            flash("Rejected; the user sees your note.", "success")
+    except refunds.RefundError as exc:
+        flash(f"Not done: {exc.message}.", "error")
+        return redirect(url_for("console.refund_requests"))
+    audit(f"refund_request.{decision}", f"refund_request:{request_id}", details)
+    return redirect(url_for("console.refund_requests"))

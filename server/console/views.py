@@ -1,0 +1,305 @@
+"""The console's pages. Reading is for every staff member; changing money or the catalogue is
+for admins. Each action calls a domain function (payments, refunds, catalogue, attention) and
+then writes an audit entry; errors become a message on the page, never a half-done change."""
+import json
+from datetime import datetime, time, timedelta, timezone
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_
+
+from .. import attention, payments, refunds
+from ..audit import AuditLog
+from ..catalogue import save_product
+from ..clients import gateway
+from ..errors import HttpError
+from ..extensions import db
+from ..models import Order, PaymentEvent, Product, Refund, RefundRequest, User, as_utc
+from ..wechatpay.errors import ApiError, WeChatPayError
+from ..wechatpay.gateway import CHINA
+from . import audit, bp, login_required, role_required
+from .forms import ActionForm, NoteForm, OrderFilterForm, ProductForm, fen_to_yuan
+
+PER_PAGE = 25
+ORDER_STATUSES = [Order.NOTPAY, Order.PAID, Order.REFUNDED, Order.CLOSED]
+SYNC_OUTCOMES = {"paid": "Synced with WeChat: it says the order is paid, and now it is here too.",
+                 "closed": "Synced with WeChat: it says the order is closed; recorded.",
+                 "unchanged": "Synced with WeChat: nothing new; our records agree.",
+                 "duplicate": "Synced with WeChat: nothing new; our records agree."}
+
+
+# -- formatting -----------------------------------------------------------------------------
+
+@bp.app_template_filter("yuan")
+def yuan_filter(fen):
+    return "—" if fen is None else "¥" + f"{fen // 100:,}.{fen % 100:02d}"
+
+
+@bp.app_template_filter("bjt")
+def beijing_time(value, seconds=False):
+    """A stored (UTC) time as Beijing time: what the shop and WeChat's bills use."""
+    if value is None:
+        return "—"
+    return as_utc(value).astimezone(CHINA).strftime(
+        "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(text):
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2, sort_keys=True)
+    except (TypeError, ValueError):
+        return text
+
+
+@bp.context_processor
+def _globals():
+    return {"action_form": ActionForm(), "url_endpoints": current_app.view_functions,
+            "nav_counts": attention_counts() if current_user.is_authenticated else {}}
+
+
+def beijing_midnight(day):
+    """The instant a Beijing calendar day starts, in UTC: SQLite compares stored UTC times as
+    text, so a parameter must be UTC too."""
+    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(timezone.utc)
+
+
+# -- overview -------------------------------------------------------------------------------
+
+def attention_counts():
+    refused = db.session.scalar(db.select(func.count()).select_from(
+        attention.refused_payments().subquery()))
+    abnormal = db.session.scalar(db.select(func.count()).select_from(
+        attention.abnormal_refunds().subquery()))
+    requests = db.session.scalar(db.select(func.count()).where(
+        RefundRequest.status == RefundRequest.PENDING))
+    counts = {"refused_payments": refused, "abnormal_refunds": abnormal,
+              "refund_requests": requests}
+    counts["total"] = refused + abnormal  # the items on the Needs attention page
+    return counts
+
+
+def _refunded_since(start):
+    count, amount = db.session.execute(db.select(func.count(), func.coalesce(
+        func.sum(Refund.amount), 0)).where(Refund.status == Refund.SUCCESS,
+                                           Refund.succeeded_at >= start)).one()
+    return {"count": count, "amount": amount}
+
+
+def _paid_since(start):
+    count, amount = db.session.execute(db.select(func.count(), func.coalesce(
+        func.sum(Order.total), 0)).where(Order.paid_at >= start)).one()
+    return {"count": count, "amount": amount}
+
+
+@bp.get("/")
+@login_required
+def overview():
+    today = datetime.now(CHINA).date()
+    monday = today - timedelta(days=today.weekday())
+    day_start, week_start = beijing_midnight(today), beijing_midnight(monday)
+    awaiting = db.session.scalar(db.select(func.count()).where(Order.status == Order.NOTPAY))
+    return render_template(
+        "console/overview.html", today=_paid_since(day_start), week=_paid_since(week_start),
+        refunds={**_refunded_since(week_start), "today": _refunded_since(day_start)["amount"]},
+        awaiting=awaiting, counts=attention_counts(), today_date=today.isoformat(),
+        week_date=monday.isoformat(),
+        recent=db.session.execute(db.select(Order).where(Order.paid_at.is_not(None))
+                                  .order_by(Order.paid_at.desc()).limit(8)).scalars().all())
+
+
+# -- orders ---------------------------------------------------------------------------------
+
+@bp.get("/orders")
+@login_required
+def orders():
+    form = OrderFilterForm(request.args)
+    query = db.select(Order).join(User, User.id == Order.user_id)
+    if form.validate():
+        if form.status.data in ORDER_STATUSES:
+            query = query.where(Order.status == form.status.data)
+        if form.start.data:
+            query = query.where(Order.created_at >= beijing_midnight(form.start.data))
+        if form.end.data:
+            query = query.where(Order.created_at < beijing_midnight(
+                form.end.data + timedelta(days=1)))
+        if term := (form.q.data or "").strip():
+            matches = [Order.out_trade_no == term, Order.transaction_id == term,
+                       User.openid == term]
+            if term.lstrip("#").isdigit() and len(term) <= 10:  # the order's own id, "#42"
+                matches.append(Order.id == int(term.lstrip("#")))
+            query = query.where(or_(*matches))
+    page = db.paginate(query.order_by(Order.id.desc()), per_page=PER_PAGE, max_per_page=PER_PAGE,
+                       error_out=False)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    openids = dict(db.session.execute(db.select(User.id, User.openid).where(
+        User.id.in_({order.user_id for order in page.items}))).all())
+    return render_template("console/orders.html", form=form, page=page, args=args,
+                           openids=openids, statuses=ORDER_STATUSES)
+
+
+def _order_or_404(order_id):
+    return db.session.get(Order, order_id) or abort(404)
+
+
+def order_timeline(order):
+    """Everything WeChat said about this order, oldest first."""
+    return db.session.execute(db.select(PaymentEvent).where(PaymentEvent.order_id == order.id)
+                              .order_by(PaymentEvent.created_at, PaymentEvent.id)).scalars().all()
+
+
+@bp.get("/orders/<int(max=2147483647):order_id>")
+@login_required
+def order_detail(order_id):
+    order = _order_or_404(order_id)
+    user = db.session.get(User, order.user_id)
+    order_refunds = db.session.execute(db.select(Refund).where(Refund.order_id == order.id)
+                                       .order_by(Refund.id)).scalars().all()
+    return render_template("console/order.html", order=order, user=user,
+                           events=order_timeline(order), refunds=order_refunds,
+                           refunded=order.refunded, refundable=refunds.refundable(order))
+
+
+def _wechat_call(order, what, call):
+    """Run ``call(gateway, appid, mchid)``; a flashed message instead of an error page."""
+    config = current_app.config
+    try:
+        return call(gateway(), config["WECHAT_APPID"], config["WECHATPAY_MCHID"])
+    except HttpError as exc:  # payments are not configured on this deployment
+        flash(f"Could not {what}: {exc.message}.", "error")
+    except ApiError as exc:
+        flash(f"Could not {what}: WeChat Pay answered {exc.code} ({exc.message}).", "error")
+    except WeChatPayError:
+        flash(f"Could not {what}: WeChat Pay did not answer. Nothing changed here; "
+              "try again shortly.", "error")
+    except payments.PaymentMismatch as exc:
+        flash(f"WeChat's answer does not match this order ({exc.code}); it is kept under "
+              "Needs attention.", "error")
+    db.session.rollback()
+    return None
+
+
+@bp.post("/orders/<int(max=2147483647):order_id>/sync")
+@login_required
+def sync_order(order_id):
+    order = _order_or_404(order_id)
+    outcome = _wechat_call(order, "sync with WeChat", lambda gw, appid, mchid:
+                           payments.apply_query(order, gw, appid, mchid))
+    if outcome is not None:
+        flash(SYNC_OUTCOMES.get(outcome, f"Synced with WeChat: {outcome}."), "success")
+    audit("order.sync", f"order:{order.id}", {"out_trade_no": order.out_trade_no,
+                                               "outcome": outcome or "failed"})
+    return redirect(url_for("console.order_detail", order_id=order.id))
+
+
+@bp.route("/orders/<int(max=2147483647):order_id>/close", methods=["GET", "POST"])
+@role_required("admin")
+def close_order(order_id):
+    order = _order_or_404(order_id)
+    form = ActionForm()
+    if order.status != Order.NOTPAY:
+        flash(f"Only an unpaid order can be closed; this one is {order.status}.", "error")
+        return redirect(url_for("console.order_detail", order_id=order.id))
+    closable_at = as_utc(order.created_at) + payments.CLOSE_NOT_BEFORE
+    if closable_at > datetime.now(timezone.utc):
+        flash("WeChat Pay does not close an order in its first 5 minutes: try again after "
+              f"{beijing_time(closable_at, seconds=True)}.", "error")
+        return redirect(url_for("console.order_detail", order_id=order.id))
+    if not form.validate_on_submit():  # GET: the confirmation page
+        return render_template("console/close.html", order=order, form=form)
+    outcome = _wechat_call(order, "close the order", lambda gw, appid, mchid:
+                           payments.close_order(order, gw, appid, mchid))
+    if outcome == "closed":
+        flash("The order is closed, with WeChat first: it can no longer be paid.", "success")
+    elif outcome is not None:
+        flash(f"Not closed: WeChat says the order is {outcome}.", "error")
+    audit("order.close", f"order:{order.id}", {"out_trade_no": order.out_trade_no,
+                                                "outcome": outcome or "failed"})
+    return redirect(url_for("console.order_detail", order_id=order.id))
+
+
+# -- needs attention --------------------------------------------------------------------------
+
+@bp.get("/attention")
+@login_required
+def attention_page():
+    refused = db.session.execute(attention.refused_payments()
+                                 .order_by(PaymentEvent.id.desc())).scalars().all()
+    abnormal = db.session.execute(attention.abnormal_refunds()
+                                  .order_by(Refund.id.desc())).scalars().all()
+    resolved = db.session.execute(db.select(attention.Resolution)
+                                  .order_by(attention.Resolution.id.desc()).limit(20)
+                                  ).scalars().all()
+    return render_template("console/attention.html", refused=refused, abnormal=abnormal,
+                           resolved=resolved,
+                           form=NoteForm())
+
+
+@bp.post("/attention/<kind>/<int(max=2147483647):target_id>/resolve")
+@role_required("admin")
+def resolve_attention(kind, target_id):
+    if kind not in attention.KINDS:
+        abort(404)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        flash("Write a note saying what was done.", "error")
+        return redirect(url_for("console.attention_page"))
+    try:
+        attention.resolve(kind, target_id, current_user.email, form.note.data.strip())
+    except attention.AlreadyResolved:
+        flash("Someone resolved this already.", "error")
+        return redirect(url_for("console.attention_page"))
+    audit("attention.resolve", f"{kind}:{target_id}", {"note": form.note.data.strip()})
+    flash("Resolved.", "success")
+    return redirect(url_for("console.attention_page"))
+
+
+# -- catalogue ------------------------------------------------------------------------------
+
+@bp.get("/catalogue")
+@login_required
+def catalogue():
+    products = db.session.execute(db.select(Product).order_by(Product.active.desc(),
+                                                              Product.id)).scalars().all()
+    return render_template("console/catalogue.html", products=products)
+
+
+@bp.route("/catalogue/new", methods=["GET", "POST"])
+@bp.route("/catalogue/<int(max=2147483647):product_id>", methods=["GET", "POST"])
+@role_required("admin")
+def edit_product(product_id=None):
+    product = db.session.get(Product, product_id) or abort(404) if product_id else None
+    form = ProductForm(obj=product)
+    if request.method == "GET" and product is not None:
+        form.price.data = fen_to_yuan(product.price)
+    if form.validate_on_submit():
+        before = _product_fields(product) if product else None
+        product = save_product(product, name=form.name.data, description=form.description.data,
+                               price=form.price.fen, active=form.active.data)
+        audit("product.create" if before is None else "product.update",
+              f"product:{product.id}", {"before": before, "after": _product_fields(product)})
+        flash(f"Saved {product.name}.", "success")
+        return redirect(url_for("console.catalogue"))
+    status = 400 if form.errors else 200
+    return render_template("console/product.html", form=form, product=product), status
+
+
+def _product_fields(product):
+    return {"name": product.name, "description": product.description, "price": product.price,
+            "active": product.active}
+
+
+# -- audit log ------------------------------------------------------------------------------
+
+@bp.get("/audit")
+@login_required
+def audit_log():
+    query = db.select(AuditLog).order_by(AuditLog.id.desc())
+    if actor := request.args.get("actor", "").strip()[:255]:
+        query = query.where(AuditLog.actor == actor.lower())
+    if action := request.args.get("action", "").strip()[:64]:
+        query = query.where(AuditLog.action == action)
+    page = db.paginate(query, per_page=50, max_per_page=50, error_out=False)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("console/audit.html", page=page, args=args)
+
