@@ -34,6 +34,7 @@ async function main() {
     for (const language of ['zh_CN', 'en']) {
       const { first, second, unpaid, paid } = await sim.shopperWithOrders(stack.sandbox, language)
       const t = i18n.LANGUAGES[language]
+      const { refunded, shipped } = await sim.afterSaleOrders(stack, first, language)
       const products = await sim.renderPage('pages/products/index')
       products.instance.changeQuantity(0, 2)
       products.instance.changeQuantity(1, 1)
@@ -42,6 +43,8 @@ async function main() {
         ['checkout', await sim.renderPage('pages/checkout/index', { cart: first.id + ':2,' + second.id + ':1' }), t.checkout.title],
         ['order-unpaid', await sim.renderPage('pages/order/index', { id: String(unpaid.id) }), t.order.title],
         ['order-paid', await sim.renderPage('pages/order/index', { id: String(paid.id) }), t.order.title],
+        ['order-refunded', await sim.renderPage('pages/order/index', { id: String(refunded.id) }), t.order.title],
+        ['order-shipped', await sim.renderPage('pages/order/index', { id: String(shipped.id) }), t.order.title],
         ['orders', await sim.renderPage('pages/orders/index'), t.orders.title]
       ]
       for (const [name, page, title] of shots) {

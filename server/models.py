@@ -178,15 +178,16 @@ class Shipment(db.Model):
     """What the shop shipped for a paid order, and what WeChat's shipping service knows of it.
 
     WeChat accepts a first upload and one change (``upload_count`` counts the accepted ones);
-    ``status`` is PENDING (to upload, or WeChat was unreachable), SHIPPED (WeChat accepted the
-    latest details) or FAILED (WeChat refused them; ``error_code`` says why).
+    ``status`` is PENDING (to upload, or WeChat was unreachable), UPLOADING (claimed by one
+    sender), SHIPPED (WeChat accepted the latest details) or FAILED (WeChat refused them;
+    ``error_code`` says why).
     ``wechat_state`` is WeChat's order_state: 1 awaiting shipment, 2 shipped, 3 receipt
     confirmed, 4 completed (settled), 5 refunded, 6 awaiting settlement.
     """
 
     __tablename__ = "shipments"
 
-    PENDING, SHIPPED, FAILED = "PENDING", "SHIPPED", "FAILED"
+    PENDING, UPLOADING, SHIPPED, FAILED = "PENDING", "UPLOADING", "SHIPPED", "FAILED"
 
     id = db.Column(db.Integer, primary_key=True)
     order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), nullable=False, unique=True)
@@ -200,6 +201,8 @@ class Shipment(db.Model):
     error_message = db.Column(db.String(256))
     created_by = db.Column(db.String(128), nullable=False)
     uploaded_at = db.Column(db.DateTime(timezone=True))
+    # When the current upload was claimed (status UPLOADING): one sender at a time.
+    upload_started_at = db.Column(db.DateTime(timezone=True))
     wechat_state = db.Column(db.Integer)
     wechat_checked_at = db.Column(db.DateTime(timezone=True))
     received_at = db.Column(db.DateTime(timezone=True))

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 
 from .extensions import db
-from .models import Order, Refund, RefundRequest, as_utc, utcnow
+from .models import Order, PaymentEvent, Refund, RefundRequest, as_utc, utcnow
 from .payments import _json, _record
 from .wechatpay import gateway as gw
 from .wechatpay.errors import ApiError, TransportError, WeChatPayError
@@ -54,7 +54,6 @@ REFUSALS = {
     "USER_ACCOUNT_ABNORMAL": "the payer's WeChat account is frozen or closed: give the money "
                              "back another way",
     "RULE_LIMIT": "WeChat Pay refuses more refunds of this order (at most 50)",
-    "INVALID_REQ_TOO_MUCH": "WeChat Pay refuses more refunds of this order (at most 50)",
     "ORDER_NOT_EXIST": "WeChat Pay does not know this order",
     "RESOURCE_NOT_EXISTS": "WeChat Pay does not know this order",
 }
@@ -87,13 +86,31 @@ def refundable(order):
     return order.total - held
 
 
-def refund(order, amount, reason, by, *, gateway, notify_url, request=None, note=None):
+def refund(order, amount, reason, by, *, gateway, notify_url, request=None, note=None,
+           out_refund_no=None):
     """Refund ``amount`` fen of a paid order, approved by ``by`` (and asked by them, or by the
     user of ``request``, a pending RefundRequest this refund approves). Returns the Refund,
     whatever WeChat answered (PENDING when it did not answer: the sweep sends it again).
-    RefundError when the refund is not allowed; nothing is written then. Commits."""
+    RefundError when the refund is not allowed; nothing is written then. Commits.
+
+    ``out_refund_no``: the intent's number, chosen before the decision was confirmed (the
+    console's confirmation page carries it). The same decision sent twice (a double click, a
+    resubmitted form) then finds its refund instead of making a second one.
+    """
+    if out_refund_no is not None:
+        if not gw.OUT_REFUND_NO.fullmatch(out_refund_no):
+            raise RefundError("INVALID_REFUND_NO", "not a refund number of ours")
+        existing = db.session.execute(select(Refund).where(
+            Refund.out_refund_no == out_refund_no)).scalar_one_or_none()
+        if existing is not None:
+            if existing.order_id != order.id:
+                raise RefundError("INVALID_REFUND_NO", "that refund number is another order's")
+            if existing.status == Refund.PENDING:  # its answer was lost: the same number again
+                return submit(existing, gateway=gateway, notify_url=notify_url)
+            return existing
     requested_by = f"user:{request.user_id}" if request is not None else by
-    refund_row = _place(order.id, amount, reason, requested_by=requested_by, approved_by=by)
+    refund_row = _place(order.id, amount, reason, requested_by=requested_by, approved_by=by,
+                        out_refund_no=out_refund_no)
     if request is not None and not _decide(request.id, RefundRequest.APPROVED, by, note,
                                            refund_id=refund_row.id):
         db.session.rollback()
@@ -102,7 +119,7 @@ def refund(order, amount, reason, by, *, gateway, notify_url, request=None, note
     return submit(refund_row, gateway=gateway, notify_url=notify_url)
 
 
-def _place(order_id, amount, reason, *, requested_by, approved_by):
+def _place(order_id, amount, reason, *, requested_by, approved_by, out_refund_no=None):
     """The PENDING Refund, decided and added under the order's row lock (not committed)."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise RefundError("INVALID_AMOUNT", "the amount must be a whole number of fen above 0")
@@ -122,7 +139,8 @@ def _place(order_id, amount, reason, *, requested_by, approved_by):
         db.session.rollback()
         raise RefundError("EXCEEDS_REFUNDABLE",
                           f"{amount} fen is more than the {left} fen left to refund")
-    refund_row = Refund(order_id=order.id, out_refund_no=new_out_refund_no(), amount=amount,
+    refund_row = Refund(order_id=order.id, out_refund_no=out_refund_no or new_out_refund_no(),
+                        amount=amount,
                         reason=(reason or "").strip()[:MAX_REASON] or None,
                         requested_by=requested_by[:64], approved_by=approved_by[:64],
                         status=Refund.PENDING)
@@ -183,7 +201,9 @@ def submit(refund_row, *, gateway, notify_url):
                     raise
                 _fail(refund_id, exc)
                 return _reload(refund_id)
-    except (ApiError, TransportError) as exc:
+    except WeChatPayError as exc:
+        # No trustworthy answer (a timeout, a 5xx, or even a 2xx we cannot verify): WeChat may
+        # have made the refund, so it stays PENDING and goes again with the same number.
         _note_retry(refund_id, exc.code, exc.message)
         return _reload(refund_id)
     try:
@@ -251,6 +271,13 @@ def apply_refund_result(result, *, source, dedupe_key, event_type, payload):
         log.error("refused %s from %s for refund %s: %s", event_type, source,
                   result.out_refund_no, mismatch)
         raise
+    # A refund sent again after ABNORMAL (apply_abnormal_refund) passes through the same
+    # states again: its messages are told apart by how often that happened.
+    resends = db.session.execute(select(func.count(PaymentEvent.id)).where(
+        PaymentEvent.refund_id == refund_row.id,
+        PaymentEvent.event_type.like("ABNORMAL_APPLIED.%"))).scalar_one()
+    if resends:
+        dedupe_key = f"{dedupe_key}:resent{resends}"
     if not _record(order_id=order.id, refund_id=refund_row.id, source=source,
                    dedupe_key=dedupe_key, event_type=event_type[:64],
                    trade_state=result.status, payload=_json(payload)):
@@ -269,7 +296,8 @@ def apply_refund_result(result, *, source, dedupe_key, event_type, payload):
             refund_id=func.coalesce(Refund.refund_id, result.refund_id),
             channel=func.coalesce(Refund.channel, result.channel),
             user_received_account=func.coalesce(Refund.user_received_account,
-                                                result.user_received_account)))
+                                                result.user_received_account),
+            succeeded_at=func.coalesce(Refund.succeeded_at, values.get("succeeded_at"))))
     if changed and result.status == gw.REFUND_SUCCESS:
         _mark_refunded_when_complete(order)
     db.session.commit()
@@ -344,7 +372,9 @@ def apply_abnormal_refund(refund_row, type, by, *, gateway, **bank):
                trade_state=result.status,
                payload=_json({"by": by, "type": type, **asdict(result)})):
         # Only ABNORMAL may go back to PROCESSING, and only by this call.
-        _set_status(refund_row.id, (Refund.ABNORMAL,), result.status)
+        succeeded = {"succeeded_at": (result.success_time or utcnow()).astimezone(
+            timezone.utc)} if result.status == gw.REFUND_SUCCESS else {}
+        _set_status(refund_row.id, (Refund.ABNORMAL,), result.status, **succeeded)
         if result.status == gw.REFUND_SUCCESS:
             _mark_refunded_when_complete(db.session.get(Order, refund_row.order_id))
     db.session.commit()

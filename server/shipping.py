@@ -17,7 +17,7 @@ shipped order as the one change it allows, so the job asks get_order first.
 import hashlib
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +50,8 @@ ALREADY_SHIPPED = frozenset({"10060002", "10060003", "10060004"})
 
 # error_code of an upload whose answer was lost: did WeChat take it? get_order says.
 UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+# An upload claimed longer ago than this was interrupted (the call's own timeout is seconds).
+UPLOAD_CLAIM = timedelta(minutes=5)
 
 UPLOAD_PATH = "/wxa/sec/order/upload_shipping_info"
 GET_ORDER_PATH = "/wxa/sec/order/get_order"
@@ -147,7 +149,17 @@ def _text(package, name, limit):
 
 
 def upload(shipment, *, api):
-    """Send a PENDING shipment to WeChat and record the answer. Returns the new status."""
+    """Send a PENDING shipment to WeChat and record the answer. Returns the new status.
+
+    The upload is claimed first (PENDING -> UPLOADING, one compare-and-set), so the job and a
+    person cannot both send it: a second upload would spend WeChat's one change.
+    """
+    if not _transition(shipment.id, Shipment.status == Shipment.PENDING,
+                       status=Shipment.UPLOADING, upload_started_at=utcnow()):
+        db.session.rollback()
+        db.session.refresh(shipment)
+        return shipment.status  # someone else is uploading it, or it moved on
+    db.session.commit()
     order = db.session.get(Order, shipment.order_id)
     body = {
         "order_key": {"order_number_type": 2, "transaction_id": order.transaction_id},
@@ -189,11 +201,13 @@ def refresh(order, *, api):
     wechat = answer.get("order") if isinstance(answer.get("order"), dict) else {}
     state = wechat.get("order_state")
     _record_event(order.id, "query", f"QUERY.{state}", answer)
-    if isinstance(state, int) and order.shipment is not None:
-        _advance(order.shipment.id, state)
-        if state >= 2 and order.shipment.status == Shipment.PENDING:
-            # WeChat has it shipped: an upload whose answer we lost did go through.
-            _mark_shipped(order.shipment.id)
+    shipment = order.shipment
+    if isinstance(state, int) and shipment is not None:
+        _advance(shipment.id, state)
+        if shipment.status == Shipment.PENDING and shipment.error_code == UNKNOWN_OUTCOME \
+                and state >= 2 and _wechat_has(shipment, wechat):
+            # An upload whose answer was lost did go through: WeChat shows these details.
+            _mark_shipped(shipment.id)
     db.session.commit()
     if order.shipment is not None:
         db.session.refresh(order.shipment)
@@ -228,6 +242,7 @@ def run_job(*, api, auto_virtual=False, limit=100):
                                       by="auto:virtual").status)
             except ShippingError as exc:
                 count(exc.code)
+    _abandoned_uploads(limit)
     for shipment in _shipments(Shipment.status == Shipment.PENDING, limit=limit):
         count(_guarded(lambda: _retry_upload(shipment, api)))
     for shipment in _shipments(Shipment.status == Shipment.SHIPPED,
@@ -238,11 +253,32 @@ def run_job(*, api, auto_virtual=False, limit=100):
 
 
 def _retry_upload(shipment, api):
-    if shipment.upload_count == 0 and shipment.error_code == UNKNOWN_OUTCOME:
+    if shipment.error_code == UNKNOWN_OUTCOME:
         refresh(shipment.order, api=api)
         if shipment.status != Shipment.PENDING:
             return "found-shipped"
     return upload(shipment, api=api)
+
+
+def _wechat_has(shipment, wechat):
+    """Whether get_order's shipping shows this shipment's details (an upload went through)."""
+    shown = (wechat.get("shipping") or {}).get("shipping_list") or []
+    ours = json.loads(shipment.packages)
+    return len(shown) == len(ours) and all(
+        isinstance(theirs, dict) and theirs.get("goods_desc") == mine["item_desc"]
+        and (theirs.get("tracking_no") or None) == mine.get("tracking_no")
+        for theirs, mine in zip(shown, ours))
+
+
+def _abandoned_uploads(limit):
+    """UPLOADING shipments whose worker died mid-call: their outcome is unknown."""
+    stale = utcnow() - UPLOAD_CLAIM
+    for shipment in _shipments(Shipment.status == Shipment.UPLOADING,
+                               Shipment.upload_started_at < stale, limit=limit):
+        _transition(shipment.id, Shipment.status == Shipment.UPLOADING,
+                    Shipment.upload_started_at < stale, status=Shipment.PENDING,
+                    error_code=UNKNOWN_OUTCOME, error_message="the upload was interrupted")
+    db.session.commit()
 
 
 def _refreshed(shipment, api):
@@ -303,13 +339,13 @@ def _advance(shipment_id, state, **times):
 
 
 def _mark_shipped(shipment_id):
-    return _transition(shipment_id, Shipment.status == Shipment.PENDING,
+    return _transition(shipment_id, Shipment.status.in_((Shipment.PENDING, Shipment.UPLOADING)),
                        status=Shipment.SHIPPED, upload_count=Shipment.upload_count + 1,
                        uploaded_at=utcnow(), error_code=None, error_message=None)
 
 
 def _set_error(shipment, status, exc, code=None):
-    _transition(shipment.id, Shipment.status == Shipment.PENDING, status=status,
+    _transition(shipment.id, Shipment.status == Shipment.UPLOADING, status=status,
                 error_code=(code or exc.code)[:32], error_message=exc.message[:256])
     db.session.commit()
     db.session.refresh(shipment)

@@ -7,6 +7,7 @@ from server.extensions import db
 PASSWORD = "correct horse battery staple"
 ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+OUT_REFUND_NO = re.compile(r'name="out_refund_no" value="([^"]+)"')
 
 
 def make_staff(app, email, role, password=PASSWORD):
@@ -37,6 +38,14 @@ class ConsoleClient:
 
     def token(self, page="/console/"):
         return csrf_token(self.get(page).text)
+
+    def refund(self, order_id, amount, reason, **kwargs):
+        """The refund form as a person uses it: the confirmation page, then its button (which
+        carries the refund's number). The answer to the button's POST."""
+        path, data = f"/console/orders/{order_id}/refund", {"amount": amount, "reason": reason}
+        confirm = self.post(path, data)
+        number = OUT_REFUND_NO.search(confirm.text).group(1)
+        return self.post(path, {**data, "confirmed": "y", "out_refund_no": number}, **kwargs)
 
     def post(self, path, data=None, token=True, **kwargs):
         data = dict(data or {})

@@ -4,7 +4,7 @@ ABNORMAL refunds under Needs attention. The browser test is in test_console_brow
 import requests
 
 from tests.conftest import wait_for
-from tests.console import ADMIN, staffed
+from tests.console import ADMIN, OUT_REFUND_NO, staffed
 from tests.refund_helpers import paid_order, wait_refund
 
 
@@ -23,8 +23,7 @@ def test_a_partial_refund_asks_for_confirmation_then_succeeds(stack):
     assert confirm.status_code == 200 and "Refund ¥5.50?" in confirm.text
     assert "¥12.50 will be left to refund" in confirm.text
     assert refunds_of(stack, order["id"]) == []  # nothing happens before the confirmation
-    done = admin.post(path, {"amount": "5.50", "reason": "One cup was cold",
-                             "confirmed": "y"}, follow_redirects=True)
+    done = admin.refund(order["id"], "5.50", "One cup was cold", follow_redirects=True)
     assert "WeChat Pay accepted the refund" in done.text or "Refunded" in done.text
     [(amount, reason, _, by)] = refunds_of(stack, order["id"])
     assert (amount, reason, by) == (550, "One cup was cold", ADMIN)
@@ -39,6 +38,25 @@ def test_a_partial_refund_asks_for_confirmation_then_succeeds(stack):
     assert 'value="12.50"' in admin.get(path).text
     over = admin.post(path, {"amount": "12.51", "reason": "again", "confirmed": "y"})
     assert over.status_code == 400 and "At most 12.50 yuan is left" in over.text
+    assert len(refunds_of(stack, order["id"])) == 1
+
+
+def test_one_confirmed_decision_is_one_refund_however_often_it_is_sent(stack):
+    """A double click or a resubmitted confirmation page sends the refund's number again: the
+    backend finds that refund instead of making a second one."""
+    admin, _ = staffed(stack)
+    _, order = paid_order(stack)
+    path = f"/console/orders/{order['id']}/refund"
+    data = {"amount": "5.50", "reason": "One cup was cold"}
+    confirm = admin.post(path, data)
+    number = OUT_REFUND_NO.search(confirm.text).group(1)
+    for _ in range(3):
+        admin.post(path, {**data, "confirmed": "y", "out_refund_no": number})
+    assert [row[0] for row in refunds_of(stack, order["id"])] == [550]
+    assert stack.query("SELECT out_refund_no FROM refunds") == [(number,)]
+    # Without the confirmation page's number, "confirmed" only shows the confirmation again.
+    again = admin.post(path, {**data, "confirmed": "y"})
+    assert again.status_code == 200 and "Refund ¥5.50?" in again.text
     assert len(refunds_of(stack, order["id"])) == 1
 
 
@@ -99,8 +117,7 @@ def test_an_abnormal_refund_needs_attention_until_resolved(stack):
     admin, operator = staffed(stack)
     _, order = paid_order(stack)
     stack.control("faults", kind="refund", status="ABNORMAL")
-    admin.post(f"/console/orders/{order['id']}/refund",
-               {"amount": "18", "reason": "Broken cup", "confirmed": "y"})
+    admin.refund(order["id"], "18", "Broken cup")
     [(refund_id, out_refund_no)] = stack.query("SELECT id, out_refund_no FROM refunds")
     wait_refund(stack, out_refund_no, "ABNORMAL")
     overview = operator.get("/console/").text

@@ -123,3 +123,13 @@ def test_concurrent_requests_make_one_pending_request(stack):
         thread.join()
     assert sorted(statuses) == [201] + [409] * 7
     assert stack.query("SELECT status FROM refund_requests") == [("PENDING",)]
+
+
+def test_text_no_column_can_store_is_refused(stack):
+    """NUL is valid JSON and UTF-8, but PostgreSQL's text refuses it: a 400, nothing stored."""
+    auth, order = paid_order(stack)
+    for reason in ("a\u0000b", "\u0000"):
+        answer = requests.post(f"{stack.backend}/api/orders/{order['id']}/refund-request",
+                               json={"reason": reason}, headers=auth)
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "INVALID_REQUEST"
+    assert stack.query("SELECT count(*) FROM refund_requests") == [(0,)]

@@ -226,6 +226,26 @@ def test_abnormal_refunds_are_surfaced_and_sent_again_to_a_bank_card(stack):
     assert code != 0 and "REFUND_NOT_ABNORMAL" in output
 
 
+def test_a_refund_that_fails_again_after_being_sent_again_is_abnormal_again(stack):
+    """The same states twice (ABNORMAL, sent again, ABNORMAL) are two messages, not one
+    applied twice: the second failure is seen even when only a query reports it."""
+    _, order = paid_order(stack)
+    stack.control("faults", kind="refund", status="ABNORMAL")
+    number = place_refund(stack, order["id"], COFFEE)["out_refund_no"]
+    wait_refund(stack, number, "ABNORMAL")
+    stack.control("faults", kind="refund", status="ABNORMAL")  # the bank card fails too...
+    stack.control("faults", kind="notify", action="drop")      # ...and its notification is lost
+    stack.cli("refunds", "apply-abnormal", number, "--type", "MERCHANT_BANK_CARD")
+    stack.cli("refunds", "sync", "--older-than", "0")
+    wait_refund(stack, number, "ABNORMAL")
+    assert number in stack.cli("refunds", "abnormal")
+    # Sent again to the merchant's card, which works: SUCCESS, with its time.
+    stack.cli("refunds", "apply-abnormal", number, "--type", "MERCHANT_BANK_CARD")
+    wait_refund(stack, number, "SUCCESS")
+    assert stack.query("SELECT succeeded_at IS NOT NULL FROM refunds") == [(True,)]
+    assert order_status(stack, order["id"]) == "REFUNDED"
+
+
 def test_a_user_bank_card_is_sent_encrypted(stack):
     _, order = paid_order(stack)
     stack.control("faults", kind="refund", status="ABNORMAL")

@@ -295,3 +295,38 @@ def test_sync_of_an_unshipped_order_is_refused(stack):
     answer = requests.post(f"{stack.backend}/api/orders/{order['id']}/shipping/sync",
                            headers=auth)
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "ORDER_NOT_SHIPPED"
+
+
+def test_an_upload_in_flight_is_not_sent_again_by_the_job(stack):
+    """The job meets a shipment whose first upload is still waiting for WeChat: it leaves it
+    alone (a second upload would spend WeChat's one change)."""
+    _, order = paid_order(stack)
+    stack.control("faults", kind="api", path="/wxa/sec/order/upload_shipping_info", delay=1.5)
+    shipped = {}
+    first = threading.Thread(target=lambda: shipped.update(
+        answer=ship(stack, order["id"], "--logistics", "virtual")))
+    first.start()
+    wait_for(lambda: stack.query("SELECT status FROM shipments") == [("UPLOADING",)])
+    assert stack.cli("shipping", "sync").strip() == "shipping: {}"
+    first.join()
+    assert "SHIPPED" in shipped["answer"][1]
+    assert stack.query("SELECT status, upload_count FROM shipments")[0] == ("SHIPPED", 1)
+    assert wechat_order(stack, order)["order"]["shipping"]["finish_shipping_count"] == 0
+
+
+def test_a_pending_change_is_not_taken_for_shipped(stack):
+    """WeChat shows the order shipped (the first upload), not the change still pending: the
+    change stays pending until it is really uploaded."""
+    auth, order = paid_order(stack)
+    ship(stack, order["id"], "--logistics", "express", "--package", "SF1:YTO")
+    stack.control("faults", kind="api", path="/wxa/sec/order/upload_shipping_info",
+                  status=200, body={"errcode": -1, "errmsg": "system busy"})
+    code, output = ship(stack, order["id"], "--logistics", "express", "--package", "NEW2:YTO")
+    assert code == 0 and "PENDING" in output
+    synced = requests.post(f"{stack.backend}/api/orders/{order['id']}/shipping/sync",
+                           headers=auth)
+    assert synced.json()["order"]["shipping"]["status"] == "PENDING"
+    assert "SHIPPED" in stack.cli("shipping", "sync")  # the job uploads the change
+    assert wechat_order(stack, order)["order"]["shipping"]["shipping_list"][0][
+        "tracking_no"] == "NEW2"
+    assert stack.query("SELECT status, upload_count FROM shipments")[0] == ("SHIPPED", 2)

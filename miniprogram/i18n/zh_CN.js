@@ -18,7 +18,8 @@ module.exports = {
     NOTPAY: '待支付',
     PAID: '已支付',
     CLOSED: '已关闭',
-    EXPIRED: '已过期'
+    EXPIRED: '已过期',
+    REFUNDED: '已退款'
   },
   // Where a payment stands (templates/states.wxml "payment").
   payment: {
@@ -59,8 +60,13 @@ module.exports = {
     ORDER_NOT_FOUND: '找不到这个订单。',
     ORDER_NOT_SHIPPED: '这个订单还没有发货。',
     ORDER_NOT_PAYABLE: '这个订单已不能支付。',
+    ORDER_NOT_REFUNDABLE: '这个订单已不能申请退款。',
+    REFUNDS_DISABLED: '本店暂不支持在线申请退款，请联系客服。',
+    REFUND_WINDOW_PASSED: '已超过可申请退款的时间，请联系客服。',
+    REQUEST_ALREADY_PENDING: '已有退款申请在等待商家处理。',
     IDEMPOTENCY_KEY_REUSED: '购物车已变化，请返回重新结算。',
     INVALID_REQUEST: '请求无效，请返回重试。',
+    UNTRUSTED_HOST: '小程序连接的服务器地址有误，请联系商家。',
     NOT_FOUND: '找不到请求的内容。',
     METHOD_NOT_ALLOWED: '请求无效，请更新小程序后重试。',
     BODY_TOO_LARGE: '请求内容过多，请减少商品后重试。',
@@ -83,6 +89,80 @@ module.exports = {
     created: '下单时间',
     paid: '支付时间',
     payBy: '请在此时间前支付'
+  },
+  // The order page's refund part: the user's request, the shop's answer, each refund.
+  refund: {
+    request: '申请退款',
+    reasonLabel: '退款原因',
+    reasonPlaceholder: '请告诉商家退款原因',
+    reasonMissing: '请填写退款原因。',
+    submit: '提交申请',
+    cancel: '取消',
+    confirmTitle: '申请退款',
+    confirmContent: '提交后由商家审核，同意后 {amount} 将原路退回。',
+    confirmOk: '提交',
+    confirmCancel: '取消',
+    sent: '退款申请已提交，请等待商家处理。',
+    yourReason: '退款原因：{reason}',
+    requestTitle: '退款申请',
+    requestStatus: {
+      PENDING: '等待商家处理',
+      APPROVED: '商家已同意',
+      REJECTED: '商家未同意'
+    },
+    shopNote: '商家说明：{note}',
+    refunded: '已退款 {amount}',
+    // WeChat's refund states (and ours before WeChat answered) in the user's words.
+    refundStatus: {
+      PENDING: '退款处理中',
+      PROCESSING: '退款处理中',
+      SUCCESS: '已原路退回',
+      CLOSED: '退款已关闭',
+      ABNORMAL: '退款遇到问题，商家会联系您',
+      FAILED: '退款未成功，商家会联系您'
+    }
+  },
+  // The order page's shipping part. state: WeChat's order_state (1..6); logistics: how the
+  // shop delivers; carriers: WeChat's delivery_id codes of common carriers.
+  shipping: {
+    title: '物流',
+    preparing: '商家正在发货',
+    state: {
+      1: '待发货',
+      2: '已发货',
+      3: '已收货',
+      4: '已完成',
+      5: '已退款',
+      6: '待结算'
+    },
+    logistics: {
+      1: '快递',
+      2: '同城配送',
+      3: '虚拟商品',
+      4: '到店自提'
+    },
+    carriers: {
+      SF: '顺丰速运',
+      ZTO: '中通快递',
+      YTO: '圆通速递',
+      STO: '申通快递',
+      YD: '韵达快递',
+      JD: '京东物流',
+      JTSD: '极兔速递',
+      DBL: '德邦快递'
+    },
+    trackingNo: '运单号',
+    receivedAt: '收货时间',
+    confirm: '确认收货',
+    confirming: '正在确认收货结果…',
+    received: '已确认收货，谢谢！',
+    unconfirmed: '微信还没有确认收货结果，请稍后刷新。',
+    unsupported: '当前微信版本不能在这里确认收货，请升级微信。',
+    // The simulator's stand-in for WeChat's confirm-receipt component (development only).
+    simulatorTitle: '模拟确认收货',
+    simulatorContent: '在本地模拟器中确认已收到商品？',
+    simulatorConfirm: '确认',
+    simulatorCancel: '取消'
   },
   orders: {
     title: '我的订单',

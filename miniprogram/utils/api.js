@@ -31,10 +31,24 @@ function payOrder(orderId) {
   return request({ path: '/api/orders/' + orderId + '/pay', method: 'POST', data: {} })
 }
 
+// Ask the shop to refund a paid order. -> {refund_request, order}
+function requestRefund(orderId, reason) {
+  return request({ path: '/api/orders/' + orderId + '/refund-request', method: 'POST', data: { reason } })
+}
+
+// Have the server ask WeChat where the order's shipment stands (after the user confirmed
+// receipt in WeChat's component). -> order
+function syncShipping(orderId) {
+  return request({ path: '/api/orders/' + orderId + '/shipping/sync', method: 'POST', data: {} })
+    .then((body) => body.order)
+}
+
 module.exports = {
   listProducts,
   createOrder,
   listOrders,
   getOrder,
-  payOrder
+  payOrder,
+  requestRefund,
+  syncShipping
 }

@@ -49,6 +49,58 @@ function summary(items, fallback) {
   return i18n.text('orders.more', { name: items[0].name, count, more: items.length - 1 })
 }
 
+// The user may ask for a refund of a paid order until refund_request_until (null: the shop
+// takes no requests here), while no request waits for the shop and money is left.
+function canRequestRefund(order, now) {
+  const requests = order.refund_requests || []
+  return order.status === 'PAID' && parseTime(order.refund_request_until) > (now || Date.now()) &&
+    !requests.some((r) => r.status === 'PENDING') && (order.refunded || 0) < order.total
+}
+
+// The latest request (the one the user cares about) and every refund, in the user's words.
+function refundView(order, now) {
+  const requests = order.refund_requests || []
+  const latest = requests[requests.length - 1]
+  return {
+    canRequest: canRequestRefund(order, now),
+    refundedText: order.refunded ? i18n.text('refund.refunded', { amount: money.formatFen(order.refunded) }) : '',
+    request: latest ? {
+      status: latest.status, // PENDING | APPROVED | REJECTED
+      statusText: i18n.text('refund.requestStatus.' + latest.status) || latest.status,
+      reasonText: i18n.text('refund.yourReason', { reason: latest.reason }),
+      noteText: latest.note ? i18n.text('refund.shopNote', { note: latest.note }) : ''
+    } : null,
+    refunds: (order.refunds || []).map((refund) => ({
+      id: refund.id,
+      amountText: money.formatFen(refund.amount),
+      status: refund.status,
+      statusText: i18n.text('refund.refundStatus.' + refund.status) || refund.status
+    }))
+  }
+}
+
+// Shipping as the user sees it: WeChat's state in words (before WeChat has one, "the shop is
+// preparing it"), how it comes, and each parcel's carrier and tracking number.
+// canConfirm: WeChat says shipped, so its confirm-receipt component can take the receipt.
+function shippingView(order) {
+  const shipping = order.shipping
+  if (!shipping) return null
+  const state = shipping.wechat_state
+  return {
+    stateText: (state && i18n.text('shipping.state.' + state)) || i18n.text('shipping.preparing'),
+    logisticsText: i18n.text('shipping.logistics.' + shipping.logistics_type),
+    packages: (shipping.packages || []).filter((p) => p.tracking_no).map((p) => ({
+      trackingNo: p.tracking_no,
+      carrierText: i18n.text('shipping.carriers.' + p.express_company) || p.express_company || ''
+    })),
+    receivedText: localTime(shipping.received_at),
+    canConfirm: shipping.status === 'SHIPPED' && state === 2,
+    // What WeChat's confirm-receipt component is opened with.
+    merchantId: shipping.merchant_id || '',
+    transactionId: order.transaction_id || ''
+  }
+}
+
 function orderView(order, now) {
   const expired = isExpired(order, now)
   const status = expired ? 'EXPIRED' : order.status
@@ -56,7 +108,7 @@ function orderView(order, now) {
     id: order.id,
     outTradeNo: order.out_trade_no,
     shortNo: shortNumber(order.out_trade_no),
-    status, // NOTPAY | PAID | CLOSED | EXPIRED (the last one decided here)
+    status, // NOTPAY | PAID | CLOSED | REFUNDED | EXPIRED (the last one decided here)
     statusText: i18n.text('status.' + status) || status,
     payable: order.status === 'NOTPAY' && !expired,
     payByText: order.status === 'NOTPAY' && !expired ? localTime(order.time_expire) : '',
@@ -64,6 +116,8 @@ function orderView(order, now) {
     totalText: money.formatFen(order.total),
     createdText: localTime(order.created_at),
     paidText: localTime(order.paid_at),
+    refund: refundView(order, now),
+    shipping: shippingView(order),
     items: (order.items || []).map((item) => ({
       productId: item.product_id,
       name: item.name,

@@ -3,6 +3,7 @@
 // paid when the server has a verified notification or query result.
 const i18n = require('../i18n/index')
 const api = require('./api')
+const dialog = require('./dialog')
 const sandbox = require('./sandbox')
 
 class PaymentError extends Error {
@@ -64,20 +65,18 @@ function wechatCashier(payParams) {
 // Development stand-in for WeChat's cashier: a confirm dialog, then the simulator plays the
 // user paying or cancelling. Same outcomes as the real cashier.
 async function simulatorCashier(payParams) {
-  const answer = await new Promise((resolve, reject) => {
-    // confirmText and cancelText: at most 4 characters, as WeChat documents.
-    wx.showModal({
+  let confirmed
+  try {
+    confirmed = await dialog.ask({
       title: i18n.text('payment.simulatorTitle'),
       content: i18n.text('payment.simulatorContent'),
       confirmText: i18n.text('payment.simulatorConfirm'),
-      cancelText: i18n.text('payment.simulatorCancel'),
-      success: resolve,
-      fail(res) {
-        reject(new PaymentError(res.errMsg || 'dialog failed', false))
-      }
+      cancelText: i18n.text('payment.simulatorCancel')
     })
-  })
-  const action = answer.confirm ? 'pay' : 'cancel'
+  } catch (err) {
+    throw new PaymentError(err.message, false)
+  }
+  const action = confirmed ? 'pay' : 'cancel'
   try {
     await sandbox.cashier(payParams, action)
   } catch (err) {

@@ -46,8 +46,20 @@ function cashier(payParams, action) {
   })
 }
 
+// Play the user in WeChat's confirm-receipt component: the simulator marks the order
+// received and settled, and pushes that to the backend as WeChat would.
+function confirmReceipt(transactionId) {
+  return http.send({
+    baseUrl: config.sandboxBaseUrl,
+    path: '/sandbox/shipping/confirm',
+    method: 'POST',
+    data: { transaction_id: transactionId }
+  })
+}
+
 module.exports = {
   enabled,
   loginCode,
-  cashier
+  cashier,
+  confirmReceipt
 }

@@ -16,6 +16,7 @@ from ..ratelimits import order_reads, order_writes
 from ..wechatpay.errors import ApiError, WeChatPayError
 from ..wechatpay.gateway import CHINA, OrderRequest
 from .auth import login_required
+from .order_json import order_json
 from .validation import int_field, json_object
 
 bp = Blueprint("orders", __name__)
@@ -60,7 +61,7 @@ def create_order():
         return _replay(existing, lines)  # a concurrent request with the same key won
 
     pay_params = _pay_params(order)
-    return jsonify({"order": order.to_json(), "pay_params": pay_params}), 201
+    return jsonify({"order": order_json(order), "pay_params": pay_params}), 201
 
 
 @bp.get("/api/orders")
@@ -72,7 +73,7 @@ def list_orders():
         .options(selectinload(Order.items), selectinload(Order.refunds),
                  selectinload(Order.refund_requests))  # 3 queries, not 3 per order
     ).scalars()
-    return jsonify({"orders": [order.to_json() for order in orders]})
+    return jsonify({"orders": [order_json(order) for order in orders]})
 
 
 @bp.get("/api/orders/<id:order_id>")
@@ -82,7 +83,7 @@ def show_order(order_id):
     order = _own_order(order_id)
     if order.status == Order.NOTPAY and order.prepay_id:
         _refresh_from_wechat(order)
-    return jsonify({"order": order.to_json()})
+    return jsonify({"order": order_json(order)})
 
 
 @bp.post("/api/orders/<id:order_id>/pay")
@@ -91,7 +92,7 @@ def show_order(order_id):
 def pay_order(order_id):
     order = _own_order(order_id)
     pay_params = _pay_params(order)  # first: it may update the order
-    return jsonify({"order": order.to_json(), "pay_params": pay_params})
+    return jsonify({"order": order_json(order), "pay_params": pay_params})
 
 
 def new_out_trade_no():
@@ -136,7 +137,7 @@ def _replay(order, lines):
                         "this Idempotency-Key was used for a different order",
                         order_id=order.id)
     pay_params = _pay_params(order)
-    return jsonify({"order": order.to_json(), "pay_params": pay_params}), 200
+    return jsonify({"order": order_json(order), "pay_params": pay_params}), 200
 
 
 def _description(items):

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, g, jsonify
 from .. import refunds
 from ..errors import HttpError
 from .auth import login_required
+from .order_json import order_json
 from .orders import _own_order
 from .validation import json_object, string_field
 
@@ -38,4 +39,4 @@ def request_refund(order_id):
                         order_id=order_id) from None
     current_app.logger.info("refund request %s for order %s", request.id, order_id)
     order = _own_order(order_id)
-    return jsonify({"refund_request": request.to_json(), "order": order.to_json()}), 201
+    return jsonify({"refund_request": request.to_json(), "order": order_json(order)}), 201

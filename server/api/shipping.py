@@ -9,6 +9,7 @@ from ..clients import miniprogram_api
 from ..errors import HttpError
 from ..wechatpay.errors import ApiError, TransportError
 from .auth import login_required
+from .order_json import order_json
 from .orders import _own_order
 
 bp = Blueprint("shipping", __name__)
@@ -25,4 +26,4 @@ def sync_shipping(order_id):
     except (ApiError, TransportError) as exc:
         raise HttpError(503, "WECHAT_UNAVAILABLE", "WeChat did not answer; try again shortly",
                         wechat_code=exc.code) from None
-    return jsonify({"order": order.to_json()})
+    return jsonify({"order": order_json(order)})

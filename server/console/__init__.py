@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from ..audit import record
 from ..extensions import csrf, login_manager
 from ..staff import load_session_user
+from ..wechatpay.checks import encodes_as_utf8
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static")
@@ -59,6 +60,11 @@ def _guard():
         return redirect(url_for("console.login"))
     if request.method == "POST":
         csrf.protect()
+        if not encodes_as_utf8(list(request.form.values())):
+            # NUL or broken Unicode: no column can store it (PostgreSQL refuses NUL).
+            return render_template("console/error.html", title="Bad input",
+                                   message="The form has characters that cannot be stored. "
+                                           "Nothing was changed."), 400
 
 
 def role_required(role):

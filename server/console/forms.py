@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, FieldList, Form, FormField, \
-    PasswordField, StringField, TextAreaField
+    HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
 YUAN = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
@@ -65,6 +65,8 @@ class RefundForm(FlaskForm):
                                                Length(max=80)])
     # Set by the confirmation page: the first submission only shows what will happen.
     confirmed = BooleanField()
+    # The refund's number, chosen when the confirmation page was shown: one decision, one refund.
+    out_refund_no = HiddenField(validators=[Optional(), Length(max=64)])
 
 
 class ProductForm(FlaskForm):

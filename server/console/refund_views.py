@@ -68,14 +68,18 @@ def refund_order(order_id):
     if amount > left:
         form.amount.errors.append(f"At most {fen_to_yuan(left)} yuan is left to refund.")
         return render_template("console/refund.html", order=order, form=form, left=left), 400
-    if not form.confirmed.data:
+    if not form.confirmed.data or not form.out_refund_no.data:
+        # The refund's number is chosen now and carried by the confirmation page, so the same
+        # decision submitted twice (a double click, a resubmit after an error) is one refund.
+        form.out_refund_no.data = refunds.new_out_refund_no()
         return render_template("console/refund.html", order=order, form=form, left=left,
                                confirming=amount)
     if (gw := _gateway_or_flash()) is None:
         return redirect(url_for("console.order_detail", order_id=order.id))
     try:
         refund_row = refunds.refund(order, amount, form.reason.data.strip(), current_user.email,
-                                    gateway=gw, notify_url=_notify_url())
+                                    gateway=gw, notify_url=_notify_url(),
+                                    out_refund_no=form.out_refund_no.data or None)
     except refunds.RefundError as exc:
         form.amount.errors.append(exc.message)
         return render_template("console/refund.html", order=order, form=form,

@@ -17,6 +17,8 @@ UPLOAD_OUTCOMES = {
     Shipment.SHIPPED: ("success", "Shipping recorded, and WeChat has it."),
     Shipment.PENDING: ("error", "Shipping recorded; WeChat did not take it yet. The shipping "
                                 "job uploads it again (never as a second change)."),
+    Shipment.UPLOADING: ("error", "Shipping recorded; its upload to WeChat is still under "
+                                  "way. Sync in a minute to see whether WeChat has it."),
     Shipment.FAILED: ("error", "Shipping recorded, but WeChat refused it"),
 }
 

@@ -2,7 +2,8 @@
 
 Python strings may hold lone UTF-16 surrogates (JSON's ``"\\ud800"`` decodes to one); such a
 string cannot be encoded as UTF-8, so it fails in the database driver or an outbound request
-long after it was accepted. These checks refuse it where it enters.
+long after it was accepted. NUL (``"\\u0000"``) is valid UTF-8 but PostgreSQL's text columns
+refuse it. These checks refuse both where they enter.
 """
 import re
 
@@ -10,7 +11,8 @@ ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 def encodes_as_utf8(value):
-    """True when every string in ``value`` (nested dicts and lists, keys too) is valid UTF-8.
+    """True when every string in ``value`` (nested dicts and lists, keys too) is valid UTF-8
+    without NUL: text every database column and every outbound call can take.
 
     Iterative, so a deeply nested value cannot exhaust the stack.
     """
@@ -21,6 +23,8 @@ def encodes_as_utf8(value):
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
+                return False
+            if "\x00" in item:
                 return False
         elif isinstance(item, dict):
             pending.extend(item.keys())

@@ -8,6 +8,7 @@ import copy
 import functools
 import logging
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -29,6 +30,9 @@ SUCCESS, REFUND, NOTPAY, CLOSED = "SUCCESS", "REFUND", "NOTPAY", "CLOSED"
 USERPAYING, PAYERROR, REVOKED = "USERPAYING", "PAYERROR", "REVOKED"
 # REFUND means "paid, then refunded in part or whole": the money was taken, so for the order's
 # payment it counts as paid; what was given back is told by the refunds themselves.
+
+# WeChat's charset for out_refund_no (both versions): at most 64 of 0-9 A-Z a-z _ - | * @.
+OUT_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
 
 # Refund states as WeChat names them (v3 status; v2 refund_status_$n)
 REFUND_PROCESSING, REFUND_SUCCESS, REFUND_CLOSED, REFUND_ABNORMAL = \

@@ -25,8 +25,8 @@ from requests.adapters import HTTPAdapter
 from . import checks, crypto
 from .errors import ApiError, BillNotReady, InvalidResponse, NotificationError, TransportError, \
     WeChatPayError
-from .gateway import (CHINA, PAYERROR, REFUND_ABNORMAL, REFUND_CLOSED, REFUND_PROCESSING,
-                      REFUND_SUCCESS, SUCCESS, Notification, RefundNotification, RefundResult,
+from .gateway import (CHINA, OUT_REFUND_NO, PAYERROR, REFUND_ABNORMAL, REFUND_CLOSED,
+                      REFUND_PROCESSING, REFUND_SUCCESS, SUCCESS, Notification, RefundNotification, RefundResult,
                       Reply, Transaction, new_http_session, send_with_failover)
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,6 @@ CODE_ALIASES = {
 REFUND_STATUSES = {"PROCESSING": REFUND_PROCESSING, "SUCCESS": REFUND_SUCCESS,
                    "REFUNDCLOSE": REFUND_CLOSED, "CHANGE": REFUND_ABNORMAL}
 REFUND_SUCCESS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"   # success_time, refund_success_time_$n
-OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
 MAX_REFUND_DESC_CHARS = 80
 # Calls that move money: sent to the backup domain only when the primary never got them.
 UNREPEATABLE = {"/pay/unifiedorder", "/secapi/pay/refund", "/pay/micropay"}
@@ -337,7 +336,7 @@ class V2Gateway:
         Not resent here: the caller retries a TransportError or a ``retryable`` ApiError with
         the SAME out_refund_no, which WeChat answers with the same refund (never a second one).
         """
-        if not OUT_REFUND_NO.match(request.out_refund_no or ""):
+        if not OUT_REFUND_NO.fullmatch(request.out_refund_no or ""):
             raise ValueError("out_refund_no must be 1-64 characters of 0-9A-Za-z_-|*@")
         for value in (request.refund, request.total):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -124,9 +124,21 @@ async function start(options) {
     if (result.status !== 0) throw new Error('sql failed: ' + result.stderr)
   }
 
+  // The shop's side: `flask --app server ARGS...` against this stack, as a second terminal
+  // under `make dev` would run it (the settings from the stack's .env). -> its output
+  function flask(...args) {
+    const result = spawnSync(path.join(ROOT, '.venv', 'bin', 'flask'), ['--app', 'server', ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: Object.assign({}, process.env, { PYTHONPATH: ROOT, FLASK_SKIP_DOTENV: '1' })
+    })
+    if (result.status !== 0) throw new Error('flask ' + args.join(' ') + ' failed: ' + result.stdout + result.stderr)
+    return result.stdout
+  }
+
   // env: the settings (and key file paths) the stack runs with, for tests that act as WeChat's
   // merchant themselves (tests/sdk-node).
-  return { backend: urls.backend, sandbox: urls.sandbox, env: readEnv(path.join(dir, '.env')), sql, stop }
+  return { backend: urls.backend, sandbox: urls.sandbox, env: readEnv(path.join(dir, '.env')), sql, flask, stop }
 }
 
 module.exports = {

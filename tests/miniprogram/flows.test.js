@@ -13,6 +13,7 @@ const config = require(path.join(MP, 'config.js'))
 const auth = require(path.join(MP, 'utils/auth.js'))
 const api = require(path.join(MP, 'utils/api.js'))
 const pay = require(path.join(MP, 'utils/pay.js'))
+const i18n = require(path.join(MP, 'i18n/index.js'))
 const { formatFen } = require(path.join(MP, 'utils/money.js'))
 const { localTime } = require(path.join(MP, 'utils/order-view.js'))
 
@@ -623,6 +624,179 @@ devstack.describeWithDevstack('mini program against the dev stack', () => {
     assert.ok(screen.includes('订单号 …' + outTradeNo.slice(-8)), screen)
     await harness.tap(detail, '复制')
     assert.deepEqual(wx.clipboard, [outTradeNo])
+  })
+
+  // ---- after the payment: refunds and shipping ----------------------------------------
+
+  // A new user's paid order, its page opened from the checkout's "View order" (in the
+  // install's language).
+  async function paidOrderPage(wx) {
+    wx.script.showModal = () => ({ confirm: true })
+    const [product] = await catalogue()
+    const checkout = await open('pages/checkout/index', { cart: product.id + ':1' })
+    await harness.tap(checkout, i18n.text('common.pay'))
+    assert.equal(checkout.data.payState, 'paid', harness.screenText(checkout))
+    await harness.tap(checkout, i18n.text('common.viewOrder'))
+    return openNavigated(wx)
+  }
+
+  // Pull to refresh until the page's order satisfies `done` (the backend acts on WeChat's
+  // notifications and pushes, which arrive a moment later).
+  async function refreshUntil(page, done) {
+    for (let i = 0; i < 50; i++) {
+      await page.onPullDownRefresh()
+      if (done(page.data.order)) return
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.fail('the order page never showed the expected state: ' + harness.screenText(page))
+  }
+
+  function assertHides(page, text) {
+    const screen = harness.screenText(page)
+    assert.ok(!screen.includes(text), 'did not expect "' + text + '" on ' + page.route + ', screen: ' + screen)
+  }
+
+  test('refund: the user asks from the order page, the shop approves, the order shows refunded', async () => {
+    const wx = install()
+    const page = await paidOrderPage(wx)
+    const { id, total } = page.order
+    assertShows(page, 'Request a refund')
+
+    await harness.tap(page, 'Request a refund')
+    assertHides(page, 'Request a refund') // the form replaces the button
+    await harness.tap(page, 'Send request')
+    assertShows(page, 'Please give a reason.')
+    assert.equal(countCalls(wx, 'POST /api/orders/' + id + '/refund-request'), 0)
+
+    page.onReasonInput({ detail: { value: 'Arrived cold' } })
+    wx.script.showModal = () => ({ confirm: false }) // thinks again
+    await harness.tap(page, 'Send request')
+    assert.equal(countCalls(wx, 'POST /api/orders/' + id + '/refund-request'), 0)
+    wx.script.showModal = () => ({ confirm: true })
+    await harness.tap(page, 'Send request')
+    assert.deepEqual(wx.modals.slice(-2).map((m) => [m.title, m.confirmText, m.cancelText]),
+      [['Request a refund', 'Send', 'Back'], ['Request a refund', 'Send', 'Back']])
+    assert.ok(wx.modals[wx.modals.length - 1].content.includes(formatFen(total)), 'the dialog says how much')
+    const sent = wx.requests.find((r) => r.url.endsWith('/api/orders/' + id + '/refund-request'))
+    assert.deepEqual([sent.status, sent.sent], [201, { reason: 'Arrived cold' }])
+    assertShows(page, 'Request sent. The shop will review it.')
+    assertShows(page, 'Refund request Waiting for the shop')
+    assertHides(page, 'Request a refund')
+
+    // A second request (another phone, a stale page) is refused with its own text.
+    await assert.rejects(api.requestRefund(id, 'again'), (err) => err.code === 'REQUEST_ALREADY_PENDING')
+
+    const [request] = (await api.getOrder(id)).refund_requests
+    stack.flask('refund-requests', 'approve', String(request.id), '--note', 'Sorry about that')
+    await refreshUntil(page, (order) => order.status === 'REFUNDED')
+    assertShows(page, 'Refunded')
+    assertShows(page, 'Approved by the shop')
+    assertShows(page, 'The shop says: Sorry about that')
+    assertShows(page, 'Returned to you ' + formatFen(total))
+    assertShows(page, 'Refunded ' + formatFen(total))
+    assertHides(page, 'Request a refund')
+    assertHides(page, 'Pay')
+  })
+
+  test('refund: a declined request shows the shop\'s note; past the window a stale page explains and hides the button', async () => {
+    const wx = install('zh_CN')
+    const page = await paidOrderPage(wx)
+    const id = page.order.id
+
+    await harness.tap(page, '申请退款')
+    page.onReasonInput({ detail: { value: '不想要了' } })
+    await harness.tap(page, '提交申请')
+    assert.deepEqual(wx.modals.slice(-1).map((m) => [m.confirmText, m.cancelText]), [['提交', '取消']])
+    assertShows(page, '等待商家处理')
+    const [request] = page.order.refund_requests
+    stack.flask('refund-requests', 'reject', String(request.id), '--note', '商品已拆封')
+    await refreshUntil(page, (order) => order.refund.request.status === 'REJECTED')
+    assertShows(page, '商家未同意')
+    assertShows(page, '商家说明：商品已拆封')
+    assertShows(page, '申请退款') // may ask again
+
+    // The window closes while the page is open: the tap is refused with a text, and the page
+    // then shows the order as the server has it, without the button.
+    await harness.tap(page, '申请退款')
+    stack.sql("UPDATE orders SET paid_at = datetime('now', '-30 days') WHERE id = ?", id)
+    page.onReasonInput({ detail: { value: '还是想退' } })
+    await harness.tap(page, '提交申请')
+    assertShows(page, '已超过可申请退款的时间，请联系客服。')
+    assert.throws(() => harness.tap(page, '申请退款'), /nothing tappable/)
+    assert.equal(page.data.order.refund.canRequest, false)
+  })
+
+  test('shipping: shipped from the CLI, tracking shown and copied, receipt confirmed through the simulator, the order completed', async () => {
+    const wx = install()
+    const page = await paidOrderPage(wx)
+    const { id, transaction_id: transactionId } = page.order
+    assertHides(page, 'Delivery')
+    assertHides(page, 'Confirm receipt')
+
+    stack.flask('shipping', 'ship', String(id), '--logistics', 'express', '--package', 'ZT1234567890:ZTO')
+    await refreshUntil(page, (order) => order.shipping && order.shipping.canConfirm)
+    assertShows(page, 'Delivery Shipped Express')
+    assertShows(page, 'ZTO Express Tracking no. ZT1234567890')
+    await harness.tap(page, 'Copy', 1) // the first Copy is the order number's
+    assert.deepEqual(wx.clipboard, ['ZT1234567890'])
+
+    wx.script.showModal = () => ({ confirm: false })
+    await harness.tap(page, 'Confirm receipt')
+    assert.equal(countCalls(wx, 'POST /sandbox/shipping/confirm'), 0, 'cancelled: nothing confirmed')
+    assertShows(page, 'Confirm receipt')
+
+    wx.script.showModal = () => ({ confirm: true })
+    await harness.tap(page, 'Confirm receipt')
+    assert.deepEqual(wx.modals.slice(-1).map((m) => [m.title, m.confirmText, m.cancelText]), [['Simulated receipt', 'Yes', 'Back']])
+    const confirmed = wx.requests.find((r) => r.url.endsWith('/sandbox/shipping/confirm'))
+    assert.deepEqual(confirmed.sent, { transaction_id: transactionId })
+    assert.deepEqual(calls(wx).slice(-2), ['POST /sandbox/shipping/confirm', 'POST /api/orders/' + id + '/shipping/sync'])
+    assert.equal(wx.businessViews.length, 0, 'the simulator stands in for WeChat\'s component')
+    assertShows(page, 'Receipt confirmed. Thank you!')
+    assertShows(page, 'Delivery Completed')
+    assertShows(page, 'Received ' + page.data.order.shipping.receivedText)
+    assertHides(page, 'Confirm receipt')
+    const settled = (await api.getOrder(id)).shipping
+    assert.equal(settled.wechat_state, 4)
+    assert.ok(settled.received_at && settled.settled_at, JSON.stringify(settled))
+  })
+
+  test('shipping in WeChat: confirm receipt opens weappOrderConfirm with the order\'s ids; an old base library is told to update', async () => {
+    const wx = install()
+    const page = await paidOrderPage(wx)
+    const { id, out_trade_no: outTradeNo, transaction_id: transactionId } = page.order
+    stack.flask('shipping', 'ship', String(id), '--logistics', 'virtual')
+    await refreshUntil(page, (order) => order.shipping && order.shipping.canConfirm)
+    assertShows(page, 'Delivery Shipped Digital goods')
+    config.sandboxBaseUrl = '' // WeChat's own component from here on
+
+    wx.script.canIUse = (name) => name !== 'openBusinessView'
+    await harness.tap(page, 'Confirm receipt')
+    assertShows(page, 'This WeChat version cannot confirm receipt here. Please update WeChat.')
+    assert.equal(wx.businessViews.length, 0)
+
+    wx.script.canIUse = () => true
+    wx.script.openBusinessView = async () => 'openBusinessView:fail cancel' // closed it
+    await harness.tap(page, 'Confirm receipt')
+    assertShows(page, 'Confirm receipt')
+    assertHides(page, 'WeChat has not confirmed')
+
+    // WeChat's component said ok, but WeChat has recorded nothing (yet): the page says so.
+    wx.script.openBusinessView = async () => 'openBusinessView:ok'
+    await harness.tap(page, 'Confirm receipt')
+    assertShows(page, 'WeChat has not confirmed your receipt yet.')
+
+    wx.script.openBusinessView = async ({ extraData }) => {
+      await sandbox('/sandbox/shipping/confirm', { transaction_id: extraData.transaction_id }) // the user confirms in WeChat
+      return 'openBusinessView:ok'
+    }
+    await harness.tap(page, 'Confirm receipt')
+    assert.deepEqual(wx.businessViews[wx.businessViews.length - 1], {
+      businessType: 'weappOrderConfirm',
+      extraData: { merchant_id: stack.env.WECHATPAY_MCHID, merchant_trade_no: outTradeNo, transaction_id: transactionId }
+    })
+    assertShows(page, 'Receipt confirmed. Thank you!')
+    assertShows(page, 'Delivery Completed')
   })
 
   test('the token never appears in page data or in anything printed', () => {

@@ -75,6 +75,7 @@ function backendErrorCodes() {
     for (const m of source.matchAll(/HttpError\(\s*\d{3},\s*"([A-Z_]+)"/g)) codes.add(m[1])
     for (const m of source.matchAll(/\(\s*\d{3},\s*"([A-Z_]+)",\s*"/g)) codes.add(m[1])
     for (const m of source.matchAll(/\d{3}: "([A-Z_]+)"/g)) codes.add(m[1])
+    for (const m of source.matchAll(/"([A-Z_]+)": \d{3}\b/g)) codes.add(m[1]) // {"CODE": status}
     for (const m of source.matchAll(/get\(exc\.code, "([A-Z_]+)"\)/g)) codes.add(m[1])
     for (const m of source.matchAll(/error_response\(\s*\d{3},\s*"([A-Z_]+)"/g)) codes.add(m[1])
   }
@@ -83,7 +84,7 @@ function backendErrorCodes() {
 
 test('every backend error code has a user text in every language', () => {
   const codes = backendErrorCodes()
-  for (const code of ['ORDER_NOT_FOUND', 'INVALID_CODE', 'WECHATPAY_ERROR', 'INTERNAL_ERROR', 'HTTP_ERROR']) {
+  for (const code of ['ORDER_NOT_FOUND', 'INVALID_CODE', 'WECHATPAY_ERROR', 'INTERNAL_ERROR', 'HTTP_ERROR', 'REFUND_WINDOW_PASSED']) {
     assert.ok(codes.has(code), 'the scan finds ' + code)
   }
   for (const [language, texts] of Object.entries(i18n.LANGUAGES)) {
@@ -107,8 +108,10 @@ test('a failed call is described by its code, never by the server\'s message', (
 
 test('wx.showModal button texts are at most 4 characters in every language', () => {
   for (const [language, texts] of Object.entries(i18n.LANGUAGES)) {
-    for (const key of ['simulatorConfirm', 'simulatorCancel']) {
-      assert.ok([...texts.payment[key]].length <= 4, language + ' payment.' + key + ' "' + texts.payment[key] + '"')
+    for (const key of ['payment.simulatorConfirm', 'payment.simulatorCancel', 'refund.confirmOk',
+      'refund.confirmCancel', 'shipping.simulatorConfirm', 'shipping.simulatorCancel']) {
+      const [screen, name] = key.split('.')
+      assert.ok([...texts[screen][name]].length <= 4, language + ' ' + key + ' "' + texts[screen][name] + '"')
     }
   }
 })

@@ -65,6 +65,37 @@ devstack.describeWithDevstack('every page, both languages, official framework', 
     })
   }
 
+  for (const language of ['zh_CN', 'en']) {
+    test(language + ': an order refunded at the user\'s request and a shipped one', async () => {
+      const { first } = await sim.shopperWithOrders(stack.sandbox, language)
+      const t = i18n.LANGUAGES[language]
+      const { refunded, shipped } = await sim.afterSaleOrders(stack, first, language)
+
+      const screens = {
+        refunded: await render('pages/order/index', { id: String(refunded.id) }),
+        shipped: await render('pages/order/index', { id: String(shipped.id) }),
+        orders: await render('pages/orders/index')
+      }
+      const expect = {
+        refunded: [t.status.REFUNDED, t.refund.requestTitle, t.refund.requestStatus.APPROVED, i18n.format(t.refund.shopNote, { note: sim.AFTER_SALE[language].note }),
+          i18n.format(t.refund.yourReason, { reason: sim.AFTER_SALE[language].reason }),
+          t.refund.refundStatus.SUCCESS, i18n.format(t.refund.refunded, { amount: formatFen(first.price) })],
+        shipped: [t.status.PAID, t.shipping.title, t.shipping.state[2], t.shipping.logistics[1], t.shipping.carriers.ZTO, t.shipping.trackingNo + ' ZT1234567890',
+          t.shipping.confirm, t.refund.request],
+        orders: [t.status.REFUNDED]
+      }
+      for (const [screen, texts] of Object.entries(expect)) {
+        for (const text of texts) assert.ok(screens[screen].includes(text), language + ' ' + screen + ': "' + text + '" in ' + screens[screen])
+        assert.ok(!/undefined|\{\w+\}|\{\{/.test(screens[screen]), language + ' ' + screen + ': ' + screens[screen])
+        if (language === 'zh_CN') {
+          assert.ok(!/[A-Za-z]{3,}/.test(screens[screen].replace(/…[0-9a-f]{8}/g, '')), 'no English on a Chinese screen: ' + screens[screen])
+        }
+      }
+      assert.ok(!screens.refunded.includes(t.refund.request), 'no refund request on a refunded order')
+      assert.ok(!screens.refunded.includes(t.shipping.confirm), 'nothing to confirm on an unshipped order')
+    })
+  }
+
   // Laid out by Chromium from the framework's output (an approximation of WeChat's layout).
   test('a long cart on a small screen: nothing hides behind the two-button footer', async (t) => {
     const reason = browser.missingReason()

@@ -57,16 +57,50 @@ async function shopperWithOrders(sandboxUrl, language) {
   global.wx = createWx({ language })
   const [first, second] = await api.listProducts()
   const unpaid = (await api.createOrder([{ product_id: first.id, quantity: 1 }], 'shopper-unpaid-' + language)).order
-  const paid = await api.createOrder([{ product_id: first.id, quantity: 2 }, { product_id: second.id, quantity: 1 }], 'shopper-paid-' + language)
-  const prepayId = paid.pay_params.package.replace(/^prepay_id=/, '')
+  const paid = await paidOrder(sandboxUrl, [{ product_id: first.id, quantity: 2 }, { product_id: second.id, quantity: 1 }], 'shopper-paid-' + language)
+  return { first, second, unpaid, paid }
+}
+
+// An order of these items, paid in the simulator; -> the order once the backend says PAID.
+async function paidOrder(sandboxUrl, items, idempotencyKey) {
+  const created = await api.createOrder(items, idempotencyKey)
+  const prepayId = created.pay_params.package.replace(/^prepay_id=/, '')
   const response = await fetch(sandboxUrl + '/sandbox/pay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prepay_id: prepayId, action: 'pay' }) })
   if (!response.ok) throw new Error('the simulator did not pay: ' + response.status)
-  let order = paid.order
-  for (let i = 0; i < 50 && order.status !== 'PAID'; i++) {
+  return orderOnceThe(created.order.id, (order) => order.status === 'PAID')
+}
+
+async function orderOnceThe(orderId, done) {
+  let order = await api.getOrder(orderId)
+  for (let i = 0; i < 50 && !done(order); i++) {
     await new Promise((resolve) => setTimeout(resolve, 100))
-    order = await api.getOrder(order.id)
+    order = await api.getOrder(orderId)
   }
-  return { first, second, unpaid, paid: order }
+  if (!done(order)) throw new Error('order ' + orderId + ' did not reach the expected state: ' + JSON.stringify(order))
+  return order
+}
+
+// The user's reason for a refund and the shop's note approving it, in each language.
+const AFTER_SALE = {
+  zh_CN: { reason: '拿错了口味', note: '已原路退回，抱歉' },
+  en: { reason: 'Wrong flavour', note: 'Sorry about that' }
+}
+
+// After shopperWithOrders, the same shopper's orders after the payment, made by the mini
+// program's API and the shop's CLI (stack.flask): one of `product`, refunded in full at the
+// user's request (AFTER_SALE), one shipped by express and marked shipped by WeChat.
+// -> {refunded, shipped}
+async function afterSaleOrders(stack, product, language) {
+  const { reason, note } = AFTER_SALE[language]
+  const items = [{ product_id: product.id, quantity: 1 }]
+  let refunded = await paidOrder(stack.sandbox, items, 'shopper-refunded')
+  const { refund_request: request } = await api.requestRefund(refunded.id, reason)
+  stack.flask('refund-requests', 'approve', String(request.id), '--note', note)
+  refunded = await orderOnceThe(refunded.id, (order) => order.status === 'REFUNDED')
+  let shipped = await paidOrder(stack.sandbox, items, 'shopper-shipped')
+  stack.flask('shipping', 'ship', String(shipped.id), '--logistics', 'express', '--package', 'ZT1234567890:ZTO')
+  shipped = await orderOnceThe(shipped.id, (order) => Boolean(order.shipping && order.shipping.wechat_state === 2))
+  return { refunded, shipped }
 }
 
 function screenText(page) {
@@ -111,6 +145,8 @@ module.exports = {
   SCREEN_WIDTH_PX,
   renderPage,
   shopperWithOrders,
+  AFTER_SALE,
+  afterSaleOrders,
   screenText,
   pageHtml
 }

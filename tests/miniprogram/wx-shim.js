@@ -55,8 +55,15 @@ function createWx(options) {
       // network failure (a mobile network dropping the response)
       loseAnswer: () => false,
       // (options) -> errMsg of a failing wx.login, or '' for a code
-      loginFails: () => ''
+      loginFails: () => '',
+      // (name) -> whether the base library has this API (wx.canIUse)
+      canIUse: () => true,
+      // async ({businessType, extraData}) -> errMsg, e.g. 'openBusinessView:ok'
+      openBusinessView: async () => {
+        throw new Error('test did not script wx.openBusinessView')
+      }
     },
+    businessViews: [], // openBusinessView arguments, without the callbacks
 
     getAppBaseInfo() {
       return { language, SDKVersion: '3.3.4', theme: 'light' }
@@ -165,6 +172,17 @@ function createWx(options) {
     setNavigationBarTitle(options) {
       wx.titles.push(options.title)
       callbacks(options, true, { errMsg: 'setNavigationBarTitle:ok' })
+    },
+    canIUse(name) {
+      return Boolean(wx.script.canIUse(name))
+    },
+    openBusinessView(options) {
+      const args = { businessType: options.businessType, extraData: options.extraData }
+      wx.businessViews.push(args)
+      Promise.resolve()
+        .then(() => wx.script.openBusinessView(args))
+        .then((errMsg) => callbacks(options, errMsg === 'openBusinessView:ok', { errMsg }))
+        .catch((err) => callbacks(options, false, { errMsg: 'openBusinessView:fail ' + err.message }))
     },
     setClipboardData(options) {
       wx.clipboard.push(options.data)

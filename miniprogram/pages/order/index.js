@@ -2,6 +2,9 @@ const i18n = require('../../i18n/index')
 const api = require('../../utils/api')
 const errors = require('../../utils/errors')
 const pay = require('../../utils/pay')
+const dialog = require('../../utils/dialog')
+const money = require('../../utils/money')
+const receipt = require('../../utils/receipt')
 const { orderView, parseTime } = require('../../utils/order-view')
 
 Component({
@@ -14,7 +17,12 @@ Component({
     order: null, // orderView
     payState: '', // see templates/states.wxml "payment"
     payError: '',
-    busy: false
+    busy: false,
+    refundForm: false, // the refund reason form is open
+    reason: '',
+    notice: '', // the outcome of a refund request or a receipt confirmation
+    noticeKind: '', // success | error | '' (neutral)
+    noticeRefresh: false // the notice offers "Refresh" (WeChat has not confirmed receipt yet)
   },
 
   methods: {
@@ -60,6 +68,7 @@ Component({
     // Show the order; an unpaid one turns "expired" (and loses its Pay button) on the
     // minute its time_expire passes, with the page open.
     show(order) {
+      this.order = order
       this.setData({ state: 'ready', order: orderView(order) })
       clearTimeout(this.expiryTimer)
       if (this.data.order.payable && !this.unloaded) {
@@ -101,6 +110,105 @@ Component({
       const order = await this.load()
       const payState = order && { PAID: 'paid', CLOSED: 'closed', EXPIRED: 'expired' }[this.data.order.status]
       if (payState) this.setData({ payState })
+    },
+
+    onOpenRefundForm() {
+      this.setData({ refundForm: true, notice: '' })
+    },
+
+    onCloseRefundForm() {
+      this.setData({ refundForm: false })
+    },
+
+    onReasonInput(event) {
+      this.setData({ reason: event.detail.value })
+    },
+
+    // Send the reason to the shop, after a confirmation saying what happens next.
+    async onSubmitRefund() {
+      if (this.busy) return
+      const reason = this.data.reason.trim()
+      if (!reason) {
+        this.setData({ notice: i18n.text('refund.reasonMissing'), noticeKind: 'error', noticeRefresh: false })
+        return
+      }
+      this.busy = true
+      this.setData({ busy: true })
+      try {
+        const left = this.order.total - (this.order.refunded || 0)
+        const confirmed = await dialog.ask({
+          title: i18n.text('refund.confirmTitle'),
+          content: i18n.text('refund.confirmContent', { amount: money.formatFen(left) }),
+          confirmText: i18n.text('refund.confirmOk'),
+          cancelText: i18n.text('refund.confirmCancel')
+        })
+        if (!confirmed) return
+        const { order } = await api.requestRefund(this.orderId, reason)
+        this.show(order)
+        this.setData({ refundForm: false, reason: '', notice: i18n.text('refund.sent'), noticeKind: 'success', noticeRefresh: false })
+      } catch (err) {
+        const { message, retryable } = errors.describe(err)
+        this.setData({ notice: message, noticeKind: 'error', noticeRefresh: false })
+        // Requests turned off, the window passed, a request already waiting: the order as
+        // the server has it now (the button goes away).
+        if (!retryable) {
+          this.setData({ refundForm: false })
+          await this.load()
+        }
+      } finally {
+        this.busy = false
+        this.setData({ busy: false })
+      }
+    },
+
+    // WeChat's confirm-receipt component (the simulator in development), then the server
+    // asks WeChat what it recorded: only that changes the order.
+    async onConfirmReceipt() {
+      if (this.busy) return
+      this.busy = true
+      this.setData({ busy: true, notice: '' })
+      try {
+        const outcome = await receipt.confirmReceipt(this.data.order)
+        if (outcome === 'unsupported') {
+          this.setData({ notice: i18n.text('shipping.unsupported'), noticeKind: 'error', noticeRefresh: false })
+        } else {
+          await this.syncShipping(outcome === 'done')
+        }
+      } catch (err) {
+        this.setData({ notice: errors.describe(err).message, noticeKind: 'error', noticeRefresh: false })
+      } finally {
+        this.busy = false
+        this.setData({ busy: false })
+      }
+    },
+
+    // "Refresh" under "WeChat has not confirmed yet".
+    async onSyncShipping() {
+      try {
+        await this.syncShipping(true)
+      } catch (err) {
+        this.setData({ notice: errors.describe(err).message, noticeKind: 'error', noticeRefresh: false })
+      }
+    },
+
+    // expectReceived: the user confirmed, so "not yet" is worth saying (and refreshing).
+    async syncShipping(expectReceived) {
+      this.setData({ notice: i18n.text('shipping.confirming'), noticeKind: '', noticeRefresh: false })
+      const order = await api.syncShipping(this.orderId)
+      this.show(order)
+      // 3 receipt confirmed, 4 completed; 6 (funds awaiting settlement) does not say the user
+      // confirmed, received_at does.
+      const shipping = order.shipping || {}
+      const received = [3, 4].includes(shipping.wechat_state) || Boolean(shipping.received_at)
+      if (received) {
+        this.setData({ notice: i18n.text('shipping.received'), noticeKind: 'success' })
+      } else {
+        this.setData({ notice: expectReceived ? i18n.text('shipping.unconfirmed') : '', noticeRefresh: expectReceived })
+      }
+    },
+
+    onCopyTracking(event) {
+      wx.setClipboardData({ data: event.currentTarget.dataset.no })
     },
 
     // The whole out_trade_no, for support or to find the payment in WeChat's records.
