@@ -26,8 +26,9 @@ from . import checks, crypto
 from .errors import ApiError, BillNotReady, InvalidResponse, NotificationError, TransportError, \
     WeChatPayError
 from .gateway import (CHINA, OUT_REFUND_NO, PAYERROR, REFUND_ABNORMAL, REFUND_CLOSED,
-                      REFUND_PROCESSING, REFUND_SUCCESS, SUCCESS, Notification, RefundNotification, RefundResult,
-                      Reply, Transaction, new_http_session, send_with_failover)
+                      REFUND_PROCESSING, REFUND_SUCCESS, SUCCESS, Notification,
+                      RefundNotification, RefundResult, Reply, Transaction, new_http_session,
+                      send_with_failover)
 
 log = logging.getLogger(__name__)
 
