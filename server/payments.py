@@ -15,7 +15,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta, timezone
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
@@ -24,6 +24,22 @@ from .wechatpay import gateway as gw
 from .wechatpay.errors import ApiError
 
 log = logging.getLogger(__name__)
+
+# The tables, not the mapped classes: these paths run for every notification, and statements
+# on plain columns skip the ORM's machinery (which costs more CPU than the statements do).
+# No Order object is loaded or kept in step with them; callers re-read.
+orders, events = Order.__table__, PaymentEvent.__table__
+
+# Built once, as nearly every notification runs one of them: building and cache-keying a
+# statement costs more CPU than the database spends on it. SET also takes the parameters named
+# as columns.
+_PAY = (update(orders)
+        .where(orders.c.out_trade_no == bindparam("paid_out_trade_no"),
+               orders.c.total == bindparam("paid_total"),
+               orders.c.status.in_((Order.NOTPAY, Order.CLOSED)))
+        .values(status=Order.PAID)
+        .returning(orders.c.id))
+_SEEN = select(exists().where(events.c.dedupe_key == bindparam("seen_key")))
 
 # A prepay_id lives 2 hours; re-place the order a little before that.
 PREPAY_LIFETIME = timedelta(hours=1, minutes=50)
@@ -40,24 +56,26 @@ class PaymentMismatch(Exception):
 
 
 def _transition(order_id, from_states, **values):
-    return _update_order(order_id, Order.status.in_(from_states), values)
+    return _update_order(order_id, orders.c.status.in_(from_states), values)
 
 
 def _update_order(order_id, condition, values):
-    """One conditional UPDATE; True when it matched the row. Loaded Order objects are not
-    synchronised in Python (callers re-read), so the database alone decides the condition."""
-    # On the table, not the mapped class: the ORM's bulk-update machinery costs more CPU than
-    # the statement itself, and no loaded object is to be synchronised anyway.
-    result = db.session.execute(
-        update(Order.__table__).where(Order.id == order_id, condition).values(**values))
+    """One conditional UPDATE; True when it matched the row. The database alone decides the
+    condition."""
+    result = db.session.connection().execute(
+        update(orders).where(orders.c.id == order_id, condition).values(**values))
     return result.rowcount == 1
 
 
-def mark_paid(order_id, transaction_id, paid_at=None):
+def mark_paid(transaction):
+    """The order WeChat says is paid, if unpaid and of the amount paid, becomes PAID.
+    Returns its id, or None when no order matched."""
     # WeChat's success_time is +08:00; stored in UTC, as SQLite keeps no offset.
-    paid_at = paid_at.astimezone(timezone.utc) if paid_at else utcnow()
-    return _transition(order_id, (Order.NOTPAY, Order.CLOSED), status=Order.PAID,
-                       transaction_id=transaction_id, paid_at=paid_at)
+    paid_at = transaction.success_time
+    return db.session.connection().execute(_PAY, {
+        "paid_out_trade_no": transaction.out_trade_no, "paid_total": transaction.total,
+        "transaction_id": transaction.transaction_id,
+        "paid_at": paid_at.astimezone(timezone.utc) if paid_at else utcnow()}).scalar()
 
 
 def mark_closed(order_id):
@@ -73,9 +91,9 @@ def record_prepay(order_id, prepay_id):
 def claim_query(order_id, interval_seconds):
     """True for at most one caller per interval: rate-limits querying WeChat for one order."""
     now = utcnow()
-    claimed = _update_order(order_id, (Order.status == Order.NOTPAY) & or_(
-        Order.last_queried_at.is_(None),
-        Order.last_queried_at < now - timedelta(seconds=interval_seconds)),
+    claimed = _update_order(order_id, (orders.c.status == Order.NOTPAY) & or_(
+        orders.c.last_queried_at.is_(None),
+        orders.c.last_queried_at < now - timedelta(seconds=interval_seconds)),
         {"last_queried_at": now})
     db.session.commit()
     return claimed
@@ -98,31 +116,41 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     order's: the order is left alone and a REFUSED.<code> event records what WeChat said.
     Commits.
     """
-    # Lock the order row first (PostgreSQL; SQLite has one writer anyway). Without it, two
-    # transactions that each insert an event (a foreign-key share lock on the order) and then
-    # set transaction_id (a unique column, so a full row lock) deadlock each other.
-    # Only the columns the checks need: a row, not an ORM object to build and track. An event
-    # already recorded makes the row not match, so a resent notification takes no lock and
-    # waits for none (a storm of one notification would otherwise queue on the row).
-    seen = db.select(PaymentEvent.id).where(PaymentEvent.dedupe_key == dedupe_key).exists()
-    order = db.session.execute(
-        db.select(Order.id, Order.total).where(Order.out_trade_no == transaction.out_trade_no,
-                                               ~seen)
-        .with_for_update()
-    ).one_or_none()
-    if order is None and db.session.execute(db.select(seen)).scalar():
+    event = {"source": source, "dedupe_key": dedupe_key, "event_type": event_type,
+             "trade_state": transaction.trade_state, "payload": _json(payload)}
+    settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
+    if settled and _is_ours(transaction, appid, mchid):
+        # Most messages pay an unpaid order: that compare-and-set goes first, and it locks the
+        # row, so the event can follow in the same transaction (an event insert first would
+        # take a foreign-key share lock, and two of them then deadlock on the UPDATE).
+        order_id = mark_paid(transaction)
+        if order_id is not None:
+            if not _record(order_id=order_id, **event):
+                db.session.rollback()  # an event for an unpaid order: only ever a duplicate
+                return "duplicate"
+            db.session.commit()
+            log.info("order %s paid (%s)", transaction.out_trade_no, dedupe_key)
+            return "paid"
+
+    # Anything else: a resent message, a mismatch, a closed order, or an order already paid.
+    database = db.session.connection()
+    if database.execute(_SEEN, {"seen_key": dedupe_key}).scalar():
         db.session.rollback()
         return "duplicate"
+    # Locked before the event is inserted, for the deadlock above.
+    order = database.execute(
+        select(orders.c.id, orders.c.total)
+        .where(orders.c.out_trade_no == transaction.out_trade_no).with_for_update()
+    ).one_or_none()
     try:
-        settled = _check_transaction(order, transaction, appid, mchid)
+        _check_transaction(order, transaction, appid, mchid)
     except PaymentMismatch as mismatch:
         order_id = order.id if order else None
         db.session.rollback()  # release the row lock; the order stays as it is
         # A verified message from WeChat that contradicts our order (money may have moved):
         # kept for a person to look at, once per message however often WeChat resends it.
-        _record(order_id=order_id, source=source, dedupe_key=f"{dedupe_key}:refused",
-                event_type=f"REFUSED.{mismatch.code}", trade_state=transaction.trade_state,
-                payload=_json(payload))
+        _record(**{**event, "order_id": order_id, "dedupe_key": f"{dedupe_key}:refused",
+                   "event_type": f"REFUSED.{mismatch.code}"})
         db.session.commit()
         log.error("refused %s from %s for %s: %s", event_type, source,
                   transaction.out_trade_no, mismatch)
@@ -131,24 +159,16 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         db.session.rollback()  # release the row lock
         return "unchanged"  # NOTPAY, USERPAYING, PAYERROR: nothing to record yet
 
-    if not _record(order_id=order.id, source=source, dedupe_key=dedupe_key,
-                   event_type=event_type, trade_state=transaction.trade_state,
-                   payload=_json(payload)):
+    if not _record(order_id=order.id, **event):
         db.session.rollback()  # release the row lock
         return "duplicate"
-    if settled:
-        changed = mark_paid(order.id, transaction.transaction_id, transaction.success_time)
-        outcome = "paid"
-    else:
-        changed = mark_closed(order.id)
-        outcome = "closed"
-    if not changed:
-        # Already in that state (e.g. a query saw it first): the event stays as an audit record.
-        outcome = "unchanged"
+    # Settled here means already paid (mark_paid above found nothing to change): the event
+    # stays as an audit record. Likewise for a close of an order no longer unpaid.
+    closed = not settled and mark_closed(order.id)
     db.session.commit()
-    if changed:
-        log.info("order %s %s via %s", transaction.out_trade_no, outcome, source)
-    return outcome
+    if closed:
+        log.info("order %s closed (%s)", transaction.out_trade_no, dedupe_key)
+    return "closed" if closed else "unchanged"
 
 
 def _record(**event):
@@ -158,26 +178,30 @@ def _record(**event):
     error, no rollback and no savepoint; a concurrent insert of the same key waits for the
     first to commit, then inserts nothing.
     """
-    insert = _insert_event(db.session.get_bind().dialect.name)
-    return db.session.execute(insert, event).first() is not None
+    database = db.session.connection()
+    return database.execute(_insert_event(database.dialect.name), event).first() is not None
 
 
 @functools.cache
 def _insert_event(dialect_name):
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(PaymentEvent.__table__).on_conflict_do_nothing(
-        index_elements=["dedupe_key"]).returning(PaymentEvent.id)
+    return dialect.insert(events).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]).returning(events.c.id)
 
 
 def _json(payload):
     return json.dumps(payload, ensure_ascii=False, default=str)
 
 
+def _is_ours(transaction, appid, mchid):
+    return transaction.appid in (None, appid) and transaction.mchid in (None, mchid)
+
+
 def _check_transaction(order, transaction, appid, mchid):
-    """True when WeChat says the order is paid; PaymentMismatch when it cannot be ours."""
+    """PaymentMismatch when the transaction cannot be ours."""
     if order is None:
         raise PaymentMismatch("ORDER_NOT_FOUND", "no order with this out_trade_no")
-    if transaction.appid not in (None, appid) or transaction.mchid not in (None, mchid):
+    if not _is_ours(transaction, appid, mchid):
         raise PaymentMismatch("MERCHANT_MISMATCH", "appid or mchid is not ours")
     # REFUND: paid, then refunded in part or whole. The payment happened all the same; the
     # refunds are told by refunds.py, and a PAID or REFUNDED order is left as it is.
@@ -185,7 +209,6 @@ def _check_transaction(order, transaction, appid, mchid):
     if settled and transaction.total != order.total:
         raise PaymentMismatch("AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order "
                               f"of {order.total} fen")
-    return settled
 
 
 def apply_query(order, gateway, appid, mchid):

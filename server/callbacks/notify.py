@@ -36,8 +36,9 @@ def payment_notification():
         # Logged without the body: it may carry the payer's openid.
         log.warning("payment notification refused: %s (%s)", exc.code, exc)
         return _reply(gw.notification_reply(False, exc.code))
-    log.info("payment notification %s for %s: %s", notification.event_id,
-             notification.transaction.out_trade_no, outcome)
+    # "paid" is logged where the order changes; the rest changes nothing.
+    log.debug("payment notification %s for %s: %s", notification.event_id,
+              notification.transaction.out_trade_no, outcome)
     return _reply(gw.notification_reply(True))
 
 
