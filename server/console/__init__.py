@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
@@ -37,6 +38,7 @@ def init_app(app):
         # The token lives as long as the session; an expired session fails the check anyway.
         WTF_CSRF_TIME_LIMIT=None,
     )
+    app.session_interface = ConsoleOnlySessions()
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.login_message = "Please log in."
@@ -49,6 +51,17 @@ def init_app(app):
     app.register_blueprint(bp)
     from .cli import staff_cli
     app.cli.add_command(staff_cli)
+
+
+class ConsoleOnlySessions(SecureCookieSessionInterface):
+    """Cookie sessions under /console/ only. The API authenticates with bearer tokens and
+    WeChat's callbacks carry no cookies: they get no session (opening one costs a signing
+    serializer on every request, a tenth of a notification's CPU), and writing to one fails."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(bp.url_prefix + "/"):
+            return super().open_session(app, request)
+        return self.make_null_session(app)
 
 
 @bp.before_request
