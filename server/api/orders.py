@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import payments
 from ..clients import gateway, quick_gateway
@@ -50,6 +51,9 @@ def create_order():
                   time_expire=payments.order_expiry(
                       int(current_app.config["ORDER_TIMEOUT_MINUTES"])),
                   client_ip=request.remote_addr, idempotency_key=key, items=items)
+    # A new order has no refunds, refund requests or shipment: known, so not loaded.
+    for name, empty in (("refunds", []), ("refund_requests", []), ("shipment", None)):
+        set_committed_value(order, name, empty)
     db.session.add(order)
     try:
         db.session.commit()  # saved first: if WeChat fails below, POST .../pay retries it

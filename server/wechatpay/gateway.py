@@ -13,6 +13,7 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -165,10 +166,35 @@ def new_http_session(retries=True):
     """
     retry = Retry(total=2, connect=2, read=1, status=0, allowed_methods={"GET"},
                   backoff_factor=0.2, raise_on_status=False) if retries else 0
-    session = requests.Session()
+    session = EnvironmentOnceSession()
     session.mount("https://", SharedTLSAdapter(max_retries=retry, pool_maxsize=16))
     session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
     return session
+
+
+class EnvironmentOnceSession(requests.Session):
+    """A requests session that reads its settings from the environment once, not per call.
+
+    requests looks up the proxy variables, NO_PROXY and ~/.netrc on every request (1-2 ms of
+    CPU, a fifth of placing an order). Here the proxies (HTTPS_PROXY, NO_PROXY...) are read
+    once per host, the CA bundle (``ca_bundle()``) when the session is made, and ~/.netrc
+    never: the Authorization header is WeChat Pay's signature.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.trust_env = False
+        self.verify = ca_bundle()
+
+    def request(self, method, url, **kwargs):
+        scheme, host = urlsplit(url)[:2]
+        kwargs.setdefault("proxies", _environment_proxies(scheme, host))
+        return super().request(method, url, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _environment_proxies(scheme, host):
+    return requests.utils.get_environ_proxies(f"{scheme}://{host}/")
 
 
 def never_sent(exc):
