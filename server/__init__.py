@@ -51,7 +51,9 @@ def _engine_options(url):
     # No pool_pre_ping: it costs a round trip on every checkout. A connection the server dropped
     # fails one request, and SQLAlchemy then discards the whole pool; recycling connections
     # before the usual idle timeouts (firewalls, pgbouncer) keeps that rare.
-    return {"pool_recycle": 1800}
+    # One connection per gunicorn thread (8 by default), kept: with fewer, the busiest moments
+    # open and close throwaway connections, each a new PostgreSQL backend.
+    return {"pool_recycle": 1800, "pool_size": 8}
 
 
 def register_logging(app):
