@@ -56,7 +56,17 @@ class PaymentMismatch(Exception):
 
 
 def _transition(order_id, from_states, **values):
-    return _update_order(order_id, orders.c.status.in_(from_states), values)
+    """Set ``values`` on the order if its status is one of ``from_states``; True when it was."""
+    result = db.session.connection().execute(_transition_statement(from_states),
+                                             {"order_id": order_id, **values})
+    return result.rowcount == 1
+
+
+@functools.cache
+def _transition_statement(from_states):
+    # Built once per kind of transition; SET names the columns the parameters name.
+    return update(orders).where(orders.c.id == bindparam("order_id"),
+                                orders.c.status.in_(from_states))
 
 
 def _update_order(order_id, condition, values):
