@@ -411,10 +411,11 @@ def _compare_refunds(day, refunded, gateway, neighbours):
 
 def _sync_refund(refund, entry, wechat, gateway):
     """Our refund's state differs from the bill's: ask WeChat and apply its answer (the refund
-    domain's query path), as a missed payment is applied."""
+    domain's query path), as a missed payment is applied. Never sent again, even if ours is
+    still PENDING: the bill shows that WeChat has it."""
     ours = f"{refund.status} {refund.amount} fen"
     try:
-        outcome = refunds.sync_refund(refund, gateway=gateway)
+        outcome = refunds.query_refund(refund, gateway=gateway)
         detail = f"queried WeChat and applied: {outcome}"
     except (WeChatPayError, refunds.RefundError, refunds.RefundMismatch) as exc:
         db.session.rollback()

@@ -350,6 +350,11 @@ def sync_refund(refund_row, *, gateway, notify_url=None):
     out_refund_no), a PROCESSING or ABNORMAL one is queried. Returns the outcome."""
     if refund_row.status == Refund.PENDING:
         return submit(refund_row, gateway=gateway, notify_url=notify_url).status.lower()
+    return query_refund(refund_row, gateway=gateway)
+
+
+def query_refund(refund_row, *, gateway):
+    """Ask WeChat about a refund it has and apply the answer. Returns the outcome."""
     db.session.execute(update(Refund).where(Refund.id == refund_row.id)
                        .values(last_queried_at=utcnow()))
     db.session.commit()

@@ -406,3 +406,20 @@ def test_refund_differences_are_found_and_a_lagging_status_is_synced(stack):
     # The next run no longer sees the status difference: it resolves itself.
     reconcile(stack)
     assert ("REFUND_STATUS_MISMATCH", order["out_trade_no"], True) in differences(stack)
+
+
+def test_a_pending_refund_in_the_bill_is_queried_not_sent_again(stack):
+    order = pay(stack, stack.login())
+    sent = refund(stack, order, 300)
+    wait_for(lambda: refund_status(stack, sent) == "SUCCESS")
+    # WeChat has it, but our row still says its answer never came.
+    with stack.app.app_context():
+        db.session.execute(db.update(Refund).where(Refund.out_refund_no == sent)
+                           .values(status=Refund.PENDING))
+        db.session.commit()
+    applies = stack.query("SELECT count(*) FROM payment_events WHERE source = 'apply'")
+    reconcile(stack)
+    assert refund_status(stack, sent) == "SUCCESS"
+    assert stack.query("SELECT count(*) FROM payment_events WHERE source = 'apply'") == applies
+    assert stack.query("SELECT count(*) FROM payment_events WHERE source = 'query' "
+                       "AND dedupe_key LIKE 'refund-query:%'") == [(1,)]
