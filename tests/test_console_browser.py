@@ -14,6 +14,10 @@ from server.catalogue import DEMO_CATALOGUE
 from tests.conftest import require, wait_for
 from tests.console import PASSWORD, make_staff
 
+# What a browser shows and does; the console's database work runs on PostgreSQL in
+# test_console*.py and the domain tests.
+pytestmark = pytest.mark.database_agnostic
+
 CHROMIUM = "/usr/bin/chromium"
 ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
 COFFEE = DEMO_CATALOGUE[0]["name"]  # product 1, 18.00 yuan

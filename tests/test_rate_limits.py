@@ -9,6 +9,9 @@ import requests
 from tests.conftest import require
 from tests.console import ADMIN, ConsoleClient
 
+# Counts live in memory or Redis, never in the database.
+pytestmark = pytest.mark.database_agnostic
+
 REDIS = ("127.0.0.1", 6379)
 
 
