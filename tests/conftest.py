@@ -50,9 +50,10 @@ def dev_keys(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def postgres_schema_url():
-    """TEST_DATABASE_URL, confined to a schema of this test session's own.
+    """TEST_DATABASE_URL, confined to a schema of this test process's own.
 
-    Tests never touch the database's other schemas, and two test runs can share a database.
+    Tests never touch the database's other schemas, and two test runs, or the processes of one
+    run (pytest-xdist's workers), can share a database.
     """
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
