@@ -1,5 +1,5 @@
 """The staff console in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium,
-never a downloaded one) against a live backend and the simulator, on SQLite and PostgreSQL.
+never a downloaded one) against a live backend and the simulator, on SQLite.
 
 With CONSOLE_SCREENSHOTS=<folder> (scripts/console_screenshots.py sets it) the tests also save
 screenshots of the main pages there: docs/console/ in the README.
