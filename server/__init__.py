@@ -30,6 +30,7 @@ def create_app(config=None):
     register_wechat_clients(app)
     register_blueprints(app)
     register_console(app)
+    register_rate_limits(app)
     register_commands(app)
     from .errors import register_error_handlers
     register_error_handlers(app)
@@ -65,8 +66,6 @@ def register_logging(app):
 
 
 def register_extensions(app):
-    from . import ratelimits
-    ratelimits.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -110,6 +109,12 @@ def register_blueprints(app):
 def register_console(app):
     from . import console
     console.init_app(app)
+
+
+def register_rate_limits(app):
+    """The app's own rate limiter, wrapping the limited views of the blueprints above."""
+    from . import ratelimits
+    ratelimits.init_app(app)
 
 
 def register_commands(app):

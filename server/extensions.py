@@ -1,6 +1,4 @@
 """Extension objects, created unbound and attached to an app in ``create_app``."""
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,8 +22,3 @@ migrate = Migrate(render_as_batch=True)
 # The staff console's: sessions and CSRF on every console form.
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# The app's one rate limiter (configured in server/ratelimits.py): in Redis when REDIS_URL is
-# set, so every worker and instance counts together; in memory otherwise. Routes name their own
-# limits and keys (per user for the API, per address for the console's login); the default key
-# is the client's address (the real one: ProxyFix runs first behind nginx).
-limiter = Limiter(key_func=get_remote_address)

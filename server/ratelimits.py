@@ -1,34 +1,47 @@
 """Per-user rate limits on the orders API, so one user cannot spend the merchant's WeChat Pay
-API quota (every order placed, and reads of unpaid orders, call WeChat Pay).
+API quota (every order placed, and reads of unpaid orders, call WeChat Pay); per-address limits
+on the staff console's logins.
 
 flask-limiter (well kept, Redis and memory storage, moving windows) counts; the limits are
 settings. A user over a limit gets 429 RATE_LIMITED in the API's error shape, with Retry-After.
-If Redis cannot be reached the limiter falls back to memory rather than failing requests.
+Counts are kept in Redis when REDIS_URL is set, so every worker and instance counts together, in
+memory otherwise; if Redis cannot be reached the limiter falls back to memory rather than
+failing requests.
 
-flask-limiter's Limiter keeps one storage, set by the latest ``init_app``: one app per process,
-as gunicorn runs it (tests build one stack's apps after another's are gone).
+Every app has a Limiter of its own. A Limiter keeps its storage, its in-memory fallback and
+whether its storage is down, and ``init_app`` replaces the storage but keeps the rest: one
+Limiter shared by the apps of one process (the test suite builds hundreds) let a new app reset
+another's counts, and one app's unreachable Redis sent a later app's counts to memory until a
+backoff timer moved them back, losing them. The decorators below are declared once, at import
+time; each app wraps the views with its own Limiter when it is built.
 """
 import hashlib
+from functools import wraps
 
 from flask import current_app, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
-from .extensions import limiter
 
+class _AppLimit:
+    """A view decorator whose limit is counted by the Limiter of the app serving the request.
 
-def init_app(app):
-    app.config.update(
-        RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
-        # Deployments (and test runs) sharing one Redis must not share counters: the database
-        # names the deployment, and user ids are per database. (Not RATELIMIT_KEY_PREFIX: the
-        # Limiter keeps the first app's prefix for every later app.)
-        RATE_LIMIT_NAMESPACE="wxpay:" + hashlib.sha256(
-            app.config["DATABASE_URL"].encode()).hexdigest()[:16],
-        RATELIMIT_STRATEGY="moving-window",
-        RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-    )
-    limiter.init_app(app)
+    ``make(limiter)`` returns the flask-limiter decorator; ``init_app`` makes it once per app
+    and wraps every view decorated here with it.
+    """
+
+    def __init__(self, make):
+        self.make = make
+        self.views = []
+
+    def __call__(self, view):
+        self.views.append(view)
+
+        @wraps(view)
+        def limited(*args, **kwargs):
+            return current_app.extensions["rate_limited_views"][view](*args, **kwargs)
+
+        return limited
 
 
 # WeChat's callbacks are never limited (a refused notification is a payment WeChat has to
@@ -37,7 +50,6 @@ def init_app(app):
 UNLIMITED_BLUEPRINTS = frozenset({"notify", "refund_notify", "push"})
 
 
-@limiter.request_filter
 def _unlimited():
     return request.blueprint in UNLIMITED_BLUEPRINTS
 
@@ -48,7 +60,36 @@ def _user_key():
 
 
 # Shared by every route that uses them: one budget per user for all order writes, one for reads.
-order_writes = limiter.shared_limit(lambda: current_app.config["RATE_LIMIT_ORDER_WRITES"],
-                                    scope="order-writes", key_func=_user_key)
-order_reads = limiter.shared_limit(lambda: current_app.config["RATE_LIMIT_ORDER_READS"],
-                                   scope="order-reads", key_func=_user_key)
+order_writes = _AppLimit(lambda limiter: limiter.shared_limit(
+    lambda: current_app.config["RATE_LIMIT_ORDER_WRITES"], scope="order-writes",
+    key_func=_user_key))
+order_reads = _AppLimit(lambda limiter: limiter.shared_limit(
+    lambda: current_app.config["RATE_LIMIT_ORDER_READS"], scope="order-reads",
+    key_func=_user_key))
+# The staff console's failed logins, per client address (the limiter's default key; the real
+# address: ProxyFix runs first behind nginx).
+console_logins = _AppLimit(lambda limiter: limiter.limit(
+    lambda: current_app.config["CONSOLE_LOGIN_RATE_LIMIT"], methods=["POST"]))
+
+
+def init_app(app):
+    """The app's own Limiter; after every blueprint is registered (their views are declared)."""
+    app.config.update(
+        RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
+        # Deployments (and test runs) sharing one Redis must not share counters: the database
+        # names the deployment, and user ids are per database.
+        RATE_LIMIT_NAMESPACE="wxpay:" + hashlib.sha256(
+            app.config["DATABASE_URL"].encode()).hexdigest()[:16],
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+    )
+    limiter = Limiter(key_func=get_remote_address)
+    limiter.request_filter(_unlimited)
+    limiter.init_app(app)
+    views = {}
+    for limit in (order_writes, order_reads, console_logins):
+        decorate = limit.make(limiter)
+        views.update({view: decorate(view) for view in limit.views})
+    app.extensions["rate_limited_views"] = views

@@ -1,9 +1,17 @@
 """Shared fixtures: real simulator + real backend over HTTP, on SQLite and PostgreSQL.
 
 ``stack`` is the default deployment (API v3, WeChat Pay public key mode); ``make_stack(...)``
-builds others (certificate mode, v2, ...). Every test that uses a stack runs twice: on a fresh
-SQLite file and on PostgreSQL (``TEST_DATABASE_URL``; skipped locally without it, a failure
-in CI).
+builds others (certificate mode, v2, ...). Every test that uses a database (``database_url``,
+so every stack) runs on a fresh SQLite file, and on PostgreSQL too (``TEST_DATABASE_URL``;
+skipped locally without it, a failure in CI) unless it is marked ``database_agnostic``.
+
+Which tests are ``database_agnostic`` (PostgreSQL would not change their outcome): those about
+the HTTP surface, the protocol, settings, logs and the console's screens, where the database
+only holds what the test set up, and whose database paths other tests run on PostgreSQL (every
+stack logs in and places orders). Everything that can differ between the two stays on both:
+concurrent requests and jobs (locking, compare-and-set, unique keys under races), what is
+stored (types, lengths, NUL, time zones, constraints, migrations), and the state changes of
+orders, payments, refunds, shipping and bills. When unsure, leave a test unmarked.
 """
 import os
 import time
@@ -42,9 +50,10 @@ def dev_keys(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def postgres_schema_url():
-    """TEST_DATABASE_URL, confined to a schema of this test session's own.
+    """TEST_DATABASE_URL, confined to a schema of this test process's own.
 
-    Tests never touch the database's other schemas, and two test runs can share a database.
+    Tests never touch the database's other schemas, and two test runs, or the processes of one
+    run (pytest-xdist's workers), can share a database.
     """
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
@@ -60,6 +69,17 @@ def postgres_schema_url():
     with engine.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     engine.dispose()
+
+
+def pytest_collection_modifyitems(config, items):
+    """A ``database_agnostic`` test runs on SQLite only (see this module's docstring)."""
+    sqlite_only = [item for item in items
+                   if getattr(item, "callspec", None) is not None
+                   and item.callspec.params.get("database_url") == "postgresql"
+                   and item.get_closest_marker("database_agnostic")]
+    if sqlite_only:
+        config.hook.pytest_deselected(items=sqlite_only)
+        items[:] = [item for item in items if item not in sqlite_only]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

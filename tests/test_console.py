@@ -91,6 +91,7 @@ def test_anything_else_is_not_an_amount(text):
         yuan_to_fen(text)
 
 
+@pytest.mark.database_agnostic
 def test_pages_need_a_login(app):
     client = ConsoleClient(app)
     for path in ("/console/", "/console/orders", "/console/catalogue", "/console/audit",
@@ -100,6 +101,7 @@ def test_pages_need_a_login(app):
             "/console/login?next="), path
 
 
+@pytest.mark.database_agnostic
 def test_login_sets_a_safe_session_cookie_and_logout_ends_it(app):
     client = ConsoleClient(app)
     answer = client.login(ADMIN)
@@ -159,6 +161,7 @@ def test_the_lockout_ends_by_itself(app):
     assert client.login(OPERATOR).status_code == 302
 
 
+@pytest.mark.database_agnostic
 def test_logins_from_one_address_are_rate_limited(make_app):
     client = ConsoleClient(make_app(CONSOLE_LOGIN_RATE_LIMIT="3 per minute"))
     statuses = [client.login(ADMIN, "wrong").status_code for _ in range(4)]
@@ -175,6 +178,7 @@ def test_a_disabled_account_loses_its_session_at_once(app, operator):
     assert ConsoleClient(app).login(OPERATOR).status_code == 401
 
 
+@pytest.mark.database_agnostic
 def test_next_only_leads_inside_the_console(app):
     client = ConsoleClient(app)
     token = client.token("/console/login")
@@ -216,6 +220,7 @@ def test_creating_and_deactivating_products(app, admin):
     assert "Green tea" not in [p["name"] for p in api]
 
 
+@pytest.mark.database_agnostic
 def test_a_bad_price_is_a_form_error_and_nothing_is_written(app, admin):
     before = product(app)
     for price, message in [("12.345", "at most two decimals"), ("abc", "like 12.50"),
@@ -228,12 +233,14 @@ def test_a_bad_price_is_a_form_error_and_nothing_is_written(app, admin):
     assert "product.update" not in audit_actions(app)
 
 
+@pytest.mark.database_agnostic
 def test_a_missing_name_is_a_form_error(app, admin):
     answer = admin.post("/console/catalogue/new", {"name": "", "price": "1"})
     assert answer.status_code == 400 and "This field is required" in answer.text
     assert len(rows(app, Product)) == len(DEMO_CATALOGUE)
 
 
+@pytest.mark.database_agnostic
 def test_a_form_without_its_csrf_token_is_refused(app, admin):
     before = product(app)
     for token in (False, "wrong-token"):
@@ -243,6 +250,7 @@ def test_a_form_without_its_csrf_token_is_refused(app, admin):
     assert product(app) == before
 
 
+@pytest.mark.database_agnostic
 def test_a_token_from_another_session_is_refused(app, admin, operator):
     stolen = operator.token()
     answer = admin.post("/console/catalogue/1", {"name": "Hacked", "price": "1"}, token=stolen)
@@ -263,6 +271,7 @@ def test_an_operator_cannot_change_the_catalogue(app, operator):
                                                      (OPERATOR, "/console/catalogue/new")]
 
 
+@pytest.mark.database_agnostic
 def test_an_ended_session_changes_nothing(app, admin):
     token = admin.token()
     admin.client.delete_cookie("session")  # what the browser does once the session expires
@@ -271,6 +280,7 @@ def test_an_ended_session_changes_nothing(app, admin):
     assert product(app)["name"] == COFFEE
 
 
+@pytest.mark.database_agnostic
 def test_an_expired_session_cookie_is_not_accepted(make_app):
     client = ConsoleClient(make_app(CONSOLE_SESSION_SECONDS="1"))
     client.login(ADMIN)

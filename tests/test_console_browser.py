@@ -1,5 +1,5 @@
 """The staff console in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium,
-never a downloaded one) against a live backend and the simulator, on SQLite and PostgreSQL.
+never a downloaded one) against a live backend and the simulator, on SQLite.
 
 With CONSOLE_SCREENSHOTS=<folder> (scripts/console_screenshots.py sets it) the tests also save
 screenshots of the main pages there: docs/console/ in the README.
@@ -13,6 +13,10 @@ import pytest
 from server.catalogue import DEMO_CATALOGUE
 from tests.conftest import require, wait_for
 from tests.console import PASSWORD, make_staff
+
+# What a browser shows and does; the console's database work runs on PostgreSQL in
+# test_console*.py and the domain tests.
+pytestmark = pytest.mark.database_agnostic
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from server.api.contract import DOCUMENT
@@ -21,6 +22,7 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 FUZZ_EXAMPLES = 20
 
 
+@pytest.mark.database_agnostic
 def test_the_document_is_served(stack):
     response = requests.get(f"{stack.backend}/api/openapi.json")
     assert response.status_code == 200
@@ -28,6 +30,7 @@ def test_the_document_is_served(stack):
     assert response.json()["openapi"].startswith("3.1")
 
 
+@pytest.mark.database_agnostic
 def test_every_api_route_is_documented(stack):
     routes = {(method, rule.rule) for rule in stack.app.url_map.iter_rules()
               if rule.rule.startswith("/api/") for method in rule.methods - {"HEAD", "OPTIONS"}}

@@ -21,8 +21,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def devstack(tmp_path):
+@pytest.fixture(scope="module")
+def devstack(tmp_path_factory):
+    """One dev stack, started from nothing, for the module's tests (it takes seconds to start:
+    keys, a database, a staff account; the tests only read what it printed or add orders)."""
+    tmp_path = tmp_path_factory.mktemp("devstack")
     backend_port, sandbox_port = free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "devstack.py"),

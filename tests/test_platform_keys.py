@@ -1,7 +1,11 @@
 """Certificate mode: platform certificates are downloaded, cached, and refreshed on rotation."""
+import pytest
 import requests
 
 from tests.conftest import wait_for
+
+# Certificates are cached in memory, not in the database.
+pytestmark = pytest.mark.database_agnostic
 
 
 def certificate_downloads(stack):

@@ -4,6 +4,9 @@ import re
 
 import pytest
 
+# Logs and error bodies.
+pytestmark = pytest.mark.database_agnostic
+
 REQUEST_ID = re.compile(r"[0-9A-F]{40}")
 
 

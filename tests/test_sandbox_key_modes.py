@@ -6,6 +6,9 @@ from sandbox import create_app
 from tests.conftest import wait_for
 from tests.sandbox_fixtures import Merchant, cashier, platform_serial, start_sandbox
 
+# Which keys sign and verify; nothing here is stored differently.
+pytestmark = pytest.mark.database_agnostic
+
 NOTIFY_URL = "https://merchant.example.com/notify"
 
 

@@ -114,9 +114,23 @@ def test_notifications_are_acknowledged_while_users_poll_and_wechat_hangs(gunico
     assert paid == ["PAID"] * 6
 
 
-def test_the_simulator_keeps_connections_alive(gunicorn_stack):
-    host, port = gunicorn_stack["sandbox"].removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+@pytest.fixture
+def sandbox_process(dev_keys, tmp_path):
+    """The simulator alone, served as `python -m sandbox` serves it (no backend, no database:
+    what is tested is the simulator's own server)."""
+    port = free_port()
+    env = {**os.environ, **dev_keys, "PYTHONPATH": str(REPO), "FLASK_SKIP_DOTENV": "1"}
+    process = Process("sandbox", [sys.executable, "-m", "sandbox", "--port", str(port),
+                                  "--no-access-log"], tmp_path, env=env, cwd=tmp_path)
+    try:
+        process.wait_for_port(port)
+        yield port
+    finally:
+        process.stop()
+
+
+def test_the_simulator_keeps_connections_alive(sandbox_process):
+    connection = http.client.HTTPConnection("127.0.0.1", sandbox_process, timeout=5)
     addresses = set()
     for _ in range(3):
         connection.request("GET", "/sandbox/health")

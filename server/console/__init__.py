@@ -46,7 +46,7 @@ def init_app(app):
     # The session is tied to the address and browser it was made in; a copied cookie is void.
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_session_user)
-    csrf.init_app(app)  # the login rate limit uses the app's one limiter (server/ratelimits.py)
+    csrf.init_app(app)  # the login rate limit is server/ratelimits.py's, like the API's
     from . import auth, bills_views, refund_views, shipping_views, views  # noqa: F401 (routes)
     app.register_blueprint(bp)
     from .cli import staff_cli

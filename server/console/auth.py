@@ -8,17 +8,13 @@ from flask_login import current_user, login_user, logout_user
 
 from .. import staff
 from ..audit import record
-from ..extensions import limiter
+from ..ratelimits import console_logins
 from . import bp, login_required
 from .forms import ActionForm, LoginForm
 
 
-def _login_limit():
-    return current_app.config["CONSOLE_LOGIN_RATE_LIMIT"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@console_logins
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("console.overview"))
