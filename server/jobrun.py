@@ -38,10 +38,13 @@ def exclusive(name):
     """True inside when this process runs job ``name``; False when another instance does."""
     engine = db.engine
     if engine.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"wxpay-job:{name}".encode()).digest()[:8], "big",
-                             signed=True)
         with engine.connect() as connection:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            # Advisory locks are the database's, not a schema's: deployments (or test runs)
+            # sharing a database with a schema each must not hold each other's jobs back.
+            schema = connection.execute(text("SELECT current_schema()")).scalar()
+            key = int.from_bytes(hashlib.sha256(f"wxpay-job:{schema}:{name}".encode())
+                                 .digest()[:8], "big", signed=True)
             ours = connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
                                       {"key": key}).scalar()
             try:
