@@ -13,9 +13,12 @@ close-expired, and any sweep added later) follows one pattern:
   queried, closed or refunded twice by concurrent runs. PostgreSQL: a session-level advisory
   lock (``pg_try_advisory_lock``) on a connection held for the run, outside any transaction;
   PostgreSQL frees it when the run ends or its connection drops (a crashed machine cannot hold
-  it). SQLite lives on one machine: an ``flock`` on a file beside the database, which the
-  kernel frees when the process ends. An advisory lock, rather than row locks: a row lock held
-  while WeChat answers would make that order's payment notification wait for it.
+  it). Advisory locks belong to the whole database, so the key names the schema too: a
+  deployment in another schema of the same database (or a test run beside this one) runs its
+  jobs without waiting for ours. SQLite lives on one machine: an ``flock`` on a file beside
+  the database, which the kernel frees when the process ends. An advisory lock, rather than
+  row locks: a row lock held while WeChat answers would make that order's payment
+  notification wait for it.
 - ``bounded(ids, work, ...)``: ``work(id)`` in ``concurrency`` threads (each in its own app
   context, so its own session), none started after ``deadline`` seconds; each call is bounded
   by its own HTTP timeouts, so a slow WeChat cannot push the run past its systemd timeout.
@@ -40,11 +43,9 @@ def exclusive(name):
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            # Advisory locks are the database's, not a schema's: deployments (or test runs)
-            # sharing a database with a schema each must not hold each other's jobs back.
             schema = connection.execute(text("SELECT current_schema()")).scalar()
-            key = int.from_bytes(hashlib.sha256(f"wxpay-job:{schema}:{name}".encode())
-                                 .digest()[:8], "big", signed=True)
+            digest = hashlib.sha256(f"wxpay-job:{schema}:{name}".encode()).digest()
+            key = int.from_bytes(digest[:8], "big", signed=True)
             ours = connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
                                       {"key": key}).scalar()
             try:

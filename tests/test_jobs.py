@@ -3,9 +3,13 @@ abandoned orders with WeChat first, and records a payment that beat it."""
 from datetime import timedelta
 
 import requests
+from sqlalchemy import text
 
+from server import create_app
 from server.extensions import db
+from server.jobrun import exclusive
 from server.models import Order, utcnow
+from tests.conftest import require
 
 
 def wechat_state(stack, out_trade_no):
@@ -63,3 +67,32 @@ def test_close_expired_keeps_the_order_open_when_wechat_refuses_to_close(stack):
     assert "closed 0 of 1" in stack.cli("close-expired")
     assert stack.query("SELECT status FROM orders") == [("NOTPAY",)]
     assert "closed 1 of 1" in stack.cli("close-expired")  # the next run succeeds
+
+
+def test_deployments_in_two_schemas_of_one_database_run_their_jobs_apart(dev_keys,
+                                                                         postgres_schema_url):
+    """Advisory locks are database-wide: the job lock names the schema, so another deployment
+    (or another test process) in the same database neither waits for ours nor skips."""
+    require(postgres_schema_url, "TEST_DATABASE_URL is not set (PostgreSQL)")
+    url, engine, schema = postgres_schema_url
+    other_schema = f"{schema}_other"
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {other_schema}"))
+    apps = {name: create_app({**dev_keys, "DATABASE_URL": database})
+            for name, database in [("ours", url), ("our other instance", url),
+                                   ("another deployment", url.replace(
+                                       f"search_path%3D{schema}",
+                                       f"search_path%3D{other_schema}"))]}
+    try:
+        with apps["ours"].app_context(), exclusive("reconcile") as ours:
+            with apps["our other instance"].app_context(), exclusive("reconcile") as same:
+                pass
+            with apps["another deployment"].app_context(), exclusive("reconcile") as other:
+                pass
+        assert (ours, same, other) == (True, False, True)
+    finally:
+        for app in apps.values():
+            with app.app_context():
+                db.engine.dispose()
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {other_schema} CASCADE"))

@@ -7,13 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
-from sqlalchemy import text
 
-from server import create_app
-from server.extensions import db
-from server.jobrun import exclusive
 from tests.test_jobs import expire
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,29 +83,3 @@ def test_reconcile_stops_at_its_deadline_when_wechat_is_slow(stack):
     requests.delete(f"{stack.sandbox}/sandbox/faults")
     assert stack.cli("reconcile", "--older-than", "0").startswith("reconciled 6 orders")
 
-
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_job_locks_are_per_schema(stack, postgres_schema_url):
-    """Two deployments (or test runs) sharing a PostgreSQL database, a schema each, run their
-    jobs independently; two instances of one deployment still exclude each other. (SQLite
-    locks a file beside the database.)"""
-    base, engine, schema = postgres_schema_url
-    other_schema = f"{schema}_other"
-    with engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {other_schema}"))
-    other = create_app({**stack.settings, "DATABASE_URL": base.replace(
-        f"search_path%3D{schema}", f"search_path%3D{other_schema}")})
-    same = create_app(dict(stack.settings))
-    try:
-        with stack.app.app_context(), exclusive("reconcile") as ours:
-            assert ours
-            with other.app_context(), exclusive("reconcile") as theirs:
-                assert theirs
-            with same.app_context(), exclusive("reconcile") as second:
-                assert not second
-    finally:
-        for app in (other, same):
-            with app.app_context():
-                db.engine.dispose()
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {other_schema} CASCADE"))
