@@ -82,4 +82,3 @@ def test_reconcile_stops_at_its_deadline_when_wechat_is_slow(stack):
     assert output.startswith("reconciled 2 orders") and "stopped at the deadline" in output
     requests.delete(f"{stack.sandbox}/sandbox/faults")
     assert stack.cli("reconcile", "--older-than", "0").startswith("reconciled 6 orders")
-
