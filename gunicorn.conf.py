@@ -35,7 +35,9 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 # and the bare baselines lost as much. At least two, so a
 # worker being replaced (a reload, a kill) leaves another serving. The cores are the ones this
 # process may run on (taskset, cpusets), not all the machine's.
-workers = int(os.environ.get("GUNICORN_WORKERS") or max(2, len(os.sched_getaffinity(0))))
+usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+    else os.cpu_count() or 1  # macOS has no affinity
+workers = int(os.environ.get("GUNICORN_WORKERS") or max(2, usable_cores))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS") or 8)
 # A gthread worker accepts connections while its threads are busy and queues them; with this
