@@ -31,13 +31,13 @@ log = logging.getLogger(__name__)
 orders, events = Order.__table__, PaymentEvent.__table__
 
 # Built once, as nearly every notification runs one of them: building and cache-keying a
-# statement costs more CPU than the database spends on it. SET also takes the parameters named
-# as columns.
+# statement costs more CPU than the database spends on it.
 _PAY = (update(orders)
         .where(orders.c.out_trade_no == bindparam("paid_out_trade_no"),
                orders.c.total == bindparam("paid_total"),
                orders.c.status.in_((Order.NOTPAY, Order.CLOSED)))
-        .values(status=Order.PAID)
+        .values(status=Order.PAID, transaction_id=bindparam("transaction_id"),
+                paid_at=bindparam("paid_at"))
         .returning(orders.c.id))
 _SEEN = select(exists().where(events.c.dedupe_key == bindparam("seen_key")))
 
@@ -57,16 +57,17 @@ class PaymentMismatch(Exception):
 
 def _transition(order_id, from_states, **values):
     """Set ``values`` on the order if its status is one of ``from_states``; True when it was."""
-    result = db.session.connection().execute(_transition_statement(from_states),
-                                             {"order_id": order_id, **values})
+    statement = _transition_statement(from_states, tuple(values))
+    result = db.session.connection().execute(statement, {"order_id": order_id, **values})
     return result.rowcount == 1
 
 
 @functools.cache
-def _transition_statement(from_states):
-    # Built once per kind of transition; SET names the columns the parameters name.
-    return update(orders).where(orders.c.id == bindparam("order_id"),
-                                orders.c.status.in_(from_states))
+def _transition_statement(from_states, columns):
+    # Built once per kind of transition. The columns are named, so a misspelt one is an error.
+    return (update(orders)
+            .where(orders.c.id == bindparam("order_id"), orders.c.status.in_(from_states))
+            .values({orders.c[name]: bindparam(name) for name in columns}))
 
 
 def _update_order(order_id, condition, values):

@@ -6,6 +6,8 @@ import pytest
 import requests
 
 from sandbox.devkeys import _key_pem, _new_key
+from server import payments
+from server.extensions import db
 from server.wechatpay import crypto
 from tests.conftest import wait_for
 from tests.notifications import signed_notification, transaction_for
@@ -235,3 +237,16 @@ def test_order_paid_while_wechat_places_it_is_not_payable(stack):
     error = response.json()["error"]
     assert (error["code"], error["order_id"], error["order_status"]) == \
         ("ORDER_NOT_PAYABLE", order["id"], "PAID")
+
+
+def test_a_transition_names_real_columns_only(unpaid):
+    """A misspelt column in a state change is an error, never a silently skipped value."""
+    stack, auth, order = unpaid
+    with stack.app.app_context():
+        with pytest.raises(KeyError):
+            payments._transition(order["id"], ("NOTPAY",), status="CLOSED", closedat=None)
+        db.session.rollback()
+        assert payments.mark_closed(order["id"])
+        db.session.commit()
+    assert stack.query("SELECT status, closed_at IS NOT NULL FROM orders WHERE id = :id",
+                       id=order["id"]) == [("CLOSED", True)]
