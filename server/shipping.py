@@ -19,7 +19,7 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 
 from . import access_tokens
@@ -331,11 +331,15 @@ def apply_push(message):
 
 
 def _advance(shipment_id, state, **times):
-    """WeChat's state only moves forward (a late push must not undo a newer get_order)."""
-    values = {k: v for k, v in times.items() if v is not None}
-    return _transition(shipment_id, (Shipment.wechat_state.is_(None))
-                       | (Shipment.wechat_state < state),
-                       wechat_state=state, wechat_checked_at=utcnow(), **values)
+    """WeChat's state only moves forward (a late push must not undo a newer get_order). The
+    times only pushes carry (received, settled) are kept even when get_order saw their state
+    first: the push is then late, not stale, and nothing else would ever record them."""
+    _transition(shipment_id, (Shipment.wechat_state.is_(None)) | (Shipment.wechat_state < state),
+                wechat_state=state, wechat_checked_at=utcnow())
+    values = {name: func.coalesce(getattr(Shipment, name), value)
+              for name, value in times.items() if value is not None}
+    if values:
+        _transition(shipment_id, **values)
 
 
 def _mark_shipped(shipment_id):

@@ -290,6 +290,24 @@ def test_ship_then_the_user_confirms_receipt_and_the_order_settles(stack):
     assert stack.cli("shipping", "sync").strip() == "shipping: {}"  # settled: nothing to do
 
 
+def test_a_settlement_pushed_after_get_order_saw_it_still_records_its_times(make_stack):
+    """get_order may show the order settled before WeChat's push arrives; the push's times
+    (which get_order does not carry) are still recorded."""
+    stack = make_stack(SANDBOX_PUSH_URL="")  # the simulator pushes nothing: the test does
+    auth, order = paid_order(stack)
+    ship(stack, order["id"], "--logistics", "virtual")
+    stack.control("shipping/confirm", transaction_id=order["transaction_id"])
+    synced = requests.post(f"{stack.backend}/api/orders/{order['id']}/shipping/sync",
+                           headers=auth).json()["order"]["shipping"]
+    assert synced["wechat_state"] == 4 and synced["settled_at"] is None
+    now = int(time.time())
+    body, params = push_request(stack.settings, settlement(
+        order, confirm_receive_method=2, confirm_receive_time=now, settlement_time=now))
+    assert requests.post(push_url(stack), params=params, data=body).text == "success"
+    shipping = stack.order(auth, order["id"]).json()["order"]["shipping"]
+    assert shipping["wechat_state"] == 4 and shipping["received_at"] and shipping["settled_at"]
+
+
 def test_sync_of_an_unshipped_order_is_refused(stack):
     auth, order = paid_order(stack)
     answer = requests.post(f"{stack.backend}/api/orders/{order['id']}/shipping/sync",
