@@ -129,6 +129,8 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     """
     event = {"source": source, "dedupe_key": dedupe_key, "event_type": event_type,
              "trade_state": transaction.trade_state, "payload": _json(payload)}
+    # REFUND: paid, then refunded in part or whole. The payment happened all the same; the
+    # refunds are told by refunds.py, and a PAID or REFUNDED order is left as it is.
     settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
     if settled and _is_ours(transaction, appid, mchid):
         # Most messages pay an unpaid order: that compare-and-set goes first, and it locks the
@@ -154,7 +156,7 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         .where(orders.c.out_trade_no == transaction.out_trade_no).with_for_update()
     ).one_or_none()
     try:
-        _check_transaction(order, transaction, appid, mchid)
+        _check_transaction(order, transaction, appid, mchid, settled)
     except PaymentMismatch as mismatch:
         order_id = order.id if order else None
         db.session.rollback()  # release the row lock; the order stays as it is
@@ -208,15 +210,12 @@ def _is_ours(transaction, appid, mchid):
     return transaction.appid in (None, appid) and transaction.mchid in (None, mchid)
 
 
-def _check_transaction(order, transaction, appid, mchid):
+def _check_transaction(order, transaction, appid, mchid, settled):
     """PaymentMismatch when the transaction cannot be ours."""
     if order is None:
         raise PaymentMismatch("ORDER_NOT_FOUND", "no order with this out_trade_no")
     if not _is_ours(transaction, appid, mchid):
         raise PaymentMismatch("MERCHANT_MISMATCH", "appid or mchid is not ours")
-    # REFUND: paid, then refunded in part or whole. The payment happened all the same; the
-    # refunds are told by refunds.py, and a PAID or REFUNDED order is left as it is.
-    settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
     if settled and transaction.total != order.total:
         raise PaymentMismatch("AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order "
                               f"of {order.total} fen")
