@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev test setup clean
+.PHONY: dev test setup lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -27,9 +27,14 @@ dev: $(VENV)/.installed
 # 3 on a 2-core machine: the tests mostly wait (sockets, child processes, timeouts), so a third
 # process keeps both cores busy (measured: 2 workers 5.3 min, 3 workers 3.9 min, 4 workers 3.7).
 TEST_WORKERS ?= 3
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 	npm test
+
+# ruff: lint rules and the formatter's style are in pyproject.toml; `ruff format .` fixes the form.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

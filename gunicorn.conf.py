@@ -25,6 +25,7 @@ preload_app stays off: with it, HUP would not reload the code (it was imported o
 master), and database connections opened while importing would be shared by every forked
 worker. Turning it on saves some memory, at the price of full restarts for every deploy.
 """
+
 import os
 
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
@@ -35,8 +36,9 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 # and the bare baselines lost as much. At least two, so a
 # worker being replaced (a reload, a kill) leaves another serving. The cores are the ones this
 # process may run on (taskset, cpusets), not all the machine's.
-usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-    else os.cpu_count() or 1  # macOS has no affinity
+usable_cores = (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+)  # macOS has no affinity
 workers = int(os.environ.get("GUNICORN_WORKERS") or max(2, usable_cores))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS") or 8)

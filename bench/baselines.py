@@ -12,6 +12,7 @@ the same gunicorn.conf.py: ``gunicorn -c gunicorn.conf.py 'bench.baselines:creat
 
 Settings come from the same environment variables as the backend's.
 """
+
 import json
 import os
 import secrets
@@ -27,12 +28,16 @@ from server.wechatpay import crypto
 
 db = SQLAlchemy()
 
-PAY = text("UPDATE orders SET status = 'PAID', transaction_id = :transaction_id, "
-           "paid_at = CURRENT_TIMESTAMP WHERE out_trade_no = :out_trade_no "
-           "AND status IN ('NOTPAY', 'CLOSED')")
-INSERT = text("INSERT INTO orders (user_id, out_trade_no, description, total, status, "
-              "time_expire, created_at) VALUES (1, :out_trade_no, 'bench', 100, 'NOTPAY', "
-              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+PAY = text(
+    "UPDATE orders SET status = 'PAID', transaction_id = :transaction_id, "
+    "paid_at = CURRENT_TIMESTAMP WHERE out_trade_no = :out_trade_no "
+    "AND status IN ('NOTPAY', 'CLOSED')"
+)
+INSERT = text(
+    "INSERT INTO orders (user_id, out_trade_no, description, total, status, "
+    "time_expire, created_at) VALUES (1, :out_trade_no, 'bench', 100, 'NOTPAY', "
+    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+)
 
 
 def create_app():
@@ -45,11 +50,13 @@ def create_app():
     public_key = crypto.load_public_key(Path(env["WECHATPAY_PUBLIC_KEY"]).read_bytes())
 
     if kind == "ceiling":
+
         @app.post("/api/pay/notify")
         def ceiling():
             out_trade_no = request.headers["Bench-Order"]
-            db.session.execute(PAY, {"out_trade_no": out_trade_no,
-                                     "transaction_id": "42" + out_trade_no})
+            db.session.execute(
+                PAY, {"out_trade_no": out_trade_no, "transaction_id": "42" + out_trade_no}
+            )
             db.session.commit()
             return "", 204
 
@@ -60,16 +67,27 @@ def create_app():
         def crypto_floor():
             body = request.get_data()
             headers = request.headers
-            message = crypto.v3_response_message(headers["Wechatpay-Timestamp"],
-                                                 headers["Wechatpay-Nonce"], body)
+            message = crypto.v3_response_message(
+                headers["Wechatpay-Timestamp"], headers["Wechatpay-Nonce"], body
+            )
             if not crypto.rsa_verify(public_key, message, headers["Wechatpay-Signature"]):
                 return "", 401
             resource = json.loads(body)["resource"]
-            transaction = json.loads(crypto.aes_gcm_decrypt(
-                apiv3_key, resource["nonce"], resource["ciphertext"],
-                resource["associated_data"]))
-            db.session.execute(PAY, {"out_trade_no": transaction["out_trade_no"],
-                                     "transaction_id": transaction["transaction_id"]})
+            transaction = json.loads(
+                crypto.aes_gcm_decrypt(
+                    apiv3_key,
+                    resource["nonce"],
+                    resource["ciphertext"],
+                    resource["associated_data"],
+                )
+            )
+            db.session.execute(
+                PAY,
+                {
+                    "out_trade_no": transaction["out_trade_no"],
+                    "transaction_id": transaction["transaction_id"],
+                },
+            )
             db.session.commit()
             return "", 204
 
@@ -83,22 +101,44 @@ def create_app():
             out_trade_no = "B" + secrets.token_hex(12)
             db.session.execute(INSERT, {"out_trade_no": out_trade_no})
             db.session.commit()
-            body = json.dumps({
-                "appid": env["WECHAT_APPID"], "mchid": env["WECHATPAY_MCHID"],
-                "description": "bench", "out_trade_no": out_trade_no,
-                "notify_url": env["WECHATPAY_NOTIFY_URL"],
-                "amount": {"total": 100, "currency": "CNY"},
-                "payer": {"openid": "o-bench"}}, separators=(",", ":")).encode()
-            response = session.post(env["WECHATPAY_API_BASE"] + path, data=body, headers={
-                "Authorization": crypto.v3_authorization(
-                    private_key, env["WECHATPAY_MCHID"], env["WECHATPAY_CERT_SERIAL"], "POST",
-                    path, body),
-                "Content-Type": "application/json", "Accept": "application/json",
-                "Wechatpay-Serial": env["WECHATPAY_PUBLIC_KEY_ID"]}, timeout=10)
+            body = json.dumps(
+                {
+                    "appid": env["WECHAT_APPID"],
+                    "mchid": env["WECHATPAY_MCHID"],
+                    "description": "bench",
+                    "out_trade_no": out_trade_no,
+                    "notify_url": env["WECHATPAY_NOTIFY_URL"],
+                    "amount": {"total": 100, "currency": "CNY"},
+                    "payer": {"openid": "o-bench"},
+                },
+                separators=(",", ":"),
+            ).encode()
+            response = session.post(
+                env["WECHATPAY_API_BASE"] + path,
+                data=body,
+                headers={
+                    "Authorization": crypto.v3_authorization(
+                        private_key,
+                        env["WECHATPAY_MCHID"],
+                        env["WECHATPAY_CERT_SERIAL"],
+                        "POST",
+                        path,
+                        body,
+                    ),
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "Wechatpay-Serial": env["WECHATPAY_PUBLIC_KEY_ID"],
+                },
+                timeout=10,
+            )
             h = response.headers
-            assert crypto.rsa_verify(public_key, crypto.v3_response_message(
-                h["Wechatpay-Timestamp"], h["Wechatpay-Nonce"], response.content),
-                h["Wechatpay-Signature"])
+            assert crypto.rsa_verify(
+                public_key,
+                crypto.v3_response_message(
+                    h["Wechatpay-Timestamp"], h["Wechatpay-Nonce"], response.content
+                ),
+                h["Wechatpay-Signature"],
+            )
             return {"prepay_id": response.json()["prepay_id"]}, 201
 
     return app

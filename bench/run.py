@@ -23,6 +23,7 @@ The database is SQLite files in a temporary directory unless --database-url name
 database (each server gets a schema of its own there, dropped at the end). --quick runs a
 fifth of the requests. Numbers depend on the machine and on what else runs on it.
 """
+
 import argparse
 import asyncio
 import os
@@ -46,14 +47,18 @@ sys.path.insert(0, str(ROOT))
 from sandbox.devkeys import fresh_secrets, generate  # noqa: E402
 from server import _database_url  # noqa: E402
 from server.extensions import metadata  # noqa: E402
-from server.models import Order, PaymentEvent, Product, User, utcnow  # noqa: E402
+from server.models import Order, Product, User, utcnow  # noqa: E402
 from server.wechatpay.gateway import OrderRequest, new_http_session  # noqa: E402
 from tests.notifications import signed_notification, transaction_for  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = 0, 1
-PINNED = (os.cpu_count() or 1) >= 2 and subprocess.run(
-    ["taskset", "-c", "0", "true"], capture_output=True).returncode == 0 \
-    if os.path.exists("/usr/bin/taskset") else False
+PINNING = "server pinned to CPU 0, load generator and simulator to CPU 1"
+PINNED = (
+    (os.cpu_count() or 1) >= 2
+    and subprocess.run(["taskset", "-c", "0", "true"], capture_output=True).returncode == 0
+    if os.path.exists("/usr/bin/taskset")
+    else False
+)
 
 
 def free_port():
@@ -69,8 +74,14 @@ class Server:
         self.name, self.port = name, int(env.get("GUNICORN_BIND", ":0").rsplit(":", 1)[1])
         self.log = open(workdir / f"{name}.log", "wb")
         prefix = ["taskset", "-c", str(cpu)] if PINNED else []
-        self.process = subprocess.Popen(prefix + argv, env=env, cwd=workdir, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            prefix + argv,
+            env=env,
+            cwd=workdir,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_for_port(self, port, timeout=30):
         deadline = time.monotonic() + timeout
@@ -118,9 +129,14 @@ class Server:
 
 # --- load generation ------------------------------------------------------------------------
 
+
 def http_request(method, path, headers=None, body=b""):
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
-             f"Content-Length: {len(body)}"]
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: close",
+        f"Content-Length: {len(body)}",
+    ]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -128,6 +144,7 @@ def http_request(method, path, headers=None, body=b""):
 def load(port, raw_requests, concurrency):
     """Send the requests from ``concurrency`` clients, each on a new connection, as nginx
     does. Returns (wall seconds, latencies, statuses)."""
+
     async def main():
         pending = iter(raw_requests)
         latencies, statuses = [], []
@@ -156,8 +173,10 @@ class Measure:
         self.cpu_ms = (server.cpu_seconds() - cpu) / len(raw_requests) * 1000
         bad = [s for s in statuses if s != expect]
         if bad:
-            raise SystemExit(f"{server.name}: {len(bad)} answers were not {expect} "
-                             f"(e.g. {bad[0]}); see {server.log.name}")
+            raise SystemExit(
+                f"{server.name}: {len(bad)} answers were not {expect} "
+                f"(e.g. {bad[0]}); see {server.log.name}"
+            )
         self.rate = len(raw_requests) / self.wall
         ordered = sorted(latencies)
         self.p50 = statistics.median(ordered) * 1000
@@ -165,6 +184,7 @@ class Measure:
 
 
 # --- databases ------------------------------------------------------------------------------
+
 
 class Databases:
     """One empty database per server: SQLite files, or PostgreSQL schemas."""
@@ -191,8 +211,7 @@ class Databases:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         with engine.begin() as connection:
             connection.execute(insert(User), [{"id": 1, "openid": "o-bench"}])
-            connection.execute(insert(Product), [{"id": 1, "name": "Bench coffee",
-                                                  "price": 100}])
+            connection.execute(insert(Product), [{"id": 1, "name": "Bench coffee", "price": 100}])
         return url, engine
 
     def drop(self):
@@ -204,10 +223,20 @@ class Databases:
 
 def add_orders(engines, out_trade_nos):
     now = utcnow()
-    rows = [{"user_id": 1, "out_trade_no": no, "description": "bench", "total": 100,
-             "status": Order.NOTPAY, "time_expire": now + timedelta(minutes=30),
-             "prepay_id": "wx-bench", "prepay_created_at": now, "created_at": now}
-            for no in out_trade_nos]
+    rows = [
+        {
+            "user_id": 1,
+            "out_trade_no": no,
+            "description": "bench",
+            "total": 100,
+            "status": Order.NOTPAY,
+            "time_expire": now + timedelta(minutes=30),
+            "prepay_id": "wx-bench",
+            "prepay_created_at": now,
+            "created_at": now,
+        }
+        for no in out_trade_nos
+    ]
     for engine in engines:
         with engine.begin() as connection:
             connection.execute(insert(Order), rows)
@@ -220,10 +249,15 @@ def count(engine, sql, **params):
 
 # --- notifications --------------------------------------------------------------------------
 
+
 def sign(job):
     settings, out_trade_no, transaction_id = job
-    headers, body = signed_notification(settings, transaction_for(
-        settings, {"out_trade_no": out_trade_no, "total": 100}, transaction_id=transaction_id))
+    headers, body = signed_notification(
+        settings,
+        transaction_for(
+            settings, {"out_trade_no": out_trade_no, "total": 100}, transaction_id=transaction_id
+        ),
+    )
     headers["Bench-Order"] = out_trade_no  # read by the ceiling only
     return http_request("POST", "/api/pay/notify", headers, body)
 
@@ -236,6 +270,7 @@ def notifications(pool, settings, prefix, n):
 
 # --- the run --------------------------------------------------------------------------------
 
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a fifth of the requests")
@@ -244,8 +279,12 @@ def main():
     args = parser.parse_args()
     scale = 5 if args.quick else 1
     sizes = {1: 300 // scale, 8: 1000 // scale, 32: 2000 // scale}
-    storm, orders_n, outbound_n, rss_total = 2000 // scale, 500 // scale, 200 // scale, \
-        10000 // scale
+    storm, orders_n, outbound_n, rss_total = (
+        2000 // scale,
+        500 // scale,
+        200 // scale,
+        10000 // scale,
+    )
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # stop the servers too
     workdir = Path(tempfile.mkdtemp(prefix="wxpay-bench-"))
@@ -254,39 +293,72 @@ def main():
     servers = {}
     if PINNED:
         os.sched_setaffinity(0, {CLIENT_CPU})
-    base_env = {**os.environ, **settings, "PYTHONPATH": str(ROOT), "FLASK_SKIP_DOTENV": "1",
-                "GUNICORN_LOG_LEVEL": "warning"}
+    base_env = {
+        **os.environ,
+        **settings,
+        "PYTHONPATH": str(ROOT),
+        "FLASK_SKIP_DOTENV": "1",
+        "GUNICORN_LOG_LEVEL": "warning",
+    }
     if args.worker_class:
         base_env["GUNICORN_WORKER_CLASS"] = args.worker_class
     try:
         sandbox_port = free_port()
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        servers["sandbox"] = Server("sandbox", [sys.executable, "-m", "sandbox", "--port",
-                                                str(sandbox_port), "--no-access-log"],
-                                    base_env, workdir, CLIENT_CPU).wait_for_port(sandbox_port)
+        servers["sandbox"] = Server(
+            "sandbox",
+            [sys.executable, "-m", "sandbox", "--port", str(sandbox_port), "--no-access-log"],
+            base_env,
+            workdir,
+            CLIENT_CPU,
+        ).wait_for_port(sandbox_port)
         engines, ports = {}, {}
-        for name, app in [("ceiling", "bench.baselines:create_app()"),
-                          ("crypto", "bench.baselines:create_app()"),
-                          ("order", "bench.baselines:create_app()"),
-                          ("project", "server:create_app()")]:
+        for name, app in [
+            ("ceiling", "bench.baselines:create_app()"),
+            ("crypto", "bench.baselines:create_app()"),
+            ("order", "bench.baselines:create_app()"),
+            ("project", "server:create_app()"),
+        ]:
             url, engines[name] = databases.create(name)
             ports[name] = free_port()
-            env = {**base_env, "DATABASE_URL": url, "BENCH_BASELINE": name,
-                   "GUNICORN_BIND": f"127.0.0.1:{ports[name]}",
-                   "WECHAT_API_BASE": sandbox_url, "WECHATPAY_API_BASE": sandbox_url,
-                   # One bench user places hundreds of orders a minute; the limiter still
-                   # counts every request, it just never refuses one.
-                   "RATE_LIMIT_ORDER_WRITES": "1000000 per minute",
-                   "RATE_LIMIT_ORDER_READS": "1000000 per minute",
-                   "WECHATPAY_NOTIFY_URL": f"http://127.0.0.1:{ports['project']}/api/pay/notify"
-                   if "project" in ports else "http://127.0.0.1:9/api/pay/notify"}
-            servers[name] = Server(name, [sys.executable, "-m", "gunicorn", "-c",
-                                          str(ROOT / "gunicorn.conf.py"), app],
-                                   env, workdir, SERVER_CPU)
+            env = {
+                **base_env,
+                "DATABASE_URL": url,
+                "BENCH_BASELINE": name,
+                "GUNICORN_BIND": f"127.0.0.1:{ports[name]}",
+                "WECHAT_API_BASE": sandbox_url,
+                "WECHATPAY_API_BASE": sandbox_url,
+                # One bench user places hundreds of orders a minute; the limiter still
+                # counts every request, it just never refuses one.
+                "RATE_LIMIT_ORDER_WRITES": "1000000 per minute",
+                "RATE_LIMIT_ORDER_READS": "1000000 per minute",
+                "WECHATPAY_NOTIFY_URL": f"http://127.0.0.1:{ports['project']}/api/pay/notify"
+                if "project" in ports
+                else "http://127.0.0.1:9/api/pay/notify",
+            }
+            servers[name] = Server(
+                name,
+                [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app],
+                env,
+                workdir,
+                SERVER_CPU,
+            )
         for name in ports:
             servers[name].wait_for_port(ports[name])
-        report = run(args, settings, servers, ports, engines, sandbox_url, workdir, sizes,
-                     storm, orders_n, outbound_n, rss_total)
+        report = run(
+            args,
+            settings,
+            servers,
+            ports,
+            engines,
+            sandbox_url,
+            workdir,
+            sizes,
+            storm,
+            orders_n,
+            outbound_n,
+            rss_total,
+        )
     finally:
         for server in servers.values():
             server.stop()
@@ -294,15 +366,32 @@ def main():
     print(report)
 
 
-def run(args, settings, servers, ports, engines, sandbox_url, workdir, sizes, storm,
-        orders_n, outbound_n, rss_total):
+def run(
+    args,
+    settings,
+    servers,
+    ports,
+    engines,
+    sandbox_url,
+    workdir,
+    sizes,
+    storm,
+    orders_n,
+    outbound_n,
+    rss_total,
+):
     lines = []
     failed = []
 
     def row(name, value, baseline, ratio, target=None, higher_is_better=True):
-        ok = "" if target is None else \
-            ("  ok" if (ratio >= target if higher_is_better else ratio <= target)
-             else "  MISSED") + f" (target {'>=' if higher_is_better else '<='} {target})"
+        ok = (
+            ""
+            if target is None
+            else (
+                "  ok" if (ratio >= target if higher_is_better else ratio <= target) else "  MISSED"
+            )
+            + f" (target {'>=' if higher_is_better else '<='} {target})"
+        )
         if ok.strip().startswith("MISSED"):
             failed.append(name)
         lines.append(f"{name:<36} {value:>22}  {baseline:>34}  {ratio:6.2f}{ok}")
@@ -311,8 +400,9 @@ def run(args, settings, servers, ports, engines, sandbox_url, workdir, sizes, st
     project, ceiling = servers["project"], servers["ceiling"]
     sent_to_project = 0
     code = requests.post(f"{sandbox_url}/sandbox/login-code", json={"openid": "o-bench"}).json()
-    token = requests.post(f"http://127.0.0.1:{ports['project']}/api/login",
-                          json={"code": code["code"]}).json()["token"]
+    token = requests.post(
+        f"http://127.0.0.1:{ports['project']}/api/login", json={"code": code["code"]}
+    ).json()["token"]
     with ProcessPoolExecutor(2) as pool:
         # Warm-up: every worker imports, connects and fills its caches.
         numbers, warm = notifications(pool, settings, "W", 60)
@@ -327,10 +417,14 @@ def run(args, settings, servers, ports, engines, sandbox_url, workdir, sizes, st
             numbers, signed = notifications(pool, settings, f"N{concurrency}x", n)
             add_orders([engines[t] for t in notify_targets], numbers)
             for name in notify_targets:  # alternating, on the same signed notifications
-                results[name, concurrency] = Measure(servers[name], ports[name], signed,
-                                                     concurrency, 204)
-                paid = count(engines[name], "SELECT count(*) FROM orders WHERE status = 'PAID' "
-                             "AND out_trade_no LIKE :p", p=f"N{concurrency}x%")
+                results[name, concurrency] = Measure(
+                    servers[name], ports[name], signed, concurrency, 204
+                )
+                paid = count(
+                    engines[name],
+                    "SELECT count(*) FROM orders WHERE status = 'PAID' AND out_trade_no LIKE :p",
+                    p=f"N{concurrency}x%",
+                )
                 assert paid == n, f"{name}: {paid} of {n} orders paid"
             sent_to_project += n
 
@@ -338,17 +432,25 @@ def run(args, settings, servers, ports, engines, sandbox_url, workdir, sizes, st
         add_orders([engines["project"]], numbers)
         storm_result = Measure(project, ports["project"], [one] * storm, 32, 204)
         sent_to_project += storm
-        events = count(engines["project"], "SELECT count(*) FROM payment_events e JOIN orders o "
-                       "ON o.id = e.order_id WHERE o.out_trade_no = :no", no=numbers[0])
-        status = count(engines["project"], "SELECT status FROM orders WHERE out_trade_no = :no",
-                       no=numbers[0])
+        events = count(
+            engines["project"],
+            "SELECT count(*) FROM payment_events e JOIN orders o "
+            "ON o.id = e.order_id WHERE o.out_trade_no = :no",
+            no=numbers[0],
+        )
+        status = count(
+            engines["project"], "SELECT status FROM orders WHERE out_trade_no = :no", no=numbers[0]
+        )
         assert (events, status) == (1, "PAID"), f"storm: {events} events, order {status}"
 
     body = b'{"items":[{"product_id":1,"quantity":1}]}'
-    order_request = http_request("POST", "/api/orders", {
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"}, body)
-    bare_request = http_request("POST", "/api/orders", {"Content-Type": "application/json"},
-                                body)
+    order_request = http_request(
+        "POST",
+        "/api/orders",
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        body,
+    )
+    bare_request = http_request("POST", "/api/orders", {"Content-Type": "application/json"}, body)
     Measure(servers["order"], ports["order"], [bare_request] * 20, 8, 201)  # warm-up
     Measure(project, ports["project"], [order_request] * 20, 8, 201)
     bare_orders = Measure(servers["order"], ports["order"], [bare_request] * orders_n, 32, 201)
@@ -356,11 +458,19 @@ def run(args, settings, servers, ports, engines, sandbox_url, workdir, sizes, st
     sent_to_project += orders_n + 20
 
     # Reads of paid orders (no call to WeChat) until the backend has served rss_total requests.
-    ids = [i for (i,) in engines["project"].connect().execute(text(
-        "SELECT id FROM orders WHERE status = 'PAID' ORDER BY id"))]
+    ids = [
+        i
+        for (i,) in engines["project"]
+        .connect()
+        .execute(text("SELECT id FROM orders WHERE status = 'PAID' ORDER BY id"))
+    ]
     reads = max(0, rss_total - sent_to_project)
-    read_requests = [http_request("GET", f"/api/orders/{ids[i % len(ids)]}",
-                                  {"Authorization": f"Bearer {token}"}) for i in range(reads)]
+    read_requests = [
+        http_request(
+            "GET", f"/api/orders/{ids[i % len(ids)]}", {"Authorization": f"Bearer {token}"}
+        )
+        for i in range(reads)
+    ]
     reads_result = Measure(project, ports["project"], read_requests, 8, 200) if reads else None
     rss_after = project.worker_rss_mb()
     ceiling_rss = ceiling.worker_rss_mb()
@@ -369,8 +479,10 @@ def run(args, settings, servers, ports, engines, sandbox_url, workdir, sizes, st
 
     database = "PostgreSQL" if args.database_url else "SQLite"
     worker = args.worker_class or "gunicorn.conf.py's (gthread)"
-    lines.append(f"bench/run.py{' --quick' if args.quick else ''}: {database}, worker class "
-                 f"{worker}, {'server pinned to CPU 0, load generator and simulator to CPU 1' if PINNED else 'not pinned'}")
+    lines.append(
+        f"bench/run.py{' --quick' if args.quick else ''}: {database}, worker class "
+        f"{worker}, {PINNING if PINNED else 'not pinned'}"
+    )
     lines.append(f"{'figure':<36} {'this project':>22}  {'baseline':>34}  {'ratio':>6}")
 
     def figure(m):
@@ -381,25 +493,62 @@ def run(args, settings, servers, ports, engines, sandbox_url, workdir, sizes, st
         for base in ("ceiling", "crypto"):
             b = results[base, concurrency]
             target = 0.8 if base == "crypto" else None
-            row(f"notify c={concurrency} vs {base}", figure(p), f"{base} {figure(b)}",
-                p.rate / b.rate, target)
+            row(
+                f"notify c={concurrency} vs {base}",
+                figure(p),
+                f"{base} {figure(b)}",
+                p.rate / b.rate,
+                target,
+            )
     p, b = results["project", 32], results["ceiling", 32]
-    row("notify p99 c=32 / ceiling p99", f"{p.p99:.1f} ms", f"ceiling {b.p99:.1f} ms",
-        p.p99 / b.p99, 1.3, higher_is_better=False)
-    row(f"duplicate storm x{storm} c=32", figure(storm_result),
-        f"first notifications {figure(p)}", storm_result.rate / p.rate, 1.0)
-    row("POST /api/orders c=32", figure(project_orders), f"bare {figure(bare_orders)}",
-        project_orders.rate / bare_orders.rate, 0.75)
+    row(
+        "notify p99 c=32 / ceiling p99",
+        f"{p.p99:.1f} ms",
+        f"ceiling {b.p99:.1f} ms",
+        p.p99 / b.p99,
+        1.3,
+        higher_is_better=False,
+    )
+    row(
+        f"duplicate storm x{storm} c=32",
+        figure(storm_result),
+        f"first notifications {figure(p)}",
+        storm_result.rate / p.rate,
+        1.0,
+    )
+    row(
+        "POST /api/orders c=32",
+        figure(project_orders),
+        f"bare {figure(bare_orders)}",
+        project_orders.rate / bare_orders.rate,
+        0.75,
+    )
     if reads_result:
-        row("GET /api/orders/<id> (paid) c=8", figure(reads_result), "ceiling notify c=8 "
-            f"{figure(results['ceiling', 8])}", reads_result.rate / results["ceiling", 8].rate)
-    row(f"worker RSS after {rss_total} requests", f"{rss_after:.0f} MB",
-        f"before {rss_before:.0f} MB", rss_after / rss_before)
-    row("worker RSS vs the ceiling's", f"{rss_after:.0f} MB", f"ceiling {ceiling_rss:.0f} MB",
-        rss_after / ceiling_rss)
+        row(
+            "GET /api/orders/<id> (paid) c=8",
+            figure(reads_result),
+            f"ceiling notify c=8 {figure(results['ceiling', 8])}",
+            reads_result.rate / results["ceiling", 8].rate,
+        )
+    row(
+        f"worker RSS after {rss_total} requests",
+        f"{rss_after:.0f} MB",
+        f"before {rss_before:.0f} MB",
+        rss_after / rss_before,
+    )
+    row(
+        "worker RSS vs the ceiling's",
+        f"{rss_after:.0f} MB",
+        f"ceiling {ceiling_rss:.0f} MB",
+        rss_after / ceiling_rss,
+    )
     ours, sdk = outbound
-    row(f"outbound place_order over TLS x{outbound_n}", f"{ours:6.0f} calls/s",
-        f"wechatpayv3 SDK {sdk:6.0f} calls/s", ours / sdk)
+    row(
+        f"outbound place_order over TLS x{outbound_n}",
+        f"{ours:6.0f} calls/s",
+        f"wechatpayv3 SDK {sdk:6.0f} calls/s",
+        ours / sdk,
+    )
     lines.append("targets missed: " + (", ".join(failed) if failed else "none"))
     return "\n".join(lines)
 
@@ -415,32 +564,61 @@ def measure_outbound(settings, workdir, n):
     os.environ["REQUESTS_CA_BUNDLE"] = tls["ca"]  # both clients verify the simulator with it
     port = free_port()
     env = {**os.environ, **settings, "PYTHONPATH": str(ROOT), "FLASK_SKIP_DOTENV": "1"}
-    server = Server("sandbox-tls", [sys.executable, "-m", "sandbox", "--port", str(port),
-                                    "--no-access-log", "--tls-cert", tls["cert"],
-                                    "--tls-key", tls["key"]], env, workdir, CLIENT_CPU)
+    server = Server(
+        "sandbox-tls",
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--tls-cert",
+            tls["cert"],
+            "--tls-key",
+            tls["key"],
+        ],
+        env,
+        workdir,
+        CLIENT_CPU,
+    )
     server.wait_for_port(port)
     url = f"https://localhost:{port}"
     try:
-        gateway = build_gateway({**settings, "WECHATPAY_API_VERSION": "v3",
-                                 "WECHATPAY_API_BASE": url}, new_http_session(), 10)
+        gateway = build_gateway(
+            {**settings, "WECHATPAY_API_VERSION": "v3", "WECHATPAY_API_BASE": url},
+            new_http_session(),
+            10,
+        )
 
         class Sandbox:
             pass
+
         simulator = Sandbox()
         simulator.url = url
         sdk = make_sdk(simulator, settings, public_key_mode=True)
         expire = utcnow() + timedelta(minutes=30)
 
         def ours(i):
-            gateway.place_order(OrderRequest(out_trade_no=f"OUT{i:010d}", description="bench",
-                                             total=100, openid="o-bench",
-                                             notify_url="https://127.0.0.1:9/notify",
-                                             time_expire=expire))
+            gateway.place_order(
+                OrderRequest(
+                    out_trade_no=f"OUT{i:010d}",
+                    description="bench",
+                    total=100,
+                    openid="o-bench",
+                    notify_url="https://127.0.0.1:9/notify",
+                    time_expire=expire,
+                )
+            )
 
         def theirs(i):
-            code, message = sdk.pay(description="bench", out_trade_no=f"SDK{i:010d}",
-                                    amount={"total": 100}, payer={"openid": "o-bench"},
-                                    notify_url="https://127.0.0.1:9/notify")
+            code, message = sdk.pay(
+                description="bench",
+                out_trade_no=f"SDK{i:010d}",
+                amount={"total": 100},
+                payer={"openid": "o-bench"},
+                notify_url="https://127.0.0.1:9/notify",
+            )
             assert code == 200, message
 
         rates = []

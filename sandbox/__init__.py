@@ -2,7 +2,8 @@
 
 ``create_app(settings=None)`` builds one simulator: mini-program login (``sandbox.login``),
 WeChat Pay API v3 (``sandbox.v3``, with ``sandbox.refunds`` and ``sandbox.bills``), the
-cashier, faults and inspection endpoints (``sandbox.control``, whose docstring lists them). ``python -m sandbox --port 8001`` serves it.
+cashier, faults and inspection endpoints (``sandbox.control``, whose docstring lists them).
+``python -m sandbox --port 8001`` serves it.
 Settings and keys are read once here (``sandbox.config``); all state lives in one
 ``SandboxState`` (``sandbox.state``) at ``app.extensions["sandbox"]``, guarded by its lock.
 
@@ -35,6 +36,7 @@ How API v2 plugs in (``sandbox/v2.py``, optional)
       outside /v3 and /sns are answered by it (e.g. a signed result_code FAIL with
       err_code = fault["code"]) instead of a plain return_code FAIL.
 """
+
 import importlib
 import socket
 import time
@@ -113,8 +115,10 @@ def fault_response(fault, path):
         v2_answer = current_app.extensions["sandbox"].fault_answers.get("v2")
         if v2_answer is not None:
             return v2_answer(fault)  # signed business errors, in sandbox/v2.py
-        xml = (f"<xml><return_code><![CDATA[FAIL]]></return_code>"
-               f"<return_msg><![CDATA[{message}]]></return_msg></xml>")
+        xml = (
+            f"<xml><return_code><![CDATA[FAIL]]></return_code>"
+            f"<return_msg><![CDATA[{message}]]></return_msg></xml>"
+        )
         return Response(xml.encode(), status=status, mimetype="text/xml")
     return json_response({"code": code, "message": message}, status)
 
@@ -123,13 +127,15 @@ def register_errors(app):
     @app.errorhandler(HTTPException)
     def http_error(error):
         if request.path.startswith("/sandbox/"):
-            return control_error(error.code, error.name.upper().replace(" ", "_"),
-                                 error.description)
+            return control_error(
+                error.code, error.name.upper().replace(" ", "_"), error.description
+            )
         if error.code in (404, 405) and unsupported.is_v2_path(request.path):
             return unsupported.answer(request.path)  # XML, as v2 clients expect
         # WeChat answers unknown resources and wrong methods with its JSON error shape.
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-                500: "SYSTEM_ERROR"}.get(error.code, "INVALID_REQUEST")
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 500: "SYSTEM_ERROR"}.get(
+            error.code, "INVALID_REQUEST"
+        )
         return json_response({"code": code, "message": error.description}, error.code)
 
 

@@ -13,6 +13,7 @@ threads, so a slow notify_url or a "delay" fault never blocks other requests, an
 HTTP/1.1 connections, as WeChat's servers keep them (werkzeug's development server closes every
 connection, so a client's connection reuse could not be seen or measured against it).
 """
+
 import argparse
 import ssl
 
@@ -38,12 +39,14 @@ class SimulatorServer(BaseApplication):
 def with_client_certificate(app):
     """Put the TLS client certificate (if one was presented and verified) in the WSGI environ
     as ``SSL_CLIENT_CERT``, where the /secapi/ routes look for it."""
+
     def middleware(environ, start_response):
         sock = environ.get("gunicorn.socket")
         der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
         if der:
             environ["SSL_CLIENT_CERT"] = ssl.DER_cert_to_PEM_cert(der)
         return app(environ, start_response)
+
     return middleware
 
 
@@ -51,21 +54,34 @@ def main():
     parser = argparse.ArgumentParser(description="Local WeChat login + WeChat Pay simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--backup-port", type=int, default=None,
-                        help="also serve on this port, as WeChat's backup domain")
-    parser.add_argument("--no-access-log", action="store_true",
-                        help="don't log every request (benchmarks)")
+    parser.add_argument(
+        "--backup-port",
+        type=int,
+        default=None,
+        help="also serve on this port, as WeChat's backup domain",
+    )
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="don't log every request (benchmarks)"
+    )
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the key of --tls-cert (PEM)")
-    parser.add_argument("--client-ca", help="CA file that issued merchant client certificates "
-                                            "(default: WECHATPAY_CERT, self-signed in dev)")
+    parser.add_argument(
+        "--client-ca",
+        help="CA file that issued merchant client certificates "
+        "(default: WECHATPAY_CERT, self-signed in dev)",
+    )
     args = parser.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     options = {
         "bind": [f"{args.host}:{port}" for port in (args.port, args.backup_port) if port],
-        "workers": 1, "worker_class": "gthread", "threads": 32, "keepalive": 30,
-        "timeout": 60, "graceful_timeout": 5, "errorlog": "-",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": 32,
+        "keepalive": 30,
+        "timeout": 60,
+        "graceful_timeout": 5,
+        "errorlog": "-",
         # gunicorn >= 25 would open a control socket under $HOME, shared by every simulator
         # run by one user.
         "control_socket_disable": True,
@@ -75,9 +91,13 @@ def main():
     }
     if args.tls_cert:
         from .config import load_settings
-        options.update(certfile=args.tls_cert, keyfile=args.tls_key,
-                       ca_certs=args.client_ca or load_settings()["WECHATPAY_CERT"],
-                       cert_reqs=ssl.CERT_OPTIONAL)
+
+        options.update(
+            certfile=args.tls_cert,
+            keyfile=args.tls_key,
+            ca_certs=args.client_ca or load_settings()["WECHATPAY_CERT"],
+            cert_reqs=ssl.CERT_OPTIONAL,
+        )
     SimulatorServer(options).run()
 
 

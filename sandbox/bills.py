@@ -16,6 +16,7 @@ Rows: one per payment and per refund of that Beijing day (today included, unlike
 that a demo needs no waiting), amounts in yuan. ``POST /sandbox/bills/<day>`` (control.py) adds
 disagreements to a day's bill so that reconciliation can be tested.
 """
+
 import gzip
 import hashlib
 import secrets
@@ -31,25 +32,46 @@ from .wire import BEIJING, json_response
 
 DOWNLOAD_LIFETIME = 300
 # The ALL layout of merchants since 2018 (protocol B4), column by column.
-ALL_COLUMNS = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
-               "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
-               "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
-               "费率备注").split(",")
+ALL_COLUMNS = (
+    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+    "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
+    "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
+    "费率备注"
+).split(",")
 # SUCCESS leaves out the refund columns (as in the v2 sample above); REFUND adds the refund's
 # request and success times (older doc layout, adapted to the current amount columns).
-SUCCESS_COLUMNS = [c for c in ALL_COLUMNS if c not in (
-    "微信退款单号", "商户退款单号", "退款金额", "充值券退款金额", "退款类型", "退款状态", "申请退款金额")]
+SUCCESS_COLUMNS = [
+    c
+    for c in ALL_COLUMNS
+    if c
+    not in (
+        "微信退款单号",
+        "商户退款单号",
+        "退款金额",
+        "充值券退款金额",
+        "退款类型",
+        "退款状态",
+        "申请退款金额",
+    )
+]
 REFUND_COLUMNS = ALL_COLUMNS[:14] + ["退款申请时间", "退款成功时间"] + ALL_COLUMNS[14:]
 COLUMNS = {"ALL": ALL_COLUMNS, "SUCCESS": SUCCESS_COLUMNS, "REFUND": REFUND_COLUMNS}
-SUMMARY_HEADER = ("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,"
-                  "申请退款总金额")
-FUND_FLOW_HEADER = ("记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),"
-                    "账户结余(元),资金变更提交申请人,备注,业务凭证号")
+SUMMARY_HEADER = (
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+)
+FUND_FLOW_HEADER = (
+    "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),"
+    "账户结余(元),资金变更提交申请人,备注,业务凭证号"
+)
 FUND_FLOW_SUMMARY = "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额"
 FEE_RATE = Decimal("0.006")  # 0.60%, the usual rate in real bills
 # Refund states (API) as the bill's 退款状态 names them.
-BILL_REFUND_STATUS = {"SUCCESS": "SUCCESS", "PROCESSING": "PROCESSING", "ABNORMAL": "CHANGE",
-                      "CLOSED": "FAIL"}
+BILL_REFUND_STATUS = {
+    "SUCCESS": "SUCCESS",
+    "PROCESSING": "PROCESSING",
+    "ABNORMAL": "CHANGE",
+    "CLOSED": "FAIL",
+}
 V3, V2 = "v3", "v2"
 
 
@@ -58,6 +80,7 @@ def _state():
 
 
 # --- v3 ----------------------------------------------------------------------------------------
+
 
 @bp.get("/v3/bill/tradebill")
 def trade_bill():
@@ -73,8 +96,9 @@ def fund_flow_bill():
     if account_type not in ("BASIC", "OPERATION", "FEES"):
         raise param_error("/account_type", "must be BASIC, OPERATION or FEES", account_type)
     # Payments and refunds move the basic account; the others stay empty here.
-    return _v3_bill(lambda state, day: fund_flow_text(state, day, V3)
-                    if account_type == "BASIC" else None)
+    return _v3_bill(
+        lambda state, day: fund_flow_text(state, day, V3) if account_type == "BASIC" else None
+    )
 
 
 def _v3_bill(make_text):
@@ -82,7 +106,7 @@ def _v3_bill(make_text):
     try:
         day = datetime.strptime(args.get("bill_date", ""), "%Y-%m-%d").date()
     except ValueError:
-        raise param_error("/bill_date", "must be YYYY-MM-DD", args.get("bill_date"))
+        raise param_error("/bill_date", "must be YYYY-MM-DD", args.get("bill_date")) from None
     tar_type = args.get("tar_type")
     if tar_type not in (None, "GZIP"):
         raise param_error("/tar_type", "must be GZIP", tar_type)
@@ -95,8 +119,13 @@ def _v3_bill(make_text):
         data = gzip.compress(bill, mtime=0) if tar_type == "GZIP" else bill
         token = secrets.token_urlsafe(24)
         state.bill_files[token] = (data, time.time() + DOWNLOAD_LIFETIME)
-    return json_response({"hash_type": "SHA1", "hash_value": hashlib.sha1(bill).hexdigest(),
-                          "download_url": f"{request.host_url}v3/billdownload/file?token={token}"})
+    return json_response(
+        {
+            "hash_type": "SHA1",
+            "hash_value": hashlib.sha1(bill).hexdigest(),
+            "download_url": f"{request.host_url}v3/billdownload/file?token={token}",
+        }
+    )
 
 
 @bp.get("/v3/billdownload/file")
@@ -112,15 +141,22 @@ def download_bill():
 
 # --- the files ---------------------------------------------------------------------------------
 
+
 def trade_bill_text(state, day, bill_type, version):
     """The trade bill of one Beijing day, or None when nothing happened that day."""
-    entries = []   # dicts: column -> value, plus "_paid" / "_refunded" fen and "_fee" yuan
+    entries = []  # dicts: column -> value, plus "_paid" / "_refunded" fen and "_fee" yuan
     if bill_type in ("ALL", "SUCCESS"):
-        entries += [_payment(state, order) for order in state.orders.values()
-                    if order.get("paid_at") and _day(order["paid_at"]) == day]
+        entries += [
+            _payment(state, order)
+            for order in state.orders.values()
+            if order.get("paid_at") and _day(order["paid_at"]) == day
+        ]
     if bill_type in ("ALL", "REFUND"):
-        entries += [_refund(state, refund) for refund in state.refunds.values()
-                    if _refund_day(refund) == day]
+        entries += [
+            _refund(state, refund)
+            for refund in state.refunds.values()
+            if _refund_day(refund) == day
+        ]
     entries = _apply_changes(state, day, entries)
     if not entries:
         return None
@@ -128,8 +164,15 @@ def trade_bill_text(state, day, bill_type, version):
     paid = sum(entry["_paid"] for entry in entries)
     refunded = sum(entry["_refunded"] for entry in entries)
     fees = sum((entry["_fee"] for entry in entries), Decimal(0))
-    summary = [str(len(entries)), _yuan(paid), _yuan(refunded), "0.00", f"{fees:.5f}",
-               _yuan(paid), _yuan(refunded)]
+    summary = [
+        str(len(entries)),
+        _yuan(paid),
+        _yuan(refunded),
+        "0.00",
+        f"{fees:.5f}",
+        _yuan(paid),
+        _yuan(refunded),
+    ]
     columns = COLUMNS[bill_type]
     lines = [",".join(columns)] + [_line(entry.get(c, "") for c in columns) for entry in entries]
     return _layout(lines + [SUMMARY_HEADER, _line(summary)], version)
@@ -137,35 +180,91 @@ def trade_bill_text(state, day, bill_type, version):
 
 def fund_flow_text(state, day, version):
     """The basic account's fund flow of one Beijing day: payments in, refunds out."""
-    moves = []   # (time, business no, amount fen, income?, name, voucher)
+    moves = []  # (time, business no, amount fen, income?, name, voucher)
     for order in state.orders.values():
         if order.get("paid_at") and _day(order["paid_at"]) == day:
-            moves.append((_time(order["paid_at"]), order["transaction_id"],
-                          order["amount"]["total"], True, "交易", order["out_trade_no"]))
+            moves.append(
+                (
+                    _time(order["paid_at"]),
+                    order["transaction_id"],
+                    order["amount"]["total"],
+                    True,
+                    "交易",
+                    order["out_trade_no"],
+                )
+            )
     for refund in state.refunds.values():
         if refund["status"] == "SUCCESS" and _refund_day(refund) == day:
-            moves.append((refund["success_time"].replace("T", " ")[:19], refund["refund_id"],
-                          refund["amount"]["refund"], False, "退款", refund["out_refund_no"]))
+            moves.append(
+                (
+                    refund["success_time"].replace("T", " ")[:19],
+                    refund["refund_id"],
+                    refund["amount"]["refund"],
+                    False,
+                    "退款",
+                    refund["out_refund_no"],
+                )
+            )
     for change in state.bill_changes.get(day.isoformat(), []):
         if change["kind"] == "payment":
-            moves.append((_time(change["paid_at"]), change["transaction_id"], change["total"],
-                          True, "交易", change["out_trade_no"]))
+            moves.append(
+                (
+                    _time(change["paid_at"]),
+                    change["transaction_id"],
+                    change["total"],
+                    True,
+                    "交易",
+                    change["out_trade_no"],
+                )
+            )
         elif change["kind"] == "refund":
-            moves.append((_time(change["paid_at"]), change["refund_id"], change["refund"],
-                          False, "退款", change["out_refund_no"]))
+            moves.append(
+                (
+                    _time(change["paid_at"]),
+                    change["refund_id"],
+                    change["refund"],
+                    False,
+                    "退款",
+                    change["out_refund_no"],
+                )
+            )
     if not moves:
         return None
     moves.sort()
     balance, lines = 0, [FUND_FLOW_HEADER]
     for when, business_no, fen, income, name, voucher in moves:
         balance += fen if income else -fen
-        lines.append(_line([when, business_no, _flow_no(business_no), name, name,
-                            "收入" if income else "支出", _yuan(fen), _yuan(balance),
-                            "system" if income else f"{state.config.mchid}API", "", voucher]))
+        lines.append(
+            _line(
+                [
+                    when,
+                    business_no,
+                    _flow_no(business_no),
+                    name,
+                    name,
+                    "收入" if income else "支出",
+                    _yuan(fen),
+                    _yuan(balance),
+                    "system" if income else f"{state.config.mchid}API",
+                    "",
+                    voucher,
+                ]
+            )
+        )
     incomes = [m[2] for m in moves if m[3]]
     expenses = [m[2] for m in moves if not m[3]]
-    lines += [FUND_FLOW_SUMMARY, _line([str(len(moves)), str(len(incomes)), _yuan(sum(incomes)),
-                                        str(len(expenses)), _yuan(sum(expenses))])]
+    lines += [
+        FUND_FLOW_SUMMARY,
+        _line(
+            [
+                str(len(moves)),
+                str(len(incomes)),
+                _yuan(sum(incomes)),
+                str(len(expenses)),
+                _yuan(sum(expenses)),
+            ]
+        ),
+    ]
     return _layout(lines, version)
 
 
@@ -178,16 +277,38 @@ def _layout(lines, version):
 def _payment(state, order):
     total = order["amount"]["total"]
     fee = _fee(total)
-    return {"交易时间": _time(order["paid_at"]), "公众账号ID": order.get("appid") or state.config.appid,
-            "商户号": state.config.mchid, "特约商户号": "0", "设备号": "",
-            "微信订单号": order["transaction_id"], "商户订单号": order["out_trade_no"],
-            "用户标识": _openid(order), "交易类型": order.get("trade_type", "JSAPI"),
-            "交易状态": "SUCCESS", "付款银行": order.get("bank_type", "OTHERS"), "货币种类": "CNY",
-            "应结订单金额": _yuan(total), "代金券金额": "0.00", "微信退款单号": "0",
-            "商户退款单号": "0", "退款金额": "0.00", "充值券退款金额": "0.00", "退款类型": "",
-            "退款状态": "", "商品名称": _product(order), "商户数据包": order.get("attach", ""),
-            "手续费": f"{fee:.5f}", "费率": "0.60%", "订单金额": _yuan(total),
-            "申请退款金额": "0.00", "费率备注": "", "_paid": total, "_refunded": 0, "_fee": fee}
+    return {
+        "交易时间": _time(order["paid_at"]),
+        "公众账号ID": order.get("appid") or state.config.appid,
+        "商户号": state.config.mchid,
+        "特约商户号": "0",
+        "设备号": "",
+        "微信订单号": order["transaction_id"],
+        "商户订单号": order["out_trade_no"],
+        "用户标识": _openid(order),
+        "交易类型": order.get("trade_type", "JSAPI"),
+        "交易状态": "SUCCESS",
+        "付款银行": order.get("bank_type", "OTHERS"),
+        "货币种类": "CNY",
+        "应结订单金额": _yuan(total),
+        "代金券金额": "0.00",
+        "微信退款单号": "0",
+        "商户退款单号": "0",
+        "退款金额": "0.00",
+        "充值券退款金额": "0.00",
+        "退款类型": "",
+        "退款状态": "",
+        "商品名称": _product(order),
+        "商户数据包": order.get("attach", ""),
+        "手续费": f"{fee:.5f}",
+        "费率": "0.60%",
+        "订单金额": _yuan(total),
+        "申请退款金额": "0.00",
+        "费率备注": "",
+        "_paid": total,
+        "_refunded": 0,
+        "_fee": fee,
+    }
 
 
 def _refund(state, refund):
@@ -196,17 +317,26 @@ def _refund(state, refund):
     settled = refund["status"] == "SUCCESS"
     fee = -_fee(amount) if settled else Decimal(0)
     entry = _payment(state, order)
-    entry.update({"交易时间": (refund["success_time"] or refund["create_time"])
-                  .replace("T", " ")[:19],
-                  "交易状态": "REFUND", "应结订单金额": "0.00", "订单金额": "0.00",
-                  "微信退款单号": refund["refund_id"], "商户退款单号": refund["out_refund_no"],
-                  "退款金额": _yuan(amount) if settled else "0.00",
-                  "申请退款金额": _yuan(amount), "退款类型": "ORIGINAL",
-                  "退款状态": BILL_REFUND_STATUS.get(refund["status"], refund["status"]),
-                  "退款申请时间": refund["create_time"].replace("T", " ")[:19],
-                  "退款成功时间": (refund["success_time"] or "").replace("T", " ")[:19],
-                  "手续费": f"{fee:.5f}", "_paid": 0, "_refunded": amount if settled else 0,
-                  "_fee": fee})
+    entry.update(
+        {
+            "交易时间": (refund["success_time"] or refund["create_time"]).replace("T", " ")[:19],
+            "交易状态": "REFUND",
+            "应结订单金额": "0.00",
+            "订单金额": "0.00",
+            "微信退款单号": refund["refund_id"],
+            "商户退款单号": refund["out_refund_no"],
+            "退款金额": _yuan(amount) if settled else "0.00",
+            "申请退款金额": _yuan(amount),
+            "退款类型": "ORIGINAL",
+            "退款状态": BILL_REFUND_STATUS.get(refund["status"], refund["status"]),
+            "退款申请时间": refund["create_time"].replace("T", " ")[:19],
+            "退款成功时间": (refund["success_time"] or "").replace("T", " ")[:19],
+            "手续费": f"{fee:.5f}",
+            "_paid": 0,
+            "_refunded": amount if settled else 0,
+            "_fee": fee,
+        }
+    )
     return entry
 
 
@@ -217,29 +347,53 @@ def _apply_changes(state, day, entries):
             for entry in entries:
                 if entry["商户订单号"] == change["out_trade_no"] and entry["交易状态"] == "SUCCESS":
                     total = change["total"]
-                    entry.update({"应结订单金额": _yuan(total), "订单金额": _yuan(total),
-                                  "_paid": total, "_fee": _fee(total),
-                                  "手续费": f"{_fee(total):.5f}"})
+                    entry.update(
+                        {
+                            "应结订单金额": _yuan(total),
+                            "订单金额": _yuan(total),
+                            "_paid": total,
+                            "_fee": _fee(total),
+                            "手续费": f"{_fee(total):.5f}",
+                        }
+                    )
         elif change["kind"] == "payment":
-            order = {"paid_at": change["paid_at"], "transaction_id": change["transaction_id"],
-                     "out_trade_no": change["out_trade_no"], "amount": {"total": change["total"]},
-                     "description": "账单外的支付"}
+            order = {
+                "paid_at": change["paid_at"],
+                "transaction_id": change["transaction_id"],
+                "out_trade_no": change["out_trade_no"],
+                "amount": {"total": change["total"]},
+                "description": "账单外的支付",
+            }
             entries.append(_payment(state, order))
         elif change["kind"] == "refund":
             order = state.orders.get(change["out_trade_no"]) or {
-                "paid_at": change["paid_at"], "transaction_id": change["transaction_id"],
-                "out_trade_no": change["out_trade_no"], "amount": {"total": change["refund"]}}
+                "paid_at": change["paid_at"],
+                "transaction_id": change["transaction_id"],
+                "out_trade_no": change["out_trade_no"],
+                "amount": {"total": change["refund"]},
+            }
             entry = _payment(state, order)
             fee = -_fee(change["refund"])
-            entry.update({"交易时间": _time(change["paid_at"]), "交易状态": "REFUND",
-                          "应结订单金额": "0.00", "订单金额": "0.00",
-                          "微信退款单号": change["refund_id"],
-                          "商户退款单号": change["out_refund_no"],
-                          "退款金额": _yuan(change["refund"]),
-                          "申请退款金额": _yuan(change["refund"]), "退款类型": "ORIGINAL",
-                          "退款状态": "SUCCESS", "退款申请时间": _time(change["paid_at"]),
-                          "退款成功时间": _time(change["paid_at"]), "手续费": f"{fee:.5f}",
-                          "_paid": 0, "_refunded": change["refund"], "_fee": fee})
+            entry.update(
+                {
+                    "交易时间": _time(change["paid_at"]),
+                    "交易状态": "REFUND",
+                    "应结订单金额": "0.00",
+                    "订单金额": "0.00",
+                    "微信退款单号": change["refund_id"],
+                    "商户退款单号": change["out_refund_no"],
+                    "退款金额": _yuan(change["refund"]),
+                    "申请退款金额": _yuan(change["refund"]),
+                    "退款类型": "ORIGINAL",
+                    "退款状态": "SUCCESS",
+                    "退款申请时间": _time(change["paid_at"]),
+                    "退款成功时间": _time(change["paid_at"]),
+                    "手续费": f"{fee:.5f}",
+                    "_paid": 0,
+                    "_refunded": change["refund"],
+                    "_fee": fee,
+                }
+            )
             entries.append(entry)
     return entries
 
@@ -288,6 +442,7 @@ def _time(timestamp):
 
 # --- v2 ----------------------------------------------------------------------------------------
 
+
 @v2.bp.route("/pay/downloadbill", methods=["GET", "POST"])
 def downloadbill():
     fields, _sign_type = v2._signed_request()
@@ -307,8 +462,10 @@ def downloadfundflow():
     account_type = fields.get("account_type") or ""
     if account_type not in ("Basic", "Operation", "Fees"):
         return v2.return_fail("account_type参数错误")
-    return _v2_bill(fields, lambda state, day: fund_flow_text(state, day, V2)
-                    if account_type == "Basic" else None)
+    return _v2_bill(
+        fields,
+        lambda state, day: fund_flow_text(state, day, V2) if account_type == "Basic" else None,
+    )
 
 
 def _v2_bill(fields, make_text):
@@ -322,8 +479,9 @@ def _v2_bill(fields, make_text):
     with state.lock:
         text = make_text(state, day)
     if text is None:
-        return v2.xml_response({"return_code": "FAIL", "return_msg": "No Bill Exist",
-                                "error_code": "20002"})
+        return v2.xml_response(
+            {"return_code": "FAIL", "return_msg": "No Bill Exist", "error_code": "20002"}
+        )
     data = text.encode()
     if fields.get("tar_type") == "GZIP":
         return Response(gzip.compress(data, mtime=0), mimetype="application/x-gzip")

@@ -16,18 +16,23 @@ An empty value counts as unset.
 
 The default is ``public-key`` when the public key settings are there, else ``certificate``.
 """
+
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from dotenv import dotenv_values
 
 from server.wechatpay.crypto import certificate_serial, load_private_key, load_public_key
 
-REQUIRED = ("WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY",
-            "WECHATPAY_CERT")
+REQUIRED = (
+    "WECHAT_APPID",
+    "WECHAT_SECRET",
+    "WECHATPAY_MCHID",
+    "WECHATPAY_APIV3_KEY",
+    "WECHATPAY_CERT",
+)
 KEY_MODES = ("public-key", "certificate", "migrating")
 PUBLIC_KEY_SETTINGS = ("WECHATPAY_PUBLIC_KEY_ID", "SANDBOX_PUBLIC_KEY_PRIVATE")
 PLATFORM_SETTINGS = ("SANDBOX_PLATFORM_KEY", "SANDBOX_PLATFORM_CERT")
@@ -47,7 +52,7 @@ def load_settings(overrides=None):
 class Signer:
     """One key WeChat signs with, named the way ``Wechatpay-Serial`` names it."""
 
-    serial: str          # platform certificate serial (hex) or PUB_KEY_ID_...
+    serial: str  # platform certificate serial (hex) or PUB_KEY_ID_...
     private_key: object
 
 
@@ -57,17 +62,17 @@ class SandboxConfig:
     secret: str
     mchid: str
     apiv3_key: str
-    merchant_public_key: object      # verifies the merchant's v3 signatures
+    merchant_public_key: object  # verifies the merchant's v3 signatures
     merchant_serial: str
-    key_mode: str                    # one of KEY_MODES
-    platform: Optional[Signer]       # platform certificate (certificate and migrating modes)
-    platform_cert_pem: Optional[str]
-    public_key_mode: Optional[Signer]  # WeChat Pay public key (public-key and migrating modes)
-    notify_public_key_ratio: float   # migrating: share of notifications signed with the public key
-    time_scale: float                # multiplies the notification retry schedule
-    notify_timeout: float            # seconds the merchant has to acknowledge (WeChat: 5)
-    ca_bundle: Optional[str]         # CA file trusted for https notify URLs
-    login_rate_limit: int            # jscode2session calls per openid per minute
+    key_mode: str  # one of KEY_MODES
+    platform: Signer | None  # platform certificate (certificate and migrating modes)
+    platform_cert_pem: str | None
+    public_key_mode: Signer | None  # WeChat Pay public key (public-key and migrating modes)
+    notify_public_key_ratio: float  # migrating: share of notifications signed with the public key
+    time_scale: float  # multiplies the notification retry schedule
+    notify_timeout: float  # seconds the merchant has to acknowledge (WeChat: 5)
+    ca_bundle: str | None  # CA file trusted for https notify URLs
+    login_rate_limit: int  # jscode2session calls per openid per minute
 
     def response_signer(self, request_serial):
         """API responses. Migrating: the public key only when the request named its ID."""
@@ -93,12 +98,16 @@ def build_config(settings):
         raise ValueError("WECHATPAY_APIV3_KEY must be 32 bytes")
 
     has_public_key = all(settings.get(name) for name in PUBLIC_KEY_SETTINGS)
-    key_mode = settings.get("SANDBOX_KEY_MODE") or \
-        ("public-key" if has_public_key else "certificate")
+    key_mode = settings.get("SANDBOX_KEY_MODE") or (
+        "public-key" if has_public_key else "certificate"
+    )
     if key_mode not in KEY_MODES:
         raise ValueError(f"SANDBOX_KEY_MODE must be one of {', '.join(KEY_MODES)}")
-    needed = {"public-key": PUBLIC_KEY_SETTINGS, "certificate": PLATFORM_SETTINGS,
-              "migrating": PUBLIC_KEY_SETTINGS + PLATFORM_SETTINGS}[key_mode]
+    needed = {
+        "public-key": PUBLIC_KEY_SETTINGS,
+        "certificate": PLATFORM_SETTINGS,
+        "migrating": PUBLIC_KEY_SETTINGS + PLATFORM_SETTINGS,
+    }[key_mode]
     missing = [name for name in needed if not settings.get(name)]
     if missing:
         raise ValueError(f"SANDBOX_KEY_MODE={key_mode} needs {', '.join(missing)}")
@@ -107,12 +116,16 @@ def build_config(settings):
     platform, platform_cert = None, None
     if key_mode != "public-key":
         platform_cert = _read(settings["SANDBOX_PLATFORM_CERT"])
-        platform = Signer(certificate_serial(platform_cert),
-                          load_private_key(_read(settings["SANDBOX_PLATFORM_KEY"])))
+        platform = Signer(
+            certificate_serial(platform_cert),
+            load_private_key(_read(settings["SANDBOX_PLATFORM_KEY"])),
+        )
     public_key_mode = None
     if key_mode != "certificate":
-        public_key_mode = Signer(settings["WECHATPAY_PUBLIC_KEY_ID"],
-                                 load_private_key(_read(settings["SANDBOX_PUBLIC_KEY_PRIVATE"])))
+        public_key_mode = Signer(
+            settings["WECHATPAY_PUBLIC_KEY_ID"],
+            load_private_key(_read(settings["SANDBOX_PUBLIC_KEY_PRIVATE"])),
+        )
     ratio = float(settings.get("SANDBOX_NOTIFY_PUBLIC_KEY_RATIO", "1"))
     if not 0 <= ratio <= 1:
         raise ValueError("SANDBOX_NOTIFY_PUBLIC_KEY_RATIO must be between 0 and 1")
@@ -126,8 +139,9 @@ def build_config(settings):
         mchid=settings["WECHATPAY_MCHID"],
         apiv3_key=apiv3_key,
         merchant_public_key=load_public_key(merchant_cert),
-        merchant_serial=(settings.get("WECHATPAY_CERT_SERIAL")
-                         or certificate_serial(merchant_cert)).upper(),
+        merchant_serial=(
+            settings.get("WECHATPAY_CERT_SERIAL") or certificate_serial(merchant_cert)
+        ).upper(),
         key_mode=key_mode,
         platform=platform,
         platform_cert_pem=platform_cert,

@@ -13,7 +13,8 @@ Cashier
         fails like wx.requestPayment: 400 PAYSIGN_INVALID with "errMsg":
         "requestPayment:fail ...". "prepay_id" and "out_trade_no" skip that check (they play
         a user who pays some other way, e.g. a script or another device). "pay" marks the
-        order SUCCESS and sends the payment notification (by the order's api_version) with retries until acknowledged;
+        order SUCCESS and sends the payment notification (by the order's api_version) with
+        retries until acknowledged;
         "cancel" leaves it NOTPAY and sends nothing. 404 PREPAY_NOT_FOUND, 400 PREPAY_EXPIRED
         (prepay_id older than 2 h), ORDER_EXPIRED (past time_expire), ORDER_CLOSED, ORDERPAID.
 
@@ -69,9 +70,11 @@ Inspection and helpers
     POST /sandbox/platform-certificate/rotate  sign with a new platform certificate from now on
     POST /sandbox/reset                      forget all state and faults, stop pending retries
 """
+
 import secrets
 import time
-from datetime import date, datetime, time as clock
+from datetime import date, datetime
+from datetime import time as clock
 
 from flask import Blueprint, current_app, request
 
@@ -90,17 +93,26 @@ def _state():
 
 def _public(order):
     shown = {key: value for key, value in order.items() if key != "request"}
-    shown["refunds"] = [refunds.refund_view(refund) for refund in _state().refunds.values()
-                        if refund["out_trade_no"] == order["out_trade_no"]]
+    shown["refunds"] = [
+        refunds.refund_view(refund)
+        for refund in _state().refunds.values()
+        if refund["out_trade_no"] == order["out_trade_no"]
+    ]
     return shown
 
 
 @bp.get("/health")
 def health():
     config = _state().config
-    return json_response({"ok": True, "appid": config.appid, "mchid": config.mchid,
-                          "key_mode": config.key_mode,
-                          "public_key_mode": bool(config.public_key_mode)})
+    return json_response(
+        {
+            "ok": True,
+            "appid": config.appid,
+            "mchid": config.mchid,
+            "key_mode": config.key_mode,
+            "public_key_mode": bool(config.public_key_mode),
+        }
+    )
 
 
 @bp.post("/pay")
@@ -116,8 +128,16 @@ def cashier():
     if pay_params is not None:
         failure = pay_sign_failure(state, pay_params)
         if failure:
-            return json_response({"error": {"code": "PAYSIGN_INVALID", "message": failure,
-                                            "errMsg": f"requestPayment:fail {failure}"}}, 400)
+            return json_response(
+                {
+                    "error": {
+                        "code": "PAYSIGN_INVALID",
+                        "message": failure,
+                        "errMsg": f"requestPayment:fail {failure}",
+                    }
+                },
+                400,
+            )
         data = {"prepay_id": pay_params["package"].removeprefix("prepay_id=")}
     with state.lock:
         if data.get("prepay_id"):
@@ -127,8 +147,11 @@ def cashier():
         if order is None:
             return control_error(404, "PREPAY_NOT_FOUND", "no order has this prepay_id")
         now = time.time()
-        if data.get("prepay_id") and data["prepay_id"] != order["prepay_id"] \
-                or order["prepay_expires_at"] < now:
+        if (
+            data.get("prepay_id")
+            and data["prepay_id"] != order["prepay_id"]
+            or order["prepay_expires_at"] < now
+        ):
             return control_error(400, "PREPAY_EXPIRED", "this prepay_id has expired")
         if order["trade_state"] in PAID_STATES:
             return control_error(400, "ORDERPAID", "the order is already paid")
@@ -148,21 +171,30 @@ def cashier():
 def pay_sign_failure(state, params):
     """Why WeChat's client would refuse these wx.requestPayment parameters, or None."""
     if not isinstance(params, dict) or not all(
-            isinstance(params.get(name), str) and params[name]
-            for name in ("timeStamp", "nonceStr", "package", "paySign")):
+        isinstance(params.get(name), str) and params[name]
+        for name in ("timeStamp", "nonceStr", "package", "paySign")
+    ):
         return "parameter error: timeStamp, nonceStr, package and paySign must be strings"
     if not params["package"].startswith("prepay_id="):
         return "parameter error: package should be prepay_id=..."
     appid = state.config.appid  # the client signs for the mini program it runs in
     sign_type = params.get("signType") or "MD5"
     if sign_type == "RSA":
-        good = rsa_verify(state.config.merchant_public_key,
-                          f"{appid}\n{params['timeStamp']}\n{params['nonceStr']}\n"
-                          f"{params['package']}\n".encode(), params["paySign"])
+        good = rsa_verify(
+            state.config.merchant_public_key,
+            f"{appid}\n{params['timeStamp']}\n{params['nonceStr']}\n{params['package']}\n".encode(),
+            params["paySign"],
+        )
     elif sign_type in ("MD5", "HMAC-SHA256") and state.settings.get("WECHATPAY_API_KEY"):
-        signed = {"appId": appid, **{name: params[name] for name in
-                                     ("timeStamp", "nonceStr", "package", "signType")
-                                     if name in params}, "sign": params["paySign"]}
+        signed = {
+            "appId": appid,
+            **{
+                name: params[name]
+                for name in ("timeStamp", "nonceStr", "package", "signType")
+                if name in params
+            },
+            "sign": params["paySign"],
+        }
         good = v2_verify(signed, state.settings["WECHATPAY_API_KEY"], sign_type)
     else:
         return f"parameter error: signType {sign_type} is not supported"
@@ -217,8 +249,7 @@ def expire_order(out_trade_no):
 def notifications():
     wanted = request.args.get("out_trade_no")
     with _state().lock:
-        found = [dict(d) for d in _state().deliveries
-                 if wanted in (None, d["out_trade_no"])]
+        found = [dict(d) for d in _state().deliveries if wanted in (None, d["out_trade_no"])]
     return json_response({"notifications": found})
 
 
@@ -256,8 +287,11 @@ def settle_refund(out_refund_no):
 def rotate_platform_certificate():
     """Start signing with a new platform certificate (the old one stays listed)."""
     if _state().config.platform is None:
-        return control_error(400, "NO_PLATFORM_CERTIFICATE", "SANDBOX_KEY_MODE=public-key: "
-                             "this merchant has no platform certificate")
+        return control_error(
+            400,
+            "NO_PLATFORM_CERTIFICATE",
+            "SANDBOX_KEY_MODE=public-key: this merchant has no platform certificate",
+        )
     return json_response({"serial_no": _state().rotate_platform_certificate()})
 
 
@@ -294,11 +328,15 @@ def bill_changes(day):
         return control_error(400, "INVALID_REQUEST", "amount needs the out_trade_no to change")
     # At noon Beijing time of that day: well clear of the midnight edges.
     noon = datetime.combine(day, clock(12), tzinfo=BEIJING).timestamp()
-    change = {"kind": kind, amount_name: amount, "paid_at": noon,
-              "out_trade_no": data.get("out_trade_no") or "SIM" + digits(20),
-              "transaction_id": "4200" + digits(24),
-              "out_refund_no": data.get("out_refund_no") or "SIMR" + secrets.token_hex(8),
-              "refund_id": "50" + digits(27)}
+    change = {
+        "kind": kind,
+        amount_name: amount,
+        "paid_at": noon,
+        "out_trade_no": data.get("out_trade_no") or "SIM" + digits(20),
+        "transaction_id": "4200" + digits(24),
+        "out_refund_no": data.get("out_refund_no") or "SIMR" + secrets.token_hex(8),
+        "refund_id": "50" + digits(27),
+    }
     with state.lock:
         state.bill_changes.setdefault(day.isoformat(), []).append(change)
     return json_response({"change": change}, 201)

@@ -11,6 +11,7 @@
 and writes them to the env file. Existing files are left alone, so it is safe to run on every
 ``make dev``. None of this is ever valid against the real WeChat Pay.
 """
+
 import argparse
 import base64
 import datetime
@@ -46,12 +47,23 @@ def _development_key():
         target = (1 << 2047) | (DEV_MODULUS_MARK << 1983) | secrets.randbits(1983)
         q = _next_prime(target // p | 1)
         n = p * q
-        if n.bit_length() == 2048 and (n >> 1983) & (2**64 - 1) == DEV_MODULUS_MARK \
-                and (p - 1) * (q - 1) % e and p != q:
+        if (
+            n.bit_length() == 2048
+            and (n >> 1983) & (2**64 - 1) == DEV_MODULUS_MARK
+            and (p - 1) * (q - 1) % e
+            and p != q
+        ):
             break
     d = pow(e, -1, (p - 1) * (q - 1))
-    numbers = rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
-                                    rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, n))
+    numbers = rsa.RSAPrivateNumbers(
+        p,
+        q,
+        d,
+        rsa.rsa_crt_dmp1(d, p),
+        rsa.rsa_crt_dmq1(d, q),
+        rsa.rsa_crt_iqmp(p, q),
+        rsa.RSAPublicNumbers(e, n),
+    )
     return numbers.private_key()
 
 
@@ -85,25 +97,37 @@ def _probably_prime(n, rounds=40):
 
 
 def _key_pem(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _public_pem(key):
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def self_signed_certificate(key, common_name, days=3650):
     """A self-signed certificate whose serial prints as exactly 40 uppercase hex digits."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, DEV_CERT_ORGANIZATION)])
-    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, DEV_CERT_ORGANIZATION),
+        ]
+    )
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     serial = secrets.randbelow(2**159 - 2**156) + 2**156
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(serial)
-            .not_valid_before(start).not_valid_after(start + datetime.timedelta(days=days))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -113,7 +137,8 @@ def generate(key_dir):
     key_dir.mkdir(parents=True, exist_ok=True)
     # The backend refuses, in production, any key that lies beside this marker.
     (key_dir / DEV_KEYS_MARKER).write_text(
-        "These keys were generated for the local WeChat simulator. Never deploy them.\n")
+        "These keys were generated for the local WeChat simulator. Never deploy them.\n"
+    )
 
     def write(name, data):
         path = key_dir / name
@@ -130,8 +155,11 @@ def generate(key_dir):
         else:
             key = _development_key()
             write(key_path.name, _key_pem(key))
-        cert_path = write(f"{prefix}_cert.pem", self_signed_certificate(key, prefix)) \
-            if with_cert else write(f"{prefix}_pub.pem", _public_pem(key))
+        cert_path = (
+            write(f"{prefix}_cert.pem", self_signed_certificate(key, prefix))
+            if with_cert
+            else write(f"{prefix}_pub.pem", _public_pem(key))
+        )
         return str(key_path), cert_path
 
     merchant_key, merchant_cert = pair("merchant", with_cert=True)
@@ -161,8 +189,8 @@ def fresh_secrets():
         # The mini program's message push (Token and EncodingAESKey), in the secure mode.
         "WECHAT_PUSH_TOKEN": secrets.token_hex(16),
         "WECHAT_PUSH_AES_KEY": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
-        "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_" + "".join(
-            str(secrets.randbelow(10)) for _ in range(34)),
+        "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_"
+        + "".join(str(secrets.randbelow(10)) for _ in range(34)),
         # A merchant created today: the backend above is set up with the public key.
         "SANDBOX_KEY_MODE": "public-key",
     }
@@ -182,10 +210,18 @@ def ensure_env(key_dir, env_path, overrides=None, wiring=None):
     """Write ``env_path`` with development settings; keep whatever it already says, except
     ``wiring`` (URLs of this run's servers), which always replaces it."""
     existing = read_env(env_path)
-    values = {**fresh_secrets(), **generate(key_dir), **(overrides or {}), **existing,
-              **(wiring or {})}
-    lines = ["# Development settings written by `python -m sandbox.devkeys`.",
-             "# For the local simulator only; see the README, 'From the simulator to a real merchant account'."]
+    values = {
+        **fresh_secrets(),
+        **generate(key_dir),
+        **(overrides or {}),
+        **existing,
+        **(wiring or {}),
+    }
+    lines = [
+        "# Development settings written by `python -m sandbox.devkeys`.",
+        "# For the local simulator only; see the README, "
+        "'From the simulator to a real merchant account'.",
+    ]
     lines += [f"{key}={value}" for key, value in values.items()]
     Path(env_path).write_text("\n".join(lines) + "\n")
     os.chmod(env_path, 0o600)

@@ -3,6 +3,7 @@
 ``POST /sandbox/login-code`` plays ``wx.login`` on the phone and mints a code; the backend
 redeems it at ``GET /sns/jscode2session`` exactly as it would at api.weixin.qq.com.
 """
+
 import base64
 import secrets
 import string
@@ -42,8 +43,12 @@ def mint_code():
     code = nonce(32)
     state = _state()
     with state.lock:
-        state.codes[code] = {"openid": openid, "expires_at": time.time() + expires_in,
-                             "used": False, "blocked": bool(data.get("blocked"))}
+        state.codes[code] = {
+            "openid": openid,
+            "expires_at": time.time() + expires_in,
+            "used": False,
+            "blocked": bool(data.get("blocked")),
+        }
     return json_response({"code": code, "openid": openid})
 
 
@@ -79,5 +84,6 @@ def jscode2session():
             return wechat_error(45011, "api minute-quota reach limit mustslower retry next minute")
         # session_key: base64 of 16 random bytes, stable per openid like a live session.
         session_key = state.session_keys.setdefault(
-            openid, base64.b64encode(secrets.token_bytes(16)).decode())
+            openid, base64.b64encode(secrets.token_bytes(16)).decode()
+        )
     return json_response({"openid": openid, "session_key": session_key})

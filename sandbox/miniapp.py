@@ -20,6 +20,7 @@ Control (see sandbox/README.md): ``POST /sandbox/shipping/confirm`` (the user co
 the order settles), ``POST /sandbox/shipping/managed`` ``{"managed"}``, ``GET|POST
 /sandbox/access-token`` (call count; ``{"action": "expire"|"rotate"}``).
 """
+
 import json
 import secrets
 import time
@@ -47,8 +48,9 @@ def _state():
 
 def _memory(state):
     """This module's part of the simulator's state (cleared by /sandbox/reset)."""
-    return state.miniapp.setdefault("data", {"tokens": {}, "current": None, "calls": 0,
-                                             "managed": True, "shipping": {}})
+    return state.miniapp.setdefault(
+        "data", {"tokens": {}, "current": None, "calls": 0, "managed": True, "shipping": {}}
+    )
 
 
 @bp.post("/cgi-bin/stable_token")
@@ -62,7 +64,8 @@ def stable_token():
     if body.get("appid") != config.appid:
         return wechat_error(40013, "invalid appid")
     if not isinstance(body.get("secret"), str) or not secrets.compare_digest(
-            body["secret"].encode(), config.secret.encode()):
+        body["secret"].encode(), config.secret.encode()
+    ):
         return wechat_error(40125, "invalid appsecret")
     with state.lock:
         memory, now = _memory(state), time.time()
@@ -73,8 +76,9 @@ def stable_token():
             current = None
         if current is None or memory["tokens"].get(current, 0) - now <= RENEW_WINDOW:
             current = memory["current"] = _mint(memory, now)
-        return json_response({"access_token": current,
-                              "expires_in": int(memory["tokens"][current] - now)})
+        return json_response(
+            {"access_token": current, "expires_in": int(memory["tokens"][current] - now)}
+        )
 
 
 def _mint(memory, now):
@@ -124,14 +128,17 @@ def upload_shipping_info():
         problem = _shipping_problem(body, order)
         if problem:
             return wechat_error(47001, f"data format error: {problem}")
-        shipping = _memory(state)["shipping"].setdefault(order["transaction_id"], {
-            "uploads": [], "order_state": 1})
+        shipping = _memory(state)["shipping"].setdefault(
+            order["transaction_id"], {"uploads": [], "order_state": 1}
+        )
         if order["trade_state"] == "REFUND" or shipping["order_state"] >= 3:
             return wechat_error(10060004, "支付单处于不可发货的状态")
         if len(shipping["uploads"]) >= 2:
             return wechat_error(10060003, "支付单已使用重新发货机会")
-        if shipping["uploads"] and \
-                _parse_time(body["upload_time"]) <= shipping["uploads"][-1]["upload_at"]:
+        if (
+            shipping["uploads"]
+            and _parse_time(body["upload_time"]) <= shipping["uploads"][-1]["upload_at"]
+        ):
             return wechat_error(47001, "data format error: upload_time must be later")
         first = not shipping["uploads"]
         shipping["uploads"].append({**body, "upload_at": _parse_time(body["upload_time"])})
@@ -165,19 +172,22 @@ def _shipping_problem(body, order):
         return "shipping_list must have 1..15 items"
     if body["delivery_mode"] == 1 and len(parcels) != 1:
         return "a unified delivery has one item"
-    if body["delivery_mode"] == 2 and (body["logistics_type"] != 1
-                                       or not isinstance(body.get("is_all_delivered"), bool)):
+    if body["delivery_mode"] == 2 and (
+        body["logistics_type"] != 1 or not isinstance(body.get("is_all_delivered"), bool)
+    ):
         return "a split delivery is express only and needs is_all_delivered"
     for parcel in parcels:
         if not isinstance(parcel, dict) or not _text(parcel.get("item_desc"), 120):
             return "item_desc must be 1..120 characters"
         if body["logistics_type"] == 1:
-            if not _text(parcel.get("tracking_no"), 128) or \
-                    not _text(parcel.get("express_company"), 128):
+            if not _text(parcel.get("tracking_no"), 128) or not _text(
+                parcel.get("express_company"), 128
+            ):
                 return "express needs tracking_no and express_company"
             contact = parcel.get("contact") if isinstance(parcel.get("contact"), dict) else {}
             if parcel["express_company"] == "SF" and not (
-                    contact.get("receiver_contact") or contact.get("consignor_contact")):
+                contact.get("receiver_contact") or contact.get("consignor_contact")
+            ):
                 return "SF Express needs a contact"
     payer = body.get("payer")
     if not isinstance(payer, dict) or payer.get("openid") != _payer(order):
@@ -213,40 +223,63 @@ def get_order():
     state = _state()
     with state.lock:
         if body.get("transaction_id"):
-            order = _order_by_key(state, {"order_number_type": 2,
-                                          "transaction_id": body["transaction_id"]})
+            order = _order_by_key(
+                state, {"order_number_type": 2, "transaction_id": body["transaction_id"]}
+            )
         else:
-            order = _order_by_key(state, {"order_number_type": 1, "mchid": body.get(
-                "merchant_id"), "out_trade_no": body.get("merchant_trade_no")})
+            order = _order_by_key(
+                state,
+                {
+                    "order_number_type": 1,
+                    "mchid": body.get("merchant_id"),
+                    "out_trade_no": body.get("merchant_trade_no"),
+                },
+            )
         if order is None:
             return wechat_error(10060001, "支付单不存在")
-        shipping = _memory(state)["shipping"].get(order["transaction_id"], {
-            "uploads": [], "order_state": 1})
+        shipping = _memory(state)["shipping"].get(
+            order["transaction_id"], {"uploads": [], "order_state": 1}
+        )
         view = _order_view(order, shipping)
     return json_response({"errcode": 0, "errmsg": "ok", "order": view})
 
 
 def _order_view(order, shipping):
-    state = 5 if order["trade_state"] == "REFUND" and shipping["order_state"] < 4 \
+    state = (
+        5
+        if order["trade_state"] == "REFUND" and shipping["order_state"] < 4
         else shipping["order_state"]
-    view = {"transaction_id": order["transaction_id"], "merchant_id": _state().config.mchid,
-            "merchant_trade_no": order["out_trade_no"],
-            "description": order.get("description") or order.get("body", ""),
-            "paid_amount": order.get("amount", {}).get("total") or int(order.get("total_fee", 0)),
-            "openid": _payer(order), "trade_create_time": int(order["created_at"]),
-            "pay_time": int(order["paid_at"]), "order_state": state, "in_complaint": False}
+    )
+    view = {
+        "transaction_id": order["transaction_id"],
+        "merchant_id": _state().config.mchid,
+        "merchant_trade_no": order["out_trade_no"],
+        "description": order.get("description") or order.get("body", ""),
+        "paid_amount": order.get("amount", {}).get("total") or int(order.get("total_fee", 0)),
+        "openid": _payer(order),
+        "trade_create_time": int(order["created_at"]),
+        "pay_time": int(order["paid_at"]),
+        "order_state": state,
+        "in_complaint": False,
+    }
     if shipping["uploads"]:
         last = shipping["uploads"][-1]
         view["shipping"] = {
-            "delivery_mode": last["delivery_mode"], "logistics_type": last["logistics_type"],
+            "delivery_mode": last["delivery_mode"],
+            "logistics_type": last["logistics_type"],
             "finish_shipping": last["delivery_mode"] == 1 or bool(last.get("is_all_delivered")),
             "finish_shipping_count": len(shipping["uploads"]) - 1,
             "goods_desc": last["shipping_list"][0]["item_desc"],
-            "shipping_list": [{"tracking_no": p.get("tracking_no", ""),
-                               "express_company": p.get("express_company", ""),
-                               "goods_desc": p["item_desc"],
-                               "upload_time": int(last["upload_at"])}
-                              for p in last["shipping_list"]]}
+            "shipping_list": [
+                {
+                    "tracking_no": p.get("tracking_no", ""),
+                    "express_company": p.get("express_company", ""),
+                    "goods_desc": p["item_desc"],
+                    "upload_time": int(last["upload_at"]),
+                }
+                for p in last["shipping_list"]
+            ],
+        }
     return view
 
 
@@ -261,8 +294,9 @@ def confirm_receipt():
         order = state.order_by_reference(data)
         shipping = _memory(state)["shipping"].get((order or {}).get("transaction_id"))
         if shipping is None or shipping["order_state"] != 2:
-            return control_error(409, "NOT_SHIPPED", "the order is not shipped, or already "
-                                 "received")
+            return control_error(
+                409, "NOT_SHIPPED", "the order is not shipped, or already received"
+            )
         shipping.update(order_state=4, received_at=time.time(), settled_at=time.time())
     _push_settlement(state, order, shipping, shipped=False)
     return json_response({"transaction_id": order["transaction_id"], "order_state": 4})
@@ -289,8 +323,11 @@ def access_token_control():
             data = request.get_json(silent=True)
             action = data.get("action") if isinstance(data, dict) else None
             if action not in ("expire", "rotate") or memory["current"] is None:
-                return control_error(400, "INVALID_REQUEST", 'action must be "expire" or '
-                                     '"rotate", after a token was issued')
+                return control_error(
+                    400,
+                    "INVALID_REQUEST",
+                    'action must be "expire" or "rotate", after a token was issued',
+                )
             if action == "expire":
                 memory["tokens"][memory["current"]] = time.time()
             else:
@@ -304,35 +341,55 @@ def _push_settlement(state, order, shipping, shipped):
     url, token = state.settings.get("SANDBOX_PUSH_URL"), state.settings.get("WECHAT_PUSH_TOKEN")
     if not url or not token:
         return
-    message = {"ToUserName": "gh_" + state.config.appid[2:14], "FromUserName": "o_wechat_system",
-               "CreateTime": int(time.time()), "MsgType": "event",
-               "Event": "trade_manage_order_settlement",
-               "transaction_id": order["transaction_id"], "merchant_id": state.config.mchid,
-               "merchant_trade_no": order["out_trade_no"], "pay_time": int(order["paid_at"]),
-               "shipped_time": int(shipping["shipped_at"])}
+    message = {
+        "ToUserName": "gh_" + state.config.appid[2:14],
+        "FromUserName": "o_wechat_system",
+        "CreateTime": int(time.time()),
+        "MsgType": "event",
+        "Event": "trade_manage_order_settlement",
+        "transaction_id": order["transaction_id"],
+        "merchant_id": state.config.mchid,
+        "merchant_trade_no": order["out_trade_no"],
+        "pay_time": int(order["paid_at"]),
+        "shipped_time": int(shipping["shipped_at"]),
+    }
     if shipped:
         message["estimated_settlement_time"] = int(shipping["shipped_at"]) + SETTLEMENT_DELAY
     else:
-        message.update(confirm_receive_method=2, confirm_receive_time=int(
-            shipping["received_at"]), settlement_time=int(shipping["settled_at"]))
+        message.update(
+            confirm_receive_method=2,
+            confirm_receive_time=int(shipping["received_at"]),
+            settlement_time=int(shipping["settled_at"]),
+        )
     body, params = push_request(state.settings, message)
     query = "&".join(f"{k}={v}" for k, v in params.items())
-    state.deliver(f"{url}?{query}", body, {"Content-Type": "application/json"},
-                  lambda response: response.status_code == 200 and response.text in (
-                      "success", ""), event_id=f"push:{message['Event']}:{message['CreateTime']}",
-                  out_trade_no=order["out_trade_no"])
+    state.deliver(
+        f"{url}?{query}",
+        body,
+        {"Content-Type": "application/json"},
+        lambda response: response.status_code == 200 and response.text in ("success", ""),
+        event_id=f"push:{message['Event']}:{message['CreateTime']}",
+        out_trade_no=order["out_trade_no"],
+    )
 
 
 def push_request(settings, message, timestamp=None):
     """``(body bytes, query params)`` of one push, plaintext or encrypted as configured."""
     token, key = settings["WECHAT_PUSH_TOKEN"], settings.get("WECHAT_PUSH_AES_KEY")
     timestamp, nonce = str(timestamp or int(time.time())), make_nonce(10)
-    params = {"signature": push.signature(token, timestamp, nonce), "timestamp": timestamp,
-              "nonce": nonce}
+    params = {
+        "signature": push.signature(token, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
     if not key:
         return json_bytes(message), params
-    encrypted = push.encrypt(push.aes_key(key), json.dumps(message, ensure_ascii=False).encode(),
-                             settings["WECHAT_APPID"])
-    params.update(encrypt_type="aes", msg_signature=push.signature(token, timestamp, nonce,
-                                                                   encrypted))
+    encrypted = push.encrypt(
+        push.aes_key(key),
+        json.dumps(message, ensure_ascii=False).encode(),
+        settings["WECHAT_APPID"],
+    )
+    params.update(
+        encrypt_type="aes", msg_signature=push.signature(token, timestamp, nonce, encrypted)
+    )
     return json_bytes({"ToUserName": message["ToUserName"], "Encrypt": encrypted}), params

@@ -8,6 +8,7 @@ An ABNORMAL refund can be sent again to a bank card with apply-abnormal-refund, 
 Checks as WeChat's: ``amount.total`` must be the order's, at most 50 refunds per order,
 INVALID_REQUEST beyond what is left, and the same out_refund_no answers the same refund.
 """
+
 import re
 import time
 import uuid
@@ -57,15 +58,16 @@ def create_refund():
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
         existing = state.refunds.get(out_refund_no)
         if existing is not None:
-            if (existing["out_trade_no"] != order["out_trade_no"]
-                    or existing["amount"]["refund"] != amount["refund"]):
+            if (
+                existing["out_trade_no"] != order["out_trade_no"]
+                or existing["amount"]["refund"] != amount["refund"]
+            ):
                 raise ApiError(400, "INVALID_REQUEST", "退款单号已用于其他退款")
             return json_response(refund_view(existing))  # a retry of the same refund
         if order["trade_state"] not in ("SUCCESS", "REFUND"):
             raise ApiError(400, "INVALID_REQUEST", "订单未支付，不能退款")
         if amount["total"] != order["amount"]["total"]:
-            raise param_error("/amount/total", "does not match the order's total",
-                              amount["total"])
+            raise param_error("/amount/total", "does not match the order's total", amount["total"])
         refunds = order_refunds(state, order)
         if len(refunds) >= MAX_REFUNDS_PER_ORDER:
             raise ApiError(403, "RULE_LIMIT", "退款次数超过限制")
@@ -74,9 +76,15 @@ def create_refund():
             # else there: the merchant account's balance is too low (arm an api fault for it).
             raise ApiError(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
         refund, final_status = add_refund(
-            state, order, out_refund_no, amount["refund"], api_version="v3",
-            reason=reason, notify_url=notify_url,
-            funds_account=params.get("funds_account") or "AVAILABLE")
+            state,
+            order,
+            out_refund_no,
+            amount["refund"],
+            api_version="v3",
+            reason=reason,
+            notify_url=notify_url,
+            funds_account=params.get("funds_account") or "AVAILABLE",
+        )
         answer = refund_view(refund)  # WeChat answers before the money has moved
     finish_refund(state, refund, final_status)
     return json_response(answer)
@@ -102,9 +110,12 @@ def apply_abnormal_refund(refund_id):
     if kind not in ("USER_BANK_CARD", "MERCHANT_BANK_CARD"):
         raise param_error("/type", "must be USER_BANK_CARD or MERCHANT_BANK_CARD", kind)
     if kind == "USER_BANK_CARD" and not all(
-            params.get(name) for name in ("bank_type", "bank_account", "real_name")):
-        raise param_error("/bank_account", "USER_BANK_CARD needs bank_type, bank_account and "
-                          "real_name (encrypted)")
+        params.get(name) for name in ("bank_type", "bank_account", "real_name")
+    ):
+        raise param_error(
+            "/bank_account",
+            "USER_BANK_CARD needs bank_type, bank_account and real_name (encrypted)",
+        )
     with state.lock:
         refund = state.refunds.get(params.get("out_refund_no"))
         if refund is None or refund["refund_id"] != refund_id:
@@ -124,15 +135,33 @@ def apply_abnormal_refund(refund_id):
 
 def refund_view(refund):
     total, amount = refund["amount"]["total"], refund["amount"]["refund"]
-    view = {key: refund[key] for key in (
-        "refund_id", "out_refund_no", "transaction_id", "out_trade_no", "channel",
-        "user_received_account", "create_time", "status", "funds_account")}
+    view = {
+        key: refund[key]
+        for key in (
+            "refund_id",
+            "out_refund_no",
+            "transaction_id",
+            "out_trade_no",
+            "channel",
+            "user_received_account",
+            "create_time",
+            "status",
+            "funds_account",
+        )
+    }
     if refund["success_time"]:
         view["success_time"] = refund["success_time"]
-    view["amount"] = {"total": total, "refund": amount, "payer_total": total,
-                      "payer_refund": amount, "settlement_total": total,
-                      "settlement_refund": amount, "discount_refund": 0, "currency": "CNY",
-                      "from": []}
+    view["amount"] = {
+        "total": total,
+        "refund": amount,
+        "payer_total": total,
+        "payer_refund": amount,
+        "settlement_total": total,
+        "settlement_refund": amount,
+        "discount_refund": 0,
+        "currency": "CNY",
+        "from": [],
+    }
     view["promotion_detail"] = []
     return view
 
@@ -147,18 +176,26 @@ def refunded(refunds):
     return sum(r["amount"]["refund"] for r in refunds if r["status"] != "CLOSED")
 
 
-def add_refund(state, order, out_refund_no, amount, *, api_version, reason, notify_url,
-               funds_account):
+def add_refund(
+    state, order, out_refund_no, amount, *, api_version, reason, notify_url, funds_account
+):
     """Store a new PROCESSING refund of a paid order that the caller (holding ``state.lock``)
     has checked. Returns it and the status it is to end in: SUCCESS unless a refund fault
     says otherwise; hand both to ``finish_refund`` once the answer is built."""
     refund = {
         "api_version": api_version,
-        "refund_id": "50" + digits(27), "out_refund_no": out_refund_no,
-        "transaction_id": order["transaction_id"], "out_trade_no": order["out_trade_no"],
-        "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
-        "create_time": rfc3339(time.time()), "success_time": None, "status": "PROCESSING",
-        "funds_account": funds_account, "reason": reason or "", "notify_url": notify_url,
+        "refund_id": "50" + digits(27),
+        "out_refund_no": out_refund_no,
+        "transaction_id": order["transaction_id"],
+        "out_trade_no": order["out_trade_no"],
+        "channel": "ORIGINAL",
+        "user_received_account": "支付用户零钱",
+        "create_time": rfc3339(time.time()),
+        "success_time": None,
+        "status": "PROCESSING",
+        "funds_account": funds_account,
+        "reason": reason or "",
+        "notify_url": notify_url,
         "amount": {"total": order["amount"]["total"], "refund": amount},
     }
     state.refunds[out_refund_no] = refund
@@ -191,35 +228,55 @@ def notify_refund(state, refund):
     config = state.config
     with state.lock:
         resource = {
-            "mchid": config.mchid, "transaction_id": refund["transaction_id"],
-            "out_trade_no": refund["out_trade_no"], "refund_id": refund["refund_id"],
-            "out_refund_no": refund["out_refund_no"], "refund_status": refund["status"],
+            "mchid": config.mchid,
+            "transaction_id": refund["transaction_id"],
+            "out_trade_no": refund["out_trade_no"],
+            "refund_id": refund["refund_id"],
+            "out_refund_no": refund["out_refund_no"],
+            "refund_status": refund["status"],
             "user_received_account": refund["user_received_account"],
-            "amount": {"total": refund["amount"]["total"], "refund": refund["amount"]["refund"],
-                       "payer_total": refund["amount"]["total"],
-                       "payer_refund": refund["amount"]["refund"]},
+            "amount": {
+                "total": refund["amount"]["total"],
+                "refund": refund["amount"]["refund"],
+                "payer_total": refund["amount"]["total"],
+                "payer_refund": refund["amount"]["refund"],
+            },
         }
         if refund["success_time"]:
             resource["success_time"] = refund["success_time"]
     resource_nonce = nonce(12)
     event_id = str(uuid.uuid4())
-    body = json_bytes({
-        "id": event_id, "create_time": rfc3339(time.time()),
-        "resource_type": "encrypt-resource", "event_type": f"REFUND.{resource['refund_status']}",
-        "summary": FINAL_STATUSES[resource["refund_status"]],
-        "resource": {
-            "original_type": "refund", "algorithm": "AEAD_AES_256_GCM",
-            "ciphertext": aes_gcm_encrypt(config.apiv3_key, resource_nonce,
-                                          json_bytes(resource), "refund"),
-            "associated_data": "refund", "nonce": resource_nonce},
-    })
+    body = json_bytes(
+        {
+            "id": event_id,
+            "create_time": rfc3339(time.time()),
+            "resource_type": "encrypt-resource",
+            "event_type": f"REFUND.{resource['refund_status']}",
+            "summary": FINAL_STATUSES[resource["refund_status"]],
+            "resource": {
+                "original_type": "refund",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": aes_gcm_encrypt(
+                    config.apiv3_key, resource_nonce, json_bytes(resource), "refund"
+                ),
+                "associated_data": "refund",
+                "nonce": resource_nonce,
+            },
+        }
+    )
     signer = config.notification_signer()
-    state.deliver(refund["notify_url"], body,
-                  lambda payload: {"Content-Type": "application/json",
-                                   "User-Agent": "Mozilla/4.0",
-                                   **signed_headers(signer, payload)},
-                  lambda response: response.status_code in (200, 204),
-                  event_id=event_id, out_trade_no=refund["out_trade_no"])
+    state.deliver(
+        refund["notify_url"],
+        body,
+        lambda payload: {
+            "Content-Type": "application/json",
+            "User-Agent": "Mozilla/4.0",
+            **signed_headers(signer, payload),
+        },
+        lambda response: response.status_code in (200, 204),
+        event_id=event_id,
+        out_trade_no=refund["out_trade_no"],
+    )
 
 
 # How a settled refund is told to the merchant, per API version; sandbox.v2_refunds adds "v2".

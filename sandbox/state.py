@@ -3,6 +3,7 @@
 One ``SandboxState`` per app (``app.extensions["sandbox"]``), every field guarded by
 ``state.lock``, so several simulators can run in one test process without sharing anything.
 """
+
 import itertools
 import json
 import secrets
@@ -19,12 +20,27 @@ from .devkeys import _new_key, self_signed_certificate
 from .wire import compact_time, digits, rfc3339
 
 # WeChat's notification retry schedule in seconds (protocol B5), after the first attempt.
-RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800,
-                  21600, 21600)
+RETRY_SCHEDULE = (
+    15,
+    15,
+    30,
+    180,
+    600,
+    1200,
+    1800,
+    1800,
+    1800,
+    3600,
+    10800,
+    10800,
+    10800,
+    21600,
+    21600,
+)
 PREPAY_LIFETIME = 2 * 3600  # a prepay_id is valid for 2 h
 DEFAULT_ORDER_LIFETIME = 7 * 24 * 3600
 NOTIFY_ACTIONS = ("drop", "duplicate", "delay", "signtest", "tamper")
-DELIVERY_LOG_SIZE = 10000   # keep memory bounded when a dev stack runs for days
+DELIVERY_LOG_SIZE = 10000  # keep memory bounded when a dev stack runs for days
 
 
 class FaultError(ValueError):
@@ -37,7 +53,7 @@ PAID_STATES = ("SUCCESS", "REFUND")
 
 class SandboxState:
     def __init__(self, config, settings):
-        self.config = config      # parsed keys and identities (sandbox.config.SandboxConfig)
+        self.config = config  # parsed keys and identities (sandbox.config.SandboxConfig)
         self.settings = settings  # the raw env-style settings, e.g. WECHATPAY_API_KEY for v2
         self.lock = threading.RLock()
         # Per API version, a function(state, order) -> event id that sends the payment
@@ -52,18 +68,18 @@ class SandboxState:
         self._clear()
 
     def _clear(self):
-        self.codes = {}           # js_code -> {"openid", "expires_at", "used", "blocked"}
-        self.session_keys = {}    # openid -> session_key
-        self.login_calls = {}     # openid -> [unix time of each jscode2session]
-        self.orders = {}          # out_trade_no -> order dict (any API version)
-        self.prepays = {}         # prepay_id -> out_trade_no
-        self.transactions = {}    # transaction_id -> out_trade_no
-        self.refunds = {}         # out_refund_no -> refund dict (v3)
-        self.bill_files = {}      # download token -> (bytes, expires_at)
-        self.bill_changes = {}    # "YYYY-MM-DD" -> [disagreement...] (POST /sandbox/bills/<day>)
+        self.codes = {}  # js_code -> {"openid", "expires_at", "used", "blocked"}
+        self.session_keys = {}  # openid -> session_key
+        self.login_calls = {}  # openid -> [unix time of each jscode2session]
+        self.orders = {}  # out_trade_no -> order dict (any API version)
+        self.prepays = {}  # prepay_id -> out_trade_no
+        self.transactions = {}  # transaction_id -> out_trade_no
+        self.refunds = {}  # out_refund_no -> refund dict (v3)
+        self.bill_files = {}  # download token -> (bytes, expires_at)
+        self.bill_changes = {}  # "YYYY-MM-DD" -> [disagreement...] (POST /sandbox/bills/<day>)
         self.faults = []
-        self.deliveries = []      # one dict per notification attempt, oldest first
-        self.miniapp = {}         # access tokens and shipping info (sandbox.miniapp)
+        self.deliveries = []  # one dict per notification attempt, oldest first
+        self.miniapp = {}  # access tokens and shipping info (sandbox.miniapp)
         self._stop = threading.Event()
 
     def rotate_platform_certificate(self):
@@ -124,8 +140,13 @@ class SandboxState:
             paid_at = time.time()
             # 28 digits shaped like WeChat's: 4200, 6 digits, the date, 10 digits.
             transaction_id = "4200" + digits(6) + compact_time(paid_at)[:8] + digits(10)
-            order.update(trade_state="SUCCESS", paid_at=paid_at, success_time=rfc3339(paid_at),
-                         transaction_id=transaction_id, bank_type="OTHERS")
+            order.update(
+                trade_state="SUCCESS",
+                paid_at=paid_at,
+                success_time=rfc3339(paid_at),
+                transaction_id=transaction_id,
+                bank_type="OTHERS",
+            )
             self.transactions[order["transaction_id"]] = order["out_trade_no"]
 
     def notify(self, order):
@@ -146,9 +167,12 @@ class SandboxState:
         port the request came in on (a fault with "port" hits one base URL only)."""
         with self.lock:
             for fault in self.faults:
-                if (fault["kind"] == "api" and path.startswith(fault["path"])
-                        and fault.get("method") in (None, method)
-                        and fault.get("port") in (None, port)):
+                if (
+                    fault["kind"] == "api"
+                    and path.startswith(fault["path"])
+                    and fault.get("method") in (None, method)
+                    and fault.get("port") in (None, port)
+                ):
                     return self._use(fault)
         return None
 
@@ -157,8 +181,11 @@ class SandboxState:
         taken = {}
         with self.lock:
             for fault in list(self.faults):
-                if (fault["kind"] == "notify" and fault["action"] not in taken
-                        and fault.get("out_trade_no") in (None, out_trade_no)):
+                if (
+                    fault["kind"] == "notify"
+                    and fault["action"] not in taken
+                    and fault.get("out_trade_no") in (None, out_trade_no)
+                ):
                     taken[fault["action"]] = self._use(fault)
         return taken
 
@@ -178,8 +205,9 @@ class SandboxState:
 
     # --- notification delivery ----------------------------------------------------------------
 
-    def deliver(self, url, body, headers, is_acknowledged, *, event_id=None, out_trade_no=None,
-                tamper=None):
+    def deliver(
+        self, url, body, headers, is_acknowledged, *, event_id=None, out_trade_no=None, tamper=None
+    ):
         """POST ``body`` to ``url`` on WeChat's retry schedule, in a background thread.
 
         ``headers`` is a dict, or a function(body) -> dict called before every attempt (v3 signs
@@ -201,17 +229,28 @@ class SandboxState:
                 probe = SIGNTEST_PREFIX + secrets.token_urlsafe(32)
                 sent_headers["Wechatpay-Signature"] = probe
             try:
-                response = requests.post(url, data=payload, headers=sent_headers,
-                                         timeout=self.config.notify_timeout,
-                                         verify=self.config.ca_bundle or True)
+                response = requests.post(
+                    url,
+                    data=payload,
+                    headers=sent_headers,
+                    timeout=self.config.notify_timeout,
+                    verify=self.config.ca_bundle or True,
+                )
                 status, error = response.status_code, None
                 acknowledged = _acknowledged(is_acknowledged, response)
             except requests.RequestException as exc:
                 status, error, acknowledged = None, type(exc).__name__, False
             if stop.is_set():
                 return True  # reset while in flight: stop, and keep the new log clean
-            self._log(meta, attempt=attempt, copy=copy, status=status, error=error,
-                      acknowledged=acknowledged, fault=fault)
+            self._log(
+                meta,
+                attempt=attempt,
+                copy=copy,
+                status=status,
+                error=error,
+                acknowledged=acknowledged,
+                fault=fault,
+            )
             return acknowledged
 
         def retry_until_acknowledged(copy):
@@ -226,14 +265,23 @@ class SandboxState:
                 if probe in faults:
                     send(1, 0, fault=probe)
             if "drop" in faults:
-                self._log(meta, attempt=0, copy=0, status=None, error="dropped",
-                          acknowledged=False, fault="drop")
+                self._log(
+                    meta,
+                    attempt=0,
+                    copy=0,
+                    status=None,
+                    error="dropped",
+                    acknowledged=False,
+                    fault="drop",
+                )
                 return
             if "delay" in faults and stop.wait(faults["delay"]["seconds"]):
                 return
             copies = faults["duplicate"]["copies"] if "duplicate" in faults else 1
-            threads = [threading.Thread(target=retry_until_acknowledged, args=(copy,),
-                                        daemon=True) for copy in range(1, copies + 1)]
+            threads = [
+                threading.Thread(target=retry_until_acknowledged, args=(copy,), daemon=True)
+                for copy in range(1, copies + 1)
+            ]
             for thread in threads:
                 thread.start()
 

@@ -6,13 +6,14 @@ for a client certificate (``CERT_OPTIONAL``), verified against ``client_ca``; th
 routes then refuse a request that brought none, or one that is not the merchant's
 (``sandbox.v2_refunds``).
 """
+
 import ssl
 
 
 def server_context(cert, key, client_ca):
     """An SSL context for ``werkzeug``: our certificate, and client certificates verified
     against ``client_ca`` (by default the merchant's self-signed dev certificate itself)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)   # trusts no CA but client_ca
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # trusts no CA but client_ca
     context.load_cert_chain(cert, key)
     context.load_verify_locations(client_ca)
     context.verify_mode = ssl.CERT_OPTIONAL

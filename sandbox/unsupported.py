@@ -9,25 +9,50 @@ usual unsigned ``return_code=FAIL``. Any other path under a v2 prefix is not a W
 at all: HTTP 404 with a ``return_code=FAIL`` XML body. Paths outside the v2 prefixes (/v3, the
 mini program's /sns, /cgi-bin, /wxa...) keep their own JSON errors.
 """
+
 # WeChat Pay v2 endpoints that exist at WeChat but are not simulated (when a route for one of
 # them is added, that route answers instead).
 KNOWN_V2_ENDPOINTS = {
-    "/pay/micropay", "/secapi/pay/reverse", "/pay/reverse", "/secapi/pay/refund",
-    "/pay/refundquery", "/pay/downloadbill", "/pay/downloadfundflow",
-    "/billcommentsp/batchquerycomment", "/tools/shorturl", "/tools/authcodetoopenid",
-    "/payitil/report", "/mmpaymkttransfers/promotion/transfers",
-    "/mmpaymkttransfers/gettransferinfo", "/mmpaymkttransfers/sendredpack",
-    "/mmpaymkttransfers/gethbinfo", "/secapi/pay/profitsharing", "/pay/profitsharingquery",
-    "/secapi/pay/multiprofitsharing", "/pay/profitsharingaddreceiver",
-    "/pay/profitsharingremovereceiver", "/secapi/pay/profitsharingfinish",
-    "/pay/closeorder_v2", "/pay/downloadbill_v2", "/risk/getpublickey", "/risk/getviolation",
+    "/pay/micropay",
+    "/secapi/pay/reverse",
+    "/pay/reverse",
+    "/secapi/pay/refund",
+    "/pay/refundquery",
+    "/pay/downloadbill",
+    "/pay/downloadfundflow",
+    "/billcommentsp/batchquerycomment",
+    "/tools/shorturl",
+    "/tools/authcodetoopenid",
+    "/payitil/report",
+    "/mmpaymkttransfers/promotion/transfers",
+    "/mmpaymkttransfers/gettransferinfo",
+    "/mmpaymkttransfers/sendredpack",
+    "/mmpaymkttransfers/gethbinfo",
+    "/secapi/pay/profitsharing",
+    "/pay/profitsharingquery",
+    "/secapi/pay/multiprofitsharing",
+    "/pay/profitsharingaddreceiver",
+    "/pay/profitsharingremovereceiver",
+    "/secapi/pay/profitsharingfinish",
+    "/pay/closeorder_v2",
+    "/pay/downloadbill_v2",
+    "/risk/getpublickey",
+    "/risk/getviolation",
     "/sandboxnew/pay/getsignkey",
 }
 
 
 # Where WeChat Pay's v2 XML API lives on api.mch.weixin.qq.com.
-V2_PREFIXES = ("/pay/", "/secapi/", "/mmpaymkttransfers/", "/billcommentsp/", "/tools/",
-               "/payitil/", "/risk/", "/sandboxnew/")
+V2_PREFIXES = (
+    "/pay/",
+    "/secapi/",
+    "/mmpaymkttransfers/",
+    "/billcommentsp/",
+    "/tools/",
+    "/payitil/",
+    "/risk/",
+    "/sandboxnew/",
+)
 
 
 def is_v2_path(path):
@@ -37,6 +62,7 @@ def is_v2_path(path):
 def answer(path):
     """The XML answer for a v2 path without a route."""
     from . import v2  # sandbox.v2 stays an optional plug-in (see sandbox/__init__.py)
+
     if path.rstrip("/") not in KNOWN_V2_ENDPOINTS:
         response = v2.return_fail("请求的接口不存在")
         response.status_code = 404

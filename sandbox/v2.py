@@ -11,6 +11,7 @@ sides of the tests do not share a parser. ``register(app)`` adds the routes (wit
 refund ones of ``sandbox.v2_refunds``) and the v2 notifier that the cashier uses for orders
 whose ``api_version`` is ``v2``.
 """
+
 import ipaddress
 import re
 import time
@@ -32,9 +33,15 @@ MAX_REQUEST_BYTES = 64 * 1024
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{1,32}$")
 TRADE_TYPES = ("JSAPI", "NATIVE", "APP", "MWEB")
 MIN_EXPIRE_SECONDS = 60
-TRADE_STATE_DESC = {"SUCCESS": "支付成功", "NOTPAY": "订单未支付", "CLOSED": "订单已关闭",
-                    "REFUND": "转入退款", "REVOKED": "已撤销", "USERPAYING": "用户支付中",
-                    "PAYERROR": "支付失败"}
+TRADE_STATE_DESC = {
+    "SUCCESS": "支付成功",
+    "NOTPAY": "订单未支付",
+    "CLOSED": "订单已关闭",
+    "REFUND": "转入退款",
+    "REVOKED": "已撤销",
+    "USERPAYING": "用户支付中",
+    "PAYERROR": "支付失败",
+}
 # Not part of "same parameters" when an out_trade_no is submitted again.
 VOLATILE_FIELDS = {"nonce_str", "sign", "sign_type", "spbill_create_ip"}
 
@@ -53,6 +60,7 @@ class BusinessError(Exception):
 
 def register(app):
     from . import v2_refunds  # noqa: F401  (adds the refund routes to bp before it is registered)
+
     app.register_blueprint(bp)
     app.extensions["sandbox"].notifiers["v2"] = notify_v2
 
@@ -70,6 +78,7 @@ def _api_key(state):
 
 # --- XML on the wire ---------------------------------------------------------------------------
 
+
 def to_xml(fields):
     """WeChat's shape: CDATA around text, integers bare."""
     parts = []
@@ -84,8 +93,12 @@ def to_xml(fields):
 
 def from_xml(data):
     """The flat fields of ``<xml>...</xml>``; ValueError for anything else (DTDs included)."""
-    if not data or len(data) > MAX_REQUEST_BYTES or b"<!DOCTYPE" in data.upper() \
-            or b"<!ENTITY" in data.upper():
+    if (
+        not data
+        or len(data) > MAX_REQUEST_BYTES
+        or b"<!DOCTYPE" in data.upper()
+        or b"<!ENTITY" in data.upper()
+    ):
         raise ValueError("empty, too large, or has a DTD")
     try:
         # Values are signed as sent: keep their whitespace (the indentation between the
@@ -96,8 +109,9 @@ def from_xml(data):
     root = document.get("xml") if isinstance(document, dict) else None
     if root is None:
         return {}
-    if not isinstance(root, dict) or any(v is not None and not isinstance(v, str)
-                                         for v in root.values()):
+    if not isinstance(root, dict) or any(
+        v is not None and not isinstance(v, str) for v in root.values()
+    ):
         raise ValueError("not a flat <xml> document")
     return {k: v or "" for k, v in root.items() if k[0] not in "@#"}
 
@@ -116,6 +130,7 @@ def _return_fail(error):
 
 
 # --- merchant sign in, WeChat sign out ----------------------------------------------------------
+
 
 def _signed_request():
     """The verified fields of the request and its sign type; ReturnFail otherwise."""
@@ -149,8 +164,13 @@ def _signed_request():
 def answer(sign_type, data=None, error=None):
     """A signed business answer: result_code SUCCESS with ``data``, or FAIL with ``error``."""
     config = _state().config
-    body = {"return_code": "SUCCESS", "return_msg": "OK", "appid": config.appid,
-            "mch_id": config.mchid, "nonce_str": nonce(16)}
+    body = {
+        "return_code": "SUCCESS",
+        "return_msg": "OK",
+        "appid": config.appid,
+        "mch_id": config.mchid,
+        "nonce_str": nonce(16),
+    }
     if error is None:
         body["result_code"] = "SUCCESS"
         body.update(data or {})
@@ -192,6 +212,7 @@ def _endpoint(handler):
 
 # --- endpoints ---------------------------------------------------------------------------------
 
+
 @bp.route("/pay/unifiedorder", methods=["GET", "POST"])
 def unifiedorder():
     return _endpoint(_unifiedorder)
@@ -227,8 +248,9 @@ def _unifiedorder(fields, state):
     if order["trade_type"] == "NATIVE":
         answer_fields["code_url"] = "weixin://wxpay/bizpayurl?pr=" + order["prepay_id"][-10:]
     if order["trade_type"] == "MWEB":
-        answer_fields["mweb_url"] = ("https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb"
-                                     "?prepay_id=" + order["prepay_id"])
+        answer_fields["mweb_url"] = (
+            "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=" + order["prepay_id"]
+        )
     return answer_fields
 
 
@@ -259,21 +281,31 @@ def _closeorder(fields, state):
 
 def transaction_fields(order, with_state):
     """The order as orderquery (``with_state``) or the payment notification describes it."""
-    data = {"out_trade_no": order["out_trade_no"], "openid": order["payer"]["openid"],
-            "is_subscribe": "N", "trade_type": order["trade_type"],
-            "total_fee": order["amount"]["total"], "fee_type": "CNY"}
+    data = {
+        "out_trade_no": order["out_trade_no"],
+        "openid": order["payer"]["openid"],
+        "is_subscribe": "N",
+        "trade_type": order["trade_type"],
+        "total_fee": order["amount"]["total"],
+        "fee_type": "CNY",
+    }
     if with_state:
         data["trade_state"] = order["trade_state"]
         data["trade_state_desc"] = TRADE_STATE_DESC.get(order["trade_state"], "")
     if order.get("attach"):
         data["attach"] = order["attach"]
     if order.get("transaction_id"):
-        data.update(transaction_id=order["transaction_id"], bank_type=order["bank_type"],
-                    cash_fee=order["amount"]["total"], time_end=compact_time(order["paid_at"]))
+        data.update(
+            transaction_id=order["transaction_id"],
+            bank_type=order["bank_type"],
+            cash_fee=order["amount"]["total"],
+            time_end=compact_time(order["paid_at"]),
+        )
     return data
 
 
 # --- validation ---------------------------------------------------------------------------------
+
 
 def _validate_order(fields):
     def text(name, limit, required=True):
@@ -299,8 +331,7 @@ def _validate_order(fields):
     except ValueError:
         raise BusinessError("INVALID_REQUEST", "spbill_create_ip参数格式错误") from None
     parts = urlsplit(notify_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
-            or parts.fragment:
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise BusinessError("INVALID_REQUEST", "notify_url参数格式错误，不能携带参数")
     if trade_type not in TRADE_TYPES:
         raise BusinessError("INVALID_REQUEST", "trade_type参数格式错误")
@@ -318,13 +349,25 @@ def _validate_order(fields):
             raise BusinessError("INVALID_REQUEST", "time_expire时间过短，刷卡至少1分钟，其他5分钟")
 
     return {
-        "api_version": "v2", "trade_type": trade_type, "appid": fields["appid"],
-        "mchid": fields["mch_id"], "description": body, "out_trade_no": out_trade_no,
-        "attach": attach, "notify_url": notify_url,
-        "amount": {"total": int(total_fee), "currency": "CNY"}, "payer": {"openid": openid},
-        "spbill_create_ip": client_ip, "sign_type": fields.get("sign_type") or MD5,
-        "time_expire": fields.get("time_expire"), "expire_at": expire_at, "created_at": now,
-        "trade_state": "NOTPAY", "transaction_id": None, "success_time": None, "paid_at": None,
+        "api_version": "v2",
+        "trade_type": trade_type,
+        "appid": fields["appid"],
+        "mchid": fields["mch_id"],
+        "description": body,
+        "out_trade_no": out_trade_no,
+        "attach": attach,
+        "notify_url": notify_url,
+        "amount": {"total": int(total_fee), "currency": "CNY"},
+        "payer": {"openid": openid},
+        "spbill_create_ip": client_ip,
+        "sign_type": fields.get("sign_type") or MD5,
+        "time_expire": fields.get("time_expire"),
+        "expire_at": expire_at,
+        "created_at": now,
+        "trade_state": "NOTPAY",
+        "transaction_id": None,
+        "success_time": None,
+        "paid_at": None,
         "request": {k: v for k, v in fields.items() if k not in VOLATILE_FIELDS},
     }
 
@@ -340,6 +383,7 @@ def _beijing_time(value, name):
 
 # --- the payment notification -------------------------------------------------------------------
 
+
 def notify_v2(state, order):
     """Send the v2 payment notification of a paid order (protocol B5); returns its event id.
 
@@ -347,17 +391,27 @@ def notify_v2(state, order):
     ``return_code`` is exactly SUCCESS, retried on WeChat's schedule otherwise.
     """
     config = state.config
-    fields = {"appid": config.appid, "mch_id": config.mchid, "nonce_str": nonce(32),
-              "result_code": "SUCCESS", "return_code": "SUCCESS",
-              **transaction_fields(order, with_state=False)}
+    fields = {
+        "appid": config.appid,
+        "mch_id": config.mchid,
+        "nonce_str": nonce(32),
+        "result_code": "SUCCESS",
+        "return_code": "SUCCESS",
+        **transaction_fields(order, with_state=False),
+    }
     if order["sign_type"] != MD5:
         fields["sign_type"] = order["sign_type"]
     fields["sign"] = v2_sign(fields, _api_key(state), order["sign_type"])
     body = to_xml(fields)
-    state.deliver(order["notify_url"], body,
-                  {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"},
-                  acknowledged, event_id=order["transaction_id"],
-                  out_trade_no=order["out_trade_no"], tamper=_tamper)
+    state.deliver(
+        order["notify_url"],
+        body,
+        {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"},
+        acknowledged,
+        event_id=order["transaction_id"],
+        out_trade_no=order["out_trade_no"],
+        tamper=_tamper,
+    )
     return order["transaction_id"]
 
 

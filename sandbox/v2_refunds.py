@@ -16,6 +16,7 @@ merchant's refundable balance is short) comes only from an API fault with that c
 Served over TLS (``python -m sandbox --tls-cert ... --tls-key ...``), ``/secapi/`` paths
 require the merchant's API certificate (``WECHATPAY_CERT``) as the TLS client certificate.
 """
+
 import re
 from datetime import datetime
 
@@ -30,10 +31,14 @@ from .v2 import BusinessError, ReturnFail, _api_key, _endpoint, acknowledged, bp
 from .wire import BEIJING
 
 # The v3 status of a refund record -> v2's refund_status.
-V2_STATUS = {"PROCESSING": "PROCESSING", "SUCCESS": "SUCCESS", "ABNORMAL": "CHANGE",
-             "CLOSED": "REFUNDCLOSE"}
+V2_STATUS = {
+    "PROCESSING": "PROCESSING",
+    "SUCCESS": "SUCCESS",
+    "ABNORMAL": "CHANGE",
+    "CLOSED": "REFUNDCLOSE",
+}
 REFUND_ACCOUNTS = ("REFUND_SOURCE_UNSETTLED_FUNDS", "REFUND_SOURCE_RECHARGE_FUNDS")
-PAGE_SIZE = 10   # refundquery lists 10 refunds; ``offset`` pages through more
+PAGE_SIZE = 10  # refundquery lists 10 refunds; ``offset`` pages through more
 FEE = re.compile(r"^[1-9][0-9]{0,11}$")
 
 
@@ -91,7 +96,7 @@ def _refund(fields, state):
     if notify_url:
         try:
             refunds.valid_notify_url(notify_url)
-        except refunds.ApiError:   # v3's PARAM_ERROR, said the v2 way
+        except refunds.ApiError:  # v3's PARAM_ERROR, said the v2 way
             raise BusinessError("PARAM_ERROR", "notify_url参数格式错误") from None
 
     with state.lock:
@@ -99,19 +104,23 @@ def _refund(fields, state):
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         existing = state.refunds.get(out_refund_no)
-        if existing is not None:   # a retry: the same refund, never a second one
+        if existing is not None:  # a retry: the same refund, never a second one
             if existing["out_trade_no"] != order["out_trade_no"]:
                 raise BusinessError("INVALID_REQUEST", "退款单号已用于其他订单")
-            if (existing["amount"]["refund"], existing["amount"]["total"]) != \
-                    (refund_fee, total_fee):
-                raise BusinessError("REFUND_FEE_MISMATCH",
-                                    "订单金额或退款金额与之前请求不一致，请核实后再试")
+            if (existing["amount"]["refund"], existing["amount"]["total"]) != (
+                refund_fee,
+                total_fee,
+            ):
+                raise BusinessError(
+                    "REFUND_FEE_MISMATCH", "订单金额或退款金额与之前请求不一致，请核实后再试"
+                )
             return _accepted(existing, order)
         if order["trade_state"] not in PAID_STATES:
             raise BusinessError("ERROR", "订单状态错误，订单未支付")
         if total_fee != order["amount"]["total"]:
-            raise BusinessError("REFUND_FEE_MISMATCH",
-                                "订单金额或退款金额与之前请求不一致，请核实后再试")
+            raise BusinessError(
+                "REFUND_FEE_MISMATCH", "订单金额或退款金额与之前请求不一致，请核实后再试"
+            )
         taken = refunds.order_refunds(state, order)
         remaining = order["amount"]["total"] - refunds.refunded(taken)
         if remaining <= 0:
@@ -121,9 +130,16 @@ def _refund(fields, state):
         if len(taken) >= refunds.MAX_REFUNDS_PER_ORDER:
             raise BusinessError("ERROR", "该订单退款次数已达上限（50次）")
         refund, final_status = refunds.add_refund(
-            state, order, out_refund_no, refund_fee, api_version="v2",
-            reason=fields.get("refund_desc"), notify_url=notify_url, funds_account=account)
-        answer = _accepted(refund, order)   # WeChat answers before the money has moved
+            state,
+            order,
+            out_refund_no,
+            refund_fee,
+            api_version="v2",
+            reason=fields.get("refund_desc"),
+            notify_url=notify_url,
+            funds_account=account,
+        )
+        answer = _accepted(refund, order)  # WeChat answers before the money has moved
     refunds.finish_refund(state, refund, final_status)
     return answer
 
@@ -131,12 +147,22 @@ def _refund(fields, state):
 def _accepted(refund, order):
     """The fields of an accepted refund, as /secapi/pay/refund answers them."""
     total, amount = refund["amount"]["total"], refund["amount"]["refund"]
-    return {"transaction_id": refund["transaction_id"], "out_trade_no": refund["out_trade_no"],
-            "out_refund_no": refund["out_refund_no"], "refund_id": refund["refund_id"],
-            "refund_fee": amount, "settlement_refund_fee": amount, "total_fee": total,
-            "settlement_total_fee": total, "fee_type": "CNY", "cash_fee": total,
-            "cash_refund_fee": amount, "coupon_refund_fee": 0, "coupon_refund_count": 0,
-            "refund_channel": ""}
+    return {
+        "transaction_id": refund["transaction_id"],
+        "out_trade_no": refund["out_trade_no"],
+        "out_refund_no": refund["out_refund_no"],
+        "refund_id": refund["refund_id"],
+        "refund_fee": amount,
+        "settlement_refund_fee": amount,
+        "total_fee": total,
+        "settlement_total_fee": total,
+        "fee_type": "CNY",
+        "cash_fee": total,
+        "cash_refund_fee": amount,
+        "coupon_refund_fee": 0,
+        "coupon_refund_count": 0,
+        "refund_channel": "",
+    }
 
 
 def _refundquery(fields, state):
@@ -147,10 +173,15 @@ def _refundquery(fields, state):
         raise BusinessError("PARAM_ERROR", "offset参数错误")
     with state.lock:
         if fields.get("refund_id") or fields.get("out_refund_no"):
-            found = [r for r in state.refunds.values()
-                     if r["refund_id"] == fields.get("refund_id")
-                     or (not fields.get("refund_id")
-                         and r["out_refund_no"] == fields.get("out_refund_no"))]
+            found = [
+                r
+                for r in state.refunds.values()
+                if r["refund_id"] == fields.get("refund_id")
+                or (
+                    not fields.get("refund_id")
+                    and r["out_refund_no"] == fields.get("out_refund_no")
+                )
+            ]
             order = state.orders.get(found[0]["out_trade_no"]) if found else None
         elif fields.get("transaction_id") or fields.get("out_trade_no"):
             order = state.order_by_reference(fields)
@@ -161,13 +192,18 @@ def _refundquery(fields, state):
         if order is None or order["api_version"] != "v2" or not found:
             raise BusinessError("REFUNDNOTEXIST", "退款订单查询失败")
         start = int(offset or 0)
-        page = found[start:start + PAGE_SIZE]
+        page = found[start : start + PAGE_SIZE]
         if not page:
             raise BusinessError("REFUNDNOTEXIST", "退款订单查询失败")
-        answer = {"transaction_id": order["transaction_id"],
-                  "out_trade_no": order["out_trade_no"], "total_fee": order["amount"]["total"],
-                  "settlement_total_fee": order["amount"]["total"], "fee_type": "CNY",
-                  "cash_fee": order["amount"]["total"], "refund_count": len(page)}
+        answer = {
+            "transaction_id": order["transaction_id"],
+            "out_trade_no": order["out_trade_no"],
+            "total_fee": order["amount"]["total"],
+            "settlement_total_fee": order["amount"]["total"],
+            "fee_type": "CNY",
+            "cash_fee": order["amount"]["total"],
+            "refund_count": len(page),
+        }
         if offset is not None:
             answer["total_refund_count"] = len(found)
         for n, refund in enumerate(page):
@@ -177,13 +213,18 @@ def _refundquery(fields, state):
 
 def _indexed(refund):
     """One refund's ``_$n`` fields in a refundquery answer (WeChat's spelling: ``accout``)."""
-    fields = {"out_refund_no": refund["out_refund_no"], "refund_id": refund["refund_id"],
-              "refund_channel": refund["channel"], "refund_fee": refund["amount"]["refund"],
-              "settlement_refund_fee": refund["amount"]["refund"],
-              "coupon_refund_fee": 0, "coupon_refund_count": 0,
-              "refund_status": V2_STATUS[refund["status"]],
-              "refund_account": refund["funds_account"],
-              "refund_recv_accout": refund["user_received_account"]}
+    fields = {
+        "out_refund_no": refund["out_refund_no"],
+        "refund_id": refund["refund_id"],
+        "refund_channel": refund["channel"],
+        "refund_fee": refund["amount"]["refund"],
+        "settlement_refund_fee": refund["amount"]["refund"],
+        "coupon_refund_fee": 0,
+        "coupon_refund_count": 0,
+        "refund_status": V2_STATUS[refund["status"]],
+        "refund_account": refund["funds_account"],
+        "refund_recv_accout": refund["user_received_account"],
+    }
     if refund["success_time"]:
         fields["refund_success_time"] = _v2_time(refund["success_time"])
     return fields
@@ -196,6 +237,7 @@ def _v2_time(rfc3339):
 
 # --- the refund notification --------------------------------------------------------------------
 
+
 def notify_v2_refund(state, refund):
     """Send the v2 refund notification of a settled refund (protocol B5).
 
@@ -205,29 +247,44 @@ def notify_v2_refund(state, refund):
     """
     config, key = state.config, _api_key(state)
     with state.lock:
-        info = {"transaction_id": refund["transaction_id"],
-                "out_trade_no": refund["out_trade_no"], "refund_id": refund["refund_id"],
-                "out_refund_no": refund["out_refund_no"],
-                "total_fee": refund["amount"]["total"],
-                "settlement_total_fee": refund["amount"]["total"],
-                "refund_fee": refund["amount"]["refund"],
-                "settlement_refund_fee": refund["amount"]["refund"],
-                "refund_status": V2_STATUS[refund["status"]],
-                "refund_recv_accout": refund["user_received_account"],
-                "refund_account": refund["funds_account"], "refund_request_source": "API"}
+        info = {
+            "transaction_id": refund["transaction_id"],
+            "out_trade_no": refund["out_trade_no"],
+            "refund_id": refund["refund_id"],
+            "out_refund_no": refund["out_refund_no"],
+            "total_fee": refund["amount"]["total"],
+            "settlement_total_fee": refund["amount"]["total"],
+            "refund_fee": refund["amount"]["refund"],
+            "settlement_refund_fee": refund["amount"]["refund"],
+            "refund_status": V2_STATUS[refund["status"]],
+            "refund_recv_accout": refund["user_received_account"],
+            "refund_account": refund["funds_account"],
+            "refund_request_source": "API",
+        }
         if refund["success_time"]:
             info["success_time"] = _v2_time(refund["success_time"])
-    plaintext = b"<root>" + to_xml(info)[len(b"<xml>"):-len(b"</xml>")] + b"</root>"
+    plaintext = b"<root>" + to_xml(info)[len(b"<xml>") : -len(b"</xml>")] + b"</root>"
 
     def envelope(encryption_key):
-        return to_xml({"return_code": "SUCCESS", "appid": config.appid,
-                       "mch_id": config.mchid, "nonce_str": nonce(32),
-                       "req_info": aes_ecb_encrypt(encryption_key, plaintext)})
+        return to_xml(
+            {
+                "return_code": "SUCCESS",
+                "appid": config.appid,
+                "mch_id": config.mchid,
+                "nonce_str": nonce(32),
+                "req_info": aes_ecb_encrypt(encryption_key, plaintext),
+            }
+        )
 
-    state.deliver(refund["notify_url"], envelope(v2_refund_key(key)),
-                  {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"}, acknowledged,
-                  event_id=refund["refund_id"], out_trade_no=refund["out_trade_no"],
-                  tamper=lambda _body: envelope(v2_refund_key(key[::-1])))
+    state.deliver(
+        refund["notify_url"],
+        envelope(v2_refund_key(key)),
+        {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"},
+        acknowledged,
+        event_id=refund["refund_id"],
+        out_trade_no=refund["out_trade_no"],
+        tamper=lambda _body: envelope(v2_refund_key(key[::-1])),
+    )
 
 
 refunds.NOTIFIERS["v2"] = notify_v2_refund

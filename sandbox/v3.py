@@ -1,11 +1,13 @@
 """WeChat Pay API v3 as api.mch.weixin.qq.com serves it (protocol C1-C8).
 
 Every request must carry a valid merchant ``Authorization`` (401 SIGN_ERROR otherwise); every
-answer to a verified request, 204 and errors included, is signed with the key the merchant's key mode picks
+answer to a verified request, 204 and errors included, is signed with the key the merchant's
+key mode picks
 (``SandboxConfig.response_signer``): the WeChat Pay public key for a merchant created today,
 the platform certificate for an older one, and while migrating the public key only when the
 request named its ``PUB_KEY_ID_...`` in ``Wechatpay-Serial``.
 """
+
 import json
 import re
 import time
@@ -15,8 +17,13 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, current_app, g, request
 
-from server.wechatpay.crypto import aes_gcm_encrypt, nonce, parse_v3_authorization, rsa_verify, \
-    v3_request_message
+from server.wechatpay.crypto import (
+    aes_gcm_encrypt,
+    nonce,
+    parse_v3_authorization,
+    rsa_verify,
+    v3_request_message,
+)
 
 from .state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from .wire import json_bytes, json_response, rfc3339, signed_headers
@@ -26,11 +33,17 @@ bp = Blueprint("v3", __name__)
 TIMESTAMP_TOLERANCE = 300
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
 TRADE_TYPES = {"jsapi": "JSAPI", "app": "APP", "h5": "MWEB", "native": "NATIVE"}
-TRADE_STATE_DESC = {"SUCCESS": "支付成功", "NOTPAY": "订单未支付", "CLOSED": "订单已关闭",
-                    "REFUND": "订单发生过退款"}
-NO_PLATFORM_CERTIFICATE = ("无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引"
-                           "https://pay.weixin.qq.com/docs/merchant/products/platform-certificate/"
-                           "wxp-pub-key-guide.html")
+TRADE_STATE_DESC = {
+    "SUCCESS": "支付成功",
+    "NOTPAY": "订单未支付",
+    "CLOSED": "订单已关闭",
+    "REFUND": "订单发生过退款",
+}
+NO_PLATFORM_CERTIFICATE = (
+    "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引"
+    "https://pay.weixin.qq.com/docs/merchant/products/platform-certificate/"
+    "wxp-pub-key-guide.html"
+)
 
 
 class ApiError(Exception):
@@ -62,6 +75,7 @@ def _state():
 
 # --- merchant signature in, platform signature out ----------------------------------------------
 
+
 def canonical_url(environ):
     """The path and query exactly as the client sent them (protocol F1).
 
@@ -83,8 +97,11 @@ def sign_error(issue, url=None, message=b""):
     detail = {"field": "signature", "location": "authorization", "detail": {"issue": issue}}
     if url is not None:
         detail["sign_information"] = {
-            "method": request.method, "url": url, "sign_message_length": len(message),
-            "truncated_sign_message": message[:100].decode(errors="replace")}
+            "method": request.method,
+            "url": url,
+            "sign_message_length": len(message),
+            "truncated_sign_message": message[:100].decode(errors="replace"),
+        }
     return ApiError(401, "SIGN_ERROR", "签名错误，请检查后再试", detail)
 
 
@@ -94,7 +111,7 @@ def verify_merchant_signature():
     try:
         auth = parse_v3_authorization(request.headers.get("Authorization"))
     except ValueError as exc:
-        raise sign_error(f"Authorization: {exc}")
+        raise sign_error(f"Authorization: {exc}") from None
     if auth["mchid"] != config.mchid:
         raise sign_error("mchid does not match the merchant")
     if auth["serial_no"].upper() != config.merchant_serial:
@@ -102,12 +119,13 @@ def verify_merchant_signature():
     try:
         timestamp = int(auth["timestamp"])
     except ValueError:
-        raise sign_error("timestamp is not a number")
+        raise sign_error("timestamp is not a number") from None
     if abs(time.time() - timestamp) > TIMESTAMP_TOLERANCE:
         raise sign_error("timestamp expired")
     url = canonical_url(request.environ)
-    message = v3_request_message(request.method, url, auth["timestamp"], auth["nonce_str"],
-                                 request.get_data(cache=True))
+    message = v3_request_message(
+        request.method, url, auth["timestamp"], auth["nonce_str"], request.get_data(cache=True)
+    )
     if not rsa_verify(config.merchant_public_key, message, auth["signature"]):
         raise sign_error("sign not match", url, message)
     g.merchant_verified = True
@@ -126,6 +144,7 @@ def sign_response(response):
 
 # --- endpoints -------------------------------------------------------------------------------
 
+
 @bp.get("/v3/certificates")
 def certificates():
     from cryptography import x509
@@ -139,16 +158,21 @@ def certificates():
     for pem in [state.config.platform_cert_pem, *state.retired_platform_certs]:
         cert = x509.load_pem_x509_certificate(pem.encode())
         nonce_str = nonce(12)
-        data.append({
-            "serial_no": format(cert.serial_number, "X"),
-            "effective_time": rfc3339(cert.not_valid_before_utc.timestamp()),
-            "expire_time": rfc3339(cert.not_valid_after_utc.timestamp()),
-            "encrypt_certificate": {
-                "algorithm": "AEAD_AES_256_GCM", "nonce": nonce_str,
-                "associated_data": "certificate",
-                "ciphertext": aes_gcm_encrypt(state.config.apiv3_key, nonce_str, pem,
-                                              "certificate")},
-        })
+        data.append(
+            {
+                "serial_no": format(cert.serial_number, "X"),
+                "effective_time": rfc3339(cert.not_valid_before_utc.timestamp()),
+                "expire_time": rfc3339(cert.not_valid_after_utc.timestamp()),
+                "encrypt_certificate": {
+                    "algorithm": "AEAD_AES_256_GCM",
+                    "nonce": nonce_str,
+                    "associated_data": "certificate",
+                    "ciphertext": aes_gcm_encrypt(
+                        state.config.apiv3_key, nonce_str, pem, "certificate"
+                    ),
+                },
+            }
+        )
     return json_response({"data": data})
 
 
@@ -180,8 +204,12 @@ def _prepay_answer(order, kind):
     if kind == "native":
         return {"code_url": "weixin://wxpay/bizpayurl?pr=" + order["prepay_id"][-10:]}
     if kind == "h5":
-        return {"h5_url": "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id="
-                          + order["prepay_id"] + "&package=" + order["prepay_id"][-10:]}
+        return {
+            "h5_url": "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id="
+            + order["prepay_id"]
+            + "&package="
+            + order["prepay_id"][-10:]
+        }
     return {"prepay_id": order["prepay_id"]}
 
 
@@ -223,7 +251,9 @@ def close_order(out_trade_no):
 def transaction_view(order):
     """The transaction object of a query answer and of the decrypted notification (C6)."""
     view = {
-        "appid": order["appid"], "mchid": order["mchid"], "out_trade_no": order["out_trade_no"],
+        "appid": order["appid"],
+        "mchid": order["mchid"],
+        "out_trade_no": order["out_trade_no"],
         "trade_state": order["trade_state"],
         "trade_state_desc": TRADE_STATE_DESC.get(order["trade_state"], ""),
         "attach": order.get("attach", ""),
@@ -234,14 +264,19 @@ def transaction_view(order):
     if device_id:
         view["scene_info"] = {"device_id": device_id}
     if order.get("transaction_id"):
-        view.update(transaction_id=order["transaction_id"], trade_type=order["trade_type"],
-                    bank_type=order["bank_type"], success_time=order["success_time"],
-                    payer={"openid": order["payer"].get("openid", "")})
+        view.update(
+            transaction_id=order["transaction_id"],
+            trade_type=order["trade_type"],
+            bank_type=order["bank_type"],
+            success_time=order["success_time"],
+            payer={"openid": order["payer"].get("openid", "")},
+        )
         view["amount"]["payer_total"] = order["amount"]["total"]
     return view
 
 
 # --- the payment notification --------------------------------------------------------------
+
 
 def notify_v3(state, order):
     """Send TRANSACTION.SUCCESS for a paid v3 order (protocol C6); returns the event id."""
@@ -250,34 +285,52 @@ def notify_v3(state, order):
     resource_nonce = nonce(12)
     with state.lock:
         transaction = json_bytes(transaction_view(order))
-    body = json_bytes({
-        "id": event_id, "create_time": rfc3339(time.time()), "resource_type": "encrypt-resource",
-        "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-        "resource": {
-            "original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-            "ciphertext": aes_gcm_encrypt(config.apiv3_key, resource_nonce,
-                                          transaction, "transaction"),
-            "associated_data": "transaction", "nonce": resource_nonce},
-    })
+    body = json_bytes(
+        {
+            "id": event_id,
+            "create_time": rfc3339(time.time()),
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": {
+                "original_type": "transaction",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": aes_gcm_encrypt(
+                    config.apiv3_key, resource_nonce, transaction, "transaction"
+                ),
+                "associated_data": "transaction",
+                "nonce": resource_nonce,
+            },
+        }
+    )
     signer = config.notification_signer()
 
     def headers(payload):
-        return {"Content-Type": "application/json", "User-Agent": "Mozilla/4.0",
-                **signed_headers(signer, payload)}
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": "Mozilla/4.0",
+            **signed_headers(signer, payload),
+        }
 
-    state.deliver(order["notify_url"], body, headers,
-                  lambda response: response.status_code in (200, 204),
-                  event_id=event_id, out_trade_no=order["out_trade_no"])
+    state.deliver(
+        order["notify_url"],
+        body,
+        headers,
+        lambda response: response.status_code in (200, 204),
+        event_id=event_id,
+        out_trade_no=order["out_trade_no"],
+    )
     return event_id
 
 
 # --- validation --------------------------------------------------------------------------------
 
+
 def json_body():
     try:
         params = json.loads(request.get_data(cache=True) or b"{}")
     except ValueError:
-        raise ApiError(400, "PARAM_ERROR", "请求体不是合法的JSON")
+        raise ApiError(400, "PARAM_ERROR", "请求体不是合法的JSON") from None
     if not isinstance(params, dict):
         raise ApiError(400, "PARAM_ERROR", "请求体应为JSON对象")
     return params
@@ -285,8 +338,12 @@ def json_body():
 
 def _require_mchid(mchid, location):
     if not mchid:
-        raise ApiError(400, "PARAM_ERROR", "缺少参数mchid",
-                       {"field": "mchid", "location": location, "issue": "required"})
+        raise ApiError(
+            400,
+            "PARAM_ERROR",
+            "缺少参数mchid",
+            {"field": "mchid", "location": location, "issue": "required"},
+        )
     if mchid != _state().config.mchid:
         raise ApiError(400, "MCH_NOT_EXISTS", "商户号不存在或与签名商户号不一致")
 
@@ -309,8 +366,7 @@ def _validate_order(params, kind, config):
     description = text("description", 127)
     out_trade_no = text("out_trade_no", 32)
     if not OUT_TRADE_NO.match(out_trade_no):
-        raise param_error("/out_trade_no", "must be 6-32 characters of 0-9a-zA-Z_-|*",
-                          out_trade_no)
+        raise param_error("/out_trade_no", "must be 6-32 characters of 0-9a-zA-Z_-|*", out_trade_no)
     attach = text("attach", 128, required=False) or ""
     notify_url = valid_notify_url(text("notify_url", 256))
 
@@ -342,21 +398,38 @@ def _validate_order(params, kind, config):
         raise ApiError(400, "MCH_NOT_EXISTS", "商户号不存在或与签名商户号不一致")
 
     return {
-        "api_version": "v3", "trade_type": TRADE_TYPES[kind], "appid": appid, "mchid": mchid,
-        "description": description, "out_trade_no": out_trade_no, "attach": attach,
-        "notify_url": notify_url, "amount": {"total": total, "currency": "CNY"},
-        "payer": {"openid": payer.get("openid", "")}, "time_expire": params.get("time_expire"),
+        "api_version": "v3",
+        "trade_type": TRADE_TYPES[kind],
+        "appid": appid,
+        "mchid": mchid,
+        "description": description,
+        "out_trade_no": out_trade_no,
+        "attach": attach,
+        "notify_url": notify_url,
+        "amount": {"total": total, "currency": "CNY"},
+        "payer": {"openid": payer.get("openid", "")},
+        "time_expire": params.get("time_expire"),
         "scene_info": params.get("scene_info"),
-        "expire_at": expire_at, "created_at": now, "trade_state": "NOTPAY",
-        "transaction_id": None, "success_time": None, "paid_at": None, "request": params,
+        "expire_at": expire_at,
+        "created_at": now,
+        "trade_state": "NOTPAY",
+        "transaction_id": None,
+        "success_time": None,
+        "paid_at": None,
+        "request": params,
     }
 
 
 def valid_notify_url(url):
     # WeChat wants https; http is allowed here so that a local backend can be reached.
     parts = urlsplit(url) if isinstance(url, str) and len(url) <= 256 else None
-    if not parts or parts.scheme not in ("https", "http") or not parts.hostname \
-            or parts.query or parts.fragment:
+    if (
+        not parts
+        or parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+    ):
         raise param_error("/notify_url", "must be an http(s) URL without a query string", url)
     return url
 
@@ -367,6 +440,9 @@ def _rfc3339_time(value):
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None or "T" not in value:
-        raise param_error("/time_expire", "must be RFC3339 with a time zone, "
-                          "e.g. 2018-06-08T10:34:56+08:00", value)
+        raise param_error(
+            "/time_expire",
+            "must be RFC3339 with a time zone, e.g. 2018-06-08T10:34:56+08:00",
+            value,
+        )
     return parsed.timestamp()

@@ -1,4 +1,5 @@
 """Small helpers for what the simulator puts on the wire: JSON bytes, times, identifiers."""
+
 import json
 import secrets
 from datetime import datetime, timedelta, timezone
@@ -67,8 +68,9 @@ def signed_headers(signer, body):
     return {
         "Wechatpay-Timestamp": str(timestamp),
         "Wechatpay-Nonce": nonce_str,
-        "Wechatpay-Signature": rsa_sign(signer.private_key,
-                                        v3_response_message(timestamp, nonce_str, body)),
+        "Wechatpay-Signature": rsa_sign(
+            signer.private_key, v3_response_message(timestamp, nonce_str, body)
+        ),
         "Wechatpay-Serial": signer.serial,
         "Wechatpay-Signature-Type": V3_SCHEMA,
     }

@@ -1,10 +1,12 @@
 """Screenshots of the staff console's main pages for the README: docs/console/*.png.
 
-Runs the browser tour test and the reconciliation and shipping test (a live backend, the simulator and Debian's Chromium, on SQLite)
+Runs the browser tour test and the reconciliation and shipping test (a live backend, the
+simulator and Debian's Chromium, on SQLite)
 with CONSOLE_SCREENSHOTS set, so the pictures always show the pages as they are now:
 
     .venv/bin/python scripts/console_screenshots.py
 """
+
 import os
 import subprocess
 import sys
@@ -17,11 +19,19 @@ def main():
     env = {**os.environ, "CONSOLE_SCREENSHOTS": str(ROOT / "docs" / "console")}
     env.pop("TEST_DATABASE_URL", None)  # one run is enough
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x",
-         "tests/test_console_browser.py::test_a_tour_of_the_main_pages",
-         "tests/test_console_browser.py::"
-         "test_resolve_a_reconciliation_difference_and_record_a_shipment"],
-        cwd=ROOT, env=env).returncode
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "tests/test_console_browser.py::test_a_tour_of_the_main_pages",
+            "tests/test_console_browser.py::"
+            "test_resolve_a_reconciliation_difference_and_record_a_shipment",
+        ],
+        cwd=ROOT,
+        env=env,
+    ).returncode
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 Run it while `make dev` is up. It is the README's curl walk-through as a script.
 """
+
 import argparse
 import json
 import time
@@ -25,8 +26,11 @@ def run(backend, sandbox, openid="o-demo-user"):
 
     # 2. The catalogue; 3. an order (priced by the server) and its wx.requestPayment parameters.
     product = requests.get(f"{backend}/api/products").json()["products"][0]
-    created = requests.post(f"{backend}/api/orders", headers=auth,
-                            json={"items": [{"product_id": product["id"], "quantity": 2}]})
+    created = requests.post(
+        f"{backend}/api/orders",
+        headers=auth,
+        json={"items": [{"product_id": product["id"], "quantity": 2}]},
+    )
     created.raise_for_status()
     order, pay_params = created.json()["order"], created.json()["pay_params"]
     step("POST /api/orders -> pay_params for wx.requestPayment", pay_params)

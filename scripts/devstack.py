@@ -6,6 +6,7 @@ then starts the simulator and the backend and prints ``READY backend=... sandbox
 answer, then the staff console's address and how to log in (the first run creates a development
 admin and prints its password once). Ctrl-C (or SIGTERM) stops both.
 """
+
 import argparse
 import os
 import signal
@@ -30,13 +31,18 @@ def parse_args():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--env-file", default=str(ROOT / ".env"))
     parser.add_argument("--keys-dir", default=str(ROOT / "instance" / "dev-keys"))
-    parser.add_argument("--database-url",
-                        default="sqlite:///" + str(ROOT / "instance" / "app.db"))
-    parser.add_argument("--key-mode", choices=("public-key", "certificate", "migrating"),
-                        help="the simulated merchant's keys (default: .env, else public-key: "
-                             "a merchant created today); the backend is set up to match")
-    parser.add_argument("--time-scale", default=None,
-                        help="simulator notification retry time scale (default: .env or 1)")
+    parser.add_argument("--database-url", default="sqlite:///" + str(ROOT / "instance" / "app.db"))
+    parser.add_argument(
+        "--key-mode",
+        choices=("public-key", "certificate", "migrating"),
+        help="the simulated merchant's keys (default: .env, else public-key: "
+        "a merchant created today); the backend is set up to match",
+    )
+    parser.add_argument(
+        "--time-scale",
+        default=None,
+        help="simulator notification retry time scale (default: .env or 1)",
+    )
     return parser.parse_args()
 
 
@@ -56,12 +62,14 @@ def child_environment(args):
     }
     values = ensure_env(args.keys_dir, env_file, wiring=wiring)
     env = {**values, **os.environ}  # as with dotenv: the real environment wins over the file
-    env.update({
-        **wiring,
-        "PYTHONPATH": str(ROOT),
-        "FLASK_SKIP_DOTENV": "1",  # the env file above is the one source of settings
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            **wiring,
+            "PYTHONPATH": str(ROOT),
+            "FLASK_SKIP_DOTENV": "1",  # the env file above is the one source of settings
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if args.time_scale:
         env["SANDBOX_TIME_SCALE"] = args.time_scale
     if args.key_mode:
@@ -70,7 +78,7 @@ def child_environment(args):
         # An older merchant has no WeChat Pay public key: nor does its backend.
         env.update(WECHATPAY_PUBLIC_KEY_ID="", WECHATPAY_PUBLIC_KEY="")
     if args.database_url.startswith("sqlite:///"):
-        Path(args.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.database_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     return env, backend, sandbox, env_file.parent
 
 
@@ -95,16 +103,23 @@ def dev_admin(flask, env, workdir):
     the first run. Never for production: there, staff accounts are made by hand."""
     if env.get("APP_ENV") == "production":
         return "(production: create staff with `flask --app server staff create`)"
-    made = subprocess.run(flask + ["staff", "create", DEV_ADMIN, "--role", "admin", "--generate"],
-                          env=env, cwd=workdir, capture_output=True, text=True)
+    made = subprocess.run(
+        flask + ["staff", "create", DEV_ADMIN, "--role", "admin", "--generate"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
     for line in made.stdout.splitlines():
         if line.startswith("password"):
             password = line.rsplit(" ", 1)[1]
             return f"log in as {DEV_ADMIN} with password {password} (shown on this first run only)"
     if "already has an account" not in made.stderr:
         print(made.stderr, file=sys.stderr)
-    return (f"log in as {DEV_ADMIN} (password shown on the first run; a new one: "
-            f"flask --app server staff reset-password {DEV_ADMIN} --generate)")
+    return (
+        f"log in as {DEV_ADMIN} (password shown on the first run; a new one: "
+        f"flask --app server staff reset-password {DEV_ADMIN} --generate)"
+    )
 
 
 def main():
@@ -113,18 +128,33 @@ def main():
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "server"]
     for command in (["db", "upgrade"], ["seed", "--dev"]):
-        subprocess.run(flask + command, env=env, cwd=workdir, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(flask + command, env=env, cwd=workdir, check=True, stdout=subprocess.DEVNULL)
     console_login = dev_admin(flask, env, workdir)
 
     # The servers' own output goes to stderr: stdout carries only the READY and console lines.
     processes = [
-        subprocess.Popen([python, "-m", "sandbox", "--host", args.host,
-                          "--port", str(args.sandbox_port)], env=env, cwd=workdir,
-                         stdout=sys.stderr),
-        subprocess.Popen(flask + ["run", "--host", args.host, "--port", str(args.backend_port),
-                                  "--no-reload", "--no-debugger", "--with-threads"],
-                         env=env, cwd=workdir, stdout=sys.stderr),
+        subprocess.Popen(
+            [python, "-m", "sandbox", "--host", args.host, "--port", str(args.sandbox_port)],
+            env=env,
+            cwd=workdir,
+            stdout=sys.stderr,
+        ),
+        subprocess.Popen(
+            flask
+            + [
+                "run",
+                "--host",
+                args.host,
+                "--port",
+                str(args.backend_port),
+                "--no-reload",
+                "--no-debugger",
+                "--with-threads",
+            ],
+            env=env,
+            cwd=workdir,
+            stdout=sys.stderr,
+        ),
     ]
 
     def stop(*_, status=0):

@@ -3,9 +3,11 @@
 The factory is a list of small ``register_*`` steps; ``config`` (a dict of the environment
 variable names in ``config.py``) overrides the environment, which is how tests build apps.
 """
+
 import logging
 
 from flask import Flask
+
 from . import config as settings
 from .extensions import db, migrate
 
@@ -33,6 +35,7 @@ def create_app(config=None):
     register_rate_limits(app)
     register_commands(app)
     from .errors import register_error_handlers
+
     register_error_handlers(app)
     return app
 
@@ -41,7 +44,7 @@ def _database_url(url):
     # psycopg 3 is the driver we ship; accept the plain postgresql:// spelling for it.
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -59,8 +62,9 @@ def _engine_options(url):
 
 def register_logging(app):
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     # urllib3 logs request URLs at DEBUG and on retries; jscode2session's carries the secret.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
 
@@ -82,6 +86,7 @@ def register_extensions(app):
 
 def _migrations_dir():
     from pathlib import Path
+
     return str(Path(__file__).resolve().parent.parent / "migrations")
 
 
@@ -89,35 +94,51 @@ def register_proxy_fix(app):
     """Trust X-Forwarded-* only from the configured number of proxies (nginx: 1), checked;
     only the configured host names."""
     from .proxy import register
+
     register(app)
 
 
 def register_wechat_clients(app):
     from .clients import init_app
+
     init_app(app)
 
 
 def register_blueprints(app):
     from .api import auth, contract, converters, orders, products, refunds, shipping
+
     converters.register(app)
     from .callbacks import notify, push, refund_notify
-    for module in (auth, products, orders, shipping, refunds, notify, push, refund_notify,
-                   contract):
+
+    for module in (
+        auth,
+        products,
+        orders,
+        shipping,
+        refunds,
+        notify,
+        push,
+        refund_notify,
+        contract,
+    ):
         app.register_blueprint(module.bp)
 
 
 def register_console(app):
     from . import console
+
     console.init_app(app)
 
 
 def register_rate_limits(app):
     """The app's own rate limiter, wrapping the limited views of the blueprints above."""
     from . import ratelimits
+
     ratelimits.init_app(app)
 
 
 def register_commands(app):
     from . import doctor, jobs
+
     jobs.init_app(app)
     doctor.register(app)

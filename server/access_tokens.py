@@ -7,6 +7,7 @@ claims the refresh (a compare-and-set on the row), the others wait for its resul
 answered "invalid or expired token" (the token was refreshed elsewhere, say with force_refresh)
 drops that token, gets the current one and retries once.
 """
+
 import logging
 import time
 from datetime import timedelta
@@ -59,9 +60,12 @@ def call(api, path, body):
 
 def forget(appid, token):
     """Drop ``token`` if it is still the stored one (another worker may have replaced it)."""
-    db.session.execute(update(AccessToken).where(
-        AccessToken.appid == appid, AccessToken.token == token).values(
-        token=None, expires_at=None).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(AccessToken)
+        .where(AccessToken.appid == appid, AccessToken.token == token)
+        .values(token=None, expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
 
 
@@ -83,12 +87,18 @@ def _claim_refresh(appid):
     now = utcnow()
     # Claim only a token that is still missing or stale: a caller that read the row before
     # another one refreshed it must not refresh again.
-    claimed = db.session.execute(update(AccessToken).where(
-        AccessToken.appid == appid,
-        or_(AccessToken.token.is_(None), AccessToken.expires_at <= now + EARLY),
-        or_(AccessToken.refresh_claimed_until.is_(None),
-            AccessToken.refresh_claimed_until < now)).values(
-        refresh_claimed_until=now + CLAIM).execution_options(synchronize_session=False))
+    claimed = db.session.execute(
+        update(AccessToken)
+        .where(
+            AccessToken.appid == appid,
+            or_(AccessToken.token.is_(None), AccessToken.expires_at <= now + EARLY),
+            or_(
+                AccessToken.refresh_claimed_until.is_(None), AccessToken.refresh_claimed_until < now
+            ),
+        )
+        .values(refresh_claimed_until=now + CLAIM)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     return claimed.rowcount == 1
 
@@ -99,14 +109,16 @@ def _refresh(api):
     except Exception:
         _release(api.appid, {})
         raise
-    _release(api.appid, {"token": token,
-                         "expires_at": utcnow() + timedelta(seconds=expires_in)})
+    _release(api.appid, {"token": token, "expires_at": utcnow() + timedelta(seconds=expires_in)})
     log.info("access token refreshed for %s (expires in %s s)", api.appid, expires_in)
     return token
 
 
 def _release(appid, values):
-    db.session.execute(update(AccessToken).where(AccessToken.appid == appid).values(
-        refresh_claimed_until=None, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(AccessToken)
+        .where(AccessToken.appid == appid)
+        .values(refresh_claimed_until=None, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()

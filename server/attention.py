@@ -3,6 +3,7 @@
 A resolution is one row per item (kind, target id), unique: resolving twice, even at the same
 moment from two browsers, keeps the first note and reports the second as already resolved.
 """
+
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
@@ -30,20 +31,25 @@ class AlreadyResolved(Exception):
 
 
 def _unresolved(kind, id_column):
-    return ~db.select(Resolution.id).where(Resolution.kind == kind,
-                                           Resolution.target_id == id_column).exists()
+    return (
+        ~db.select(Resolution.id)
+        .where(Resolution.kind == kind, Resolution.target_id == id_column)
+        .exists()
+    )
 
 
 def refused_payments():
     """PaymentEvents that recorded a refusal (REFUSED.<code>) nobody has resolved yet."""
-    return db.select(PaymentEvent).where(PaymentEvent.event_type.like("REFUSED.%"),
-                                         _unresolved(REFUSED_PAYMENT, PaymentEvent.id))
+    return db.select(PaymentEvent).where(
+        PaymentEvent.event_type.like("REFUSED.%"), _unresolved(REFUSED_PAYMENT, PaymentEvent.id)
+    )
 
 
 def abnormal_refunds():
     """Refunds WeChat reported ABNORMAL (the user's account could not take the money)."""
-    return db.select(Refund).where(Refund.status == "ABNORMAL",
-                                   _unresolved(ABNORMAL_REFUND, Refund.id))
+    return db.select(Refund).where(
+        Refund.status == "ABNORMAL", _unresolved(ABNORMAL_REFUND, Refund.id)
+    )
 
 
 def resolve(kind, target_id, by, note):
@@ -58,5 +64,6 @@ def resolve(kind, target_id, by, note):
 
 
 def resolution(kind, target_id):
-    return db.session.execute(db.select(Resolution).filter_by(
-        kind=kind, target_id=target_id)).scalar_one_or_none()
+    return db.session.execute(
+        db.select(Resolution).filter_by(kind=kind, target_id=target_id)
+    ).scalar_one_or_none()

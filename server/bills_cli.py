@@ -5,6 +5,7 @@ Exit codes, for the systemd unit that runs it daily (deploy/systemd/wxpay-bills.
 is not ready or WeChat could not be reached: try again later, 1 the bill could not be trusted
 (hash mismatch, malformed): nothing was kept, the run says why.
 """
+
 import sys
 from datetime import date, timedelta
 
@@ -37,30 +38,39 @@ def _day(value):
 
 
 @bills_group.command("reconcile")
-@click.option("--date", "day", default=None,
-              help="Beijing day YYYY-MM-DD or 'today' (default: yesterday in Beijing)")
+@click.option(
+    "--date",
+    "day",
+    default=None,
+    help="Beijing day YYYY-MM-DD or 'today' (default: yesterday in Beijing)",
+)
 def reconcile_command(day):
     """Download the day's bills, compare them with our records, print the report."""
     day = _day(day)
     if current_app.extensions["wechatpay"] is None:
-        click.echo("payments are not configured; missing: "
-                   + ", ".join(current_app.extensions["wechatpay_missing"]))
+        click.echo(
+            "payments are not configured; missing: "
+            + ", ".join(current_app.extensions["wechatpay_missing"])
+        )
         sys.exit(1)
     try:
         with exclusive("bills-reconcile") as ours:
-            if not ours:   # the timer's run and one by hand must not interleave
+            if not ours:  # the timer's run and one by hand must not interleave
                 click.echo("another reconciliation is running; try again later")
                 sys.exit(EX_TEMPFAIL)
-            run = bills.reconcile(day, gateway=gateway(),
-                                  appid=current_app.config["WECHAT_APPID"],
-                                  mchid=current_app.config["WECHATPAY_MCHID"])
+            run = bills.reconcile(
+                day,
+                gateway=gateway(),
+                appid=current_app.config["WECHAT_APPID"],
+                mchid=current_app.config["WECHATPAY_MCHID"],
+            )
     except BillNotReady as exc:
         click.echo(f"bill of {day} is not ready yet ({exc.message}); try again later")
         sys.exit(EX_TEMPFAIL)
-    except (bills.BillError, InvalidResponse, ApiError) as exc:   # hash mismatch among them
+    except (bills.BillError, InvalidResponse, ApiError) as exc:  # hash mismatch among them
         click.echo(f"bill of {day} refused, nothing kept: {exc.code}: {exc.message}")
         sys.exit(1)
-    except WeChatPayError as exc:   # timeouts, connection failures
+    except WeChatPayError as exc:  # timeouts, connection failures
         click.echo(f"WeChat Pay unreachable for the bill of {day}: {exc.code}; try again later")
         sys.exit(EX_TEMPFAIL)
     click.echo(bills.report(run))

@@ -4,6 +4,7 @@
 ``DEV_CATALOGUE`` adds a one-fen item for trying a real payment cheaply in development and
 go-live testing; only ``seed --dev`` (which ``scripts/devstack.py`` uses) loads it.
 """
+
 from .extensions import db
 from .models import Product
 
@@ -14,8 +15,11 @@ DEMO_CATALOGUE = [
 ]
 
 DEV_CATALOGUE = [
-    {"name": "一分钱测试商品", "description": "开发和上线测试用：花一分钱试一笔真实支付。",
-     "price": 1},
+    {
+        "name": "一分钱测试商品",
+        "description": "开发和上线测试用：花一分钱试一笔真实支付。",
+        "price": 1,
+    },
 ]
 
 

@@ -3,6 +3,7 @@
 Keys are read and parsed here, at start-up, not per request; a missing or unreadable key file
 stops the app with the name of the setting at fault.
 """
+
 import requests
 from cryptography.exceptions import UnsupportedAlgorithm
 from flask import current_app
@@ -13,7 +14,6 @@ from .wechatpay import crypto
 from .wechatpay.gateway import new_http_session, with_budget
 from .wechatpay.login import LoginClient
 from .wechatpay.v2 import client_cert_session
-
 
 # How long a request a user waits on gives WeChat to answer a query.
 QUICK_QUERY_SECONDS = 2.0
@@ -27,47 +27,75 @@ def init_app(app):
     # Login gets a session without retries: a js_code works once, so a resent request could
     # only fail, and urllib3 would log the retried URL, which carries the app secret.
     app.extensions["wechat_login"] = LoginClient(
-        appid=values.get("WECHAT_APPID") or "", secret=values.get("WECHAT_SECRET") or "",
-        api_base=values["WECHAT_API_BASE"], session=requests.Session(), timeout=timeout)
+        appid=values.get("WECHAT_APPID") or "",
+        secret=values.get("WECHAT_SECRET") or "",
+        api_base=values["WECHAT_API_BASE"],
+        session=requests.Session(),
+        timeout=timeout,
+    )
     # The mini program's server APIs (shipping info); a session of its own, without retries:
     # its URLs carry the access token, which urllib3 would log on a retry.
     app.extensions["wechat_miniprogram"] = MiniProgramApi(
-        appid=values.get("WECHAT_APPID") or "", secret=values.get("WECHAT_SECRET") or "",
-        api_base=values["WECHAT_API_BASE"], session=requests.Session(), timeout=timeout)
+        appid=values.get("WECHAT_APPID") or "",
+        secret=values.get("WECHAT_SECRET") or "",
+        api_base=values["WECHAT_API_BASE"],
+        session=requests.Session(),
+        timeout=timeout,
+    )
     # Without the merchant settings the app still starts (catalogue, login), and payment
     # endpoints answer 503 PAYMENTS_NOT_CONFIGURED, naming what is missing in the log.
     app.extensions["wechatpay"] = None if missing else build_gateway(values, session, timeout)
     app.extensions["wechatpay_missing"] = missing
     # Reading an order may ask WeChat about it while the user waits; a slow WeChat must not
     # hold the worker (or the user) for long: a short budget, no retry.
-    app.extensions["wechatpay_quick"] = None if missing else \
-        with_budget(app.extensions["wechatpay"], min(timeout, QUICK_QUERY_SECONDS))
+    app.extensions["wechatpay_quick"] = (
+        None
+        if missing
+        else with_budget(app.extensions["wechatpay"], min(timeout, QUICK_QUERY_SECONDS))
+    )
 
 
 def build_gateway(values, session, timeout):
     if values["WECHATPAY_API_VERSION"] == "v2":
         from .wechatpay.v2 import V2Gateway
-        return V2Gateway(appid=values["WECHAT_APPID"], mchid=values["WECHATPAY_MCHID"],
-                         api_key=values["WECHATPAY_API_KEY"],
-                         sign_type=values["WECHATPAY_V2_SIGN_TYPE"],
-                         api_base=values["WECHATPAY_API_BASE"], session=session,
-                         timeout=timeout, backup_base=values.get("WECHATPAY_API_BASE_BACKUP"),
-                         cert_session=_v2_cert_session(values))
+
+        return V2Gateway(
+            appid=values["WECHAT_APPID"],
+            mchid=values["WECHATPAY_MCHID"],
+            api_key=values["WECHATPAY_API_KEY"],
+            sign_type=values["WECHATPAY_V2_SIGN_TYPE"],
+            api_base=values["WECHATPAY_API_BASE"],
+            session=session,
+            timeout=timeout,
+            backup_base=values.get("WECHATPAY_API_BASE_BACKUP"),
+            cert_session=_v2_cert_session(values),
+        )
 
     from .wechatpay.v3 import PlatformKeys, V3Gateway
+
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
-    public_key = _load(crypto.load_public_key, values, "WECHATPAY_PUBLIC_KEY") \
-        if values.get("WECHATPAY_PUBLIC_KEY") else None
+    public_key = (
+        _load(crypto.load_public_key, values, "WECHATPAY_PUBLIC_KEY")
+        if values.get("WECHATPAY_PUBLIC_KEY")
+        else None
+    )
     # Platform certificates stay a fallback in public key mode: while a merchant migrates,
     # WeChat signs some notifications with the old certificate (protocol C4).
-    platform_keys = PlatformKeys(public_key_id=values.get("WECHATPAY_PUBLIC_KEY_ID"),
-                                 public_key=public_key)
-    return V3Gateway(appid=values["WECHAT_APPID"], mchid=values["WECHATPAY_MCHID"],
-                     serial_no=values["WECHATPAY_CERT_SERIAL"], private_key=private_key,
-                     apiv3_key=values["WECHATPAY_APIV3_KEY"],
-                     api_base=values["WECHATPAY_API_BASE"], platform_keys=platform_keys,
-                     session=session, timeout=timeout,
-                     backup_base=values.get("WECHATPAY_API_BASE_BACKUP"))
+    platform_keys = PlatformKeys(
+        public_key_id=values.get("WECHATPAY_PUBLIC_KEY_ID"), public_key=public_key
+    )
+    return V3Gateway(
+        appid=values["WECHAT_APPID"],
+        mchid=values["WECHATPAY_MCHID"],
+        serial_no=values["WECHATPAY_CERT_SERIAL"],
+        private_key=private_key,
+        apiv3_key=values["WECHATPAY_APIV3_KEY"],
+        api_base=values["WECHATPAY_API_BASE"],
+        platform_keys=platform_keys,
+        session=session,
+        timeout=timeout,
+        backup_base=values.get("WECHATPAY_API_BASE_BACKUP"),
+    )
 
 
 def _v2_cert_session(values):
@@ -86,9 +114,10 @@ def _v2_cert_session(values):
     _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")  # names a passphrase
     try:
         return client_cert_session(cert, key)
-    except (OSError, ValueError):   # ssl.SSLError is an OSError
-        raise ConfigError("WECHATPAY_CERT is not a PEM certificate matching "
-                          "WECHATPAY_PRIVATE_KEY") from None
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        raise ConfigError(
+            "WECHATPAY_CERT is not a PEM certificate matching WECHATPAY_PRIVATE_KEY"
+        ) from None
 
 
 def _load(parse, values, name):
@@ -101,10 +130,13 @@ def _load(parse, values, name):
 def gateway():
     """The configured WeChat Pay gateway (v3 or v2)."""
     from .errors import HttpError
+
     gw = current_app.extensions["wechatpay"]
     if gw is None:
-        current_app.logger.error("payments disabled; missing settings: %s",
-                                 ", ".join(current_app.extensions["wechatpay_missing"]))
+        current_app.logger.error(
+            "payments disabled; missing settings: %s",
+            ", ".join(current_app.extensions["wechatpay_missing"]),
+        )
         raise HttpError(503, "PAYMENTS_NOT_CONFIGURED", "payments are not configured")
     return gw
 

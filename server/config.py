@@ -5,6 +5,7 @@ the same names over the environment, which is how tests configure an app. In pro
 (``APP_ENV=production``) the app refuses to start with anything that only makes sense on a
 developer's machine, and names the setting at fault.
 """
+
 import ipaddress
 import os
 import re
@@ -12,11 +13,11 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import limits
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from dotenv import dotenv_values
-import limits
 
 from .wechat import push
 from .wechatpay.v2 import MAX_NOTIFY_URL_CHARS  # WeChat Pay's limit, v2 and v3 alike
@@ -50,10 +51,22 @@ DEFAULTS = {
 }
 
 NAMES = [
-    "WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY", "WECHATPAY_API_KEY",
-    "WECHATPAY_CERT_SERIAL", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_CERT", "WECHATPAY_PUBLIC_KEY",
-    "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_URL", "WECHATPAY_REFUND_NOTIFY_URL",
-    "WECHATPAY_API_BASE_BACKUP", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", *DEFAULTS,
+    "WECHAT_APPID",
+    "WECHAT_SECRET",
+    "WECHATPAY_MCHID",
+    "WECHATPAY_APIV3_KEY",
+    "WECHATPAY_API_KEY",
+    "WECHATPAY_CERT_SERIAL",
+    "WECHATPAY_PRIVATE_KEY",
+    "WECHATPAY_CERT",
+    "WECHATPAY_PUBLIC_KEY",
+    "WECHATPAY_PUBLIC_KEY_ID",
+    "WECHATPAY_NOTIFY_URL",
+    "WECHATPAY_REFUND_NOTIFY_URL",
+    "WECHATPAY_API_BASE_BACKUP",
+    "WECHAT_PUSH_TOKEN",
+    "WECHAT_PUSH_AES_KEY",
+    *DEFAULTS,
 ]
 
 # The staff console: idle session lifetime, login attempts per address (shared through Redis
@@ -82,8 +95,12 @@ DEV_CERT_ORGANIZATION = "WeChat Pay simulator"
 # What a production deployment must not run with.
 _DEV_SECRETS = {DEFAULTS["SECRET_KEY"]}
 _NOTIFY_URLS = ("WECHATPAY_NOTIFY_URL", "WECHATPAY_REFUND_NOTIFY_URL")
-_URL_SETTINGS = ("WECHAT_API_BASE", "WECHATPAY_API_BASE", "WECHATPAY_API_BASE_BACKUP",
-                 *_NOTIFY_URLS)
+_URL_SETTINGS = (
+    "WECHAT_API_BASE",
+    "WECHATPAY_API_BASE",
+    "WECHATPAY_API_BASE_BACKUP",
+    *_NOTIFY_URLS,
+)
 
 
 class ConfigError(Exception):
@@ -103,11 +120,14 @@ def load(overrides=None, env_file=".env"):
     if not values.get("WECHATPAY_REFUND_NOTIFY_URL") and values.get("WECHATPAY_NOTIFY_URL"):
         try:
             values["WECHATPAY_REFUND_NOTIFY_URL"] = refund_notify_url(
-                values["WECHATPAY_NOTIFY_URL"])
+                values["WECHATPAY_NOTIFY_URL"]
+            )
         except ValueError:
             pass  # not a URL: validate() names WECHATPAY_NOTIFY_URL
-    if "WECHATPAY_API_BASE_BACKUP" not in values \
-            and values["WECHATPAY_API_BASE"].rstrip("/") == DEFAULTS["WECHATPAY_API_BASE"]:
+    if (
+        "WECHATPAY_API_BASE_BACKUP" not in values
+        and values["WECHATPAY_API_BASE"].rstrip("/") == DEFAULTS["WECHATPAY_API_BASE"]
+    ):
         # WeChat's backup domain, for when the primary cannot be reached (set it empty to
         # turn failover off).
         values["WECHATPAY_API_BASE_BACKUP"] = WECHATPAY_BACKUP_BASE
@@ -122,9 +142,14 @@ def validate(values):
         raise ConfigError("WECHATPAY_API_VERSION must be v2 or v3")
     if values["WECHATPAY_V2_SIGN_TYPE"] not in ("MD5", "HMAC-SHA256"):
         raise ConfigError("WECHATPAY_V2_SIGN_TYPE must be MD5 or HMAC-SHA256")
-    for name in ("ORDER_TIMEOUT_MINUTES", "ORDER_QUERY_INTERVAL_SECONDS", "TOKEN_TTL_SECONDS",
-                 "TRUSTED_PROXY_COUNT", "WECHAT_HTTP_TIMEOUT_SECONDS",
-                 "REFUND_REQUEST_WINDOW_DAYS"):
+    for name in (
+        "ORDER_TIMEOUT_MINUTES",
+        "ORDER_QUERY_INTERVAL_SECONDS",
+        "TOKEN_TTL_SECONDS",
+        "TRUSTED_PROXY_COUNT",
+        "WECHAT_HTTP_TIMEOUT_SECONDS",
+        "REFUND_REQUEST_WINDOW_DAYS",
+    ):
         if not re.fullmatch(r"[0-9]{1,9}", values[name]):
             raise ConfigError(f"{name} must be a whole number")
     if int(values["WECHAT_HTTP_TIMEOUT_SECONDS"]) < 1:
@@ -160,8 +185,9 @@ def _validate_console(values):
     for name in ("CONSOLE_SESSION_SECONDS", "CONSOLE_LOCKOUT_FAILURES", "CONSOLE_LOCKOUT_MINUTES"):
         if not re.fullmatch(r"[0-9]{1,9}", values[name]) or int(values[name]) < 1:
             raise ConfigError(f"{name} must be a whole number, at least 1")
-    if not re.fullmatch(r"[0-9]{1,6} ?(per |/)(second|minute|hour|day)s?",
-                        values["CONSOLE_LOGIN_RATE_LIMIT"]):
+    if not re.fullmatch(
+        r"[0-9]{1,6} ?(per |/)(second|minute|hour|day)s?", values["CONSOLE_LOGIN_RATE_LIMIT"]
+    ):
         raise ConfigError("CONSOLE_LOGIN_RATE_LIMIT must look like '10 per minute'")
 
 
@@ -174,14 +200,17 @@ def _validate_push(values):
         try:
             push.aes_key(key)
         except ValueError:
-            raise ConfigError("WECHAT_PUSH_AES_KEY must be the 43-character EncodingAESKey") \
-                from None
+            raise ConfigError(
+                "WECHAT_PUSH_AES_KEY must be the 43-character EncodingAESKey"
+            ) from None
         if not token:
             raise ConfigError("WECHAT_PUSH_AES_KEY needs WECHAT_PUSH_TOKEN")
     if values["APP_ENV"] == "production" and token and not key:
         # In the plaintext mode the signature does not cover the body.
-        raise ConfigError("WECHAT_PUSH_AES_KEY is required in production (use the secure mode "
-                          "of the message push)")
+        raise ConfigError(
+            "WECHAT_PUSH_AES_KEY is required in production (use the secure mode "
+            "of the message push)"
+        )
 
 
 def _check_url(name, url):
@@ -192,8 +221,14 @@ def _check_url(name, url):
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
     except ValueError:
         raise ConfigError(f"{name} is not a URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment \
-            or "#" in url or parts.username is not None or any(c.isspace() for c in url):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.fragment
+        or "#" in url
+        or parts.username is not None
+        or any(c.isspace() for c in url)
+    ):
         raise ConfigError(f"{name} must be an http(s) URL with a host and no fragment")
     if name in _NOTIFY_URLS and (parts.query or "?" in url):
         raise ConfigError(f"{name} must not have a query string")
@@ -235,8 +270,11 @@ def required_names(values):
 
 def _validate_production(values):
     # v2 refunds go over mutual TLS with the API certificate (apiclient_cert.pem + key.pem).
-    v2_refunds = ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"] \
-        if values["WECHATPAY_API_VERSION"] == "v2" else []
+    v2_refunds = (
+        ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"]
+        if values["WECHATPAY_API_VERSION"] == "v2"
+        else []
+    )
     for name in required_names(values) + v2_refunds:
         if not values.get(name):
             raise ConfigError(f"{name} is required in production")
@@ -268,8 +306,11 @@ def refund_notify_url(notify_url):
 def is_development_key(pem, path=None):
     """True for a key or certificate made by ``sandbox.devkeys``, copied anywhere."""
     modulus = _rsa_modulus(pem)
-    if modulus and modulus.bit_length() > 65 and \
-            (modulus >> (modulus.bit_length() - 65)) & (2**64 - 1) == DEV_MODULUS_MARK:
+    if (
+        modulus
+        and modulus.bit_length() > 65
+        and (modulus >> (modulus.bit_length() - 65)) & (2**64 - 1) == DEV_MODULUS_MARK
+    ):
         return True
     if f"O={DEV_CERT_ORGANIZATION}".encode() in _certificate_subject(pem):
         return True
@@ -278,9 +319,11 @@ def is_development_key(pem, path=None):
 
 def _rsa_modulus(pem):
     """n of the RSA key in a PEM private key, public key or certificate; None otherwise."""
-    loaders = (lambda: serialization.load_pem_private_key(pem, None).public_key(),
-               lambda: serialization.load_pem_public_key(pem),
-               lambda: x509.load_pem_x509_certificate(pem).public_key())
+    loaders = (
+        lambda: serialization.load_pem_private_key(pem, None).public_key(),
+        lambda: serialization.load_pem_public_key(pem),
+        lambda: x509.load_pem_x509_certificate(pem).public_key(),
+    )
     for load in loaders:
         try:
             return load().public_numbers().n

@@ -1,4 +1,5 @@
 """One shape for every error the API returns: ``{"error": {"code", "message"}}``."""
+
 import logging
 
 from flask import jsonify
@@ -30,15 +31,22 @@ def wechatpay_http_error(exc, **extra):
     if exc.request_id:  # for the merchant's support ticket with WeChat Pay
         extra["wechatpay_request_id"] = exc.request_id
     if isinstance(exc, ApiError):
-        return HttpError(502, "WECHATPAY_ERROR", f"WeChat Pay refused the request: {exc.code}",
-                         wechatpay_code=exc.code, **extra)
+        return HttpError(
+            502,
+            "WECHATPAY_ERROR",
+            f"WeChat Pay refused the request: {exc.code}",
+            wechatpay_code=exc.code,
+            **extra,
+        )
     if isinstance(exc, Misconfigured):
         # Not "try again": the operator must change a setting (the log says which).
         log.error("WeChat Pay settings do not fit the merchant: %s", exc.message)
-        return HttpError(503, "PAYMENTS_MISCONFIGURED", "payments are not set up correctly",
-                         **extra)
-    return HttpError(503, "WECHATPAY_UNAVAILABLE",
-                     "WeChat Pay did not answer; try again shortly", **extra)
+        return HttpError(
+            503, "PAYMENTS_MISCONFIGURED", "payments are not set up correctly", **extra
+        )
+    return HttpError(
+        503, "WECHATPAY_UNAVAILABLE", "WeChat Pay did not answer; try again shortly", **extra
+    )
 
 
 def register_error_handlers(app):
@@ -58,8 +66,13 @@ def register_error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def handle_werkzeug_error(exc):
-        code = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-                413: "BODY_TOO_LARGE", 429: "RATE_LIMITED"}.get(exc.code, "HTTP_ERROR")
+        code = {
+            400: "INVALID_REQUEST",
+            404: "NOT_FOUND",
+            405: "METHOD_NOT_ALLOWED",
+            413: "BODY_TOO_LARGE",
+            429: "RATE_LIMITED",
+        }.get(exc.code, "HTTP_ERROR")
         return error_response(exc.code, code, exc.description or exc.name)
 
     @app.errorhandler(Exception)

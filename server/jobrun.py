@@ -23,6 +23,7 @@ close-expired, and any sweep added later) follows one pattern:
   context, so its own session), none started after ``deadline`` seconds; each call is bounded
   by its own HTTP timeouts, so a slow WeChat cannot push the run past its systemd timeout.
 """
+
 import fcntl
 import hashlib
 import time
@@ -46,8 +47,9 @@ def exclusive(name):
             schema = connection.execute(text("SELECT current_schema()")).scalar()
             digest = hashlib.sha256(f"wxpay-job:{schema}:{name}".encode()).digest()
             key = int.from_bytes(digest[:8], "big", signed=True)
-            ours = connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                      {"key": key}).scalar()
+            ours = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": key}
+            ).scalar()
             try:
                 yield ours
             finally:

@@ -9,6 +9,7 @@ Both are bounded (a few calls to WeChat at a time, and a deadline per run, so a 
 cannot push a run past its systemd timeout) and safe to run on several machines at once: one
 run of each job at a time (``jobrun.exclusive``), so no order is queried or closed twice.
 """
+
 from datetime import timedelta
 
 import click
@@ -35,8 +36,9 @@ def init_app(app):
 
 
 @click.command()
-@click.option("--dev", is_flag=True,
-              help="also the one-fen test item (development and go-live testing only)")
+@click.option(
+    "--dev", is_flag=True, help="also the one-fen test item (development and go-live testing only)"
+)
 def seed(dev):
     """Load the demo catalogue (adds only missing products)."""
     click.echo(f"added {seed_catalogue(dev=dev)} products")
@@ -44,10 +46,15 @@ def seed(dev):
 
 def bounds(command):
     """The options every WeChat-calling job takes."""
-    command = click.option("--concurrency", default=4, show_default=True,
-                           help="calls to WeChat in flight at once")(command)
-    return click.option("--deadline", default=180, show_default=True,
-                        help="seconds; no new call to WeChat starts after it")(command)
+    command = click.option(
+        "--concurrency", default=4, show_default=True, help="calls to WeChat in flight at once"
+    )(command)
+    return click.option(
+        "--deadline",
+        default=180,
+        show_default=True,
+        help="seconds; no new call to WeChat starts after it",
+    )(command)
 
 
 def deadline_note(finished):
@@ -64,13 +71,26 @@ def reconcile(older_than, concurrency, deadline):
             click.echo("reconcile is running on another instance; skipped")
             return
         cutoff = utcnow() - timedelta(seconds=older_than)
-        ids = db.session.execute(db.select(Order.id).where(
-            Order.status == Order.NOTPAY, Order.prepay_id.is_not(None),
-            Order.created_at <= cutoff).order_by(Order.id)).scalars().all()
-        counts, finished = bounded(ids, lambda order_id: _query(db.session.get(Order, order_id)),
-                                   concurrency=concurrency, deadline=deadline)
-        click.echo(f"reconciled {sum(counts.values())} orders: {counts}"
-                   f"{deadline_note(finished)}")
+        ids = (
+            db.session.execute(
+                db.select(Order.id)
+                .where(
+                    Order.status == Order.NOTPAY,
+                    Order.prepay_id.is_not(None),
+                    Order.created_at <= cutoff,
+                )
+                .order_by(Order.id)
+            )
+            .scalars()
+            .all()
+        )
+        counts, finished = bounded(
+            ids,
+            lambda order_id: _query(db.session.get(Order, order_id)),
+            concurrency=concurrency,
+            deadline=deadline,
+        )
+        click.echo(f"reconciled {sum(counts.values())} orders: {counts}{deadline_note(finished)}")
         # Refunds converge the same way: sent again while PENDING, queried while PROCESSING.
         click.echo(f"refunds: {refund_commands.sweep(older_than)}")
 
@@ -84,33 +104,54 @@ def close_expired(concurrency, deadline):
             click.echo("close-expired is running on another instance; skipped")
             return
         now = utcnow()
-        ids = db.session.execute(db.select(Order.id).where(
-            Order.status == Order.NOTPAY, Order.time_expire <= now,
-            Order.created_at <= now - CLOSE_NOT_BEFORE).order_by(Order.id)).scalars().all()
+        ids = (
+            db.session.execute(
+                db.select(Order.id)
+                .where(
+                    Order.status == Order.NOTPAY,
+                    Order.time_expire <= now,
+                    Order.created_at <= now - CLOSE_NOT_BEFORE,
+                )
+                .order_by(Order.id)
+            )
+            .scalars()
+            .all()
+        )
         counts, finished = bounded(ids, _close, concurrency=concurrency, deadline=deadline)
-    click.echo(f"closed {counts.get('closed', 0)} of {sum(counts.values())} expired orders"
-               f"{deadline_note(finished)}")
-
+    click.echo(
+        f"closed {counts.get('closed', 0)} of {sum(counts.values())} expired orders"
+        f"{deadline_note(finished)}"
+    )
 
 
 def _close(order_id):
     order = db.session.get(Order, order_id)
     try:
-        return payments.close_order(order, gateway(), current_app.config["WECHAT_APPID"],
-                                    current_app.config["WECHATPAY_MCHID"])
+        return payments.close_order(
+            order,
+            gateway(),
+            current_app.config["WECHAT_APPID"],
+            current_app.config["WECHATPAY_MCHID"],
+        )
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         db.session.rollback()
-        current_app.logger.warning("close %s failed: %s", order.out_trade_no,
-                                   getattr(exc, "summary", None) or exc.code)
+        current_app.logger.warning(
+            "close %s failed: %s", order.out_trade_no, getattr(exc, "summary", None) or exc.code
+        )
         return "failed"
 
 
 def _query(order):
     try:
-        return payments.apply_query(order, gateway(), current_app.config["WECHAT_APPID"],
-                                    current_app.config["WECHATPAY_MCHID"])
+        return payments.apply_query(
+            order,
+            gateway(),
+            current_app.config["WECHAT_APPID"],
+            current_app.config["WECHATPAY_MCHID"],
+        )
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         db.session.rollback()
-        current_app.logger.warning("query %s failed: %s", order.out_trade_no,
-                                   getattr(exc, "summary", exc))
+        current_app.logger.warning(
+            "query %s failed: %s", order.out_trade_no, getattr(exc, "summary", exc)
+        )
         return "failed"

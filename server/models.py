@@ -1,19 +1,20 @@
 """The tables. Money is integer fen; times are stored in UTC."""
+
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .extensions import db
 
 
 def utcnow():
     """Called per row (a callable default), never evaluated once at import."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value):
     """SQLite hands datetimes back naive; they were written in UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -52,8 +53,12 @@ class Product(db.Model):
     __table_args__ = (db.CheckConstraint("price > 0", name="price_positive"),)
 
     def to_json(self):
-        return {"id": self.id, "name": self.name, "description": self.description,
-                "price": self.price}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "price": self.price,
+        }
 
 
 class Order(db.Model):
@@ -82,15 +87,17 @@ class Order(db.Model):
     last_queried_at = db.Column(db.DateTime(timezone=True))
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
 
-    items = db.relationship("OrderItem", back_populates="order", order_by="OrderItem.id",
-                            cascade="all, delete-orphan")
+    items = db.relationship(
+        "OrderItem", back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
+    )
     refunds = db.relationship("Refund", order_by="Refund.id", viewonly=True)
-    refund_requests = db.relationship("RefundRequest", order_by="RefundRequest.id",
-                                      viewonly=True)
+    refund_requests = db.relationship("RefundRequest", order_by="RefundRequest.id", viewonly=True)
     shipment = db.relationship("Shipment", uselist=False, back_populates="order")
 
-    __table_args__ = (db.CheckConstraint("total > 0", name="total_positive"),
-                      db.UniqueConstraint("user_id", "idempotency_key"))
+    __table_args__ = (
+        db.CheckConstraint("total > 0", name="total_positive"),
+        db.UniqueConstraint("user_id", "idempotency_key"),
+    )
 
     def to_json(self):
         def iso(value):
@@ -133,8 +140,13 @@ class OrderItem(db.Model):
     order = db.relationship("Order", back_populates="items")
 
     def to_json(self):
-        return {"product_id": self.product_id, "name": self.name, "unit_price": self.unit_price,
-                "quantity": self.quantity, "amount": self.amount}
+        return {
+            "product_id": self.product_id,
+            "name": self.name,
+            "unit_price": self.unit_price,
+            "quantity": self.quantity,
+            "amount": self.amount,
+        }
 
 
 class PaymentEvent(db.Model):
@@ -191,10 +203,10 @@ class Shipment(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), nullable=False, unique=True)
-    logistics_type = db.Column(db.Integer, nullable=False)   # 1 express .. 4 self-pickup
-    delivery_mode = db.Column(db.Integer, nullable=False)    # 1 unified, 2 split
+    logistics_type = db.Column(db.Integer, nullable=False)  # 1 express .. 4 self-pickup
+    delivery_mode = db.Column(db.Integer, nullable=False)  # 1 unified, 2 split
     is_all_delivered = db.Column(db.Boolean, nullable=False, default=True)
-    packages = db.Column(db.Text, nullable=False)            # JSON list, as sent to WeChat
+    packages = db.Column(db.Text, nullable=False)  # JSON list, as sent to WeChat
     status = db.Column(db.String(16), nullable=False, default=PENDING)
     upload_count = db.Column(db.Integer, nullable=False, default=0)
     error_code = db.Column(db.String(32))
@@ -218,8 +230,10 @@ class Shipment(db.Model):
             "delivery_mode": self.delivery_mode,
             "is_all_delivered": self.is_all_delivered,
             # Tracking for the user; contacts (masked phones) stay with the shop.
-            "packages": [{k: p[k] for k in ("tracking_no", "express_company", "item_desc")
-                          if k in p} for p in json.loads(self.packages)],
+            "packages": [
+                {k: p[k] for k in ("tracking_no", "express_company", "item_desc") if k in p}
+                for p in json.loads(self.packages)
+            ],
             "uploaded_at": _iso(self.uploaded_at),
             "wechat_state": self.wechat_state,
             "received_at": _iso(self.received_at),
@@ -235,7 +249,7 @@ class ShippingEvent(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), index=True)
-    source = db.Column(db.String(16), nullable=False)   # upload | query | push
+    source = db.Column(db.String(16), nullable=False)  # upload | query | push
     event_type = db.Column(db.String(64), nullable=False)
     dedupe_key = db.Column(db.String(128), unique=True)
     payload = db.Column(db.Text, nullable=False)
@@ -283,11 +297,20 @@ class Refund(db.Model):
     __table_args__ = (db.CheckConstraint("amount > 0", name="refund_amount_positive"),)
 
     def to_json(self):
-        return {"id": self.id, "out_refund_no": self.out_refund_no, "amount": self.amount,
-                "reason": self.reason, "status": self.status, "refund_id": self.refund_id,
-                "channel": self.channel, "user_received_account": self.user_received_account,
-                "error_code": self.error_code, "error_message": self.error_message,
-                "created_at": _iso(self.created_at), "succeeded_at": _iso(self.succeeded_at)}
+        return {
+            "id": self.id,
+            "out_refund_no": self.out_refund_no,
+            "amount": self.amount,
+            "reason": self.reason,
+            "status": self.status,
+            "refund_id": self.refund_id,
+            "channel": self.channel,
+            "user_received_account": self.user_received_account,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "created_at": _iso(self.created_at),
+            "succeeded_at": _iso(self.succeeded_at),
+        }
 
 
 class RefundRequest(db.Model):
@@ -309,9 +332,15 @@ class RefundRequest(db.Model):
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
 
     def to_json(self):
-        return {"id": self.id, "reason": self.reason, "status": self.status, "note": self.note,
-                "refund_id": self.refund_id, "created_at": _iso(self.created_at),
-                "decided_at": _iso(self.decided_at)}
+        return {
+            "id": self.id,
+            "reason": self.reason,
+            "status": self.status,
+            "note": self.note,
+            "refund_id": self.refund_id,
+            "created_at": _iso(self.created_at),
+            "decided_at": _iso(self.decided_at),
+        }
 
 
 class ReconciliationRun(db.Model):
@@ -331,9 +360,9 @@ class ReconciliationRun(db.Model):
     trade_bill_sha1 = db.Column(db.String(40))
     fund_flow_bill_sha1 = db.Column(db.String(40))
     bill_rows = db.Column(db.Integer, nullable=False, default=0)
-    payments_wechat = db.Column(db.Integer, nullable=False, default=0)   # count
+    payments_wechat = db.Column(db.Integer, nullable=False, default=0)  # count
     payments_ours = db.Column(db.Integer, nullable=False, default=0)
-    paid_total_wechat = db.Column(db.Integer, nullable=False, default=0)   # fen
+    paid_total_wechat = db.Column(db.Integer, nullable=False, default=0)  # fen
     paid_total_ours = db.Column(db.Integer, nullable=False, default=0)
     refunds_wechat = db.Column(db.Integer, nullable=False, default=0)
     refunds_ours = db.Column(db.Integer, nullable=False, default=0)
@@ -347,8 +376,9 @@ class ReconciliationRun(db.Model):
     started_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     finished_at = db.Column(db.DateTime(timezone=True))
 
-    differences = db.relationship("BillDifference", back_populates="run",
-                                  order_by="BillDifference.id")
+    differences = db.relationship(
+        "BillDifference", back_populates="run", order_by="BillDifference.id"
+    )
 
 
 class BillDifference(db.Model):
@@ -361,8 +391,9 @@ class BillDifference(db.Model):
     __tablename__ = "bill_differences"
 
     id = db.Column(db.Integer, primary_key=True)
-    run_id = db.Column(db.Integer, db.ForeignKey("reconciliation_runs.id"), nullable=False,
-                       index=True)
+    run_id = db.Column(
+        db.Integer, db.ForeignKey("reconciliation_runs.id"), nullable=False, index=True
+    )
     key = db.Column(db.String(128), nullable=False)
     kind = db.Column(db.String(32), nullable=False)
     out_trade_no = db.Column(db.String(32))

@@ -9,11 +9,12 @@ therefore change the order once, on SQLite and PostgreSQL alike, without a read-
     CLOSED --mark_paid--> PAID          (WeChat's word wins: the money was taken)
     PAID --(refunds.py)--> REFUNDED     (the SUCCESS refunds reach the total)
 """
+
 import functools
 import json
 import logging
 from dataclasses import asdict
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,13 +33,18 @@ orders, events = Order.__table__, PaymentEvent.__table__
 
 # Built once, as nearly every notification runs one of them: building and cache-keying a
 # statement costs more CPU than the database spends on it.
-_PAY = (update(orders)
-        .where(orders.c.out_trade_no == bindparam("paid_out_trade_no"),
-               orders.c.total == bindparam("paid_total"),
-               orders.c.status.in_((Order.NOTPAY, Order.CLOSED)))
-        .values(status=Order.PAID, transaction_id=bindparam("transaction_id"),
-                paid_at=bindparam("paid_at"))
-        .returning(orders.c.id))
+_PAY = (
+    update(orders)
+    .where(
+        orders.c.out_trade_no == bindparam("paid_out_trade_no"),
+        orders.c.total == bindparam("paid_total"),
+        orders.c.status.in_((Order.NOTPAY, Order.CLOSED)),
+    )
+    .values(
+        status=Order.PAID, transaction_id=bindparam("transaction_id"), paid_at=bindparam("paid_at")
+    )
+    .returning(orders.c.id)
+)
 _SEEN = select(exists().where(events.c.dedupe_key == bindparam("seen_key")))
 
 # A prepay_id lives 2 hours; re-place the order a little before that.
@@ -65,16 +71,19 @@ def _transition(order_id, from_states, **values):
 @functools.cache
 def _transition_statement(from_states, columns):
     # Built once per kind of transition. The columns are named, so a misspelt one is an error.
-    return (update(orders)
-            .where(orders.c.id == bindparam("order_id"), orders.c.status.in_(from_states))
-            .values({orders.c[name]: bindparam(name) for name in columns}))
+    return (
+        update(orders)
+        .where(orders.c.id == bindparam("order_id"), orders.c.status.in_(from_states))
+        .values({orders.c[name]: bindparam(name) for name in columns})
+    )
 
 
 def _update_order(order_id, condition, values):
     """One conditional UPDATE; True when it matched the row. The database alone decides the
     condition."""
     result = db.session.connection().execute(
-        update(orders).where(orders.c.id == order_id, condition).values(**values))
+        update(orders).where(orders.c.id == order_id, condition).values(**values)
+    )
     return result.rowcount == 1
 
 
@@ -83,10 +92,19 @@ def mark_paid(transaction):
     Returns its id, or None when no order matched."""
     # WeChat's success_time is +08:00; stored in UTC, as SQLite keeps no offset.
     paid_at = transaction.success_time
-    return db.session.connection().execute(_PAY, {
-        "paid_out_trade_no": transaction.out_trade_no, "paid_total": transaction.total,
-        "transaction_id": transaction.transaction_id,
-        "paid_at": paid_at.astimezone(timezone.utc) if paid_at else utcnow()}).scalar()
+    return (
+        db.session.connection()
+        .execute(
+            _PAY,
+            {
+                "paid_out_trade_no": transaction.out_trade_no,
+                "paid_total": transaction.total,
+                "transaction_id": transaction.transaction_id,
+                "paid_at": paid_at.astimezone(UTC) if paid_at else utcnow(),
+            },
+        )
+        .scalar()
+    )
 
 
 def mark_closed(order_id):
@@ -95,17 +113,21 @@ def mark_closed(order_id):
 
 def record_prepay(order_id, prepay_id):
     """Keep the prepay_id of an order that is still unpaid."""
-    return _transition(order_id, (Order.NOTPAY,), prepay_id=prepay_id,
-                       prepay_created_at=utcnow())
+    return _transition(order_id, (Order.NOTPAY,), prepay_id=prepay_id, prepay_created_at=utcnow())
 
 
 def claim_query(order_id, interval_seconds):
     """True for at most one caller per interval: rate-limits querying WeChat for one order."""
     now = utcnow()
-    claimed = _update_order(order_id, (orders.c.status == Order.NOTPAY) & or_(
-        orders.c.last_queried_at.is_(None),
-        orders.c.last_queried_at < now - timedelta(seconds=interval_seconds)),
-        {"last_queried_at": now})
+    claimed = _update_order(
+        order_id,
+        (orders.c.status == Order.NOTPAY)
+        & or_(
+            orders.c.last_queried_at.is_(None),
+            orders.c.last_queried_at < now - timedelta(seconds=interval_seconds),
+        ),
+        {"last_queried_at": now},
+    )
     db.session.commit()
     return claimed
 
@@ -115,7 +137,7 @@ def prepay_is_fresh(order, now=None):
     if not order.prepay_id or created is None:
         return False
     if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
+        created = created.replace(tzinfo=UTC)
     return (now or utcnow()) - created < PREPAY_LIFETIME
 
 
@@ -127,8 +149,13 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     order's: the order is left alone and a REFUSED.<code> event records what WeChat said.
     Commits.
     """
-    event = {"source": source, "dedupe_key": dedupe_key, "event_type": event_type,
-             "trade_state": transaction.trade_state, "payload": _json(payload)}
+    event = {
+        "source": source,
+        "dedupe_key": dedupe_key,
+        "event_type": event_type,
+        "trade_state": transaction.trade_state,
+        "payload": _json(payload),
+    }
     # REFUND: paid, then refunded in part or whole. The payment happened all the same; the
     # refunds are told by refunds.py, and a PAID or REFUNDED order is left as it is.
     settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
@@ -153,7 +180,8 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     # Locked before the event is inserted, for the deadlock above.
     order = database.execute(
         select(orders.c.id, orders.c.total)
-        .where(orders.c.out_trade_no == transaction.out_trade_no).with_for_update()
+        .where(orders.c.out_trade_no == transaction.out_trade_no)
+        .with_for_update()
     ).one_or_none()
     try:
         _check_transaction(order, transaction, appid, mchid, settled)
@@ -162,11 +190,18 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         db.session.rollback()  # release the row lock; the order stays as it is
         # A verified message from WeChat that contradicts our order (money may have moved):
         # kept for a person to look at, once per message however often WeChat resends it.
-        _record(**{**event, "order_id": order_id, "dedupe_key": f"{dedupe_key}:refused",
-                   "event_type": f"REFUSED.{mismatch.code}"})
+        _record(
+            **{
+                **event,
+                "order_id": order_id,
+                "dedupe_key": f"{dedupe_key}:refused",
+                "event_type": f"REFUSED.{mismatch.code}",
+            }
+        )
         db.session.commit()
-        log.error("refused %s from %s for %s: %s", event_type, source,
-                  transaction.out_trade_no, mismatch)
+        log.error(
+            "refused %s from %s for %s: %s", event_type, source, transaction.out_trade_no, mismatch
+        )
         raise
     if not settled and transaction.trade_state not in (gw.CLOSED, gw.REVOKED):
         db.session.rollback()  # release the row lock
@@ -198,8 +233,11 @@ def _record(**event):
 @functools.cache
 def _insert_event(dialect_name):
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(events).on_conflict_do_nothing(
-        index_elements=["dedupe_key"]).returning(events.c.id)
+    return (
+        dialect.insert(events)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(events.c.id)
+    )
 
 
 def _json(payload):
@@ -217,17 +255,23 @@ def _check_transaction(order, transaction, appid, mchid, settled):
     if not _is_ours(transaction, appid, mchid):
         raise PaymentMismatch("MERCHANT_MISMATCH", "appid or mchid is not ours")
     if settled and transaction.total != order.total:
-        raise PaymentMismatch("AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order "
-                              f"of {order.total} fen")
+        raise PaymentMismatch(
+            "AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order of {order.total} fen"
+        )
 
 
 def apply_query(order, gateway, appid, mchid):
     """Ask WeChat about an unpaid order and apply the answer. Returns the outcome."""
     transaction = gateway.query_order(order.out_trade_no)
     return apply_transaction(
-        transaction, appid=appid, mchid=mchid, source="query",
+        transaction,
+        appid=appid,
+        mchid=mchid,
+        source="query",
         dedupe_key=f"query:{transaction.out_trade_no}:{transaction.trade_state}",
-        event_type=f"QUERY.{transaction.trade_state}", payload=asdict(transaction))
+        event_type=f"QUERY.{transaction.trade_state}",
+        payload=asdict(transaction),
+    )
 
 
 def close_order(order, gateway, appid, mchid):

@@ -5,6 +5,7 @@ Behind ``TRUSTED_PROXY_COUNT`` proxies, werkzeug's ProxyFix takes the client add
 that is not one IP address of sane length falls back to the socket's address (the proxy's).
 The address is stored with the order and sent to WeChat as the payer's IP, so it must be real.
 """
+
 import ipaddress
 
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -15,8 +16,9 @@ MAX_ADDRESS_CHARS = 45  # the longest IPv6 text form; the orders.client_ip colum
 def register(app):
     count = int(app.config["TRUSTED_PROXY_COUNT"])
     if count:
-        app.wsgi_app = ProxyFix(CheckedRemoteAddr(app.wsgi_app), x_for=count, x_proto=count,
-                                x_host=count)
+        app.wsgi_app = ProxyFix(
+            CheckedRemoteAddr(app.wsgi_app), x_for=count, x_proto=count, x_host=count
+        )
     # Requests for any other Host (or X-Forwarded-Host) get a 400, so no redirect or URL the
     # app builds can point somewhere else. Empty (development): any host.
     hosts = [h.strip() for h in app.config["TRUSTED_HOSTS"].split(",") if h.strip()]

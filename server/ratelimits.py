@@ -15,6 +15,7 @@ another's counts, and one app's unreachable Redis sent a later app's counts to m
 backoff timer moved them back, losing them. The decorators below are declared once, at import
 time; each app wraps the views with its own Limiter when it is built.
 """
+
 import hashlib
 from functools import wraps
 
@@ -60,16 +61,27 @@ def _user_key():
 
 
 # Shared by every route that uses them: one budget per user for all order writes, one for reads.
-order_writes = _AppLimit(lambda limiter: limiter.shared_limit(
-    lambda: current_app.config["RATE_LIMIT_ORDER_WRITES"], scope="order-writes",
-    key_func=_user_key))
-order_reads = _AppLimit(lambda limiter: limiter.shared_limit(
-    lambda: current_app.config["RATE_LIMIT_ORDER_READS"], scope="order-reads",
-    key_func=_user_key))
+order_writes = _AppLimit(
+    lambda limiter: limiter.shared_limit(
+        lambda: current_app.config["RATE_LIMIT_ORDER_WRITES"],
+        scope="order-writes",
+        key_func=_user_key,
+    )
+)
+order_reads = _AppLimit(
+    lambda limiter: limiter.shared_limit(
+        lambda: current_app.config["RATE_LIMIT_ORDER_READS"],
+        scope="order-reads",
+        key_func=_user_key,
+    )
+)
 # The staff console's failed logins, per client address (the limiter's default key; the real
 # address: ProxyFix runs first behind nginx).
-console_logins = _AppLimit(lambda limiter: limiter.limit(
-    lambda: current_app.config["CONSOLE_LOGIN_RATE_LIMIT"], methods=["POST"]))
+console_logins = _AppLimit(
+    lambda limiter: limiter.limit(
+        lambda: current_app.config["CONSOLE_LOGIN_RATE_LIMIT"], methods=["POST"]
+    )
+)
 
 
 def init_app(app):
@@ -78,8 +90,8 @@ def init_app(app):
         RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
         # Deployments (and test runs) sharing one Redis must not share counters: the database
         # names the deployment, and user ids are per database.
-        RATE_LIMIT_NAMESPACE="wxpay:" + hashlib.sha256(
-            app.config["DATABASE_URL"].encode()).hexdigest()[:16],
+        RATE_LIMIT_NAMESPACE="wxpay:"
+        + hashlib.sha256(app.config["DATABASE_URL"].encode()).hexdigest()[:16],
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,

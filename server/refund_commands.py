@@ -7,14 +7,14 @@
 Every command calls ``server.refunds``, the same functions as the API and the console.
 ``reconcile`` (the periodic job) also runs ``refunds sync``.
 """
+
 import getpass
 from datetime import timedelta
 
 import click
 from flask import current_app
 
-from . import refunds
-from . import clients
+from . import clients, refunds
 from .errors import HttpError
 from .extensions import db
 from .models import Order, Refund, RefundRequest
@@ -35,8 +35,9 @@ def gateway():
         return clients.gateway()
     except HttpError:
         missing = ", ".join(current_app.extensions["wechatpay_missing"])
-        raise click.ClickException(f"PAYMENTS_NOT_CONFIGURED: missing settings: {missing}") \
-            from None
+        raise click.ClickException(
+            f"PAYMENTS_NOT_CONFIGURED: missing settings: {missing}"
+        ) from None
 
 
 def _notify_url():
@@ -44,8 +45,10 @@ def _notify_url():
 
 
 def _show(refund_row):
-    line = (f"refund {refund_row.id} {refund_row.out_refund_no} order {refund_row.order_id} "
-            f"{refund_row.amount} fen {refund_row.status}")
+    line = (
+        f"refund {refund_row.id} {refund_row.out_refund_no} order {refund_row.order_id} "
+        f"{refund_row.amount} fen {refund_row.status}"
+    )
     if refund_row.status == Refund.PENDING:
         line += " (WeChat Pay did not answer; `flask --app server refunds sync` sends it again)"
     if refund_row.error_code and refund_row.status in (Refund.FAILED, Refund.PENDING):
@@ -68,8 +71,9 @@ def refund_command(order_id, amount, reason, by):
     if order is None:
         raise click.ClickException(f"ORDER_NOT_FOUND: no order {order_id}")
     try:
-        refund_row = refunds.refund(order, amount, reason, _by(by), gateway=gateway(),
-                                    notify_url=_notify_url())
+        refund_row = refunds.refund(
+            order, amount, reason, _by(by), gateway=gateway(), notify_url=_notify_url()
+        )
     except refunds.RefundError as exc:
         _fail(exc)
     click.echo(_show(refund_row))
@@ -89,9 +93,11 @@ def list_requests(show_all):
     found = db.session.execute(query).scalars().all()
     for request in found:
         order = db.session.get(Order, request.order_id)
-        click.echo(f"request {request.id} order {order.id} ({order.out_trade_no}, "
-                   f"{order.total} fen, {refunds.refundable(order)} refundable) "
-                   f"{request.status}: {request.reason}")
+        click.echo(
+            f"request {request.id} order {order.id} ({order.out_trade_no}, "
+            f"{order.total} fen, {refunds.refundable(order)} refundable) "
+            f"{request.status}: {request.reason}"
+        )
     click.echo(f"{len(found)} {'' if show_all else 'pending '}refund requests")
 
 
@@ -103,8 +109,9 @@ def list_requests(show_all):
 def approve(request_id, amount, note, by):
     """Approve a request: the refund is placed with WeChat Pay."""
     try:
-        refund_row = refunds.approve_request(request_id, _by(by), note, gateway=gateway(),
-                                             notify_url=_notify_url(), amount=amount)
+        refund_row = refunds.approve_request(
+            request_id, _by(by), note, gateway=gateway(), notify_url=_notify_url(), amount=amount
+        )
     except refunds.RefundError as exc:
         _fail(exc)
     click.echo(f"approved request {request_id}: {_show(refund_row)}")
@@ -130,8 +137,10 @@ def refunds_group():
 
 @refunds_group.command("list")
 @click.option("--order", "order_id", type=int, help="only this order's")
-@click.option("--status", type=click.Choice(["PENDING", "PROCESSING", "SUCCESS", "CLOSED",
-                                             "ABNORMAL", "FAILED"]))
+@click.option(
+    "--status",
+    type=click.Choice(["PENDING", "PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL", "FAILED"]),
+)
 def list_refunds(order_id, status):
     query = db.select(Refund).order_by(Refund.id)
     if order_id:
@@ -154,15 +163,19 @@ def sync(older_than):
 def sweep(older_than):
     if current_app.extensions["wechatpay"] is None:  # payments not configured: nothing to ask
         return {}
-    return refunds.sweep(timedelta(seconds=older_than), gateway=gateway(),
-                         notify_url=_notify_url())
+    return refunds.sweep(timedelta(seconds=older_than), gateway=gateway(), notify_url=_notify_url())
 
 
 @refunds_group.command("abnormal")
 def abnormal():
     """ABNORMAL refunds, and what to do about each."""
-    found = db.session.execute(db.select(Refund).where(
-        Refund.status == Refund.ABNORMAL).order_by(Refund.id)).scalars().all()
+    found = (
+        db.session.execute(
+            db.select(Refund).where(Refund.status == Refund.ABNORMAL).order_by(Refund.id)
+        )
+        .scalars()
+        .all()
+    )
     for refund_row in found:
         click.echo(_show(refund_row) + f", to {refund_row.user_received_account or '?'}")
     click.echo(f"{len(found)} ABNORMAL refunds")
@@ -174,21 +187,24 @@ def abnormal():
             "--bank-type ... --bank-account ... --real-name ...\n"
             "or refund to the merchant's bank card and pay the user yourself:\n"
             "  flask --app server refunds apply-abnormal OUT_REFUND_NO --type MERCHANT_BANK_CARD"
-            "\n(API v2: handle them on the merchant platform, pay.weixin.qq.com.)")
+            "\n(API v2: handle them on the merchant platform, pay.weixin.qq.com.)"
+        )
 
 
 @refunds_group.command("apply-abnormal")
 @click.argument("out_refund_no")
-@click.option("--type", "kind", required=True,
-              type=click.Choice(["USER_BANK_CARD", "MERCHANT_BANK_CARD"]))
+@click.option(
+    "--type", "kind", required=True, type=click.Choice(["USER_BANK_CARD", "MERCHANT_BANK_CARD"])
+)
 @click.option("--bank-type", help="the user's bank (USER_BANK_CARD)")
 @click.option("--bank-account", help="the user's card number (sent encrypted, never logged)")
 @click.option("--real-name", help="the card holder's name (sent encrypted, never logged)")
 @click.option("--by", help="who decides (default: cli:<your login>)")
 def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
     """Send an ABNORMAL refund again to a bank card (API v3)."""
-    refund_row = db.session.execute(db.select(Refund).filter_by(
-        out_refund_no=out_refund_no)).scalar_one_or_none()
+    refund_row = db.session.execute(
+        db.select(Refund).filter_by(out_refund_no=out_refund_no)
+    ).scalar_one_or_none()
     if refund_row is None:
         raise click.ClickException(f"REFUND_NOT_FOUND: no refund {out_refund_no}")
     gw = gateway()
@@ -196,8 +212,14 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
         raise click.ClickException("API v2 has no such call: use the merchant platform")
     try:
         refund_row = refunds.apply_abnormal_refund(
-            refund_row, kind, _by(by), gateway=gw, bank_type=bank_type,
-            bank_account=bank_account, real_name=real_name)
+            refund_row,
+            kind,
+            _by(by),
+            gateway=gw,
+            bank_type=bank_type,
+            bank_account=bank_account,
+            real_name=real_name,
+        )
     except refunds.RefundError as exc:
         _fail(exc)
     except WeChatPayError as exc:

@@ -14,10 +14,11 @@ Every state change is one conditional UPDATE on the shipment row, like the order
 An upload whose answer was lost is never simply resent: WeChat counts a second upload of a
 shipped order as the one change it allows, so the job asks get_order first.
 """
+
 import hashlib
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -25,22 +26,32 @@ from sqlalchemy.exc import IntegrityError
 from . import access_tokens
 from .extensions import db
 from .models import Order, Shipment, ShippingEvent, User, utcnow
-from .wechatpay.gateway import CHINA
 from .wechatpay.errors import ApiError, TransportError
+from .wechatpay.gateway import CHINA
 
 log = logging.getLogger(__name__)
 
 EXPRESS, LOCAL_DELIVERY, VIRTUAL, SELF_PICKUP = 1, 2, 3, 4
-LOGISTICS_TYPES = {"express": EXPRESS, "local": LOCAL_DELIVERY, "virtual": VIRTUAL,
-                   "pickup": SELF_PICKUP}
+LOGISTICS_TYPES = {
+    "express": EXPRESS,
+    "local": LOCAL_DELIVERY,
+    "virtual": VIRTUAL,
+    "pickup": SELF_PICKUP,
+}
 UNIFIED, SPLIT = 1, 2
-MAX_PACKAGES = 15           # a split delivery has at most 15 packages
-MAX_ITEM_DESC = 120         # characters
+MAX_PACKAGES = 15  # a split delivery has at most 15 packages
+MAX_ITEM_DESC = 120  # characters
 MAX_TRACKING = 128
-MAX_UPLOADS = 2             # the first upload and one change
+MAX_UPLOADS = 2  # the first upload and one change
 # WeChat's order_state (get_order): what the shop and the user see.
-WECHAT_STATES = {1: "awaiting shipment", 2: "shipped", 3: "receipt confirmed", 4: "completed",
-                 5: "refunded", 6: "awaiting settlement"}
+WECHAT_STATES = {
+    1: "awaiting shipment",
+    2: "shipped",
+    3: "receipt confirmed",
+    4: "completed",
+    5: "refunded",
+    6: "awaiting settlement",
+}
 RECEIVED, COMPLETED = 3, 4
 # Answers that may succeed later with the same details: WeChat does not know the payment yet
 # (it takes some seconds to reach the shipping service), or it is busy.
@@ -77,9 +88,13 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
     logistics_type, delivery_mode, packages = validate(logistics, packages, all_delivered)
     if order.status != Order.PAID or not order.transaction_id:
         raise ShippingError("ORDER_NOT_SHIPPABLE", f"the order is {order.status}, not PAID")
-    values = {"logistics_type": logistics_type, "delivery_mode": delivery_mode,
-              "is_all_delivered": bool(all_delivered), "packages": json.dumps(
-                  packages, ensure_ascii=False), "created_by": by}
+    values = {
+        "logistics_type": logistics_type,
+        "delivery_mode": delivery_mode,
+        "is_all_delivered": bool(all_delivered),
+        "packages": json.dumps(packages, ensure_ascii=False),
+        "created_by": by,
+    }
     shipment = order.shipment
     if shipment is None:
         shipment = Shipment(order_id=order.id, **values)
@@ -88,19 +103,29 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
             db.session.commit()
         except IntegrityError:  # recorded concurrently by someone else
             db.session.rollback()
-            raise ShippingError("ALREADY_RECORDED", "this order's shipping was just recorded; "
-                                "reload it before changing it") from None
+            raise ShippingError(
+                "ALREADY_RECORDED",
+                "this order's shipping was just recorded; reload it before changing it",
+            ) from None
     else:
         # The change WeChat allows: only of details it accepted, and only once. A refused
         # first upload (FAILED) may be corrected freely: WeChat never took it.
-        changed = _transition(shipment.id, Shipment.upload_count < MAX_UPLOADS,
-                              Shipment.status.in_((Shipment.SHIPPED, Shipment.FAILED)),
-                              status=Shipment.PENDING, error_code=None, error_message=None,
-                              **values)
+        changed = _transition(
+            shipment.id,
+            Shipment.upload_count < MAX_UPLOADS,
+            Shipment.status.in_((Shipment.SHIPPED, Shipment.FAILED)),
+            status=Shipment.PENDING,
+            error_code=None,
+            error_message=None,
+            **values,
+        )
         db.session.commit()
         if not changed:
-            raise ShippingError("CHANGE_NOT_ALLOWED", "WeChat allows one change of an order's "
-                                "shipping, and it is used (or an upload is in progress)")
+            raise ShippingError(
+                "CHANGE_NOT_ALLOWED",
+                "WeChat allows one change of an order's "
+                "shipping, and it is used (or an upload is in progress)",
+            )
         db.session.refresh(shipment)
     upload(shipment, api=api)
     return shipment
@@ -110,16 +135,20 @@ def validate(logistics, packages, all_delivered=True):
     """``(logistics_type, delivery_mode, packages as sent)``; ShippingError names the field."""
     logistics_type = LOGISTICS_TYPES.get(logistics)
     if logistics_type is None:
-        raise ShippingError("INVALID_SHIPPING", "logistics must be one of "
-                            + ", ".join(LOGISTICS_TYPES))
+        raise ShippingError(
+            "INVALID_SHIPPING", "logistics must be one of " + ", ".join(LOGISTICS_TYPES)
+        )
     if not isinstance(packages, list) or not 1 <= len(packages) <= MAX_PACKAGES:
         raise ShippingError("INVALID_SHIPPING", f"give 1 to {MAX_PACKAGES} packages")
     if len(packages) > 1 and logistics_type != EXPRESS:
         raise ShippingError("INVALID_SHIPPING", "only express deliveries can be split")
     if not isinstance(all_delivered, bool):
         raise ShippingError("INVALID_SHIPPING", "all_delivered must be true or false")
-    return logistics_type, UNIFIED if len(packages) == 1 else SPLIT, [
-        _package(package, logistics_type) for package in packages]
+    return (
+        logistics_type,
+        UNIFIED if len(packages) == 1 else SPLIT,
+        [_package(package, logistics_type) for package in packages],
+    )
 
 
 def _package(package, logistics_type):
@@ -129,12 +158,16 @@ def _package(package, logistics_type):
     if logistics_type == EXPRESS:
         sent["tracking_no"] = _text(package, "tracking_no", MAX_TRACKING)
         sent["express_company"] = _text(package, "express_company", MAX_TRACKING)
-        contact = {k: _text(package, k, 1024) for k in ("consignor_contact", "receiver_contact")
-                   if package.get(k)}
+        contact = {
+            k: _text(package, k, 1024)
+            for k in ("consignor_contact", "receiver_contact")
+            if package.get(k)
+        }
         if sent["express_company"] == "SF" and not contact:
             # SF Express tracking needs a phone number (masked, e.g. 189****1234).
-            raise ShippingError("INVALID_SHIPPING", "SF Express needs receiver_contact or "
-                                "consignor_contact")
+            raise ShippingError(
+                "INVALID_SHIPPING", "SF Express needs receiver_contact or consignor_contact"
+            )
         if contact:
             sent["contact"] = contact
     return sent
@@ -143,8 +176,7 @@ def _package(package, logistics_type):
 def _text(package, name, limit):
     value = package.get(name)
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
-        raise ShippingError("INVALID_SHIPPING", f"'{name}' must be text of 1 to {limit} "
-                            "characters")
+        raise ShippingError("INVALID_SHIPPING", f"'{name}' must be text of 1 to {limit} characters")
     return value.strip()
 
 
@@ -154,8 +186,12 @@ def upload(shipment, *, api):
     The upload is claimed first (PENDING -> UPLOADING, one compare-and-set), so the job and a
     person cannot both send it: a second upload would spend WeChat's one change.
     """
-    if not _transition(shipment.id, Shipment.status == Shipment.PENDING,
-                       status=Shipment.UPLOADING, upload_started_at=utcnow()):
+    if not _transition(
+        shipment.id,
+        Shipment.status == Shipment.PENDING,
+        status=Shipment.UPLOADING,
+        upload_started_at=utcnow(),
+    ):
         db.session.rollback()
         db.session.refresh(shipment)
         return shipment.status  # someone else is uploading it, or it moved on
@@ -175,18 +211,22 @@ def upload(shipment, *, api):
     try:
         access_tokens.call(api, UPLOAD_PATH, body)
     except ApiError as exc:
-        _record_event(order.id, "upload", f"UPLOAD.{exc.code}", {"request": body,
-                      "errcode": exc.code, "errmsg": exc.message})
+        _record_event(
+            order.id,
+            "upload",
+            f"UPLOAD.{exc.code}",
+            {"request": body, "errcode": exc.code, "errmsg": exc.message},
+        )
         if exc.code in RETRY_LATER:
-            log.info("shipping of %s: WeChat answered %s; the job retries", order.out_trade_no,
-                     exc.code)
+            log.info(
+                "shipping of %s: WeChat answered %s; the job retries", order.out_trade_no, exc.code
+            )
             return _set_error(shipment, Shipment.PENDING, exc)
         log.warning("shipping of %s refused: %s %s", order.out_trade_no, exc.code, exc.message)
         return _set_error(shipment, Shipment.FAILED, exc)
     except TransportError as exc:
         # Unknown outcome: the job asks get_order before anything is sent again.
-        _record_event(order.id, "upload", "UPLOAD.UNKNOWN", {"request": body,
-                      "error": exc.message})
+        _record_event(order.id, "upload", "UPLOAD.UNKNOWN", {"request": body, "error": exc.message})
         return _set_error(shipment, Shipment.PENDING, exc, code=UNKNOWN_OUTCOME)
     _record_event(order.id, "upload", "UPLOAD.OK", {"request": body})
     _mark_shipped(shipment.id)
@@ -204,8 +244,12 @@ def refresh(order, *, api):
     shipment = order.shipment
     if isinstance(state, int) and shipment is not None:
         _advance(shipment.id, state)
-        if shipment.status == Shipment.PENDING and shipment.error_code == UNKNOWN_OUTCOME \
-                and state >= 2 and _wechat_has(shipment, wechat):
+        if (
+            shipment.status == Shipment.PENDING
+            and shipment.error_code == UNKNOWN_OUTCOME
+            and state >= 2
+            and _wechat_has(shipment, wechat)
+        ):
             # An upload whose answer was lost did go through: WeChat shows these details.
             _mark_shipped(shipment.id)
     db.session.commit()
@@ -234,20 +278,36 @@ def run_job(*, api, auto_virtual=False, limit=100):
         counts[outcome] = counts.get(outcome, 0) + 1
 
     if auto_virtual:
-        for order in db.session.execute(db.select(Order).outerjoin(Shipment).where(
-                Order.status == Order.PAID, Shipment.id.is_(None)).limit(limit)).scalars().all():
+        for order in (
+            db.session.execute(
+                db.select(Order)
+                .outerjoin(Shipment)
+                .where(Order.status == Order.PAID, Shipment.id.is_(None))
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        ):
             try:
-                count(record_shipment(order, api=api, logistics="virtual",
-                                      packages=[{"item_desc": order.description}],
-                                      by="auto:virtual").status)
+                count(
+                    record_shipment(
+                        order,
+                        api=api,
+                        logistics="virtual",
+                        packages=[{"item_desc": order.description}],
+                        by="auto:virtual",
+                    ).status
+                )
             except ShippingError as exc:
                 count(exc.code)
     _abandoned_uploads(limit)
     for shipment in _shipments(Shipment.status == Shipment.PENDING, limit=limit):
         count(_guarded(lambda: _retry_upload(shipment, api)))
-    for shipment in _shipments(Shipment.status == Shipment.SHIPPED,
-                               (Shipment.wechat_state.is_(None))
-                               | (Shipment.wechat_state < COMPLETED), limit=limit):
+    for shipment in _shipments(
+        Shipment.status == Shipment.SHIPPED,
+        (Shipment.wechat_state.is_(None)) | (Shipment.wechat_state < COMPLETED),
+        limit=limit,
+    ):
         count(_guarded(lambda: _refreshed(shipment, api)))
     return counts
 
@@ -265,19 +325,27 @@ def _wechat_has(shipment, wechat):
     shown = (wechat.get("shipping") or {}).get("shipping_list") or []
     ours = json.loads(shipment.packages)
     return len(shown) == len(ours) and all(
-        isinstance(theirs, dict) and theirs.get("goods_desc") == mine["item_desc"]
+        isinstance(theirs, dict)
+        and theirs.get("goods_desc") == mine["item_desc"]
         and (theirs.get("tracking_no") or None) == mine.get("tracking_no")
-        for theirs, mine in zip(shown, ours))
+        for theirs, mine in zip(shown, ours, strict=True)
+    )
 
 
 def _abandoned_uploads(limit):
     """UPLOADING shipments whose worker died mid-call: their outcome is unknown."""
     stale = utcnow() - UPLOAD_CLAIM
-    for shipment in _shipments(Shipment.status == Shipment.UPLOADING,
-                               Shipment.upload_started_at < stale, limit=limit):
-        _transition(shipment.id, Shipment.status == Shipment.UPLOADING,
-                    Shipment.upload_started_at < stale, status=Shipment.PENDING,
-                    error_code=UNKNOWN_OUTCOME, error_message="the upload was interrupted")
+    for shipment in _shipments(
+        Shipment.status == Shipment.UPLOADING, Shipment.upload_started_at < stale, limit=limit
+    ):
+        _transition(
+            shipment.id,
+            Shipment.status == Shipment.UPLOADING,
+            Shipment.upload_started_at < stale,
+            status=Shipment.PENDING,
+            error_code=UNKNOWN_OUTCOME,
+            error_message="the upload was interrupted",
+        )
     db.session.commit()
 
 
@@ -287,8 +355,13 @@ def _refreshed(shipment, api):
 
 
 def _shipments(*conditions, limit):
-    return db.session.execute(db.select(Shipment).where(*conditions).order_by(Shipment.id)
-                              .limit(limit)).scalars().all()
+    return (
+        db.session.execute(
+            db.select(Shipment).where(*conditions).order_by(Shipment.id).limit(limit)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def _guarded(step):
@@ -302,30 +375,47 @@ def _guarded(step):
 def apply_push(message):
     """Apply a verified message push. Returns "applied", "duplicate" or "ignored"."""
     event = message.get("Event")
-    if event not in ("trade_manage_order_settlement", "trade_manage_remind_shipping",
-                     "trade_manage_remind_access_api"):
+    if event not in (
+        "trade_manage_order_settlement",
+        "trade_manage_remind_shipping",
+        "trade_manage_remind_access_api",
+    ):
         return "ignored"
     transaction_id = message.get("transaction_id")
-    order = db.session.execute(db.select(Order).filter_by(
-        transaction_id=transaction_id)).scalar_one_or_none() if transaction_id else None
+    order = (
+        db.session.execute(
+            db.select(Order).filter_by(transaction_id=transaction_id)
+        ).scalar_one_or_none()
+        if transaction_id
+        else None
+    )
     # WeChat resends a push unchanged; two different pushes may share a second (shipped, then
     # settled at once), so the key is the message's content, not its time.
     key = "push:" + hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()
-    if not _record_event(order.id if order else None, "push", f"PUSH.{event}", message,
-                         dedupe_key=key):
+    if not _record_event(
+        order.id if order else None, "push", f"PUSH.{event}", message, dedupe_key=key
+    ):
         return "duplicate"
     if event == "trade_manage_order_settlement" and order is not None and order.shipment:
         if message.get("settlement_time"):
-            _advance(order.shipment.id, COMPLETED, settled_at=_time(message["settlement_time"]),
-                     received_at=_time(message.get("confirm_receive_time")))
+            _advance(
+                order.shipment.id,
+                COMPLETED,
+                settled_at=_time(message["settlement_time"]),
+                received_at=_time(message.get("confirm_receive_time")),
+            )
         elif message.get("confirm_receive_time"):
-            _advance(order.shipment.id, RECEIVED,
-                     received_at=_time(message["confirm_receive_time"]))
+            _advance(
+                order.shipment.id, RECEIVED, received_at=_time(message["confirm_receive_time"])
+            )
         elif message.get("shipped_time"):
             _advance(order.shipment.id, 2)
     elif event == "trade_manage_remind_shipping":
-        log.warning("WeChat reminds: order %s is paid but not shipped (%s)", transaction_id,
-                    message.get("msg"))
+        log.warning(
+            "WeChat reminds: order %s is paid but not shipped (%s)",
+            transaction_id,
+            message.get("msg"),
+        )
     db.session.commit()
     return "applied"
 
@@ -334,38 +424,66 @@ def _advance(shipment_id, state, **times):
     """WeChat's state only moves forward (a late push must not undo a newer get_order). The
     times only pushes carry (received, settled) are kept even when get_order saw their state
     first: the push is then late, not stale, and nothing else would ever record them."""
-    _transition(shipment_id, (Shipment.wechat_state.is_(None)) | (Shipment.wechat_state < state),
-                wechat_state=state, wechat_checked_at=utcnow())
-    values = {name: func.coalesce(getattr(Shipment, name), value)
-              for name, value in times.items() if value is not None}
+    _transition(
+        shipment_id,
+        (Shipment.wechat_state.is_(None)) | (Shipment.wechat_state < state),
+        wechat_state=state,
+        wechat_checked_at=utcnow(),
+    )
+    values = {
+        name: func.coalesce(getattr(Shipment, name), value)
+        for name, value in times.items()
+        if value is not None
+    }
     if values:
         _transition(shipment_id, **values)
 
 
 def _mark_shipped(shipment_id):
-    return _transition(shipment_id, Shipment.status.in_((Shipment.PENDING, Shipment.UPLOADING)),
-                       status=Shipment.SHIPPED, upload_count=Shipment.upload_count + 1,
-                       uploaded_at=utcnow(), error_code=None, error_message=None)
+    return _transition(
+        shipment_id,
+        Shipment.status.in_((Shipment.PENDING, Shipment.UPLOADING)),
+        status=Shipment.SHIPPED,
+        upload_count=Shipment.upload_count + 1,
+        uploaded_at=utcnow(),
+        error_code=None,
+        error_message=None,
+    )
 
 
 def _set_error(shipment, status, exc, code=None):
-    _transition(shipment.id, Shipment.status == Shipment.UPLOADING, status=status,
-                error_code=(code or exc.code)[:32], error_message=exc.message[:256])
+    _transition(
+        shipment.id,
+        Shipment.status == Shipment.UPLOADING,
+        status=status,
+        error_code=(code or exc.code)[:32],
+        error_message=exc.message[:256],
+    )
     db.session.commit()
     db.session.refresh(shipment)
     return shipment.status
 
 
 def _transition(shipment_id, *conditions, **values):
-    result = db.session.execute(update(Shipment).where(Shipment.id == shipment_id, *conditions)
-                                .values(**values).execution_options(synchronize_session=False))
+    result = db.session.execute(
+        update(Shipment)
+        .where(Shipment.id == shipment_id, *conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
 def _record_event(order_id, source, event_type, payload, dedupe_key=None):
-    db.session.add(ShippingEvent(order_id=order_id, source=source, event_type=event_type[:64],
-                                 dedupe_key=dedupe_key, payload=json.dumps(
-                                     payload, ensure_ascii=False, default=str)))
+    db.session.add(
+        ShippingEvent(
+            order_id=order_id,
+            source=source,
+            event_type=event_type[:64],
+            dedupe_key=dedupe_key,
+            payload=json.dumps(payload, ensure_ascii=False, default=str),
+        )
+    )
     try:
         db.session.flush()
     except IntegrityError:
@@ -376,5 +494,5 @@ def _record_event(order_id, source, event_type, payload, dedupe_key=None):
 
 def _time(value):
     if isinstance(value, int) and value > 0:
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     return None

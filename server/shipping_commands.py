@@ -1,4 +1,5 @@
 """``flask --app server shipping ...``: record shipping, look orders up, run the job."""
+
 import json
 
 import click
@@ -16,31 +17,52 @@ group = click.Group("shipping", help="Shipping info for WeChat (小程序发货�
 
 @group.command("ship")
 @click.argument("order_id", type=int)
-@click.option("--logistics", type=click.Choice(sorted(shipping.LOGISTICS_TYPES)),
-              required=True, help="express, local (same-city), virtual or pickup")
-@click.option("--package", "packages", multiple=True, metavar="TRACKING_NO:CARRIER",
-              help="express: one per parcel (several = a split delivery), e.g. SF123:SF")
+@click.option(
+    "--logistics",
+    type=click.Choice(sorted(shipping.LOGISTICS_TYPES)),
+    required=True,
+    help="express, local (same-city), virtual or pickup",
+)
+@click.option(
+    "--package",
+    "packages",
+    multiple=True,
+    metavar="TRACKING_NO:CARRIER",
+    help="express: one per parcel (several = a split delivery), e.g. SF123:SF",
+)
 @click.option("--item-desc", help="what was shipped (default: the order's description)")
 @click.option("--receiver-contact", help="masked phone, e.g. 189****1234 (SF Express needs one)")
 @click.option("--consignor-contact", help="masked phone of the sender")
 @click.option("--not-all-delivered", is_flag=True, help="a split delivery with parcels to come")
-def ship(order_id, logistics, packages, item_desc, receiver_contact, consignor_contact,
-         not_all_delivered):
+def ship(
+    order_id, logistics, packages, item_desc, receiver_contact, consignor_contact, not_all_delivered
+):
     """Record what was shipped for ORDER_ID and upload it (again: WeChat's one change)."""
     order = _order(order_id)
-    common = {"item_desc": item_desc or order.description,
-              "receiver_contact": receiver_contact, "consignor_contact": consignor_contact}
-    parcels = [{**common, "tracking_no": no, "express_company": carrier}
-               for no, _, carrier in (p.partition(":") for p in packages)] or [common]
+    common = {
+        "item_desc": item_desc or order.description,
+        "receiver_contact": receiver_contact,
+        "consignor_contact": consignor_contact,
+    }
+    parcels = [
+        {**common, "tracking_no": no, "express_company": carrier}
+        for no, _, carrier in (p.partition(":") for p in packages)
+    ] or [common]
     try:
-        shipment = shipping.record_shipment(order, api=miniprogram_api(), logistics=logistics,
-                                            packages=parcels, by="cli",
-                                            all_delivered=not not_all_delivered)
+        shipment = shipping.record_shipment(
+            order,
+            api=miniprogram_api(),
+            logistics=logistics,
+            packages=parcels,
+            by="cli",
+            all_delivered=not not_all_delivered,
+        )
     except shipping.ShippingError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    click.echo(f"order {order_id}: {shipment.status}"
-               + (f" ({shipment.error_code}: {shipment.error_message})"
-                  if shipment.error_code else ""))
+    click.echo(
+        f"order {order_id}: {shipment.status}"
+        + (f" ({shipment.error_code}: {shipment.error_message})" if shipment.error_code else "")
+    )
 
 
 @group.command("status")
@@ -52,8 +74,10 @@ def status(order_id):
         raise click.ClickException("the order is not paid")
     wechat = _wechat(lambda: shipping.refresh(order, api=miniprogram_api()))
     state = wechat.get("order_state")
-    click.echo(f"order {order_id}: WeChat order_state {state} "
-               f"({shipping.WECHAT_STATES.get(state, 'unknown')})")
+    click.echo(
+        f"order {order_id}: WeChat order_state {state} "
+        f"({shipping.WECHAT_STATES.get(state, 'unknown')})"
+    )
     click.echo(json.dumps(wechat.get("shipping", {}), ensure_ascii=False, indent=2))
 
 
@@ -61,11 +85,12 @@ def status(order_id):
 def managed():
     """Whether WeChat manages this mini program's shipping (and freezes its money until then)."""
     if _wechat(lambda: shipping.is_trade_managed(miniprogram_api())):
-        click.echo("yes: WeChat holds the money of paid orders until their shipping is "
-                   "uploaded and received; run `shipping sync` from the timer")
+        click.echo(
+            "yes: WeChat holds the money of paid orders until their shipping is "
+            "uploaded and received; run `shipping sync` from the timer"
+        )
     else:
-        click.echo("no: this mini program is not under shipping management; uploading is "
-                   "optional")
+        click.echo("no: this mini program is not under shipping management; uploading is optional")
 
 
 @group.command("sync")
@@ -76,8 +101,10 @@ def sync():
         if not ours:  # a second upload of one shipment would spend WeChat's one change
             click.echo("shipping sync is running on another instance; skipped")
             return
-        counts = shipping.run_job(api=miniprogram_api(), auto_virtual=current_app.config[
-            "SHIPPING_AUTO_VIRTUAL"] == "true")
+        counts = shipping.run_job(
+            api=miniprogram_api(),
+            auto_virtual=current_app.config["SHIPPING_AUTO_VIRTUAL"] == "true",
+        )
     click.echo(f"shipping: {counts}")
 
 

@@ -4,6 +4,7 @@ Passwords are hashed with Argon2id (argon2-cffi; see the README for why). Every 
 account's login state is one conditional UPDATE, so two failed logins at the same moment both
 count and an account is locked exactly when its failures reach the threshold.
 """
+
 import functools
 import re
 import secrets
@@ -86,8 +87,9 @@ def normalise_email(email):
 
 def check_password_rules(password):
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError("WEAK_PASSWORD",
-                         f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise StaffError(
+            "WEAK_PASSWORD", f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+        )
 
 
 def new_password():
@@ -101,8 +103,12 @@ def create(email, role, password):
     check_password_rules(password)
     if find(email) is not None:
         raise StaffError("STAFF_EXISTS", f"{email} already has an account")
-    user = StaffUser(email=email, role=role, password_hash=_hasher.hash(password),
-                     session_token=secrets.token_hex(16))
+    user = StaffUser(
+        email=email,
+        role=role,
+        password_hash=_hasher.hash(password),
+        session_token=secrets.token_hex(16),
+    )
     db.session.add(user)
     db.session.commit()
     return user
@@ -110,7 +116,8 @@ def create(email, role, password):
 
 def find(email):
     return db.session.execute(
-        db.select(StaffUser).where(StaffUser.email == email.strip().lower())).scalar_one_or_none()
+        db.select(StaffUser).where(StaffUser.email == email.strip().lower())
+    ).scalar_one_or_none()
 
 
 def existing(email):
@@ -131,15 +138,25 @@ def reset_password(email, password):
     """New password, sessions ended, lockout lifted; the account is enabled again."""
     user = existing(email)
     check_password_rules(password)
-    _update(user.id, password_hash=_hasher.hash(password), session_token=secrets.token_hex(16),
-            failed_logins=0, locked_until=None, active=True)
+    _update(
+        user.id,
+        password_hash=_hasher.hash(password),
+        session_token=secrets.token_hex(16),
+        failed_logins=0,
+        locked_until=None,
+        active=True,
+    )
     db.session.commit()
     return user
 
 
 def _update(user_id, condition=True, **values):
-    result = db.session.execute(update(StaffUser).where(StaffUser.id == user_id, condition)
-                                .values(**values).execution_options(synchronize_session=False))
+    result = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id, condition)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -159,8 +176,12 @@ def authenticate(email, password, *, max_failures, lockout):
     if not _verify(user.password_hash, password):
         _update(user.id, failed_logins=StaffUser.failed_logins + 1)
         # Locks once the failures reach the threshold; the count starts again after it.
-        if _update(user.id, StaffUser.failed_logins >= max_failures,
-                   failed_logins=0, locked_until=now + lockout):
+        if _update(
+            user.id,
+            StaffUser.failed_logins >= max_failures,
+            failed_logins=0,
+            locked_until=now + lockout,
+        ):
             db.session.commit()
             raise StaffError("LOCKED", "too many failed logins; try again later")
         db.session.commit()
@@ -180,4 +201,3 @@ def _verify(password_hash, password):
         return _hasher.verify(password_hash, password or "")
     except (VerificationError, InvalidHashError):
         return False
-

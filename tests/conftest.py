@@ -13,6 +13,7 @@ concurrent requests and jobs (locking, compare-and-set, unique keys under races)
 stored (types, lengths, NUL, time zones, constraints, migrations), and the state changes of
 orders, payments, refunds, shipping and bills. When unsure, leave a test unmarked.
 """
+
 import os
 import time
 from dataclasses import dataclass
@@ -73,10 +74,13 @@ def postgres_schema_url():
 
 def pytest_collection_modifyitems(config, items):
     """A ``database_agnostic`` test runs on SQLite only (see this module's docstring)."""
-    sqlite_only = [item for item in items
-                   if getattr(item, "callspec", None) is not None
-                   and item.callspec.params.get("database_url") == "postgresql"
-                   and item.get_closest_marker("database_agnostic")]
+    sqlite_only = [
+        item
+        for item in items
+        if getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("database_url") == "postgresql"
+        and item.get_closest_marker("database_agnostic")
+    ]
     if sqlite_only:
         config.hook.pytest_deselected(items=sqlite_only)
         items[:] = [item for item in items if item not in sqlite_only]
@@ -108,8 +112,7 @@ class Stack:
         return requests.post(f"{self.sandbox}/sandbox/login-code", json=body).json()["code"]
 
     def login(self, openid=None):
-        response = requests.post(f"{self.backend}/api/login",
-                                 json={"code": self.mint_code(openid)})
+        response = requests.post(f"{self.backend}/api/login", json={"code": self.mint_code(openid)})
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
@@ -125,8 +128,9 @@ class Stack:
 
     def cashier(self, pay_params, action="pay"):
         """The user at WeChat's cashier with the backend's pay_params (paySign checked)."""
-        return requests.post(f"{self.sandbox}/sandbox/pay",
-                             json={"pay_params": pay_params, "action": action})
+        return requests.post(
+            f"{self.sandbox}/sandbox/pay", json={"pay_params": pay_params, "action": action}
+        )
 
     def control(self, endpoint, **body):
         response = requests.post(f"{self.sandbox}/sandbox/{endpoint}", json=body)
@@ -170,15 +174,25 @@ def make_stack(dev_keys, database_url):
 
     def make(backend_settings=None, sandbox_ssl_context=None, **overrides):
         backend = LiveServer()
-        settings = {**dev_keys, "SANDBOX_TIME_SCALE": "0.001",
-                    "SANDBOX_PUSH_URL": f"{backend.url}/api/wechat/push", **overrides}
+        settings = {
+            **dev_keys,
+            "SANDBOX_TIME_SCALE": "0.001",
+            "SANDBOX_PUSH_URL": f"{backend.url}/api/wechat/push",
+            **overrides,
+        }
         sim = LiveServer(sandbox.create_app(settings), ssl_context=sandbox_ssl_context).start()
         servers.append(sim)
-        settings.update({"DATABASE_URL": database_url, "WECHAT_API_BASE": sim.url,
-                         "WECHATPAY_API_BASE": sim.url,
-                         "WECHATPAY_NOTIFY_URL": f"{backend.url}/api/pay/notify",
-                         "WECHAT_HTTP_TIMEOUT_SECONDS": "2", **overrides,
-                         **(backend_settings or {})})
+        settings.update(
+            {
+                "DATABASE_URL": database_url,
+                "WECHAT_API_BASE": sim.url,
+                "WECHATPAY_API_BASE": sim.url,
+                "WECHATPAY_NOTIFY_URL": f"{backend.url}/api/pay/notify",
+                "WECHAT_HTTP_TIMEOUT_SECONDS": "2",
+                **overrides,
+                **(backend_settings or {}),
+            }
+        )
         app = create_app(settings)
         checkers.append(ContractChecker(app))  # every response vs server/api/openapi.json
         with app.app_context():
@@ -214,5 +228,9 @@ def stack(make_stack):
 @pytest.fixture
 def cert_mode_stack(make_stack):
     """Certificate mode: no WeChat Pay public key anywhere; platform certificates only."""
-    return make_stack(SANDBOX_KEY_MODE="certificate", WECHATPAY_PUBLIC_KEY="",
-                      WECHATPAY_PUBLIC_KEY_ID="", SANDBOX_PUBLIC_KEY_PRIVATE="")
+    return make_stack(
+        SANDBOX_KEY_MODE="certificate",
+        WECHATPAY_PUBLIC_KEY="",
+        WECHATPAY_PUBLIC_KEY_ID="",
+        SANDBOX_PUBLIC_KEY_PRIVATE="",
+    )

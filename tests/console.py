@@ -1,4 +1,5 @@
 """Helpers for the staff console's tests: staff accounts, and a logged-in test client."""
+
 import re
 
 from server import staff
@@ -33,8 +34,9 @@ class ConsoleClient:
 
     def login(self, email, password=PASSWORD):
         token = csrf_token(self.get("/console/login").text)
-        return self.client.post("/console/login", data={"email": email, "password": password,
-                                                        "csrf_token": token})
+        return self.client.post(
+            "/console/login", data={"email": email, "password": password, "csrf_token": token}
+        )
 
     def token(self, page="/console/"):
         return csrf_token(self.get(page).text)

@@ -4,6 +4,7 @@
 conftest.py): each response to a documented path must have a documented status, and a JSON
 body that matches that status's schema. Violations are collected and fail the test.
 """
+
 import json
 import re
 
@@ -58,10 +59,16 @@ class ContractChecker:
 
     def _check(self, response):
         from flask import request
+
         rule = request.url_rule.rule if request.url_rule else None
         if rule and rule.startswith("/api/") and request.method not in ("HEAD", "OPTIONS"):
-            problem = response_problem(request.method, rule, response.status_code,
-                                       response.content_type, response.get_data())
+            problem = response_problem(
+                request.method,
+                rule,
+                response.status_code,
+                response.content_type,
+                response.get_data(),
+            )
             if problem:
                 self.problems.append(problem)
         return response

@@ -1,4 +1,5 @@
 """Helpers for the refund tests: a paid order on a real stack, refunds through the domain."""
+
 import requests
 
 from server import refunds
@@ -13,8 +14,9 @@ COFFEE = 1800  # fen: the first product of the demo catalogue
 def paid_order(stack, auth=None, quantity=1):
     """(auth headers, order JSON) of an order the user has paid and the backend knows is PAID."""
     auth = auth or stack.login()
-    created = stack.create_order(auth, [{"product_id": stack.products()[0]["id"],
-                                         "quantity": quantity}]).json()
+    created = stack.create_order(
+        auth, [{"product_id": stack.products()[0]["id"], "quantity": quantity}]
+    ).json()
     stack.cashier(created["pay_params"])
     order_id = created["order"]["id"]
     wait_for(lambda: stack.order(auth, order_id).json()["order"]["status"] == "PAID")
@@ -24,20 +26,33 @@ def paid_order(stack, auth=None, quantity=1):
 def place_refund(stack, order_id, amount, reason="test refund"):
     """refunds.refund() on a session of its own (as a CLI run or a request would)."""
     with stack.app.app_context():
-        row = refunds.refund(db.session.get(Order, order_id), amount, reason, "test",
-                             gateway=gateway(),
-                             notify_url=stack.app.config["WECHATPAY_REFUND_NOTIFY_URL"])
+        row = refunds.refund(
+            db.session.get(Order, order_id),
+            amount,
+            reason,
+            "test",
+            gateway=gateway(),
+            notify_url=stack.app.config["WECHATPAY_REFUND_NOTIFY_URL"],
+        )
         return row.to_json()
 
 
 def refund_statuses(stack, order_id):
-    return [status for (status,) in stack.query(
-        "SELECT status FROM refunds WHERE order_id = :id ORDER BY id", id=order_id)]
+    return [
+        status
+        for (status,) in stack.query(
+            "SELECT status FROM refunds WHERE order_id = :id ORDER BY id", id=order_id
+        )
+    ]
 
 
 def wait_refund(stack, out_refund_no, status):
-    wait_for(lambda: stack.query("SELECT status FROM refunds WHERE out_refund_no = :no",
-                                 no=out_refund_no) == [(status,)])
+    wait_for(
+        lambda: (
+            stack.query("SELECT status FROM refunds WHERE out_refund_no = :no", no=out_refund_no)
+            == [(status,)]
+        )
+    )
 
 
 def order_status(stack, order_id):
@@ -46,8 +61,7 @@ def order_status(stack, order_id):
 
 def wechat_refunds(stack, out_trade_no):
     """The refunds the simulator (WeChat) holds for an order."""
-    return requests.get(f"{stack.sandbox}/sandbox/orders/{out_trade_no}").json()["order"][
-        "refunds"]
+    return requests.get(f"{stack.sandbox}/sandbox/orders/{out_trade_no}").json()["order"]["refunds"]
 
 
 def cli_result(stack, *args):
@@ -59,5 +73,8 @@ def cli_result(stack, *args):
 
 def refund_row(stack, out_refund_no):
     with stack.app.app_context():
-        return db.session.execute(db.select(Refund).filter_by(
-            out_refund_no=out_refund_no)).scalar_one().to_json()
+        return (
+            db.session.execute(db.select(Refund).filter_by(out_refund_no=out_refund_no))
+            .scalar_one()
+            .to_json()
+        )

@@ -3,6 +3,7 @@
 ``tests/conftest.py`` registers this module as a pytest plugin, so its fixtures are available
 everywhere; test modules import only the plain helpers (Merchant, cashier, arm...).
 """
+
 import json
 import threading
 import time
@@ -13,19 +14,31 @@ import requests
 from flask import Flask, request
 
 from sandbox import create_app, devkeys
-from server.wechatpay.crypto import certificate_serial, load_private_key, load_public_key, \
-    rsa_verify, v3_authorization, v3_response_message
+from server.wechatpay.crypto import (
+    certificate_serial,
+    load_private_key,
+    load_public_key,
+    rsa_verify,
+    v3_authorization,
+    v3_response_message,
+)
 from tests.live import LiveServer
 
 
 @pytest.fixture(scope="session")
 def sandbox_settings(tmp_path_factory):
     """Keys and identities for every simulator in the session (RSA keys are slow to make)."""
-    settings = {**devkeys.generate(tmp_path_factory.mktemp("sandbox-keys")),
-                **devkeys.fresh_secrets()}
-    settings.update(SANDBOX_TIME_SCALE="0.001", SANDBOX_KEY_MODE="migrating",
-                    SANDBOX_NOTIFY_PUBLIC_KEY_RATIO="0",
-                    SANDBOX_CA_BUNDLE="", SANDBOX_LOGIN_RATE_LIMIT="100")
+    settings = {
+        **devkeys.generate(tmp_path_factory.mktemp("sandbox-keys")),
+        **devkeys.fresh_secrets(),
+    }
+    settings.update(
+        SANDBOX_TIME_SCALE="0.001",
+        SANDBOX_KEY_MODE="migrating",
+        SANDBOX_NOTIFY_PUBLIC_KEY_RATIO="0",
+        SANDBOX_CA_BUNDLE="",
+        SANDBOX_LOGIN_RATE_LIMIT="100",
+    )
     return settings
 
 
@@ -69,21 +82,48 @@ class Merchant:
         self.public_key = load_public_key(Path(settings["WECHATPAY_PUBLIC_KEY"]).read_bytes())
         self.public_key_id = settings["WECHATPAY_PUBLIC_KEY_ID"]
 
-    def request(self, method, path, body=None, *, raw=None, sign_key=None, sign_path=None,
-                sign_body=None, mchid=None, serial=None, timestamp=None, timeout=10):
-        data = raw if raw is not None else \
-            b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+    def request(
+        self,
+        method,
+        path,
+        body=None,
+        *,
+        raw=None,
+        sign_key=None,
+        sign_path=None,
+        sign_body=None,
+        mchid=None,
+        serial=None,
+        timestamp=None,
+        timeout=10,
+    ):
+        data = (
+            raw
+            if raw is not None
+            else b""
+            if body is None
+            else json.dumps(body, ensure_ascii=False).encode()
+        )
         signed = data if sign_body is None else sign_body
-        headers = {"Accept": "application/json", "Content-Type": "application/json",
-                   "User-Agent": "sandbox-tests",
-                   "Authorization": v3_authorization(sign_key or self.key, mchid or self.mchid,
-                                                     serial or self.serial, method,
-                                                     sign_path or path, signed,
-                                                     timestamp=timestamp)}
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": "sandbox-tests",
+            "Authorization": v3_authorization(
+                sign_key or self.key,
+                mchid or self.mchid,
+                serial or self.serial,
+                method,
+                sign_path or path,
+                signed,
+                timestamp=timestamp,
+            ),
+        }
         if self.serial_header:
             headers["Wechatpay-Serial"] = self.serial_header
-        return requests.request(method, self.base_url + path, data=data or None,
-                                headers=headers, timeout=timeout)
+        return requests.request(
+            method, self.base_url + path, data=data or None, headers=headers, timeout=timeout
+        )
 
     def verify(self, headers, body):
         """True when the Wechatpay-* headers sign ``body`` with the key their serial names."""
@@ -93,20 +133,28 @@ class Merchant:
             return False
         if headers.get("Wechatpay-Signature-Type") != "WECHATPAY2-SHA256-RSA2048":
             return False
-        message = v3_response_message(headers["Wechatpay-Timestamp"],
-                                      headers["Wechatpay-Nonce"], body)
+        message = v3_response_message(
+            headers["Wechatpay-Timestamp"], headers["Wechatpay-Nonce"], body
+        )
         return rsa_verify(key, message, headers["Wechatpay-Signature"])
 
     def order(self, out_trade_no, notify_url, total=100, **extra):
-        body = {"appid": self.appid, "mchid": self.mchid, "description": "测试商品",
-                "out_trade_no": out_trade_no, "notify_url": notify_url,
-                "amount": {"total": total, "currency": "CNY"},
-                "payer": {"openid": "oTestOpenid0000000000000001"}, **extra}
+        body = {
+            "appid": self.appid,
+            "mchid": self.mchid,
+            "description": "测试商品",
+            "out_trade_no": out_trade_no,
+            "notify_url": notify_url,
+            "amount": {"total": total, "currency": "CNY"},
+            "payer": {"openid": "oTestOpenid0000000000000001"},
+            **extra,
+        }
         return body
 
     def place(self, out_trade_no, notify_url, **extra):
-        return self.request("POST", "/v3/pay/transactions/jsapi",
-                            self.order(out_trade_no, notify_url, **extra))
+        return self.request(
+            "POST", "/v3/pay/transactions/jsapi", self.order(out_trade_no, notify_url, **extra)
+        )
 
 
 def platform_serial(settings):
@@ -124,8 +172,7 @@ class Receiver:
         @app.post("/notify")
         def notify():
             with self.lock:  # recorded on arrival, so a slow answer never leaks into a later test
-                self.received.append({"headers": dict(request.headers),
-                                       "body": request.get_data()})
+                self.received.append({"headers": dict(request.headers), "body": request.get_data()})
                 status = self.statuses.pop(0) if self.statuses else 204
                 delay = self.delay
             time.sleep(delay)
@@ -141,7 +188,7 @@ class Receiver:
     def reset(self, statuses=(), delay=0):
         with self.lock:
             self.received = []
-            self.statuses = list(statuses)   # answered in turn; 204 once they run out
+            self.statuses = list(statuses)  # answered in turn; 204 once they run out
             self.delay = delay
 
     def bodies(self):
@@ -166,17 +213,20 @@ def receiver(receiver_server):
 
 def deliveries(sandbox, out_trade_no=None):
     params = {"out_trade_no": out_trade_no} if out_trade_no else {}
-    return requests.get(sandbox.url + "/sandbox/notifications", params=params,
-                        timeout=5).json()["notifications"]
+    return requests.get(sandbox.url + "/sandbox/notifications", params=params, timeout=5).json()[
+        "notifications"
+    ]
 
 
 def cashier(sandbox, prepay_id, action="pay"):
-    return requests.post(sandbox.url + "/sandbox/pay",
-                         json={"prepay_id": prepay_id, "action": action}, timeout=5)
+    return requests.post(
+        sandbox.url + "/sandbox/pay", json={"prepay_id": prepay_id, "action": action}, timeout=5
+    )
 
 
 def arm(sandbox, *faults):
-    response = requests.post(sandbox.url + "/sandbox/faults", json={"faults": list(faults)},
-                             timeout=5)
+    response = requests.post(
+        sandbox.url + "/sandbox/faults", json={"faults": list(faults)}, timeout=5
+    )
     assert response.status_code == 201, response.text
     return response.json()["faults"]

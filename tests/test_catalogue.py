@@ -1,11 +1,15 @@
 """The demo catalogue: what a shop shows by default, and the development-only one-fen item."""
+
 import requests
 
 from server.catalogue import DEMO_CATALOGUE, DEV_CATALOGUE
 
 
 def shown(stack):
-    return {p["name"]: p["price"] for p in requests.get(f"{stack.backend}/api/products").json()["products"]}
+    return {
+        p["name"]: p["price"]
+        for p in requests.get(f"{stack.backend}/api/products").json()["products"]
+    }
 
 
 def test_seed_adds_the_shop_items_and_only_seed_dev_the_one_fen_item(make_stack):

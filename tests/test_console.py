@@ -1,6 +1,7 @@
 """The staff console through Flask's test client, on SQLite and PostgreSQL: logging in, the
 security refusals (CSRF, expired or ended sessions, roles, rate limit, lockout), forms and their
 validation, and the actions against the simulator. The browser tests are test_console_browser."""
+
 import time
 from datetime import timedelta
 
@@ -76,16 +77,42 @@ def audit_actions(app):
     return [entry.action for entry in rows(app, AuditLog)]
 
 
-@pytest.mark.parametrize("text, fen", [("12", 1200), ("12.5", 1250), ("12.50", 1250),
-                                       ("0.01", 1), ("0.1", 10), (" 1,000.00 ", 100000),
-                                       ("10000000", 10**9)])
+@pytest.mark.parametrize(
+    "text, fen",
+    [
+        ("12", 1200),
+        ("12.5", 1250),
+        ("12.50", 1250),
+        ("0.01", 1),
+        ("0.1", 10),
+        (" 1,000.00 ", 100000),
+        ("10000000", 10**9),
+    ],
+)
 def test_yuan_is_converted_to_fen_exactly(text, fen):
     assert yuan_to_fen(text) == fen
     assert yuan_to_fen(fen_to_yuan(fen)) == fen
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0", "0.00", "-1", "12.345", "1e3", "NaN", "Infinity",
-                                  "12.", ".5", "10000000.01", "١٢", "1 2"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "0",
+        "0.00",
+        "-1",
+        "12.345",
+        "1e3",
+        "NaN",
+        "Infinity",
+        "12.",
+        ".5",
+        "10000000.01",
+        "١٢",
+        "1 2",
+    ],
+)
 def test_anything_else_is_not_an_amount(text):
     with pytest.raises(ValueError):
         yuan_to_fen(text)
@@ -94,11 +121,18 @@ def test_anything_else_is_not_an_amount(text):
 @pytest.mark.database_agnostic
 def test_pages_need_a_login(app):
     client = ConsoleClient(app)
-    for path in ("/console/", "/console/orders", "/console/catalogue", "/console/audit",
-                 "/console/attention", "/console/orders/1"):
+    for path in (
+        "/console/",
+        "/console/orders",
+        "/console/catalogue",
+        "/console/audit",
+        "/console/attention",
+        "/console/orders/1",
+    ):
         answer = client.get(path)
         assert answer.status_code == 302 and answer.headers["Location"].startswith(
-            "/console/login?next="), path
+            "/console/login?next="
+        ), path
 
 
 @pytest.mark.database_agnostic
@@ -131,7 +165,8 @@ def test_a_wrong_password_is_refused_and_recorded(app):
     failed = rows(app, AuditLog)
     assert [(e.actor, e.action, e.details_dict()) for e in failed] == [
         (ADMIN, "login.failed", {"code": "BAD_CREDENTIALS"}),
-        ("nobody@shop.test", "login.failed", {"code": "BAD_CREDENTIALS"})]
+        ("nobody@shop.test", "login.failed", {"code": "BAD_CREDENTIALS"}),
+    ]
 
 
 def test_repeated_failures_lock_the_account_until_a_reset(app):
@@ -145,7 +180,8 @@ def test_repeated_failures_lock_the_account_until_a_reset(app):
     assert user.locked_until is not None and user.failed_logins == 0
     with app.app_context():
         result = app.test_cli_runner().invoke(
-            args=["staff", "reset-password", ADMIN], input="a brand new password\n" * 2)
+            args=["staff", "reset-password", ADMIN], input="a brand new password\n" * 2
+        )
     assert result.exit_code == 0, result.output
     assert client.login(ADMIN, "a brand new password").status_code == 302
 
@@ -155,8 +191,11 @@ def test_the_lockout_ends_by_itself(app):
     for _ in range(5):
         client.login(OPERATOR, "wrong")
     with app.app_context():
-        db.session.execute(db.update(StaffUser).values(  # 15 minutes later
-            locked_until=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            db.update(StaffUser).values(  # 15 minutes later
+                locked_until=utcnow() - timedelta(seconds=1)
+            )
+        )
         db.session.commit()
     assert client.login(OPERATOR).status_code == 302
 
@@ -182,25 +221,33 @@ def test_a_disabled_account_loses_its_session_at_once(app, operator):
 def test_next_only_leads_inside_the_console(app):
     client = ConsoleClient(app)
     token = client.token("/console/login")
-    for target, expected in [("/console/orders", "/console/orders"),
-                             ("//evil.example/console/", "/console/"),
-                             ("https://evil.example/", "/console/"),
-                             ("/console/\\\\evil.example", "/console/")]:
-        answer = client.client.post(f"/console/login?next={requests.utils.quote(target)}",
-                                    data={"email": ADMIN, "password": PASSWORD,
-                                          "csrf_token": token})
+    for target, expected in [
+        ("/console/orders", "/console/orders"),
+        ("//evil.example/console/", "/console/"),
+        ("https://evil.example/", "/console/"),
+        ("/console/\\\\evil.example", "/console/"),
+    ]:
+        answer = client.client.post(
+            f"/console/login?next={requests.utils.quote(target)}",
+            data={"email": ADMIN, "password": PASSWORD, "csrf_token": token},
+        )
         assert answer.headers["Location"] == expected, target
         client.post("/console/logout")
         token = client.token("/console/login")
 
 
 def test_editing_a_product_changes_it_and_is_audited(app, admin):
-    answer = admin.post("/console/catalogue/1", {"name": "手冲咖啡 (大杯)",
-                                                 "description": "Bigger.", "price": "21.5",
-                                                 "active": "y"})
+    answer = admin.post(
+        "/console/catalogue/1",
+        {"name": "手冲咖啡 (大杯)", "description": "Bigger.", "price": "21.5", "active": "y"},
+    )
     assert answer.status_code == 302
-    assert product(app) == {"id": 1, "name": "手冲咖啡 (大杯)",
-                            "description": "Bigger.", "price": 2150}
+    assert product(app) == {
+        "id": 1,
+        "name": "手冲咖啡 (大杯)",
+        "description": "Bigger.",
+        "price": 2150,
+    }
     [entry] = [e for e in rows(app, AuditLog) if e.action == "product.update"]
     assert entry.actor == ADMIN and entry.target == "product:1" and entry.ip == "127.0.0.1"
     assert entry.details_dict()["before"]["price"] == 1800
@@ -208,12 +255,20 @@ def test_editing_a_product_changes_it_and_is_audited(app, admin):
 
 
 def test_creating_and_deactivating_products(app, admin):
-    assert admin.post("/console/catalogue/new", {"name": "Green tea", "price": "9.9",
-                                                 "active": "y"}).status_code == 302
+    assert (
+        admin.post(
+            "/console/catalogue/new", {"name": "Green tea", "price": "9.9", "active": "y"}
+        ).status_code
+        == 302
+    )
     [tea] = rows(app, Product, Product.name == "Green tea")
     assert tea.price == 990 and tea.active
-    assert admin.post(f"/console/catalogue/{tea.id}", {"name": "Green tea", "price": "9.90"}
-                      ).status_code == 302  # the "On sale" box left unticked
+    assert (
+        admin.post(
+            f"/console/catalogue/{tea.id}", {"name": "Green tea", "price": "9.90"}
+        ).status_code
+        == 302
+    )  # the "On sale" box left unticked
     [tea] = rows(app, Product, Product.name == "Green tea")
     assert not tea.active
     api = app.test_client().get("/api/products").get_json()["products"]
@@ -223,11 +278,18 @@ def test_creating_and_deactivating_products(app, admin):
 @pytest.mark.database_agnostic
 def test_a_bad_price_is_a_form_error_and_nothing_is_written(app, admin):
     before = product(app)
-    for price, message in [("12.345", "at most two decimals"), ("abc", "like 12.50"),
-                           ("0", "more than 0"), ("-5", "like 12.50"), ("1e3", "like 12.50"),
-                           ("", "like 12.50"), ("99999999", "at most 10,000,000 yuan")]:
-        answer = admin.post("/console/catalogue/1", {"name": "Changed", "price": price,
-                                                     "active": "y"})
+    for price, message in [
+        ("12.345", "at most two decimals"),
+        ("abc", "like 12.50"),
+        ("0", "more than 0"),
+        ("-5", "like 12.50"),
+        ("1e3", "like 12.50"),
+        ("", "like 12.50"),
+        ("99999999", "at most 10,000,000 yuan"),
+    ]:
+        answer = admin.post(
+            "/console/catalogue/1", {"name": "Changed", "price": price, "active": "y"}
+        )
         assert answer.status_code == 400 and message in answer.text, price
     assert product(app) == before
     assert "product.update" not in audit_actions(app)
@@ -244,8 +306,9 @@ def test_a_missing_name_is_a_form_error(app, admin):
 def test_a_form_without_its_csrf_token_is_refused(app, admin):
     before = product(app)
     for token in (False, "wrong-token"):
-        answer = admin.post("/console/catalogue/1", {"name": "Hacked", "price": "0.01",
-                                                     "active": "y"}, token=token)
+        answer = admin.post(
+            "/console/catalogue/1", {"name": "Hacked", "price": "0.01", "active": "y"}, token=token
+        )
         assert answer.status_code == 400 and "security token" in answer.text
     assert product(app) == before
 
@@ -260,15 +323,18 @@ def test_a_token_from_another_session_is_refused(app, admin, operator):
 
 def test_an_operator_cannot_change_the_catalogue(app, operator):
     before = product(app)
-    answer = operator.post("/console/catalogue/1", {"name": "Cheap", "price": "0.01",
-                                                    "active": "y"})
+    answer = operator.post(
+        "/console/catalogue/1", {"name": "Cheap", "price": "0.01", "active": "y"}
+    )
     assert answer.status_code == 403 and "needs the admin role" in answer.text
     assert product(app) == before
     assert operator.get("/console/catalogue/new").status_code == 403
     assert operator.get("/console/catalogue").status_code == 200  # viewing is fine
     denied = [e for e in rows(app, AuditLog) if e.action == "denied"]
-    assert [(e.actor, e.target) for e in denied] == [(OPERATOR, "/console/catalogue/1"),
-                                                     (OPERATOR, "/console/catalogue/new")]
+    assert [(e.actor, e.target) for e in denied] == [
+        (OPERATOR, "/console/catalogue/1"),
+        (OPERATOR, "/console/catalogue/new"),
+    ]
 
 
 @pytest.mark.database_agnostic
@@ -301,18 +367,21 @@ def test_order_filters_and_search(app, admin):
 def test_staff_cli(app):
     runner = app.test_cli_runner()
     with app.app_context():
-        made = runner.invoke(args=["staff", "create", "New@Shop.test", "--role", "operator",
-                                   "--generate"])
+        made = runner.invoke(
+            args=["staff", "create", "New@Shop.test", "--role", "operator", "--generate"]
+        )
         assert made.exit_code == 0, made.output
         assert "created operator new@shop.test" in made.output
         password = made.output.split("store it now): ")[1].strip()
-        again = runner.invoke(args=["staff", "create", "new@shop.test", "--role", "admin",
-                                    "--generate"])
+        again = runner.invoke(
+            args=["staff", "create", "new@shop.test", "--role", "admin", "--generate"]
+        )
         assert again.exit_code != 0 and "already has an account" in again.output
         bad = runner.invoke(args=["staff", "create", "x@y.z", "--role", "owner", "--generate"])
         assert bad.exit_code != 0
-        weak = runner.invoke(args=["staff", "create", "w@shop.test", "--role", "admin"],
-                             input="short\nshort\n")
+        weak = runner.invoke(
+            args=["staff", "create", "w@shop.test", "--role", "admin"], input="short\nshort\n"
+        )
         assert weak.exit_code != 0 and "at least 12 characters" in weak.output
         missing = runner.invoke(args=["staff", "disable", "ghost@shop.test"])
         assert missing.exit_code != 0 and "no staff account" in missing.output
@@ -324,9 +393,11 @@ def test_staff_cli(app):
 
 # -- actions against the simulator ----------------------------------------------------------
 
+
 def wechat_state(stack, out_trade_no):
     return requests.get(f"{stack.sandbox}/sandbox/orders/{out_trade_no}").json()["order"][
-        "trade_state"]
+        "trade_state"
+    ]
 
 
 def test_an_operator_syncs_a_payment_whose_notification_was_lost(stack):
@@ -340,14 +411,18 @@ def test_an_operator_syncs_a_payment_whose_notification_was_lost(stack):
     assert "it says the order is paid" in answer.text
     assert stack.query("SELECT status FROM orders") == [("PAID",)]
     assert "QUERY.SUCCESS" in answer.text  # on the order's timeline
-    assert stack.query("SELECT actor, action, target FROM audit_log WHERE action = "
-                       "'order.sync'") == [(OPERATOR, "order.sync", f"order:{order_id}")]
+    assert stack.query(
+        "SELECT actor, action, target FROM audit_log WHERE action = 'order.sync'"
+    ) == [(OPERATOR, "order.sync", f"order:{order_id}")]
 
 
 def age(stack, order_id, minutes):
     with stack.app.app_context():
-        db.session.execute(db.update(Order).where(Order.id == order_id).values(
-            created_at=utcnow() - timedelta(minutes=minutes)))
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order_id)
+            .values(created_at=utcnow() - timedelta(minutes=minutes))
+        )
         db.session.commit()
 
 
@@ -375,8 +450,14 @@ def test_close_keeps_the_order_open_when_wechat_refuses(stack):
     admin, _ = staffed(stack)
     order = stack.create_order(stack.login()).json()["order"]
     age(stack, order["id"], minutes=6)
-    stack.control("faults", kind="api", path="/v3/pay/transactions/out-trade-no/",
-                  method="POST", status=500, code="SYSTEM_ERROR")
+    stack.control(
+        "faults",
+        kind="api",
+        path="/v3/pay/transactions/out-trade-no/",
+        method="POST",
+        status=500,
+        code="SYSTEM_ERROR",
+    )
     answer = admin.post(f"/console/orders/{order['id']}/close", follow_redirects=True)
     assert "Could not close the order: WeChat Pay answered SYSTEM_ERROR" in answer.text
     assert stack.query("SELECT status FROM orders") == [("NOTPAY",)]
@@ -384,12 +465,17 @@ def test_close_keeps_the_order_open_when_wechat_refuses(stack):
 
 def test_a_refused_payment_needs_attention_until_resolved_with_a_note(stack):
     from tests.notifications import signed_notification, transaction_for
+
     admin, operator = staffed(stack)
     order = stack.create_order(stack.login()).json()["order"]
-    headers, body = signed_notification(stack.settings, transaction_for(
-        stack.settings, order, amount={"total": order["total"] + 100}))
-    assert requests.post(f"{stack.backend}/api/pay/notify", data=body,
-                         headers=headers).status_code == 400
+    headers, body = signed_notification(
+        stack.settings,
+        transaction_for(stack.settings, order, amount={"total": order["total"] + 100}),
+    )
+    assert (
+        requests.post(f"{stack.backend}/api/pay/notify", data=body, headers=headers).status_code
+        == 400
+    )
     [(event_id,)] = stack.query("SELECT id FROM payment_events")
     page = admin.get("/console/attention").text
     assert "REFUSED.AMOUNT_MISMATCH" in page
@@ -398,11 +484,11 @@ def test_a_refused_payment_needs_attention_until_resolved_with_a_note(stack):
     assert operator.post(path, {"note": "checked"}).status_code == 403
     assert "Write a note" in admin.post(path, {"note": " "}, follow_redirects=True).text
     assert stack.query("SELECT count(*) FROM attention_resolutions") == [(0,)]
-    answer = admin.post(path, {"note": "Refunded the extra 1 yuan by hand"},
-                        follow_redirects=True)
+    answer = admin.post(path, {"note": "Refunded the extra 1 yuan by hand"}, follow_redirects=True)
     assert "Resolved." in answer.text and "Refunded the extra 1 yuan by hand" in answer.text
     assert "REFUSED.AMOUNT_MISMATCH</strong>" not in answer.text
     again = admin.post(path, {"note": "twice"}, follow_redirects=True)
     assert "Someone resolved this already" in again.text
     assert stack.query("SELECT resolved_by, note FROM attention_resolutions") == [
-        (ADMIN, "Refunded the extra 1 yuan by hand")]
+        (ADMIN, "Refunded the extra 1 yuan by hand")
+    ]

@@ -4,6 +4,7 @@ never a downloaded one) against a live backend and the simulator, on SQLite.
 With CONSOLE_SCREENSHOTS=<folder> (scripts/console_screenshots.py sets it) the tests also save
 screenshots of the main pages there: docs/console/ in the README.
 """
+
 import os
 import re
 from pathlib import Path
@@ -69,8 +70,9 @@ def pay(stack, auth, items=None):
     created = stack.create_order(auth, items).json()
     stack.cashier(created["pay_params"])
     order_id = created["order"]["id"]
-    return wait_for(lambda: (o := stack.order(auth, order_id).json()["order"])["status"]
-                    == "PAID" and o)
+    return wait_for(
+        lambda: (o := stack.order(auth, order_id).json()["order"])["status"] == "PAID" and o
+    )
 
 
 def log_in(page, stack, email, password=PASSWORD):
@@ -159,7 +161,9 @@ def test_approve_a_users_refund_request(shop, open_page):
     order = pay(shop, auth)
     asked = __import__("requests").post(
         f"{shop.backend}/api/orders/{order['id']}/refund-request",
-        json={"reason": "Ordered the wrong drink"}, headers=auth)
+        json={"reason": "Ordered the wrong drink"},
+        headers=auth,
+    )
     assert asked.status_code == 201
     page = open_page()
     log_in(page, shop, ADMIN)
@@ -172,7 +176,8 @@ def test_approve_a_users_refund_request(shop, open_page):
     expect(page.locator(".flash-success")).to_be_visible()
     wait_for(lambda: shop.query("SELECT status FROM orders") == [("REFUNDED",)])
     assert shop.query("SELECT status, note FROM refund_requests") == [
-        ("APPROVED", "Refunded in full, see you soon")]
+        ("APPROVED", "Refunded in full, see you soon")
+    ]
     page.click("text=Approved")
     expect(page.locator("article.request")).to_contain_text("APPROVED")
 
@@ -228,11 +233,14 @@ def test_an_operator_is_refused_admin_actions(shop, open_page):
     expect(page.locator("h1")).to_have_text("Not allowed")
     # A hand-made POST with a valid token: still refused, nothing closed.
     page.goto(f"{shop.backend}/console/orders/{order['id']}")
-    status = page.evaluate("""async (path) => {
+    status = page.evaluate(
+        """async (path) => {
         const token = document.querySelector('input[name=csrf_token]').value;
         const answer = await fetch(path, {method: 'POST', body: new URLSearchParams(
             {csrf_token: token}), redirect: 'manual'});
-        return answer.status; }""", f"/console/orders/{order['id']}/close")
+        return answer.status; }""",
+        f"/console/orders/{order['id']}/close",
+    )
     assert status == 403
     assert shop.query("SELECT status FROM orders") == [("NOTPAY",)]
 
@@ -255,8 +263,15 @@ def test_the_console_fits_a_phone(shop, open_page):
     pay(shop, shop.login())
     page = open_page(PHONE)
     log_in(page, shop, ADMIN)
-    for path in ("/console/", "/console/orders", "/console/catalogue", "/console/orders/1",
-                 "/console/audit", "/console/attention", "/console/reconciliation"):
+    for path in (
+        "/console/",
+        "/console/orders",
+        "/console/catalogue",
+        "/console/orders/1",
+        "/console/audit",
+        "/console/attention",
+        "/console/reconciliation",
+    ):
         page.goto(shop.backend + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{path} is {width}px wide"
@@ -269,6 +284,7 @@ def test_resolve_a_reconciliation_difference_and_record_a_shipment(shop, open_pa
     have, resolved with a note; a paid order shipped as two express parcels. Both are
     photographed for the README when CONSOLE_SCREENSHOTS is set, and must fit a phone."""
     from server.bills import beijing_today
+
     order = pay(shop, shop.login(), [{"product_id": 1, "quantity": 2}])
     day = beijing_today().isoformat()
     unknown = shop.control(f"bills/{day}", kind="payment", total=888)["change"]
@@ -296,7 +312,8 @@ def test_resolve_a_reconciliation_difference_and_record_a_shipment(shop, open_pa
     expect(difference).to_contain_text("RESOLVED")
     expect(page.locator("h1")).to_contain_text("CLEAN")
     assert shop.query("SELECT resolved_by, note FROM bill_differences") == [
-        (ADMIN, "Another shop on our merchant account")]
+        (ADMIN, "Another shop on our merchant account")
+    ]
 
     page.goto(f"{shop.backend}/console/orders/{order['id']}")
     block = page.locator("#shipping")
@@ -320,8 +337,11 @@ def test_resolve_a_reconciliation_difference_and_record_a_shipment(shop, open_pa
 
     phone = open_page(PHONE)
     log_in(phone, shop, ADMIN)
-    for path in ("/console/reconciliation", "/console/reconciliation/1",
-                 f"/console/orders/{order['id']}"):
+    for path in (
+        "/console/reconciliation",
+        "/console/reconciliation/1",
+        f"/console/orders/{order['id']}",
+    ):
         phone.goto(shop.backend + path)
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{path} is {width}px wide"
@@ -333,6 +353,7 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     """A shop with some history; each main page shows it (and is photographed for the README
     when CONSOLE_SCREENSHOTS is set)."""
     from tests.notifications import signed_notification, transaction_for
+
     alice, bob = shop.login("o-alice-0000000000000001"), shop.login("o-bob-00000000000000002")
     pay(shop, alice, [{"product_id": 1, "quantity": 2}])
     pay(shop, bob, [{"product_id": 2, "quantity": 1}, {"product_id": 3, "quantity": 2}])
@@ -340,13 +361,22 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     last = pay(shop, bob, [{"product_id": 1, "quantity": 1}, {"product_id": 2, "quantity": 1}])
     shop.create_order(alice, [{"product_id": 3, "quantity": 1}])
     odd = shop.create_order(bob).json()["order"]
-    assert __import__("requests").post(
-        f"{shop.backend}/api/orders/{last['id']}/refund-request",
-        json={"reason": "The latte was cold"}, headers=bob).status_code == 201
-    headers, body = signed_notification(shop.settings, transaction_for(
-        shop.settings, odd, amount={"total": odd["total"] + 100}))
-    shop_post = __import__("requests").post(f"{shop.backend}/api/pay/notify", data=body,
-                                            headers=headers)
+    assert (
+        __import__("requests")
+        .post(
+            f"{shop.backend}/api/orders/{last['id']}/refund-request",
+            json={"reason": "The latte was cold"},
+            headers=bob,
+        )
+        .status_code
+        == 201
+    )
+    headers, body = signed_notification(
+        shop.settings, transaction_for(shop.settings, odd, amount={"total": odd["total"] + 100})
+    )
+    shop_post = __import__("requests").post(
+        f"{shop.backend}/api/pay/notify", data=body, headers=headers
+    )
     assert shop_post.status_code == 400  # kept as REFUSED.AMOUNT_MISMATCH for a person
 
     page = open_page()

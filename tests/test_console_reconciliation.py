@@ -2,6 +2,7 @@
 and PostgreSQL): runs listed per Beijing day, totals ours vs WeChat's, resolving a difference
 (admins only, with a note and the CSRF token), running a day again, the bill as CSV, and open
 differences under Needs attention. The browser test is in test_console_browser."""
+
 from server import bills
 from tests.console import ADMIN, OPERATOR, staffed
 from tests.refund_helpers import COFFEE, paid_order
@@ -34,8 +35,9 @@ def test_runs_are_listed_with_totals_and_differences(stack):
     assert "UNKNOWN_PAYMENT" in page and unknown["out_trade_no"] in page
     assert "we have no such order" in page  # what the run found, in words
     assert "Mark resolved" not in page and "Run again" not in page
-    assert stack.query("SELECT actor, action, target FROM audit_log WHERE action = "
-                       "'bills.reconcile'") == [(ADMIN, "bills.reconcile", f"day:{today()}")]
+    assert stack.query(
+        "SELECT actor, action, target FROM audit_log WHERE action = 'bills.reconcile'"
+    ) == [(ADMIN, "bills.reconcile", f"day:{today()}")]
     assert order["total"] == COFFEE
     assert operator.get("/console/reconciliation/999999").status_code == 404
 
@@ -56,18 +58,24 @@ def test_resolving_a_difference_needs_an_admin_a_note_and_the_token(stack):
     empty = admin.post(path, {"note": "  "}, follow_redirects=True)
     assert "Write a note" in empty.text
     assert stack.query("SELECT resolved_at FROM bill_differences") == [(None,)]
-    assert stack.query("SELECT actor, action FROM audit_log WHERE action LIKE "
-                       "'bill_difference%' OR action = 'denied'") == [(OPERATOR, "denied")]
+    assert stack.query(
+        "SELECT actor, action FROM audit_log WHERE action LIKE "
+        "'bill_difference%' OR action = 'denied'"
+    ) == [(OPERATOR, "denied")]
 
-    done = admin.post(path, {"note": "Another shop on our account", "back": "attention"},
-                      follow_redirects=True)
-    assert "Resolved." in done.text and "Reconciliation differences <span class=\"count\">0" \
-        in done.text
+    done = admin.post(
+        path, {"note": "Another shop on our account", "back": "attention"}, follow_redirects=True
+    )
+    assert (
+        "Resolved." in done.text and 'Reconciliation differences <span class="count">0' in done.text
+    )
     assert stack.query("SELECT resolved_by, note FROM bill_differences") == [
-        (ADMIN, "Another shop on our account")]
+        (ADMIN, "Another shop on our account")
+    ]
     assert stack.query("SELECT status FROM reconciliation_runs") == [("CLEAN",)]
-    assert stack.query("SELECT actor, target FROM audit_log WHERE action = "
-                       "'bill_difference.resolve'") == [(ADMIN, f"bill_difference:{diff_id}")]
+    assert stack.query(
+        "SELECT actor, target FROM audit_log WHERE action = 'bill_difference.resolve'"
+    ) == [(ADMIN, f"bill_difference:{diff_id}")]
     again = admin.post(path, {"note": "twice"}, follow_redirects=True)
     assert "resolved this difference already" in again.text
     page = admin.get(f"/console/reconciliation/{run_id}").text
@@ -85,13 +93,18 @@ def test_running_a_day_again_keeps_the_resolution_and_finds_new_differences(stac
     assert "DIFFERENCES" in again.text and again.text.count("Mark resolved") == 1
     assert stack.query("SELECT id FROM reconciliation_runs") == [(run_id,)]  # one row a day
     assert stack.query("SELECT resolved_by FROM bill_differences ORDER BY id") == [
-        (ADMIN,), (None,)]
+        (ADMIN,),
+        (None,),
+    ]
     assert len(stack.query("SELECT id FROM audit_log WHERE action = 'bills.reconcile'")) == 2
-    future = admin.post("/console/reconciliation/run", {"day": "2999-01-01"},
-                        follow_redirects=True)
+    future = admin.post("/console/reconciliation/run", {"day": "2999-01-01"}, follow_redirects=True)
     assert "has not happened yet" in future.text
-    assert admin.post("/console/reconciliation/run", {"day": "not a day"},
-                      follow_redirects=True).text.count("Pick a Beijing day") == 1
+    assert (
+        admin.post(
+            "/console/reconciliation/run", {"day": "not a day"}, follow_redirects=True
+        ).text.count("Pick a Beijing day")
+        == 1
+    )
     assert len(stack.query("SELECT id FROM reconciliation_runs")) == 1
 
 

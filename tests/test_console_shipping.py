@@ -1,6 +1,7 @@
 """The order page's shipping block against the simulator, through Flask's test client (SQLite
 and PostgreSQL): recording each logistics type, a bad form that records nothing, WeChat's
 one-change rule said in the form, and the sync. The browser test is in test_console_browser."""
+
 import pytest
 import requests
 
@@ -15,9 +16,11 @@ def wechat_order(stack, order):
     """What the simulator (WeChat) says of the order: get_order, asked directly."""
     with stack.app.app_context():
         token = access_tokens.current_token(miniprogram_api())
-    return requests.post(f"{stack.sandbox}/wxa/sec/order/get_order",
-                         params={"access_token": token},
-                         json={"transaction_id": order["transaction_id"]}).json()["order"]
+    return requests.post(
+        f"{stack.sandbox}/wxa/sec/order/get_order",
+        params={"access_token": token},
+        json={"transaction_id": order["transaction_id"]},
+    ).json()["order"]
 
 
 def ship_form(logistics="express", parcels=(), **fields):
@@ -28,15 +31,23 @@ def ship_form(logistics="express", parcels=(), **fields):
     return {k: v for k, v in data.items() if v is not None}
 
 
-@pytest.mark.parametrize("logistics,parcels,expected", [
-    ("express", [("YT100", "YTO")], [{"tracking_no": "YT100", "express_company": "YTO"}]),
-    ("express", [("YT1", "YTO"), ("", ""), ("ZT2", "ZTO")],
-     [{"tracking_no": "YT1", "express_company": "YTO"},
-      {"tracking_no": "ZT2", "express_company": "ZTO"}]),
-    ("local", [], [{}]),
-    ("virtual", [], [{}]),
-    ("pickup", [], [{}]),
-])
+@pytest.mark.parametrize(
+    "logistics,parcels,expected",
+    [
+        ("express", [("YT100", "YTO")], [{"tracking_no": "YT100", "express_company": "YTO"}]),
+        (
+            "express",
+            [("YT1", "YTO"), ("", ""), ("ZT2", "ZTO")],
+            [
+                {"tracking_no": "YT1", "express_company": "YTO"},
+                {"tracking_no": "ZT2", "express_company": "ZTO"},
+            ],
+        ),
+        ("local", [], [{}]),
+        ("virtual", [], [{}]),
+        ("pickup", [], [{}]),
+    ],
+)
 def test_each_logistics_type_is_recorded_and_uploaded(stack, logistics, parcels, expected):
     admin, operator = staffed(stack)
     _, order = paid_order(stack)
@@ -48,10 +59,11 @@ def test_each_logistics_type_is_recorded_and_uploaded(stack, logistics, parcels,
     wechat = wechat_order(stack, order)
     assert wechat["order_state"] == 2
     sent = wechat["shipping"]["shipping_list"]
-    assert [{k: p[k] for k in e} for p, e in zip(sent, expected)] == expected
+    assert [{k: p[k] for k in e} for p, e in zip(sent, expected, strict=True)] == expected
     assert len(sent) == len(expected)
     assert stack.query("SELECT status, created_by, upload_count FROM shipments") == [
-        ("SHIPPED", f"staff:{ADMIN}", 1)]
+        ("SHIPPED", f"staff:{ADMIN}", 1)
+    ]
     assert "Two coffees" in stack.query("SELECT packages FROM shipments")[0][0]
     assert "UPLOAD.OK" in done.text and logistics in done.text
     assert "1 of 2 uploads" in done.text and "Change shipping" in done.text
@@ -59,14 +71,17 @@ def test_each_logistics_type_is_recorded_and_uploaded(stack, logistics, parcels,
     assert f'"logistics": "{logistics}"' in details
 
 
-@pytest.mark.parametrize("form,message", [
-    (ship_form("express"), "tracking_no"),
-    (ship_form("express", [("SF1", "SF")]), "SF Express needs"),
-    (ship_form("express", [("YT1", "")]), "express_company"),
-    (ship_form("virtual", item_desc="x" * 121), "Field cannot be longer than 120"),
-    (ship_form("virtual", item_desc=""), "Say what was shipped"),
-    (ship_form("drone"), "Pick how it was shipped"),
-])
+@pytest.mark.parametrize(
+    "form,message",
+    [
+        (ship_form("express"), "tracking_no"),
+        (ship_form("express", [("SF1", "SF")]), "SF Express needs"),
+        (ship_form("express", [("YT1", "")]), "express_company"),
+        (ship_form("virtual", item_desc="x" * 121), "Field cannot be longer than 120"),
+        (ship_form("virtual", item_desc=""), "Say what was shipped"),
+        (ship_form("drone"), "Pick how it was shipped"),
+    ],
+)
 def test_bad_input_is_a_form_error_and_nothing_is_recorded(stack, form, message):
     admin, operator = staffed(stack)
     _, order = paid_order(stack)
@@ -84,8 +99,9 @@ def test_refusals_change_nothing(stack):
     assert operator.post(path, ship_form("virtual")).status_code == 403
     assert admin.post(path, ship_form("virtual"), token="forged").status_code == 400
     unpaid = stack.create_order(stack.login()).json()["order"]
-    answer = admin.post(f"/console/orders/{unpaid['id']}/shipping", ship_form("virtual"),
-                        follow_redirects=True)
+    answer = admin.post(
+        f"/console/orders/{unpaid['id']}/shipping", ship_form("virtual"), follow_redirects=True
+    )
     assert "Only a paid order can be shipped; this one is NOTPAY" in answer.text
     assert stack.query("SELECT count(*) FROM shipments") == [(0,)]
 
@@ -121,6 +137,10 @@ def test_sync_shows_wechats_view_received_and_settled(stack):
     assert "QUERY.4" in synced.text
     # The times come with WeChat's settlement push, which the simulator sends on its own
     # thread: before or after the sync's get_order.
-    wait_for(lambda: stack.query("SELECT received_at IS NOT NULL, settled_at IS NOT NULL "
-                                 "FROM shipments") == [(True, True)])
+    wait_for(
+        lambda: (
+            stack.query("SELECT received_at IS NOT NULL, settled_at IS NOT NULL FROM shipments")
+            == [(True, True)]
+        )
+    )
     assert stack.query("SELECT actor FROM audit_log WHERE action = 'order.shipping_sync'")

@@ -9,6 +9,7 @@ and runs nginx as a non-system instance on free high ports. Two stacks:
   what nginx passes on (forwarding headers, the notification's bytes) and what it refuses;
 - ``https_stack``: nginx + gunicorn + backend + simulator, for the whole payment loop over HTTPS.
 """
+
 import datetime
 import importlib.util
 import ipaddress
@@ -44,7 +45,8 @@ DOMAIN = "localhost"  # resolves to 127.0.0.1 everywhere, so SNI and Host need n
 def nginx_binary():
     return shutil.which("nginx") or next(
         (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)),
-        None)
+        None,
+    )
 
 
 # Test clients connect from this loopback address, so that nginx, gunicorn and the simulator
@@ -78,48 +80,77 @@ def free_port():
 
 # --- certificates -------------------------------------------------------------------------
 
+
 def make_tls(directory):
     """A test CA and a server certificate for localhost and 127.0.0.1, as PEM files."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wxpay deploy test CA")])
     ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256()))
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DOMAIN)]))
-        .issuer_name(ca_name).public_key(key.public_key())
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(DOMAIN), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(DOMAIN), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256()))
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     directory.mkdir(parents=True, exist_ok=True)
-    paths = {"ca": directory / "ca.pem", "cert": directory / "server.pem",
-             "key": directory / "server.key"}
+    paths = {
+        "ca": directory / "ca.pem",
+        "cert": directory / "server.pem",
+        "key": directory / "server.key",
+    }
     paths["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    paths["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return {name: str(path) for name, path in paths.items()}
 
 
@@ -130,6 +161,7 @@ def tls(tmp_path_factory):
 
 # --- processes ----------------------------------------------------------------------------
 
+
 class Process:
     """A child in its own process group, with its output in a file for the failure message."""
 
@@ -137,8 +169,9 @@ class Process:
         self.name = name
         self.log_path = Path(log_dir) / f"{name}.log"
         self._log = open(self.log_path, "wb")
-        self.popen = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True, **kwargs)
+        self.popen = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
 
     def output(self, tail=4000):
         text = self.log_path.read_text(errors="replace")
@@ -148,8 +181,9 @@ class Process:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
-                raise AssertionError(f"{self.name} exited ({self.popen.returncode}):\n"
-                                     f"{self.output()}")
+                raise AssertionError(
+                    f"{self.name} exited ({self.popen.returncode}):\n{self.output()}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 return
@@ -172,17 +206,34 @@ class Process:
 
 
 def run_render(*args):
-    return subprocess.run([sys.executable, str(REPO / "deploy/render_nginx.py"), *args],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(REPO / "deploy/render_nginx.py"), *args],
+        capture_output=True,
+        text=True,
+    )
 
 
 def render_nginx(directory, tls, upstream, https_port, http_port):
     """The documented render command, in standalone mode; returns the nginx.conf path."""
     directory.mkdir(parents=True, exist_ok=True)
     rendered = run_render(
-        "--domain", DOMAIN, "--cert", tls["cert"], "--key", tls["key"], "--upstream", upstream,
-        "--listen-https", f"127.0.0.1:{https_port}", "--listen-http", f"127.0.0.1:{http_port}",
-        "--acme-root", str(directory / "acme"), "--standalone", str(directory))
+        "--domain",
+        DOMAIN,
+        "--cert",
+        tls["cert"],
+        "--key",
+        tls["key"],
+        "--upstream",
+        upstream,
+        "--listen-https",
+        f"127.0.0.1:{https_port}",
+        "--listen-http",
+        f"127.0.0.1:{http_port}",
+        "--acme-root",
+        str(directory / "acme"),
+        "--standalone",
+        str(directory),
+    )
     assert rendered.returncode == 0, rendered.stderr
     conf = directory / "nginx.conf"
     conf.write_text(rendered.stdout)
@@ -199,8 +250,11 @@ class Nginx:
         self.process = None
 
     def start(self):
-        self.process = Process("nginx", [nginx_binary(), "-p", str(self.directory), "-c",
-                                         str(self.conf), "-g", "daemon off;"], self.directory)
+        self.process = Process(
+            "nginx",
+            [nginx_binary(), "-p", str(self.directory), "-c", str(self.conf), "-g", "daemon off;"],
+            self.directory,
+        )
         self.process.wait_for_port(self.https_port)
         self.process.wait_for_port(self.http_port)
         return self
@@ -216,11 +270,18 @@ class Nginx:
 
 # --- rendering ----------------------------------------------------------------------------
 
+
 def test_render_fills_the_site_for_a_real_server():
-    result = run_render("--domain", "api.example.com",
-                        "--cert", "/etc/letsencrypt/live/api.example.com/fullchain.pem",
-                        "--key", "/etc/letsencrypt/live/api.example.com/privkey.pem",
-                        "--upstream", "unix:/run/wxpay/gunicorn.sock")
+    result = run_render(
+        "--domain",
+        "api.example.com",
+        "--cert",
+        "/etc/letsencrypt/live/api.example.com/fullchain.pem",
+        "--key",
+        "/etc/letsencrypt/live/api.example.com/privkey.pem",
+        "--upstream",
+        "unix:/run/wxpay/gunicorn.sock",
+    )
     assert result.returncode == 0, result.stderr
     site = result.stdout
     assert not re.search(r"\{\{\w+\}\}", site), "a placeholder was left unfilled"
@@ -235,11 +296,14 @@ def test_render_fills_the_site_for_a_real_server():
     assert "events {" not in site and "pid " not in site
 
 
-@pytest.mark.parametrize("args, complaint", [
-    (["--domain", "api.example.com;evil", "--cert", "/c.pem", "--key", "/k.pem"], "host name"),
-    (["--domain", "api.example.com", "--cert", "c.pem", "--key", "/k.pem"], "absolute"),
-    (["--domain", "api.example.com", "--cert", "/c.pem"], "--key"),
-])
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["--domain", "api.example.com;evil", "--cert", "/c.pem", "--key", "/k.pem"], "host name"),
+        (["--domain", "api.example.com", "--cert", "c.pem", "--key", "/k.pem"], "absolute"),
+        (["--domain", "api.example.com", "--cert", "/c.pem"], "--key"),
+    ],
+)
 def test_render_refuses_bad_arguments(args, complaint):
     result = run_render(*args)
     assert result.returncode == 2
@@ -247,43 +311,72 @@ def test_render_refuses_bad_arguments(args, complaint):
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("listen", [
-    [],  # a real server's defaults: 443 and 80, IPv4 and IPv6 (nginx -t binds nothing)
-    ["--listen-https", "127.0.0.1:18443", "--listen-http", "127.0.0.1:18080"],
-], ids=["server-defaults", "test-ports"])
+@pytest.mark.parametrize(
+    "listen",
+    [
+        [],  # a real server's defaults: 443 and 80, IPv4 and IPv6 (nginx -t binds nothing)
+        ["--listen-https", "127.0.0.1:18443", "--listen-http", "127.0.0.1:18080"],
+    ],
+    ids=["server-defaults", "test-ports"],
+)
 def test_nginx_accepts_the_rendered_configuration(tmp_path, tls, listen):
     require(nginx_binary(), "nginx is not installed (apt-get install nginx)")
-    rendered = run_render("--domain", DOMAIN, "--cert", tls["cert"], "--key", tls["key"],
-                          "--upstream", "unix:/run/wxpay/gunicorn.sock", *listen,
-                          "--standalone", str(tmp_path))
+    rendered = run_render(
+        "--domain",
+        DOMAIN,
+        "--cert",
+        tls["cert"],
+        "--key",
+        tls["key"],
+        "--upstream",
+        "unix:/run/wxpay/gunicorn.sock",
+        *listen,
+        "--standalone",
+        str(tmp_path),
+    )
     assert rendered.returncode == 0, rendered.stderr
     conf = tmp_path / "nginx.conf"
     conf.write_text(rendered.stdout)
-    result = subprocess.run([nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
     # nginx 1.25.1+ prefers "http2 on;" and warns about "listen ... http2"; nothing else may warn.
-    warnings = [line for line in result.stderr.splitlines()
-                if "[warn]" in line and "http2\" directive is deprecated" not in line]
+    warnings = [
+        line
+        for line in result.stderr.splitlines()
+        if "[warn]" in line and 'http2" directive is deprecated' not in line
+    ]
     assert warnings == []
 
 
 # --- nginx in front of an echo app: what it passes on, what it refuses --------------------
 
+
 def echo_app(environ, start_response):
     """Replies with what reached the backend: method, raw path, headers and body."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
-    headers = {key[5:].replace("_", "-").title(): value
-               for key, value in environ.items() if key.startswith("HTTP_")}
+    headers = {
+        key[5:].replace("_", "-").title(): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
     if environ.get("CONTENT_TYPE"):
         headers["Content-Type"] = environ["CONTENT_TYPE"]
-    reply = json.dumps({"method": environ["REQUEST_METHOD"], "uri": environ["REQUEST_URI"],
-                        "remote_addr": environ["REMOTE_ADDR"], "headers": headers,
-                        "body": body.decode("latin-1")}).encode()
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(reply)))])
+    reply = json.dumps(
+        {
+            "method": environ["REQUEST_METHOD"],
+            "uri": environ["REQUEST_URI"],
+            "remote_addr": environ["REMOTE_ADDR"],
+            "headers": headers,
+            "body": body.decode("latin-1"),
+        }
+    ).encode()
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(reply)))]
+    )
     return [reply]
 
 
@@ -315,13 +408,18 @@ def tls_handshake(port, context, server_hostname=DOMAIN, session=None):
     context.check_hostname = server_hostname is not None
     with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
         with context.wrap_socket(raw, server_hostname=server_hostname, session=session) as conn:
-            return {"version": conn.version(), "cipher": conn.cipher()[0],
-                    "alpn": conn.selected_alpn_protocol(), "session": conn.session,
-                    "reused": conn.session_reused}
+            return {
+                "version": conn.version(),
+                "cipher": conn.cipher()[0],
+                "alpn": conn.selected_alpn_protocol(),
+                "session": conn.session,
+                "reused": conn.session_reused,
+            }
 
 
-@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
-                         ids=["TLSv1.2", "TLSv1.3"])
+@pytest.mark.parametrize(
+    "version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["TLSv1.2", "TLSv1.3"]
+)
 def test_modern_tls_versions_are_accepted(echo_proxy, tls, version):
     done = tls_handshake(echo_proxy.https_port, client_context(tls["ca"], version))
     assert done["version"] == version.name.replace("v1_", "v1.")
@@ -332,8 +430,9 @@ def test_modern_tls_versions_are_accepted(echo_proxy, tls, version):
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
-@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1],
-                         ids=["TLSv1.0", "TLSv1.1"])
+@pytest.mark.parametrize(
+    "version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1], ids=["TLSv1.0", "TLSv1.1"]
+)
 def test_old_tls_versions_are_refused_by_the_server(echo_proxy, tls, version):
     # Security level 0 lets this client offer TLS 1.0/1.1 at all, so the refusal we see is the
     # server's "protocol version" alert and not our own OpenSSL declining to try.
@@ -345,8 +444,11 @@ def test_old_tls_versions_are_refused_by_the_server(echo_proxy, tls, version):
 
 def test_tls12_without_ecdhe_aead_is_refused(echo_proxy, tls):
     # RSA key exchange (no forward secrecy) and CBC (no AEAD) are not on the list.
-    context = client_context(tls["ca"], ssl.TLSVersion.TLSv1_2,
-                             ciphers="AES128-SHA:AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA")
+    context = client_context(
+        tls["ca"],
+        ssl.TLSVersion.TLSv1_2,
+        ciphers="AES128-SHA:AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA",
+    )
     with pytest.raises(ssl.SSLError):
         tls_handshake(echo_proxy.https_port, context)
 
@@ -368,8 +470,9 @@ def test_https_response_has_hsts(echo_proxy, tls):
 
 def test_plain_http_redirects_to_https_with_308(echo_proxy):
     for method in ("GET", "POST"):
-        response = requests.request(method, echo_proxy.http + "/api/orders?page=2",
-                                    allow_redirects=False, timeout=5)
+        response = requests.request(
+            method, echo_proxy.http + "/api/orders?page=2", allow_redirects=False, timeout=5
+        )
         assert response.status_code == 308
         assert response.headers["Location"] == echo_proxy.https + "/api/orders?page=2"
 
@@ -411,16 +514,21 @@ def test_unknown_host_headers_get_no_response(echo_proxy, tls):
     assert raw_exchange(echo_proxy.http_port, request) == b""
     # The same request with our name is answered, so the empty replies above are the 444s.
     known = request.replace(b"unknown.example", DOMAIN.encode())
-    assert raw_exchange(echo_proxy.https_port, known, DOMAIN, tls["ca"]).startswith(
-        b"HTTP/1.1 200")
+    assert raw_exchange(echo_proxy.https_port, known, DOMAIN, tls["ca"]).startswith(b"HTTP/1.1 200")
 
 
 def test_client_forwarding_headers_are_overwritten(echo_proxy, tls):
     with client_session() as client:
-        response = client.get(echo_proxy.https + "/api/orders", verify=tls["ca"], timeout=5,
-                              headers={"X-Forwarded-For": "1.2.3.4",
-                                       "X-Forwarded-Proto": "http",
-                                       "X-Forwarded-Host": "evil.example"})
+        response = client.get(
+            echo_proxy.https + "/api/orders",
+            verify=tls["ca"],
+            timeout=5,
+            headers={
+                "X-Forwarded-For": "1.2.3.4",
+                "X-Forwarded-Proto": "http",
+                "X-Forwarded-Host": "evil.example",
+            },
+        )
     received = response.json()["headers"]
     assert received["X-Forwarded-For"] == CLIENT_ADDRESS  # replaced, not "1.2.3.4, ..."
     assert received["X-Forwarded-Proto"] == "https"
@@ -430,27 +538,42 @@ def test_client_forwarding_headers_are_overwritten(echo_proxy, tls):
 
 
 def test_oversized_api_body_is_refused_with_413(echo_proxy, tls):
-    response = requests.post(echo_proxy.https + "/api/orders", data=b"x" * (64 * 1024 + 1),
-                             headers={"Content-Type": "application/json"},
-                             verify=tls["ca"], timeout=5)
+    response = requests.post(
+        echo_proxy.https + "/api/orders",
+        data=b"x" * (64 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+        verify=tls["ca"],
+        timeout=5,
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "BODY_TOO_LARGE"
     assert response.headers["Strict-Transport-Security"]
-    just_fits = requests.post(echo_proxy.https + "/api/orders", data=b"x" * (64 * 1024),
-                              verify=tls["ca"], timeout=5)
+    just_fits = requests.post(
+        echo_proxy.https + "/api/orders", data=b"x" * (64 * 1024), verify=tls["ca"], timeout=5
+    )
     assert just_fits.status_code == 200
 
 
 def test_notification_reaches_the_backend_byte_for_byte(echo_proxy, tls):
     # Bytes a JSON re-encoder or a charset filter would change, and WeChat Pay's headers.
-    body = ('{"id":"EV-2018022511223320873","resource":{"ciphertext":"Zm9v+/=="},'
-            '"summary":"支付成功"}  \r\n\t').encode()
-    signed_headers = {"Content-Type": "application/json",
-                      "Wechatpay-Timestamp": "1700000000", "Wechatpay-Nonce": "n0nce",
-                      "Wechatpay-Serial": "PUB_KEY_ID_0114232134912410000000000000",
-                      "Wechatpay-Signature": "c2lnbmF0dXJl+/=="}
-    response = requests.post(echo_proxy.https + "/api/pay/notify", data=body,
-                             headers=signed_headers, verify=tls["ca"], timeout=5)
+    body = (
+        '{"id":"EV-2018022511223320873","resource":{"ciphertext":"Zm9v+/=="},'
+        '"summary":"支付成功"}  \r\n\t'
+    ).encode()
+    signed_headers = {
+        "Content-Type": "application/json",
+        "Wechatpay-Timestamp": "1700000000",
+        "Wechatpay-Nonce": "n0nce",
+        "Wechatpay-Serial": "PUB_KEY_ID_0114232134912410000000000000",
+        "Wechatpay-Signature": "c2lnbmF0dXJl+/==",
+    }
+    response = requests.post(
+        echo_proxy.https + "/api/pay/notify",
+        data=body,
+        headers=signed_headers,
+        verify=tls["ca"],
+        timeout=5,
+    )
     assert response.status_code == 200
     received = response.json()
     assert received["method"] == "POST" and received["uri"] == "/api/pay/notify"
@@ -469,15 +592,23 @@ def test_notification_body_limit_is_larger_but_bounded(echo_proxy, tls):
 
 def test_notifications_are_not_rate_limited(echo_proxy, tls):
     with requests.Session() as session:
-        statuses = {session.post(echo_proxy.https + "/api/pay/notify", data=b"{}",
-                                 verify=tls["ca"], timeout=5).status_code for _ in range(40)}
+        statuses = {
+            session.post(
+                echo_proxy.https + "/api/pay/notify", data=b"{}", verify=tls["ca"], timeout=5
+            ).status_code
+            for _ in range(40)
+        }
     assert statuses == {200}
 
 
 def test_login_is_rate_limited_per_address(echo_proxy, tls):
     with requests.Session() as session:
-        responses = [session.post(echo_proxy.https + "/api/login", json={"code": "x"},
-                                  verify=tls["ca"], timeout=5) for _ in range(40)]
+        responses = [
+            session.post(
+                echo_proxy.https + "/api/login", json={"code": "x"}, verify=tls["ca"], timeout=5
+            )
+            for _ in range(40)
+        ]
     statuses = [response.status_code for response in responses]
     assert statuses[:20] == [200] * 20  # the burst passes
     limited = [response for response in responses if response.status_code == 429]
@@ -487,6 +618,7 @@ def test_login_is_rate_limited_per_address(echo_proxy, tls):
 
 # --- the whole payment loop over HTTPS: nginx -> gunicorn -> backend <- simulator ---------
 
+
 def unit_commands(unit):
     """The ExecStart command lines of a unit in deploy/systemd/, split as systemd splits them.
 
@@ -494,8 +626,11 @@ def unit_commands(unit):
     drift from what is tested.
     """
     text = (REPO / "deploy/systemd" / unit).read_text()
-    return [shlex.split(line.partition("=")[2]) for line in text.splitlines()
-            if line.startswith("ExecStart=")]
+    return [
+        shlex.split(line.partition("=")[2])
+        for line in text.splitlines()
+        if line.startswith("ExecStart=")
+    ]
 
 
 def backend_ready():
@@ -505,8 +640,10 @@ def backend_ready():
 @pytest.fixture(scope="module")
 def https_stack(tmp_path_factory, tls):
     require(nginx_binary(), "nginx is not installed (apt-get install nginx)")
-    require(importlib.util.find_spec("gunicorn"),
-            "gunicorn is not installed (pip install -r requirements.txt)")
+    require(
+        importlib.util.find_spec("gunicorn"),
+        "gunicorn is not installed (pip install -r requirements.txt)",
+    )
     require(backend_ready(), "the backend (server/) or the simulator (sandbox/) is missing")
     from sandbox.devkeys import fresh_secrets, generate
 
@@ -515,7 +652,9 @@ def https_stack(tmp_path_factory, tls):
     nginx = Nginx(workdir / "nginx", tls, f"127.0.0.1:{gunicorn_port}")
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = {
-        **os.environ, **fresh_secrets(), **generate(workdir / "keys"),
+        **os.environ,
+        **fresh_secrets(),
+        **generate(workdir / "keys"),
         "DATABASE_URL": f"sqlite:///{workdir / 'app.db'}",
         "WECHAT_API_BASE": sandbox_url,
         "WECHATPAY_API_BASE": sandbox_url,
@@ -536,26 +675,48 @@ def https_stack(tmp_path_factory, tls):
     env.pop("XDG_RUNTIME_DIR", None)
     # The deployment steps of docs/deploy.md: migrate, seed, then serve.
     for command in (["db", "upgrade"], ["seed"]):
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "server", *command],
-                              env=env, cwd=workdir, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "server", *command],
+            env=env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, f"flask {' '.join(command)}:\n{done.stderr[-3000:]}"
 
     processes = []
     try:
-        processes.append(Process(
-            "sandbox", [sys.executable, "-m", "sandbox", "--port", str(sandbox_port)],
-            workdir, env=env, cwd=workdir))
+        processes.append(
+            Process(
+                "sandbox",
+                [sys.executable, "-m", "sandbox", "--port", str(sandbox_port)],
+                workdir,
+                env=env,
+                cwd=workdir,
+            )
+        )
         [gunicorn] = unit_commands("wxpay.service")
         assert Path(gunicorn[0]).name == "gunicorn" and "gunicorn.conf.py" in gunicorn
         arguments = [str(REPO / arg) if arg == "gunicorn.conf.py" else arg for arg in gunicorn[1:]]
-        gunicorn = Process("gunicorn", [sys.executable, "-m", "gunicorn", *arguments],
-                           workdir, env=env, cwd=workdir)
+        gunicorn = Process(
+            "gunicorn",
+            [sys.executable, "-m", "gunicorn", *arguments],
+            workdir,
+            env=env,
+            cwd=workdir,
+        )
         processes.append(gunicorn)
         processes[0].wait_for_port(sandbox_port)
         processes[1].wait_for_port(gunicorn_port)
         processes.append(nginx.start().process)
-        yield {"nginx": nginx, "sandbox": sandbox_url, "ca": tls["ca"], "env": env,
-               "workdir": workdir, "gunicorn": gunicorn}
+        yield {
+            "nginx": nginx,
+            "sandbox": sandbox_url,
+            "ca": tls["ca"],
+            "env": env,
+            "workdir": workdir,
+            "gunicorn": gunicorn,
+        }
     finally:
         for process in reversed(processes):
             process.stop()
@@ -565,42 +726,54 @@ def test_payment_loop_over_https(https_stack):
     api, sandbox, ca = https_stack["nginx"].https, https_stack["sandbox"], https_stack["ca"]
     # verify= on every call: requests lets REQUESTS_CA_BUNDLE override a Session's verify.
     with client_session() as client:
-        code = requests.post(f"{sandbox}/sandbox/login-code", json={"openid": "o-deploy-test"},
-                             timeout=5).json()["code"]
+        code = requests.post(
+            f"{sandbox}/sandbox/login-code", json={"openid": "o-deploy-test"}, timeout=5
+        ).json()["code"]
         login = client.post(f"{api}/api/login", json={"code": code}, verify=ca, timeout=10)
         assert login.status_code == 200, login.text
         client.headers["Authorization"] = f"Bearer {login.json()['token']}"
 
         product = client.get(f"{api}/api/products", verify=ca, timeout=10).json()["products"][0]
         # A client claiming another address must not change what the backend tells WeChat.
-        created = client.post(f"{api}/api/orders", verify=ca, timeout=10,
-                              json={"items": [{"product_id": product["id"], "quantity": 1}]},
-                              headers={"X-Forwarded-For": "1.2.3.4"})
+        created = client.post(
+            f"{api}/api/orders",
+            verify=ca,
+            timeout=10,
+            json={"items": [{"product_id": product["id"], "quantity": 1}]},
+            headers={"X-Forwarded-For": "1.2.3.4"},
+        )
         assert created.status_code == 201, created.text
         order = created.json()["order"]
         assert order["status"] == "NOTPAY" and order["total"] == product["price"]
         prepay_id = created.json()["pay_params"]["package"].removeprefix("prepay_id=")
 
-        paid = requests.post(f"{sandbox}/sandbox/pay", json={"prepay_id": prepay_id,
-                                                             "action": "pay"}, timeout=10)
+        paid = requests.post(
+            f"{sandbox}/sandbox/pay", json={"prepay_id": prepay_id, "action": "pay"}, timeout=10
+        )
         assert paid.status_code == 200, paid.text
 
         # The simulator's notification went over HTTPS (verified against the test CA) through
         # nginx to the backend, which acknowledged it.
         def acknowledged():
-            found = requests.get(f"{sandbox}/sandbox/notifications", timeout=5,
-                                 params={"out_trade_no": order["out_trade_no"]}).json()
+            found = requests.get(
+                f"{sandbox}/sandbox/notifications",
+                timeout=5,
+                params={"out_trade_no": order["out_trade_no"]},
+            ).json()
             return [n for n in found["notifications"] if n.get("acknowledged")]
+
         delivery = wait_for(acknowledged)[0]
         assert delivery["url"] == f"{api}/api/pay/notify" and delivery["status"] in (200, 204)
-        assert re.search(r'"POST /api/pay/notify HTTP/1\.1" 20[04] ',
-                         https_stack["nginx"].access_log())
+        assert re.search(
+            r'"POST /api/pay/notify HTTP/1\.1" 20[04] ', https_stack["nginx"].access_log()
+        )
 
         shown = client.get(f"{api}/api/orders/{order['id']}", verify=ca, timeout=10).json()["order"]
         assert shown["status"] == "PAID" and shown["transaction_id"]
 
-    stored = requests.get(f"{sandbox}/sandbox/orders/{order['out_trade_no']}",
-                          timeout=5).json()["order"]
+    stored = requests.get(f"{sandbox}/sandbox/orders/{order['out_trade_no']}", timeout=5).json()[
+        "order"
+    ]
     assert stored["notify_url"] == f"{api}/api/pay/notify"
     # The client's real address (not "1.2.3.4", not nginx's 127.0.0.1) reached WeChat.
     assert (stored.get("scene_info") or {}).get("payer_client_ip") == CLIENT_ADDRESS, stored
@@ -608,14 +781,21 @@ def test_payment_loop_over_https(https_stack):
 
 def test_periodic_job_commands_run(https_stack):
     commands = unit_commands("wxpay-jobs.service")
-    assert [command[1:] for command in commands] == [["--app", "server", "reconcile"],
-                                                     ["--app", "server", "close-expired"],
-                                                     ["--app", "server", "shipping", "sync"]]
+    assert [command[1:] for command in commands] == [
+        ["--app", "server", "reconcile"],
+        ["--app", "server", "close-expired"],
+        ["--app", "server", "shipping", "sync"],
+    ]
     for command in commands:
         assert Path(command[0]).name == "flask"
-        done = subprocess.run([sys.executable, "-m", "flask", *command[1:]],
-                              env=https_stack["env"], cwd=https_stack["workdir"],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", *command[1:]],
+            env=https_stack["env"],
+            cwd=https_stack["workdir"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert done.returncode == 0, f"{shlex.join(command)}:\n{done.stderr[-3000:]}"
 
 
@@ -624,9 +804,14 @@ def test_daily_bill_reconciliation_command_runs(https_stack):
     [command] = unit_commands("wxpay-bills.service")
     assert Path(command[0]).name == "flask"
     assert command[1:] == ["--app", "server", "bills", "reconcile"]
-    done = subprocess.run([sys.executable, "-m", "flask", *command[1:]],
-                          env=https_stack["env"], cwd=https_stack["workdir"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", *command[1:]],
+        env=https_stack["env"],
+        cwd=https_stack["workdir"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Reconciliation of" in done.stdout
     timer = (REPO / "deploy/systemd/wxpay-bills.timer").read_text()
@@ -668,14 +853,23 @@ def test_reload_with_hup_drops_no_request(https_stack):
 
 # --- hardening (issue 11, class 9) ---------------------------------------------------------
 
+
 def test_client_scheme_and_address_headers_are_removed(echo_proxy, tls):
-    sent = {"X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http",
-            "X-Forwarded-Scheme": "http", "X-Forwarded-Port": "80", "X-Scheme": "http",
-            "X-Real-Ip": "1.2.3.4", "Forwarded": "for=1.2.3.4;proto=http",
-            "X-Forwarded-Prefix": "/evil", "X-Original-Url": "/admin"}
+    sent = {
+        "X-Forwarded-Ssl": "off",
+        "X-Forwarded-Protocol": "http",
+        "X-Forwarded-Scheme": "http",
+        "X-Forwarded-Port": "80",
+        "X-Scheme": "http",
+        "X-Real-Ip": "1.2.3.4",
+        "Forwarded": "for=1.2.3.4;proto=http",
+        "X-Forwarded-Prefix": "/evil",
+        "X-Original-Url": "/admin",
+    }
     with client_session() as client:
-        response = client.get(echo_proxy.https + "/api/orders", verify=tls["ca"], timeout=5,
-                              headers=sent)
+        response = client.get(
+            echo_proxy.https + "/api/orders", verify=tls["ca"], timeout=5, headers=sent
+        )
     received = response.json()["headers"]
     assert not set(sent) & set(received), received
     assert received["X-Forwarded-Proto"] == "https"
@@ -684,18 +878,24 @@ def test_client_scheme_and_address_headers_are_removed(echo_proxy, tls):
 def test_no_server_says_its_nginx_version(echo_proxy, tls):
     redirect = requests.get(echo_proxy.http + "/api/products", allow_redirects=False, timeout=5)
     assert redirect.status_code == 308 and redirect.headers["Server"] == "nginx"
-    too_large = requests.post(echo_proxy.https + "/api/orders", data=b"x" * (64 * 1024 + 1),
-                              verify=tls["ca"], timeout=5)
+    too_large = requests.post(
+        echo_proxy.https + "/api/orders", data=b"x" * (64 * 1024 + 1), verify=tls["ca"], timeout=5
+    )
     assert too_large.status_code == 413 and too_large.headers["Server"] == "nginx"
     assert b"nginx/" not in raw_exchange(
-        echo_proxy.http_port, b"GET / HTTP/1.0\r\nHost: " + DOMAIN.encode() + b"\r\n\r\n")
+        echo_proxy.http_port, b"GET / HTTP/1.0\r\nHost: " + DOMAIN.encode() + b"\r\n\r\n"
+    )
 
 
 def test_the_access_log_keeps_no_query_strings(echo_proxy, tls):
-    requests.get(echo_proxy.https + "/api/orders/logged?code=SECRET-CODE-123&x=1",
-                 verify=tls["ca"], timeout=5)
-    log = wait_for(lambda: "/api/orders/logged" in echo_proxy.access_log()
-                   and echo_proxy.access_log())
+    requests.get(
+        echo_proxy.https + "/api/orders/logged?code=SECRET-CODE-123&x=1",
+        verify=tls["ca"],
+        timeout=5,
+    )
+    log = wait_for(
+        lambda: "/api/orders/logged" in echo_proxy.access_log() and echo_proxy.access_log()
+    )
     assert "SECRET-CODE-123" not in log and "?" not in log
 
 
@@ -703,20 +903,35 @@ def test_gunicorn_trusts_only_x_forwarded_proto(https_stack):
     """A client's X-Forwarded-Ssl/-Protocol that contradicts nginx's X-Forwarded-Proto made
     gunicorn answer an HTML 400; gunicorn now reads X-Forwarded-Proto only."""
     gunicorn = "http://" + https_stack["env"]["GUNICORN_BIND"]
-    response = requests.get(gunicorn + "/api/products", timeout=10, headers={
-        "X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http"})
+    response = requests.get(
+        gunicorn + "/api/products",
+        timeout=10,
+        headers={
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Ssl": "off",
+            "X-Forwarded-Protocol": "http",
+        },
+    )
     assert response.status_code == 200, response.text
     nginx = https_stack["nginx"]
     with client_session() as client:
-        through = client.get(nginx.https + "/api/products", verify=https_stack["ca"], timeout=10,
-                             headers={"X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http"})
+        through = client.get(
+            nginx.https + "/api/products",
+            verify=https_stack["ca"],
+            timeout=10,
+            headers={"X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http"},
+        )
     assert through.status_code == 200, through.text
 
 
 def test_gunicorn_opens_no_control_socket(https_stack):
     home = Path(https_stack["env"]["HOME"])
-    assert requests.get("http://" + https_stack["env"]["GUNICORN_BIND"] + "/api/products",
-                        timeout=10).status_code == 200
+    assert (
+        requests.get(
+            "http://" + https_stack["env"]["GUNICORN_BIND"] + "/api/products", timeout=10
+        ).status_code
+        == 200
+    )
     assert not (home / ".gunicorn").exists()
 
 
@@ -732,28 +947,62 @@ def unit_settings(unit):
     return settings
 
 
-HARDENING = ("NoNewPrivileges", "PrivateTmp", "PrivateDevices", "ProtectSystem", "ProtectHome",
-             "ReadWritePaths", "ProtectKernelTunables", "ProtectKernelModules",
-             "ProtectControlGroups", "RestrictSUIDSGID", "RestrictNamespaces", "UMask",
-             "LockPersonality", "RestrictAddressFamilies")
+HARDENING = (
+    "NoNewPrivileges",
+    "PrivateTmp",
+    "PrivateDevices",
+    "ProtectSystem",
+    "ProtectHome",
+    "ReadWritePaths",
+    "ProtectKernelTunables",
+    "ProtectKernelModules",
+    "ProtectControlGroups",
+    "RestrictSUIDSGID",
+    "RestrictNamespaces",
+    "UMask",
+    "LockPersonality",
+    "RestrictAddressFamilies",
+)
 
 
 @pytest.mark.parametrize("unit", ["wxpay.service", "wxpay-jobs.service"])
 def test_units_keep_new_files_private_and_are_hardened_alike(unit):
     service, this = unit_settings("wxpay.service"), unit_settings(unit)
     assert this["UMask"] == "0027"  # a SQLite database is not readable by other users
-    assert {name: this.get(name) for name in HARDENING} == \
-        {name: service.get(name) for name in HARDENING}
+    assert {name: this.get(name) for name in HARDENING} == {
+        name: service.get(name) for name in HARDENING
+    }
 
 
 def test_staff_console_over_https(https_stack):
     """The console behind nginx and two gunicorn workers: any worker accepts the session, and
     the audit log has the client's address (not a forged header's)."""
-    env, workdir, api, ca = (https_stack["env"], https_stack["workdir"],
-                             https_stack["nginx"].https, https_stack["ca"])
-    made = subprocess.run([sys.executable, "-m", "flask", "--app", "server", "staff", "create",
-                           "ops@shop.test", "--role", "operator", "--generate"],
-                          env=env, cwd=workdir, capture_output=True, text=True, timeout=30)
+    env, workdir, api, ca = (
+        https_stack["env"],
+        https_stack["workdir"],
+        https_stack["nginx"].https,
+        https_stack["ca"],
+    )
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "server",
+            "staff",
+            "create",
+            "ops@shop.test",
+            "--role",
+            "operator",
+            "--generate",
+        ],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert made.returncode == 0, made.stderr[-3000:]
     password = made.stdout.split("store it now): ")[1].strip()
     with client_session() as client:
@@ -762,13 +1011,18 @@ def test_staff_console_over_https(https_stack):
         form = {"email": "ops@shop.test", "password": password, "csrf_token": token}
         # Over HTTPS the token alone is not enough: the form must come from our own pages.
         for referer in ({}, {"Referer": "https://evil.example/console/login"}):
-            refused = client.post(f"{api}/console/login", verify=ca, timeout=10, data=form,
-                                  headers=referer)
+            refused = client.post(
+                f"{api}/console/login", verify=ca, timeout=10, data=form, headers=referer
+            )
             assert refused.status_code == 400 and "security token" in refused.text
-        answer = client.post(f"{api}/console/login", verify=ca, timeout=10, data=form,
-                             allow_redirects=False,
-                             headers={"X-Forwarded-For": "1.2.3.4",
-                                      "Referer": f"{api}/console/login"})
+        answer = client.post(
+            f"{api}/console/login",
+            verify=ca,
+            timeout=10,
+            data=form,
+            allow_redirects=False,
+            headers={"X-Forwarded-For": "1.2.3.4", "Referer": f"{api}/console/login"},
+        )
         assert answer.status_code == 302 and answer.headers["Location"] == "/console/"
         cookie = answer.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -776,7 +1030,9 @@ def test_staff_console_over_https(https_stack):
         assert {page.status_code for page in pages} == {200}
         assert all("ops@shop.test" in page.text for page in pages)
     import sqlite3
+
     with sqlite3.connect(workdir / "app.db") as database:
-        entries = database.execute("SELECT actor, action, ip FROM audit_log "
-                                   "WHERE action = 'login'").fetchall()
+        entries = database.execute(
+            "SELECT actor, action, ip FROM audit_log WHERE action = 'login'"
+        ).fetchall()
     assert entries == [("ops@shop.test", "login", CLIENT_ADDRESS)]

@@ -1,4 +1,5 @@
 """`make dev`'s script brings the whole thing up from nothing, and the README's demo pays."""
+
 import os
 import re
 import signal
@@ -28,18 +29,37 @@ def devstack(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("devstack")
     backend_port, sandbox_port = free_port(), free_port()
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "devstack.py"),
-         "--backend-port", str(backend_port), "--sandbox-port", str(sandbox_port),
-         "--env-file", str(tmp_path / ".env"), "--keys-dir", str(tmp_path / "keys"),
-         "--database-url", f"sqlite:///{tmp_path / 'app.db'}", "--time-scale", "0.001"],
-        stdout=subprocess.PIPE, stderr=(tmp_path / "terminal.log").open("w"), text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "devstack.py"),
+            "--backend-port",
+            str(backend_port),
+            "--sandbox-port",
+            str(sandbox_port),
+            "--env-file",
+            str(tmp_path / ".env"),
+            "--keys-dir",
+            str(tmp_path / "keys"),
+            "--database-url",
+            f"sqlite:///{tmp_path / 'app.db'}",
+            "--time-scale",
+            "0.001",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "terminal.log").open("w"),
+        text=True,
+        start_new_session=True,
+    )
     try:
         line = process.stdout.readline()
         assert line.startswith("READY"), (line, (tmp_path / "terminal.log").read_text())
         console = process.stdout.readline()
-        yield f"http://127.0.0.1:{backend_port}", f"http://127.0.0.1:{sandbox_port}", tmp_path, \
-            console
+        yield (
+            f"http://127.0.0.1:{backend_port}",
+            f"http://127.0.0.1:{sandbox_port}",
+            tmp_path,
+            console,
+        )
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
@@ -62,8 +82,11 @@ def test_the_terminal_never_shows_the_app_secret(devstack):
     """Both servers log to the terminal; jscode2session's query string carries the secret."""
     backend, sandbox, workdir, _ = devstack
     demo.run(backend, sandbox)
-    secret = next(line.split("=", 1)[1] for line in (workdir / ".env").read_text().splitlines()
-                  if line.startswith("WECHAT_SECRET="))
+    secret = next(
+        line.split("=", 1)[1]
+        for line in (workdir / ".env").read_text().splitlines()
+        if line.startswith("WECHAT_SECRET=")
+    )
     terminal = (workdir / "terminal.log").read_text()
     assert "/sns/jscode2session" in terminal  # the access log is there, without its query
     assert secret not in terminal and "secret=" not in terminal
@@ -78,7 +101,10 @@ def test_devstack_prints_how_to_log_in_to_the_console(devstack):
     browser = requests.Session()
     login = browser.get(f"{url}login")
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login.text).group(1)
-    answer = browser.post(f"{url}login", data={"email": email, "password": password,
-                                               "csrf_token": token}, allow_redirects=False)
+    answer = browser.post(
+        f"{url}login",
+        data={"email": email, "password": password, "csrf_token": token},
+        allow_redirects=False,
+    )
     assert answer.status_code == 302 and answer.headers["Location"] == "/console/"
     assert "Overview" in browser.get(url).text

@@ -3,12 +3,13 @@
 The doctor reads the backend's settings; each test breaks one the way a new user would, and the
 doctor must name the check that fails and the setting to change. Nothing is ever paid.
 """
+
 import socket
 
 import pytest
 import requests
 
-from sandbox.devkeys import self_signed_certificate, _key_pem, _new_key, _public_pem
+from sandbox.devkeys import _key_pem, _new_key, _public_pem, self_signed_certificate
 from server.doctor import FAIL, OK, WARN, _notify_url_check, diagnose
 from server.wechatpay.crypto import certificate_serial
 
@@ -21,8 +22,11 @@ def stranger_keys(tmp_path_factory):
     (directory / "key.pem").write_bytes(_key_pem(key))
     (directory / "pub.pem").write_bytes(_public_pem(key))
     cert = self_signed_certificate(key, "stranger")
-    return {"private": str(directory / "key.pem"), "public": str(directory / "pub.pem"),
-            "serial": certificate_serial(cert)}
+    return {
+        "private": str(directory / "key.pem"),
+        "public": str(directory / "pub.pem"),
+        "serial": certificate_serial(cert),
+    }
 
 
 @pytest.fixture(params=["sqlite"])
@@ -48,9 +52,9 @@ def test_a_good_public_key_configuration_passes(stack):
     assert checks["merchant key and serial"].status == OK
     assert stack.settings["WECHATPAY_PUBLIC_KEY_ID"] in checks["answers verify"].detail
     assert "public key only" in checks["platform certificates"].detail
-    assert checks["APIv3 key"].status == WARN          # nothing to decrypt for such a merchant
+    assert checks["APIv3 key"].status == WARN  # nothing to decrypt for such a merchant
     assert checks["v2 API key"].status == OK
-    assert checks["notify URL"].status == WARN          # http is for the local simulator only
+    assert checks["notify URL"].status == WARN  # http is for the local simulator only
 
 
 @pytest.mark.parametrize("mode", ["certificate", "migrating"])
@@ -66,8 +70,9 @@ def test_a_good_certificate_configuration_passes(make_stack, mode):
 
 
 def test_a_wrong_serial(stack):
-    checks = results(stack.app.config,
-                     WECHATPAY_CERT_SERIAL="1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
+    checks = results(
+        stack.app.config, WECHATPAY_CERT_SERIAL="1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C"
+    )
     check = failed(checks)["merchant key and serial"]
     assert "SIGN_ERROR" in check.detail or "signature" in check.detail
     assert "WECHATPAY_CERT_SERIAL" in check.fix
@@ -79,16 +84,18 @@ def test_a_wrong_private_key(stack, stranger_keys):
 
 
 def test_a_wrong_apiv3_key(make_stack):
-    stack = make_stack(SANDBOX_KEY_MODE="certificate", WECHATPAY_PUBLIC_KEY="",
-                       WECHATPAY_PUBLIC_KEY_ID="")
+    stack = make_stack(
+        SANDBOX_KEY_MODE="certificate", WECHATPAY_PUBLIC_KEY="", WECHATPAY_PUBLIC_KEY_ID=""
+    )
     checks = results(stack.app.config, WECHATPAY_APIV3_KEY="0" * 32)
     assert list(failed(checks)) == ["APIv3 key"]
     assert "WECHATPAY_APIV3_KEY" in checks["APIv3 key"].fix
 
 
 def test_a_wrong_public_key_id(stack):
-    checks = results(stack.app.config,
-                     WECHATPAY_PUBLIC_KEY_ID="PUB_KEY_ID_0000000000000000000000000000000001")
+    checks = results(
+        stack.app.config, WECHATPAY_PUBLIC_KEY_ID="PUB_KEY_ID_0000000000000000000000000000000001"
+    )
     check = failed(checks)["answers verify"]
     assert f"WECHATPAY_PUBLIC_KEY_ID={stack.settings['WECHATPAY_PUBLIC_KEY_ID']}" in check.fix
 
@@ -101,15 +108,16 @@ def test_a_wrong_public_key(stack, stranger_keys):
 
 def test_certificate_settings_for_a_public_key_merchant(make_stack):
     """The most reported problem since late 2024: set up as the old docs say."""
-    stack = make_stack(backend_settings={"WECHATPAY_PUBLIC_KEY": "",
-                                         "WECHATPAY_PUBLIC_KEY_ID": ""})
+    stack = make_stack(backend_settings={"WECHATPAY_PUBLIC_KEY": "", "WECHATPAY_PUBLIC_KEY_ID": ""})
     output = stack.app.test_cli_runner().invoke(args=["doctor"]).output
     assert "problem(s) found" in output
     checks = failed(results(stack.app.config))
     assert set(checks) == {"platform certificates", "answers verify"}
     assert "WECHATPAY_PUBLIC_KEY_ID" in checks["platform certificates"].fix
-    assert f"WECHATPAY_PUBLIC_KEY_ID={stack.settings['WECHATPAY_PUBLIC_KEY_ID']}" \
+    assert (
+        f"WECHATPAY_PUBLIC_KEY_ID={stack.settings['WECHATPAY_PUBLIC_KEY_ID']}"
         in checks["answers verify"].fix
+    )
 
 
 def test_an_unreachable_base_url(stack):
@@ -132,18 +140,22 @@ def test_v2_configuration(stack):
     assert "answers verify" not in checks
 
 
-@pytest.mark.parametrize("url, problem", [
-    ("https://doctor-test.invalid/api/pay/notify", "does not resolve"),
-    ("http://shop.example.com/api/pay/notify", "not HTTPS"),
-    ("{backend}/api/pay/notfound", "answers HTTP 404"),
-    ("http://127.0.0.1:{closed}/api/pay/notify", "does not answer"),
-])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("https://doctor-test.invalid/api/pay/notify", "does not resolve"),
+        ("http://shop.example.com/api/pay/notify", "not HTTPS"),
+        ("{backend}/api/pay/notfound", "answers HTTP 404"),
+        ("http://127.0.0.1:{closed}/api/pay/notify", "does not answer"),
+    ],
+)
 def test_bad_notify_urls(stack, url, problem):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
-    values = dict(stack.app.config,
-                  WECHATPAY_NOTIFY_URL=url.format(backend=stack.backend, closed=closed))
+    values = dict(
+        stack.app.config, WECHATPAY_NOTIFY_URL=url.format(backend=stack.backend, closed=closed)
+    )
     if "example.com" in url:
         # HTTPS is waived only while the API base is the local simulator: check the URL alone
         # as it would be checked against the real WeChat.
@@ -157,8 +169,7 @@ def test_bad_notify_urls(stack, url, problem):
 
 def test_checkout_with_settings_that_do_not_fit_names_them(make_stack, caplog):
     """Without the doctor, the mismatch still says what to change, not "try again"."""
-    stack = make_stack(backend_settings={"WECHATPAY_PUBLIC_KEY": "",
-                                         "WECHATPAY_PUBLIC_KEY_ID": ""})
+    stack = make_stack(backend_settings={"WECHATPAY_PUBLIC_KEY": "", "WECHATPAY_PUBLIC_KEY_ID": ""})
     response = stack.create_order(stack.login())
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "PAYMENTS_MISCONFIGURED"

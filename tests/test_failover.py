@@ -5,8 +5,9 @@ One simulator serves two ports, standing in for api.mch.weixin.qq.com and
 api2.mch.weixin.qq.com; a "port" fault hits one of them, a closed port is a primary that
 refuses connections.
 """
+
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -38,16 +39,27 @@ def bases(dev_keys):
 
 
 def gateway(dev_keys, primary, backup, version="v3", timeout=1):
-    values = config.load({**dev_keys, "WECHATPAY_API_BASE": primary,
-                          "WECHATPAY_API_BASE_BACKUP": backup, "WECHATPAY_API_VERSION": version,
-                          "WECHATPAY_NOTIFY_URL": NOTIFY_URL})
+    values = config.load(
+        {
+            **dev_keys,
+            "WECHATPAY_API_BASE": primary,
+            "WECHATPAY_API_BASE_BACKUP": backup,
+            "WECHATPAY_API_VERSION": version,
+            "WECHATPAY_NOTIFY_URL": NOTIFY_URL,
+        }
+    )
     return build_gateway(values, requests.Session(), timeout)
 
 
 def order(out_trade_no):
-    return OrderRequest(out_trade_no=out_trade_no, description="failover", total=1,
-                        openid="oFailoverUser", notify_url=NOTIFY_URL,
-                        time_expire=datetime.now(timezone.utc) + timedelta(minutes=30))
+    return OrderRequest(
+        out_trade_no=out_trade_no,
+        description="failover",
+        total=1,
+        openid="oFailoverUser",
+        notify_url=NOTIFY_URL,
+        time_expire=datetime.now(UTC) + timedelta(minutes=30),
+    )
 
 
 def arm(server, **fault):
@@ -116,8 +128,9 @@ def test_the_backup_domain_is_the_default_for_the_real_wechat(dev_keys):
     assert real["WECHATPAY_API_BASE_BACKUP"] == "https://api2.mch.weixin.qq.com"
     simulator = config.load({"WECHATPAY_API_BASE": "http://127.0.0.1:8001"})
     assert "WECHATPAY_API_BASE_BACKUP" not in simulator
-    off = config.load({"WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com",
-                       "WECHATPAY_API_BASE_BACKUP": ""})
+    off = config.load(
+        {"WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com", "WECHATPAY_API_BASE_BACKUP": ""}
+    )
     assert not off["WECHATPAY_API_BASE_BACKUP"]
 
 

@@ -1,5 +1,6 @@
 """Hostile input never gets a 5xx: unauthenticated bodies, and genuinely signed messages from
 WeChat whose content has the wrong types or lengths (issue 11, classes 1, 2 and 7)."""
+
 import json
 
 import pytest
@@ -20,25 +21,42 @@ def assert_invalid_request(response, code="INVALID_REQUEST", status=400):
 
 def test_json_nested_thousands_deep_is_a_400_everywhere(stack):
     headers = {"Content-Type": "application/json"}
-    assert_invalid_request(requests.post(f"{stack.backend}/api/login", data=DEEP_JSON,
-                                         headers=headers))
+    assert_invalid_request(
+        requests.post(f"{stack.backend}/api/login", data=DEEP_JSON, headers=headers)
+    )
     auth = stack.login()
-    assert_invalid_request(requests.post(f"{stack.backend}/api/orders", data=DEEP_JSON,
-                                         headers={**headers, **auth}))
+    assert_invalid_request(
+        requests.post(f"{stack.backend}/api/orders", data=DEEP_JSON, headers={**headers, **auth})
+    )
 
 
 def test_a_lone_surrogate_is_refused_before_any_outbound_call(stack):
-    assert_invalid_request(requests.post(f"{stack.backend}/api/login", data=LONE_SURROGATE,
-                                         headers={"Content-Type": "application/json"}))
+    assert_invalid_request(
+        requests.post(
+            f"{stack.backend}/api/login",
+            data=LONE_SURROGATE,
+            headers={"Content-Type": "application/json"},
+        )
+    )
     auth = stack.login()
     body = b'{"items": [{"product_id": 1, "quantity": 1}], "note\\udfff": 1}'
-    assert_invalid_request(requests.post(f"{stack.backend}/api/orders", data=body,
-                                         headers={"Content-Type": "application/json", **auth}))
+    assert_invalid_request(
+        requests.post(
+            f"{stack.backend}/api/orders",
+            data=body,
+            headers={"Content-Type": "application/json", **auth},
+        )
+    )
 
 
 def test_invalid_utf8_bytes_are_a_400(stack):
-    assert_invalid_request(requests.post(f"{stack.backend}/api/login", data=b'{"code": "\xff"}',
-                                         headers={"Content-Type": "application/json"}))
+    assert_invalid_request(
+        requests.post(
+            f"{stack.backend}/api/login",
+            data=b'{"code": "\xff"}',
+            headers={"Content-Type": "application/json"},
+        )
+    )
 
 
 def test_a_chunked_body_over_the_limit_is_413(stack):
@@ -50,28 +68,34 @@ def test_a_chunked_body_over_the_limit_is_413(stack):
             yield b"x" * 1024
         yield b'"}'
 
-    response = requests.post(f"{stack.backend}/api/orders", data=chunks(),
-                             headers={"Content-Type": "application/json", **auth})
+    response = requests.post(
+        f"{stack.backend}/api/orders",
+        data=chunks(),
+        headers={"Content-Type": "application/json", **auth},
+    )
     assert_invalid_request(response, "BODY_TOO_LARGE", 413)
 
 
 @pytest.mark.parametrize("path", ["/api/orders/１", "/api/orders/١٢/pay", "/api/orders/²"])
 def test_route_ids_accept_ascii_digits_only(stack, path):
     auth = stack.login()
-    response = requests.request("POST" if path.endswith("pay") else "GET",
-                                stack.backend + path, headers=auth)
+    response = requests.request(
+        "POST" if path.endswith("pay") else "GET", stack.backend + path, headers=auth
+    )
     assert_invalid_request(response, "NOT_FOUND", 404)
 
 
 # --- v2 XML in other encodings -----------------------------------------------------------------
+
 
 @pytest.fixture
 def v2_stack(make_stack):
     return make_stack(WECHATPAY_API_VERSION="v2", WECHATPAY_V2_SIGN_TYPE="MD5")
 
 
-@pytest.mark.parametrize("encoding", ["GBK", "Shift_JIS", "made-up-encoding", "ISO-8859-1",
-                                      "UTF-16"])
+@pytest.mark.parametrize(
+    "encoding", ["GBK", "Shift_JIS", "made-up-encoding", "ISO-8859-1", "UTF-16"]
+)
 def test_v2_xml_declaring_another_encoding_is_refused(v2_stack, encoding):
     _, created = new_order(v2_stack)
     body = notification(v2_stack, created["order"])
@@ -126,8 +150,12 @@ def _signed_with_escapes(settings, resource):
     nonce = crypto.nonce(12)
     headers, body = signed_notification(settings, resource)
     envelope = json.loads(body)
-    envelope["resource"].update(nonce=nonce, ciphertext=crypto.aes_gcm_encrypt(
-        settings["WECHATPAY_APIV3_KEY"].encode(), nonce, plaintext, "transaction"))
+    envelope["resource"].update(
+        nonce=nonce,
+        ciphertext=crypto.aes_gcm_encrypt(
+            settings["WECHATPAY_APIV3_KEY"].encode(), nonce, plaintext, "transaction"
+        ),
+    )
     return signed_notification(settings, resource, body=json.dumps(envelope).encode())
 
 
@@ -138,8 +166,7 @@ def test_a_signed_v3_notification_with_a_bad_event_id_is_refused(stack, event_id
     headers, body = signed_notification(stack.settings, transaction_for(stack.settings, order))
     envelope = json.loads(body)
     envelope["id"] = event_id
-    headers, body = signed_notification(stack.settings, None,
-                                        body=json.dumps(envelope).encode())
+    headers, body = signed_notification(stack.settings, None, body=json.dumps(envelope).encode())
     response = requests.post(f"{stack.backend}/api/pay/notify", data=body, headers=headers)
     assert response.status_code == 400, response.text
     assert stack.query("SELECT status FROM orders")[0][0] == "NOTPAY"
@@ -160,17 +187,23 @@ def test_a_signed_v2_notification_with_bad_fields_is_refused(v2_stack, case):
     order = created["order"]
     changes = dict(V2_BAD_CONTENT[case])
     if "total_fee" in changes:  # the order's own amount, written in other digits
-        changes["total_fee"] = str(order["total"]).translate(str.maketrans("0123456789",
-                                                                           "０１２３４５６７８９"))
+        changes["total_fee"] = str(order["total"]).translate(
+            str.maketrans("0123456789", "０１２３４５６７８９")
+        )
     assert_refused(post_notification(v2_stack, notification(v2_stack, order, **changes)))
     assert v2_stack.query("SELECT status FROM orders")[0][0] == "NOTPAY"
 
 
-@pytest.mark.parametrize("answer", [{"openid": ["o-list"], "session_key": "k"},
-                                    {"openid": "o" * 65, "session_key": "k"},
-                                    {"openid": "o-ok", "session_key": 12345},
-                                    {"openid": "o-ok", "session_key": "k", "unionid": {"a": 1}},
-                                    ["not", "an", "object"]])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"openid": ["o-list"], "session_key": "k"},
+        {"openid": "o" * 65, "session_key": "k"},
+        {"openid": "o-ok", "session_key": 12345},
+        {"openid": "o-ok", "session_key": "k", "unionid": {"a": 1}},
+        ["not", "an", "object"],
+    ],
+)
 def test_a_malformed_jscode2session_answer_is_a_503_not_a_500(stack, answer):
     stack.control("faults", kind="api", path="/sns/jscode2session", status=200, body=answer)
     response = requests.post(f"{stack.backend}/api/login", json={"code": stack.mint_code()})

@@ -1,5 +1,6 @@
 """The periodic jobs (API v3): reconcile catches lost notifications; close-expired closes
 abandoned orders with WeChat first, and records a payment that beat it."""
+
 from datetime import timedelta
 
 import requests
@@ -14,15 +15,21 @@ from tests.conftest import require
 
 def wechat_state(stack, out_trade_no):
     return requests.get(f"{stack.sandbox}/sandbox/orders/{out_trade_no}").json()["order"][
-        "trade_state"]
+        "trade_state"
+    ]
 
 
 def expire(stack, order_id):
     """Make an order an hour old and past its time_expire."""
     with stack.app.app_context():
-        db.session.execute(db.update(Order).where(Order.id == order_id).values(
-            created_at=utcnow() - timedelta(hours=1),
-            time_expire=utcnow() - timedelta(minutes=1)))
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order_id)
+            .values(
+                created_at=utcnow() - timedelta(hours=1),
+                time_expire=utcnow() - timedelta(minutes=1),
+            )
+        )
         db.session.commit()
 
 
@@ -43,8 +50,7 @@ def test_close_expired_closes_with_wechat_first(stack):
     expire(stack, order["id"])
     assert "closed 1 of 1" in stack.cli("close-expired")
     assert wechat_state(stack, order["out_trade_no"]) == "CLOSED"
-    assert stack.query("SELECT status FROM orders WHERE id = :id", id=order["id"]) == \
-        [("CLOSED",)]
+    assert stack.query("SELECT status FROM orders WHERE id = :id", id=order["id"]) == [("CLOSED",)]
     assert wechat_state(stack, fresh["out_trade_no"]) == "NOTPAY"  # not expired: left alone
 
 
@@ -62,15 +68,22 @@ def test_close_expired_keeps_the_order_open_when_wechat_refuses_to_close(stack):
     auth = stack.login()
     order = stack.create_order(auth).json()["order"]
     expire(stack, order["id"])
-    stack.control("faults", kind="api", path="/v3/pay/transactions/out-trade-no/",
-                  method="POST", status=500, code="SYSTEM_ERROR")
+    stack.control(
+        "faults",
+        kind="api",
+        path="/v3/pay/transactions/out-trade-no/",
+        method="POST",
+        status=500,
+        code="SYSTEM_ERROR",
+    )
     assert "closed 0 of 1" in stack.cli("close-expired")
     assert stack.query("SELECT status FROM orders") == [("NOTPAY",)]
     assert "closed 1 of 1" in stack.cli("close-expired")  # the next run succeeds
 
 
-def test_deployments_in_two_schemas_of_one_database_run_their_jobs_apart(dev_keys,
-                                                                         postgres_schema_url):
+def test_deployments_in_two_schemas_of_one_database_run_their_jobs_apart(
+    dev_keys, postgres_schema_url
+):
     """Advisory locks are database-wide: the job lock names the schema, so another deployment
     (or another test process) in the same database neither waits for ours nor skips."""
     require(postgres_schema_url, "TEST_DATABASE_URL is not set (PostgreSQL)")
@@ -78,11 +91,17 @@ def test_deployments_in_two_schemas_of_one_database_run_their_jobs_apart(dev_key
     other_schema = f"{schema}_other"
     with engine.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {other_schema}"))
-    apps = {name: create_app({**dev_keys, "DATABASE_URL": database})
-            for name, database in [("ours", url), ("our other instance", url),
-                                   ("another deployment", url.replace(
-                                       f"search_path%3D{schema}",
-                                       f"search_path%3D{other_schema}"))]}
+    apps = {
+        name: create_app({**dev_keys, "DATABASE_URL": database})
+        for name, database in [
+            ("ours", url),
+            ("our other instance", url),
+            (
+                "another deployment",
+                url.replace(f"search_path%3D{schema}", f"search_path%3D{other_schema}"),
+            ),
+        ]
+    }
     try:
         with apps["ours"].app_context(), exclusive("reconcile") as ours:
             with apps["our other instance"].app_context(), exclusive("reconcile") as same:

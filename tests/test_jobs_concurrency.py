@@ -1,6 +1,7 @@
 """The periodic jobs on several machines at once, and against a slow WeChat: one run of a job
 at a time (the others skip), so every order is queried or closed once; a run stops at its
 deadline."""
+
 import os
 import subprocess
 import sys
@@ -19,18 +20,31 @@ def count_calls(stack, method):
     """Arm a fault that delays every query (GET) or close (POST) by 0.5 s, so that concurrent
     runs overlap, and counts them: each call WeChat receives uses one of its 100 times up."""
     stack.control("faults", kind="api", path=ORDER_CALLS, method=method, delay=0.5, times=100)
-    return lambda: 100 - sum(f["times"] for f in requests.get(
-        f"{stack.sandbox}/sandbox/faults").json()["faults"] if f.get("method") == method)
+    return lambda: (
+        100
+        - sum(
+            f["times"]
+            for f in requests.get(f"{stack.sandbox}/sandbox/faults").json()["faults"]
+            if f.get("method") == method
+        )
+    )
 
 
 def run_job_three_times_at_once(stack, tmp_path, *args):
     """Three `flask --app server <args>` processes started together, like three machines'
     timers firing in the same second; their outputs."""
     env = {**os.environ, **stack.settings, "PYTHONPATH": str(REPO), "FLASK_SKIP_DOTENV": "1"}
-    processes = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "server", *args,
-                                   "--concurrency", "2"], env=env, cwd=tmp_path, text=True,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for _ in range(3)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "server", *args, "--concurrency", "2"],
+            env=env,
+            cwd=tmp_path,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
     outputs = [process.communicate(timeout=60) for process in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], outputs
     return [out for out, _ in outputs]
@@ -75,8 +89,7 @@ def test_reconcile_stops_at_its_deadline_when_wechat_is_slow(stack):
         stack.create_order(auth)
     stack.control("faults", kind="api", path=ORDER_CALLS, method="GET", delay=1.5, times=100)
     started = time.monotonic()
-    output = stack.cli("reconcile", "--older-than", "0", "--concurrency", "2",
-                       "--deadline", "1")
+    output = stack.cli("reconcile", "--older-than", "0", "--concurrency", "2", "--deadline", "1")
     # One batch of two queries started before the deadline; none after it.
     assert time.monotonic() - started < 5
     assert output.startswith("reconciled 2 orders") and "stopped at the deadline" in output

@@ -1,4 +1,5 @@
 """Mini-program login: code2Session through the simulator, and our own tokens."""
+
 import pytest
 import requests
 
@@ -21,8 +22,10 @@ def test_login_returns_our_token_and_never_the_session_key(stack):
     # The session key is kept on the server, and the token only as a hash.
     stored = stack.query("SELECT session_key FROM users WHERE openid = 'o-carol'")[0][0]
     assert stored and stored not in response.text
-    assert stack.query("SELECT count(*) FROM auth_tokens WHERE token_hash = :t",
-                       t=data["token"])[0][0] == 0
+    assert (
+        stack.query("SELECT count(*) FROM auth_tokens WHERE token_hash = :t", t=data["token"])[0][0]
+        == 0
+    )
 
 
 def test_same_openid_is_the_same_user(stack):
@@ -41,22 +44,45 @@ def test_used_and_unknown_codes_are_refused(stack):
         assert response.json()["error"]["code"] == "INVALID_CODE"
 
 
-@pytest.mark.parametrize("body", [None, b"not json", b"[]", b"{}", b'{"code": 5}',
-                                  b'{"code": ""}', b'{"code": "' + b"x" * 200 + b'"}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        b"not json",
+        b"[]",
+        b"{}",
+        b'{"code": 5}',
+        b'{"code": ""}',
+        b'{"code": "' + b"x" * 200 + b'"}',
+    ],
+)
 def test_malformed_login_bodies(stack, body):
-    response = requests.post(f"{stack.backend}/api/login", data=body,
-                             headers={"Content-Type": "application/json"})
+    response = requests.post(
+        f"{stack.backend}/api/login", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INVALID_REQUEST"
     assert stack.query("SELECT count(*) FROM users")[0][0] == 0
 
 
-@pytest.mark.parametrize("errcode, status, code", [
-    (-1, 503, "WECHAT_UNAVAILABLE"), (45011, 429, "RATE_LIMITED"),
-    (40226, 403, "LOGIN_BLOCKED"), (40013, 502, "WECHAT_ERROR")])
+@pytest.mark.parametrize(
+    "errcode, status, code",
+    [
+        (-1, 503, "WECHAT_UNAVAILABLE"),
+        (45011, 429, "RATE_LIMITED"),
+        (40226, 403, "LOGIN_BLOCKED"),
+        (40013, 502, "WECHAT_ERROR"),
+    ],
+)
 def test_wechat_login_errors(stack, errcode, status, code):
-    stack.control("faults", kind="api", path="/sns/jscode2session", code=str(errcode),
-                  message="simulated", status=200)
+    stack.control(
+        "faults",
+        kind="api",
+        path="/sns/jscode2session",
+        code=str(errcode),
+        message="simulated",
+        status=200,
+    )
     response = login(stack, {"code": stack.mint_code()})
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
@@ -83,5 +109,8 @@ def test_a_successful_login_at_debug_level_leaks_no_secret(stack, caplog):
     # urllib3 logs request URLs at DEBUG, and jscode2session's carries the app secret.
     caplog.set_level("DEBUG")
     assert login(stack, {"code": stack.mint_code()}).status_code == 200
-    assert not any(stack.settings["WECHAT_SECRET"] in r.getMessage()
-                   for r in caplog.records if r.name != "werkzeug")
+    assert not any(
+        stack.settings["WECHAT_SECRET"] in r.getMessage()
+        for r in caplog.records
+        if r.name != "werkzeug"
+    )

@@ -1,5 +1,6 @@
 """What the mini program's order JSON adds to Order.to_json (server/api/order_json.py): the
 refund-request deadline and the merchant id for WeChat's confirm-receipt component."""
+
 from datetime import datetime, timedelta
 
 from tests.refund_helpers import paid_order
@@ -30,5 +31,6 @@ def test_shipping_carries_the_merchant_id_for_the_confirm_receipt_component(stac
     assert code == 0, output
     shipping = stack.order(auth, order["id"]).json()["order"]["shipping"]
     assert shipping["merchant_id"] == stack.settings["WECHATPAY_MCHID"]
-    assert shipping["packages"] == [{"tracking_no": "ZT9", "express_company": "ZTO",
-                                     "item_desc": "手冲咖啡"}]
+    assert shipping["packages"] == [
+        {"tracking_no": "ZT9", "express_company": "ZTO", "item_desc": "手冲咖啡"}
+    ]

@@ -1,4 +1,5 @@
 """The orders API: pricing from the server, ownership, bad input, WeChat failures."""
+
 import socket
 import threading
 
@@ -16,8 +17,13 @@ def orders_url(stack, suffix=""):
 def test_client_sent_prices_are_ignored(stack):
     auth = stack.login()
     product = stack.products()[1]
-    body = {"items": [{"product_id": product["id"], "quantity": 3, "price": 1, "amount": 1,
-                       "unit_price": 1}], "total": 1, "amount": {"total": 1}}
+    body = {
+        "items": [
+            {"product_id": product["id"], "quantity": 3, "price": 1, "amount": 1, "unit_price": 1}
+        ],
+        "total": 1,
+        "amount": {"total": 1},
+    }
     response = requests.post(orders_url(stack), json=body, headers=auth)
     assert response.status_code == 201
     order = response.json()["order"]
@@ -39,22 +45,32 @@ def test_another_users_order_is_not_found(stack):
     assert len(requests.get(orders_url(stack), headers=alice).json()["orders"]) == 1
 
 
-@pytest.mark.parametrize("body", [
-    b"{not json", b"[]", b'"items"', b"{}", b'{"items": []}', b'{"items": "1"}',
-    b'{"items": [1]}', b'{"items": [{"product_id": "1", "quantity": 1}]}',
-    b'{"items": [{"product_id": 1, "quantity": 0}]}',
-    b'{"items": [{"product_id": 1, "quantity": -1}]}',
-    b'{"items": [{"product_id": 1, "quantity": 1.5}]}',
-    b'{"items": [{"product_id": 1, "quantity": true}]}',
-    b'{"items": [{"product_id": 1, "quantity": 100}]}',
-    b'{"items": [{"product_id": 1, "quantity": 60}, {"product_id": 1, "quantity": 60}]}',
-    b'{"items": [{"product_id": 1}]}',
-    b'{"items": [' + b",".join([b'{"product_id": 1, "quantity": 1}'] * 21) + b"]}",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        b'"items"',
+        b"{}",
+        b'{"items": []}',
+        b'{"items": "1"}',
+        b'{"items": [1]}',
+        b'{"items": [{"product_id": "1", "quantity": 1}]}',
+        b'{"items": [{"product_id": 1, "quantity": 0}]}',
+        b'{"items": [{"product_id": 1, "quantity": -1}]}',
+        b'{"items": [{"product_id": 1, "quantity": 1.5}]}',
+        b'{"items": [{"product_id": 1, "quantity": true}]}',
+        b'{"items": [{"product_id": 1, "quantity": 100}]}',
+        b'{"items": [{"product_id": 1, "quantity": 60}, {"product_id": 1, "quantity": 60}]}',
+        b'{"items": [{"product_id": 1}]}',
+        b'{"items": [' + b",".join([b'{"product_id": 1, "quantity": 1}'] * 21) + b"]}",
+    ],
+)
 def test_bad_order_bodies_are_refused_and_create_nothing(stack, body):
     auth = stack.login()
-    response = requests.post(orders_url(stack), data=body,
-                             headers={**auth, "Content-Type": "application/json"})
+    response = requests.post(
+        orders_url(stack), data=body, headers={**auth, "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INVALID_REQUEST"
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 0
@@ -62,11 +78,15 @@ def test_bad_order_bodies_are_refused_and_create_nothing(stack, body):
 
 def test_unknown_product_and_huge_body(stack):
     auth = stack.login()
-    response = requests.post(orders_url(stack), headers=auth,
-                             json={"items": [{"product_id": 999, "quantity": 1}]})
+    response = requests.post(
+        orders_url(stack), headers=auth, json={"items": [{"product_id": 999, "quantity": 1}]}
+    )
     assert (response.status_code, response.json()["error"]["code"]) == (404, "PRODUCT_NOT_FOUND")
-    response = requests.post(orders_url(stack), headers={**auth, "Content-Type": "application/json"},
-                             data=b'{"items": [' + b" " * 100_000 + b"]}")
+    response = requests.post(
+        orders_url(stack),
+        headers={**auth, "Content-Type": "application/json"},
+        data=b'{"items": [' + b" " * 100_000 + b"]}",
+    )
     assert (response.status_code, response.json()["error"]["code"]) == (413, "BODY_TOO_LARGE")
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 0
 
@@ -97,8 +117,14 @@ def test_logout_revokes_the_token(stack):
 
 def test_wechat_error_keeps_the_order_for_a_retry(stack):
     auth = stack.login()
-    stack.control("faults", kind="api", path="/v3/pay/transactions/jsapi", status=500,
-                  code="SYSTEM_ERROR", message="系统错误")
+    stack.control(
+        "faults",
+        kind="api",
+        path="/v3/pay/transactions/jsapi",
+        status=500,
+        code="SYSTEM_ERROR",
+        message="系统错误",
+    )
     response = stack.create_order(auth)
     assert response.status_code == 502
     error = response.json()["error"]
@@ -130,8 +156,10 @@ def test_unreachable_wechat_pay_is_a_503(make_stack):
     stack = make_stack(WECHATPAY_API_BASE=f"http://127.0.0.1:{_closed_port()}")
     auth = stack.login()
     response = stack.create_order(auth)
-    assert (response.status_code, response.json()["error"]["code"]) == \
-        (503, "WECHATPAY_UNAVAILABLE")
+    assert (response.status_code, response.json()["error"]["code"]) == (
+        503,
+        "WECHATPAY_UNAVAILABLE",
+    )
     assert stack.query("SELECT status, prepay_id FROM orders")[0] == ("NOTPAY", None)
 
 
@@ -140,18 +168,27 @@ def impostor(dev_keys):
     """A server that answers like WeChat Pay but signs with a key WeChat never had."""
     from sandbox.devkeys import _new_key
     from server.wechatpay import crypto
+
     key = _new_key()
 
     def app(environ, start_response):
         body = b'{"prepay_id":"wx-forged"}'
         timestamp, nonce = str(crypto.now()), crypto.nonce()
-        start_response("200 OK", [
-            ("Content-Type", "application/json"), ("Request-ID", "impostor"),
-            ("Wechatpay-Timestamp", timestamp), ("Wechatpay-Nonce", nonce),
-            ("Wechatpay-Serial", dev_keys["WECHATPAY_PUBLIC_KEY_ID"]),
-            ("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048"),
-            ("Wechatpay-Signature",
-             crypto.rsa_sign(key, crypto.v3_response_message(timestamp, nonce, body)))])
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/json"),
+                ("Request-ID", "impostor"),
+                ("Wechatpay-Timestamp", timestamp),
+                ("Wechatpay-Nonce", nonce),
+                ("Wechatpay-Serial", dev_keys["WECHATPAY_PUBLIC_KEY_ID"]),
+                ("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048"),
+                (
+                    "Wechatpay-Signature",
+                    crypto.rsa_sign(key, crypto.v3_response_message(timestamp, nonce, body)),
+                ),
+            ],
+        )
         return [body]
 
     with LiveServer(app) as server:
@@ -172,8 +209,12 @@ def test_reading_an_unpaid_order_queries_wechat_when_the_notification_is_lost(st
     created = stack.create_order(auth).json()
     stack.control("faults", kind="notify", action="drop")
     stack.cashier(created["pay_params"])
-    order = wait_for(lambda: (o := stack.order(auth, created["order"]["id"]).json()["order"])
-                     ["status"] == "PAID" and o)
+    order = wait_for(
+        lambda: (
+            (o := stack.order(auth, created["order"]["id"]).json()["order"])["status"] == "PAID"
+            and o
+        )
+    )
     assert order["transaction_id"]
     events = stack.query("SELECT source FROM payment_events")
     assert [e[0] for e in events] == ["query"]
@@ -183,8 +224,14 @@ def test_reading_queries_wechat_at_most_once_per_interval(stack):
     auth = stack.login()
     order = stack.create_order(auth).json()["order"]
     # A fault armed for 10 queries counts them: each query WeChat receives uses one up.
-    stack.control("faults", kind="api", path="/v3/pay/transactions/out-trade-no/",
-                  method="GET", delay=0.01, times=10)
+    stack.control(
+        "faults",
+        kind="api",
+        path="/v3/pay/transactions/out-trade-no/",
+        method="GET",
+        delay=0.01,
+        times=10,
+    )
     for _ in range(5):
         assert stack.order(auth, order["id"]).status_code == 200
     faults = requests.get(f"{stack.sandbox}/sandbox/faults").json()["faults"]
@@ -219,8 +266,7 @@ def test_a_retried_checkout_with_the_same_idempotency_key_gets_the_same_order(st
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 1
     # The key is the user's own: another user with the same key gets their own order.
     other = {**stack.login("o-other"), "Idempotency-Key": "checkout-7f3a9c2e"}
-    assert requests.post(orders_url(stack), json={"items": items}, headers=other).status_code \
-        == 201
+    assert requests.post(orders_url(stack), json={"items": items}, headers=other).status_code == 201
 
 
 def test_concurrent_retries_with_one_idempotency_key_create_one_order(stack):
@@ -253,11 +299,15 @@ def test_malformed_idempotency_keys_are_refused(stack, key):
 def test_an_idempotency_key_reused_for_another_cart_is_refused(stack):
     auth = {**stack.login(), "Idempotency-Key": "checkout-reused-1"}
     products = stack.products()
-    assert stack.create_order(auth, [{"product_id": products[0]["id"], "quantity": 1}]) \
-        .status_code == 201
+    assert (
+        stack.create_order(auth, [{"product_id": products[0]["id"], "quantity": 1}]).status_code
+        == 201
+    )
     response = stack.create_order(auth, [{"product_id": products[1]["id"], "quantity": 1}])
-    assert (response.status_code, response.json()["error"]["code"]) == \
-        (409, "IDEMPOTENCY_KEY_REUSED")
+    assert (response.status_code, response.json()["error"]["code"]) == (
+        409,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 1
 
 
@@ -275,11 +325,13 @@ def test_a_checkout_retried_after_payment_says_which_order_is_paid(stack):
     items = [{"product_id": stack.products()[0]["id"], "quantity": 1}]
     created = requests.post(orders_url(stack), json={"items": items}, headers=auth).json()
     assert stack.cashier(created["pay_params"]).status_code == 200
-    wait_for(lambda: stack.order(auth, created["order"]["id"]).json()["order"]["status"]
-             == "PAID")
+    wait_for(lambda: stack.order(auth, created["order"]["id"]).json()["order"]["status"] == "PAID")
     again = requests.post(orders_url(stack), json={"items": items}, headers=auth)
     assert again.status_code == 409
     assert again.json()["error"] | {"message": None} == {
-        "code": "ORDER_NOT_PAYABLE", "message": None, "order_id": created["order"]["id"],
-        "order_status": "PAID"}
+        "code": "ORDER_NOT_PAYABLE",
+        "message": None,
+        "order_id": created["order"]["id"],
+        "order_status": "PAID",
+    }
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 1

@@ -1,4 +1,5 @@
 """The whole mini-program payment loop over real HTTP, against the simulator."""
+
 import requests
 
 from server.wechatpay import crypto
@@ -14,17 +15,24 @@ def verify_pay_params(stack, pay_params):
     assert pay_params["timeStamp"].isdigit()
     with open(stack.settings["WECHATPAY_CERT"], "rb") as cert:
         merchant_key = crypto.load_public_key(cert.read())
-    message = "".join(f"{part}\n" for part in (
-        stack.settings["WECHAT_APPID"], pay_params["timeStamp"], pay_params["nonceStr"],
-        pay_params["package"]))
+    message = "".join(
+        f"{part}\n"
+        for part in (
+            stack.settings["WECHAT_APPID"],
+            pay_params["timeStamp"],
+            pay_params["nonceStr"],
+            pay_params["package"],
+        )
+    )
     assert crypto.rsa_verify(merchant_key, message, pay_params["paySign"])
 
 
 def pay_and_wait(stack, auth, created):
     assert stack.cashier(created["pay_params"]).status_code == 200
     order_id = created["order"]["id"]
-    return wait_for(lambda: (o := stack.order(auth, order_id).json()["order"])["status"]
-                    == "PAID" and o)
+    return wait_for(
+        lambda: (o := stack.order(auth, order_id).json()["order"])["status"] == "PAID" and o
+    )
 
 
 def test_login_order_pay_notification_paid(stack):
@@ -41,8 +49,9 @@ def test_login_order_pay_notification_paid(stack):
     assert paid["transaction_id"]
     assert paid["paid_at"]
     # The page's polling may also have queried WeChat; the notification is recorded once.
-    events = wait_for(lambda: stack.query(
-        "SELECT event_type FROM payment_events WHERE source = 'notify'"))
+    events = wait_for(
+        lambda: stack.query("SELECT event_type FROM payment_events WHERE source = 'notify'")
+    )
     assert [tuple(e) for e in events] == [("TRANSACTION.SUCCESS",)]
 
 

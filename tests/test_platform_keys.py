@@ -1,4 +1,5 @@
 """Certificate mode: platform certificates are downloaded, cached, and refreshed on rotation."""
+
 import pytest
 import requests
 
@@ -21,7 +22,7 @@ def test_new_platform_certificate_is_fetched_when_its_serial_appears(cert_mode_s
     auth = stack.login()
     created = stack.create_order(auth).json()  # verifying WeChat's answer downloads the list
     assert certificate_downloads(stack) == 1
-    stack.create_order(auth)                    # ... once: the certificate is cached
+    stack.create_order(auth)  # ... once: the certificate is cached
     assert certificate_downloads(stack) == 1
 
     new_serial = stack.control("platform-certificate/rotate")["serial_no"]
@@ -32,8 +33,10 @@ def test_new_platform_certificate_is_fetched_when_its_serial_appears(cert_mode_s
     # has answered), not for the order to be paid: reading the order would also query WeChat.
     delivered = wait_for(lambda: [n for n in stack.notifications() if n["acknowledged"]])
     assert [n["status"] for n in delivered] == [204]
-    assert stack.query("SELECT status FROM orders WHERE id = :id",
-                       id=created["order"]["id"])[0][0] == "PAID"
+    assert (
+        stack.query("SELECT status FROM orders WHERE id = :id", id=created["order"]["id"])[0][0]
+        == "PAID"
+    )
     assert certificate_downloads(stack) == 2
     assert keys(new_serial) is not None
 

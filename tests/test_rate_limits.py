@@ -1,5 +1,6 @@
 """Per-user limits on the orders API, in memory and shared through Redis (issue 11, class 5);
 apps in one process count apart (each has a Limiter of its own)."""
+
 import socket
 import time
 
@@ -45,8 +46,7 @@ def test_order_writes_are_limited_per_user(make_stack):
     assert_rate_limited(stack.create_order(auth))
     # /pay draws on the same budget: it may place the order with WeChat Pay again.
     order_id = created[0].json()["order"]["id"]
-    assert_rate_limited(requests.post(f"{stack.backend}/api/orders/{order_id}/pay",
-                                      headers=auth))
+    assert_rate_limited(requests.post(f"{stack.backend}/api/orders/{order_id}/pay", headers=auth))
     # Another user has a budget of their own.
     assert stack.create_order(stack.login("o-someone-else")).status_code == 201
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 4
@@ -56,8 +56,9 @@ def test_order_reads_are_limited_per_user(make_stack):
     stack = make_stack(RATE_LIMIT_ORDER_READS="4 per minute")
     auth = stack.login()
     order_id = stack.create_order(auth).json()["order"]["id"]
-    answers = [requests.get(f"{stack.backend}/api/orders", headers=auth).status_code
-               for _ in range(2)]
+    answers = [
+        requests.get(f"{stack.backend}/api/orders", headers=auth).status_code for _ in range(2)
+    ]
     answers += [stack.order(auth, order_id).status_code for _ in range(2)]
     assert answers == [200] * 4
     assert_rate_limited(stack.order(auth, order_id))
@@ -80,12 +81,18 @@ def test_an_unreachable_redis_does_not_fail_requests(make_stack):
     assert stack.create_order(stack.login()).status_code == 201
 
 
-@pytest.mark.parametrize("name, value", [("RATE_LIMIT_ORDER_WRITES", "lots"),
-                                         ("RATE_LIMIT_ORDER_READS", "5 per fortnight"),
-                                         ("REDIS_URL", "http://127.0.0.1:6379")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RATE_LIMIT_ORDER_WRITES", "lots"),
+        ("RATE_LIMIT_ORDER_READS", "5 per fortnight"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+    ],
+)
 def test_limit_settings_are_checked_at_start_up(dev_keys, tmp_path, name, value):
     from server import create_app
     from server.config import ConfigError
+
     with pytest.raises(ConfigError, match=name):
         create_app({**dev_keys, "DATABASE_URL": f"sqlite:///{tmp_path}/a.db", name: value})
 
@@ -94,8 +101,15 @@ def console_app(dev_keys, path, **settings):
     """An app whose limit is easy to reach without WeChat: the console's logins, 3 a minute."""
     from server import create_app
     from server.extensions import db
-    app = create_app({**dev_keys, "DATABASE_URL": f"sqlite:///{path}",
-                      "CONSOLE_LOGIN_RATE_LIMIT": "3 per minute", **settings})
+
+    app = create_app(
+        {
+            **dev_keys,
+            "DATABASE_URL": f"sqlite:///{path}",
+            "CONSOLE_LOGIN_RATE_LIMIT": "3 per minute",
+            **settings,
+        }
+    )
     with app.app_context():
         db.create_all()
     return app
@@ -113,8 +127,11 @@ def test_a_new_app_does_not_reset_another_apps_counts(dev_keys, tmp_path):
 
 
 def test_another_apps_unreachable_redis_leaves_this_apps_counts_alone(dev_keys, tmp_path):
-    broken = ConsoleClient(console_app(dev_keys, tmp_path / "broken.db",
-                                       REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0"))
+    broken = ConsoleClient(
+        console_app(
+            dev_keys, tmp_path / "broken.db", REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0"
+        )
+    )
     assert failed_logins(broken, 1) == [401]  # counted in memory meanwhile
     client = ConsoleClient(console_app(dev_keys, tmp_path / "fine.db"))
     statuses = failed_logins(client, 2)

@@ -1,5 +1,6 @@
 """Refund notifications (API v3) at /api/refund/notify: verified like payment notifications,
 recorded once before they act; refused ones change nothing."""
+
 import json
 import threading
 
@@ -7,8 +8,14 @@ import requests
 
 from tests.conftest import wait_for
 from tests.notifications import signed_notification
-from tests.refund_helpers import (COFFEE, order_status, paid_order, place_refund,
-                                  refund_statuses, wait_refund)
+from tests.refund_helpers import (
+    COFFEE,
+    order_status,
+    paid_order,
+    place_refund,
+    refund_statuses,
+    wait_refund,
+)
 
 
 def processing_refund(stack, amount=COFFEE):
@@ -23,12 +30,20 @@ def processing_refund(stack, amount=COFFEE):
 def resource_for(stack, order, refund, **changes):
     """The decrypted resource WeChat would send when ``refund`` succeeds."""
     resource = {
-        "mchid": stack.settings["WECHATPAY_MCHID"], "out_trade_no": order["out_trade_no"],
-        "transaction_id": order["transaction_id"], "refund_id": refund["refund_id"],
-        "out_refund_no": refund["out_refund_no"], "refund_status": "SUCCESS",
-        "success_time": "2026-11-22T10:40:00+08:00", "user_received_account": "支付用户零钱",
-        "amount": {"total": COFFEE, "refund": refund["amount"], "payer_total": COFFEE,
-                   "payer_refund": refund["amount"]},
+        "mchid": stack.settings["WECHATPAY_MCHID"],
+        "out_trade_no": order["out_trade_no"],
+        "transaction_id": order["transaction_id"],
+        "refund_id": refund["refund_id"],
+        "out_refund_no": refund["out_refund_no"],
+        "refund_status": "SUCCESS",
+        "success_time": "2026-11-22T10:40:00+08:00",
+        "user_received_account": "支付用户零钱",
+        "amount": {
+            "total": COFFEE,
+            "refund": refund["amount"],
+            "payer_total": COFFEE,
+            "payer_refund": refund["amount"],
+        },
     }
     resource.update(changes)
     return resource
@@ -39,13 +54,16 @@ def post(stack, headers, body):
 
 
 def refund_events(stack):
-    return stack.query("SELECT event_type FROM payment_events WHERE source = 'notify' "
-                       "AND event_type <> 'TRANSACTION.SUCCESS' ORDER BY id")
+    return stack.query(
+        "SELECT event_type FROM payment_events WHERE source = 'notify' "
+        "AND event_type <> 'TRANSACTION.SUCCESS' ORDER BY id"
+    )
 
 
 def notify(stack, resource, event_type="REFUND.SUCCESS", **options):
-    return signed_notification(stack.settings, resource, event_type=event_type, kind="refund",
-                               **options)
+    return signed_notification(
+        stack.settings, resource, event_type=event_type, kind="refund", **options
+    )
 
 
 def test_a_genuine_notification_settles_the_refund_once(stack):
@@ -55,9 +73,10 @@ def test_a_genuine_notification_settles_the_refund_once(stack):
     assert refund_statuses(stack, order["id"]) == ["SUCCESS"]
     assert order_status(stack, order["id"]) == "REFUNDED"
     assert post(stack, headers, body).status_code == 204  # a resend is acknowledged...
-    assert refund_events(stack) == [("REFUND.SUCCESS",)]   # ...and recorded once
-    stored = stack.query("SELECT payload, refund_id FROM payment_events "
-                         "WHERE event_type = 'REFUND.SUCCESS'")
+    assert refund_events(stack) == [("REFUND.SUCCESS",)]  # ...and recorded once
+    stored = stack.query(
+        "SELECT payload, refund_id FROM payment_events WHERE event_type = 'REFUND.SUCCESS'"
+    )
     assert json.loads(stored[0][0])["out_refund_no"] == refund["out_refund_no"]
     assert stored[0][1] == refund["id"]
 
@@ -67,12 +86,12 @@ def test_forged_undecryptable_and_probing_notifications_change_nothing(stack):
     resource = resource_for(stack, order, refund)
     refused = [
         notify(stack, resource, key_path=stack.settings["WECHATPAY_PRIVATE_KEY"]),  # not WeChat
-        notify(stack, resource, apiv3_key="k" * 32),                                # wrong key
-        notify(stack, resource, timestamp=1_600_000_000),                           # replayed
-        notify(stack, resource, signature="WECHATPAY/SIGNTEST/abc"),                # probe
+        notify(stack, resource, apiv3_key="k" * 32),  # wrong key
+        notify(stack, resource, timestamp=1_600_000_000),  # replayed
+        notify(stack, resource, signature="WECHATPAY/SIGNTEST/abc"),  # probe
         notify(stack, resource, serial="PUB_KEY_ID_0000000000000000000000000000"),  # unknown
-        notify(stack, resource, event_type="TRANSACTION.SUCCESS"),                  # not refund
-        notify(stack, resource_for(stack, order, refund, mchid="1900000000")),      # not ours
+        notify(stack, resource, event_type="TRANSACTION.SUCCESS"),  # not refund
+        notify(stack, resource_for(stack, order, refund, mchid="1900000000")),  # not ours
     ]
     for headers, body in refused:
         response = post(stack, headers, body)
@@ -81,8 +100,9 @@ def test_forged_undecryptable_and_probing_notifications_change_nothing(stack):
     assert post(stack, headers, b"not json at all").status_code == 400
     assert refund_statuses(stack, order["id"]) == ["PROCESSING"]
     assert order_status(stack, order["id"]) == "PAID"
-    assert stack.query("SELECT COUNT(*) FROM payment_events WHERE source = 'notify' "
-                       "AND refund_id IS NOT NULL") == [(0,)]
+    assert stack.query(
+        "SELECT COUNT(*) FROM payment_events WHERE source = 'notify' AND refund_id IS NOT NULL"
+    ) == [(0,)]
 
 
 def test_unknown_and_contradicting_refunds_are_refused_but_kept_for_a_person(stack):
@@ -90,8 +110,7 @@ def test_unknown_and_contradicting_refunds_are_refused_but_kept_for_a_person(sta
     unknown = resource_for(stack, order, refund, out_refund_no="RNOTOURS0000001")
     headers, body = notify(stack, unknown)
     assert post(stack, headers, body).status_code == 400
-    other_amount = resource_for(stack, order, refund,
-                                amount={"total": COFFEE, "refund": 900})
+    other_amount = resource_for(stack, order, refund, amount={"total": COFFEE, "refund": 900})
     headers, body = notify(stack, other_amount)
     assert post(stack, headers, body).status_code == 400
     assert post(stack, headers, body).status_code == 400  # kept once however often it comes
@@ -101,8 +120,11 @@ def test_unknown_and_contradicting_refunds_are_refused_but_kept_for_a_person(sta
     # SUCCESS, then WeChat says CLOSED: that cannot both be true; the refund stays SUCCESS.
     headers, body = notify(stack, resource_for(stack, order, refund))
     assert post(stack, headers, body).status_code == 204
-    headers, body = notify(stack, resource_for(stack, order, refund, refund_status="CLOSED"),
-                           event_type="REFUND.CLOSED")
+    headers, body = notify(
+        stack,
+        resource_for(stack, order, refund, refund_status="CLOSED"),
+        event_type="REFUND.CLOSED",
+    )
     assert post(stack, headers, body).status_code == 400
     assert refund_statuses(stack, order["id"]) == ["SUCCESS"]
     assert refund_events(stack)[-1] == ("REFUSED.STATUS_CONFLICT",)
@@ -132,11 +154,17 @@ def test_duplicated_and_probed_deliveries_from_the_simulator(stack):
     """The simulator's notification faults on a real refund notification: copies sent at once,
     a SIGNTEST probe and a tampered body first, each refused or deduplicated."""
     order, refund = processing_refund(stack)
-    stack.control("faults", faults=[
-        {"kind": "notify", "action": "duplicate", "copies": 4},
-        {"kind": "notify", "action": "signtest"}, {"kind": "notify", "action": "tamper"}])
+    stack.control(
+        "faults",
+        faults=[
+            {"kind": "notify", "action": "duplicate", "copies": 4},
+            {"kind": "notify", "action": "signtest"},
+            {"kind": "notify", "action": "tamper"},
+        ],
+    )
     stack.control(f"refunds/{refund['out_refund_no']}", status="SUCCESS")
     wait_refund(stack, refund["out_refund_no"], "SUCCESS")
+
     def refund_deliveries():
         return [d for d in stack.notifications() if d["url"].endswith("/api/refund/notify")]
 
@@ -149,8 +177,10 @@ def test_duplicated_and_probed_deliveries_from_the_simulator(stack):
 
 def test_when_only_a_tampered_copy_arrives_the_job_settles_the_refund(stack):
     order, refund = processing_refund(stack)
-    stack.control("faults", faults=[{"kind": "notify", "action": "tamper"},
-                                    {"kind": "notify", "action": "drop"}])
+    stack.control(
+        "faults",
+        faults=[{"kind": "notify", "action": "tamper"}, {"kind": "notify", "action": "drop"}],
+    )
     stack.control(f"refunds/{refund['out_refund_no']}", status="SUCCESS")
     wait_for(lambda: any(d["fault"] == "tamper" for d in stack.notifications()))
     assert refund_statuses(stack, order["id"]) == ["PROCESSING"]  # only the bad copy came

@@ -1,4 +1,5 @@
 """The user's side: POST /api/orders/<id>/refund-request, decided by the shop with the CLI."""
+
 import threading
 from datetime import timedelta
 
@@ -11,8 +12,11 @@ from tests.refund_helpers import COFFEE, cli_result, order_status, paid_order
 
 
 def ask(stack, auth, order_id, body=None):
-    return requests.post(f"{stack.backend}/api/orders/{order_id}/refund-request",
-                         json={"reason": "送错了"} if body is None else body, headers=auth)
+    return requests.post(
+        f"{stack.backend}/api/orders/{order_id}/refund-request",
+        json={"reason": "送错了"} if body is None else body,
+        headers=auth,
+    )
 
 
 def error(response):
@@ -30,18 +34,23 @@ def test_request_approve_and_see_the_order_refunded(stack):
 
     listed = stack.cli("refund-requests", "list")
     assert f"request {request['id']} order {order['id']}" in listed and "1 pending" in listed
-    approved = stack.cli("refund-requests", "approve", str(request["id"]), "--by", "alice",
-                         "--note", "sorry")
+    approved = stack.cli(
+        "refund-requests", "approve", str(request["id"]), "--by", "alice", "--note", "sorry"
+    )
     assert f"approved request {request['id']}" in approved and f"{COFFEE} fen" in approved
     wait_for(lambda: order_status(stack, order["id"]) == "REFUNDED")
 
     shown = stack.order(auth, order["id"]).json()["order"]
     assert (shown["status"], shown["refunded"]) == ("REFUNDED", COFFEE)
     (refund,) = shown["refunds"]
-    assert (shown["refund_requests"][0]["status"], shown["refund_requests"][0]["refund_id"],
-            shown["refund_requests"][0]["note"]) == ("APPROVED", refund["id"], "sorry")
-    assert stack.query("SELECT requested_by, approved_by FROM refunds") == \
-        [(f"user:{stack.query('SELECT user_id FROM orders')[0][0]}", "alice")]
+    assert (
+        shown["refund_requests"][0]["status"],
+        shown["refund_requests"][0]["refund_id"],
+        shown["refund_requests"][0]["note"],
+    ) == ("APPROVED", refund["id"], "sorry")
+    assert stack.query("SELECT requested_by, approved_by FROM refunds") == [
+        (f"user:{stack.query('SELECT user_id FROM orders')[0][0]}", "alice")
+    ]
     assert "0 pending" in stack.cli("refund-requests", "list")
     code, output = cli_result(stack, "refund-requests", "approve", request["id"])
     assert code != 0 and "ORDER_NOT_REFUNDABLE" in output
@@ -51,11 +60,14 @@ def test_request_approve_and_see_the_order_refunded(stack):
 def test_reject_then_ask_again_and_approve_part(stack):
     auth, order = paid_order(stack)
     first = ask(stack, auth, order["id"]).json()["refund_request"]
-    assert "rejected" in stack.cli("refund-requests", "reject", str(first["id"]),
-                                   "--note", "已发货，不能退")
+    assert "rejected" in stack.cli(
+        "refund-requests", "reject", str(first["id"]), "--note", "已发货，不能退"
+    )
     shown = stack.order(auth, order["id"]).json()["order"]
-    assert (shown["refund_requests"][0]["status"], shown["refund_requests"][0]["note"]) == \
-        ("REJECTED", "已发货，不能退")
+    assert (shown["refund_requests"][0]["status"], shown["refund_requests"][0]["note"]) == (
+        "REJECTED",
+        "已发货，不能退",
+    )
     code, output = cli_result(stack, "refund-requests", "approve", first["id"])
     assert code != 0 and "REQUEST_NOT_PENDING" in output
     code, output = cli_result(stack, "refund-requests", "reject", first["id"])
@@ -76,14 +88,20 @@ def test_requests_only_for_own_paid_orders_within_the_window(stack):
     assert error(ask(stack, auth, unpaid["id"])) == (409, "ORDER_NOT_REFUNDABLE")
     assert error(ask(stack, stack.login(), order["id"])) == (404, "ORDER_NOT_FOUND")
     assert error(ask(stack, auth, order["id"], {"reason": ""})) == (400, "INVALID_REQUEST")
-    assert error(ask(stack, auth, order["id"], {"reason": "x" * 201})) == \
-        (400, "INVALID_REQUEST")
+    assert error(ask(stack, auth, order["id"], {"reason": "x" * 201})) == (400, "INVALID_REQUEST")
     assert error(ask(stack, auth, order["id"], [])) == (400, "INVALID_REQUEST")
-    assert requests.post(f"{stack.backend}/api/orders/{order['id']}/refund-request",
-                         json={"reason": "x"}).status_code == 401
+    assert (
+        requests.post(
+            f"{stack.backend}/api/orders/{order['id']}/refund-request", json={"reason": "x"}
+        ).status_code
+        == 401
+    )
     with stack.app.app_context():  # paid 8 days ago; the default window is 7 days
-        db.session.execute(db.update(Order).where(Order.id == order["id"]).values(
-            paid_at=utcnow() - timedelta(days=8)))
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order["id"])
+            .values(paid_at=utcnow() - timedelta(days=8))
+        )
         db.session.commit()
     assert error(ask(stack, auth, order["id"])) == (409, "REFUND_WINDOW_PASSED")
     assert stack.query("SELECT COUNT(*) FROM refund_requests") == [(0,)]
@@ -102,8 +120,11 @@ def test_a_longer_window_is_a_setting(make_stack):
     stack = make_stack(REFUND_REQUEST_WINDOW_DAYS="30")
     auth, order = paid_order(stack)
     with stack.app.app_context():
-        db.session.execute(db.update(Order).where(Order.id == order["id"]).values(
-            paid_at=utcnow() - timedelta(days=20)))
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order["id"])
+            .values(paid_at=utcnow() - timedelta(days=20))
+        )
         db.session.commit()
     assert ask(stack, auth, order["id"]).status_code == 201
 
@@ -129,7 +150,10 @@ def test_text_no_column_can_store_is_refused(stack):
     """NUL is valid JSON and UTF-8, but PostgreSQL's text refuses it: a 400, nothing stored."""
     auth, order = paid_order(stack)
     for reason in ("a\u0000b", "\u0000"):
-        answer = requests.post(f"{stack.backend}/api/orders/{order['id']}/refund-request",
-                               json={"reason": reason}, headers=auth)
+        answer = requests.post(
+            f"{stack.backend}/api/orders/{order['id']}/refund-request",
+            json={"reason": reason},
+            headers=auth,
+        )
         assert answer.status_code == 400 and answer.json()["error"]["code"] == "INVALID_REQUEST"
     assert stack.query("SELECT count(*) FROM refund_requests") == [(0,)]

@@ -1,4 +1,5 @@
 """WeChat Pay's Request-ID reaches the logs and every recorded error (issue 11, class 11)."""
+
 import logging
 import re
 
@@ -15,10 +16,12 @@ def any_stack(request, make_stack):
     return make_stack(WECHATPAY_API_VERSION=request.param)
 
 
-def test_a_refused_order_carries_wechats_request_id_to_the_client_and_the_log(any_stack,
-                                                                               caplog):
-    path = "/v3/pay/transactions/jsapi" if any_stack.settings["WECHATPAY_API_VERSION"] == "v3" \
+def test_a_refused_order_carries_wechats_request_id_to_the_client_and_the_log(any_stack, caplog):
+    path = (
+        "/v3/pay/transactions/jsapi"
+        if any_stack.settings["WECHATPAY_API_VERSION"] == "v3"
         else "/pay/unifiedorder"
+    )
     auth = any_stack.login()
     any_stack.control("faults", kind="api", path=path, status=500, code="SYSTEM_ERROR")
     with caplog.at_level(logging.INFO):
@@ -35,5 +38,6 @@ def test_every_call_to_wechat_pay_is_logged_with_its_request_id(stack, caplog):
     with caplog.at_level(logging.INFO, logger="server.wechatpay"):
         assert stack.create_order(auth).status_code == 201
     calls = [r.getMessage() for r in caplog.records if r.name.startswith("server.wechatpay")]
-    assert any("/v3/pay/transactions/jsapi" in line and REQUEST_ID.search(line)
-               for line in calls), calls
+    assert any(
+        "/v3/pay/transactions/jsapi" in line and REQUEST_ID.search(line) for line in calls
+    ), calls

@@ -1,4 +1,5 @@
 """The simulator as a program: settings from .env, ``python -m sandbox``, HTTPS notify URLs."""
+
 import datetime
 import ipaddress
 import os
@@ -19,8 +20,8 @@ from werkzeug.serving import make_server
 
 import sandbox
 from sandbox import devkeys
-from tests.sandbox_fixtures import Merchant, cashier, deliveries, start_sandbox
 from tests.conftest import wait_for
+from tests.sandbox_fixtures import Merchant, cashier, deliveries, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,15 +36,21 @@ def test_python_m_sandbox_serves_settings_from_dotenv(tmp_path):
     values = devkeys.ensure_env(tmp_path / "keys", tmp_path / ".env")
     port = free_port()
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port)],
-                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+
         def health():
             try:
                 return requests.get(f"http://127.0.0.1:{port}/sandbox/health", timeout=1).json()
             except requests.ConnectionError:
                 return None
+
         answer = wait_for(health, timeout=15, interval=0.1)
         assert answer["mchid"] == values["WECHATPAY_MCHID"]
         assert answer["appid"] == values["WECHAT_APPID"] and answer["public_key_mode"]
@@ -71,29 +78,42 @@ def test_missing_settings_are_named(tmp_path, monkeypatch):
         if name.startswith(("WECHAT", "SANDBOX_")):
             monkeypatch.delenv(name)
     with pytest.raises(ValueError, match="WECHATPAY_APIV3_KEY"):
-        sandbox.create_app({"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s",
-                            "WECHATPAY_MCHID": "1900000001"})
+        sandbox.create_app(
+            {"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s", "WECHATPAY_MCHID": "1900000001"}
+        )
 
 
 # --- HTTPS notify URLs ---------------------------------------------------------------------
 
+
 def localhost_certificate(directory):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "tls_cert.pem", directory / "tls_key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return str(cert_path), str(key_path)
 
 

@@ -1,4 +1,5 @@
 """SANDBOX_KEY_MODE: the simulated merchant has a WeChat Pay public key, certificates, or both."""
+
 import pytest
 import requests
 
@@ -45,8 +46,9 @@ def notification_serial(server, settings, receiver):
     return delivered["headers"]["Wechatpay-Serial"]
 
 
-def test_public_key_merchant_signs_everything_with_the_public_key(simulator, sandbox_settings,
-                                                                 receiver):
+def test_public_key_merchant_signs_everything_with_the_public_key(
+    simulator, sandbox_settings, receiver
+):
     server = simulator("public-key")
     public_key_id = sandbox_settings["WECHATPAY_PUBLIC_KEY_ID"]
     # Whatever the request names (nothing, an old certificate serial, the key id).
@@ -68,8 +70,14 @@ def test_public_key_merchant_has_no_platform_certificates(simulator, sandbox_set
 
 
 def test_public_key_merchant_needs_no_platform_certificate(sandbox_settings):
-    app = create_app({**sandbox_settings, "SANDBOX_KEY_MODE": "public-key",
-                      "SANDBOX_PLATFORM_KEY": "", "SANDBOX_PLATFORM_CERT": ""})
+    app = create_app(
+        {
+            **sandbox_settings,
+            "SANDBOX_KEY_MODE": "public-key",
+            "SANDBOX_PLATFORM_KEY": "",
+            "SANDBOX_PLATFORM_CERT": "",
+        }
+    )
     assert app.extensions["sandbox"].config.platform is None
 
 
@@ -91,13 +99,20 @@ def test_migrating_merchant_follows_the_request(simulator, sandbox_settings, rec
     assert notification_serial(server, sandbox_settings, receiver) == public_key_id
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"SANDBOX_KEY_MODE": "both"}, "SANDBOX_KEY_MODE must be one of"),
-    ({"SANDBOX_KEY_MODE": "public-key", "WECHATPAY_PUBLIC_KEY_ID": ""},
-     "needs WECHATPAY_PUBLIC_KEY_ID"),
-    ({"SANDBOX_KEY_MODE": "migrating", "SANDBOX_PLATFORM_CERT": ""},
-     "needs SANDBOX_PLATFORM_CERT"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"SANDBOX_KEY_MODE": "both"}, "SANDBOX_KEY_MODE must be one of"),
+        (
+            {"SANDBOX_KEY_MODE": "public-key", "WECHATPAY_PUBLIC_KEY_ID": ""},
+            "needs WECHATPAY_PUBLIC_KEY_ID",
+        ),
+        (
+            {"SANDBOX_KEY_MODE": "migrating", "SANDBOX_PLATFORM_CERT": ""},
+            "needs SANDBOX_PLATFORM_CERT",
+        ),
+    ],
+)
 def test_a_mode_without_its_keys_does_not_start(sandbox_settings, overrides, message):
     with pytest.raises(ValueError, match=message):
         create_app({**sandbox_settings, **overrides})
@@ -116,20 +131,28 @@ def test_the_backend_takes_payments_in_every_mode(make_stack, mode):
     assert created.status_code == 201, created.text
     created = created.json()
     assert stack.cashier(created["pay_params"]).status_code == 200
-    order = wait_for(lambda: (o := stack.order(auth, created["order"]["id"]).json()["order"])
-                     ["status"] == "PAID" and o)
+    order = wait_for(
+        lambda: (
+            (o := stack.order(auth, created["order"]["id"]).json()["order"])["status"] == "PAID"
+            and o
+        )
+    )
     assert order["transaction_id"]
 
 
 # --- the cashier checks paySign as WeChat's client does ------------------------------------------
+
 
 def test_the_cashier_takes_the_backends_pay_params(stack):
     auth = stack.login()
     created = stack.create_order(auth).json()
     params = created["pay_params"]
     other_first = "B" if params["paySign"].startswith("A") else "A"  # a different signature
-    for name, value in (("paySign", other_first + params["paySign"][1:]), ("nonceStr", "changed"),
-                        ("timeStamp", str(int(params["timeStamp"]) + 1))):
+    for name, value in (
+        ("paySign", other_first + params["paySign"][1:]),
+        ("nonceStr", "changed"),
+        ("timeStamp", str(int(params["timeStamp"]) + 1)),
+    ):
         refused = stack.cashier({**params, name: value})
         assert refused.status_code == 400
         assert refused.json()["error"]["errMsg"] == "requestPayment:fail 支付验证签名失败"

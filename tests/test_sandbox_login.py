@@ -1,4 +1,5 @@
 """The simulator's mini-program login: wx.login codes redeemed at jscode2session (protocol A1)."""
+
 import base64
 
 import requests
@@ -11,8 +12,13 @@ def mint(server, **body):
 
 
 def redeem(server, settings, code, **params):
-    query = {"appid": settings["WECHAT_APPID"], "secret": settings["WECHAT_SECRET"],
-             "js_code": code, "grant_type": "authorization_code", **params}
+    query = {
+        "appid": settings["WECHAT_APPID"],
+        "secret": settings["WECHAT_SECRET"],
+        "js_code": code,
+        "grant_type": "authorization_code",
+        **params,
+    }
     query = {k: v for k, v in query.items() if v is not None}
     response = requests.get(server.url + "/sns/jscode2session", params=query, timeout=5)
     assert response.status_code == 200  # WeChat reports login errors in the body only
@@ -52,10 +58,12 @@ def test_unknown_and_expired_codes(sandbox, sandbox_settings):
 
 def test_wrong_or_missing_credentials(sandbox, sandbox_settings):
     code = mint(sandbox)["code"]
-    assert_error(redeem(sandbox, sandbox_settings, code, secret="0" * 32), 40125,
-                 "invalid appsecret")
-    assert_error(redeem(sandbox, sandbox_settings, code, appid="wx0000000000000000"), 40013,
-                 "invalid appid")
+    assert_error(
+        redeem(sandbox, sandbox_settings, code, secret="0" * 32), 40125, "invalid appsecret"
+    )
+    assert_error(
+        redeem(sandbox, sandbox_settings, code, appid="wx0000000000000000"), 40013, "invalid appid"
+    )
     assert_error(redeem(sandbox, sandbox_settings, code, appid=None), 41002, "appid missing")
     assert_error(redeem(sandbox, sandbox_settings, code, secret=None), 41004, "appsecret missing")
     assert_error(redeem(sandbox, sandbox_settings, None), 41008, "missing code")
@@ -71,8 +79,9 @@ def test_blocked_user(sandbox, sandbox_settings):
 def test_per_user_rate_limit(sandbox_settings):
     server = start_sandbox(sandbox_settings, SANDBOX_LOGIN_RATE_LIMIT="2")
     try:
-        answers = [redeem(server, sandbox_settings, mint(server, openid="oBusy")["code"])
-                   for _ in range(3)]
+        answers = [
+            redeem(server, sandbox_settings, mint(server, openid="oBusy")["code"]) for _ in range(3)
+        ]
         assert [a.get("openid") for a in answers[:2]] == ["oBusy", "oBusy"]
         assert answers[2]["errcode"] == 45011
         assert redeem(server, sandbox_settings, mint(server, openid="oCalm")["code"])["openid"]

@@ -1,4 +1,5 @@
 """The cashier and payment notifications: signed, encrypted, retried until acknowledged, faults."""
+
 import json
 import re
 import time
@@ -8,8 +9,15 @@ import requests
 import xmltodict
 
 from server.wechatpay.crypto import aes_gcm_decrypt
-from tests.sandbox_fixtures import (Merchant, arm, cashier, deliveries, platform_serial, start_sandbox)
 from tests.conftest import wait_for
+from tests.sandbox_fixtures import (
+    Merchant,
+    arm,
+    cashier,
+    deliveries,
+    platform_serial,
+    start_sandbox,
+)
 
 
 def place_and_pay(sandbox, merchant, out_trade_no, notify_url, total=100):
@@ -21,8 +29,14 @@ def place_and_pay(sandbox, merchant, out_trade_no, notify_url, total=100):
 
 def decrypt(settings, body):
     resource = json.loads(body)["resource"]
-    return json.loads(aes_gcm_decrypt(settings["WECHATPAY_APIV3_KEY"], resource["nonce"],
-                                      resource["ciphertext"], resource["associated_data"]))
+    return json.loads(
+        aes_gcm_decrypt(
+            settings["WECHATPAY_APIV3_KEY"],
+            resource["nonce"],
+            resource["ciphertext"],
+            resource["associated_data"],
+        )
+    )
 
 
 def received_headers(receiver, index=0):
@@ -32,8 +46,10 @@ def received_headers(receiver, index=0):
 
 # --- the genuine notification ----------------------------------------------------------------
 
-def test_payment_sends_a_signed_encrypted_notification(sandbox, merchant, receiver,
-                                                       sandbox_settings):
+
+def test_payment_sends_a_signed_encrypted_notification(
+    sandbox, merchant, receiver, sandbox_settings
+):
     paid = place_and_pay(sandbox, merchant, "NOTIFY0001", receiver.url, total=1234)
     assert re.fullmatch(r"4200\d{24}", paid["transaction_id"])
     (body,) = wait_for(receiver.bodies)
@@ -57,8 +73,9 @@ def test_payment_sends_a_signed_encrypted_notification(sandbox, merchant, receiv
     assert transaction["trade_state"] == "SUCCESS" and transaction["trade_type"] == "JSAPI"
     assert transaction["amount"]["total"] == 1234 == transaction["amount"]["payer_total"]
     assert transaction["appid"] == merchant.appid and transaction["mchid"] == merchant.mchid
-    queried = merchant.request("GET", "/v3/pay/transactions/out-trade-no/NOTIFY0001"
-                                      f"?mchid={merchant.mchid}").json()
+    queried = merchant.request(
+        "GET", f"/v3/pay/transactions/out-trade-no/NOTIFY0001?mchid={merchant.mchid}"
+    ).json()
     assert queried == transaction
 
     (attempt,) = wait_for(lambda: deliveries(sandbox, "NOTIFY0001"))
@@ -108,13 +125,21 @@ def test_cashier_refusals(sandbox, merchant, receiver):
 
 # --- retries -------------------------------------------------------------------------------
 
+
 def test_retries_until_acknowledged(sandbox, merchant, receiver):
     receiver.reset(statuses=[500, 500])
     place_and_pay(sandbox, merchant, "RETRY00001", receiver.url)
-    attempts = wait_for(lambda: [d for d in deliveries(sandbox, "RETRY00001")
-                                 if d["acknowledged"]] and deliveries(sandbox, "RETRY00001"))
+    attempts = wait_for(
+        lambda: (
+            [d for d in deliveries(sandbox, "RETRY00001") if d["acknowledged"]]
+            and deliveries(sandbox, "RETRY00001")
+        )
+    )
     assert [(d["attempt"], d["status"], d["acknowledged"]) for d in attempts] == [
-        (1, 500, False), (2, 500, False), (3, 204, True)]
+        (1, 500, False),
+        (2, 500, False),
+        (3, 204, True),
+    ]
     bodies = receiver.bodies()
     assert len(bodies) == 3 and len(set(bodies)) == 1  # the same event each time
     for index, body in enumerate(bodies):  # each attempt freshly and validly signed
@@ -135,8 +160,7 @@ def test_slow_acknowledgement_counts_as_failure(sandbox_settings, receiver):
     server = start_sandbox(sandbox_settings, SANDBOX_NOTIFY_TIMEOUT="0.3")
     try:
         receiver.reset(delay=0.6)
-        place_and_pay(server, Merchant(server.url, sandbox_settings), "SLOWACK001",
-                      receiver.url)
+        place_and_pay(server, Merchant(server.url, sandbox_settings), "SLOWACK001", receiver.url)
         first, second = wait_for(lambda: len(deliveries(server)) >= 2 and deliveries(server))
         assert first["status"] is None and first["error"] == "ReadTimeout"
         assert second["attempt"] == 2
@@ -153,8 +177,9 @@ def test_gives_up_after_the_whole_schedule(sandbox_settings):
         merchant = Merchant(server.url, sandbox_settings)
         # Nothing listens on port 9 on the test machine: every attempt is a connection error.
         place_and_pay(server, merchant, "NOBODYHOME", "http://127.0.0.1:9/notify")
-        attempts = wait_for(lambda: len(deliveries(server)) >= 16 and deliveries(server),
-                            timeout=10)
+        attempts = wait_for(
+            lambda: len(deliveries(server)) >= 16 and deliveries(server), timeout=10
+        )
         time.sleep(0.3)
         attempts = deliveries(server)
         assert [d["attempt"] for d in attempts] == list(range(1, 17))
@@ -177,6 +202,7 @@ def test_resend_on_demand(sandbox, merchant, receiver):
 
 # --- notification faults ---------------------------------------------------------------------
 
+
 def test_drop(sandbox, merchant, receiver, sandbox_settings):
     arm(sandbox, {"kind": "notify", "action": "drop"})
     place_and_pay(sandbox, merchant, "DROPPED001", receiver.url)
@@ -186,7 +212,8 @@ def test_drop(sandbox, merchant, receiver, sandbox_settings):
     place_and_pay(sandbox, merchant, "DELIVERED1", receiver.url)
     wait_for(receiver.bodies)
     assert [decrypt(sandbox_settings, b)["out_trade_no"] for b in receiver.bodies()] == [
-        "DELIVERED1"]
+        "DELIVERED1"
+    ]
 
 
 def test_duplicate(sandbox, merchant, receiver):
@@ -230,8 +257,11 @@ def test_tamper_probe_then_genuine(sandbox, merchant, receiver, sandbox_settings
 
 
 def test_tamper_with_drop_delivers_only_the_bad_copy(sandbox, merchant, receiver):
-    arm(sandbox, {"kind": "notify", "action": "tamper", "out_trade_no": "ONLYBAD001"},
-        {"kind": "notify", "action": "drop", "out_trade_no": "ONLYBAD001"})
+    arm(
+        sandbox,
+        {"kind": "notify", "action": "tamper", "out_trade_no": "ONLYBAD001"},
+        {"kind": "notify", "action": "drop", "out_trade_no": "ONLYBAD001"},
+    )
     place_and_pay(sandbox, merchant, "ONLYBAD001", receiver.url)
     wait_for(lambda: len(deliveries(sandbox, "ONLYBAD001")) == 2)
     (body,) = receiver.bodies()
@@ -240,9 +270,19 @@ def test_tamper_with_drop_delivers_only_the_bad_copy(sandbox, merchant, receiver
 
 # --- API faults ------------------------------------------------------------------------------
 
+
 def test_api_error_fault_answers_n_times(sandbox, merchant):
-    arm(sandbox, {"kind": "api", "method": "POST", "path": "/v3/pay/transactions/jsapi",
-                  "status": 500, "code": "SYSTEM_ERROR", "times": 2})
+    arm(
+        sandbox,
+        {
+            "kind": "api",
+            "method": "POST",
+            "path": "/v3/pay/transactions/jsapi",
+            "status": 500,
+            "code": "SYSTEM_ERROR",
+            "times": 2,
+        },
+    )
     answers = [merchant.place("FAULTED001", "https://m.example.com/n") for _ in range(3)]
     assert [a.status_code for a in answers] == [500, 500, 200]
     assert answers[0].json()["code"] == "SYSTEM_ERROR"
@@ -252,30 +292,60 @@ def test_api_error_fault_answers_n_times(sandbox, merchant):
 def test_api_delay_fault_provokes_a_client_timeout(sandbox, merchant):
     arm(sandbox, {"kind": "api", "path": "/v3/pay/transactions/out-trade-no/", "delay": 0.6})
     with pytest.raises(requests.Timeout):
-        merchant.request("GET", "/v3/pay/transactions/out-trade-no/SLOWORDER1"
-                                f"?mchid={merchant.mchid}", timeout=0.2)
-    answer = merchant.request("GET", "/v3/pay/transactions/out-trade-no/SLOWORDER1"
-                                     f"?mchid={merchant.mchid}")
+        merchant.request(
+            "GET",
+            f"/v3/pay/transactions/out-trade-no/SLOWORDER1?mchid={merchant.mchid}",
+            timeout=0.2,
+        )
+    answer = merchant.request(
+        "GET", f"/v3/pay/transactions/out-trade-no/SLOWORDER1?mchid={merchant.mchid}"
+    )
     assert answer.status_code == 404
 
 
 def test_login_fault_uses_wechat_error_shape(sandbox, sandbox_settings):
-    arm(sandbox, {"kind": "api", "path": "/sns/jscode2session", "status": 200, "code": "-1",
-                  "message": "system error"})
-    answer = requests.get(sandbox.url + "/sns/jscode2session", timeout=5, params={
-        "appid": sandbox_settings["WECHAT_APPID"], "secret": sandbox_settings["WECHAT_SECRET"],
-        "js_code": "x", "grant_type": "authorization_code"}).json()
+    arm(
+        sandbox,
+        {
+            "kind": "api",
+            "path": "/sns/jscode2session",
+            "status": 200,
+            "code": "-1",
+            "message": "system error",
+        },
+    )
+    answer = requests.get(
+        sandbox.url + "/sns/jscode2session",
+        timeout=5,
+        params={
+            "appid": sandbox_settings["WECHAT_APPID"],
+            "secret": sandbox_settings["WECHAT_SECRET"],
+            "js_code": "x",
+            "grant_type": "authorization_code",
+        },
+    ).json()
     assert answer["errcode"] == -1 and answer["errmsg"].startswith("system error, rid: ")
 
 
 def test_v2_paths_get_xml_fault_answers(sandbox):
-    arm(sandbox, {"kind": "api", "path": "/pay/orderquery", "status": 200,
-                  "code": "SYSTEMERROR", "message": "系统超时"})
+    arm(
+        sandbox,
+        {
+            "kind": "api",
+            "path": "/pay/orderquery",
+            "status": 200,
+            "code": "SYSTEMERROR",
+            "message": "系统超时",
+        },
+    )
     answer = requests.post(sandbox.url + "/pay/orderquery", data=b"<xml></xml>", timeout=5)
     assert answer.status_code == 200
     fields = xmltodict.parse(answer.content)["xml"]  # sandbox/v2.py's signed business error
     assert (fields["return_code"], fields["result_code"], fields["err_code"]) == (
-        "SUCCESS", "FAIL", "SYSTEMERROR")
+        "SUCCESS",
+        "FAIL",
+        "SYSTEMERROR",
+    )
 
 
 def test_fault_listing_clearing_and_validation(sandbox):
@@ -285,8 +355,12 @@ def test_fault_listing_clearing_and_validation(sandbox):
     assert [f["id"] for f in listed] == [armed[0]["id"]]
     requests.delete(sandbox.url + "/sandbox/faults", timeout=5)
     assert requests.get(sandbox.url + "/sandbox/faults", timeout=5).json()["faults"] == []
-    for bad in ({"kind": "api", "path": "/v3/x"}, {"kind": "notify", "action": "explode"},
-                {"kind": "weather"}, {"kind": "api", "path": "/v3", "status": 99}):
+    for bad in (
+        {"kind": "api", "path": "/v3/x"},
+        {"kind": "notify", "action": "explode"},
+        {"kind": "weather"},
+        {"kind": "api", "path": "/v3", "status": 99},
+    ):
         response = requests.post(sandbox.url + "/sandbox/faults", json=bad, timeout=5)
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "INVALID_FAULT"
@@ -297,5 +371,9 @@ def test_reset_forgets_orders_and_faults(sandbox, merchant):
     arm(sandbox, {"kind": "api", "path": "/v3/", "status": 503})
     requests.post(sandbox.url + "/sandbox/reset", timeout=5)
     assert requests.get(sandbox.url + "/sandbox/orders/FORGETME01", timeout=5).status_code == 404
-    assert merchant.request("GET", "/v3/pay/transactions/out-trade-no/FORGETME01"
-                                   f"?mchid={merchant.mchid}").status_code == 404
+    assert (
+        merchant.request(
+            "GET", f"/v3/pay/transactions/out-trade-no/FORGETME01?mchid={merchant.mchid}"
+        ).status_code
+        == 404
+    )

@@ -4,14 +4,14 @@ The only changes from production use are the keys and the base URL. wechatpayv3 
 its host in ``Core._gate_way`` with no constructor argument, so the test sets that attribute;
 any SDK with a base-URL option needs nothing more.
 """
+
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
+from tests.conftest import require, wait_for
 from tests.sandbox_fixtures import cashier, platform_serial, start_sandbox
-from tests.conftest import wait_for
 
 try:
     from wechatpayv3 import WeChatPay, WeChatPayType
@@ -23,30 +23,43 @@ def make_sdk(sandbox, settings, cert_dir=None, public_key_mode=False):
     require(WeChatPay is not None, "wechatpayv3 is not installed (requirements-dev.txt)")
     extra = {}
     if public_key_mode:
-        extra = {"public_key": Path(settings["WECHATPAY_PUBLIC_KEY"]).read_text(),
-                 "public_key_id": settings["WECHATPAY_PUBLIC_KEY_ID"]}
+        extra = {
+            "public_key": Path(settings["WECHATPAY_PUBLIC_KEY"]).read_text(),
+            "public_key_id": settings["WECHATPAY_PUBLIC_KEY_ID"],
+        }
     else:
         # wechatpayv3 loads platform certificates at construction, before we can point it
         # at the simulator, so hand it the certificate the way its cert_dir option allows.
         cert = Path(settings["SANDBOX_PLATFORM_CERT"]).read_text()
         (cert_dir / f"{platform_serial(settings)}.pem").write_text(cert)
         extra = {"cert_dir": str(cert_dir)}
-    sdk = WeChatPay(wechatpay_type=WeChatPayType.MINIPROG, mchid=settings["WECHATPAY_MCHID"],
-                    private_key=Path(settings["WECHATPAY_PRIVATE_KEY"]).read_text(),
-                    cert_serial_no=settings["WECHATPAY_CERT_SERIAL"],
-                    appid=settings["WECHAT_APPID"], apiv3_key=settings["WECHATPAY_APIV3_KEY"],
-                    notify_url=None, timeout=(5, 10), **extra)
+    sdk = WeChatPay(
+        wechatpay_type=WeChatPayType.MINIPROG,
+        mchid=settings["WECHATPAY_MCHID"],
+        private_key=Path(settings["WECHATPAY_PRIVATE_KEY"]).read_text(),
+        cert_serial_no=settings["WECHATPAY_CERT_SERIAL"],
+        appid=settings["WECHAT_APPID"],
+        apiv3_key=settings["WECHATPAY_APIV3_KEY"],
+        notify_url=None,
+        timeout=(5, 10),
+        **extra,
+    )
     sdk._core._gate_way = sandbox.url  # the base URL: the only change from production
     return sdk
 
 
 @pytest.mark.parametrize("public_key_mode", [False, True], ids=["certificate", "public-key"])
-def test_sdk_places_queries_and_closes(sandbox, sandbox_settings, receiver, tmp_path,
-                                       public_key_mode):
+def test_sdk_places_queries_and_closes(
+    sandbox, sandbox_settings, receiver, tmp_path, public_key_mode
+):
     sdk = make_sdk(sandbox, sandbox_settings, tmp_path, public_key_mode)
-    code, message = sdk.pay(description="SDK 测试", out_trade_no="SDKORDER01",
-                            amount={"total": 88}, payer={"openid": "oSdkUser"},
-                            notify_url=receiver.url)
+    code, message = sdk.pay(
+        description="SDK 测试",
+        out_trade_no="SDKORDER01",
+        amount={"total": 88},
+        payer={"openid": "oSdkUser"},
+        notify_url=receiver.url,
+    )
     assert code == 200, message
     assert json.loads(message)["prepay_id"].startswith("wx")
 
@@ -59,16 +72,22 @@ def test_sdk_places_queries_and_closes(sandbox, sandbox_settings, receiver, tmp_
     assert json.loads(message)["trade_state"] == "CLOSED"
 
 
-def test_sdk_downloads_certificates_and_reads_notifications(sandbox, sandbox_settings,
-                                                           receiver, tmp_path):
+def test_sdk_downloads_certificates_and_reads_notifications(
+    sandbox, sandbox_settings, receiver, tmp_path
+):
     sdk = make_sdk(sandbox, sandbox_settings, tmp_path)
     sdk._core._update_certificates()  # GET /v3/certificates, decrypt, check validity
     assert [format(c.serial_number, "X") for c in sdk._core._certificates] == [
-        platform_serial(sandbox_settings)]
+        platform_serial(sandbox_settings)
+    ]
 
-    code, message = sdk.pay(description="SDK paid", out_trade_no="SDKORDER02",
-                            amount={"total": 66}, payer={"openid": "oSdkUser"},
-                            notify_url=receiver.url)
+    code, message = sdk.pay(
+        description="SDK paid",
+        out_trade_no="SDKORDER02",
+        amount={"total": 66},
+        payer={"openid": "oSdkUser"},
+        notify_url=receiver.url,
+    )
     assert code == 200
     assert cashier(sandbox, json.loads(message)["prepay_id"]).status_code == 200
     wait_for(receiver.bodies)
@@ -89,13 +108,21 @@ def test_sdk_downloads_certificates_and_reads_notifications(sandbox, sandbox_set
 def test_sdk_with_a_public_key_only_merchant(sandbox_settings, receiver, tmp_path):
     """A merchant created today (SANDBOX_KEY_MODE=public-key), with the SDK set up as its
     README says for one: public_key and public_key_id, no certificates anywhere."""
-    server = start_sandbox(sandbox_settings, SANDBOX_KEY_MODE="public-key",
-                           SANDBOX_PLATFORM_KEY="", SANDBOX_PLATFORM_CERT="")
+    server = start_sandbox(
+        sandbox_settings,
+        SANDBOX_KEY_MODE="public-key",
+        SANDBOX_PLATFORM_KEY="",
+        SANDBOX_PLATFORM_CERT="",
+    )
     try:
         sdk = make_sdk(server, sandbox_settings, public_key_mode=True)
-        code, message = sdk.pay(description="公钥商户", out_trade_no="SDKPUBKEY1",
-                                amount={"total": 77}, payer={"openid": "oSdkUser"},
-                                notify_url=receiver.url)
+        code, message = sdk.pay(
+            description="公钥商户",
+            out_trade_no="SDKPUBKEY1",
+            amount={"total": 77},
+            payer={"openid": "oSdkUser"},
+            notify_url=receiver.url,
+        )
         assert code == 200, message
         prepay_id = json.loads(message)["prepay_id"]
         code, message = sdk.query(out_trade_no="SDKPUBKEY1")

@@ -1,4 +1,5 @@
 """v2 calls the simulator does not simulate are answered in XML, as WeChat answers them."""
+
 import pytest
 import requests
 
@@ -10,7 +11,8 @@ from tests.test_v2_sandbox import signed, xml
 @pytest.mark.parametrize("path", ["/pay/micropay", "/secapi/pay/reverse"])
 @pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
 def test_unsimulated_v2_endpoints_refuse_like_a_merchant_without_permission(
-        sandbox, sandbox_settings, path, sign_type):
+    sandbox, sandbox_settings, path, sign_type
+):
     body = signed(sandbox_settings, sign_type, out_trade_no="MICROPAY0001", auth_code="134")
     response = requests.post(sandbox.url + path, data=body, timeout=5)
     assert response.status_code == 200
@@ -22,8 +24,9 @@ def test_unsimulated_v2_endpoints_refuse_like_a_merchant_without_permission(
 
 
 def test_unsigned_calls_get_return_code_fail(sandbox):
-    response = requests.post(sandbox.url + "/pay/micropay",
-                             data=xml({"appid": "wx0", "mch_id": "1"}), timeout=5)
+    response = requests.post(
+        sandbox.url + "/pay/micropay", data=xml({"appid": "wx0", "mch_id": "1"}), timeout=5
+    )
     answer = xml_to_dict(response.content, 65536)
     assert response.status_code == 200 and answer["return_code"] == "FAIL"
 

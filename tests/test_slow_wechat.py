@@ -1,6 +1,7 @@
 """A slow WeChat never starves the backend, with the real gunicorn (gunicorn.conf.py) and the
 simulator served as `python -m sandbox` serves it; the simulator keeps connections alive; the
 HTTP client to WeChat verifies TLS with one context per process."""
+
 import http.client
 import os
 import ssl
@@ -24,37 +25,72 @@ from tests.test_deploy import REPO, Process, free_port, make_tls
 def gunicorn_stack(dev_keys, database_url, tmp_path):
     """The simulator (`python -m sandbox`) and the backend under gunicorn, as deployed."""
     sandbox_port, backend_port = free_port(), free_port()
-    sandbox_url, backend_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{backend_port}"
-    settings = {**dev_keys, "DATABASE_URL": database_url, "WECHAT_API_BASE": sandbox_url,
-                "WECHATPAY_API_BASE": sandbox_url,
-                "WECHATPAY_NOTIFY_URL": f"{backend_url}/api/pay/notify",
-                "SANDBOX_TIME_SCALE": "0.001"}
+    sandbox_url, backend_url = (
+        f"http://127.0.0.1:{sandbox_port}",
+        f"http://127.0.0.1:{backend_port}",
+    )
+    settings = {
+        **dev_keys,
+        "DATABASE_URL": database_url,
+        "WECHAT_API_BASE": sandbox_url,
+        "WECHATPAY_API_BASE": sandbox_url,
+        "WECHATPAY_NOTIFY_URL": f"{backend_url}/api/pay/notify",
+        "SANDBOX_TIME_SCALE": "0.001",
+    }
     app = create_app(settings)
     with app.app_context():
         db.create_all()
         seed_catalogue()
         db.engine.dispose()
-    env = {**os.environ, **settings, "PYTHONPATH": str(REPO), "FLASK_SKIP_DOTENV": "1",
-           "GUNICORN_BIND": f"127.0.0.1:{backend_port}", "GUNICORN_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        **settings,
+        "PYTHONPATH": str(REPO),
+        "FLASK_SKIP_DOTENV": "1",
+        "GUNICORN_BIND": f"127.0.0.1:{backend_port}",
+        "GUNICORN_LOG_LEVEL": "warning",
+    }
     processes = [
-        Process("sandbox", [sys.executable, "-m", "sandbox", "--port", str(sandbox_port),
-                            "--no-access-log"], tmp_path, env=env, cwd=tmp_path),
-        Process("gunicorn", [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"),
-                             "server:create_app()"], tmp_path, env=env, cwd=tmp_path),
+        Process(
+            "sandbox",
+            [sys.executable, "-m", "sandbox", "--port", str(sandbox_port), "--no-access-log"],
+            tmp_path,
+            env=env,
+            cwd=tmp_path,
+        ),
+        Process(
+            "gunicorn",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(REPO / "gunicorn.conf.py"),
+                "server:create_app()",
+            ],
+            tmp_path,
+            env=env,
+            cwd=tmp_path,
+        ),
     ]
     try:
         processes[0].wait_for_port(sandbox_port)
         processes[1].wait_for_port(backend_port)
-        yield {"backend": backend_url, "sandbox": sandbox_url, "settings": settings,
-               "gunicorn": processes[1]}
+        yield {
+            "backend": backend_url,
+            "sandbox": sandbox_url,
+            "settings": settings,
+            "gunicorn": processes[1],
+        }
     finally:
         for process in processes:
             process.stop()
 
 
 def login(stack, openid):
-    code = requests.post(f"{stack['sandbox']}/sandbox/login-code",
-                         json={"openid": openid}).json()["code"]
+    code = requests.post(f"{stack['sandbox']}/sandbox/login-code", json={"openid": openid}).json()[
+        "code"
+    ]
     token = requests.post(f"{stack['backend']}/api/login", json={"code": code}).json()["token"]
     return {"Authorization": f"Bearer {token}"}
 
@@ -64,14 +100,24 @@ def test_notifications_are_acknowledged_while_users_poll_and_wechat_hangs(gunico
     users = []
     for n in range(12):
         auth = login(stack, f"o-poller-{n}")
-        created = requests.post(f"{stack['backend']}/api/orders", headers=auth,
-                                json={"items": [{"product_id": 1, "quantity": 1}]})
+        created = requests.post(
+            f"{stack['backend']}/api/orders",
+            headers=auth,
+            json={"items": [{"product_id": 1, "quantity": 1}]},
+        )
         assert created.status_code == 201, created.text
         users.append((auth, created.json()["order"]))
     # WeChat now takes 10 s to answer every order query.
-    armed = requests.post(f"{stack['sandbox']}/sandbox/faults", json={
-        "kind": "api", "path": "/v3/pay/transactions/out-trade-no/", "method": "GET",
-        "delay": 10, "times": 1000})
+    armed = requests.post(
+        f"{stack['sandbox']}/sandbox/faults",
+        json={
+            "kind": "api",
+            "path": "/v3/pay/transactions/out-trade-no/",
+            "method": "GET",
+            "delay": 10,
+            "times": 1000,
+        },
+    )
     assert armed.status_code == 201, armed.text
 
     stop = threading.Event()
@@ -80,8 +126,9 @@ def test_notifications_are_acknowledged_while_users_poll_and_wechat_hangs(gunico
     def poll(auth, order):
         while not stop.is_set():
             started = time.monotonic()
-            response = requests.get(f"{stack['backend']}/api/orders/{order['id']}",
-                                    headers=auth, timeout=30)
+            response = requests.get(
+                f"{stack['backend']}/api/orders/{order['id']}", headers=auth, timeout=30
+            )
             polls.append((response.status_code, time.monotonic() - started))
             time.sleep(0.2)
 
@@ -91,12 +138,15 @@ def test_notifications_are_acknowledged_while_users_poll_and_wechat_hangs(gunico
     try:
         time.sleep(1)  # every poller is now waiting on (or just gave up on) WeChat
         acknowledged = []
-        for n, (auth, order) in enumerate(users[:6]):
-            headers, body = signed_notification(stack["settings"], transaction_for(
-                stack["settings"], order, transaction_id=f"42{n:026d}"))
+        for n, (_auth, order) in enumerate(users[:6]):
+            headers, body = signed_notification(
+                stack["settings"],
+                transaction_for(stack["settings"], order, transaction_id=f"42{n:026d}"),
+            )
             started = time.monotonic()
-            response = requests.post(f"{stack['backend']}/api/pay/notify", headers=headers,
-                                     data=body, timeout=30)
+            response = requests.post(
+                f"{stack['backend']}/api/pay/notify", headers=headers, data=body, timeout=30
+            )
             acknowledged.append((response.status_code, time.monotonic() - started))
             time.sleep(0.3)
     finally:
@@ -109,8 +159,12 @@ def test_notifications_are_acknowledged_while_users_poll_and_wechat_hangs(gunico
     # most, and at worst queued behind one other such read.
     assert {status for status, _ in polls} == {200}
     assert max(seconds for _, seconds in polls) < 5, sorted(polls)[-3:]
-    paid = [requests.get(f"{stack['backend']}/api/orders/{order['id']}", headers=auth)
-            .json()["order"]["status"] for auth, order in users[:6]]
+    paid = [
+        requests.get(f"{stack['backend']}/api/orders/{order['id']}", headers=auth).json()["order"][
+            "status"
+        ]
+        for auth, order in users[:6]
+    ]
     assert paid == ["PAID"] * 6
 
 
@@ -120,8 +174,13 @@ def sandbox_process(dev_keys, tmp_path):
     what is tested is the simulator's own server)."""
     port = free_port()
     env = {**os.environ, **dev_keys, "PYTHONPATH": str(REPO), "FLASK_SKIP_DOTENV": "1"}
-    process = Process("sandbox", [sys.executable, "-m", "sandbox", "--port", str(port),
-                                  "--no-access-log"], tmp_path, env=env, cwd=tmp_path)
+    process = Process(
+        "sandbox",
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--no-access-log"],
+        tmp_path,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         process.wait_for_port(port)
         yield port
@@ -169,8 +228,10 @@ def test_reconnects_reuse_one_tls_context(tls_server, monkeypatch):
     for session in sessions:
         for _ in range(3):  # the server closes each connection: three TLS handshakes
             assert session.get(url, timeout=5).text == "ok"
-    contexts = {id(session.get_adapter(url).poolmanager.connection_pool_kw["ssl_context"])
-                for session in sessions}
+    contexts = {
+        id(session.get_adapter(url).poolmanager.connection_pool_kw["ssl_context"])
+        for session in sessions
+    }
     assert len(contexts) == 1  # one context for every session and connection of the process
     pool = sessions[0].get_adapter(url).poolmanager.connection_from_url(url)
     assert pool.ca_certs is None  # not handed to each new connection to load again

@@ -3,10 +3,11 @@
 Every test runs in both sign types. The simulator checks the gateway's signatures and signs
 its answers with the request's sign type, so a mismatch anywhere fails here.
 """
+
 import itertools
-import time
 import re
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -18,7 +19,7 @@ from server.wechatpay.gateway import OrderRequest
 from server.wechatpay.v2 import V2Gateway, dict_to_xml, xml_to_dict
 from tests.live import LiveServer
 
-NOTIFY_URL = "http://127.0.0.1:9/api/pay/notify"   # nothing listens: these tests don't pay
+NOTIFY_URL = "http://127.0.0.1:9/api/pay/notify"  # nothing listens: these tests don't pay
 _numbers = itertools.count(1)
 
 
@@ -28,8 +29,7 @@ def arm(sandbox, fault):
 
 
 def cashier(sandbox, prepay_id):
-    response = requests.post(f"{sandbox.url}/sandbox/pay", json={"prepay_id": prepay_id},
-                             timeout=5)
+    response = requests.post(f"{sandbox.url}/sandbox/pay", json={"prepay_id": prepay_id}, timeout=5)
     assert response.status_code == 200, response.text
     return response
 
@@ -40,16 +40,27 @@ def gateway(sandbox, sandbox_settings, sign_type):
 
 
 def make_gateway(url, settings, sign_type="MD5", api_key=None, timeout=10.0):
-    return V2Gateway(appid=settings["WECHAT_APPID"], mchid=settings["WECHATPAY_MCHID"],
-                     api_key=api_key or settings["WECHATPAY_API_KEY"], sign_type=sign_type,
-                     api_base=url, session=requests.Session(), timeout=timeout)
+    return V2Gateway(
+        appid=settings["WECHAT_APPID"],
+        mchid=settings["WECHATPAY_MCHID"],
+        api_key=api_key or settings["WECHATPAY_API_KEY"],
+        sign_type=sign_type,
+        api_base=url,
+        session=requests.Session(),
+        timeout=timeout,
+    )
 
 
 def order_request(**changes):
-    fields = {"out_trade_no": f"V2T{datetime.now():%H%M%S}{next(_numbers):05d}",
-              "description": "拿铁 大杯", "total": 2590, "openid": "oV2Buyer000000000000000001",
-              "notify_url": NOTIFY_URL, "client_ip": "203.0.113.7",
-              "time_expire": datetime.now(timezone.utc) + timedelta(minutes=30)}
+    fields = {
+        "out_trade_no": f"V2T{datetime.now():%H%M%S}{next(_numbers):05d}",
+        "description": "拿铁 大杯",
+        "total": 2590,
+        "openid": "oV2Buyer000000000000000001",
+        "notify_url": NOTIFY_URL,
+        "client_ip": "203.0.113.7",
+        "time_expire": datetime.now(UTC) + timedelta(minutes=30),
+    }
     fields.update(changes)
     return OrderRequest(**fields)
 
@@ -60,8 +71,10 @@ def sandbox_order(sandbox, out_trade_no):
 
 # --- place, pay params, query, close --------------------------------------------------------
 
+
 def test_place_order_returns_a_prepay_id_and_the_simulator_stores_the_order(
-        gateway, sandbox, sign_type):
+    gateway, sandbox, sign_type
+):
     request_ = order_request(attach="cart=7")
     prepay_id = gateway.place_order(request_)
     assert re.fullmatch(r"wx\d{14}[0-9a-f]{8,}", prepay_id)
@@ -102,10 +115,17 @@ def test_same_out_trade_no_with_another_amount_is_out_trade_no_used(gateway):
     assert info.value.code == "OUT_TRADE_NO_USED" and not info.value.retryable
 
 
-@pytest.mark.parametrize("changes", [{"total": 0}, {"total": 25.9}, {"total": True},
-                                     {"notify_url": NOTIFY_URL + "?order=1"},
-                                     {"time_expire": datetime.now() + timedelta(hours=1)},
-                                     {"attach": "x" * 128}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"total": 0},
+        {"total": 25.9},
+        {"total": True},
+        {"notify_url": NOTIFY_URL + "?order=1"},
+        {"time_expire": datetime.now() + timedelta(hours=1)},
+        {"attach": "x" * 128},
+    ],
+)
 def test_bad_order_requests_never_leave_the_process(gateway, sandbox, changes):
     request_ = order_request(**changes)
     with pytest.raises(ValueError):
@@ -135,7 +155,7 @@ def test_query_follows_the_order_from_notpay_to_success(gateway, sandbox):
     assert after.openid == "oV2Buyer000000000000000001"
     assert after.appid == gateway.appid and after.mchid == gateway.mchid
     assert after.success_time.utcoffset() == timedelta(hours=8)
-    assert abs(after.success_time - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert abs(after.success_time - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 def test_query_of_an_unknown_order_is_order_not_exist(gateway):
@@ -149,7 +169,7 @@ def test_close_an_unpaid_order_and_close_it_again(gateway):
     gateway.place_order(request_)
     gateway.close_order(request_.out_trade_no)
     assert gateway.query_order(request_.out_trade_no).trade_state == "CLOSED"
-    gateway.close_order(request_.out_trade_no)   # ORDERCLOSED counts as done
+    gateway.close_order(request_.out_trade_no)  # ORDERCLOSED counts as done
     with pytest.raises(ApiError) as info:
         gateway.place_order(request_)
     assert info.value.code == "ORDERCLOSED"
@@ -158,8 +178,10 @@ def test_close_an_unpaid_order_and_close_it_again(gateway):
 def test_a_paid_order_cannot_be_closed_or_placed_again(gateway, sandbox):
     request_ = order_request()
     cashier(sandbox, gateway.place_order(request_))
-    for call in (lambda: gateway.close_order(request_.out_trade_no),
-                 lambda: gateway.place_order(request_)):
+    for call in (
+        lambda: gateway.close_order(request_.out_trade_no),
+        lambda: gateway.place_order(request_),
+    ):
         with pytest.raises(ApiError) as info:
             call()
         assert info.value.code == "ORDERPAID"
@@ -173,6 +195,7 @@ def test_closing_an_unknown_order_is_order_not_exist(gateway):
 
 # --- errors from the simulator ----------------------------------------------------------------
 
+
 def test_a_wrong_api_key_is_signerror(sandbox, sandbox_settings, sign_type):
     gateway = make_gateway(sandbox.url, sandbox_settings, sign_type, api_key="k" * 32)
     with pytest.raises(ApiError) as info:
@@ -181,8 +204,15 @@ def test_a_wrong_api_key_is_signerror(sandbox, sandbox_settings, sign_type):
 
 
 def test_system_busy_is_a_retryable_system_error(gateway, sandbox):
-    arm(sandbox, {"kind": "api", "path": "/pay/unifiedorder", "status": 200,
-                  "message": "系统繁忙,请稍后再试."})
+    arm(
+        sandbox,
+        {
+            "kind": "api",
+            "path": "/pay/unifiedorder",
+            "status": 200,
+            "message": "系统繁忙,请稍后再试.",
+        },
+    )
     with pytest.raises(ApiError) as info:
         gateway.place_order(order_request())
     assert info.value.code == "SYSTEM_ERROR" and info.value.retryable
@@ -252,34 +282,67 @@ def bad_peer():
 
 def signed_answer(**fields):
     """A function building a SUCCESS/SUCCESS answer for ``bad_peer`` plus ``fields``."""
+
     def build(request_fields):
-        base = {"return_code": "SUCCESS", "return_msg": "OK", "appid": APPID, "mch_id": MCHID,
-                "nonce_str": crypto.nonce(16), "result_code": "SUCCESS"}
+        base = {
+            "return_code": "SUCCESS",
+            "return_msg": "OK",
+            "appid": APPID,
+            "mch_id": MCHID,
+            "nonce_str": crypto.nonce(16),
+            "result_code": "SUCCESS",
+        }
         base.update(fields)
         return {k: v for k, v in base.items() if v is not None}
+
     return build
 
 
 def peer_gateway(bad_peer, sign_type):
-    return V2Gateway(appid=APPID, mchid=MCHID, api_key=KEY, sign_type=sign_type,
-                     api_base=bad_peer.url, session=requests.Session(), timeout=5)
+    return V2Gateway(
+        appid=APPID,
+        mchid=MCHID,
+        api_key=KEY,
+        sign_type=sign_type,
+        api_base=bad_peer.url,
+        session=requests.Session(),
+        timeout=5,
+    )
 
 
-@pytest.mark.parametrize("answer", [
-    b"", b"<html>502 Bad Gateway</html>", b'{"return_code": "SUCCESS"}',
-    b"<xml><return_code>SUCCESS</return_code>",
-    b'<!DOCTYPE xml [<!ENTITY a "SUCCESS">]><xml><return_code>&a;</return_code></xml>',
-    b"<xml><return_msg>OK</return_msg></xml>",                      # no return_code at all
-    b"<xml><return_code>SUCCESS</return_code><prepay_id>wx1</prepay_id></xml>",   # no sign
-    b"<xml><return_code>SUCCESS</return_code><a>" + b"x" * 300_000 + b"</a></xml>",
-    signed_answer(prepay_id="wx2026", sign="0" * 32),                 # wrong sign
-    signed_answer(prepay_id="wx2026", appid="wx9999999999999999"),    # another merchant
-    signed_answer(prepay_id="wx2026", result_code=None),              # no result_code
-    signed_answer(prepay_id="wx2026", result_code="PENDING"),
-    signed_answer(),                                                  # no prepay_id
-], ids=["empty", "html", "json", "truncated", "entity", "no-return-code", "unsigned",
-        "oversized", "bad-sign", "other-merchant", "no-result-code", "odd-result-code",
-        "no-prepay-id"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"",
+        b"<html>502 Bad Gateway</html>",
+        b'{"return_code": "SUCCESS"}',
+        b"<xml><return_code>SUCCESS</return_code>",
+        b'<!DOCTYPE xml [<!ENTITY a "SUCCESS">]><xml><return_code>&a;</return_code></xml>',
+        b"<xml><return_msg>OK</return_msg></xml>",  # no return_code at all
+        b"<xml><return_code>SUCCESS</return_code><prepay_id>wx1</prepay_id></xml>",  # no sign
+        b"<xml><return_code>SUCCESS</return_code><a>" + b"x" * 300_000 + b"</a></xml>",
+        signed_answer(prepay_id="wx2026", sign="0" * 32),  # wrong sign
+        signed_answer(prepay_id="wx2026", appid="wx9999999999999999"),  # another merchant
+        signed_answer(prepay_id="wx2026", result_code=None),  # no result_code
+        signed_answer(prepay_id="wx2026", result_code="PENDING"),
+        signed_answer(),  # no prepay_id
+    ],
+    ids=[
+        "empty",
+        "html",
+        "json",
+        "truncated",
+        "entity",
+        "no-return-code",
+        "unsigned",
+        "oversized",
+        "bad-sign",
+        "other-merchant",
+        "no-result-code",
+        "odd-result-code",
+        "no-prepay-id",
+    ],
+)
 def test_place_order_refuses_a_bad_answer(bad_peer, sign_type, answer):
     bad_peer.state["answer"] = answer
     with pytest.raises(InvalidResponse):
@@ -293,6 +356,7 @@ def test_an_answer_signed_with_the_other_sign_type_is_refused(bad_peer, sign_typ
         fields = signed_answer(prepay_id="wx2026")(request_fields)
         fields["sign"] = crypto.v2_sign(fields, KEY, other)
         return fields
+
     bad_peer.state["answer"] = build
     with pytest.raises(InvalidResponse):
         peer_gateway(bad_peer, sign_type).place_order(order_request())
@@ -304,6 +368,7 @@ def test_a_tampered_answer_is_refused(bad_peer, sign_type):
         fields["sign"] = crypto.v2_sign(fields, KEY, request_fields.get("sign_type") or "MD5")
         fields["prepay_id"] = "wx2027"
         return fields
+
     bad_peer.state["answer"] = build
     with pytest.raises(InvalidResponse):
         peer_gateway(bad_peer, sign_type).place_order(order_request())
@@ -311,13 +376,15 @@ def test_a_tampered_answer_is_refused(bad_peer, sign_type):
 
 def test_a_signed_answer_is_accepted(bad_peer, sign_type):
     bad_peer.state["answer"] = signed_answer(prepay_id="wx20261122123005abcdef")
-    assert peer_gateway(bad_peer, sign_type).place_order(order_request()) == \
-        "wx20261122123005abcdef"
+    assert (
+        peer_gateway(bad_peer, sign_type).place_order(order_request()) == "wx20261122123005abcdef"
+    )
 
 
 def test_a_signed_business_system_error_is_retryable(bad_peer, sign_type):
-    bad_peer.state["answer"] = signed_answer(result_code="FAIL", err_code="SYSTEMERROR",
-                                             err_code_des="系统超时")
+    bad_peer.state["answer"] = signed_answer(
+        result_code="FAIL", err_code="SYSTEMERROR", err_code_des="系统超时"
+    )
     with pytest.raises(ApiError) as info:
         peer_gateway(bad_peer, sign_type).place_order(order_request())
     assert info.value.code == "SYSTEM_ERROR" and info.value.retryable
@@ -331,13 +398,21 @@ def test_retcode_retmsg_error_bodies_are_api_errors(bad_peer, sign_type):
     assert info.value.code == "RETURN_FAIL" and info.value.message == "invalid request"
 
 
-@pytest.mark.parametrize("fields", [
-    {"out_trade_no": "SOMEONE-ELSES", "trade_state": "SUCCESS", "total_fee": "1"},
-    {"out_trade_no": "Q-0004"},                                       # no trade_state
-    {"out_trade_no": "Q-0004", "trade_state": "SUCCESS", "total_fee": "1.00"},
-    {"out_trade_no": "Q-0004", "trade_state": "SUCCESS", "total_fee": "1",
-     "time_end": "2026-11-22 12:30:05"},
-], ids=["other-order", "no-state", "yuan-amount", "bad-time"])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"out_trade_no": "SOMEONE-ELSES", "trade_state": "SUCCESS", "total_fee": "1"},
+        {"out_trade_no": "Q-0004"},  # no trade_state
+        {"out_trade_no": "Q-0004", "trade_state": "SUCCESS", "total_fee": "1.00"},
+        {
+            "out_trade_no": "Q-0004",
+            "trade_state": "SUCCESS",
+            "total_fee": "1",
+            "time_end": "2026-11-22 12:30:05",
+        },
+    ],
+    ids=["other-order", "no-state", "yuan-amount", "bad-time"],
+)
 def test_query_refuses_a_signed_but_wrong_answer(bad_peer, fields):
     bad_peer.state["answer"] = signed_answer(**fields)
     with pytest.raises(InvalidResponse):
@@ -347,8 +422,9 @@ def test_query_refuses_a_signed_but_wrong_answer(bad_peer, fields):
 def test_query_maps_every_trade_state(bad_peer):
     gateway = peer_gateway(bad_peer, "MD5")
     for state in ("SUCCESS", "REFUND", "NOTPAY", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR"):
-        bad_peer.state["answer"] = signed_answer(out_trade_no="Q-0005", trade_state=state,
-                                                 total_fee="300", trade_state_desc="d")
+        bad_peer.state["answer"] = signed_answer(
+            out_trade_no="Q-0005", trade_state=state, total_fee="300", trade_state_desc="d"
+        )
         transaction = gateway.query_order("Q-0005")
         assert (transaction.trade_state, transaction.total) == (state, 300)
 
@@ -360,12 +436,19 @@ def test_an_answer_that_stalls_midway_is_a_transport_error():
     def stall():
         def body():
             yield b"<xml><return_code>SUCCESS</return_code>"
-            time.sleep(1.5)   # longer than the read timeout
+            time.sleep(1.5)  # longer than the read timeout
             yield b"</xml>"
+
         return Response(body(), mimetype="text/xml")
 
     with LiveServer(app) as server:
-        gateway = V2Gateway(appid=APPID, mchid=MCHID, api_key=KEY, api_base=server.url,
-                            session=requests.Session(), timeout=0.5)
+        gateway = V2Gateway(
+            appid=APPID,
+            mchid=MCHID,
+            api_key=KEY,
+            api_base=server.url,
+            session=requests.Session(),
+            timeout=0.5,
+        )
         with pytest.raises(TransportError):
             gateway.query_order("ANY-ORDER-0006")

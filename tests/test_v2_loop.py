@@ -4,6 +4,7 @@ login -> order -> v2 pay params -> cashier -> signed XML notification -> PAID, i
 types; duplicates (sequential and 20 concurrent) change the order once; refused notifications
 get an XML FAIL and change nothing; a lost notification is caught by querying.
 """
+
 from datetime import timedelta
 
 import pytest
@@ -16,8 +17,10 @@ from server.wechatpay import crypto
 from server.wechatpay.v2 import dict_to_xml, xml_to_dict
 from tests.conftest import wait_for
 
-SUCCESS_REPLY = (b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
-                 b"<return_msg><![CDATA[OK]]></return_msg></xml>")
+SUCCESS_REPLY = (
+    b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
+    b"<return_msg><![CDATA[OK]]></return_msg></xml>"
+)
 
 
 @pytest.fixture(params=["MD5", "HMAC-SHA256"])
@@ -44,20 +47,26 @@ def sandbox_order(stack, out_trade_no):
 
 
 def deliveries(stack, out_trade_no):
-    return requests.get(f"{stack.sandbox}/sandbox/notifications",
-                        params={"out_trade_no": out_trade_no}, timeout=5).json()["notifications"]
+    return requests.get(
+        f"{stack.sandbox}/sandbox/notifications", params={"out_trade_no": out_trade_no}, timeout=5
+    ).json()["notifications"]
 
 
 def db_order(stack, out_trade_no):
     """The order row as stored (read straight from the database: no query to WeChat)."""
-    rows = stack.query("SELECT status, transaction_id, total FROM orders "
-                       "WHERE out_trade_no = :n", n=out_trade_no)
+    rows = stack.query(
+        "SELECT status, transaction_id, total FROM orders WHERE out_trade_no = :n", n=out_trade_no
+    )
     return rows[0]
 
 
 def notify_events(stack):
-    return [tuple(r) for r in stack.query(
-        "SELECT event_type, trade_state FROM payment_events WHERE source = 'notify'")]
+    return [
+        tuple(r)
+        for r in stack.query(
+            "SELECT event_type, trade_state FROM payment_events WHERE source = 'notify'"
+        )
+    ]
 
 
 def new_order(stack):
@@ -71,12 +80,24 @@ def new_order(stack):
 
 def notification(stack, order, **changes):
     """A v2 payment notification for ``order``, signed with the merchant's key (B5)."""
-    fields = {"appid": stack.settings["WECHAT_APPID"], "mch_id": stack.settings["WECHATPAY_MCHID"],
-              "nonce_str": crypto.nonce(), "result_code": "SUCCESS", "return_code": "SUCCESS",
-              "openid": "oAnyone", "is_subscribe": "N", "trade_type": "JSAPI",
-              "bank_type": "OTHERS", "total_fee": order["total"], "cash_fee": order["total"],
-              "fee_type": "CNY", "transaction_id": "4200000000202611220000000001",
-              "out_trade_no": order["out_trade_no"], "time_end": "20261122123005", **changes}
+    fields = {
+        "appid": stack.settings["WECHAT_APPID"],
+        "mch_id": stack.settings["WECHATPAY_MCHID"],
+        "nonce_str": crypto.nonce(),
+        "result_code": "SUCCESS",
+        "return_code": "SUCCESS",
+        "openid": "oAnyone",
+        "is_subscribe": "N",
+        "trade_type": "JSAPI",
+        "bank_type": "OTHERS",
+        "total_fee": order["total"],
+        "cash_fee": order["total"],
+        "fee_type": "CNY",
+        "transaction_id": "4200000000202611220000000001",
+        "out_trade_no": order["out_trade_no"],
+        "time_end": "20261122123005",
+        **changes,
+    }
     if sign_type(stack) != "MD5":
         fields["sign_type"] = sign_type(stack)
     fields["sign"] = crypto.v2_sign(fields, stack.settings["WECHATPAY_API_KEY"], sign_type(stack))
@@ -84,8 +105,12 @@ def notification(stack, order, **changes):
 
 
 def post_notification(stack, body):
-    return requests.post(f"{stack.backend}/api/pay/notify", data=body,
-                         headers={"Content-Type": "text/xml"}, timeout=10)
+    return requests.post(
+        f"{stack.backend}/api/pay/notify",
+        data=body,
+        headers={"Content-Type": "text/xml"},
+        timeout=10,
+    )
 
 
 def assert_refused(response):
@@ -99,6 +124,7 @@ def assert_refused(response):
 
 # --- the loop ----------------------------------------------------------------------------------
 
+
 def test_login_order_pay_notification_paid(v2_stack):
     stack = v2_stack
     auth, created = new_order(stack)
@@ -111,8 +137,11 @@ def test_login_order_pay_notification_paid(v2_stack):
     paid = stack.cashier(created["pay_params"]).json()
     log = wait_for(lambda: [d for d in deliveries(stack, out_trade_no) if d["acknowledged"]])
     assert len(log) == 1 and log[0]["status"] == 200
-    assert db_order(stack, out_trade_no) == ("PAID", paid["transaction_id"],
-                                             created["order"]["total"])
+    assert db_order(stack, out_trade_no) == (
+        "PAID",
+        paid["transaction_id"],
+        created["order"]["total"],
+    )
     assert notify_events(stack) == [("TRANSACTION.SUCCESS", "SUCCESS")]
 
     order = stack.order(auth, created["order"]["id"]).json()["order"]
@@ -125,8 +154,9 @@ def test_a_paid_order_is_not_payable_again(v2_stack):
     auth, created = new_order(stack)
     stack.cashier(created["pay_params"])
     wait_for(lambda: db_order(stack, created["order"]["out_trade_no"])[0] == "PAID")
-    again = requests.post(f"{stack.backend}/api/orders/{created['order']['id']}/pay",
-                          headers=auth, timeout=10)
+    again = requests.post(
+        f"{stack.backend}/api/orders/{created['order']['id']}/pay", headers=auth, timeout=10
+    )
     assert again.status_code == 409 and again.json()["error"]["code"] == "ORDER_NOT_PAYABLE"
 
 
@@ -146,7 +176,7 @@ def test_a_duplicate_notification_is_acknowledged_and_changes_nothing(v2_stack):
     out_trade_no = created["order"]["out_trade_no"]
     stack.cashier(created["pay_params"])
     wait_for(lambda: any(d["acknowledged"] for d in deliveries(stack, out_trade_no)))
-    stack.control(f"notify/{out_trade_no}")     # WeChat sends the same notification again
+    stack.control(f"notify/{out_trade_no}")  # WeChat sends the same notification again
     wait_for(lambda: sum(d["acknowledged"] for d in deliveries(stack, out_trade_no)) == 2)
     assert db_order(stack, out_trade_no)[0] == "PAID"
     assert notify_events(stack) == [("TRANSACTION.SUCCESS", "SUCCESS")]
@@ -156,17 +186,22 @@ def test_twenty_concurrent_copies_change_the_order_once(v2_stack):
     stack = v2_stack
     _, created = new_order(stack)
     out_trade_no = created["order"]["out_trade_no"]
-    stack.control("faults", kind="notify", action="duplicate", copies=20,
-                  out_trade_no=out_trade_no)
+    stack.control("faults", kind="notify", action="duplicate", copies=20, out_trade_no=out_trade_no)
     paid = stack.cashier(created["pay_params"]).json()
     # Every copy is eventually acknowledged (a copy that lost a database race is retried).
-    wait_for(lambda: {d["copy"] for d in deliveries(stack, out_trade_no)
-                      if d["acknowledged"]} == set(range(1, 21)), timeout=30)
+    wait_for(
+        lambda: (
+            {d["copy"] for d in deliveries(stack, out_trade_no) if d["acknowledged"]}
+            == set(range(1, 21))
+        ),
+        timeout=30,
+    )
     assert db_order(stack, out_trade_no)[:2] == ("PAID", paid["transaction_id"])
     assert notify_events(stack) == [("TRANSACTION.SUCCESS", "SUCCESS")]
 
 
 # --- refusals: XML FAIL, nothing changes ---------------------------------------------------------
+
 
 def test_an_amount_mismatch_is_refused(v2_stack):
     stack = v2_stack
@@ -179,8 +214,10 @@ def test_an_amount_mismatch_is_refused(v2_stack):
     assert notify_events(stack) == [("REFUSED.AMOUNT_MISMATCH", "SUCCESS")]
 
 
-@pytest.mark.parametrize("case", ["bad-key", "wrong-sign-type", "other-appid", "unknown-order",
-                                  "json", "xml-bomb", "oversized"])
+@pytest.mark.parametrize(
+    "case",
+    ["bad-key", "wrong-sign-type", "other-appid", "unknown-order", "json", "xml-bomb", "oversized"],
+)
 def test_bad_notifications_are_refused(v2_stack, case):
     stack = v2_stack
     _, created = new_order(stack)
@@ -201,8 +238,10 @@ def test_bad_notifications_are_refused(v2_stack, case):
     elif case == "json":
         body = b'{"id": "x", "event_type": "TRANSACTION.SUCCESS", "resource": {}}'
     elif case == "xml-bomb":
-        body = (b'<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
-                b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;">]><xml><return_code>&c;</return_code></xml>')
+        body = (
+            b'<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
+            b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;">]><xml><return_code>&c;</return_code></xml>'
+        )
     else:
         body = notification(stack, order, attach="x" * (70 * 1024))
     assert_refused(post_notification(stack, body))
@@ -218,8 +257,12 @@ def test_a_tampered_copy_is_refused_then_the_real_one_accepted(v2_stack):
     out_trade_no = created["order"]["out_trade_no"]
     stack.control("faults", kind="notify", action="tamper", out_trade_no=out_trade_no)
     stack.cashier(created["pay_params"])
-    log = wait_for(lambda: [d for d in deliveries(stack, out_trade_no) if d["acknowledged"]]
-                   and deliveries(stack, out_trade_no))
+    log = wait_for(
+        lambda: (
+            [d for d in deliveries(stack, out_trade_no) if d["acknowledged"]]
+            and deliveries(stack, out_trade_no)
+        )
+    )
     assert (log[0]["fault"], log[0]["status"], log[0]["acknowledged"]) == ("tamper", 400, False)
     assert db_order(stack, out_trade_no)[0] == "PAID"
     assert notify_events(stack) == [("TRANSACTION.SUCCESS", "SUCCESS")]
@@ -227,18 +270,24 @@ def test_a_tampered_copy_is_refused_then_the_real_one_accepted(v2_stack):
 
 # --- no notification: querying WeChat (orderquery) --------------------------------------------
 
+
 def test_a_lost_notification_is_found_by_polling_the_order(v2_stack):
     stack = v2_stack
     auth, created = new_order(stack)
     out_trade_no = created["order"]["out_trade_no"]
     stack.control("faults", kind="notify", action="drop", out_trade_no=out_trade_no)
     paid = stack.cashier(created["pay_params"]).json()
-    order = wait_for(lambda: (o := stack.order(auth, created["order"]["id"]).json()["order"])
-                     ["status"] == "PAID" and o)
+    order = wait_for(
+        lambda: (
+            (o := stack.order(auth, created["order"]["id"]).json()["order"])["status"] == "PAID"
+            and o
+        )
+    )
     assert order["transaction_id"] == paid["transaction_id"]
     assert notify_events(stack) == []
-    assert stack.query("SELECT event_type FROM payment_events WHERE source = 'query'") \
-        == [("QUERY.SUCCESS",)]
+    assert stack.query("SELECT event_type FROM payment_events WHERE source = 'query'") == [
+        ("QUERY.SUCCESS",)
+    ]
 
 
 def test_reconcile_and_close_expired_jobs_use_the_v2_gateway(v2_stack):
@@ -253,9 +302,14 @@ def test_reconcile_and_close_expired_jobs_use_the_v2_gateway(v2_stack):
 
     # Make the unpaid order old and expired, then close it (with WeChat first).
     with stack.app.app_context():
-        db.session.execute(update(Order).where(
-            Order.out_trade_no == unpaid_order["order"]["out_trade_no"]).values(
-            created_at=utcnow() - timedelta(hours=1), time_expire=utcnow() - timedelta(minutes=1)))
+        db.session.execute(
+            update(Order)
+            .where(Order.out_trade_no == unpaid_order["order"]["out_trade_no"])
+            .values(
+                created_at=utcnow() - timedelta(hours=1),
+                time_expire=utcnow() - timedelta(minutes=1),
+            )
+        )
         db.session.commit()
     assert "closed 1 of 1" in run("close-expired")
     unpaid_no = unpaid_order["order"]["out_trade_no"]

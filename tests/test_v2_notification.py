@@ -3,7 +3,8 @@
 Notifications are built here the way protocol B5 describes them and signed with the v2
 algorithm (pinned to the official vectors in test_v2_crypto.py).
 """
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,16 +17,29 @@ KEY = "0123456789abcdef0123456789abcdef"
 
 
 def gateway(sign_type="MD5"):
-    return V2Gateway(appid=APPID, mchid=MCHID, api_key=KEY, sign_type=sign_type,
-                     api_base="http://127.0.0.1:9")
+    return V2Gateway(
+        appid=APPID, mchid=MCHID, api_key=KEY, sign_type=sign_type, api_base="http://127.0.0.1:9"
+    )
 
 
 def fields(**changes):
-    base = {"appid": APPID, "mch_id": MCHID, "nonce_str": crypto.nonce(),
-            "result_code": "SUCCESS", "return_code": "SUCCESS", "openid": "o-buyer",
-            "is_subscribe": "N", "trade_type": "JSAPI", "bank_type": "CMC", "total_fee": "2590",
-            "cash_fee": "2590", "fee_type": "CNY", "transaction_id": "4200000001202611221234567890",
-            "out_trade_no": "T20261122000001", "time_end": "20261122123005"}
+    base = {
+        "appid": APPID,
+        "mch_id": MCHID,
+        "nonce_str": crypto.nonce(),
+        "result_code": "SUCCESS",
+        "return_code": "SUCCESS",
+        "openid": "o-buyer",
+        "is_subscribe": "N",
+        "trade_type": "JSAPI",
+        "bank_type": "CMC",
+        "total_fee": "2590",
+        "cash_fee": "2590",
+        "fee_type": "CNY",
+        "transaction_id": "4200000001202611221234567890",
+        "out_trade_no": "T20261122000001",
+        "time_end": "20261122123005",
+    }
     base.update(changes)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -45,18 +59,25 @@ def refused(gw, body):
     return info.value.code
 
 
-@pytest.mark.parametrize("sign_type, field", [("MD5", None), ("MD5", "MD5"),
-                                              ("HMAC-SHA256", None),
-                                              ("HMAC-SHA256", "HMAC-SHA256")])
+@pytest.mark.parametrize(
+    "sign_type, field",
+    [("MD5", None), ("MD5", "MD5"), ("HMAC-SHA256", None), ("HMAC-SHA256", "HMAC-SHA256")],
+)
 def test_accepts_a_correctly_signed_notification(sign_type, field):
     notification = gateway(sign_type).parse_payment_notification({}, signed(sign_type, field))
     assert notification.event_id == "4200000001202611221234567890"
     assert notification.event_type == "TRANSACTION.SUCCESS"
     t = notification.transaction
     assert (t.out_trade_no, t.trade_state, t.total, t.appid, t.mchid, t.openid) == (
-        "T20261122000001", "SUCCESS", 2590, APPID, MCHID, "o-buyer")
+        "T20261122000001",
+        "SUCCESS",
+        2590,
+        APPID,
+        MCHID,
+        "o-buyer",
+    )
     assert t.transaction_id == "4200000001202611221234567890"
-    assert t.success_time == datetime(2026, 11, 22, 4, 30, 5, tzinfo=timezone.utc)
+    assert t.success_time == datetime(2026, 11, 22, 4, 30, 5, tzinfo=UTC)
     assert t.success_time.utcoffset() == timedelta(hours=8)
     assert notification.payload["bank_type"] == "CMC"
 
@@ -103,16 +124,17 @@ def test_refuses_the_wrong_sign_type():
 def test_refuses_a_sign_type_field_that_lies():
     # Signed with MD5 but claims HMAC-SHA256 (and vice versa).
     assert refused(gateway("MD5"), signed("MD5", "HMAC-SHA256")) == "SIGNATURE_INVALID"
-    assert refused(gateway("HMAC-SHA256"),
-                   signed("HMAC-SHA256", "MD5")) == "SIGNATURE_INVALID"
+    assert refused(gateway("HMAC-SHA256"), signed("HMAC-SHA256", "MD5")) == "SIGNATURE_INVALID"
 
 
 def test_refuses_an_unknown_sign_type():
     assert refused(gateway(), signed("MD5", "SHA1")) == "SIGNATURE_INVALID"
 
 
-@pytest.mark.parametrize("name, value", [("total_fee", "1"), ("out_trade_no", "T2"),
-                                         ("result_code", "FAIL"), ("appid", "wx0")])
+@pytest.mark.parametrize(
+    "name, value",
+    [("total_fee", "1"), ("out_trade_no", "T2"), ("result_code", "FAIL"), ("appid", "wx0")],
+)
 def test_refuses_a_tampered_field(name, value):
     data = xml_to_dict(signed(), 65536)
     data[name] = value
@@ -130,23 +152,37 @@ def test_refuses_a_repeated_field_even_if_one_copy_is_signed():
     assert refused(gateway(), body) == "MALFORMED"
 
 
-@pytest.mark.parametrize("body", [b"", b"{\"id\": 1}", b"<xml><return_code>SUCCESS",
-                                  b"<html><body>hi</body></html>", "<xml>\u00e9</xml>"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b'{"id": 1}',
+        b"<xml><return_code>SUCCESS",
+        b"<html><body>hi</body></html>",
+        "<xml>\u00e9</xml>",
+    ],
+)
 def test_refuses_malformed_xml(body):
     assert refused(gateway(), body) == "MALFORMED"
 
 
 def test_refuses_an_xml_bomb():
-    bomb = (b'<?xml version="1.0"?>\n<!DOCTYPE xml [\n<!ENTITY a "aaaaaaaaaa">\n'
-            + b"".join(b'<!ENTITY %c "%s">\n' % (ord("b") + i, (b"&%c;" % (ord("a") + i)) * 10)
-                       for i in range(9))
-            + b"]>\n<xml><return_code>&j;</return_code></xml>")
+    bomb = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE xml [\n<!ENTITY a "aaaaaaaaaa">\n'
+        + b"".join(
+            b'<!ENTITY %c "%s">\n' % (ord("b") + i, (b"&%c;" % (ord("a") + i)) * 10)
+            for i in range(9)
+        )
+        + b"]>\n<xml><return_code>&j;</return_code></xml>"
+    )
     assert refused(gateway(), bomb) == "MALFORMED"
 
 
 def test_refuses_an_external_entity():
-    body = (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-            b"<xml><return_code>&x;</return_code></xml>")
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<xml><return_code>&x;</return_code></xml>"
+    )
     assert refused(gateway(), body) == "MALFORMED"
 
 
@@ -172,10 +208,18 @@ def test_refuses_a_notification_whose_return_code_is_fail():
     assert refused(gateway(), signed(return_code="FAIL")) == "NOT_SUCCESS"
 
 
-@pytest.mark.parametrize("changes", [{"total_fee": "25.90"}, {"total_fee": None},
-                                     {"total_fee": "-1"}, {"transaction_id": None},
-                                     {"out_trade_no": None}, {"time_end": "2026-11-22"},
-                                     {"fee_type": "USD"}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"total_fee": "25.90"},
+        {"total_fee": None},
+        {"total_fee": "-1"},
+        {"transaction_id": None},
+        {"out_trade_no": None},
+        {"time_end": "2026-11-22"},
+        {"fee_type": "USD"},
+    ],
+)
 def test_refuses_signed_but_malformed_content(changes):
     assert refused(gateway(), signed(**changes)) == "MALFORMED"
 
@@ -184,12 +228,16 @@ def test_replies_are_the_documented_xml():
     gw = gateway()
     ok = gw.notification_reply(True)
     assert ok.status == 200 and ok.content_type == "application/xml"
-    assert ok.body == (b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
-                       b"<return_msg><![CDATA[OK]]></return_msg></xml>")
+    assert ok.body == (
+        b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
+        b"<return_msg><![CDATA[OK]]></return_msg></xml>"
+    )
     fail = gw.notification_reply(False, "amount ]]> mismatch")
     assert fail.status == 400 and fail.content_type == "application/xml"
-    assert xml_to_dict(fail.body, 4096) == {"return_code": "FAIL",
-                                            "return_msg": "amount ]]> mismatch"}
+    assert xml_to_dict(fail.body, 4096) == {
+        "return_code": "FAIL",
+        "return_msg": "amount ]]> mismatch",
+    }
 
 
 def test_a_signed_report_of_a_failed_payment_is_understood_not_refused():

@@ -3,6 +3,7 @@
 /api/refund/notify, and the order shows REFUNDED. Duplicates apply once; undecryptable, foreign
 and unknown notifications change nothing.
 """
+
 import pytest
 import requests
 
@@ -10,8 +11,15 @@ from sandbox.tls import server_context
 from server.wechatpay import crypto
 from server.wechatpay.v2 import dict_to_xml, xml_to_dict
 from tests.conftest import wait_for
-from tests.refund_helpers import (COFFEE, order_status, paid_order, place_refund,
-                                  refund_statuses, wait_refund, wechat_refunds)
+from tests.refund_helpers import (
+    COFFEE,
+    order_status,
+    paid_order,
+    place_refund,
+    refund_statuses,
+    wait_refund,
+    wechat_refunds,
+)
 from tests.test_deploy import make_tls
 
 SECAPI_REFUND = "/secapi/pay/refund"
@@ -23,36 +31,55 @@ def v2_stack(make_stack, sign_type):
 
 
 def refund_events(stack):
-    return stack.query("SELECT event_type FROM payment_events WHERE source = 'notify' "
-                       "AND refund_id IS NOT NULL ORDER BY id")
+    return stack.query(
+        "SELECT event_type FROM payment_events WHERE source = 'notify' "
+        "AND refund_id IS NOT NULL ORDER BY id"
+    )
 
 
 def delivered(stack, out_trade_no, count):
     """The refund notification attempts the simulator logged (v2 logs the refund_id), once
     there are ``count`` (an attempt is logged when the simulator has read the reply)."""
+
     def attempts():
-        found = [d for d in stack.notifications()
-                 if d["out_trade_no"] == out_trade_no and d["event_id"].startswith("50")]
+        found = [
+            d
+            for d in stack.notifications()
+            if d["out_trade_no"] == out_trade_no and d["event_id"].startswith("50")
+        ]
         return found if len(found) >= count else None
+
     return wait_for(attempts)
 
 
 def post_notify(stack, body):
-    response = requests.post(f"{stack.backend}/api/refund/notify", data=body,
-                             headers={"Content-Type": "text/xml"})
+    response = requests.post(
+        f"{stack.backend}/api/refund/notify", data=body, headers={"Content-Type": "text/xml"}
+    )
     return response.status_code, xml_to_dict(response.content, 65536)["return_code"]
 
 
 def v2_notification(stack, order, refund, api_key=None, **changes):
     """A v2 refund notification as WeChat builds it (by hand: no simulator code)."""
-    info = {"transaction_id": order["transaction_id"], "out_trade_no": order["out_trade_no"],
-            "refund_id": refund.get("refund_id") or "50300000000000000000000000009",
-            "out_refund_no": refund["out_refund_no"], "total_fee": str(COFFEE),
-            "refund_fee": str(refund["amount"]), "refund_status": "SUCCESS",
-            "success_time": "2026-12-01 20:00:00", "refund_recv_accout": "支付用户零钱",
-            "refund_account": "REFUND_SOURCE_UNSETTLED_FUNDS", "refund_request_source": "API"}
-    envelope = {"return_code": "SUCCESS", "appid": stack.settings["WECHAT_APPID"],
-                "mch_id": stack.settings["WECHATPAY_MCHID"], "nonce_str": crypto.nonce()}
+    info = {
+        "transaction_id": order["transaction_id"],
+        "out_trade_no": order["out_trade_no"],
+        "refund_id": refund.get("refund_id") or "50300000000000000000000000009",
+        "out_refund_no": refund["out_refund_no"],
+        "total_fee": str(COFFEE),
+        "refund_fee": str(refund["amount"]),
+        "refund_status": "SUCCESS",
+        "success_time": "2026-12-01 20:00:00",
+        "refund_recv_accout": "支付用户零钱",
+        "refund_account": "REFUND_SOURCE_UNSETTLED_FUNDS",
+        "refund_request_source": "API",
+    }
+    envelope = {
+        "return_code": "SUCCESS",
+        "appid": stack.settings["WECHAT_APPID"],
+        "mch_id": stack.settings["WECHATPAY_MCHID"],
+        "nonce_str": crypto.nonce(),
+    }
     envelope.update({k: v for k, v in changes.items() if k in envelope})
     info.update({k: v for k, v in changes.items() if k in info})
     plaintext = b"<root>" + dict_to_xml(info)[5:-6] + b"</root>"
@@ -65,7 +92,7 @@ def test_partial_refunds_then_refunded_through_v2_notifications(v2_stack):
     first = place_refund(v2_stack, order["id"], 500, reason="少了一杯")
     # PROCESSING when WeChat answered, or already SUCCESS if its notification was quicker.
     assert first["status"] in ("PROCESSING", "SUCCESS") and first["refund_id"].startswith("50")
-    wait_refund(v2_stack, first["out_refund_no"], "SUCCESS")   # the v2 notification
+    wait_refund(v2_stack, first["out_refund_no"], "SUCCESS")  # the v2 notification
     shown = v2_stack.order(auth, order["id"]).json()["order"]
     assert (shown["status"], shown["refunded"]) == ("PAID", 500)
 
@@ -77,22 +104,27 @@ def test_partial_refunds_then_refunded_through_v2_notifications(v2_stack):
     assert shown["refunds"][0]["user_received_account"] == "支付用户零钱"
     assert refund_events(v2_stack) == [("REFUND.SUCCESS",), ("REFUND.SUCCESS",)]
     # Each notification was acknowledged at the first attempt, with v2's SUCCESS XML.
-    assert [d["acknowledged"] for d in delivered(v2_stack, order["out_trade_no"], 2)] == \
-        [True, True]
+    assert [d["acknowledged"] for d in delivered(v2_stack, order["out_trade_no"], 2)] == [
+        True,
+        True,
+    ]
 
 
 def test_duplicated_notifications_apply_once(v2_stack):
     _, order = paid_order(v2_stack)
-    v2_stack.control("faults", kind="notify", action="duplicate", copies=4,
-                     out_trade_no=order["out_trade_no"])
+    v2_stack.control(
+        "faults", kind="notify", action="duplicate", copies=4, out_trade_no=order["out_trade_no"]
+    )
     refund = place_refund(v2_stack, order["id"], COFFEE)
     assert all(d["acknowledged"] for d in delivered(v2_stack, order["out_trade_no"], 4))
     assert refund_statuses(v2_stack, order["id"]) == ["SUCCESS"]
     assert order_status(v2_stack, order["id"]) == "REFUNDED"
     assert refund_events(v2_stack) == [("REFUND.SUCCESS",)]
     # WeChat resending it later is acknowledged and still recorded once.
-    refund = {**refund, "refund_id": wechat_refunds(v2_stack, order["out_trade_no"])[0][
-        "refund_id"]}
+    refund = {
+        **refund,
+        "refund_id": wechat_refunds(v2_stack, order["out_trade_no"])[0]["refund_id"],
+    }
     assert post_notify(v2_stack, v2_notification(v2_stack, order, refund)) == (200, "SUCCESS")
     assert refund_events(v2_stack) == [("REFUND.SUCCESS",)]
 
@@ -102,10 +134,10 @@ def test_refused_notifications_change_nothing(v2_stack):
     v2_stack.control("faults", kind="refund", status="PROCESSING")
     refund = place_refund(v2_stack, order["id"], COFFEE)
     refusals = [
-        v2_notification(v2_stack, order, refund, api_key="k" * 32),        # not our key
+        v2_notification(v2_stack, order, refund, api_key="k" * 32),  # not our key
         v2_notification(v2_stack, order, refund, appid="wx0000000000000000"),
-        v2_notification(v2_stack, order, refund, out_refund_no="RNOTOURS0001"),   # unknown
-        v2_notification(v2_stack, order, refund, refund_fee="1"),          # contradicts ours
+        v2_notification(v2_stack, order, refund, out_refund_no="RNOTOURS0001"),  # unknown
+        v2_notification(v2_stack, order, refund, refund_fee="1"),  # contradicts ours
         b"<xml><return_code>SUCCESS</return_code></xml>",
         b"not xml",
     ]
@@ -114,18 +146,20 @@ def test_refused_notifications_change_nothing(v2_stack):
     assert refund_statuses(v2_stack, order["id"]) == ["PROCESSING"]
     assert order_status(v2_stack, order["id"]) == "PAID"
     # The two that decrypt (so come from WeChat) but do not match are kept for a person.
-    assert v2_stack.query("SELECT event_type FROM payment_events WHERE source = 'notify' "
-                          "AND event_type LIKE 'REFUSED.%' ORDER BY id") == \
-        [("REFUSED.REFUND_NOT_FOUND",), ("REFUSED.AMOUNT_MISMATCH",)]
+    assert v2_stack.query(
+        "SELECT event_type FROM payment_events WHERE source = 'notify' "
+        "AND event_type LIKE 'REFUSED.%' ORDER BY id"
+    ) == [("REFUSED.REFUND_NOT_FOUND",), ("REFUSED.AMOUNT_MISMATCH",)]
 
     # The simulator's own bad copy (encrypted with another key) is refused; the real one is not.
-    v2_stack.control("faults", kind="notify", action="tamper",
-                     out_trade_no=order["out_trade_no"])
+    v2_stack.control("faults", kind="notify", action="tamper", out_trade_no=order["out_trade_no"])
     v2_stack.control(f"refunds/{refund['out_refund_no']}", status="SUCCESS")
     wait_refund(v2_stack, refund["out_refund_no"], "SUCCESS")
     attempts = delivered(v2_stack, order["out_trade_no"], 2)
-    assert [(d["fault"], d["status"], d["acknowledged"]) for d in attempts] == \
-        [("tamper", 400, False), (None, 200, True)]
+    assert [(d["fault"], d["status"], d["acknowledged"]) for d in attempts] == [
+        ("tamper", 400, False),
+        (None, 200, True),
+    ]
     assert refund_events(v2_stack)[-1] == ("REFUND.SUCCESS",)
 
 
@@ -134,14 +168,14 @@ def test_change_and_refundclose_notifications(v2_stack, status):
     _, order = paid_order(v2_stack)
     v2_stack.control("faults", kind="refund", status=status)
     refund = place_refund(v2_stack, order["id"], COFFEE)
-    wait_refund(v2_stack, refund["out_refund_no"], status)   # told as CHANGE / REFUNDCLOSE
+    wait_refund(v2_stack, refund["out_refund_no"], status)  # told as CHANGE / REFUNDCLOSE
     assert refund_events(v2_stack) == [(f"REFUND.{status}",)]
     assert order_status(v2_stack, order["id"]) == "PAID"
 
 
 def test_a_timeout_is_retried_with_the_same_out_refund_no(v2_stack):
     _, order = paid_order(v2_stack)
-    v2_stack.control("faults", kind="api", path=SECAPI_REFUND, delay=3)   # > the 2 s timeout
+    v2_stack.control("faults", kind="api", path=SECAPI_REFUND, delay=3)  # > the 2 s timeout
     v2_stack.control("faults", kind="notify", action="drop")
     pending = place_refund(v2_stack, order["id"], 700)
     assert pending["status"] == "PENDING"
@@ -169,8 +203,14 @@ def test_processing_refunds_are_settled_by_refundquery(v2_stack):
 
 def test_notenough_is_a_definite_refusal(v2_stack):
     _, order = paid_order(v2_stack)
-    v2_stack.control("faults", kind="api", path=SECAPI_REFUND, status=200, code="NOTENOUGH",
-                     message="基本账户余额不足，请充值后重新发起")
+    v2_stack.control(
+        "faults",
+        kind="api",
+        path=SECAPI_REFUND,
+        status=200,
+        code="NOTENOUGH",
+        message="基本账户余额不足，请充值后重新发起",
+    )
     failed = place_refund(v2_stack, order["id"], 100)
     assert (failed["status"], failed["error_code"]) == ("FAILED", "NOT_ENOUGH")
     assert wechat_refunds(v2_stack, order["out_trade_no"]) == []
@@ -190,6 +230,6 @@ def test_a_refund_through_the_backend_over_mutual_tls(mtls_stack):
     assert mtls_stack.sandbox.startswith("https://")
     auth, order = paid_order(mtls_stack)
     refund = place_refund(mtls_stack, order["id"], COFFEE)
-    assert refund["refund_id"].startswith("50")   # /secapi/ took the client certificate
+    assert refund["refund_id"].startswith("50")  # /secapi/ took the client certificate
     wait_refund(mtls_stack, refund["out_refund_no"], "SUCCESS")
     assert mtls_stack.order(auth, order["id"]).json()["order"]["status"] == "REFUNDED"

@@ -1,4 +1,5 @@
 """Mini-program login and our own expiring, revocable API tokens."""
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -37,7 +38,8 @@ def login():
         session = login_client().code2session(code)
     except ApiError as exc:
         status, error_code, message = LOGIN_ERRORS.get(
-            exc.code, (502, "WECHAT_ERROR", "WeChat refused the login"))
+            exc.code, (502, "WECHAT_ERROR", "WeChat refused the login")
+        )
         current_app.logger.warning("jscode2session failed: errcode %s", exc.code)
         raise HttpError(status, error_code, message, wechat_errcode=exc.code) from None
     except TransportError as exc:
@@ -48,10 +50,14 @@ def login():
     token = secrets.token_urlsafe(32)
     ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
     # The user's expired tokens go as a new one comes, so the table stays small.
-    db.session.execute(db.delete(AuthToken).where(AuthToken.user_id == user.id,
-                                                  AuthToken.expires_at <= utcnow()))
-    db.session.add(AuthToken(token_hash=_hash(token), user_id=user.id,
-                             expires_at=utcnow() + timedelta(seconds=ttl)))
+    db.session.execute(
+        db.delete(AuthToken).where(AuthToken.user_id == user.id, AuthToken.expires_at <= utcnow())
+    )
+    db.session.add(
+        AuthToken(
+            token_hash=_hash(token), user_id=user.id, expires_at=utcnow() + timedelta(seconds=ttl)
+        )
+    )
     db.session.commit()
     return jsonify({"token": token, "expires_in": ttl, "user": {"id": user.id}})
 
@@ -95,9 +101,15 @@ def login_required(view):
     def wrapper(*args, **kwargs):
         token = _bearer_token()
         # The token and its user in one query.
-        record = db.session.execute(
-            db.select(User, AuthToken.expires_at).join(AuthToken, AuthToken.user_id == User.id)
-            .where(AuthToken.token_hash == _hash(token))).first() if token else None
+        record = (
+            db.session.execute(
+                db.select(User, AuthToken.expires_at)
+                .join(AuthToken, AuthToken.user_id == User.id)
+                .where(AuthToken.token_hash == _hash(token))
+            ).first()
+            if token
+            else None
+        )
         if record is None or as_utc(record.expires_at) <= utcnow():
             raise HttpError(401, "UNAUTHORIZED", "log in again")
         g.user = record.User

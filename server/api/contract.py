@@ -4,6 +4,7 @@ It is a static document, edited by hand when an endpoint changes: the tests chec
 response they see against it (tests/contract.py) and fuzz the live API with it
 (tests/test_fuzz.py), so it cannot drift from the code unnoticed.
 """
+
 from pathlib import Path
 
 from flask import Blueprint, current_app

@@ -3,6 +3,7 @@
 werkzeug's ``int`` converter matches with ``\\d``, which in Python also accepts full-width and
 other Unicode digits ("/api/orders/１"); ids in our URLs are ASCII digits only.
 """
+
 from werkzeug.routing import IntegerConverter
 
 

@@ -8,6 +8,7 @@ settings know.
 - ``shipping.merchant_id``: WeChat's confirm-receipt component (``wx.openBusinessView``,
   ``weappOrderConfirm``) needs the merchant id next to out_trade_no and transaction_id.
 """
+
 from datetime import timedelta
 
 from flask import current_app
@@ -19,8 +20,7 @@ def order_json(order):
     config = current_app.config
     body = order.to_json()
     until = None
-    if (order.status == Order.PAID and order.paid_at
-            and config["REFUND_REQUESTS_ENABLED"] == "true"):
+    if order.status == Order.PAID and order.paid_at and config["REFUND_REQUESTS_ENABLED"] == "true":
         window = timedelta(days=int(config["REFUND_REQUEST_WINDOW_DAYS"]))
         until = (as_utc(order.paid_at) + window).isoformat()
     body["refund_request_until"] = until

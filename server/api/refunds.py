@@ -4,6 +4,7 @@
 
 ``GET /api/orders/<id>`` shows the order's requests and refunds (``Order.to_json``).
 """
+
 from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify
@@ -17,8 +18,12 @@ from .validation import json_object, string_field
 
 bp = Blueprint("refund_requests", __name__)
 
-STATUS = {"REFUNDS_DISABLED": 403, "REQUEST_ALREADY_PENDING": 409,
-          "REFUND_WINDOW_PASSED": 409, "ORDER_NOT_REFUNDABLE": 409}
+STATUS = {
+    "REFUNDS_DISABLED": 403,
+    "REQUEST_ALREADY_PENDING": 409,
+    "REFUND_WINDOW_PASSED": 409,
+    "ORDER_NOT_REFUNDABLE": 409,
+}
 
 
 @bp.post("/api/orders/<id:order_id>/refund-request")
@@ -29,14 +34,16 @@ def request_refund(order_id):
     config = current_app.config
     try:
         if config["REFUND_REQUESTS_ENABLED"] != "true":
-            raise refunds.RefundError("REFUNDS_DISABLED",
-                                      "this shop takes refund requests by other means")
+            raise refunds.RefundError(
+                "REFUNDS_DISABLED", "this shop takes refund requests by other means"
+            )
         request = refunds.request_refund(
-            order, g.user, reason,
-            window=timedelta(days=int(config["REFUND_REQUEST_WINDOW_DAYS"])))
+            order, g.user, reason, window=timedelta(days=int(config["REFUND_REQUEST_WINDOW_DAYS"]))
+        )
     except refunds.RefundError as exc:
-        raise HttpError(STATUS.get(exc.code, 409), exc.code, exc.message,
-                        order_id=order_id) from None
+        raise HttpError(
+            STATUS.get(exc.code, 409), exc.code, exc.message, order_id=order_id
+        ) from None
     current_app.logger.info("refund request %s for order %s", request.id, order_id)
     order = _own_order(order_id)
     return jsonify({"refund_request": request.to_json(), "order": order_json(order)}), 201

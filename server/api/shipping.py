@@ -2,6 +2,7 @@
 component (``wx.openBusinessView``, businessType ``weappOrderConfirm``), the page asks the
 backend to look the order up with WeChat. The component's success is only a hint, like
 ``wx.requestPayment``'s: the order changes only on what get_order (or a push) says."""
+
 from flask import Blueprint, jsonify
 
 from .. import shipping
@@ -24,6 +25,10 @@ def sync_shipping(order_id):
     try:
         shipping.refresh(order, api=miniprogram_api())
     except (ApiError, TransportError) as exc:
-        raise HttpError(503, "WECHAT_UNAVAILABLE", "WeChat did not answer; try again shortly",
-                        wechat_code=exc.code) from None
+        raise HttpError(
+            503,
+            "WECHAT_UNAVAILABLE",
+            "WeChat did not answer; try again shortly",
+            wechat_code=exc.code,
+        ) from None
     return jsonify({"order": order_json(order)})

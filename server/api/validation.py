@@ -5,6 +5,7 @@
 even with ``silent=True``, and it accepts strings with lone UTF-16 surrogates (``"\\ud800"``),
 which cannot be encoded as UTF-8 and fail later in the database or an outbound call.
 """
+
 import json
 
 from flask import current_app, request
@@ -33,14 +34,18 @@ def json_object():
 def string_field(body, name, max_length):
     value = body.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-        raise HttpError(400, "INVALID_REQUEST", f"'{name}' must be a non-empty string of at "
-                        f"most {max_length} characters")
+        raise HttpError(
+            400,
+            "INVALID_REQUEST",
+            f"'{name}' must be a non-empty string of at most {max_length} characters",
+        )
     return value.strip()
 
 
 def int_field(body, name, minimum, maximum):
     value = body.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise HttpError(400, "INVALID_REQUEST",
-                        f"'{name}' must be a whole number from {minimum} to {maximum}")
+        raise HttpError(
+            400, "INVALID_REQUEST", f"'{name}' must be a whole number from {minimum} to {maximum}"
+        )
     return value

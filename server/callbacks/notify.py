@@ -4,6 +4,7 @@ The gateway verifies and decrypts; ``payments.apply_transaction`` records the ev
 the order once. Every refusal changes nothing and answers so that WeChat retries; an event
 already applied is acknowledged, so WeChat stops.
 """
+
 import logging
 
 from flask import Blueprint, current_app, request
@@ -30,15 +31,22 @@ def payment_notification():
             notification.transaction,
             appid=current_app.config["WECHAT_APPID"],
             mchid=current_app.config["WECHATPAY_MCHID"],
-            source="notify", dedupe_key=f"notify:{gw.api_version}:{notification.event_id}",
-            event_type=notification.event_type, payload=notification.payload)
+            source="notify",
+            dedupe_key=f"notify:{gw.api_version}:{notification.event_id}",
+            event_type=notification.event_type,
+            payload=notification.payload,
+        )
     except (NotificationError, payments.PaymentMismatch) as exc:
         # Logged without the body: it may carry the payer's openid.
         log.warning("payment notification refused: %s (%s)", exc.code, exc)
         return _reply(gw.notification_reply(False, exc.code))
     # "paid" is logged where the order changes; the rest changes nothing.
-    log.debug("payment notification %s for %s: %s", notification.event_id,
-              notification.transaction.out_trade_no, outcome)
+    log.debug(
+        "payment notification %s for %s: %s",
+        notification.event_id,
+        notification.transaction.out_trade_no,
+        outcome,
+    )
     return _reply(gw.notification_reply(True))
 
 
@@ -57,5 +65,6 @@ def _read_body():
 
 
 def _reply(reply):
-    return current_app.response_class(reply.body, status=reply.status,
-                                      content_type=reply.content_type)
+    return current_app.response_class(
+        reply.body, status=reply.status, content_type=reply.content_type
+    )

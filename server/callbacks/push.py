@@ -6,6 +6,7 @@ the EncodingAESKey (``WECHAT_PUSH_AES_KEY``; required in production). A push is 
 however often WeChat resends it (``shipping.apply_push`` records it under a unique key);
 forged, stale, undecryptable or misaddressed pushes are refused and change nothing.
 """
+
 import json
 import logging
 import time
@@ -42,10 +43,20 @@ def receive():
         encrypted = body.get("Encrypt")
         if not isinstance(encrypted, str):
             raise HttpError(400, "PUSH_NOT_ENCRYPTED", "the secure mode expects an Encrypt field")
-        _checked(push.check_signature, request.args.get("msg_signature"), token, timestamp,
-                 nonce, encrypted)
-        plain = _checked(push.decrypt, push.aes_key(config["WECHAT_PUSH_AES_KEY"]), encrypted,
-                         config["WECHAT_APPID"])
+        _checked(
+            push.check_signature,
+            request.args.get("msg_signature"),
+            token,
+            timestamp,
+            nonce,
+            encrypted,
+        )
+        plain = _checked(
+            push.decrypt,
+            push.aes_key(config["WECHAT_PUSH_AES_KEY"]),
+            encrypted,
+            config["WECHAT_APPID"],
+        )
         body = _parse(plain)
     else:
         _checked(push.check_signature, request.args.get("signature"), token, timestamp, nonce)
@@ -63,8 +74,12 @@ def _token():
 
 def _fresh_timestamp():
     value = request.args.get("timestamp", "")
-    if not value.isascii() or not value.isdigit() or len(value) > 12 or \
-            abs(time.time() - int(value)) > MAX_AGE_SECONDS:
+    if (
+        not value.isascii()
+        or not value.isdigit()
+        or len(value) > 12
+        or abs(time.time() - int(value)) > MAX_AGE_SECONDS
+    ):
         raise HttpError(401, "PUSH_STALE", "the push timestamp is missing or too old")
     return value
 
@@ -80,7 +95,7 @@ def _checked(check, *args):
 def _json_body():
     if (request.content_length or 0) > MAX_PUSH_BYTES:
         raise HttpError(413, "BODY_TOO_LARGE", "the push is too large")
-    return _parse(request.get_data(cache=False)[:MAX_PUSH_BYTES + 1])
+    return _parse(request.get_data(cache=False)[: MAX_PUSH_BYTES + 1])
 
 
 def _parse(raw):
@@ -89,6 +104,10 @@ def _parse(raw):
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
-        raise HttpError(400, "INVALID_PUSH", "the push must be a JSON object (set the data "
-                        "format to JSON in the mini program's admin)")
+        raise HttpError(
+            400,
+            "INVALID_PUSH",
+            "the push must be a JSON object (set the data "
+            "format to JSON in the mini program's admin)",
+        )
     return body

@@ -4,6 +4,7 @@ As with payments: the gateway verifies and decrypts, ``refunds.apply_refund_resu
 the event and moves the refund once. A refusal changes nothing and answers so that WeChat
 retries; a message applied before is acknowledged, so WeChat stops.
 """
+
 import logging
 
 from flask import Blueprint, request
@@ -23,13 +24,20 @@ def refund_notification():
     try:
         notification = gw.parse_refund_notification(request.headers, _read_body())
         outcome = refunds.apply_refund_result(
-            notification.refund, source="notify",
+            notification.refund,
+            source="notify",
             dedupe_key=f"refund-notify:{gw.api_version}:{notification.event_id}",
-            event_type=notification.event_type, payload=notification.payload)
+            event_type=notification.event_type,
+            payload=notification.payload,
+        )
     except (NotificationError, refunds.RefundMismatch) as exc:
         # Logged without the body: it may carry the payer's account.
         log.warning("refund notification refused: %s (%s)", exc.code, exc)
         return _reply(gw.notification_reply(False, exc.code))
-    log.info("refund notification %s for %s: %s", notification.event_id,
-             notification.refund.out_refund_no, outcome)
+    log.info(
+        "refund notification %s for %s: %s",
+        notification.event_id,
+        notification.refund.out_refund_no,
+        outcome,
+    )
     return _reply(gw.notification_reply(True))

@@ -6,6 +6,7 @@ ending after CONSOLE_SESSION_SECONDS without a request). Every POST carries a CS
 money and the catalogue (``role_required("admin")``). Actions call the same domain functions
 as the CLI and the API, and each is written to the audit log.
 """
+
 from datetime import timedelta
 from functools import wraps
 
@@ -19,8 +20,9 @@ from ..extensions import csrf, login_manager
 from ..staff import load_session_user
 from ..wechatpay.checks import encodes_as_utf8
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static")
+bp = Blueprint(
+    "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
+)
 
 __all__ = ["bp", "init_app", "login_required", "role_required", "audit"]
 
@@ -48,8 +50,10 @@ def init_app(app):
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)  # the login rate limit is server/ratelimits.py's, like the API's
     from . import auth, bills_views, refund_views, shipping_views, views  # noqa: F401 (routes)
+
     app.register_blueprint(bp)
     from .cli import staff_cli
+
     app.cli.add_command(staff_cli)
 
 
@@ -67,53 +71,69 @@ class ConsoleOnlySessions(SecureCookieSessionInterface):
 @bp.before_request
 def _guard():
     """Refuse before any view runs: an unauthenticated POST, then a bad CSRF token."""
-    if request.method == "POST" and request.endpoint != "console.login" \
-            and not current_user.is_authenticated:
+    if (
+        request.method == "POST"
+        and request.endpoint != "console.login"
+        and not current_user.is_authenticated
+    ):
         flash("Your session has ended. Log in again; nothing was changed.", "error")
         return redirect(url_for("console.login"))
     if request.method == "POST":
         csrf.protect()
         if not encodes_as_utf8(list(request.form.values())):
             # NUL or broken Unicode: no column can store it (PostgreSQL refuses NUL).
-            return render_template("console/error.html", title="Bad input",
-                                   message="The form has characters that cannot be stored. "
-                                           "Nothing was changed."), 400
+            return render_template(
+                "console/error.html",
+                title="Bad input",
+                message="The form has characters that cannot be stored. Nothing was changed.",
+            ), 400
 
 
 def role_required(role):
     """Only staff with ``role`` (admins may do everything); others get 403, nothing changes."""
+
     def decorate(view):
         @wraps(view)
         @login_required
         def wrapped(*args, **kwargs):
             if current_user.role != role and not current_user.is_admin:
                 audit("denied", request.path, {"needs": role, "method": request.method})
-                return render_template("console/error.html", title="Not allowed",
-                                       message=f"This needs the {role} role. Nothing was "
-                                               "changed."), 403
+                return render_template(
+                    "console/error.html",
+                    title="Not allowed",
+                    message=f"This needs the {role} role. Nothing was changed.",
+                ), 403
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorate
 
 
 @bp.errorhandler(CSRFError)
 def _csrf_error(exc):
-    return render_template("console/error.html", title="Form expired",
-                           message="The form was missing its security token or it had expired. "
-                                   "Nothing was changed; reload the page and try again."), 400
+    return render_template(
+        "console/error.html",
+        title="Form expired",
+        message="The form was missing its security token or it had expired. "
+        "Nothing was changed; reload the page and try again.",
+    ), 400
 
 
 @bp.errorhandler(404)
 def _not_found(exc):
-    return render_template("console/error.html", title="Not found",
-                           message="There is nothing at this address."), 404
+    return render_template(
+        "console/error.html", title="Not found", message="There is nothing at this address."
+    ), 404
 
 
 @bp.errorhandler(429)
 def _too_many(exc):
-    return render_template("console/error.html", title="Too many attempts",
-                           message="Too many login attempts from this address. Wait a minute "
-                                   "and try again."), 429
+    return render_template(
+        "console/error.html",
+        title="Too many attempts",
+        message="Too many login attempts from this address. Wait a minute and try again.",
+    ), 429
 
 
 def audit(action, target=None, details=None):

@@ -1,5 +1,6 @@
 """Logging in and out. Failed logins are rate-limited per address (Flask-Limiter) and counted
 per account, which locks for a while after CONSOLE_LOCKOUT_FAILURES in a row."""
+
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -22,12 +23,19 @@ def login():
     if form.validate_on_submit():
         try:
             user = staff.authenticate(
-                form.email.data, form.password.data,
+                form.email.data,
+                form.password.data,
                 max_failures=int(current_app.config["CONSOLE_LOCKOUT_FAILURES"]),
-                lockout=timedelta(minutes=int(current_app.config["CONSOLE_LOCKOUT_MINUTES"])))
+                lockout=timedelta(minutes=int(current_app.config["CONSOLE_LOCKOUT_MINUTES"])),
+            )
         except staff.StaffError as exc:
-            record(form.email.data.strip().lower()[:255], "login.failed", None,
-                   {"code": exc.code}, request.remote_addr)
+            record(
+                form.email.data.strip().lower()[:255],
+                "login.failed",
+                None,
+                {"code": exc.code},
+                request.remote_addr,
+            )
             flash(str(exc).capitalize() + ".", "error")
             return render_template("console/login.html", form=form), 401
         session.clear()  # a fresh session (and CSRF token) for the logged-in user
@@ -40,8 +48,13 @@ def login():
 
 def _safe_next(target):
     """Only a path inside the console: never another site (an open redirect)."""
-    if target and target.startswith("/console/") and not urlsplit(target).netloc \
-            and not target.startswith("//") and "\\" not in target:
+    if (
+        target
+        and target.startswith("/console/")
+        and not urlsplit(target).netloc
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return url_for("console.overview")
 

@@ -2,10 +2,10 @@
 against WeChat's bill), its differences, resolving one with a note, the bill as CSV, and
 running a day again. The same functions as ``flask bills``; the console asks, shows and
 records who did it."""
+
 from datetime import timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, \
-    url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import bills
@@ -47,17 +47,23 @@ def reconciliation():
     open_counts = {}
     for diff in bills.open_differences():
         open_counts[diff.run_id] = open_counts.get(diff.run_id, 0) + 1
-    return render_template("console/reconciliation.html", runs=runs, open_counts=open_counts,
-                           form=form, today=today)
+    return render_template(
+        "console/reconciliation.html", runs=runs, open_counts=open_counts, form=form, today=today
+    )
 
 
 @bp.get("/reconciliation/<int(max=2147483647):run_id>")
 @login_required
 def reconciliation_run(run_id):
     run = _run_or_404(run_id)
-    return render_template("console/reconciliation_run.html", run=run,
-                           differences=bills.run_differences(run.id), kinds=DIFFERENCE_KINDS,
-                           form=NoteForm(), rerun=ReconcileForm(formdata=None, day=run.day))
+    return render_template(
+        "console/reconciliation_run.html",
+        run=run,
+        differences=bills.run_differences(run.id),
+        kinds=DIFFERENCE_KINDS,
+        form=NoteForm(),
+        rerun=ReconcileForm(formdata=None, day=run.day),
+    )
 
 
 @bp.get("/reconciliation/<int(max=2147483647):run_id>/bill.csv")
@@ -69,8 +75,13 @@ def reconciliation_csv(run_id):
     except bills.BillError as exc:
         flash(f"No CSV: {exc.message}.", "error")
         return redirect(url_for("console.reconciliation_run", run_id=run.id))
-    return Response(text.encode("utf-8"), mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=tradebill-{run.day.isoformat()}.csv"})
+    return Response(
+        text.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename=tradebill-{run.day.isoformat()}.csv"
+        },
+    )
 
 
 @bp.post("/reconciliation/differences/<int(max=2147483647):diff_id>/resolve")
@@ -84,13 +95,20 @@ def resolve_difference(diff_id):
     except bills.BillError as exc:
         if exc.code == "DIFFERENCE_NOT_FOUND":
             abort(404)
-        flash({"NOTE_REQUIRED": "Write a note saying what was done about this difference.",
-               "ALREADY_RESOLVED": "Someone resolved this difference already."}.get(
-                   exc.code, f"Not resolved: {exc.message}."), "error")
+        flash(
+            {
+                "NOTE_REQUIRED": "Write a note saying what was done about this difference.",
+                "ALREADY_RESOLVED": "Someone resolved this difference already.",
+            }.get(exc.code, f"Not resolved: {exc.message}."),
+            "error",
+        )
         diff = None
     else:
-        audit("bill_difference.resolve", f"bill_difference:{diff.id}",
-              {"kind": diff.kind, "day": diff.run.day.isoformat(), "note": diff.note})
+        audit(
+            "bill_difference.resolve",
+            f"bill_difference:{diff.id}",
+            {"kind": diff.kind, "day": diff.run.day.isoformat(), "note": diff.note},
+        )
         flash("Resolved.", "success")
     if back:
         return redirect(url_for("console.attention_page") + "#differences")
@@ -127,22 +145,29 @@ def _reconcile(day):
             if not ours:  # the daily timer is running: never two at once
                 flash("Another reconciliation is running; try again in a minute.", "error")
                 return "busy", None
-            run = bills.reconcile(day, gateway=gw, appid=config["WECHAT_APPID"],
-                                  mchid=config["WECHATPAY_MCHID"])
+            run = bills.reconcile(
+                day, gateway=gw, appid=config["WECHAT_APPID"], mchid=config["WECHATPAY_MCHID"]
+            )
     except HttpError as exc:
         flash(f"Payments are not configured here: {exc.message}.", "error")
         return "not_configured", None
     except BillNotReady:
-        flash(f"WeChat has not made the bill of {day} yet (from about 10:00 the next day, "
-              "Beijing time); try later.", "error")
+        flash(
+            f"WeChat has not made the bill of {day} yet (from about 10:00 the next day, "
+            "Beijing time); try later.",
+            "error",
+        )
         return "not_ready", None
     except bills.BillError as exc:
         flash(f"The bill of {day} was refused, nothing of it kept: {exc.message}.", "error")
         return exc.code, None
     except WeChatPayError as exc:
         db.session.rollback()
-        flash(f"Could not get the bill of {day} from WeChat Pay ({exc.code}); nothing of it "
-              "was kept. Try again shortly.", "error")
+        flash(
+            f"Could not get the bill of {day} from WeChat Pay ({exc.code}); nothing of it "
+            "was kept. Try again shortly.",
+            "error",
+        )
         return exc.code, None
     flash(f"Reconciled {day}: {run.status}.", "success" if run.status == "CLEAN" else "info")
     return run.status, run

@@ -3,6 +3,7 @@
 A password is prompted for (twice, hidden) or, with ``--generate``, made up and printed once.
 It is never stored in clear or logged; each command is written to the audit log as "cli".
 """
+
 import click
 
 from .. import staff as accounts

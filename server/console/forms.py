@@ -3,12 +3,23 @@
 Staff type money in yuan; it is stored in fen. The conversion is exact (Decimal, at most two
 decimal places), so "0.1" is 10 fen and "0.001" or "1e3" is a form error, never a rounding.
 """
+
 import re
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, FieldList, Form, FormField, \
-    HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
 YUAN = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
@@ -55,14 +66,16 @@ class ActionForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    note = TextAreaField("Note", validators=[DataRequired(message="A note is required."),
-                                             Length(max=1000)])
+    note = TextAreaField(
+        "Note", validators=[DataRequired(message="A note is required."), Length(max=1000)]
+    )
 
 
 class RefundForm(FlaskForm):
     amount = YuanField("Amount (yuan)")
-    reason = StringField("Reason", validators=[DataRequired(message="A reason is required."),
-                                               Length(max=80)])
+    reason = StringField(
+        "Reason", validators=[DataRequired(message="A reason is required."), Length(max=80)]
+    )
     # Set by the confirmation page: the first submission only shows what will happen.
     confirmed = BooleanField()
     # The refund's number, chosen when the confirmation page was shown: one decision, one refund.
@@ -88,7 +101,6 @@ class OrderFilterForm(FlaskForm):
     q = StringField("Search", validators=[Optional(), Length(max=64)])
 
 
-
 class ReconcileForm(FlaskForm):
     """Run the reconciliation of one Beijing day (again)."""
 
@@ -102,18 +114,27 @@ class ParcelForm(Form):
     express_company = StringField("Carrier code", validators=[Optional(), Length(max=128)])
 
 
-LOGISTICS = {"express": "Express (tracking number)", "local": "Local delivery",
-             "virtual": "Virtual goods", "pickup": "Pickup by the user"}
+LOGISTICS = {
+    "express": "Express (tracking number)",
+    "local": "Local delivery",
+    "virtual": "Virtual goods",
+    "pickup": "Pickup by the user",
+}
 
 
 class ShippingForm(FlaskForm):
-    logistics = StringField("Logistics", validators=[AnyOf(
-        list(LOGISTICS), message="Pick how it was shipped.")])  # a <select> of LOGISTICS
+    logistics = StringField(
+        "Logistics", validators=[AnyOf(list(LOGISTICS), message="Pick how it was shipped.")]
+    )  # a <select> of LOGISTICS
     parcels = FieldList(FormField(ParcelForm), min_entries=3, max_entries=15)
-    item_desc = StringField("What was shipped", validators=[
-        DataRequired(message="Say what was shipped."), Length(max=120)])
-    receiver_contact = StringField("Receiver phone (masked)", validators=[Optional(),
-                                                                          Length(max=64)])
-    consignor_contact = StringField("Sender phone (masked)", validators=[Optional(),
-                                                                         Length(max=64)])
+    item_desc = StringField(
+        "What was shipped",
+        validators=[DataRequired(message="Say what was shipped."), Length(max=120)],
+    )
+    receiver_contact = StringField(
+        "Receiver phone (masked)", validators=[Optional(), Length(max=64)]
+    )
+    consignor_contact = StringField(
+        "Sender phone (masked)", validators=[Optional(), Length(max=64)]
+    )
     all_delivered = BooleanField("Everything is shipped", default=True)

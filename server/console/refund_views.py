@@ -1,6 +1,7 @@
 """The console's refund pages: refund an order (with a confirmation step), decide users' refund
 requests, and sync refunds with WeChat. Every change goes through ``server.refunds``, the same
 functions as the CLI and the API; the console only asks, shows and records who did it."""
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -17,13 +18,21 @@ from .views import _order_or_404
 # What a person should read after asking WeChat for a refund, by the refund's state.
 REFUND_OUTCOMES = {
     Refund.SUCCESS: ("success", "Refunded: WeChat Pay has returned the money."),
-    Refund.PROCESSING: ("success", "WeChat Pay accepted the refund; it is on its way to the "
-                                   "payer (usually minutes, up to a few days for bank cards)."),
-    Refund.PENDING: ("error", "WeChat Pay did not answer. The refund is saved and will be sent "
-                              "again with the same number (never twice): sync it, or the "
-                              "reconcile job will."),
-    Refund.ABNORMAL: ("error", "WeChat Pay could not pay it into the payer's account: it is "
-                               "under Needs attention."),
+    Refund.PROCESSING: (
+        "success",
+        "WeChat Pay accepted the refund; it is on its way to the "
+        "payer (usually minutes, up to a few days for bank cards).",
+    ),
+    Refund.PENDING: (
+        "error",
+        "WeChat Pay did not answer. The refund is saved and will be sent "
+        "again with the same number (never twice): sync it, or the "
+        "reconcile job will.",
+    ),
+    Refund.ABNORMAL: (
+        "error",
+        "WeChat Pay could not pay it into the payer's account: it is under Needs attention.",
+    ),
     Refund.CLOSED: ("error", "WeChat Pay closed the refund; nothing was returned."),
     Refund.FAILED: ("error", "WeChat Pay refused the refund"),
 }
@@ -72,21 +81,36 @@ def refund_order(order_id):
         # The refund's number is chosen now and carried by the confirmation page, so the same
         # decision submitted twice (a double click, a resubmit after an error) is one refund.
         form.out_refund_no.data = refunds.new_out_refund_no()
-        return render_template("console/refund.html", order=order, form=form, left=left,
-                               confirming=amount)
+        return render_template(
+            "console/refund.html", order=order, form=form, left=left, confirming=amount
+        )
     if (gw := _gateway_or_flash()) is None:
         return redirect(url_for("console.order_detail", order_id=order.id))
     try:
-        refund_row = refunds.refund(order, amount, form.reason.data.strip(), current_user.email,
-                                    gateway=gw, notify_url=_notify_url(),
-                                    out_refund_no=form.out_refund_no.data or None)
+        refund_row = refunds.refund(
+            order,
+            amount,
+            form.reason.data.strip(),
+            current_user.email,
+            gateway=gw,
+            notify_url=_notify_url(),
+            out_refund_no=form.out_refund_no.data or None,
+        )
     except refunds.RefundError as exc:
         form.amount.errors.append(exc.message)
-        return render_template("console/refund.html", order=order, form=form,
-                               left=refunds.refundable(order)), 400
-    audit("order.refund", f"order:{order.id}",
-          {"amount": amount, "reason": refund_row.reason, "out_refund_no":
-           refund_row.out_refund_no, "status": refund_row.status})
+        return render_template(
+            "console/refund.html", order=order, form=form, left=refunds.refundable(order)
+        ), 400
+    audit(
+        "order.refund",
+        f"order:{order.id}",
+        {
+            "amount": amount,
+            "reason": refund_row.reason,
+            "out_refund_no": refund_row.out_refund_no,
+            "status": refund_row.status,
+        },
+    )
     _flash_refund(refund_row)
     return redirect(url_for("console.order_detail", order_id=order.id) + "#refunds")
 
@@ -102,16 +126,18 @@ def sync_refund(refund_id):
             flash(f"Synced with WeChat: the refund is {outcome}.", "success")
         except refunds.RefundMismatch as exc:
             db.session.rollback()
-            flash(f"WeChat's answer contradicts this refund ({exc.code}); it is recorded.",
-                  "error")
+            flash(f"WeChat's answer contradicts this refund ({exc.code}); it is recorded.", "error")
         except ApiError as exc:
             db.session.rollback()
             flash(f"Could not sync: WeChat Pay answered {exc.code} ({exc.message}).", "error")
         except WeChatPayError:
             db.session.rollback()
             flash("Could not sync: WeChat Pay did not answer; try again shortly.", "error")
-    audit("refund.sync", f"refund:{refund_id}", {"out_refund_no": refund_row.out_refund_no,
-                                                  "outcome": outcome})
+    audit(
+        "refund.sync",
+        f"refund:{refund_id}",
+        {"out_refund_no": refund_row.out_refund_no, "outcome": outcome},
+    )
     if request.form.get("back") == "attention":
         return redirect(url_for("console.attention_page"))
     return redirect(url_for("console.order_detail", order_id=refund_row.order_id) + "#refunds")
@@ -121,14 +147,18 @@ def sync_refund(refund_id):
 @login_required
 def refund_requests():
     status = request.args.get("status", RefundRequest.PENDING)
-    query = db.select(RefundRequest, Order, User).join(
-        Order, Order.id == RefundRequest.order_id).join(User, User.id == RefundRequest.user_id)
+    query = (
+        db.select(RefundRequest, Order, User)
+        .join(Order, Order.id == RefundRequest.order_id)
+        .join(User, User.id == RefundRequest.user_id)
+    )
     if status in (RefundRequest.PENDING, RefundRequest.APPROVED, RefundRequest.REJECTED):
         query = query.where(RefundRequest.status == status)
     rows = db.session.execute(query.order_by(RefundRequest.id.desc()).limit(200)).all()
     left = {order.id: refunds.refundable(order) for _, order, _ in rows}
-    return render_template("console/refund_requests.html", rows=rows, status=status, left=left,
-                           form=NoteForm())
+    return render_template(
+        "console/refund_requests.html", rows=rows, status=status, left=left, form=NoteForm()
+    )
 
 
 @bp.post("/refund-requests/<int(max=2147483647):request_id>/<any(approve, reject):decision>")
@@ -143,10 +173,15 @@ def decide_refund_request(request_id, decision):
         if decision == "approve":
             if (gw := _gateway_or_flash()) is None:
                 return redirect(url_for("console.refund_requests"))
-            refund_row = refunds.approve_request(request_id, current_user.email, note,
-                                                 gateway=gw, notify_url=_notify_url())
-            details = {"note": note, "amount": refund_row.amount,
-                       "out_refund_no": refund_row.out_refund_no, "status": refund_row.status}
+            refund_row = refunds.approve_request(
+                request_id, current_user.email, note, gateway=gw, notify_url=_notify_url()
+            )
+            details = {
+                "note": note,
+                "amount": refund_row.amount,
+                "out_refund_no": refund_row.out_refund_no,
+                "status": refund_row.status,
+            }
             _flash_refund(refund_row)
         else:
             refunds.reject_request(request_id, current_user.email, note)

@@ -1,6 +1,7 @@
 """The order page's shipping actions: record what was shipped (WeChat takes a first upload and
 one change) and sync with WeChat's shipping service. Both go through ``server.shipping``, the
 same functions as ``flask shipping`` and the job; the console asks, shows and records who."""
+
 from flask import flash, redirect, url_for
 from flask_login import current_user
 
@@ -15,28 +16,44 @@ from .views import _order_or_404, render_order
 
 UPLOAD_OUTCOMES = {
     Shipment.SHIPPED: ("success", "Shipping recorded, and WeChat has it."),
-    Shipment.PENDING: ("error", "Shipping recorded; WeChat did not take it yet. The shipping "
-                                "job uploads it again (never as a second change)."),
-    Shipment.UPLOADING: ("error", "Shipping recorded; its upload to WeChat is still under "
-                                  "way. Sync in a minute to see whether WeChat has it."),
+    Shipment.PENDING: (
+        "error",
+        "Shipping recorded; WeChat did not take it yet. The shipping "
+        "job uploads it again (never as a second change).",
+    ),
+    Shipment.UPLOADING: (
+        "error",
+        "Shipping recorded; its upload to WeChat is still under "
+        "way. Sync in a minute to see whether WeChat has it.",
+    ),
     Shipment.FAILED: ("error", "Shipping recorded, but WeChat refused it"),
 }
 
 
 def _packages(form):
     """The parcels as ``shipping.record_shipment`` takes them: one per filled express row."""
-    common = {"item_desc": form.item_desc.data,
-              "receiver_contact": (form.receiver_contact.data or "").strip() or None,
-              "consignor_contact": (form.consignor_contact.data or "").strip() or None}
+    common = {
+        "item_desc": form.item_desc.data,
+        "receiver_contact": (form.receiver_contact.data or "").strip() or None,
+        "consignor_contact": (form.consignor_contact.data or "").strip() or None,
+    }
     if form.logistics.data != "express":
         return [common]
-    rows = [row.form for row in form.parcels
-            if (row.form.tracking_no.data or "").strip()
-            or (row.form.express_company.data or "").strip()]
+    rows = [
+        row.form
+        for row in form.parcels
+        if (row.form.tracking_no.data or "").strip()
+        or (row.form.express_company.data or "").strip()
+    ]
     # No row filled: one empty parcel, so the domain names the missing tracking number.
-    return [{**common, "tracking_no": row.tracking_no.data or "",
-             "express_company": row.express_company.data or ""} for row in rows] or \
-        [{**common, "tracking_no": "", "express_company": ""}]
+    return [
+        {
+            **common,
+            "tracking_no": row.tracking_no.data or "",
+            "express_company": row.express_company.data or "",
+        }
+        for row in rows
+    ] or [{**common, "tracking_no": "", "express_company": ""}]
 
 
 @bp.post("/orders/<int(max=2147483647):order_id>/shipping")
@@ -52,19 +69,35 @@ def record_shipping(order_id):
     packages = _packages(form)
     try:
         shipment = shipping.record_shipment(
-            order, api=miniprogram_api(), logistics=form.logistics.data, packages=packages,
-            by=f"staff:{current_user.email}", all_delivered=form.all_delivered.data)
+            order,
+            api=miniprogram_api(),
+            logistics=form.logistics.data,
+            packages=packages,
+            by=f"staff:{current_user.email}",
+            all_delivered=form.all_delivered.data,
+        )
     except shipping.ShippingError as exc:
         form.logistics.errors = [*form.logistics.errors, _form_error(exc)]
         return render_order(order, shipping_form=form), 400
     except (ApiError, TransportError) as exc:  # the access token could not be had
         db.session.rollback()
-        flash(f"Could not reach WeChat's shipping service ({exc.code}). Reload the order "
-              "to see what was recorded, and try again shortly.", "error")
+        flash(
+            f"Could not reach WeChat's shipping service ({exc.code}). Reload the order "
+            "to see what was recorded, and try again shortly.",
+            "error",
+        )
         return redirect(url_for("console.order_detail", order_id=order.id) + "#shipping")
-    audit("order.ship", f"order:{order.id}", {
-        "logistics": form.logistics.data, "parcels": len(packages), "status": shipment.status,
-        "upload_count": shipment.upload_count, "all_delivered": form.all_delivered.data})
+    audit(
+        "order.ship",
+        f"order:{order.id}",
+        {
+            "logistics": form.logistics.data,
+            "parcels": len(packages),
+            "status": shipment.status,
+            "upload_count": shipment.upload_count,
+            "all_delivered": form.all_delivered.data,
+        },
+    )
     category, message = UPLOAD_OUTCOMES[shipment.status]
     if shipment.error_message:
         message = f"{message}: {shipment.error_message} ({shipment.error_code})"
@@ -74,8 +107,10 @@ def record_shipping(order_id):
 
 def _form_error(exc):
     if exc.code == "CHANGE_NOT_ALLOWED":
-        return "Not recorded: WeChat allows one change of an order's shipping, and it is " \
-               "used. Nothing was sent."
+        return (
+            "Not recorded: WeChat allows one change of an order's shipping, and it is "
+            "used. Nothing was sent."
+        )
     return f"Not recorded: {exc.message}."
 
 

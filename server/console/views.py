@@ -1,8 +1,9 @@
 """The console's pages. Reading is for every staff member; changing money or the catalogue is
 for admins. Each action calls a domain function (payments, refunds, catalogue, attention) and
 then writes an audit entry; errors become a message on the page, never a half-done change."""
+
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -14,23 +15,42 @@ from ..catalogue import save_product
 from ..clients import gateway
 from ..errors import HttpError
 from ..extensions import db
-from ..models import BillDifference, Order, PaymentEvent, Product, Refund, RefundRequest, \
-    ShippingEvent, User, as_utc
+from ..models import (
+    BillDifference,
+    Order,
+    PaymentEvent,
+    Product,
+    Refund,
+    RefundRequest,
+    ShippingEvent,
+    User,
+    as_utc,
+)
 from ..wechatpay.errors import ApiError, WeChatPayError
 from ..wechatpay.gateway import CHINA
 from . import audit, bp, login_required, role_required
-from .forms import LOGISTICS, ActionForm, NoteForm, OrderFilterForm, ProductForm, ShippingForm, \
-    fen_to_yuan
+from .forms import (
+    LOGISTICS,
+    ActionForm,
+    NoteForm,
+    OrderFilterForm,
+    ProductForm,
+    ShippingForm,
+    fen_to_yuan,
+)
 
 PER_PAGE = 25
 ORDER_STATUSES = [Order.NOTPAY, Order.PAID, Order.REFUNDED, Order.CLOSED]
-SYNC_OUTCOMES = {"paid": "Synced with WeChat: it says the order is paid, and now it is here too.",
-                 "closed": "Synced with WeChat: it says the order is closed; recorded.",
-                 "unchanged": "Synced with WeChat: nothing new; our records agree.",
-                 "duplicate": "Synced with WeChat: nothing new; our records agree."}
+SYNC_OUTCOMES = {
+    "paid": "Synced with WeChat: it says the order is paid, and now it is here too.",
+    "closed": "Synced with WeChat: it says the order is closed; recorded.",
+    "unchanged": "Synced with WeChat: nothing new; our records agree.",
+    "duplicate": "Synced with WeChat: nothing new; our records agree.",
+}
 
 
 # -- formatting -----------------------------------------------------------------------------
+
 
 @bp.app_template_filter("yuan")
 def yuan_filter(fen):
@@ -42,8 +62,11 @@ def beijing_time(value, seconds=False):
     """A stored (UTC) time as Beijing time: what the shop and WeChat's bills use."""
     if value is None:
         return "—"
-    return as_utc(value).astimezone(CHINA).strftime(
-        "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return (
+        as_utc(value)
+        .astimezone(CHINA)
+        .strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    )
 
 
 @bp.app_template_filter("pretty_json")
@@ -56,43 +79,62 @@ def pretty_json(text):
 
 @bp.context_processor
 def _globals():
-    return {"action_form": ActionForm(), "url_endpoints": current_app.view_functions,
-            "nav_counts": attention_counts() if current_user.is_authenticated else {}}
+    return {
+        "action_form": ActionForm(),
+        "url_endpoints": current_app.view_functions,
+        "nav_counts": attention_counts() if current_user.is_authenticated else {},
+    }
 
 
 def beijing_midnight(day):
     """The instant a Beijing calendar day starts, in UTC: SQLite compares stored UTC times as
     text, so a parameter must be UTC too."""
-    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=CHINA).astimezone(UTC)
 
 
 # -- overview -------------------------------------------------------------------------------
 
+
 def attention_counts():
-    refused = db.session.scalar(db.select(func.count()).select_from(
-        attention.refused_payments().subquery()))
-    abnormal = db.session.scalar(db.select(func.count()).select_from(
-        attention.abnormal_refunds().subquery()))
-    requests = db.session.scalar(db.select(func.count()).where(
-        RefundRequest.status == RefundRequest.PENDING))
-    differences = db.session.scalar(db.select(func.count()).select_from(
-        BillDifference).where(BillDifference.resolved_at.is_(None)))
-    counts = {"refused_payments": refused, "abnormal_refunds": abnormal,
-              "refund_requests": requests, "bill_differences": differences}
+    refused = db.session.scalar(
+        db.select(func.count()).select_from(attention.refused_payments().subquery())
+    )
+    abnormal = db.session.scalar(
+        db.select(func.count()).select_from(attention.abnormal_refunds().subquery())
+    )
+    requests = db.session.scalar(
+        db.select(func.count()).where(RefundRequest.status == RefundRequest.PENDING)
+    )
+    differences = db.session.scalar(
+        db.select(func.count())
+        .select_from(BillDifference)
+        .where(BillDifference.resolved_at.is_(None))
+    )
+    counts = {
+        "refused_payments": refused,
+        "abnormal_refunds": abnormal,
+        "refund_requests": requests,
+        "bill_differences": differences,
+    }
     counts["total"] = refused + abnormal + differences  # the items on Needs attention
     return counts
 
 
 def _refunded_since(start):
-    count, amount = db.session.execute(db.select(func.count(), func.coalesce(
-        func.sum(Refund.amount), 0)).where(Refund.status == Refund.SUCCESS,
-                                           Refund.succeeded_at >= start)).one()
+    count, amount = db.session.execute(
+        db.select(func.count(), func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.status == Refund.SUCCESS, Refund.succeeded_at >= start
+        )
+    ).one()
     return {"count": count, "amount": amount}
 
 
 def _paid_since(start):
-    count, amount = db.session.execute(db.select(func.count(), func.coalesce(
-        func.sum(Order.total), 0)).where(Order.paid_at >= start)).one()
+    count, amount = db.session.execute(
+        db.select(func.count(), func.coalesce(func.sum(Order.total), 0)).where(
+            Order.paid_at >= start
+        )
+    ).one()
     return {"count": count, "amount": amount}
 
 
@@ -104,15 +146,27 @@ def overview():
     day_start, week_start = beijing_midnight(today), beijing_midnight(monday)
     awaiting = db.session.scalar(db.select(func.count()).where(Order.status == Order.NOTPAY))
     return render_template(
-        "console/overview.html", today=_paid_since(day_start), week=_paid_since(week_start),
+        "console/overview.html",
+        today=_paid_since(day_start),
+        week=_paid_since(week_start),
         refunds={**_refunded_since(week_start), "today": _refunded_since(day_start)["amount"]},
-        awaiting=awaiting, counts=attention_counts(), today_date=today.isoformat(),
+        awaiting=awaiting,
+        counts=attention_counts(),
+        today_date=today.isoformat(),
         week_date=monday.isoformat(),
-        recent=db.session.execute(db.select(Order).where(Order.paid_at.is_not(None))
-                                  .order_by(Order.paid_at.desc()).limit(8)).scalars().all())
+        recent=db.session.execute(
+            db.select(Order)
+            .where(Order.paid_at.is_not(None))
+            .order_by(Order.paid_at.desc())
+            .limit(8)
+        )
+        .scalars()
+        .all(),
+    )
 
 
 # -- orders ---------------------------------------------------------------------------------
+
 
 @bp.get("/orders")
 @login_required
@@ -125,21 +179,37 @@ def orders():
         if form.start.data:
             query = query.where(Order.created_at >= beijing_midnight(form.start.data))
         if form.end.data:
-            query = query.where(Order.created_at < beijing_midnight(
-                form.end.data + timedelta(days=1)))
+            query = query.where(
+                Order.created_at < beijing_midnight(form.end.data + timedelta(days=1))
+            )
         if term := (form.q.data or "").strip():
-            matches = [Order.out_trade_no == term, Order.transaction_id == term,
-                       User.openid == term]
+            matches = [
+                Order.out_trade_no == term,
+                Order.transaction_id == term,
+                User.openid == term,
+            ]
             if term.lstrip("#").isdigit() and len(term) <= 10:  # the order's own id, "#42"
                 matches.append(Order.id == int(term.lstrip("#")))
             query = query.where(or_(*matches))
-    page = db.paginate(query.order_by(Order.id.desc()), per_page=PER_PAGE, max_per_page=PER_PAGE,
-                       error_out=False)
+    page = db.paginate(
+        query.order_by(Order.id.desc()), per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False
+    )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    openids = dict(db.session.execute(db.select(User.id, User.openid).where(
-        User.id.in_({order.user_id for order in page.items}))).all())
-    return render_template("console/orders.html", form=form, page=page, args=args,
-                           openids=openids, statuses=ORDER_STATUSES)
+    openids = dict(
+        db.session.execute(
+            db.select(User.id, User.openid).where(
+                User.id.in_({order.user_id for order in page.items})
+            )
+        ).all()
+    )
+    return render_template(
+        "console/orders.html",
+        form=form,
+        page=page,
+        args=args,
+        openids=openids,
+        statuses=ORDER_STATUSES,
+    )
 
 
 def _order_or_404(order_id):
@@ -148,8 +218,15 @@ def _order_or_404(order_id):
 
 def order_timeline(order):
     """Everything WeChat said about this order, oldest first."""
-    return db.session.execute(db.select(PaymentEvent).where(PaymentEvent.order_id == order.id)
-                              .order_by(PaymentEvent.created_at, PaymentEvent.id)).scalars().all()
+    return (
+        db.session.execute(
+            db.select(PaymentEvent)
+            .where(PaymentEvent.order_id == order.id)
+            .order_by(PaymentEvent.created_at, PaymentEvent.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 @bp.get("/orders/<int(max=2147483647):order_id>")
@@ -161,38 +238,59 @@ def order_detail(order_id):
 def render_order(order, shipping_form=None):
     """The order page; ``shipping_form`` keeps what was typed into a refused shipping form."""
     user = db.session.get(User, order.user_id)
-    order_refunds = db.session.execute(db.select(Refund).where(Refund.order_id == order.id)
-                                       .order_by(Refund.id)).scalars().all()
-    return render_template("console/order.html", order=order, user=user,
-                           events=order_timeline(order), refunds=order_refunds,
-                           refunded=order.refunded, refundable=refunds.refundable(order),
-                           **shipping_block(order, shipping_form))
+    order_refunds = (
+        db.session.execute(db.select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "console/order.html",
+        order=order,
+        user=user,
+        events=order_timeline(order),
+        refunds=order_refunds,
+        refunded=order.refunded,
+        refundable=refunds.refundable(order),
+        **shipping_block(order, shipping_form),
+    )
 
 
 def shipping_block(order, form=None):
     """What the order page shows of shipping: our shipment, WeChat's view, the events."""
     shipment = order.shipment
-    events = db.session.execute(db.select(ShippingEvent).where(
-        ShippingEvent.order_id == order.id).order_by(ShippingEvent.created_at,
-                                                     ShippingEvent.id)).scalars().all()
+    events = (
+        db.session.execute(
+            db.select(ShippingEvent)
+            .where(ShippingEvent.order_id == order.id)
+            .order_by(ShippingEvent.created_at, ShippingEvent.id)
+        )
+        .scalars()
+        .all()
+    )
     if form is None:
         form = ShippingForm(formdata=None, item_desc=order.description)
         if shipment is not None:  # a change starts from what WeChat has
             parcels = json.loads(shipment.packages)
-            form.logistics.data = next(k for k, v in shipping.LOGISTICS_TYPES.items()
-                                       if v == shipment.logistics_type)
+            form.logistics.data = next(
+                k for k, v in shipping.LOGISTICS_TYPES.items() if v == shipment.logistics_type
+            )
             form.item_desc.data = parcels[0]["item_desc"]
             while len(form.parcels) < len(parcels):
                 form.parcels.append_entry()
-            for row, parcel in zip(form.parcels, parcels):
+            for row, parcel in zip(form.parcels, parcels, strict=False):
                 row.form.tracking_no.data = parcel.get("tracking_no")
                 row.form.express_company.data = parcel.get("express_company")
             form.all_delivered.data = shipment.is_all_delivered
-    return {"shipment": shipment, "shipping_events": events, "shipping_form": form,
-            "parcels": json.loads(shipment.packages) if shipment else [],
-            "wechat_states": shipping.WECHAT_STATES, "logistics_choices": LOGISTICS,
-            "max_uploads": shipping.MAX_UPLOADS,
-            "logistics_names": {v: k for k, v in shipping.LOGISTICS_TYPES.items()}}
+    return {
+        "shipment": shipment,
+        "shipping_events": events,
+        "shipping_form": form,
+        "parcels": json.loads(shipment.packages) if shipment else [],
+        "wechat_states": shipping.WECHAT_STATES,
+        "logistics_choices": LOGISTICS,
+        "max_uploads": shipping.MAX_UPLOADS,
+        "logistics_names": {v: k for k, v in shipping.LOGISTICS_TYPES.items()},
+    }
 
 
 def _wechat_call(order, what, call):
@@ -205,11 +303,17 @@ def _wechat_call(order, what, call):
     except ApiError as exc:
         flash(f"Could not {what}: WeChat Pay answered {exc.code} ({exc.message}).", "error")
     except WeChatPayError:
-        flash(f"Could not {what}: WeChat Pay did not answer. Nothing changed here; "
-              "try again shortly.", "error")
+        flash(
+            f"Could not {what}: WeChat Pay did not answer. Nothing changed here; "
+            "try again shortly.",
+            "error",
+        )
     except payments.PaymentMismatch as exc:
-        flash(f"WeChat's answer does not match this order ({exc.code}); it is kept under "
-              "Needs attention.", "error")
+        flash(
+            f"WeChat's answer does not match this order ({exc.code}); it is kept under "
+            "Needs attention.",
+            "error",
+        )
     db.session.rollback()
     return None
 
@@ -218,12 +322,18 @@ def _wechat_call(order, what, call):
 @login_required
 def sync_order(order_id):
     order = _order_or_404(order_id)
-    outcome = _wechat_call(order, "sync with WeChat", lambda gw, appid, mchid:
-                           payments.apply_query(order, gw, appid, mchid))
+    outcome = _wechat_call(
+        order,
+        "sync with WeChat",
+        lambda gw, appid, mchid: payments.apply_query(order, gw, appid, mchid),
+    )
     if outcome is not None:
         flash(SYNC_OUTCOMES.get(outcome, f"Synced with WeChat: {outcome}."), "success")
-    audit("order.sync", f"order:{order.id}", {"out_trade_no": order.out_trade_no,
-                                               "outcome": outcome or "failed"})
+    audit(
+        "order.sync",
+        f"order:{order.id}",
+        {"out_trade_no": order.out_trade_no, "outcome": outcome or "failed"},
+    )
     return redirect(url_for("console.order_detail", order_id=order.id))
 
 
@@ -236,38 +346,61 @@ def close_order(order_id):
         flash(f"Only an unpaid order can be closed; this one is {order.status}.", "error")
         return redirect(url_for("console.order_detail", order_id=order.id))
     closable_at = as_utc(order.created_at) + payments.CLOSE_NOT_BEFORE
-    if closable_at > datetime.now(timezone.utc):
-        flash("WeChat Pay does not close an order in its first 5 minutes: try again after "
-              f"{beijing_time(closable_at, seconds=True)}.", "error")
+    if closable_at > datetime.now(UTC):
+        flash(
+            "WeChat Pay does not close an order in its first 5 minutes: try again after "
+            f"{beijing_time(closable_at, seconds=True)}.",
+            "error",
+        )
         return redirect(url_for("console.order_detail", order_id=order.id))
     if not form.validate_on_submit():  # GET: the confirmation page
         return render_template("console/close.html", order=order, form=form)
-    outcome = _wechat_call(order, "close the order", lambda gw, appid, mchid:
-                           payments.close_order(order, gw, appid, mchid))
+    outcome = _wechat_call(
+        order,
+        "close the order",
+        lambda gw, appid, mchid: payments.close_order(order, gw, appid, mchid),
+    )
     if outcome == "closed":
         flash("The order is closed, with WeChat first: it can no longer be paid.", "success")
     elif outcome is not None:
         flash(f"Not closed: WeChat says the order is {outcome}.", "error")
-    audit("order.close", f"order:{order.id}", {"out_trade_no": order.out_trade_no,
-                                                "outcome": outcome or "failed"})
+    audit(
+        "order.close",
+        f"order:{order.id}",
+        {"out_trade_no": order.out_trade_no, "outcome": outcome or "failed"},
+    )
     return redirect(url_for("console.order_detail", order_id=order.id))
 
 
 # -- needs attention --------------------------------------------------------------------------
 
+
 @bp.get("/attention")
 @login_required
 def attention_page():
-    refused = db.session.execute(attention.refused_payments()
-                                 .order_by(PaymentEvent.id.desc())).scalars().all()
-    abnormal = db.session.execute(attention.abnormal_refunds()
-                                  .order_by(Refund.id.desc())).scalars().all()
-    resolved = db.session.execute(db.select(attention.Resolution)
-                                  .order_by(attention.Resolution.id.desc()).limit(20)
-                                  ).scalars().all()
-    return render_template("console/attention.html", refused=refused, abnormal=abnormal,
-                           resolved=resolved, differences=bills.open_differences(),
-                           form=NoteForm())
+    refused = (
+        db.session.execute(attention.refused_payments().order_by(PaymentEvent.id.desc()))
+        .scalars()
+        .all()
+    )
+    abnormal = (
+        db.session.execute(attention.abnormal_refunds().order_by(Refund.id.desc())).scalars().all()
+    )
+    resolved = (
+        db.session.execute(
+            db.select(attention.Resolution).order_by(attention.Resolution.id.desc()).limit(20)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "console/attention.html",
+        refused=refused,
+        abnormal=abnormal,
+        resolved=resolved,
+        differences=bills.open_differences(),
+        form=NoteForm(),
+    )
 
 
 @bp.post("/attention/<kind>/<int(max=2147483647):target_id>/resolve")
@@ -291,11 +424,15 @@ def resolve_attention(kind, target_id):
 
 # -- catalogue ------------------------------------------------------------------------------
 
+
 @bp.get("/catalogue")
 @login_required
 def catalogue():
-    products = db.session.execute(db.select(Product).order_by(Product.active.desc(),
-                                                              Product.id)).scalars().all()
+    products = (
+        db.session.execute(db.select(Product).order_by(Product.active.desc(), Product.id))
+        .scalars()
+        .all()
+    )
     return render_template("console/catalogue.html", products=products)
 
 
@@ -309,10 +446,18 @@ def edit_product(product_id=None):
         form.price.data = fen_to_yuan(product.price)
     if form.validate_on_submit():
         before = _product_fields(product) if product else None
-        product = save_product(product, name=form.name.data, description=form.description.data,
-                               price=form.price.fen, active=form.active.data)
-        audit("product.create" if before is None else "product.update",
-              f"product:{product.id}", {"before": before, "after": _product_fields(product)})
+        product = save_product(
+            product,
+            name=form.name.data,
+            description=form.description.data,
+            price=form.price.fen,
+            active=form.active.data,
+        )
+        audit(
+            "product.create" if before is None else "product.update",
+            f"product:{product.id}",
+            {"before": before, "after": _product_fields(product)},
+        )
         flash(f"Saved {product.name}.", "success")
         return redirect(url_for("console.catalogue"))
     status = 400 if form.errors else 200
@@ -320,11 +465,16 @@ def edit_product(product_id=None):
 
 
 def _product_fields(product):
-    return {"name": product.name, "description": product.description, "price": product.price,
-            "active": product.active}
+    return {
+        "name": product.name,
+        "description": product.description,
+        "price": product.price,
+        "active": product.active,
+    }
 
 
 # -- audit log ------------------------------------------------------------------------------
+
 
 @bp.get("/audit")
 @login_required
@@ -337,4 +487,3 @@ def audit_log():
     page = db.paginate(query, per_page=50, max_per_page=50, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("console/audit.html", page=page, args=args)
-

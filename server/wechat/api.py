@@ -6,6 +6,7 @@ they become ``ApiError`` with the errcode as a string. The token travels in the 
 so no URL or exception text that may hold it is ever logged or raised (the app secret travels
 in stable_token's body).
 """
+
 import requests
 
 from ..wechatpay.errors import ApiError, TransportError
@@ -27,9 +28,16 @@ class MiniProgramApi:
     def stable_token(self, force_refresh=False):
         """``(access_token, expires_in seconds)``. In the normal mode WeChat returns the token
         in force (renewed in its last 5 minutes), so every instance converges on one token."""
-        data = self._post("/cgi-bin/stable_token", None, {
-            "grant_type": "client_credential", "appid": self.appid, "secret": self._secret,
-            "force_refresh": bool(force_refresh)})
+        data = self._post(
+            "/cgi-bin/stable_token",
+            None,
+            {
+                "grant_type": "client_credential",
+                "appid": self.appid,
+                "secret": self._secret,
+                "force_refresh": bool(force_refresh),
+            },
+        )
         token, expires_in = data.get("access_token"), data.get("expires_in")
         if not isinstance(token, str) or not token or not isinstance(expires_in, int):
             raise TransportError("stable_token answered without a token")
@@ -42,8 +50,9 @@ class MiniProgramApi:
     def _post(self, path, access_token, body):
         params = {"access_token": access_token} if access_token else None
         try:
-            response = self.session.post(self.api_base + path, params=params, json=body,
-                                         timeout=self.timeout)
+            response = self.session.post(
+                self.api_base + path, params=params, json=body, timeout=self.timeout
+            )
         except requests.Timeout:
             raise TransportError(f"{path} timed out") from None
         except requests.RequestException as exc:
@@ -51,13 +60,18 @@ class MiniProgramApi:
         try:
             data = response.json()
         except ValueError:
-            raise TransportError(f"{path} answered HTTP {response.status_code} without JSON") \
-                from None
+            raise TransportError(
+                f"{path} answered HTTP {response.status_code} without JSON"
+            ) from None
         if not isinstance(data, dict):
             raise TransportError(f"{path} answered with a JSON {type(data).__name__}")
         errcode = data.get("errcode")
         if errcode not in (None, 0):
             code = str(errcode)
-            raise ApiError(code, str(data.get("errmsg", ""))[:200], response.status_code,
-                           retryable=code in BUSY_ERRORS)
+            raise ApiError(
+                code,
+                str(data.get("errmsg", ""))[:200],
+                response.status_code,
+                retryable=code in BUSY_ERRORS,
+            )
         return data

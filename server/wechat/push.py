@@ -11,6 +11,7 @@ encrypted mode (安全模式).
 
 Pinned to WeChat's published sample (``tests/test_push_crypto.py``).
 """
+
 import base64
 import hashlib
 import hmac
@@ -36,7 +37,8 @@ def signature(token, timestamp, nonce, *more):
 
 def check_signature(expected, token, timestamp, nonce, *more):
     if not isinstance(expected, str) or not hmac.compare_digest(
-            expected.encode(), signature(token, timestamp, nonce, *more).encode()):
+        expected.encode(), signature(token, timestamp, nonce, *more).encode()
+    ):
         raise PushError("BAD_SIGNATURE", "the push signature does not match")
 
 
@@ -63,7 +65,7 @@ def decrypt(key, encrypted, appid):
             raise ValueError
         plain = padded[:-pad]
         (length,) = struct.unpack(">I", plain[16:20])
-        message, receiver = plain[20:20 + length], plain[20 + length:]
+        message, receiver = plain[20 : 20 + length], plain[20 + length :]
         if len(message) != length:
             raise ValueError
     except (ValueError, TypeError, struct.error):
@@ -75,9 +77,14 @@ def decrypt(key, encrypted, appid):
 
 def encrypt(key, message, appid, random_prefix=None):
     """The ``Encrypt`` field for ``message`` (bytes): what WeChat (here, the simulator) sends."""
-    plain = ((random_prefix or os.urandom(16)) + struct.pack(">I", len(message)) + message
-             + appid.encode())
+    plain = (
+        (random_prefix or os.urandom(16))
+        + struct.pack(">I", len(message))
+        + message
+        + appid.encode()
+    )
     pad = BLOCK - len(plain) % BLOCK
     encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
-    return base64.b64encode(encryptor.update(plain + bytes([pad]) * pad)
-                            + encryptor.finalize()).decode()
+    return base64.b64encode(
+        encryptor.update(plain + bytes([pad]) * pad) + encryptor.finalize()
+    ).decode()

@@ -5,6 +5,7 @@ string cannot be encoded as UTF-8, so it fails in the database driver or an outb
 long after it was accepted. NUL (``"\\u0000"``) is valid UTF-8 but PostgreSQL's text columns
 refuse it. These checks refuse both where they enter.
 """
+
 import re
 
 ASCII_DIGITS = re.compile(r"[0-9]+")
@@ -43,11 +44,11 @@ def is_ascii_number(value):
 # with a longer value is refused here, not by the database.
 MAX_OUT_TRADE_NO = 32
 MAX_TRANSACTION_ID = 32
-MAX_ID = 32                 # appid, mchid
+MAX_ID = 32  # appid, mchid
 MAX_OPENID = 128
-MAX_EVENT_ID = 64           # v3 notification id (a UUID in practice)
+MAX_EVENT_ID = 64  # v3 notification id (a UUID in practice)
 MAX_EVENT_TYPE = 48
-MAX_TEXT = 256              # descriptions, times: read, never stored alone
+MAX_TEXT = 256  # descriptions, times: read, never stored alone
 TRADE_STATE = re.compile(r"[A-Z_]{1,16}")
 
 

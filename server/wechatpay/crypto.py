@@ -5,6 +5,7 @@ protocol clients and the local simulator both build on these functions, so the t
 one to the official test vectors in ``shared/wechatpay-protocol.md`` and cross-check the v3
 path against an independent implementation.
 """
+
 import base64
 import hashlib
 import hmac
@@ -40,6 +41,7 @@ def now():
 
 # --- keys --------------------------------------------------------------------------------------
 
+
 def load_private_key(pem):
     """Parse a PEM RSA private key (PKCS#8 or PKCS#1). Parse once and keep the object."""
     key = serialization.load_pem_private_key(_bytes(pem), password=None)
@@ -66,6 +68,7 @@ def certificate_serial(pem):
 
 
 # --- RSA: SHA256withRSA (PKCS#1 v1.5) and OAEP --------------------------------------------------
+
 
 def rsa_sign(private_key, message):
     """Base64 SHA256withRSA (PKCS#1 v1.5) signature of ``message``."""
@@ -97,6 +100,7 @@ def rsa_decrypt(private_key, ciphertext_b64):
 
 # --- API v3 messages ---------------------------------------------------------------------------
 
+
 def v3_request_message(method, url, timestamp, nonce_str, body=b""):
     """The five-line message a merchant signs: METHOD, canonical URL, timestamp, nonce, body."""
     head = f"{method.upper()}\n{url}\n{timestamp}\n{nonce_str}\n".encode()
@@ -108,14 +112,17 @@ def v3_response_message(timestamp, nonce_str, body=b""):
     return f"{timestamp}\n{nonce_str}\n".encode() + _bytes(body) + b"\n"
 
 
-def v3_authorization(private_key, mchid, serial_no, method, url, body=b"", timestamp=None,
-                     nonce_str=None):
+def v3_authorization(
+    private_key, mchid, serial_no, method, url, body=b"", timestamp=None, nonce_str=None
+):
     """The ``Authorization`` header value for one v3 request."""
     timestamp = timestamp or now()
     nonce_str = nonce_str or nonce()
     signature = rsa_sign(private_key, v3_request_message(method, url, timestamp, nonce_str, body))
-    return (f'{V3_SCHEMA} mchid="{mchid}",nonce_str="{nonce_str}",timestamp="{timestamp}",'
-            f'serial_no="{serial_no}",signature="{signature}"')
+    return (
+        f'{V3_SCHEMA} mchid="{mchid}",nonce_str="{nonce_str}",timestamp="{timestamp}",'
+        f'serial_no="{serial_no}",signature="{signature}"'
+    )
 
 
 def parse_v3_authorization(header):
@@ -145,10 +152,12 @@ def v3_pay_sign(private_key, appid, timestamp, nonce_str, package):
 
 # --- AES-256-GCM (v3 notifications and certificates) -------------------------------------------
 
+
 def aes_gcm_encrypt(key, nonce_str, plaintext, associated_data=""):
     """Base64 of ciphertext || tag, as WeChat puts it in ``resource.ciphertext``."""
-    data = AESGCM(_bytes(key)).encrypt(_bytes(nonce_str), _bytes(plaintext),
-                                       _bytes(associated_data))
+    data = AESGCM(_bytes(key)).encrypt(
+        _bytes(nonce_str), _bytes(plaintext), _bytes(associated_data)
+    )
     return base64.b64encode(data).decode()
 
 
@@ -188,8 +197,9 @@ def v2_verify(params, api_key, sign_type=MD5):
     received = params.get("sign")
     if not isinstance(received, str) or not received:
         return False
-    return hmac.compare_digest(received.upper().encode(),
-                               v2_sign(params, api_key, sign_type).encode())
+    return hmac.compare_digest(
+        received.upper().encode(), v2_sign(params, api_key, sign_type).encode()
+    )
 
 
 def v2_refund_key(api_key):
@@ -218,6 +228,7 @@ def aes_ecb_encrypt(key, plaintext):
 
 # --- mini-program open data (protocol A2) ------------------------------------------------------
 
+
 def open_data_signature(raw_data, session_key):
     """sha1(rawData + session_key), lowercase hex."""
     return hashlib.sha1(_bytes(raw_data) + _bytes(session_key)).hexdigest()
@@ -226,8 +237,9 @@ def open_data_signature(raw_data, session_key):
 def open_data_decrypt(session_key, iv, encrypted_data):
     """AES-128-CBC + PKCS#7 decryption of ``encryptedData`` with the user's session_key."""
     try:
-        decryptor = Cipher(algorithms.AES(base64.b64decode(session_key)),
-                           modes.CBC(base64.b64decode(iv))).decryptor()
+        decryptor = Cipher(
+            algorithms.AES(base64.b64decode(session_key)), modes.CBC(base64.b64decode(iv))
+        ).decryptor()
         padded = decryptor.update(base64.b64decode(encrypted_data)) + decryptor.finalize()
         return _pkcs7_unpad(padded)
     except ValueError as exc:

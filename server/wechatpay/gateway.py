@@ -4,6 +4,7 @@
 they never branch on the API version: ``build_gateway(settings)`` returns the v3 or the v2
 implementation, and both answer in these data classes.
 """
+
 import copy
 import functools
 import logging
@@ -12,7 +13,7 @@ import re
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -36,8 +37,12 @@ USERPAYING, PAYERROR, REVOKED = "USERPAYING", "PAYERROR", "REVOKED"
 OUT_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
 
 # Refund states as WeChat names them (v3 status; v2 refund_status_$n)
-REFUND_PROCESSING, REFUND_SUCCESS, REFUND_CLOSED, REFUND_ABNORMAL = \
-    "PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL"
+REFUND_PROCESSING, REFUND_SUCCESS, REFUND_CLOSED, REFUND_ABNORMAL = (
+    "PROCESSING",
+    "SUCCESS",
+    "CLOSED",
+    "ABNORMAL",
+)
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,9 @@ class OrderRequest:
     total: int
     openid: str
     notify_url: str
-    time_expire: datetime          # timezone-aware
-    client_ip: Optional[str] = None
-    attach: Optional[str] = None
+    time_expire: datetime  # timezone-aware
+    client_ip: str | None = None
+    attach: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,13 @@ class Transaction:
 
     out_trade_no: str
     trade_state: str
-    appid: Optional[str] = None
-    mchid: Optional[str] = None
-    total: Optional[int] = None
-    transaction_id: Optional[str] = None
-    openid: Optional[str] = None
-    success_time: Optional[datetime] = None
-    trade_state_desc: Optional[str] = None
+    appid: str | None = None
+    mchid: str | None = None
+    total: int | None = None
+    transaction_id: str | None = None
+    openid: str | None = None
+    success_time: datetime | None = None
+    trade_state_desc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,36 +89,36 @@ class Notification:
 
 
 @dataclass(frozen=True)
-class RefundRequest:            # what we ask WeChat for; amounts in fen
+class RefundRequest:  # what we ask WeChat for; amounts in fen
     out_trade_no: str
     out_refund_no: str
     refund: int
-    total: int                  # the order's total, as WeChat requires
-    reason: Optional[str] = None
-    notify_url: Optional[str] = None
+    total: int  # the order's total, as WeChat requires
+    reason: str | None = None
+    notify_url: str | None = None
 
 
 @dataclass(frozen=True)
-class RefundResult:             # what WeChat says about one refund (apply, query, notification)
+class RefundResult:  # what WeChat says about one refund (apply, query, notification)
     out_refund_no: str
-    status: str                 # PROCESSING | SUCCESS | CLOSED | ABNORMAL
+    status: str  # PROCESSING | SUCCESS | CLOSED | ABNORMAL
     refund: int
     total: int
-    out_trade_no: Optional[str] = None
-    refund_id: Optional[str] = None
-    transaction_id: Optional[str] = None
-    channel: Optional[str] = None                 # ORIGINAL | BALANCE | OTHER_BALANCE | OTHER_BANKCARD
-    user_received_account: Optional[str] = None
-    success_time: Optional[datetime] = None
-    create_time: Optional[datetime] = None
+    out_trade_no: str | None = None
+    refund_id: str | None = None
+    transaction_id: str | None = None
+    channel: str | None = None  # ORIGINAL | BALANCE | OTHER_BALANCE | OTHER_BANKCARD
+    user_received_account: str | None = None
+    success_time: datetime | None = None
+    create_time: datetime | None = None
 
 
 @dataclass(frozen=True)
-class RefundNotification:       # verified (v3) / decrypted (v2) refund notification
-    event_id: str               # idempotency key: v3 notification id; v2 out_refund_no+status
-    event_type: str             # REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED
+class RefundNotification:  # verified (v3) / decrypted (v2) refund notification
+    event_id: str  # idempotency key: v3 notification id; v2 out_refund_no+status
+    event_type: str  # REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED
     refund: RefundResult
-    payload: dict               # what to keep in the audit trail (no secrets)
+    payload: dict  # what to keep in the audit trail (no secrets)
 
 
 @dataclass(frozen=True)
@@ -164,8 +169,19 @@ def new_http_session(retries=True):
     a POST that may have arrived is never resent blindly: the caller queries instead.
     ``retries=False``: nothing is retried (calls a user is waiting on).
     """
-    retry = Retry(total=2, connect=2, read=1, status=0, allowed_methods={"GET"},
-                  backoff_factor=0.2, raise_on_status=False) if retries else 0
+    retry = (
+        Retry(
+            total=2,
+            connect=2,
+            read=1,
+            status=0,
+            allowed_methods={"GET"},
+            backoff_factor=0.2,
+            raise_on_status=False,
+        )
+        if retries
+        else 0
+    )
     session = EnvironmentOnceSession()
     session.mount("https://", SharedTLSAdapter(max_retries=retry, pool_maxsize=16))
     session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
@@ -192,7 +208,7 @@ class EnvironmentOnceSession(requests.Session):
         return super().request(method, url, **kwargs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _environment_proxies(scheme, host):
     return requests.utils.get_environ_proxies(f"{scheme}://{host}/")
 
@@ -221,8 +237,12 @@ def send_with_failover(session, method, bases, path, *, repeatable, **kwargs):
         except requests.RequestException as exc:
             if index + 1 == len(bases) or not (repeatable or never_sent(exc)):
                 raise
-            log.warning("WeChat Pay %s unreachable (%s); trying %s", base, type(exc).__name__,
-                        bases[index + 1])
+            log.warning(
+                "WeChat Pay %s unreachable (%s); trying %s",
+                base,
+                type(exc).__name__,
+                bases[index + 1],
+            )
 
 
 def with_budget(gateway, seconds):
@@ -237,11 +257,14 @@ def with_budget(gateway, seconds):
 
 def ca_bundle():
     """The CA bundle requests would verify with (its environment variables, else certifi)."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") \
+    return (
+        os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
         or DEFAULT_CA_BUNDLE_PATH
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tls_context(bundle):
     """One verifying SSL context per CA bundle and process."""
     return ssl.create_default_context(cafile=bundle)

@@ -1,6 +1,6 @@
 """Mini-program login: exchange a ``wx.login`` code for the user's openid (code2Session)."""
+
 from dataclasses import dataclass, field
-from typing import Optional
 
 import requests
 
@@ -12,7 +12,7 @@ from .errors import ApiError, TransportError
 class WxSession:
     openid: str
     session_key: str = field(repr=False)  # a secret: never logged, never returned to clients
-    unionid: Optional[str] = None
+    unionid: str | None = None
 
 
 class LoginClient:
@@ -25,11 +25,16 @@ class LoginClient:
 
     def code2session(self, code):
         """The user's WxSession; ApiError carries WeChat's errcode as a string code."""
-        params = {"appid": self.appid, "secret": self._secret, "js_code": code,
-                  "grant_type": "authorization_code"}
+        params = {
+            "appid": self.appid,
+            "secret": self._secret,
+            "js_code": code,
+            "grant_type": "authorization_code",
+        }
         try:
-            response = self.session.get(self.api_base + "/sns/jscode2session", params=params,
-                                        timeout=self.timeout)
+            response = self.session.get(
+                self.api_base + "/sns/jscode2session", params=params, timeout=self.timeout
+            )
         except requests.Timeout:
             raise TransportError("jscode2session timed out") from None
         except requests.RequestException as exc:
@@ -38,17 +43,24 @@ class LoginClient:
         try:
             data = response.json()
         except (ValueError, RecursionError):
-            raise TransportError(f"jscode2session answered HTTP {response.status_code} "
-                                 "without JSON") from None
+            raise TransportError(
+                f"jscode2session answered HTTP {response.status_code} without JSON"
+            ) from None
         errcode = data.get("errcode") if isinstance(data, dict) else None
         if errcode not in (None, 0):
-            raise ApiError(str(errcode), str(data.get("errmsg", "")), response.status_code,
-                           retryable=errcode == -1)
+            raise ApiError(
+                str(errcode),
+                str(data.get("errmsg", "")),
+                response.status_code,
+                retryable=errcode == -1,
+            )
         try:  # stored as received: the right types and the columns' lengths, or refused
             if not isinstance(data, dict):
                 raise ValueError("not an object")
-            return WxSession(openid=checks.text(data, "openid", 64, required=True),
-                             session_key=checks.text(data, "session_key", 64, required=True),
-                             unionid=checks.text(data, "unionid", 64))
+            return WxSession(
+                openid=checks.text(data, "openid", 64, required=True),
+                session_key=checks.text(data, "session_key", 64, required=True),
+                unionid=checks.text(data, "unionid", 64),
+            )
         except ValueError as exc:
             raise TransportError(f"jscode2session answer is malformed: {exc}") from None

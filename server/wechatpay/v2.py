@@ -8,6 +8,7 @@ entities), ``return_code`` (transport layer), the response ``sign`` (constant-ti
 ``result_code`` / ``err_code`` (business layer). Anything that fails a check is an error, never
 a silent success.
 """
+
 import gzip
 import ipaddress
 import logging
@@ -23,17 +24,36 @@ from defusedxml.ElementTree import fromstring
 from requests.adapters import HTTPAdapter
 
 from . import checks, crypto
-from .errors import ApiError, BillNotReady, InvalidResponse, NotificationError, TransportError, \
-    WeChatPayError
-from .gateway import (CHINA, OUT_REFUND_NO, PAYERROR, REFUND_ABNORMAL, REFUND_CLOSED,
-                      REFUND_PROCESSING, REFUND_SUCCESS, SUCCESS, Notification,
-                      RefundNotification, RefundResult, Reply, Transaction, new_http_session,
-                      send_with_failover)
+from .errors import (
+    ApiError,
+    BillNotReady,
+    InvalidResponse,
+    NotificationError,
+    TransportError,
+    WeChatPayError,
+)
+from .gateway import (
+    CHINA,
+    OUT_REFUND_NO,
+    PAYERROR,
+    REFUND_ABNORMAL,
+    REFUND_CLOSED,
+    REFUND_PROCESSING,
+    REFUND_SUCCESS,
+    SUCCESS,
+    Notification,
+    RefundNotification,
+    RefundResult,
+    Reply,
+    Transaction,
+    new_http_session,
+    send_with_failover,
+)
 
 log = logging.getLogger(__name__)
 
 SIGN_TYPES = (crypto.MD5, crypto.HMAC_SHA256)
-V2_TIME_FORMAT = "%Y%m%d%H%M%S"          # time_expire, time_end: Beijing time
+V2_TIME_FORMAT = "%Y%m%d%H%M%S"  # time_expire, time_end: Beijing time
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_NOTIFICATION_BYTES = 64 * 1024
 MAX_BILL_BYTES = 64 * 1024 * 1024
@@ -46,31 +66,46 @@ MAX_NOTIFY_URL_CHARS = 256
 # err_code values WeChat documents as "try again with the same parameters" (for a refund:
 # with the same out_refund_no, which WeChat answers with the same refund). The last two are
 # "slow down": too many requests, or too many invalid ones (blocked for about a minute).
-RETRYABLE_CODES = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "BANKERROR", "FREQUENCY_LIMITED",
-                   "INVALID_REQ_TOO_MUCH"}
+RETRYABLE_CODES = {
+    "SYSTEMERROR",
+    "BIZERR_NEED_RETRY",
+    "BANKERROR",
+    "FREQUENCY_LIMITED",
+    "INVALID_REQ_TOO_MUCH",
+}
 # The one table of v2 err_codes that the rest of the app sees under their v3 names, so the
 # domain checks one spelling whatever the API version. Codes not listed are spelled the same
 # in both versions (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL, PARAM_ERROR, INVALID_REQUEST...) or
 # exist only in v2 (REFUND_FEE_MISMATCH, BIZERR_NEED_RETRY, ERROR) and pass through as sent.
 CODE_ALIASES = {
-    "ORDERNOTEXIST": "ORDER_NOT_EXIST",          # v3: ORDER_NOT_EXIST
-    "SYSTEMERROR": "SYSTEM_ERROR",               # v3: SYSTEM_ERROR
-    "NOTENOUGH": "NOT_ENOUGH",                   # the merchant's refundable balance is short
-    "REFUNDNOTEXIST": "RESOURCE_NOT_EXISTS",     # v3 answers 404 RESOURCE_NOT_EXISTS
+    "ORDERNOTEXIST": "ORDER_NOT_EXIST",  # v3: ORDER_NOT_EXIST
+    "SYSTEMERROR": "SYSTEM_ERROR",  # v3: SYSTEM_ERROR
+    "NOTENOUGH": "NOT_ENOUGH",  # the merchant's refundable balance is short
+    "REFUNDNOTEXIST": "RESOURCE_NOT_EXISTS",  # v3 answers 404 RESOURCE_NOT_EXISTS
 }
 # v2 refund_status (query: refund_status_$n; notification: refund_status) -> the v3 status.
 # CHANGE means the money could not reach the user (closed card...): v3's ABNORMAL.
-REFUND_STATUSES = {"PROCESSING": REFUND_PROCESSING, "SUCCESS": REFUND_SUCCESS,
-                   "REFUNDCLOSE": REFUND_CLOSED, "CHANGE": REFUND_ABNORMAL}
-REFUND_SUCCESS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"   # success_time, refund_success_time_$n
+REFUND_STATUSES = {
+    "PROCESSING": REFUND_PROCESSING,
+    "SUCCESS": REFUND_SUCCESS,
+    "REFUNDCLOSE": REFUND_CLOSED,
+    "CHANGE": REFUND_ABNORMAL,
+}
+REFUND_SUCCESS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # success_time, refund_success_time_$n
 MAX_REFUND_DESC_CHARS = 80
 # Calls that move money: sent to the backup domain only when the primary never got them.
 UNREPEATABLE = {"/pay/unifiedorder", "/secapi/pay/refund", "/pay/micropay"}
 # return_code=FAIL carries only a Chinese return_msg; name the common ones with their err_code.
-RETURN_FAIL_CODES = {"签名错误": "SIGNERROR", "XML格式错误": "XML_FORMAT_ERROR",
-                     "缺少参数": "LACK_PARAMS", "appid不存在": "APPID_NOT_EXIST",
-                     "商户号不存在": "MCHID_NOT_EXIST", "编码格式错误": "NOT_UTF8",
-                     "系统繁忙": "SYSTEMERROR", "系统错误": "SYSTEMERROR"}
+RETURN_FAIL_CODES = {
+    "签名错误": "SIGNERROR",
+    "XML格式错误": "XML_FORMAT_ERROR",
+    "缺少参数": "LACK_PARAMS",
+    "appid不存在": "APPID_NOT_EXIST",
+    "商户号不存在": "MCHID_NOT_EXIST",
+    "编码格式错误": "NOT_UTF8",
+    "系统繁忙": "SYSTEMERROR",
+    "系统错误": "SYSTEMERROR",
+}
 
 
 # The encoding an XML declaration names, if any (the declaration is ASCII in every encoding
@@ -97,8 +132,7 @@ def xml_to_dict(data, max_bytes, root_tag="xml"):
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         raise XmlError("the XML declaration names an encoding other than UTF-8")
     try:
-        root = fromstring(bytes(data), forbid_dtd=True, forbid_entities=True,
-                          forbid_external=True)
+        root = fromstring(bytes(data), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise XmlError(f"not well-formed XML: {type(exc).__name__}") from None
     if root.tag != root_tag:
@@ -142,10 +176,17 @@ def format_time(moment):
 def check_notify_url(url):
     """WeChat refuses (or silently mangles) notify URLs with a query string or fragment."""
     parts = urlsplit(url or "")
-    if (parts.scheme not in ("http", "https") or not parts.netloc or parts.query
-            or parts.fragment or "?" in url or len(url) > MAX_NOTIFY_URL_CHARS):
-        raise ValueError("notify_url must be an http(s) URL of at most 256 characters "
-                         "with no query string")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or "?" in url
+        or len(url) > MAX_NOTIFY_URL_CHARS
+    ):
+        raise ValueError(
+            "notify_url must be an http(s) URL of at most 256 characters with no query string"
+        )
     return url
 
 
@@ -186,7 +227,7 @@ def client_cert_session(cert_path, key_path, ca_bundle=None):
     context = ssl.create_default_context(cafile=ca_bundle)
     context.load_cert_chain(cert_path, key_path, password=_no_passphrase)
     session = new_http_session()
-    retries = session.get_adapter("https://").max_retries   # the same policy as every call
+    retries = session.get_adapter("https://").max_retries  # the same policy as every call
     session.mount("https://", _ClientCertAdapter(context, max_retries=retries, pool_maxsize=16))
     return session
 
@@ -201,9 +242,19 @@ class V2Gateway:
 
     api_version = "v2"
 
-    def __init__(self, *, appid, mchid, api_key, sign_type=crypto.MD5,
-                 api_base="https://api.mch.weixin.qq.com", session=None, timeout=10.0,
-                 backup_base=None, cert_session=None):
+    def __init__(
+        self,
+        *,
+        appid,
+        mchid,
+        api_key,
+        sign_type=crypto.MD5,
+        api_base="https://api.mch.weixin.qq.com",
+        session=None,
+        timeout=10.0,
+        backup_base=None,
+        cert_session=None,
+    ):
         """``cert_session`` (from ``client_cert_session``) carries the ``/secapi/`` calls
         (refunds); without it a refund is refused locally with CLIENT_CERT_NOT_CONFIGURED."""
         if sign_type not in SIGN_TYPES:
@@ -219,14 +270,17 @@ class V2Gateway:
         self.session = session or requests.Session()
         self.cert_session = cert_session
         self.refund_key = crypto.v2_refund_key(api_key)
-        self.timeout = (min(3.0, timeout), timeout)   # (connect, read)
+        self.timeout = (min(3.0, timeout), timeout)  # (connect, read)
         self.retry_queries = True  # gateway.with_budget turns it off
 
     # --- the Gateway protocol ---------------------------------------------------------------
 
     def place_order(self, request):
-        if isinstance(request.total, bool) or not isinstance(request.total, int) \
-                or request.total <= 0:
+        if (
+            isinstance(request.total, bool)
+            or not isinstance(request.total, int)
+            or request.total <= 0
+        ):
             raise ValueError("total must be a positive integer of fen")
         if request.attach and len(request.attach) > MAX_ATTACH_CHARS:
             raise ValueError("attach is longer than 127 characters")
@@ -258,13 +312,15 @@ class V2Gateway:
             "signType": self.sign_type,
         }
         # v2 paySign covers appId too, although wx.requestPayment is not given it.
-        params["paySign"] = crypto.v2_sign({"appId": self.appid, **params}, self.api_key,
-                                           self.sign_type)
+        params["paySign"] = crypto.v2_sign(
+            {"appId": self.appid, **params}, self.api_key, self.sign_type
+        )
         return params
 
     def query_order(self, out_trade_no):
-        data = self._call("/pay/orderquery", {"out_trade_no": out_trade_no},
-                          retry=self.retry_queries)
+        data = self._call(
+            "/pay/orderquery", {"out_trade_no": out_trade_no}, retry=self.retry_queries
+        )
         if data.get("out_trade_no") != out_trade_no or not data.get("trade_state"):
             raise InvalidResponse("orderquery answered about another order, or without state")
         try:
@@ -276,7 +332,7 @@ class V2Gateway:
         try:
             self._call("/pay/closeorder", {"out_trade_no": out_trade_no}, retry=False)
         except ApiError as exc:
-            if exc.code != "ORDERCLOSED":   # already closed is what we wanted
+            if exc.code != "ORDERCLOSED":  # already closed is what we wanted
                 raise
 
     def parse_payment_notification(self, headers, body):
@@ -290,8 +346,9 @@ class V2Gateway:
         # candidate needs the API key, so this is no downgrade to an unsigned message.
         declared = fields.get("sign_type")
         candidates = [declared] if declared else [self.sign_type, crypto.MD5]
-        if not any(t in SIGN_TYPES and crypto.v2_verify(fields, self.api_key, t)
-                   for t in candidates):
+        if not any(
+            t in SIGN_TYPES and crypto.v2_verify(fields, self.api_key, t) for t in candidates
+        ):
             raise NotificationError("notification sign does not verify", "SIGNATURE_INVALID")
         if fields.get("return_code") != SUCCESS:
             raise NotificationError("notification has return_code FAIL", "NOT_SUCCESS")
@@ -301,20 +358,24 @@ class V2Gateway:
         # WeChat stops resending it.
         paid = fields.get("result_code") == SUCCESS
         if not fields.get("out_trade_no") or (paid and not fields.get("transaction_id")):
-            raise NotificationError("notification lacks transaction_id or out_trade_no",
-                                    "MALFORMED")
+            raise NotificationError(
+                "notification lacks transaction_id or out_trade_no", "MALFORMED"
+            )
         try:
             transaction = self._transaction(fields, SUCCESS if paid else PAYERROR)
             if transaction.total is None:
                 raise ValueError("no total_fee")
-            if fields.get("fee_type", "CNY") != "CNY":   # fen of another currency are not fen
+            if fields.get("fee_type", "CNY") != "CNY":  # fen of another currency are not fen
                 raise ValueError("fee_type is not CNY")
         except ValueError as exc:
             raise NotificationError(f"notification is malformed: {exc}", "MALFORMED") from None
         # v2 has no notification id; WeChat sends one success notification per transaction.
-        return Notification(event_id=fields.get("transaction_id") or fields["out_trade_no"],
-                            event_type="TRANSACTION.SUCCESS" if paid else "TRANSACTION.FAIL",
-                            transaction=transaction, payload=fields)
+        return Notification(
+            event_id=fields.get("transaction_id") or fields["out_trade_no"],
+            event_type="TRANSACTION.SUCCESS" if paid else "TRANSACTION.FAIL",
+            transaction=transaction,
+            payload=fields,
+        )
 
     def notification_reply(self, ok, message=""):
         """v2 reads only the body: SUCCESS acknowledges, anything else makes WeChat retry.
@@ -323,8 +384,9 @@ class V2Gateway:
         WeChat treats it as a failure either way.
         """
         if ok:
-            return Reply(dict_to_xml({"return_code": "SUCCESS", "return_msg": "OK"}), 200,
-                         "application/xml")
+            return Reply(
+                dict_to_xml({"return_code": "SUCCESS", "return_msg": "OK"}), 200, "application/xml"
+            )
         body = dict_to_xml({"return_code": "FAIL", "return_msg": (message or "FAIL")[:128]})
         return Reply(body, 400, "application/xml")
 
@@ -345,12 +407,18 @@ class V2Gateway:
         if request.refund > request.total:
             raise ValueError("refund exceeds the order's total")
         if self.cert_session is None:
-            raise ApiError("CLIENT_CERT_NOT_CONFIGURED", "v2 refunds need the merchant's API "
-                           "certificate: set WECHATPAY_CERT and WECHATPAY_PRIVATE_KEY")
-        fields = {"out_trade_no": request.out_trade_no,
-                  "out_refund_no": request.out_refund_no,
-                  "total_fee": request.total, "refund_fee": request.refund}
-        if request.reason:   # shown to the user; WeChat allows 80 characters
+            raise ApiError(
+                "CLIENT_CERT_NOT_CONFIGURED",
+                "v2 refunds need the merchant's API "
+                "certificate: set WECHATPAY_CERT and WECHATPAY_PRIVATE_KEY",
+            )
+        fields = {
+            "out_trade_no": request.out_trade_no,
+            "out_refund_no": request.out_refund_no,
+            "total_fee": request.total,
+            "refund_fee": request.refund,
+        }
+        if request.reason:  # shown to the user; WeChat allows 80 characters
             fields["refund_desc"] = request.reason[:MAX_REFUND_DESC_CHARS]
         if request.notify_url:
             fields["notify_url"] = check_notify_url(request.notify_url)
@@ -359,13 +427,15 @@ class V2Gateway:
             raise InvalidResponse("refund answer is about another refund")
         try:
             return RefundResult(
-                out_refund_no=request.out_refund_no, status=REFUND_PROCESSING,
+                out_refund_no=request.out_refund_no,
+                status=REFUND_PROCESSING,
                 refund=_fen(data.get("refund_fee"), "refund_fee"),
                 total=_fen(data.get("total_fee"), "total_fee"),
                 out_trade_no=data.get("out_trade_no") or None,
                 refund_id=data.get("refund_id") or None,
                 transaction_id=data.get("transaction_id") or None,
-                channel=data.get("refund_channel") or None)
+                channel=data.get("refund_channel") or None,
+            )
         except ValueError as exc:
             raise InvalidResponse(f"refund answer is malformed: {exc}") from None
 
@@ -373,16 +443,32 @@ class V2Gateway:
         """``POST /pay/refundquery`` by out_refund_no: WeChat answers the refund as index 0
         of its ``_$n`` fields. ApiError RESOURCE_NOT_EXISTS (v2 REFUNDNOTEXIST) if unknown."""
         data = self._call("/pay/refundquery", {"out_refund_no": out_refund_no}, retry=True)
-        index = next((n for n in range(_refund_count(data))
-                      if data.get(f"out_refund_no_{n}") == out_refund_no), None)
+        index = next(
+            (
+                n
+                for n in range(_refund_count(data))
+                if data.get(f"out_refund_no_{n}") == out_refund_no
+            ),
+            None,
+        )
         if index is None:
             raise InvalidResponse("refundquery answer does not list the refund asked about")
         try:
-            return self._refund_result({name: data.get(f"{name}_{index}")
-                                        for name in ("out_refund_no", "refund_id",
-                                                     "refund_fee", "refund_status",
-                                                     "refund_channel", "refund_recv_accout")},
-                                       data, data.get(f"refund_success_time_{index}"))
+            return self._refund_result(
+                {
+                    name: data.get(f"{name}_{index}")
+                    for name in (
+                        "out_refund_no",
+                        "refund_id",
+                        "refund_fee",
+                        "refund_status",
+                        "refund_channel",
+                        "refund_recv_accout",
+                    )
+                },
+                data,
+                data.get(f"refund_success_time_{index}"),
+            )
         except ValueError as exc:
             raise InvalidResponse(f"refundquery answer is malformed: {exc}") from None
 
@@ -418,9 +504,12 @@ class V2Gateway:
             raise NotificationError(f"req_info is malformed: {exc}", "MALFORMED") from None
         payload = {"appid": fields["appid"], "mch_id": fields["mch_id"], **info}
         # v2 has no notification id: a refund reaches each final state once.
-        return RefundNotification(event_id=f"{result.out_refund_no}:{result.status}",
-                                  event_type=f"REFUND.{result.status}", refund=result,
-                                  payload=payload)
+        return RefundNotification(
+            event_id=f"{result.out_refund_no}:{result.status}",
+            event_type=f"REFUND.{result.status}",
+            refund=result,
+            payload=payload,
+        )
 
     def _refund_result(self, refund, order, success_time):
         """RefundResult from one refund's fields (refund_status, refund_fee...) and the
@@ -429,7 +518,8 @@ class V2Gateway:
         if status is None:
             raise ValueError(f"unknown refund_status {str(refund.get('refund_status'))[:20]!r}")
         return RefundResult(
-            out_refund_no=refund["out_refund_no"], status=status,
+            out_refund_no=refund["out_refund_no"],
+            status=status,
             refund=_fen(refund.get("refund_fee"), "refund_fee"),
             total=_fen(order.get("total_fee"), "total_fee"),
             out_trade_no=order.get("out_trade_no") or None,
@@ -437,7 +527,8 @@ class V2Gateway:
             transaction_id=order.get("transaction_id") or None,
             channel=refund.get("refund_channel") or None,
             user_received_account=refund.get("refund_recv_accout") or None,  # sic: WeChat's
-            success_time=parse_refund_time(success_time))
+            success_time=parse_refund_time(success_time),
+        )
 
     # --- bills (protocol B4) ------------------------------------------------------------------
 
@@ -447,8 +538,11 @@ class V2Gateway:
         The bill itself is plain text (gzip here), not XML and not signed; only a refusal is
         XML. v2 gives no hash to check it against.
         """
-        body = dict_to_xml(self._signed({"bill_date": day.strftime("%Y%m%d"),
-                                         "bill_type": "ALL", "tar_type": "GZIP"}))
+        body = dict_to_xml(
+            self._signed(
+                {"bill_date": day.strftime("%Y%m%d"), "bill_type": "ALL", "tar_type": "GZIP"}
+            )
+        )
         return self._bill("/pay/downloadbill", body, self.session)
 
     def download_fund_flow_bill(self, day):
@@ -456,12 +550,18 @@ class V2Gateway:
         has none. WeChat wants it signed with HMAC-SHA256 whatever the merchant's sign type,
         over mutual TLS with the merchant's API certificate."""
         if self.cert_session is None:
-            raise ApiError("CLIENT_CERT_NOT_CONFIGURED", "the fund flow bill needs the "
-                           "merchant's API certificate: set WECHATPAY_CERT and "
-                           "WECHATPAY_PRIVATE_KEY")
-        body = dict_to_xml(self._signed({"bill_date": day.strftime("%Y%m%d"),
-                                         "account_type": "Basic", "tar_type": "GZIP"},
-                                        crypto.HMAC_SHA256))
+            raise ApiError(
+                "CLIENT_CERT_NOT_CONFIGURED",
+                "the fund flow bill needs the "
+                "merchant's API certificate: set WECHATPAY_CERT and "
+                "WECHATPAY_PRIVATE_KEY",
+            )
+        body = dict_to_xml(
+            self._signed(
+                {"bill_date": day.strftime("%Y%m%d"), "account_type": "Basic", "tar_type": "GZIP"},
+                crypto.HMAC_SHA256,
+            )
+        )
         return self._bill("/pay/downloadfundflow", body, self.cert_session)
 
     def _bill(self, path, body, session):
@@ -492,8 +592,7 @@ class V2Gateway:
         (signed is not the same as well-formed)."""
         total = data.get("total_fee")
         return Transaction(
-            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO,
-                                     required=True),
+            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO, required=True),
             trade_state=checks.trade_state({"trade_state": trade_state}),
             appid=checks.text(data, "appid", checks.MAX_ID),
             mchid=checks.text(data, "mch_id", checks.MAX_ID),
@@ -508,9 +607,8 @@ class V2Gateway:
         """The request fields with appid, mch_id, nonce and sign (``sign_type``: the merchant's
         unless an endpoint demands one)."""
         sign_type = sign_type or self.sign_type
-        request = {"appid": self.appid, "mch_id": self.mchid, "nonce_str": crypto.nonce(),
-                   **fields}
-        if sign_type != crypto.MD5:   # MD5 is the default when sign_type is absent
+        request = {"appid": self.appid, "mch_id": self.mchid, "nonce_str": crypto.nonce(), **fields}
+        if sign_type != crypto.MD5:  # MD5 is the default when sign_type is absent
             request["sign_type"] = sign_type
         request["sign"] = crypto.v2_sign(request, self.api_key, sign_type)
         return request
@@ -538,29 +636,44 @@ class V2Gateway:
 
     def _post(self, path, body, session, max_bytes=MAX_RESPONSE_BYTES):
         try:
-            with send_with_failover(session, "POST", self.api_bases, path,
-                                    repeatable=path not in UNREPEATABLE, data=body,
-                                    timeout=self.timeout, stream=True,
-                                    headers={"Content-Type": "text/xml; charset=utf-8",
-                                             "User-Agent": "wechatpay-miniprogram-starter/1.0"}
-                                    ) as response:
+            with send_with_failover(
+                session,
+                "POST",
+                self.api_bases,
+                path,
+                repeatable=path not in UNREPEATABLE,
+                data=body,
+                timeout=self.timeout,
+                stream=True,
+                headers={
+                    "Content-Type": "text/xml; charset=utf-8",
+                    "User-Agent": "wechatpay-miniprogram-starter/1.0",
+                },
+            ) as response:
                 request_id = response.headers.get("Request-ID")
                 # One line per call with WeChat's Request-ID: what WeChat's support asks for.
-                log.info("WeChat Pay POST %s: HTTP %s (Request-ID %s)", path,
-                         response.status_code, request_id or "-")
+                log.info(
+                    "WeChat Pay POST %s: HTTP %s (Request-ID %s)",
+                    path,
+                    response.status_code,
+                    request_id or "-",
+                )
                 if not 200 <= response.status_code < 300:
-                    raise TransportError(f"WeChat Pay answered HTTP {response.status_code} "
-                                         f"on {path}", request_id=request_id)
+                    raise TransportError(
+                        f"WeChat Pay answered HTTP {response.status_code} on {path}",
+                        request_id=request_id,
+                    )
                 raw = b""
                 for chunk in response.iter_content(16 * 1024):
                     raw += chunk
-                    if len(raw) > max_bytes:   # refused by the reader; stop reading
+                    if len(raw) > max_bytes:  # refused by the reader; stop reading
                         break
         except requests.Timeout:
             raise TransportError(f"WeChat Pay timed out on {path}") from None
         except requests.RequestException as exc:
-            raise TransportError(f"WeChat Pay unreachable on {path}: "
-                                 f"{type(exc).__name__}") from None
+            raise TransportError(
+                f"WeChat Pay unreachable on {path}: {type(exc).__name__}"
+            ) from None
         return raw, request_id
 
     def _check(self, path, raw):
@@ -574,15 +687,16 @@ class V2Gateway:
                 raise InvalidResponse(f"{path} answer has no return_code")
             message = data.get("return_msg") or data.get("retmsg") or "FAIL"
             code = data.get("err_code") or next(
-                (code for text, code in RETURN_FAIL_CODES.items() if text in message),
-                "RETURN_FAIL")
-            raise ApiError(CODE_ALIASES.get(code, code), message,
-                           retryable=code in RETRYABLE_CODES)
+                (code for text, code in RETURN_FAIL_CODES.items() if text in message), "RETURN_FAIL"
+            )
+            raise ApiError(CODE_ALIASES.get(code, code), message, retryable=code in RETRYABLE_CODES)
         # WeChat signs its answer with the sign type of our request.
         if not crypto.v2_verify(data, self.api_key, self.sign_type):
             raise InvalidResponse(f"{path} answer sign does not verify")
-        if data.get("appid", self.appid) != self.appid \
-                or data.get("mch_id", self.mchid) != self.mchid:
+        if (
+            data.get("appid", self.appid) != self.appid
+            or data.get("mch_id", self.mchid) != self.mchid
+        ):
             raise InvalidResponse(f"{path} answer is for another merchant")
         result_code = data.get("result_code")
         if result_code == SUCCESS:
@@ -590,15 +704,18 @@ class V2Gateway:
         if result_code != "FAIL":
             raise InvalidResponse(f"{path} answer has no result_code")
         code = data.get("err_code") or "FAIL"
-        raise ApiError(CODE_ALIASES.get(code, code), data.get("err_code_des") or code,
-                       retryable=code in RETRYABLE_CODES)
+        raise ApiError(
+            CODE_ALIASES.get(code, code),
+            data.get("err_code_des") or code,
+            retryable=code in RETRYABLE_CODES,
+        )
 
 
 def _refund_count(data):
     count = data.get("refund_count") or "0"
     if not count.isdigit():
         raise InvalidResponse("refundquery answer has no refund_count")
-    return min(int(count), 50)   # WeChat allows 50 refunds per order
+    return min(int(count), 50)  # WeChat allows 50 refunds per order
 
 
 def _client_ip(value):

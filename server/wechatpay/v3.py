@@ -4,6 +4,7 @@ No Flask and no database here: ``V3Gateway`` takes plain values and parsed keys,
 lifted into another project. Keys are parsed once by the caller and the HTTP session is shared,
 so connections are reused across calls.
 """
+
 import gzip
 import hashlib
 import hmac
@@ -18,20 +19,46 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 
 from . import checks, crypto
-from .errors import ApiError, BillHashMismatch, BillNotReady, InvalidResponse, \
-    Misconfigured, NotificationError, TransportError, WeChatPayError
-from .gateway import (CHINA, Notification, RefundNotification, RefundResult, Reply,
-                      Transaction, send_with_failover)
+from .errors import (
+    ApiError,
+    BillHashMismatch,
+    BillNotReady,
+    InvalidResponse,
+    Misconfigured,
+    NotificationError,
+    TransportError,
+    WeChatPayError,
+)
+from .gateway import (
+    CHINA,
+    Notification,
+    RefundNotification,
+    RefundResult,
+    Reply,
+    Transaction,
+    send_with_failover,
+)
 
 log = logging.getLogger(__name__)
 
 TIMESTAMP_TOLERANCE = 300  # seconds; the official SDKs refuse |now - ts| >= 5 min
 # WeChat documents these as "try again with the same parameters".
-RETRYABLE_CODES = {"SYSTEM_ERROR", "SYSTEMERROR", "BANKERROR", "FREQUENCY_LIMITED",
-                   "RATELIMIT_EXCEEDED", "SERVICE_UNAVAILABLE", "BIZERR_NEED_RETRY"}
+RETRYABLE_CODES = {
+    "SYSTEM_ERROR",
+    "SYSTEMERROR",
+    "BANKERROR",
+    "FREQUENCY_LIMITED",
+    "RATELIMIT_EXCEEDED",
+    "SERVICE_UNAVAILABLE",
+    "BIZERR_NEED_RETRY",
+}
 # Newer and older spellings of the same error; the rest of the app sees the first.
-CODE_ALIASES = {"ORDERNOTEXIST": "ORDER_NOT_EXIST", "ORDER_PAID": "ORDERPAID",
-                "SYSTEMERROR": "SYSTEM_ERROR", "NOTENOUGH": "NOT_ENOUGH"}
+CODE_ALIASES = {
+    "ORDERNOTEXIST": "ORDER_NOT_EXIST",
+    "ORDER_PAID": "ORDERPAID",
+    "SYSTEMERROR": "SYSTEM_ERROR",
+    "NOTENOUGH": "NOT_ENOUGH",
+}
 REFUNDS = "/v3/refund/domestic/refunds"
 # "No bill for that day" is an answer, not a failure; "still being made" means later.
 BILL_ABSENT_CODES = {"NO_STATEMENT_EXIST"}
@@ -55,15 +82,20 @@ def verify_signed_message(headers, body, key_for_serial, now=None):
     if not re.fullmatch(r"[0-9]{1,12}", timestamp):
         raise NotificationError("Wechatpay-Timestamp is not a number", "MALFORMED")
     if abs((now or crypto.now()) - int(timestamp)) >= TIMESTAMP_TOLERANCE:
-        raise NotificationError("Wechatpay-Timestamp outside the 5-minute window",
-                                "TIMESTAMP_EXPIRED")
+        raise NotificationError(
+            "Wechatpay-Timestamp outside the 5-minute window", "TIMESTAMP_EXPIRED"
+        )
     key = key_for_serial(serial)
     if key is None:
-        hint = " (a WeChat Pay public key: is WECHATPAY_PUBLIC_KEY_ID set to it?)" \
-            if serial.startswith("PUB_KEY_ID_") else ""
+        hint = (
+            " (a WeChat Pay public key: is WECHATPAY_PUBLIC_KEY_ID set to it?)"
+            if serial.startswith("PUB_KEY_ID_")
+            else ""
+        )
         raise NotificationError(f"unknown Wechatpay-Serial {serial[:64]}{hint}", "UNKNOWN_SERIAL")
-    if not crypto.rsa_verify(key, crypto.v3_response_message(timestamp, nonce_str, body),
-                             signature):
+    if not crypto.rsa_verify(
+        key, crypto.v3_response_message(timestamp, nonce_str, body), signature
+    ):
         raise NotificationError("signature does not verify", "SIGNATURE_INVALID")
     return serial
 
@@ -116,8 +148,10 @@ class PlatformKeys:
         with self._lock:
             if serial in self._certificates:  # another thread fetched it while we waited
                 return
-            recent = self._last_refresh is not None and \
-                time.monotonic() - self._last_refresh < self.REFRESH_INTERVAL
+            recent = (
+                self._last_refresh is not None
+                and time.monotonic() - self._last_refresh < self.REFRESH_INTERVAL
+            )
             if not self._fetch or recent:
                 return
             self._last_refresh = time.monotonic()
@@ -132,8 +166,20 @@ class V3Gateway:
 
     api_version = "v3"
 
-    def __init__(self, *, appid, mchid, serial_no, private_key, apiv3_key, api_base,
-                 platform_keys, session=None, timeout=10.0, backup_base=None):
+    def __init__(
+        self,
+        *,
+        appid,
+        mchid,
+        serial_no,
+        private_key,
+        apiv3_key,
+        api_base,
+        platform_keys,
+        session=None,
+        timeout=10.0,
+        backup_base=None,
+    ):
         self.appid = appid
         self.mchid = mchid
         self.serial_no = serial_no
@@ -177,8 +223,9 @@ class V3Gateway:
             "nonceStr": nonce_str,
             "package": package,
             "signType": "RSA",
-            "paySign": crypto.v3_pay_sign(self.private_key, self.appid, timestamp, nonce_str,
-                                          package),
+            "paySign": crypto.v3_pay_sign(
+                self.private_key, self.appid, timestamp, nonce_str, package
+            ),
         }
 
     def query_order(self, out_trade_no):
@@ -194,16 +241,21 @@ class V3Gateway:
         try:
             transaction = parse_transaction(payload)
         except (ValueError, InvalidResponse) as exc:
-            raise NotificationError(f"decrypted resource is not a transaction: {exc}",
-                                    "MALFORMED") from None
+            raise NotificationError(
+                f"decrypted resource is not a transaction: {exc}", "MALFORMED"
+            ) from None
         if transaction.appid != self.appid or transaction.mchid != self.mchid:
             raise NotificationError("appid or mchid is not ours", "MERCHANT_MISMATCH")
-        return Notification(event_id=event_id, event_type=event_type,
-                            transaction=transaction, payload=payload)
+        return Notification(
+            event_id=event_id, event_type=event_type, transaction=transaction, payload=payload
+        )
 
     def refund(self, request):
-        body = {"out_trade_no": request.out_trade_no, "out_refund_no": request.out_refund_no,
-                "amount": {"refund": request.refund, "total": request.total, "currency": "CNY"}}
+        body = {
+            "out_trade_no": request.out_trade_no,
+            "out_refund_no": request.out_refund_no,
+            "amount": {"refund": request.refund, "total": request.total, "currency": "CNY"},
+        }
         if request.reason:
             body["reason"] = request.reason
         if request.notify_url:
@@ -221,11 +273,13 @@ class V3Gateway:
             raise NotificationError("decrypted resource is not a refund", "MALFORMED") from None
         if not event_type.startswith("REFUND.") or payload.get("mchid") not in (None, self.mchid):
             raise NotificationError("not a refund notification of ours", "MERCHANT_MISMATCH")
-        return RefundNotification(event_id=event_id, event_type=event_type, refund=result,
-                                  payload=payload)
+        return RefundNotification(
+            event_id=event_id, event_type=event_type, refund=result, payload=payload
+        )
 
-    def apply_abnormal_refund(self, refund_id, out_refund_no, type, bank_type=None,
-                              bank_account=None, real_name=None):
+    def apply_abnormal_refund(
+        self, refund_id, out_refund_no, type, bank_type=None, bank_account=None, real_name=None
+    ):
         """Send an ABNORMAL refund again: to the user's bank card (``USER_BANK_CARD``, with
         bank_type, bank_account and real_name, encrypted for WeChat) or the merchant's
         (``MERCHANT_BANK_CARD``)."""
@@ -235,8 +289,9 @@ class V3Gateway:
         sensitive = {"bank_account": bank_account, "real_name": real_name}
         if any(sensitive.values()):
             serial, key = self.platform_keys.encryption_key()
-            body.update({name: crypto.rsa_encrypt(key, value)
-                         for name, value in sensitive.items() if value})
+            body.update(
+                {name: crypto.rsa_encrypt(key, value) for name, value in sensitive.items() if value}
+            )
             extra = {"Wechatpay-Serial": serial}
         else:
             extra = {}
@@ -253,9 +308,12 @@ class V3Gateway:
             event_id, event_type = envelope["id"], envelope["event_type"]
             if resource.get("algorithm") != "AEAD_AES_256_GCM":
                 raise ValueError("unsupported algorithm")
-            plaintext = crypto.aes_gcm_decrypt(self.apiv3_key, resource["nonce"],
-                                               resource["ciphertext"],
-                                               resource.get("associated_data", ""))
+            plaintext = crypto.aes_gcm_decrypt(
+                self.apiv3_key,
+                resource["nonce"],
+                resource["ciphertext"],
+                resource.get("associated_data", ""),
+            )
         except crypto.DecryptionError:
             raise NotificationError("resource does not decrypt", "DECRYPT_FAILED") from None
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
@@ -265,11 +323,13 @@ class V3Gateway:
             if not isinstance(payload, dict) or not checks.encodes_as_utf8(payload):
                 raise ValueError("not an object of valid Unicode text")  # stored as received
             event_id = checks.text({"id": event_id}, "id", checks.MAX_EVENT_ID, required=True)
-            event_type = checks.text({"event_type": event_type}, "event_type",
-                                     checks.MAX_EVENT_TYPE, required=True)
+            event_type = checks.text(
+                {"event_type": event_type}, "event_type", checks.MAX_EVENT_TYPE, required=True
+            )
         except (ValueError, RecursionError) as exc:
-            raise NotificationError(f"notification content is malformed: {exc}",
-                                    "MALFORMED") from None
+            raise NotificationError(
+                f"notification content is malformed: {exc}", "MALFORMED"
+            ) from None
         return event_id, event_type, payload
 
     def notification_reply(self, ok, message=""):
@@ -282,13 +342,17 @@ class V3Gateway:
 
     def download_trade_bill(self, day):
         """The trade bill (ALL) of one Beijing day as bytes; None when WeChat has none."""
-        return self._download_bill("/v3/bill/tradebill", {
-            "bill_date": day.isoformat(), "bill_type": "ALL", "tar_type": "GZIP"})
+        return self._download_bill(
+            "/v3/bill/tradebill",
+            {"bill_date": day.isoformat(), "bill_type": "ALL", "tar_type": "GZIP"},
+        )
 
     def download_fund_flow_bill(self, day):
         """The fund flow bill of the basic account for one Beijing day; None when none."""
-        return self._download_bill("/v3/bill/fundflowbill", {
-            "bill_date": day.isoformat(), "account_type": "BASIC", "tar_type": "GZIP"})
+        return self._download_bill(
+            "/v3/bill/fundflowbill",
+            {"bill_date": day.isoformat(), "account_type": "BASIC", "tar_type": "GZIP"},
+        )
 
     def _download_bill(self, path, query):
         try:
@@ -301,13 +365,17 @@ class V3Gateway:
             raise
         data = data or {}
         url, hash_value = data.get("download_url"), data.get("hash_value")
-        if data.get("hash_type") != "SHA1" or not isinstance(hash_value, str) \
-                or not isinstance(url, str):
+        if (
+            data.get("hash_type") != "SHA1"
+            or not isinstance(hash_value, str)
+            or not isinstance(url, str)
+        ):
             raise InvalidResponse("bill answer lacks download_url or a SHA1 hash_value")
         # Our signed request goes to our configured API host only, whatever host the URL names.
         parts = urlsplit(url)
-        status, _headers, raw = self._send("GET", parts.path + (f"?{parts.query}"
-                                                                if parts.query else ""))
+        status, _headers, raw = self._send(
+            "GET", parts.path + (f"?{parts.query}" if parts.query else "")
+        )
         if status != 200:
             self._decode(status, raw)  # raises ApiError with WeChat's code
         # The file answer is the one v3 answer WeChat does not sign (protocol C3); the SHA1
@@ -333,10 +401,14 @@ class V3Gateway:
         data = self._decode(status, raw)
         certificates = {}
         for item in data.get("data", []):
-            pem = crypto.aes_gcm_decrypt(self.apiv3_key, item["encrypt_certificate"]["nonce"],
-                                         item["encrypt_certificate"]["ciphertext"],
-                                         item["encrypt_certificate"]["associated_data"])
+            pem = crypto.aes_gcm_decrypt(
+                self.apiv3_key,
+                item["encrypt_certificate"]["nonce"],
+                item["encrypt_certificate"]["ciphertext"],
+                item["encrypt_certificate"]["associated_data"],
+            )
             certificates[crypto.certificate_serial(pem)] = crypto.load_public_key(pem)
+
         def key_for_serial(serial):
             # Signed with one of the listed certificates, or (public key mode, since we sent
             # our public key id) with the WeChat Pay public key we already hold.
@@ -361,8 +433,9 @@ class V3Gateway:
         status, headers, raw = self._send(method, path, body, query, repeatable, headers)
         request_id = headers.get("Request-ID")
         # One line per call with WeChat's Request-ID: what WeChat Pay's support asks for.
-        log.info("WeChat Pay %s %s: HTTP %s (Request-ID %s)", method, path, status,
-                 request_id or "-")
+        log.info(
+            "WeChat Pay %s %s: HTTP %s (Request-ID %s)", method, path, status, request_id or "-"
+        )
         try:
             if 200 <= status < 300:
                 try:
@@ -373,9 +446,9 @@ class V3Gateway:
                         raise Misconfigured(
                             f"WeChat Pay signs with public key {serial[:64]}: set "
                             "WECHATPAY_PUBLIC_KEY_ID to it and WECHATPAY_PUBLIC_KEY to its file "
-                            "(flask --app server doctor checks this)") from None
-                    raise InvalidResponse(f"response signature check failed: {exc.code}") \
-                        from None
+                            "(flask --app server doctor checks this)"
+                        ) from None
+                    raise InvalidResponse(f"response signature check failed: {exc.code}") from None
             return self._decode(status, raw)
         except WeChatPayError as exc:
             exc.request_id = request_id
@@ -383,11 +456,15 @@ class V3Gateway:
 
     def _send(self, method, path, body=None, query=None, repeatable=True, extra_headers=None):
         url = path + ("?" + urlencode(query) if query else "")
-        raw_body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() \
-            if body is not None else b""
+        raw_body = (
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            if body is not None
+            else b""
+        )
         headers = {
-            "Authorization": crypto.v3_authorization(self.private_key, self.mchid,
-                                                     self.serial_no, method, url, raw_body),
+            "Authorization": crypto.v3_authorization(
+                self.private_key, self.mchid, self.serial_no, method, url, raw_body
+            ),
             "Accept": "application/json",
             "User-Agent": "wechatpay-miniprogram-starter/1.0",
         }
@@ -398,14 +475,22 @@ class V3Gateway:
             headers["Wechatpay-Serial"] = self.platform_keys.public_key_id
         headers.update(extra_headers or {})
         try:
-            response = send_with_failover(self.session, method, self.api_bases, url,
-                                          repeatable=repeatable, data=raw_body or None,
-                                          headers=headers, timeout=self.timeout)
+            response = send_with_failover(
+                self.session,
+                method,
+                self.api_bases,
+                url,
+                repeatable=repeatable,
+                data=raw_body or None,
+                headers=headers,
+                timeout=self.timeout,
+            )
         except requests.Timeout:
             raise TransportError(f"WeChat Pay timed out on {method} {path}") from None
         except requests.RequestException as exc:
-            raise TransportError(f"WeChat Pay unreachable on {method} {path}: "
-                                 f"{type(exc).__name__}") from None
+            raise TransportError(
+                f"WeChat Pay unreachable on {method} {path}: {type(exc).__name__}"
+            ) from None
         return response.status_code, response.headers, response.content
 
     @staticmethod
@@ -420,8 +505,12 @@ class V3Gateway:
             return data
         data = data if isinstance(data, dict) else {}
         code = CODE_ALIASES.get(data.get("code"), data.get("code") or f"HTTP_{status}")
-        raise ApiError(code, str(data.get("message") or f"HTTP {status}"), status,
-                       retryable=status >= 500 or code in RETRYABLE_CODES)
+        raise ApiError(
+            code,
+            str(data.get("message") or f"HTTP {status}"),
+            status,
+            retryable=status >= 500 or code in RETRYABLE_CODES,
+        )
 
 
 def parse_transaction(data):
@@ -441,12 +530,12 @@ def parse_transaction(data):
         if (checks.text(amount, "currency", 8) or "CNY") != "CNY":
             raise ValueError("amount.currency is not CNY")  # fen of another currency
         total = amount.get("total")
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int)
-                                  or not 0 <= total < 2**31):
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or not 0 <= total < 2**31
+        ):
             raise ValueError("amount.total is not a whole number of fen")
         return Transaction(
-            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO,
-                                     required=True),
+            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO, required=True),
             trade_state=checks.trade_state(data),
             appid=checks.text(data, "appid", checks.MAX_ID),
             mchid=checks.text(data, "mchid", checks.MAX_ID),
@@ -469,20 +558,24 @@ def parse_refund(data):
         raise InvalidResponse("amount.currency is not CNY")
     status = data.get("status") or data.get("refund_status")  # notifications: refund_status
     refund, total = amount.get("refund"), amount.get("total")
-    if status not in ("PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL") \
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in (refund, total)):
+    if status not in ("PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL") or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in (refund, total)
+    ):
         raise InvalidResponse("refund object without a known status or integer amounts")
     try:  # types and lengths, so a strange (even genuinely signed) answer never reaches a column
         return RefundResult(
-            out_refund_no=checks.text(data, "out_refund_no", 64, required=True), status=status,
-            refund=refund, total=total,
+            out_refund_no=checks.text(data, "out_refund_no", 64, required=True),
+            status=status,
+            refund=refund,
+            total=total,
             out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO),
             refund_id=checks.text(data, "refund_id", 64),
             transaction_id=checks.text(data, "transaction_id", checks.MAX_TRANSACTION_ID),
             channel=checks.text(data, "channel", 32),
             user_received_account=checks.text(data, "user_received_account", 128),
             success_time=_parse_time(checks.text(data, "success_time", checks.MAX_TEXT)),
-            create_time=_parse_time(checks.text(data, "create_time", checks.MAX_TEXT)))
+            create_time=_parse_time(checks.text(data, "create_time", checks.MAX_TEXT)),
+        )
     except ValueError as exc:
         raise InvalidResponse(f"refund object: {exc}") from None
 
