@@ -26,8 +26,8 @@ from decimal import Decimal
 
 from flask import Response, current_app, g, request
 
-from . import v2
-from .v3 import ApiError, bp, param_error
+from . import v2, v3
+from .v3 import ApiError, param_error
 from .wire import BEIJING, json_response
 
 DOWNLOAD_LIFETIME = 300
@@ -74,6 +74,9 @@ BILL_REFUND_STATUS = {
 }
 V3, V2 = "v3", "v2"
 
+v3_bp = v3.blueprint("v3_bills", __name__)
+v2_bp = v2.blueprint("v2_bills", __name__)
+
 
 def _state():
     return current_app.extensions["sandbox"]
@@ -82,7 +85,7 @@ def _state():
 # --- v3 ----------------------------------------------------------------------------------------
 
 
-@bp.get("/v3/bill/tradebill")
+@v3_bp.get("/v3/bill/tradebill")
 def trade_bill():
     bill_type = request.args.get("bill_type", "ALL")
     if bill_type not in COLUMNS:
@@ -90,7 +93,7 @@ def trade_bill():
     return _v3_bill(lambda state, day: trade_bill_text(state, day, bill_type, V3))
 
 
-@bp.get("/v3/bill/fundflowbill")
+@v3_bp.get("/v3/bill/fundflowbill")
 def fund_flow_bill():
     account_type = request.args.get("account_type", "BASIC")
     if account_type not in ("BASIC", "OPERATION", "FEES"):
@@ -128,7 +131,7 @@ def _v3_bill(make_text):
     )
 
 
-@bp.get("/v3/billdownload/file")
+@v3_bp.get("/v3/billdownload/file")
 def download_bill():
     state = _state()
     with state.lock:
@@ -443,7 +446,7 @@ def _time(timestamp):
 # --- v2 ----------------------------------------------------------------------------------------
 
 
-@v2.bp.route("/pay/downloadbill", methods=["GET", "POST"])
+@v2_bp.route("/pay/downloadbill", methods=["GET", "POST"])
 def downloadbill():
     fields, _sign_type = v2._signed_request()
     bill_type = fields.get("bill_type") or "ALL"
@@ -452,7 +455,7 @@ def downloadbill():
     return _v2_bill(fields, lambda state, day: trade_bill_text(state, day, bill_type, V2))
 
 
-@v2.bp.route("/pay/downloadfundflow", methods=["GET", "POST"])
+@v2_bp.route("/pay/downloadfundflow", methods=["GET", "POST"])
 def downloadfundflow():
     # WeChat also requires the merchant's client certificate (mutual TLS) here; the simulator
     # serves plain HTTP, so only the sign type can be checked.

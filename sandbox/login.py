@@ -31,6 +31,17 @@ def wechat_error(errcode, errmsg):
     return json_response({"errcode": errcode, "errmsg": f"{errmsg}, rid: {rid}"})
 
 
+def fault_answer(fault):
+    """An armed API fault's answer on a /sns path: ``{"errcode", "errmsg"}``, errcode the
+    fault's numeric "code" (else -1), with the fault's HTTP status (give 200, as WeChat)."""
+    code = str(fault.get("code") or "SYSTEM_ERROR")
+    response = wechat_error(
+        int(code) if code.lstrip("-").isdigit() else -1, fault.get("message") or "系统错误"
+    )
+    response.status_code = fault["status"]
+    return response
+
+
 @bp.post("/sandbox/login-code")
 def mint_code():
     """``{"openid"?, "expires_in"? (seconds), "blocked"? (true gives 40226)}``

@@ -17,8 +17,10 @@ from flask import current_app
 
 from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
-from .v3 import ApiError, bp, json_body, param_error, valid_notify_url
+from .v3 import ApiError, blueprint, json_body, param_error, valid_notify_url
 from .wire import digits, json_bytes, json_response, rfc3339, signed_headers
+
+bp = blueprint("v3_refunds", __name__)
 
 OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
 MAX_REFUNDS_PER_ORDER = 50
@@ -212,7 +214,7 @@ def finish_refund(state, refund, final_status):
 
 def settle_refund(state, refund, status):
     """Move a PROCESSING refund to SUCCESS, ABNORMAL or CLOSED and notify the merchant in the
-    refund's API version (``NOTIFIERS``)."""
+    refund's API version (``state.refund_notifiers``, wired in ``create_app``)."""
     with state.lock:
         if refund["status"] != "PROCESSING":
             raise ValueError(f"refund {refund['out_refund_no']} is already {refund['status']}")
@@ -220,7 +222,7 @@ def settle_refund(state, refund, status):
         if status == "SUCCESS":
             refund["success_time"] = rfc3339(time.time())
     if refund["notify_url"]:
-        NOTIFIERS[refund.get("api_version", "v3")](state, refund)
+        state.notify_refund(refund)
 
 
 def notify_refund(state, refund):
@@ -277,7 +279,3 @@ def notify_refund(state, refund):
         event_id=event_id,
         out_trade_no=refund["out_trade_no"],
     )
-
-
-# How a settled refund is told to the merchant, per API version; sandbox.v2_refunds adds "v2".
-NOTIFIERS = {"v3": notify_refund}

@@ -57,10 +57,10 @@ class SandboxState:
         self.settings = settings  # the raw env-style settings, e.g. WECHATPAY_API_KEY for v2
         self.lock = threading.RLock()
         # Per API version, a function(state, order) -> event id that sends the payment
-        # notification of a paid order; sandbox.v2 adds "v2".
-        self.notifiers = {}
-        # Per API version, a function(fault) -> response for API faults on its paths (v2 XML).
-        self.fault_answers = {}
+        # notification of a paid order, and a function(state, refund) that sends the refund
+        # notification of a settled refund (both wired in ``create_app``).
+        self.payment_notifiers = {}
+        self.refund_notifiers = {}
         # Platform certificates replaced by rotate_platform_certificate(); still listed by
         # /v3/certificates, as WeChat lists old and new during a rotation.
         self.retired_platform_certs = []
@@ -151,7 +151,11 @@ class SandboxState:
 
     def notify(self, order):
         """Send the payment notification of a paid order with its version's notifier."""
-        return self.notifiers[order["api_version"]](self, order)
+        return self.payment_notifiers[order["api_version"]](self, order)
+
+    def notify_refund(self, refund):
+        """Send the refund notification of a settled refund with its version's notifier."""
+        return self.refund_notifiers[refund.get("api_version", "v3")](self, refund)
 
     # --- faults -----------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ at all: HTTP 404 with a ``return_code=FAIL`` XML body. Paths outside the v2 pref
 mini program's /sns, /cgi-bin, /wxa...) keep their own JSON errors.
 """
 
+from . import v2
+
 # WeChat Pay v2 endpoints that exist at WeChat but are not simulated (when a route for one of
 # them is added, that route answers instead).
 KNOWN_V2_ENDPOINTS = {
@@ -61,8 +63,6 @@ def is_v2_path(path):
 
 def answer(path):
     """The XML answer for a v2 path without a route."""
-    from . import v2  # sandbox.v2 stays an optional plug-in (see sandbox/__init__.py)
-
     if path.rstrip("/") not in KNOWN_V2_ENDPOINTS:
         response = v2.return_fail("请求的接口不存在")
         response.status_code = 404

@@ -7,9 +7,12 @@ with a Chinese ``return_msg`` and no sign. Business answers are signed with the 
 type and carry ``result_code`` and, on failure, ``err_code``/``err_code_des``.
 
 The XML is read with xmltodict (as wechatpy does), not with the backend's reader, so the two
-sides of the tests do not share a parser. ``register(app)`` adds the routes (with the
-refund ones of ``sandbox.v2_refunds``) and the v2 notifier that the cashier uses for orders
-whose ``api_version`` is ``v2``.
+sides of the tests do not share a parser. Every v2 endpoint (here, in ``sandbox.v2_refunds``
+and ``sandbox.bills``) is on a blueprint made by ``blueprint()``; ``notify_v2`` is the payment
+notifier ``create_app`` wires for orders whose ``api_version`` is ``v2``.
+
+Served over TLS (``python -m sandbox --tls-cert ... --tls-key ...``), ``/secapi/`` paths
+require the merchant's API certificate (``WECHATPAY_CERT``) as the TLS client certificate.
 """
 
 import ipaddress
@@ -19,6 +22,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import xmltodict
+from cryptography import x509
 from flask import Blueprint, Response, current_app, request
 
 from server.wechatpay.checks import ASCII_DIGITS
@@ -26,8 +30,6 @@ from server.wechatpay.crypto import HMAC_SHA256, MD5, nonce, v2_sign, v2_verify
 
 from .state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from .wire import BEIJING, compact_time
-
-bp = Blueprint("v2", __name__)
 
 MAX_REQUEST_BYTES = 64 * 1024
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{1,32}$")
@@ -56,13 +58,6 @@ class BusinessError(Exception):
     def __init__(self, err_code, err_code_des):
         super().__init__(err_code_des)
         self.err_code, self.err_code_des = err_code, err_code_des
-
-
-def register(app):
-    from . import v2_refunds  # noqa: F401  (adds the refund routes to bp before it is registered)
-
-    app.register_blueprint(bp)
-    app.extensions["sandbox"].notifiers["v2"] = notify_v2
 
 
 def _state():
@@ -124,9 +119,32 @@ def return_fail(message):
     return xml_response({"return_code": "FAIL", "return_msg": message})
 
 
-@bp.errorhandler(ReturnFail)
 def _return_fail(error):
     return return_fail(str(error))
+
+
+def require_client_certificate():
+    """Over TLS, /secapi/ wants the merchant's API certificate (asked for on every connection,
+    required here). Over plain HTTP there is no certificate to check: a dev convenience."""
+    if not request.path.startswith("/secapi/") or request.scheme != "https":
+        return None
+    pem = request.environ.get("SSL_CLIENT_CERT")
+    if not pem:
+        raise ReturnFail("请使用商户API证书（未提供客户端证书）")
+    presented = x509.load_pem_x509_certificate(pem.encode()).public_key()
+    if presented.public_numbers() != _state().config.merchant_public_key.public_numbers():
+        raise ReturnFail("商户API证书与商户号不匹配")
+    return None
+
+
+def blueprint(name, import_name):
+    """A blueprint for v2 endpoints: a ``ReturnFail`` becomes WeChat's unsigned
+    ``return_code=FAIL``, and over TLS its ``/secapi/`` routes require the merchant's API
+    certificate."""
+    bp = Blueprint(name, import_name)
+    bp.before_request(require_client_certificate)
+    bp.register_error_handler(ReturnFail, _return_fail)
+    return bp
 
 
 # --- merchant sign in, WeChat sign out ----------------------------------------------------------
@@ -181,7 +199,7 @@ def answer(sign_type, data=None, error=None):
 
 
 def fault_answer(fault):
-    """The answer for an armed API fault on a v2 path, for ``sandbox.fault_response``.
+    """The answer for an armed API fault on a v2 path (``sandbox.fault_response``).
 
     With an err_code in ``"code"`` (SYSTEMERROR, BIZERR_NEED_RETRY, NOTENOUGH...) it is what
     WeChat sends for a business failure: return_code SUCCESS, result_code FAIL, signed with
@@ -211,6 +229,8 @@ def _endpoint(handler):
 
 
 # --- endpoints ---------------------------------------------------------------------------------
+
+bp = blueprint("v2", __name__)
 
 
 @bp.route("/pay/unifiedorder", methods=["GET", "POST"])

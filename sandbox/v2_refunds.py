@@ -1,5 +1,5 @@
 """API v2 refunds (protocol B4 ``/secapi/pay/refund``, ``/pay/refundquery``; B5 refund
-notifications), on ``sandbox.v2``'s blueprint.
+notifications).
 
 A v2 refund is the same record as a v3 one (``sandbox.refunds``), so the rules are shared: it
 is answered as accepted, then settles at once as SUCCESS unless a refund fault ends it ABNORMAL
@@ -13,21 +13,17 @@ more than what remains, INVALID_REQUEST ``refund_fee大于可退金额`` (``ERRO
 when nothing remains); a 51st refund, ERROR; an unknown order, ORDERNOTEXIST. NOTENOUGH (the
 merchant's refundable balance is short) comes only from an API fault with that code.
 
-Served over TLS (``python -m sandbox --tls-cert ... --tls-key ...``), ``/secapi/`` paths
-require the merchant's API certificate (``WECHATPAY_CERT``) as the TLS client certificate.
+Over TLS, ``/secapi/pay/refund`` requires the merchant's API certificate (``sandbox.v2``).
 """
 
 import re
 from datetime import datetime
 
-from cryptography import x509
-from flask import current_app, request
-
 from server.wechatpay.crypto import aes_ecb_encrypt, nonce, v2_refund_key
 
 from . import refunds
 from .state import PAID_STATES
-from .v2 import BusinessError, ReturnFail, _api_key, _endpoint, acknowledged, bp, to_xml
+from .v2 import BusinessError, ReturnFail, _api_key, _endpoint, acknowledged, blueprint, to_xml
 from .wire import BEIJING
 
 # The v3 status of a refund record -> v2's refund_status.
@@ -41,24 +37,7 @@ REFUND_ACCOUNTS = ("REFUND_SOURCE_UNSETTLED_FUNDS", "REFUND_SOURCE_RECHARGE_FUND
 PAGE_SIZE = 10  # refundquery lists 10 refunds; ``offset`` pages through more
 FEE = re.compile(r"^[1-9][0-9]{0,11}$")
 
-
-def _state():
-    return current_app.extensions["sandbox"]
-
-
-@bp.before_request
-def require_client_certificate():
-    """Over TLS, /secapi/ wants the merchant's API certificate (asked for on every connection,
-    required here). Over plain HTTP there is no certificate to check: a dev convenience."""
-    if not request.path.startswith("/secapi/") or request.scheme != "https":
-        return None
-    pem = request.environ.get("SSL_CLIENT_CERT")
-    if not pem:
-        raise ReturnFail("请使用商户API证书（未提供客户端证书）")
-    presented = x509.load_pem_x509_certificate(pem.encode()).public_key()
-    if presented.public_numbers() != _state().config.merchant_public_key.public_numbers():
-        raise ReturnFail("商户API证书与商户号不匹配")
-    return None
+bp = blueprint("v2_refunds", __name__)
 
 
 @bp.route("/secapi/pay/refund", methods=["GET", "POST"])
@@ -285,6 +264,3 @@ def notify_v2_refund(state, refund):
         out_trade_no=refund["out_trade_no"],
         tamper=lambda _body: envelope(v2_refund_key(key[::-1])),
     )
-
-
-refunds.NOTIFIERS["v2"] = notify_v2_refund

@@ -28,8 +28,6 @@ from server.wechatpay.crypto import (
 from .state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from .wire import json_bytes, json_response, rfc3339, signed_headers
 
-bp = Blueprint("v3", __name__)
-
 TIMESTAMP_TOLERANCE = 300
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
 TRADE_TYPES = {"jsapi": "JSAPI", "app": "APP", "h5": "MWEB", "native": "NATIVE"}
@@ -61,7 +59,6 @@ def param_error(field, issue, value=None):
     return ApiError(400, "PARAM_ERROR", f"参数错误: {field} {issue}", detail)
 
 
-@bp.errorhandler(ApiError)
 def api_error(error):
     body = {"code": error.code, "message": error.message}
     if error.detail:
@@ -105,7 +102,6 @@ def sign_error(issue, url=None, message=b""):
     return ApiError(401, "SIGN_ERROR", "签名错误，请检查后再试", detail)
 
 
-@bp.before_request
 def verify_merchant_signature():
     config = _state().config
     try:
@@ -131,7 +127,6 @@ def verify_merchant_signature():
     g.merchant_verified = True
 
 
-@bp.after_request
 def sign_response(response):
     # WeChat signs its answer whenever the merchant's signature verified, error answers
     # included (a 401 SIGN_ERROR is not signed); injected 2xx fault bodies are signed too.
@@ -142,7 +137,26 @@ def sign_response(response):
     return response
 
 
+def blueprint(name, import_name):
+    """A blueprint for v3 endpoints: every route on it checks the merchant's signature, has its
+    answer signed, and turns an ``ApiError`` into WeChat's JSON error."""
+    bp = Blueprint(name, import_name)
+    bp.before_request(verify_merchant_signature)
+    bp.after_request(sign_response)
+    bp.register_error_handler(ApiError, api_error)
+    return bp
+
+
+def fault_answer(fault):
+    """An armed API fault's answer on a /v3 path: WeChat's ``{"code", "message"}``."""
+    code = fault.get("code") or "SYSTEM_ERROR"
+    message = fault.get("message") or "系统错误"
+    return json_response({"code": code, "message": message}, fault["status"])
+
+
 # --- endpoints -------------------------------------------------------------------------------
+
+bp = blueprint("v3", __name__)
 
 
 @bp.get("/v3/certificates")
