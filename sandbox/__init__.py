@@ -1,20 +1,26 @@
 """A local simulator of the WeChat servers, for development and tests only.
 
-``create_app(settings=None)`` builds one simulator: mini-program login (``sandbox.login``),
-the mini program's server APIs (``sandbox.miniapp``), WeChat Pay API v3 (``sandbox.v3``,
-``sandbox.refunds``, ``sandbox.bills``) and v2 (``sandbox.v2``, ``sandbox.v2_refunds``, the v2
-half of ``sandbox.bills``), the cashier, faults and inspection endpoints (``sandbox.control``,
-whose docstring lists them). ``python -m sandbox --port 8001`` serves it.
-Settings and keys are read once here (``sandbox.config``); all state lives in one
-``SandboxState`` (``sandbox.state``) at ``app.extensions["sandbox"]``, guarded by its lock.
+``create_app(settings=None)`` builds one simulator; ``python -m sandbox --port 8001`` serves
+it. Its modules are grouped like WeChat's hosts and products:
+
+- ``weixin/``: api.weixin.qq.com (mini-program login, access tokens, the shipping-info
+  service, message pushes);
+- ``pay/``: api.mch.weixin.qq.com, ``v3/`` (JSON) and ``v2/`` (XML), one module per product,
+  with what both versions share (the refund record, the bill files);
+- ``control/``: the simulator's own ``/sandbox/...`` endpoints (the cashier, faults,
+  inspection, reset), which do not exist at WeChat;
+- the core: ``config`` (settings and keys, read once here), ``state`` (all state, in one
+  ``SandboxState`` at ``app.extensions["sandbox"]``, guarded by its lock), ``wire`` (bytes,
+  times and identifiers on the wire), ``tls`` (HTTPS with client certificates), ``devkeys``
+  (``python -m sandbox.devkeys``).
 
 Everything is wired here, in the open, and nothing by being imported: ``register_blueprints``
 lists every blueprint; ``register_notifiers`` says how each API version tells the merchant
 about a paid order and a settled refund; ``fault_response`` picks the shape of an injected
 error answer by the path's host and API. An endpoint module makes its blueprint with its API's
-factory (``v3.blueprint``: merchant signature checked, answer signed, WeChat's JSON errors;
-``v2.blueprint``: WeChat's XML refusals, the ``/secapi/`` client certificate), so a new
-product is a new module and one more line in the list.
+factory (``pay.v3.core.blueprint``: merchant signature checked, answer signed, WeChat's JSON
+errors; ``pay.v2.core.blueprint``: WeChat's XML refusals, the ``/secapi/`` client
+certificate), so a new product is a new module and one more line in the list.
 """
 
 import socket
@@ -23,19 +29,24 @@ import time
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from . import (
-    bills,
-    control,
-    login,
-    miniapp,
-    refunds,
-    unsupported,
-    v2,
-    v2_refunds,
-    v3,
-)
 from . import config as config_module
+from .control import bills as bill_controls
+from .control import cashier, faults, simulator
+from .control import orders as order_controls
+from .control import weixin as weixin_controls
+from .pay.v2 import bills as v2_bills
+from .pay.v2 import core as v2_core
+from .pay.v2 import orders as v2_orders
+from .pay.v2 import refunds as v2_refunds
+from .pay.v2 import unsupported
+from .pay.v3 import bills as v3_bills
+from .pay.v3 import certificates
+from .pay.v3 import core as v3_core
+from .pay.v3 import refunds as v3_refunds
+from .pay.v3 import transactions as v3_transactions
 from .state import SandboxState
+from .weixin import errors as weixin_errors
+from .weixin import login, shipping, tokens
 from .wire import control_error, json_response, request_id
 
 
@@ -55,19 +66,26 @@ def create_app(settings=None):
 
 def register_blueprints(app):
     for blueprint in (
-        # api.weixin.qq.com: mini-program login and server APIs
+        # api.weixin.qq.com
         login.bp,
-        miniapp.bp,
+        tokens.bp,
+        shipping.bp,
         # api.mch.weixin.qq.com, API v3
-        v3.bp,
-        refunds.bp,
-        bills.v3_bp,
+        certificates.bp,
+        v3_transactions.bp,
+        v3_refunds.bp,
+        v3_bills.bp,
         # api.mch.weixin.qq.com, API v2 (XML)
-        v2.bp,
+        v2_orders.bp,
         v2_refunds.bp,
-        bills.v2_bp,
+        v2_bills.bp,
         # the simulator's own /sandbox/... endpoints
-        control.bp,
+        cashier.bp,
+        faults.bp,
+        order_controls.bp,
+        bill_controls.bp,
+        weixin_controls.bp,
+        simulator.bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -75,8 +93,8 @@ def register_blueprints(app):
 def register_notifiers(state):
     """How WeChat tells the merchant, per API version: a paid order (the cashier, the resend
     control) and a settled refund."""
-    state.payment_notifiers.update(v3=v3.notify_v3, v2=v2.notify_v2)
-    state.refund_notifiers.update(v3=refunds.notify_refund, v2=v2_refunds.notify_v2_refund)
+    state.payment_notifiers.update(v3=v3_transactions.notify_payment, v2=v2_orders.notify_payment)
+    state.refund_notifiers.update(v3=v3_refunds.notify_refund, v2=v2_refunds.notify_refund)
 
 
 def register_faults(app):
@@ -113,10 +131,10 @@ def fault_response(fault, path):
     if "body" in fault:
         return json_response(fault["body"], fault["status"])
     if path.startswith("/sns/"):
-        return login.fault_answer(fault)
+        return weixin_errors.fault_answer(fault)
     if path.startswith("/v3/"):
-        return v3.fault_answer(fault)
-    return v2.fault_answer(fault)
+        return v3_core.fault_answer(fault)
+    return v2_core.fault_answer(fault)
 
 
 def register_errors(app):

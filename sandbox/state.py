@@ -79,7 +79,7 @@ class SandboxState:
         self.bill_changes = {}  # "YYYY-MM-DD" -> [disagreement...] (POST /sandbox/bills/<day>)
         self.faults = []
         self.deliveries = []  # one dict per notification attempt, oldest first
-        self.miniapp = {}  # access tokens and shipping info (sandbox.miniapp)
+        self.weixin = {}  # access tokens and shipping info (sandbox.weixin)
         self._stop = threading.Event()
 
     def rotate_platform_certificate(self):

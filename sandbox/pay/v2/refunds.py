@@ -1,7 +1,7 @@
 """API v2 refunds (protocol B4 ``/secapi/pay/refund``, ``/pay/refundquery``; B5 refund
 notifications).
 
-A v2 refund is the same record as a v3 one (``sandbox.refunds``), so the rules are shared: it
+A v2 refund is the same record as a v3 one (``sandbox.pay.refunds``), so the rules are shared: it
 is answered as accepted, then settles at once as SUCCESS unless a refund fault ends it ABNORMAL
 or CLOSED or keeps it PROCESSING (``POST /sandbox/refunds/<out_refund_no>`` settles it). v2
 words the states its own way: ABNORMAL is ``CHANGE``, CLOSED is ``REFUNDCLOSE``.
@@ -13,7 +13,7 @@ more than what remains, INVALID_REQUEST ``refund_fee大于可退金额`` (``ERRO
 when nothing remains); a 51st refund, ERROR; an unknown order, ORDERNOTEXIST. NOTENOUGH (the
 merchant's refundable balance is short) comes only from an API fault with that code.
 
-Over TLS, ``/secapi/pay/refund`` requires the merchant's API certificate (``sandbox.v2``).
+Over TLS, ``/secapi/pay/refund`` requires the merchant's API certificate (``core``).
 """
 
 import re
@@ -21,10 +21,11 @@ from datetime import datetime
 
 from server.wechatpay.crypto import aes_ecb_encrypt, nonce, v2_refund_key
 
-from . import refunds
-from .state import PAID_STATES
-from .v2 import BusinessError, ReturnFail, _api_key, _endpoint, acknowledged, blueprint, to_xml
-from .wire import BEIJING
+from ...state import PAID_STATES
+from ...wire import BEIJING
+from .. import refunds
+from ..checks import is_notify_url
+from .core import BusinessError, ReturnFail, acknowledged, api_key, blueprint, endpoint, to_xml
 
 # The v3 status of a refund record -> v2's refund_status.
 V2_STATUS = {
@@ -37,17 +38,18 @@ REFUND_ACCOUNTS = ("REFUND_SOURCE_UNSETTLED_FUNDS", "REFUND_SOURCE_RECHARGE_FUND
 PAGE_SIZE = 10  # refundquery lists 10 refunds; ``offset`` pages through more
 FEE = re.compile(r"^[1-9][0-9]{0,11}$")
 
+
 bp = blueprint("v2_refunds", __name__)
 
 
 @bp.route("/secapi/pay/refund", methods=["GET", "POST"])
 def refund():
-    return _endpoint(_refund)
+    return endpoint(_refund)
 
 
 @bp.route("/pay/refundquery", methods=["GET", "POST"])
 def refundquery():
-    return _endpoint(_refundquery)
+    return endpoint(_refundquery)
 
 
 def _refund(fields, state):
@@ -72,11 +74,8 @@ def _refund(fields, state):
     if account not in REFUND_ACCOUNTS:
         raise BusinessError("PARAM_ERROR", "refund_account参数错误")
     notify_url = fields.get("notify_url") or None
-    if notify_url:
-        try:
-            refunds.valid_notify_url(notify_url)
-        except refunds.ApiError:  # v3's PARAM_ERROR, said the v2 way
-            raise BusinessError("PARAM_ERROR", "notify_url参数格式错误") from None
+    if notify_url and not is_notify_url(notify_url):
+        raise BusinessError("PARAM_ERROR", "notify_url参数格式错误")
 
     with state.lock:
         order = state.order_by_reference(fields)
@@ -217,14 +216,14 @@ def _v2_time(rfc3339):
 # --- the refund notification --------------------------------------------------------------------
 
 
-def notify_v2_refund(state, refund):
+def notify_refund(state, refund):
     """Send the v2 refund notification of a settled refund (protocol B5).
 
     No sign: the refund travels in ``req_info``, AES-256-ECB (PKCS#7) under the lowercase hex
     MD5 of the API key, as ``<root>...</root>``. Acknowledged and retried like a v2 payment
     notification. The "tamper" fault sends a copy encrypted with another key first.
     """
-    config, key = state.config, _api_key(state)
+    config, key = state.config, api_key(state)
     with state.lock:
         info = {
             "transaction_id": refund["transaction_id"],

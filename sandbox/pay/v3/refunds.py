@@ -1,15 +1,12 @@
 """API v3 domestic refunds (protocol C7 "Refund", C6 refund notifications).
 
 A refund is answered PROCESSING, as at WeChat, and then settles at once as SUCCESS, sending
-REFUND.SUCCESS to the refund's notify_url when it has one. Arm a refund fault
-(``{"kind": "refund", "status": "PROCESSING"|"ABNORMAL"|"CLOSED"}``) to make the next refund
-end differently; a PROCESSING refund waits for ``POST /sandbox/refunds/<out_refund_no>``.
-An ABNORMAL refund can be sent again to a bank card with apply-abnormal-refund, as at WeChat.
-Checks as WeChat's: ``amount.total`` must be the order's, at most 50 refunds per order,
-INVALID_REQUEST beyond what is left, and the same out_refund_no answers the same refund.
+REFUND.SUCCESS to the refund's notify_url when it has one (``sandbox.pay.refunds``, shared
+with v2). An ABNORMAL refund can be sent again to a bank card with apply-abnormal-refund, as
+at WeChat. Checks as WeChat's: ``amount.total`` must be the order's, at most 50 refunds per
+order, INVALID_REQUEST beyond what is left, and the same out_refund_no answers the same refund.
 """
 
-import re
 import time
 import uuid
 
@@ -17,14 +14,20 @@ from flask import current_app
 
 from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
-from .v3 import ApiError, blueprint, json_body, param_error, valid_notify_url
-from .wire import digits, json_bytes, json_response, rfc3339, signed_headers
+from ...wire import json_bytes, json_response, rfc3339, signed_headers
+from ..refunds import (
+    FINAL_STATUSES,
+    MAX_REFUNDS_PER_ORDER,
+    OUT_REFUND_NO,
+    add_refund,
+    finish_refund,
+    order_refunds,
+    refunded,
+    settle_refund,
+)
+from .core import ApiError, blueprint, json_body, param_error, valid_notify_url
 
 bp = blueprint("v3_refunds", __name__)
-
-OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
-MAX_REFUNDS_PER_ORDER = 50
-FINAL_STATUSES = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED": "退款关闭"}
 
 
 def _state():
@@ -166,63 +169,6 @@ def refund_view(refund):
     }
     view["promotion_detail"] = []
     return view
-
-
-def order_refunds(state, order):
-    """Every refund of an order (caller holds ``state.lock``), in either API version."""
-    return [r for r in state.refunds.values() if r["out_trade_no"] == order["out_trade_no"]]
-
-
-def refunded(refunds):
-    """Fen given back or on its way: every refund but the CLOSED ones."""
-    return sum(r["amount"]["refund"] for r in refunds if r["status"] != "CLOSED")
-
-
-def add_refund(
-    state, order, out_refund_no, amount, *, api_version, reason, notify_url, funds_account
-):
-    """Store a new PROCESSING refund of a paid order that the caller (holding ``state.lock``)
-    has checked. Returns it and the status it is to end in: SUCCESS unless a refund fault
-    says otherwise; hand both to ``finish_refund`` once the answer is built."""
-    refund = {
-        "api_version": api_version,
-        "refund_id": "50" + digits(27),
-        "out_refund_no": out_refund_no,
-        "transaction_id": order["transaction_id"],
-        "out_trade_no": order["out_trade_no"],
-        "channel": "ORIGINAL",
-        "user_received_account": "支付用户零钱",
-        "create_time": rfc3339(time.time()),
-        "success_time": None,
-        "status": "PROCESSING",
-        "funds_account": funds_account,
-        "reason": reason or "",
-        "notify_url": notify_url,
-        "amount": {"total": order["amount"]["total"], "refund": amount},
-    }
-    state.refunds[out_refund_no] = refund
-    order["trade_state"] = "REFUND"
-    fault = state.take_refund_fault(order["out_trade_no"])
-    return refund, (fault["status"] if fault else "SUCCESS")
-
-
-def finish_refund(state, refund, final_status):
-    """Settle a new refund at once, unless a refund fault keeps it PROCESSING."""
-    if final_status != "PROCESSING":
-        settle_refund(state, refund, final_status)
-
-
-def settle_refund(state, refund, status):
-    """Move a PROCESSING refund to SUCCESS, ABNORMAL or CLOSED and notify the merchant in the
-    refund's API version (``state.refund_notifiers``, wired in ``create_app``)."""
-    with state.lock:
-        if refund["status"] != "PROCESSING":
-            raise ValueError(f"refund {refund['out_refund_no']} is already {refund['status']}")
-        refund["status"] = status
-        if status == "SUCCESS":
-            refund["success_time"] = rfc3339(time.time())
-    if refund["notify_url"]:
-        state.notify_refund(refund)
 
 
 def notify_refund(state, refund):

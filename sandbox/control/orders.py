@@ -1,0 +1,82 @@
+"""Orders and refunds as the simulator holds them: list, show, expire, notify again, settle a
+refund (see ``sandbox.control``)."""
+
+import time
+
+from flask import Blueprint, current_app
+
+from ..pay import refunds
+from ..pay.v3.refunds import refund_view
+from ..state import PAID_STATES
+from ..wire import control_body, control_error, json_response
+
+bp = Blueprint("control_orders", __name__, url_prefix="/sandbox")
+
+
+def _state():
+    return current_app.extensions["sandbox"]
+
+
+def _public(order):
+    shown = {key: value for key, value in order.items() if key != "request"}
+    shown["refunds"] = [
+        refund_view(refund)
+        for refund in _state().refunds.values()
+        if refund["out_trade_no"] == order["out_trade_no"]
+    ]
+    return shown
+
+
+@bp.get("/orders")
+def list_orders():
+    with _state().lock:
+        return json_response({"orders": [_public(o) for o in _state().orders.values()]})
+
+
+@bp.get("/orders/<out_trade_no>")
+def show_order(out_trade_no):
+    with _state().lock:
+        order = _state().orders.get(out_trade_no)
+        if order is None:
+            return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
+        return json_response({"order": _public(order)})
+
+
+@bp.post("/orders/<out_trade_no>/expire")
+def expire_order(out_trade_no):
+    with _state().lock:
+        order = _state().orders.get(out_trade_no)
+        if order is None:
+            return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
+        order["expire_at"] = time.time() - 1
+        return json_response({"order": _public(order)})
+
+
+@bp.post("/notify/<out_trade_no>")
+def resend_notification(out_trade_no):
+    state = _state()
+    with state.lock:
+        order = state.orders.get(out_trade_no)
+    if order is None:
+        return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
+    if order["trade_state"] not in PAID_STATES:
+        return control_error(400, "ORDER_NOT_PAID", "only a paid order has a notification")
+    return json_response({"out_trade_no": out_trade_no, "event_id": state.notify(order)})
+
+
+@bp.post("/refunds/<out_refund_no>")
+def settle_refund(out_refund_no):
+    """Finish a refund left PROCESSING by a refund fault: {"status": SUCCESS|ABNORMAL|CLOSED}."""
+    status = control_body().get("status")
+    if not isinstance(status, str) or status not in refunds.FINAL_STATUSES:
+        return control_error(400, "INVALID_REQUEST", "status must be SUCCESS, ABNORMAL or CLOSED")
+    state = _state()
+    with state.lock:
+        refund = state.refunds.get(out_refund_no)
+    if refund is None:
+        return control_error(404, "REFUND_NOT_FOUND", "no such out_refund_no")
+    try:
+        refunds.settle_refund(state, refund, status)
+    except ValueError as exc:
+        return control_error(400, "REFUND_NOT_PROCESSING", str(exc))
+    return json_response({"refund": refund_view(refund)})
