@@ -29,7 +29,7 @@ def bill_changes(day):
     state = _state()
     if request.method == "DELETE":
         with state.lock:
-            state.bill_changes.pop(day.isoformat(), None)
+            state.bill_changes.pop((state.config.mchid, day.isoformat()), None)
         return json_response({"ok": True})
     data = request.get_json(silent=True) or {}
     kind = data.get("kind")
@@ -53,5 +53,5 @@ def bill_changes(day):
         "refund_id": "50" + digits(27),
     }
     with state.lock:
-        state.bill_changes.setdefault(day.isoformat(), []).append(change)
+        state.bill_changes.setdefault((state.config.mchid, day.isoformat()), []).append(change)
     return json_response({"change": change}, 201)

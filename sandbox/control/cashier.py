@@ -44,7 +44,7 @@ def cashier():
         if data.get("prepay_id"):
             order = state.order_by_prepay(data["prepay_id"])
         else:
-            order = state.orders.get(data.get("out_trade_no"))
+            order = state.find_order(data.get("out_trade_no"))
         if order is None:
             return control_error(404, "PREPAY_NOT_FOUND", "no order has this prepay_id")
         now = time.time()

@@ -19,11 +19,7 @@ def _state():
 
 def _public(order):
     shown = {key: value for key, value in order.items() if key != "request"}
-    shown["refunds"] = [
-        refund_view(refund)
-        for refund in _state().refunds.values()
-        if refund["out_trade_no"] == order["out_trade_no"]
-    ]
+    shown["refunds"] = [refund_view(refund) for refund in refunds.order_refunds(_state(), order)]
     return shown
 
 
@@ -36,7 +32,7 @@ def list_orders():
 @bp.get("/orders/<out_trade_no>")
 def show_order(out_trade_no):
     with _state().lock:
-        order = _state().orders.get(out_trade_no)
+        order = _state().find_order(out_trade_no)
         if order is None:
             return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
         return json_response({"order": _public(order)})
@@ -45,7 +41,7 @@ def show_order(out_trade_no):
 @bp.post("/orders/<out_trade_no>/expire")
 def expire_order(out_trade_no):
     with _state().lock:
-        order = _state().orders.get(out_trade_no)
+        order = _state().find_order(out_trade_no)
         if order is None:
             return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
         order["expire_at"] = time.time() - 1
@@ -56,7 +52,7 @@ def expire_order(out_trade_no):
 def resend_notification(out_trade_no):
     state = _state()
     with state.lock:
-        order = state.orders.get(out_trade_no)
+        order = state.find_order(out_trade_no)
     if order is None:
         return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
     if order["trade_state"] not in PAID_STATES:
@@ -72,7 +68,7 @@ def settle_refund(out_refund_no):
         return control_error(400, "INVALID_REQUEST", "status must be SUCCESS, ABNORMAL or CLOSED")
     state = _state()
     with state.lock:
-        refund = state.refunds.get(out_refund_no)
+        refund = state.find_refund(out_refund_no)
     if refund is None:
         return control_error(404, "REFUND_NOT_FOUND", "no such out_refund_no")
     try:

@@ -64,22 +64,22 @@ BILL_REFUND_STATUS = {
 V3, V2 = "v3", "v2"
 
 
-def trade_bill_text(state, day, bill_type, version):
-    """The trade bill of one Beijing day, or None when nothing happened that day."""
+def trade_bill_text(state, mchid, day, bill_type, version):
+    """The merchant's trade bill of one Beijing day, or None when nothing happened that day."""
     entries = []  # dicts: column -> value, plus "_paid" / "_refunded" fen and "_fee" yuan
     if bill_type in ("ALL", "SUCCESS"):
         entries += [
-            _payment(state, order)
+            _payment(state, order, mchid)
             for order in state.orders.values()
-            if order.get("paid_at") and _day(order["paid_at"]) == day
+            if order["mchid"] == mchid and order.get("paid_at") and _day(order["paid_at"]) == day
         ]
     if bill_type in ("ALL", "REFUND"):
         entries += [
             _refund(state, refund)
             for refund in state.refunds.values()
-            if _refund_day(refund) == day
+            if refund["mchid"] == mchid and _refund_day(refund) == day
         ]
-    entries = _apply_changes(state, day, entries)
+    entries = _apply_changes(state, mchid, day, entries)
     if not entries:
         return None
     entries.sort(key=lambda entry: entry["交易时间"])
@@ -100,11 +100,11 @@ def trade_bill_text(state, day, bill_type, version):
     return _layout(lines + [SUMMARY_HEADER, _line(summary)], version)
 
 
-def fund_flow_text(state, day, version):
-    """The basic account's fund flow of one Beijing day: payments in, refunds out."""
+def fund_flow_text(state, mchid, day, version):
+    """The merchant's basic account's fund flow of one Beijing day: payments in, refunds out."""
     moves = []  # (time, business no, amount fen, income?, name, voucher)
     for order in state.orders.values():
-        if order.get("paid_at") and _day(order["paid_at"]) == day:
+        if order["mchid"] == mchid and order.get("paid_at") and _day(order["paid_at"]) == day:
             moves.append(
                 (
                     _time(order["paid_at"]),
@@ -116,7 +116,11 @@ def fund_flow_text(state, day, version):
                 )
             )
     for refund in state.refunds.values():
-        if refund["status"] == "SUCCESS" and _refund_day(refund) == day:
+        if (
+            refund["mchid"] == mchid
+            and refund["status"] == "SUCCESS"
+            and _refund_day(refund) == day
+        ):
             moves.append(
                 (
                     refund["success_time"].replace("T", " ")[:19],
@@ -127,7 +131,7 @@ def fund_flow_text(state, day, version):
                     refund["out_refund_no"],
                 )
             )
-    for change in state.bill_changes.get(day.isoformat(), []):
+    for change in state.bill_changes.get((mchid, day.isoformat()), []):
         if change["kind"] == "payment":
             moves.append(
                 (
@@ -167,7 +171,7 @@ def fund_flow_text(state, day, version):
                     "收入" if income else "支出",
                     _yuan(fen),
                     _yuan(balance),
-                    "system" if income else f"{state.config.mchid}API",
+                    "system" if income else f"{mchid}API",
                     "",
                     voucher,
                 ]
@@ -196,13 +200,13 @@ def _layout(lines, version):
     return "\ufeff" + "\r\n".join(lines)
 
 
-def _payment(state, order):
+def _payment(state, order, mchid):
     total = order["amount"]["total"]
     fee = _fee(total)
     return {
         "交易时间": _time(order["paid_at"]),
         "公众账号ID": order.get("appid") or state.config.appid,
-        "商户号": state.config.mchid,
+        "商户号": mchid,
         "特约商户号": "0",
         "设备号": "",
         "微信订单号": order["transaction_id"],
@@ -234,11 +238,11 @@ def _payment(state, order):
 
 
 def _refund(state, refund):
-    order = state.orders[refund["out_trade_no"]]
+    order = state.orders[(refund["mchid"], refund["out_trade_no"])]
     amount = refund["amount"]["refund"]
     settled = refund["status"] == "SUCCESS"
     fee = -_fee(amount) if settled else Decimal(0)
-    entry = _payment(state, order)
+    entry = _payment(state, order, refund["mchid"])
     entry.update(
         {
             "交易时间": (refund["success_time"] or refund["create_time"]).replace("T", " ")[:19],
@@ -262,9 +266,9 @@ def _refund(state, refund):
     return entry
 
 
-def _apply_changes(state, day, entries):
+def _apply_changes(state, mchid, day, entries):
     """Disagreements armed with POST /sandbox/bills/<day> (``sandbox.control.bills``)."""
-    for change in state.bill_changes.get(day.isoformat(), []):
+    for change in state.bill_changes.get((mchid, day.isoformat()), []):
         if change["kind"] == "amount":
             for entry in entries:
                 if entry["商户订单号"] == change["out_trade_no"] and entry["交易状态"] == "SUCCESS":
@@ -286,15 +290,15 @@ def _apply_changes(state, day, entries):
                 "amount": {"total": change["total"]},
                 "description": "账单外的支付",
             }
-            entries.append(_payment(state, order))
+            entries.append(_payment(state, order, mchid))
         elif change["kind"] == "refund":
-            order = state.orders.get(change["out_trade_no"]) or {
+            order = state.orders.get((mchid, change["out_trade_no"])) or {
                 "paid_at": change["paid_at"],
                 "transaction_id": change["transaction_id"],
                 "out_trade_no": change["out_trade_no"],
                 "amount": {"total": change["refund"]},
             }
-            entry = _payment(state, order)
+            entry = _payment(state, order, mchid)
             fee = -_fee(change["refund"])
             entry.update(
                 {

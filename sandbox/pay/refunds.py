@@ -19,7 +19,11 @@ FINAL_STATUSES = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED
 
 def order_refunds(state, order):
     """Every refund of an order (caller holds ``state.lock``), in either API version."""
-    return [r for r in state.refunds.values() if r["out_trade_no"] == order["out_trade_no"]]
+    return [
+        r
+        for r in state.refunds.values()
+        if r["out_trade_no"] == order["out_trade_no"] and r["mchid"] == order["mchid"]
+    ]
 
 
 def refunded(refunds):
@@ -35,6 +39,7 @@ def add_refund(
     says otherwise; hand both to ``finish_refund`` once the answer is built."""
     refund = {
         "api_version": api_version,
+        "mchid": order["mchid"],
         "refund_id": "50" + digits(27),
         "out_refund_no": out_refund_no,
         "transaction_id": order["transaction_id"],
@@ -49,7 +54,7 @@ def add_refund(
         "notify_url": notify_url,
         "amount": {"total": order["amount"]["total"], "refund": amount},
     }
-    state.refunds[out_refund_no] = refund
+    state.add_refund(refund)
     order["trade_state"] = "REFUND"
     fault = state.take_refund_fault(order["out_trade_no"])
     return refund, (fault["status"] if fault else "SUCCESS")

@@ -95,7 +95,7 @@ def _order_by_key(state, key):
     if key.get("order_number_type") == 2:
         order = state.order_by_transaction(key.get("transaction_id"))
     elif key.get("order_number_type") == 1 and key.get("mchid") == state.config.mchid:
-        order = state.orders.get(key.get("out_trade_no"))
+        order = state.order(key["mchid"], key.get("out_trade_no"))
     else:
         return None
     return order if order and order.get("transaction_id") else None

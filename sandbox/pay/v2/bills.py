@@ -27,7 +27,9 @@ def downloadbill():
     bill_type = fields.get("bill_type") or "ALL"
     if bill_type not in COLUMNS:
         return return_fail("bill_type参数错误")
-    return _v2_bill(fields, lambda state, day: trade_bill_text(state, day, bill_type, V2))
+    return _v2_bill(
+        fields, lambda state, mchid, day: trade_bill_text(state, mchid, day, bill_type, V2)
+    )
 
 
 @bp.route("/pay/downloadfundflow", methods=["GET", "POST"])
@@ -42,11 +44,14 @@ def downloadfundflow():
         return return_fail("account_type参数错误")
     return _v2_bill(
         fields,
-        lambda state, day: fund_flow_text(state, day, V2) if account_type == "Basic" else None,
+        lambda state, mchid, day: (
+            fund_flow_text(state, mchid, day, V2) if account_type == "Basic" else None
+        ),
     )
 
 
 def _v2_bill(fields, make_text):
+    """Answer the bill ``make_text(state, mchid, day)`` makes for the requesting merchant."""
     try:
         day = datetime.strptime(fields.get("bill_date") or "", "%Y%m%d").date()
     except ValueError:
@@ -55,7 +60,7 @@ def _v2_bill(fields, make_text):
         return return_fail("tar_type参数错误")
     state = _state()
     with state.lock:
-        text = make_text(state, day)
+        text = make_text(state, fields["mch_id"], day)
     if text is None:
         return xml_response(
             {"return_code": "FAIL", "return_msg": "No Bill Exist", "error_code": "20002"}

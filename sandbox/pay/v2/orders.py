@@ -61,7 +61,7 @@ def closeorder():
 def _unifiedorder(fields, state):
     order = _validate_order(fields)
     with state.lock:
-        existing = state.orders.get(order["out_trade_no"])
+        existing = state.order(order["mchid"], order["out_trade_no"])
         if existing is not None:
             if existing["trade_state"] in PAID_STATES:
                 raise BusinessError("ORDERPAID", "该订单已支付")
@@ -88,7 +88,7 @@ def _orderquery(fields, state):
     if not (fields.get("transaction_id") or fields.get("out_trade_no")):
         raise BusinessError("LACK_PARAMS", "缺少参数transaction_id或out_trade_no")
     with state.lock:
-        order = state.order_by_reference(fields)
+        order = state.order_by_reference(fields, fields["mch_id"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         return transaction_fields(order, with_state=True)
@@ -98,7 +98,7 @@ def _closeorder(fields, state):
     if not fields.get("out_trade_no"):
         raise BusinessError("LACK_PARAMS", "缺少参数out_trade_no")
     with state.lock:
-        order = state.orders.get(fields["out_trade_no"])
+        order = state.order(fields["mch_id"], fields["out_trade_no"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         if order["trade_state"] in PAID_STATES:

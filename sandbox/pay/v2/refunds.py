@@ -78,10 +78,10 @@ def _refund(fields, state):
         raise BusinessError("PARAM_ERROR", "notify_url参数格式错误")
 
     with state.lock:
-        order = state.order_by_reference(fields)
+        order = state.order_by_reference(fields, fields["mch_id"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
-        existing = state.refunds.get(out_refund_no)
+        existing = state.refund(order["mchid"], out_refund_no)
         if existing is not None:  # a retry: the same refund, never a second one
             if existing["out_trade_no"] != order["out_trade_no"]:
                 raise BusinessError("INVALID_REQUEST", "退款单号已用于其他订单")
@@ -154,15 +154,18 @@ def _refundquery(fields, state):
             found = [
                 r
                 for r in state.refunds.values()
-                if r["refund_id"] == fields.get("refund_id")
-                or (
-                    not fields.get("refund_id")
-                    and r["out_refund_no"] == fields.get("out_refund_no")
+                if r["mchid"] == fields["mch_id"]
+                and (
+                    r["refund_id"] == fields.get("refund_id")
+                    or (
+                        not fields.get("refund_id")
+                        and r["out_refund_no"] == fields.get("out_refund_no")
+                    )
                 )
             ]
-            order = state.orders.get(found[0]["out_trade_no"]) if found else None
+            order = state.order(found[0]["mchid"], found[0]["out_trade_no"]) if found else None
         elif fields.get("transaction_id") or fields.get("out_trade_no"):
-            order = state.order_by_reference(fields)
+            order = state.order_by_reference(fields, fields["mch_id"])
             found = refunds.order_refunds(state, order) if order else []
         else:
             raise BusinessError("LACK_PARAMS", "缺少参数out_refund_no")

@@ -32,7 +32,7 @@ def trade_bill():
     bill_type = request.args.get("bill_type", "ALL")
     if bill_type not in COLUMNS:
         raise param_error("/bill_type", "must be ALL, SUCCESS or REFUND", bill_type)
-    return _v3_bill(lambda state, day: trade_bill_text(state, day, bill_type, V3))
+    return _v3_bill(lambda state, mchid, day: trade_bill_text(state, mchid, day, bill_type, V3))
 
 
 @bp.get("/v3/bill/fundflowbill")
@@ -42,11 +42,14 @@ def fund_flow_bill():
         raise param_error("/account_type", "must be BASIC, OPERATION or FEES", account_type)
     # Payments and refunds move the basic account; the others stay empty here.
     return _v3_bill(
-        lambda state, day: fund_flow_text(state, day, V3) if account_type == "BASIC" else None
+        lambda state, mchid, day: (
+            fund_flow_text(state, mchid, day, V3) if account_type == "BASIC" else None
+        )
     )
 
 
 def _v3_bill(make_text):
+    """Answer the bill ``make_text(state, mchid, day)`` makes for the requesting merchant."""
     args = request.args
     try:
         day = datetime.strptime(args.get("bill_date", ""), "%Y-%m-%d").date()
@@ -57,7 +60,7 @@ def _v3_bill(make_text):
         raise param_error("/tar_type", "must be GZIP", tar_type)
     state = _state()
     with state.lock:
-        text = make_text(state, day)
+        text = make_text(state, g.mchid, day)
         if text is None:
             raise ApiError(400, "NO_STATEMENT_EXIST", "账单文件不存在")
         bill = text.encode()

@@ -102,6 +102,7 @@ def verify_merchant_signature():
     if not rsa_verify(config.merchant_public_key, message, auth["signature"]):
         raise sign_error("sign not match", url, message)
     g.merchant_verified = True
+    g.mchid = auth["mchid"]  # the merchant the request speaks for
 
 
 def sign_response(response):

@@ -10,7 +10,7 @@ order, INVALID_REQUEST beyond what is left, and the same out_refund_no answers t
 import time
 import uuid
 
-from flask import current_app
+from flask import current_app, g
 
 from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
@@ -58,10 +58,10 @@ def create_refund():
     if not (params.get("transaction_id") or params.get("out_trade_no")):
         raise param_error("/transaction_id", "transaction_id or out_trade_no is required")
     with state.lock:
-        order = state.order_by_reference(params)
+        order = state.order_by_reference(params, g.mchid)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
-        existing = state.refunds.get(out_refund_no)
+        existing = state.refund(order["mchid"], out_refund_no)
         if existing is not None:
             if (
                 existing["out_trade_no"] != order["out_trade_no"]
@@ -99,7 +99,7 @@ def create_refund():
 def query_refund(out_refund_no):
     state = _state()
     with state.lock:
-        refund = state.refunds.get(out_refund_no)
+        refund = state.refund(g.mchid, out_refund_no)
         if refund is None:
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
         return json_response(refund_view(refund))
@@ -122,7 +122,7 @@ def apply_abnormal_refund(refund_id):
             "USER_BANK_CARD needs bank_type, bank_account and real_name (encrypted)",
         )
     with state.lock:
-        refund = state.refunds.get(params.get("out_refund_no"))
+        refund = state.refund(g.mchid, params.get("out_refund_no"))
         if refund is None or refund["refund_id"] != refund_id:
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
         if refund["status"] != "ABNORMAL":

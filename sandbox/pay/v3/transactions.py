@@ -41,7 +41,7 @@ def place_order(kind):
     params = json_body()
     order = _validate_order(params, kind, config)
     with state.lock:
-        existing = state.orders.get(order["out_trade_no"])
+        existing = state.order(order["mchid"], order["out_trade_no"])
         if existing is not None:
             if existing["trade_state"] in PAID_STATES:
                 raise ApiError(400, "ORDERPAID", "该订单已支付")
@@ -72,9 +72,9 @@ def _prepay_answer(order, kind):
 
 @bp.get("/v3/pay/transactions/out-trade-no/<out_trade_no>")
 def query_by_out_trade_no(out_trade_no):
-    _require_mchid(request.args.get("mchid"), "query")
+    mchid = _require_mchid(request.args.get("mchid"), "query")
     with _state().lock:
-        order = _state().orders.get(out_trade_no)
+        order = _state().order(mchid, out_trade_no)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
         return json_response(transaction_view(order))
@@ -82,9 +82,9 @@ def query_by_out_trade_no(out_trade_no):
 
 @bp.get("/v3/pay/transactions/id/<transaction_id>")
 def query_by_transaction_id(transaction_id):
-    _require_mchid(request.args.get("mchid"), "query")
+    mchid = _require_mchid(request.args.get("mchid"), "query")
     with _state().lock:
-        order = _state().order_by_transaction(transaction_id)
+        order = _state().order_by_transaction(transaction_id, mchid)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
         return json_response(transaction_view(order))
@@ -93,10 +93,10 @@ def query_by_transaction_id(transaction_id):
 @bp.post("/v3/pay/transactions/out-trade-no/<out_trade_no>/close")
 def close_order(out_trade_no):
     params = json_body()
-    _require_mchid(params.get("mchid"), "body")
+    mchid = _require_mchid(params.get("mchid"), "body")
     state = _state()
     with state.lock:
-        order = state.orders.get(out_trade_no)
+        order = state.order(mchid, out_trade_no)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
         if order["trade_state"] in PAID_STATES:
@@ -193,6 +193,7 @@ def _require_mchid(mchid, location):
         )
     if mchid != _state().config.mchid:
         raise ApiError(400, "MCH_NOT_EXISTS", "商户号不存在或与签名商户号不一致")
+    return mchid
 
 
 def _validate_order(params, kind, config):
