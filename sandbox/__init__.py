@@ -44,7 +44,7 @@ from .pay.v3 import certificates
 from .pay.v3 import core as v3_core
 from .pay.v3 import refunds as v3_refunds
 from .pay.v3 import transactions as v3_transactions
-from .state import SandboxState
+from .state import Ambiguous, SandboxState
 from .weixin import errors as weixin_errors
 from .weixin import login, shipping, tokens
 from .wire import control_error, json_response, request_id
@@ -138,6 +138,11 @@ def fault_response(fault, path):
 
 
 def register_errors(app):
+    @app.errorhandler(Ambiguous)
+    def ambiguous(error):
+        # Only the controls name an order or a refund without its merchant.
+        return control_error(409, "MCHID_REQUIRED", str(error))
+
     @app.errorhandler(HTTPException)
     def http_error(error):
         if request.path.startswith("/sandbox/"):

@@ -9,6 +9,7 @@ will put it there through the endpoints.
 from datetime import datetime
 
 import pytest
+import requests
 
 from sandbox import create_app
 from sandbox.state import Ambiguous
@@ -110,3 +111,65 @@ def test_wechat_endpoints_see_only_the_requesting_merchants_orders(sandbox, merc
     assert closed.status_code == 204
     assert state.order(merchant.mchid, "SAME000002")["trade_state"] == "CLOSED"
     assert other["trade_state"] == "SUCCESS"
+
+
+def test_controls_name_the_merchant_when_a_number_is_shared(sandbox, merchant):
+    assert merchant.place("SAME000003", "http://127.0.0.1:9/notify").status_code == 200
+    state = sandbox.app.extensions["sandbox"]
+    place_for_another_merchant(state, state.order(merchant.mchid, "SAME000003"))
+
+    ambiguous = requests.get(sandbox.url + "/sandbox/orders/SAME000003", timeout=5)
+    assert ambiguous.status_code == 409
+    assert ambiguous.json()["error"] == {
+        "code": "MCHID_REQUIRED",
+        "message": "several merchants have the out_trade_no SAME000003: give its mchid",
+    }
+    for mchid, total in ((merchant.mchid, 100), (OTHER_MCHID, 555)):
+        shown = requests.get(
+            sandbox.url + "/sandbox/orders/SAME000003", params={"mchid": mchid}, timeout=5
+        )
+        assert shown.json()["order"]["amount"]["total"] == total
+    unknown = requests.get(
+        sandbox.url + "/sandbox/orders/SAME000003", params={"mchid": "1"}, timeout=5
+    )
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "ORDER_NOT_FOUND"
+
+    pay = {"out_trade_no": "SAME000003", "action": "cancel"}
+    assert requests.post(sandbox.url + "/sandbox/pay", json=pay, timeout=5).status_code == 409
+    bad = requests.post(sandbox.url + "/sandbox/pay", json={**pay, "mchid": 1}, timeout=5)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_REQUEST"
+    cancelled = requests.post(
+        sandbox.url + "/sandbox/pay", json={**pay, "mchid": merchant.mchid}, timeout=5
+    )
+    assert cancelled.json() == {"out_trade_no": "SAME000003", "trade_state": "NOTPAY"}
+
+    expire = sandbox.url + "/sandbox/orders/SAME000003/expire"
+    assert requests.post(expire, timeout=5).status_code == 409
+    expired = requests.post(expire, params={"mchid": merchant.mchid}, timeout=5)
+    assert expired.json()["order"]["mchid"] == merchant.mchid
+
+    notify = sandbox.url + "/sandbox/notify/SAME000003"
+    assert requests.post(notify, timeout=5).status_code == 409
+    unpaid = requests.post(notify, params={"mchid": merchant.mchid}, timeout=5)
+    assert unpaid.json()["error"]["code"] == "ORDER_NOT_PAID"
+
+    confirm = sandbox.url + "/sandbox/shipping/confirm"
+    assert requests.post(confirm, json={"out_trade_no": "SAME000003"}, timeout=5).status_code == 409
+    not_shipped = requests.post(
+        confirm, json={"out_trade_no": "SAME000003", "mchid": OTHER_MCHID}, timeout=5
+    )
+    assert not_shipped.json()["error"]["code"] == "NOT_SHIPPED"
+
+
+def test_a_refund_number_shared_by_merchants_needs_the_mchid(sandbox):
+    state = sandbox.app.extensions["sandbox"]
+    for mchid in (state.config.mchid, OTHER_MCHID):
+        state.add_refund({"mchid": mchid, "out_refund_no": "RF-SAME-0004", "status": "SUCCESS"})
+    settle = sandbox.url + "/sandbox/refunds/RF-SAME-0004"
+    ambiguous = requests.post(settle, json={"status": "SUCCESS"}, timeout=5)
+    assert ambiguous.status_code == 409
+    assert ambiguous.json()["error"]["code"] == "MCHID_REQUIRED"
+    named = requests.post(
+        settle, params={"mchid": OTHER_MCHID}, json={"status": "SUCCESS"}, timeout=5
+    )
+    assert named.json()["error"]["code"] == "REFUND_NOT_PROCESSING"

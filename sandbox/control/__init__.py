@@ -7,6 +7,11 @@ simulator holds them), ``bills`` (disagreements in a day's bill), ``weixin`` (th
 ``wx.login`` codes, the user confirming receipt, the mini program's tokens and shipping
 settings), ``simulator`` (health, the delivery log, keys, reset).
 
+A control names an order by its out_trade_no (a refund by its out_refund_no), unique within one
+merchant only: should several merchants use the number, it answers 409 MCHID_REQUIRED unless
+it names the merchant too, ``?mchid=`` when the number is in the path, ``"mchid"`` when it is
+in the body (POST /sandbox/pay, POST /sandbox/shipping/confirm).
+
 Cashier
     POST /sandbox/pay  {"pay_params" | "prepay_id" | "out_trade_no", "action": "pay" | "cancel"}
         -> 200 {"out_trade_no", "trade_state", "transaction_id"?, "event_id"?}

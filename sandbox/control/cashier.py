@@ -24,6 +24,8 @@ def cashier():
         return control_error(400, "INVALID_REQUEST", 'action must be "pay" or "cancel"')
     if not all(isinstance(data.get(name) or "", str) for name in ("prepay_id", "out_trade_no")):
         return control_error(400, "INVALID_REQUEST", "prepay_id and out_trade_no are strings")
+    if not isinstance(data.get("mchid") or "", str):
+        return control_error(400, "INVALID_REQUEST", "mchid is a string")
     state = _state()
     pay_params = data.get("pay_params")
     if pay_params is not None:
@@ -44,7 +46,7 @@ def cashier():
         if data.get("prepay_id"):
             order = state.order_by_prepay(data["prepay_id"])
         else:
-            order = state.find_order(data.get("out_trade_no"))
+            order = state.find_order(data.get("out_trade_no"), data.get("mchid") or None)
         if order is None:
             return control_error(404, "PREPAY_NOT_FOUND", "no order has this prepay_id")
         now = time.time()

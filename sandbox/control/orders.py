@@ -1,9 +1,14 @@
 """Orders and refunds as the simulator holds them: list, show, expire, notify again, settle a
-refund (see ``sandbox.control``)."""
+refund (see ``sandbox.control``).
+
+Each names an order by its out_trade_no, or a refund by its out_refund_no, in the path; with
+``?mchid=`` the merchant's, which is needed only when several merchants use that number (409
+MCHID_REQUIRED otherwise).
+"""
 
 import time
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 
 from ..pay import refunds
 from ..pay.v3.refunds import refund_view
@@ -15,6 +20,10 @@ bp = Blueprint("control_orders", __name__, url_prefix="/sandbox")
 
 def _state():
     return current_app.extensions["sandbox"]
+
+
+def _mchid():
+    return request.args.get("mchid") or None
 
 
 def _public(order):
@@ -32,7 +41,7 @@ def list_orders():
 @bp.get("/orders/<out_trade_no>")
 def show_order(out_trade_no):
     with _state().lock:
-        order = _state().find_order(out_trade_no)
+        order = _state().find_order(out_trade_no, _mchid())
         if order is None:
             return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
         return json_response({"order": _public(order)})
@@ -41,7 +50,7 @@ def show_order(out_trade_no):
 @bp.post("/orders/<out_trade_no>/expire")
 def expire_order(out_trade_no):
     with _state().lock:
-        order = _state().find_order(out_trade_no)
+        order = _state().find_order(out_trade_no, _mchid())
         if order is None:
             return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
         order["expire_at"] = time.time() - 1
@@ -52,7 +61,7 @@ def expire_order(out_trade_no):
 def resend_notification(out_trade_no):
     state = _state()
     with state.lock:
-        order = state.find_order(out_trade_no)
+        order = state.find_order(out_trade_no, _mchid())
     if order is None:
         return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
     if order["trade_state"] not in PAID_STATES:
@@ -68,7 +77,7 @@ def settle_refund(out_refund_no):
         return control_error(400, "INVALID_REQUEST", "status must be SUCCESS, ABNORMAL or CLOSED")
     state = _state()
     with state.lock:
-        refund = state.find_refund(out_refund_no)
+        refund = state.find_refund(out_refund_no, _mchid())
     if refund is None:
         return control_error(404, "REFUND_NOT_FOUND", "no such out_refund_no")
     try:

@@ -57,9 +57,11 @@ def confirm_receipt():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return control_error(400, "INVALID_REQUEST", "the body must be a JSON object")
+    if not isinstance(data.get("mchid") or "", str):
+        return control_error(400, "INVALID_REQUEST", "mchid is a string")
     state = _state()
     with state.lock:
-        order = state.order_by_reference(data)
+        order = state.order_by_reference(data, data.get("mchid") or None)
         shipping = shipping_service.store(state)["shipping"].get(
             (order or {}).get("transaction_id")
         )
