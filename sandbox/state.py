@@ -22,7 +22,6 @@ import requests
 from server.wechatpay.crypto import SIGNTEST_PREFIX, certificate_serial
 
 from .config import Signer
-from .devkeys import _new_key, self_signed_certificate
 from .wire import compact_time, digits, rfc3339
 
 # WeChat's notification retry schedule in seconds (protocol B5), after the first attempt.
@@ -101,6 +100,10 @@ class SandboxState:
 
     def rotate_platform_certificate(self):
         """Sign with a new platform certificate from now on; returns its serial."""
+        # Imported here, not with the package: ``python -m sandbox.devkeys`` runs that module
+        # as __main__, and runpy warns when importing the package has already imported it.
+        from .devkeys import _new_key, self_signed_certificate
+
         key = _new_key()
         pem = self_signed_certificate(key, "platform").decode()
         serial = certificate_serial(pem)
