@@ -141,6 +141,8 @@ class SandboxState:
 
     def order(self, mchid, out_trade_no):
         """The merchant's order with this out_trade_no, or None."""
+        if not _numbers(mchid, out_trade_no):
+            return None
         with self.lock:
             return self.orders.get((mchid, out_trade_no))
 
@@ -151,11 +153,15 @@ class SandboxState:
             return self._find(self.orders, self.order_keys, "out_trade_no", out_trade_no, mchid)
 
     def order_by_prepay(self, prepay_id):
+        if not _numbers(prepay_id):
+            return None
         with self.lock:
             return self.orders.get(self.prepays.get(prepay_id))
 
     def order_by_transaction(self, transaction_id, mchid=None):
         """The order paid in this transaction (a merchant's only, if ``mchid`` is given)."""
+        if not _numbers(transaction_id):
+            return None
         with self.lock:
             order = self.orders.get(self.transactions.get(transaction_id))
             return order if order and mchid in (None, order["mchid"]) else None
@@ -199,6 +205,8 @@ class SandboxState:
 
     def refund(self, mchid, out_refund_no):
         """The merchant's refund with this out_refund_no, or None."""
+        if not _numbers(mchid, out_refund_no):
+            return None
         with self.lock:
             return self.refunds.get((mchid, out_refund_no))
 
@@ -208,6 +216,8 @@ class SandboxState:
             return self._find(self.refunds, self.refund_keys, "out_refund_no", out_refund_no, mchid)
 
     def _find(self, table, index, kind, number, mchid):
+        if not _numbers(number, mchid or ""):
+            return None
         if mchid is not None:
             return table.get((mchid, number))
         keys = index.get(number, ())
@@ -380,6 +390,11 @@ def _tamper(body):
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
     except (ValueError, TypeError, AttributeError):
         return body + b" "
+
+
+def _numbers(*values):
+    """Ids come from requests: one that is not a string (a JSON list, say) names nothing."""
+    return all(isinstance(value, str) for value in values)
 
 
 def order_key(order):

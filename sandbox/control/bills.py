@@ -31,7 +31,8 @@ def bill_changes(day):
         with state.lock:
             state.bill_changes.pop((state.config.mchid, day.isoformat()), None)
         return json_response({"ok": True})
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
     kind = data.get("kind")
     if kind not in BILL_CHANGE_KINDS:
         return control_error(400, "INVALID_REQUEST", "kind must be payment, amount or refund")
@@ -41,6 +42,8 @@ def bill_changes(day):
         return control_error(400, "INVALID_REQUEST", f"{amount_name} must be positive fen")
     if kind == "amount" and not isinstance(data.get("out_trade_no"), str):
         return control_error(400, "INVALID_REQUEST", "amount needs the out_trade_no to change")
+    if not all(isinstance(data.get(name) or "", str) for name in ("out_trade_no", "out_refund_no")):
+        return control_error(400, "INVALID_REQUEST", "out_trade_no and out_refund_no are strings")
     # At noon Beijing time of that day: well clear of the midnight edges.
     noon = datetime.combine(day, clock(12), tzinfo=BEIJING).timestamp()
     change = {

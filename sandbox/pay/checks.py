@@ -8,7 +8,10 @@ def is_notify_url(url):
 
     WeChat wants https; http is allowed here so that a local backend can be reached.
     """
-    parts = urlsplit(url) if isinstance(url, str) and len(url) <= 256 else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) and len(url) <= 256 else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket: http://[::1
+        return False
     return bool(
         parts
         and parts.scheme in ("https", "http")

@@ -7,13 +7,13 @@ import ipaddress
 import re
 import time
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from server.wechatpay.checks import ASCII_DIGITS
 from server.wechatpay.crypto import MD5, nonce, v2_sign
 
 from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from ...wire import BEIJING, compact_time
+from ..checks import is_notify_url
 from .core import (
     BusinessError,
     acknowledged,
@@ -160,8 +160,7 @@ def _validate_order(fields):
         ipaddress.ip_address(client_ip)
     except ValueError:
         raise BusinessError("INVALID_REQUEST", "spbill_create_ip参数格式错误") from None
-    parts = urlsplit(notify_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+    if not is_notify_url(notify_url):
         raise BusinessError("INVALID_REQUEST", "notify_url参数格式错误，不能携带参数")
     if trade_type not in TRADE_TYPES:
         raise BusinessError("INVALID_REQUEST", "trade_type参数格式错误")
