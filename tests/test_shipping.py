@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from sandbox.miniapp import push_request
+from sandbox.weixin.push import push_request
 from server import access_tokens
 from server.clients import miniprogram_api
 from server.extensions import db

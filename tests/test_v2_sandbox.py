@@ -453,9 +453,9 @@ def test_duplicated_notifications_carry_the_same_transaction(sandbox, settings):
 
 @pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
 def test_fault_answer_is_a_signed_business_error(settings, sign_type):
-    """``sandbox.v2.fault_answer`` (for ``sandbox.fault_response``): an err_code fault answers
-    like WeChat's business failure, signed with the request's sign type."""
-    from sandbox import v2
+    """``sandbox.pay.v2.core.fault_answer`` (for ``sandbox.fault_response``): an err_code
+    fault answers like WeChat's business failure, signed with the request's sign type."""
+    from sandbox.pay.v2 import core as v2
 
     app = create_app(settings)
     body = signed(settings, sign_type, out_trade_no="F0001")

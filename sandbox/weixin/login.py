@@ -1,55 +1,26 @@
-"""Mini-program login: ``wx.login`` codes and ``jscode2session`` (protocol A1).
+"""Mini-program login: ``jscode2session`` (protocol A1).
 
-``POST /sandbox/login-code`` plays ``wx.login`` on the phone and mints a code; the backend
-redeems it at ``GET /sns/jscode2session`` exactly as it would at api.weixin.qq.com.
+``POST /sandbox/login-code`` (``sandbox.control.weixin``) plays ``wx.login`` on the phone and
+mints a code; the backend redeems it at ``GET /sns/jscode2session`` exactly as it would at
+api.weixin.qq.com.
 """
 
 import base64
 import secrets
-import string
 import time
 
 from flask import Blueprint, current_app, request
 
-from server.wechatpay.crypto import nonce
-
-from .wire import control_body, control_error, json_response
-
-bp = Blueprint("login", __name__)
+from ..wire import json_response
+from .errors import wechat_error
 
 CODE_LIFETIME = 300  # a js_code expires after about 5 minutes
-_OPENID_CHARS = string.ascii_letters + string.digits + "-_"
+
+bp = Blueprint("weixin_login", __name__)
 
 
 def _state():
     return current_app.extensions["sandbox"]
-
-
-def wechat_error(errcode, errmsg):
-    """WeChat's login errors: HTTP 200, errcode/errmsg, and a trace id in the message."""
-    rid = "-".join(secrets.token_hex(4) for _ in range(3))
-    return json_response({"errcode": errcode, "errmsg": f"{errmsg}, rid: {rid}"})
-
-
-@bp.post("/sandbox/login-code")
-def mint_code():
-    """``{"openid"?, "expires_in"? (seconds), "blocked"? (true gives 40226)}``
-    -> ``{"code", "openid"}``; the openid is made up when not given."""
-    data = control_body()
-    openid = data.get("openid") or "o" + "".join(secrets.choice(_OPENID_CHARS) for _ in range(27))
-    expires_in = data.get("expires_in", CODE_LIFETIME)
-    if not isinstance(openid, str) or not isinstance(expires_in, (int, float)):
-        return control_error(400, "INVALID_REQUEST", "openid must be a string, expires_in a number")
-    code = nonce(32)
-    state = _state()
-    with state.lock:
-        state.codes[code] = {
-            "openid": openid,
-            "expires_at": time.time() + expires_in,
-            "used": False,
-            "blocked": bool(data.get("blocked")),
-        }
-    return json_response({"code": code, "openid": openid})
 
 
 @bp.get("/sns/jscode2session")

@@ -1,10 +1,6 @@
-"""The mini program's server APIs: stable access tokens, the shipping-info service
-(小程序发货信息管理服务) and its message pushes.
+"""The mini program's shipping-info service (小程序发货信息管理服务) and its pushes.
 
 WeChat's side, as its pages and the behaviour developers report describe it:
-- ``POST /cgi-bin/stable_token``: in the normal mode the token in force is returned while it
-  has more than 5 minutes left (then a new one, the old one still valid until it expires);
-  ``force_refresh`` invalidates the old token at once. Calls are counted.
 - ``POST /wxa/sec/order/upload_shipping_info``: a paid order (order key: transaction_id, or
   mchid + out_trade_no), its payer's openid, 1 parcel (unified) or 2-15 (split, express only),
   item_desc 1-120 characters, tracking number and carrier for express, a contact for SF Express,
@@ -12,110 +8,54 @@ WeChat's side, as its pages and the behaviour developers report describe it:
   (10060003 after that); a refunded or received order 10060004; an unknown one 10060001.
 - ``POST /wxa/sec/order/get_order`` (order_state 1 awaiting shipment .. 4 completed, 5
   refunded) and ``POST /wxa/sec/order/is_trade_managed``.
-- Pushes ``trade_manage_order_settlement`` to ``SANDBOX_PUSH_URL`` when an order is shipped and
-  when it settles, signed with ``WECHAT_PUSH_TOKEN`` and, when ``WECHAT_PUSH_AES_KEY`` is set,
-  encrypted (the secure mode).
+- Pushes ``trade_manage_order_settlement`` (``sandbox.weixin.push``) when an order is shipped
+  and when it settles.
 
-Control (see sandbox/README.md): ``POST /sandbox/shipping/confirm`` (the user confirms receipt;
-the order settles), ``POST /sandbox/shipping/managed`` ``{"managed"}``, ``GET|POST
-/sandbox/access-token`` (call count; ``{"action": "expire"|"rotate"}``).
+Every call needs an access token (``sandbox.weixin.tokens``). Controls, in
+``sandbox.control.weixin``: ``POST /sandbox/shipping/confirm`` (the user confirms receipt; the
+order settles), ``POST /sandbox/shipping/managed`` ``{"managed"}``.
 """
 
-import json
-import secrets
 import time
 from datetime import datetime
 
 from flask import Blueprint, current_app, request
 
-from server.wechat import push
-from server.wechatpay.crypto import nonce as make_nonce
+from ..wire import json_response
+from . import push
+from .errors import wechat_error
+from .tokens import token_error
 
-from .login import wechat_error
-from .wire import control_error, json_bytes, json_response
-
-bp = Blueprint("miniapp", __name__)
-
-TOKEN_LIFETIME = 7200
-RENEW_WINDOW = 300
 MAX_PARCELS = 15
 SETTLEMENT_DELAY = 10 * 24 * 3600  # estimated settlement: 10 days after shipping
+
+bp = Blueprint("weixin_shipping", __name__)
 
 
 def _state():
     return current_app.extensions["sandbox"]
 
 
-def _memory(state):
-    """This module's part of the simulator's state (cleared by /sandbox/reset)."""
-    return state.miniapp.setdefault(
-        "data", {"tokens": {}, "current": None, "calls": 0, "managed": True, "shipping": {}}
-    )
-
-
-@bp.post("/cgi-bin/stable_token")
-def stable_token():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return wechat_error(47001, "data format error")
-    config, state = _state().config, _state()
-    if body.get("grant_type") != "client_credential":
-        return wechat_error(40002, "invalid grant_type")
-    if body.get("appid") != config.appid:
-        return wechat_error(40013, "invalid appid")
-    if not isinstance(body.get("secret"), str) or not secrets.compare_digest(
-        body["secret"].encode(), config.secret.encode()
-    ):
-        return wechat_error(40125, "invalid appsecret")
-    with state.lock:
-        memory, now = _memory(state), time.time()
-        memory["calls"] += 1
-        current = memory["current"]
-        if body.get("force_refresh") is True and current:
-            memory["tokens"].pop(current, None)  # the old token stops working at once
-            current = None
-        if current is None or memory["tokens"].get(current, 0) - now <= RENEW_WINDOW:
-            current = memory["current"] = _mint(memory, now)
-        return json_response(
-            {"access_token": current, "expires_in": int(memory["tokens"][current] - now)}
-        )
-
-
-def _mint(memory, now):
-    token = "sandbox_" + secrets.token_urlsafe(48)
-    memory["tokens"][token] = now + TOKEN_LIFETIME
-    return token
-
-
-def _token_error():
-    """None when the request's access_token is valid; else WeChat's error answer."""
-    token = request.args.get("access_token")
-    if not token:
-        return wechat_error(41001, "access_token missing")
-    with _state().lock:
-        expires_at = _memory(_state())["tokens"].get(token)
-    if expires_at is None:
-        return wechat_error(40001, "invalid credential, access_token is invalid or not latest")
-    if expires_at <= time.time():
-        return wechat_error(42001, "access_token expired")
-    return None
+def store(state):
+    """The shipping service's part of the simulator's state (cleared by /sandbox/reset)."""
+    return state.weixin.setdefault("shipping", {"managed": True, "shipping": {}})
 
 
 @bp.post("/wxa/sec/order/is_trade_managed")
 def is_trade_managed():
-    if (error := _token_error()) is not None:
+    if (error := token_error()) is not None:
         return error
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or body.get("appid") != _state().config.appid:
         return wechat_error(40013, "invalid appid")
     with _state().lock:
-        managed = _memory(_state())["managed"]
+        managed = store(_state())["managed"]
     return json_response({"errcode": 0, "errmsg": "ok", "is_trade_managed": managed})
 
 
 @bp.post("/wxa/sec/order/upload_shipping_info")
 def upload_shipping_info():
-    if (error := _token_error()) is not None:
+    if (error := token_error()) is not None:
         return error
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -128,7 +68,7 @@ def upload_shipping_info():
         problem = _shipping_problem(body, order)
         if problem:
             return wechat_error(47001, f"data format error: {problem}")
-        shipping = _memory(state)["shipping"].setdefault(
+        shipping = store(state)["shipping"].setdefault(
             order["transaction_id"], {"uploads": [], "order_state": 1}
         )
         if order["trade_state"] == "REFUND" or shipping["order_state"] >= 3:
@@ -145,7 +85,7 @@ def upload_shipping_info():
         shipping["order_state"] = 2
         shipping["shipped_at"] = shipping.get("shipped_at") or time.time()
     if first:
-        _push_settlement(state, order, shipping, shipped=True)
+        push_settlement(state, order, shipping, shipped=True)
     return json_response({"errcode": 0, "errmsg": "ok"})
 
 
@@ -155,7 +95,7 @@ def _order_by_key(state, key):
     if key.get("order_number_type") == 2:
         order = state.order_by_transaction(key.get("transaction_id"))
     elif key.get("order_number_type") == 1 and key.get("mchid") == state.config.mchid:
-        order = state.orders.get(key.get("out_trade_no"))
+        order = state.order(key["mchid"], key.get("out_trade_no"))
     else:
         return None
     return order if order and order.get("transaction_id") else None
@@ -215,7 +155,7 @@ def _parse_time(value):
 
 @bp.post("/wxa/sec/order/get_order")
 def get_order():
-    if (error := _token_error()) is not None:
+    if (error := token_error()) is not None:
         return error
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -237,7 +177,7 @@ def get_order():
             )
         if order is None:
             return wechat_error(10060001, "支付单不存在")
-        shipping = _memory(state)["shipping"].get(
+        shipping = store(state)["shipping"].get(
             order["transaction_id"], {"uploads": [], "order_state": 1}
         )
         view = _order_view(order, shipping)
@@ -283,64 +223,8 @@ def _order_view(order, shipping):
     return view
 
 
-@bp.post("/sandbox/shipping/confirm")
-def confirm_receipt():
-    """The user confirms receipt (WeChat's component); the order settles at once."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return control_error(400, "INVALID_REQUEST", "the body must be a JSON object")
-    state = _state()
-    with state.lock:
-        order = state.order_by_reference(data)
-        shipping = _memory(state)["shipping"].get((order or {}).get("transaction_id"))
-        if shipping is None or shipping["order_state"] != 2:
-            return control_error(
-                409, "NOT_SHIPPED", "the order is not shipped, or already received"
-            )
-        shipping.update(order_state=4, received_at=time.time(), settled_at=time.time())
-    _push_settlement(state, order, shipping, shipped=False)
-    return json_response({"transaction_id": order["transaction_id"], "order_state": 4})
-
-
-@bp.post("/sandbox/shipping/managed")
-def set_managed():
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict) or not isinstance(data.get("managed"), bool):
-        return control_error(400, "INVALID_REQUEST", 'send {"managed": true|false}')
-    with _state().lock:
-        _memory(_state())["managed"] = data["managed"]
-    return json_response({"managed": data["managed"]})
-
-
-@bp.route("/sandbox/access-token", methods=["GET", "POST"])
-def access_token_control():
-    """GET: how often stable_token was called. POST {"action": "expire"}: the current token
-    expires now (42001); {"action": "rotate"}: it was refreshed elsewhere (40001)."""
-    state = _state()
-    with state.lock:
-        memory = _memory(state)
-        if request.method == "POST":
-            data = request.get_json(silent=True)
-            action = data.get("action") if isinstance(data, dict) else None
-            if action not in ("expire", "rotate") or memory["current"] is None:
-                return control_error(
-                    400,
-                    "INVALID_REQUEST",
-                    'action must be "expire" or "rotate", after a token was issued',
-                )
-            if action == "expire":
-                memory["tokens"][memory["current"]] = time.time()
-            else:
-                memory["tokens"].pop(memory["current"])
-                memory["current"] = _mint(memory, time.time())
-        return json_response({"stable_token_calls": memory["calls"]})
-
-
-def _push_settlement(state, order, shipping, shipped):
+def push_settlement(state, order, shipping, shipped):
     """trade_manage_order_settlement, as WeChat pushes it when an order ships and settles."""
-    url, token = state.settings.get("SANDBOX_PUSH_URL"), state.settings.get("WECHAT_PUSH_TOKEN")
-    if not url or not token:
-        return
     message = {
         "ToUserName": "gh_" + state.config.appid[2:14],
         "FromUserName": "o_wechat_system",
@@ -361,35 +245,4 @@ def _push_settlement(state, order, shipping, shipped):
             confirm_receive_time=int(shipping["received_at"]),
             settlement_time=int(shipping["settled_at"]),
         )
-    body, params = push_request(state.settings, message)
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    state.deliver(
-        f"{url}?{query}",
-        body,
-        {"Content-Type": "application/json"},
-        lambda response: response.status_code == 200 and response.text in ("success", ""),
-        event_id=f"push:{message['Event']}:{message['CreateTime']}",
-        out_trade_no=order["out_trade_no"],
-    )
-
-
-def push_request(settings, message, timestamp=None):
-    """``(body bytes, query params)`` of one push, plaintext or encrypted as configured."""
-    token, key = settings["WECHAT_PUSH_TOKEN"], settings.get("WECHAT_PUSH_AES_KEY")
-    timestamp, nonce = str(timestamp or int(time.time())), make_nonce(10)
-    params = {
-        "signature": push.signature(token, timestamp, nonce),
-        "timestamp": timestamp,
-        "nonce": nonce,
-    }
-    if not key:
-        return json_bytes(message), params
-    encrypted = push.encrypt(
-        push.aes_key(key),
-        json.dumps(message, ensure_ascii=False).encode(),
-        settings["WECHAT_APPID"],
-    )
-    params.update(
-        encrypt_type="aes", msg_signature=push.signature(token, timestamp, nonce, encrypted)
-    )
-    return json_bytes({"ToUserName": message["ToUserName"], "Encrypt": encrypted}), params
+    push.send(state, message, out_trade_no=order["out_trade_no"])

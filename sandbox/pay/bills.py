@@ -1,36 +1,25 @@
-"""Bills (protocol C7 "Bills", B4 downloadbill): v3 trade and fund flow bills, v2 downloadbill and
-downloadfundflow, laid out as the bills WeChat publishes.
+"""Bill files (protocol C7 "Bills", B4 downloadbill): the trade and fund flow bills of a
+Beijing day, laid out as the bills WeChat publishes, for both API versions.
 
-v3: ``GET /v3/bill/tradebill`` and ``GET /v3/bill/fundflowbill`` answer a SHA1 and a
-``download_url`` valid for 5 minutes; ``GET /v3/billdownload/file`` needs a signed request but
-is itself unsigned, as at WeChat. The SHA1 covers the bill itself, before gzip (WeChat's doc:
-原始账单(gzip需要解压缩)的摘要值). A v3 file is UTF-8 without BOM, lines ending in LF, the last
-one too, as in a real v3 bill captured in a Go SDK's test (merchant 1601959334, 2021-01-28).
+v3 (``sandbox.pay.v3.bills``): UTF-8 without BOM, lines ending in LF, the last one too, as in a
+real v3 bill captured in a Go SDK's test (merchant 1601959334, 2021-01-28).
 
-v2: ``POST /pay/downloadbill`` answers the bill as the body (plain text, or gzip with
-tar_type=GZIP), not XML and not signed; UTF-8 with a BOM, lines ending in CRLF and no line end
-after the summary, as in a real v2 bill quoted in a merchant's code (merchant 1393091302,
-2019-11-03). No bill that day: XML return_code FAIL, return_msg "No Bill Exist".
+v2 (``sandbox.pay.v2.bills``): UTF-8 with a BOM, lines ending in CRLF and no line end after
+the summary, as in a real v2 bill quoted in a merchant's code (merchant 1393091302,
+2019-11-03).
 
 Rows: one per payment and per refund of that Beijing day (today included, unlike WeChat, so
-that a demo needs no waiting), amounts in yuan. ``POST /sandbox/bills/<day>`` (control.py) adds
-disagreements to a day's bill so that reconciliation can be tested.
+that a demo needs no waiting), amounts in yuan. ``POST /sandbox/bills/<day>``
+(``sandbox.control.bills``) adds disagreements to a day's bill so that reconciliation can be
+tested.
 """
 
-import gzip
 import hashlib
-import secrets
-import time
 from datetime import datetime
 from decimal import Decimal
 
-from flask import Response, current_app, g, request
+from ..wire import BEIJING
 
-from . import v2
-from .v3 import ApiError, bp, param_error
-from .wire import BEIJING, json_response
-
-DOWNLOAD_LIFETIME = 300
 # The ALL layout of merchants since 2018 (protocol B4), column by column.
 ALL_COLUMNS = (
     "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
@@ -75,89 +64,22 @@ BILL_REFUND_STATUS = {
 V3, V2 = "v3", "v2"
 
 
-def _state():
-    return current_app.extensions["sandbox"]
-
-
-# --- v3 ----------------------------------------------------------------------------------------
-
-
-@bp.get("/v3/bill/tradebill")
-def trade_bill():
-    bill_type = request.args.get("bill_type", "ALL")
-    if bill_type not in COLUMNS:
-        raise param_error("/bill_type", "must be ALL, SUCCESS or REFUND", bill_type)
-    return _v3_bill(lambda state, day: trade_bill_text(state, day, bill_type, V3))
-
-
-@bp.get("/v3/bill/fundflowbill")
-def fund_flow_bill():
-    account_type = request.args.get("account_type", "BASIC")
-    if account_type not in ("BASIC", "OPERATION", "FEES"):
-        raise param_error("/account_type", "must be BASIC, OPERATION or FEES", account_type)
-    # Payments and refunds move the basic account; the others stay empty here.
-    return _v3_bill(
-        lambda state, day: fund_flow_text(state, day, V3) if account_type == "BASIC" else None
-    )
-
-
-def _v3_bill(make_text):
-    args = request.args
-    try:
-        day = datetime.strptime(args.get("bill_date", ""), "%Y-%m-%d").date()
-    except ValueError:
-        raise param_error("/bill_date", "must be YYYY-MM-DD", args.get("bill_date")) from None
-    tar_type = args.get("tar_type")
-    if tar_type not in (None, "GZIP"):
-        raise param_error("/tar_type", "must be GZIP", tar_type)
-    state = _state()
-    with state.lock:
-        text = make_text(state, day)
-        if text is None:
-            raise ApiError(400, "NO_STATEMENT_EXIST", "账单文件不存在")
-        bill = text.encode()
-        data = gzip.compress(bill, mtime=0) if tar_type == "GZIP" else bill
-        token = secrets.token_urlsafe(24)
-        state.bill_files[token] = (data, time.time() + DOWNLOAD_LIFETIME)
-    return json_response(
-        {
-            "hash_type": "SHA1",
-            "hash_value": hashlib.sha1(bill).hexdigest(),
-            "download_url": f"{request.host_url}v3/billdownload/file?token={token}",
-        }
-    )
-
-
-@bp.get("/v3/billdownload/file")
-def download_bill():
-    state = _state()
-    with state.lock:
-        data, expires_at = state.bill_files.get(request.args.get("token"), (None, 0))
-    if data is None or expires_at < time.time():
-        raise ApiError(400, "INVALID_REQUEST", "下载链接不存在或已过期")
-    g.unsigned = True  # the bill file is the one v3 answer WeChat does not sign
-    return Response(data, mimetype="application/octet-stream")
-
-
-# --- the files ---------------------------------------------------------------------------------
-
-
-def trade_bill_text(state, day, bill_type, version):
-    """The trade bill of one Beijing day, or None when nothing happened that day."""
+def trade_bill_text(state, mchid, day, bill_type, version):
+    """The merchant's trade bill of one Beijing day, or None when nothing happened that day."""
     entries = []  # dicts: column -> value, plus "_paid" / "_refunded" fen and "_fee" yuan
     if bill_type in ("ALL", "SUCCESS"):
         entries += [
-            _payment(state, order)
+            _payment(state, order, mchid)
             for order in state.orders.values()
-            if order.get("paid_at") and _day(order["paid_at"]) == day
+            if order["mchid"] == mchid and order.get("paid_at") and _day(order["paid_at"]) == day
         ]
     if bill_type in ("ALL", "REFUND"):
         entries += [
             _refund(state, refund)
             for refund in state.refunds.values()
-            if _refund_day(refund) == day
+            if refund["mchid"] == mchid and _refund_day(refund) == day
         ]
-    entries = _apply_changes(state, day, entries)
+    entries = _apply_changes(state, mchid, day, entries)
     if not entries:
         return None
     entries.sort(key=lambda entry: entry["交易时间"])
@@ -178,11 +100,11 @@ def trade_bill_text(state, day, bill_type, version):
     return _layout(lines + [SUMMARY_HEADER, _line(summary)], version)
 
 
-def fund_flow_text(state, day, version):
-    """The basic account's fund flow of one Beijing day: payments in, refunds out."""
+def fund_flow_text(state, mchid, day, version):
+    """The merchant's basic account's fund flow of one Beijing day: payments in, refunds out."""
     moves = []  # (time, business no, amount fen, income?, name, voucher)
     for order in state.orders.values():
-        if order.get("paid_at") and _day(order["paid_at"]) == day:
+        if order["mchid"] == mchid and order.get("paid_at") and _day(order["paid_at"]) == day:
             moves.append(
                 (
                     _time(order["paid_at"]),
@@ -194,7 +116,11 @@ def fund_flow_text(state, day, version):
                 )
             )
     for refund in state.refunds.values():
-        if refund["status"] == "SUCCESS" and _refund_day(refund) == day:
+        if (
+            refund["mchid"] == mchid
+            and refund["status"] == "SUCCESS"
+            and _refund_day(refund) == day
+        ):
             moves.append(
                 (
                     refund["success_time"].replace("T", " ")[:19],
@@ -205,7 +131,7 @@ def fund_flow_text(state, day, version):
                     refund["out_refund_no"],
                 )
             )
-    for change in state.bill_changes.get(day.isoformat(), []):
+    for change in state.bill_changes.get((mchid, day.isoformat()), []):
         if change["kind"] == "payment":
             moves.append(
                 (
@@ -245,7 +171,7 @@ def fund_flow_text(state, day, version):
                     "收入" if income else "支出",
                     _yuan(fen),
                     _yuan(balance),
-                    "system" if income else f"{state.config.mchid}API",
+                    "system" if income else f"{mchid}API",
                     "",
                     voucher,
                 ]
@@ -274,13 +200,13 @@ def _layout(lines, version):
     return "\ufeff" + "\r\n".join(lines)
 
 
-def _payment(state, order):
+def _payment(state, order, mchid):
     total = order["amount"]["total"]
     fee = _fee(total)
     return {
         "交易时间": _time(order["paid_at"]),
         "公众账号ID": order.get("appid") or state.config.appid,
-        "商户号": state.config.mchid,
+        "商户号": mchid,
         "特约商户号": "0",
         "设备号": "",
         "微信订单号": order["transaction_id"],
@@ -312,11 +238,11 @@ def _payment(state, order):
 
 
 def _refund(state, refund):
-    order = state.orders[refund["out_trade_no"]]
+    order = state.orders[(refund["mchid"], refund["out_trade_no"])]
     amount = refund["amount"]["refund"]
     settled = refund["status"] == "SUCCESS"
     fee = -_fee(amount) if settled else Decimal(0)
-    entry = _payment(state, order)
+    entry = _payment(state, order, refund["mchid"])
     entry.update(
         {
             "交易时间": (refund["success_time"] or refund["create_time"]).replace("T", " ")[:19],
@@ -340,9 +266,9 @@ def _refund(state, refund):
     return entry
 
 
-def _apply_changes(state, day, entries):
-    """Disagreements armed with POST /sandbox/bills/<day> (see control.py)."""
-    for change in state.bill_changes.get(day.isoformat(), []):
+def _apply_changes(state, mchid, day, entries):
+    """Disagreements armed with POST /sandbox/bills/<day> (``sandbox.control.bills``)."""
+    for change in state.bill_changes.get((mchid, day.isoformat()), []):
         if change["kind"] == "amount":
             for entry in entries:
                 if entry["商户订单号"] == change["out_trade_no"] and entry["交易状态"] == "SUCCESS":
@@ -364,15 +290,15 @@ def _apply_changes(state, day, entries):
                 "amount": {"total": change["total"]},
                 "description": "账单外的支付",
             }
-            entries.append(_payment(state, order))
+            entries.append(_payment(state, order, mchid))
         elif change["kind"] == "refund":
-            order = state.orders.get(change["out_trade_no"]) or {
+            order = state.orders.get((mchid, change["out_trade_no"])) or {
                 "paid_at": change["paid_at"],
                 "transaction_id": change["transaction_id"],
                 "out_trade_no": change["out_trade_no"],
                 "amount": {"total": change["refund"]},
             }
-            entry = _payment(state, order)
+            entry = _payment(state, order, mchid)
             fee = -_fee(change["refund"])
             entry.update(
                 {
@@ -438,51 +364,3 @@ def _day(timestamp):
 
 def _time(timestamp):
     return datetime.fromtimestamp(timestamp, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-
-
-# --- v2 ----------------------------------------------------------------------------------------
-
-
-@v2.bp.route("/pay/downloadbill", methods=["GET", "POST"])
-def downloadbill():
-    fields, _sign_type = v2._signed_request()
-    bill_type = fields.get("bill_type") or "ALL"
-    if bill_type not in COLUMNS:
-        return v2.return_fail("bill_type参数错误")
-    return _v2_bill(fields, lambda state, day: trade_bill_text(state, day, bill_type, V2))
-
-
-@v2.bp.route("/pay/downloadfundflow", methods=["GET", "POST"])
-def downloadfundflow():
-    # WeChat also requires the merchant's client certificate (mutual TLS) here; the simulator
-    # serves plain HTTP, so only the sign type can be checked.
-    fields, sign_type = v2._signed_request()
-    if sign_type != v2.HMAC_SHA256:
-        return v2.return_fail("sign_type参数错误,仅支持HMAC-SHA256")
-    account_type = fields.get("account_type") or ""
-    if account_type not in ("Basic", "Operation", "Fees"):
-        return v2.return_fail("account_type参数错误")
-    return _v2_bill(
-        fields,
-        lambda state, day: fund_flow_text(state, day, V2) if account_type == "Basic" else None,
-    )
-
-
-def _v2_bill(fields, make_text):
-    try:
-        day = datetime.strptime(fields.get("bill_date") or "", "%Y%m%d").date()
-    except ValueError:
-        return v2.return_fail("bill_date参数错误")
-    if fields.get("tar_type") not in (None, "", "GZIP"):
-        return v2.return_fail("tar_type参数错误")
-    state = _state()
-    with state.lock:
-        text = make_text(state, day)
-    if text is None:
-        return v2.xml_response(
-            {"return_code": "FAIL", "return_msg": "No Bill Exist", "error_code": "20002"}
-        )
-    data = text.encode()
-    if fields.get("tar_type") == "GZIP":
-        return Response(gzip.compress(data, mtime=0), mimetype="application/x-gzip")
-    return Response(data, content_type="text/plain;charset=utf-8")

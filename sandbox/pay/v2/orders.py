@@ -1,35 +1,29 @@
-"""WeChat Pay API v2 as api.mch.weixin.qq.com serves it (protocol B1-B5): XML in, XML out.
-
-Every request is checked like WeChat does: well-formed ``<xml>`` (XML_FORMAT_ERROR), the
-identity fields (LACK_PARAMS), then the merchant's ``sign`` with the API key and the request's
-``sign_type`` (MD5 unless it says HMAC-SHA256); a failure at this layer is ``return_code=FAIL``
-with a Chinese ``return_msg`` and no sign. Business answers are signed with the request's sign
-type and carry ``result_code`` and, on failure, ``err_code``/``err_code_des``.
-
-The XML is read with xmltodict (as wechatpy does), not with the backend's reader, so the two
-sides of the tests do not share a parser. ``register(app)`` adds the routes (with the
-refund ones of ``sandbox.v2_refunds``) and the v2 notifier that the cashier uses for orders
-whose ``api_version`` is ``v2``.
+"""API v2 orders (protocol B1-B5): ``/pay/unifiedorder`` (JSAPI, NATIVE, APP, MWEB),
+``/pay/orderquery``, ``/pay/closeorder``; and the payment notification of a paid order
+(``notify_payment``, wired in ``create_app``).
 """
 
 import ipaddress
 import re
 import time
 from datetime import datetime
-from urllib.parse import urlsplit
-
-import xmltodict
-from flask import Blueprint, Response, current_app, request
 
 from server.wechatpay.checks import ASCII_DIGITS
-from server.wechatpay.crypto import HMAC_SHA256, MD5, nonce, v2_sign, v2_verify
+from server.wechatpay.crypto import MD5, nonce, v2_sign
 
-from .state import DEFAULT_ORDER_LIFETIME, PAID_STATES
-from .wire import BEIJING, compact_time
+from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
+from ...wire import BEIJING, compact_time
+from ..checks import is_notify_url
+from .core import (
+    BusinessError,
+    acknowledged,
+    api_key,
+    blueprint,
+    endpoint,
+    from_xml,
+    to_xml,
+)
 
-bp = Blueprint("v2", __name__)
-
-MAX_REQUEST_BYTES = 64 * 1024
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{1,32}$")
 TRADE_TYPES = ("JSAPI", "NATIVE", "APP", "MWEB")
 MIN_EXPIRE_SECONDS = 60
@@ -46,192 +40,28 @@ TRADE_STATE_DESC = {
 VOLATILE_FIELDS = {"nonce_str", "sign", "sign_type", "spbill_create_ip"}
 
 
-class ReturnFail(Exception):
-    """The transport layer refuses the request: return_code=FAIL, unsigned."""
-
-
-class BusinessError(Exception):
-    """result_code=FAIL with an err_code, signed like any business answer."""
-
-    def __init__(self, err_code, err_code_des):
-        super().__init__(err_code_des)
-        self.err_code, self.err_code_des = err_code, err_code_des
-
-
-def register(app):
-    from . import v2_refunds  # noqa: F401  (adds the refund routes to bp before it is registered)
-
-    app.register_blueprint(bp)
-    app.extensions["sandbox"].notifiers["v2"] = notify_v2
-
-
-def _state():
-    return current_app.extensions["sandbox"]
-
-
-def _api_key(state):
-    key = state.settings.get("WECHATPAY_API_KEY")
-    if not key:  # a configuration problem of the simulator, said the way WeChat says "no"
-        raise ReturnFail("模拟器未配置WECHATPAY_API_KEY")
-    return key
-
-
-# --- XML on the wire ---------------------------------------------------------------------------
-
-
-def to_xml(fields):
-    """WeChat's shape: CDATA around text, integers bare."""
-    parts = []
-    for name, value in fields.items():
-        if isinstance(value, int):
-            parts.append(f"<{name}>{value}</{name}>")
-        else:
-            text = str(value).replace("]]>", "]]]]><![CDATA[>")
-            parts.append(f"<{name}><![CDATA[{text}]]></{name}>")
-    return ("<xml>" + "".join(parts) + "</xml>").encode()
-
-
-def from_xml(data):
-    """The flat fields of ``<xml>...</xml>``; ValueError for anything else (DTDs included)."""
-    if (
-        not data
-        or len(data) > MAX_REQUEST_BYTES
-        or b"<!DOCTYPE" in data.upper()
-        or b"<!ENTITY" in data.upper()
-    ):
-        raise ValueError("empty, too large, or has a DTD")
-    try:
-        # Values are signed as sent: keep their whitespace (the indentation between the
-        # elements then shows up as the root's "#text", which is dropped below).
-        document = xmltodict.parse(data, disable_entities=True, strip_whitespace=False)
-    except Exception as exc:  # expat errors, bad encodings
-        raise ValueError(str(exc)) from None
-    root = document.get("xml") if isinstance(document, dict) else None
-    if root is None:
-        return {}
-    if not isinstance(root, dict) or any(
-        v is not None and not isinstance(v, str) for v in root.values()
-    ):
-        raise ValueError("not a flat <xml> document")
-    return {k: v or "" for k, v in root.items() if k[0] not in "@#"}
-
-
-def xml_response(fields):
-    return Response(to_xml(fields), status=200, mimetype="text/xml")
-
-
-def return_fail(message):
-    return xml_response({"return_code": "FAIL", "return_msg": message})
-
-
-@bp.errorhandler(ReturnFail)
-def _return_fail(error):
-    return return_fail(str(error))
-
-
-# --- merchant sign in, WeChat sign out ----------------------------------------------------------
-
-
-def _signed_request():
-    """The verified fields of the request and its sign type; ReturnFail otherwise."""
-    config = _state().config
-    if request.method != "POST":
-        raise ReturnFail("请使用post方法")
-    data = request.get_data(cache=True)
-    if not data:
-        raise ReturnFail("post数据为空")
-    try:
-        fields = from_xml(data)
-    except ValueError:
-        raise ReturnFail("XML格式错误") from None
-    for name in ("appid", "mch_id", "nonce_str", "sign"):
-        if not fields.get(name):
-            raise ReturnFail(f"缺少参数{name}")
-    if fields["appid"] != config.appid:
-        raise ReturnFail("appid不存在")
-    if fields["mch_id"] != config.mchid:
-        raise ReturnFail("商户号mch_id与appid不匹配")
-    if len(fields["nonce_str"]) > 32:
-        raise ReturnFail("nonce_str参数长度有误")
-    sign_type = fields.get("sign_type") or MD5
-    if sign_type not in (MD5, HMAC_SHA256):
-        raise ReturnFail("sign_type参数格式错误")
-    if not v2_verify(fields, _api_key(_state()), sign_type):
-        raise ReturnFail("签名错误")
-    return fields, sign_type
-
-
-def answer(sign_type, data=None, error=None):
-    """A signed business answer: result_code SUCCESS with ``data``, or FAIL with ``error``."""
-    config = _state().config
-    body = {
-        "return_code": "SUCCESS",
-        "return_msg": "OK",
-        "appid": config.appid,
-        "mch_id": config.mchid,
-        "nonce_str": nonce(16),
-    }
-    if error is None:
-        body["result_code"] = "SUCCESS"
-        body.update(data or {})
-    else:
-        body.update(result_code="FAIL", err_code=error.err_code, err_code_des=error.err_code_des)
-    body["sign"] = v2_sign(body, _api_key(_state()), sign_type)
-    return xml_response(body)
-
-
-def fault_answer(fault):
-    """The answer for an armed API fault on a v2 path, for ``sandbox.fault_response``.
-
-    With an err_code in ``"code"`` (SYSTEMERROR, BIZERR_NEED_RETRY, NOTENOUGH...) it is what
-    WeChat sends for a business failure: return_code SUCCESS, result_code FAIL, signed with
-    the request's sign type. Without one it is an unsigned return_code=FAIL with the message.
-    """
-    message = fault.get("message") or "系统繁忙,请稍后再试"
-    try:
-        fields = from_xml(request.get_data(cache=True))
-    except ValueError:
-        fields = {}
-    sign_type = fields.get("sign_type") or MD5
-    if not fault.get("code") or sign_type not in (MD5, HMAC_SHA256):
-        response = return_fail(message)
-    else:
-        response = answer(sign_type, error=BusinessError(str(fault["code"]), message))
-    response.status_code = fault.get("status") or 200
-    return response
-
-
-def _endpoint(handler):
-    """Verify the request, run ``handler(fields, state)``, and sign whatever it answers."""
-    fields, sign_type = _signed_request()
-    try:
-        return answer(sign_type, data=handler(fields, _state()))
-    except BusinessError as error:
-        return answer(sign_type, error=error)
-
-
-# --- endpoints ---------------------------------------------------------------------------------
+bp = blueprint("v2_orders", __name__)
 
 
 @bp.route("/pay/unifiedorder", methods=["GET", "POST"])
 def unifiedorder():
-    return _endpoint(_unifiedorder)
+    return endpoint(_unifiedorder)
 
 
 @bp.route("/pay/orderquery", methods=["GET", "POST"])
 def orderquery():
-    return _endpoint(_orderquery)
+    return endpoint(_orderquery)
 
 
 @bp.route("/pay/closeorder", methods=["GET", "POST"])
 def closeorder():
-    return _endpoint(_closeorder)
+    return endpoint(_closeorder)
 
 
 def _unifiedorder(fields, state):
     order = _validate_order(fields)
     with state.lock:
-        existing = state.orders.get(order["out_trade_no"])
+        existing = state.order(order["mchid"], order["out_trade_no"])
         if existing is not None:
             if existing["trade_state"] in PAID_STATES:
                 raise BusinessError("ORDERPAID", "该订单已支付")
@@ -258,7 +88,7 @@ def _orderquery(fields, state):
     if not (fields.get("transaction_id") or fields.get("out_trade_no")):
         raise BusinessError("LACK_PARAMS", "缺少参数transaction_id或out_trade_no")
     with state.lock:
-        order = state.order_by_reference(fields)
+        order = state.order_by_reference(fields, fields["mch_id"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         return transaction_fields(order, with_state=True)
@@ -268,7 +98,7 @@ def _closeorder(fields, state):
     if not fields.get("out_trade_no"):
         raise BusinessError("LACK_PARAMS", "缺少参数out_trade_no")
     with state.lock:
-        order = state.orders.get(fields["out_trade_no"])
+        order = state.order(fields["mch_id"], fields["out_trade_no"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         if order["trade_state"] in PAID_STATES:
@@ -330,8 +160,7 @@ def _validate_order(fields):
         ipaddress.ip_address(client_ip)
     except ValueError:
         raise BusinessError("INVALID_REQUEST", "spbill_create_ip参数格式错误") from None
-    parts = urlsplit(notify_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+    if not is_notify_url(notify_url):
         raise BusinessError("INVALID_REQUEST", "notify_url参数格式错误，不能携带参数")
     if trade_type not in TRADE_TYPES:
         raise BusinessError("INVALID_REQUEST", "trade_type参数格式错误")
@@ -384,7 +213,7 @@ def _beijing_time(value, name):
 # --- the payment notification -------------------------------------------------------------------
 
 
-def notify_v2(state, order):
+def notify_payment(state, order):
     """Send the v2 payment notification of a paid order (protocol B5); returns its event id.
 
     Signed with the merchant key and the order's sign type; acknowledged only by a reply whose
@@ -401,7 +230,7 @@ def notify_v2(state, order):
     }
     if order["sign_type"] != MD5:
         fields["sign_type"] = order["sign_type"]
-    fields["sign"] = v2_sign(fields, _api_key(state), order["sign_type"])
+    fields["sign"] = v2_sign(fields, api_key(state), order["sign_type"])
     body = to_xml(fields)
     state.deliver(
         order["notify_url"],
@@ -413,14 +242,6 @@ def notify_v2(state, order):
         tamper=_tamper,
     )
     return order["transaction_id"]
-
-
-def acknowledged(response):
-    """WeChat v2 reads only the reply body: return_code must be exactly SUCCESS."""
-    try:
-        return from_xml(response.content).get("return_code") == "SUCCESS"
-    except ValueError:
-        return False
 
 
 def _tamper(body):

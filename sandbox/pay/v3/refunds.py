@@ -1,28 +1,33 @@
 """API v3 domestic refunds (protocol C7 "Refund", C6 refund notifications).
 
 A refund is answered PROCESSING, as at WeChat, and then settles at once as SUCCESS, sending
-REFUND.SUCCESS to the refund's notify_url when it has one. Arm a refund fault
-(``{"kind": "refund", "status": "PROCESSING"|"ABNORMAL"|"CLOSED"}``) to make the next refund
-end differently; a PROCESSING refund waits for ``POST /sandbox/refunds/<out_refund_no>``.
-An ABNORMAL refund can be sent again to a bank card with apply-abnormal-refund, as at WeChat.
-Checks as WeChat's: ``amount.total`` must be the order's, at most 50 refunds per order,
-INVALID_REQUEST beyond what is left, and the same out_refund_no answers the same refund.
+REFUND.SUCCESS to the refund's notify_url when it has one (``sandbox.pay.refunds``, shared
+with v2). An ABNORMAL refund can be sent again to a bank card with apply-abnormal-refund, as
+at WeChat. Checks as WeChat's: ``amount.total`` must be the order's, at most 50 refunds per
+order, INVALID_REQUEST beyond what is left, and the same out_refund_no answers the same refund.
 """
 
-import re
 import time
 import uuid
 
-from flask import current_app
+from flask import current_app, g
 
 from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
-from .v3 import ApiError, bp, json_body, param_error, valid_notify_url
-from .wire import digits, json_bytes, json_response, rfc3339, signed_headers
+from ...wire import json_bytes, json_response, rfc3339, signed_headers
+from ..refunds import (
+    FINAL_STATUSES,
+    MAX_REFUNDS_PER_ORDER,
+    OUT_REFUND_NO,
+    add_refund,
+    finish_refund,
+    order_refunds,
+    refunded,
+    settle_refund,
+)
+from .core import ApiError, blueprint, json_body, param_error, valid_notify_url
 
-OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
-MAX_REFUNDS_PER_ORDER = 50
-FINAL_STATUSES = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED": "退款关闭"}
+bp = blueprint("v3_refunds", __name__)
 
 
 def _state():
@@ -53,10 +58,10 @@ def create_refund():
     if not (params.get("transaction_id") or params.get("out_trade_no")):
         raise param_error("/transaction_id", "transaction_id or out_trade_no is required")
     with state.lock:
-        order = state.order_by_reference(params)
+        order = state.order_by_reference(params, g.mchid)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
-        existing = state.refunds.get(out_refund_no)
+        existing = state.refund(order["mchid"], out_refund_no)
         if existing is not None:
             if (
                 existing["out_trade_no"] != order["out_trade_no"]
@@ -94,7 +99,7 @@ def create_refund():
 def query_refund(out_refund_no):
     state = _state()
     with state.lock:
-        refund = state.refunds.get(out_refund_no)
+        refund = state.refund(g.mchid, out_refund_no)
         if refund is None:
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
         return json_response(refund_view(refund))
@@ -117,7 +122,7 @@ def apply_abnormal_refund(refund_id):
             "USER_BANK_CARD needs bank_type, bank_account and real_name (encrypted)",
         )
     with state.lock:
-        refund = state.refunds.get(params.get("out_refund_no"))
+        refund = state.refund(g.mchid, params.get("out_refund_no"))
         if refund is None or refund["refund_id"] != refund_id:
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
         if refund["status"] != "ABNORMAL":
@@ -164,63 +169,6 @@ def refund_view(refund):
     }
     view["promotion_detail"] = []
     return view
-
-
-def order_refunds(state, order):
-    """Every refund of an order (caller holds ``state.lock``), in either API version."""
-    return [r for r in state.refunds.values() if r["out_trade_no"] == order["out_trade_no"]]
-
-
-def refunded(refunds):
-    """Fen given back or on its way: every refund but the CLOSED ones."""
-    return sum(r["amount"]["refund"] for r in refunds if r["status"] != "CLOSED")
-
-
-def add_refund(
-    state, order, out_refund_no, amount, *, api_version, reason, notify_url, funds_account
-):
-    """Store a new PROCESSING refund of a paid order that the caller (holding ``state.lock``)
-    has checked. Returns it and the status it is to end in: SUCCESS unless a refund fault
-    says otherwise; hand both to ``finish_refund`` once the answer is built."""
-    refund = {
-        "api_version": api_version,
-        "refund_id": "50" + digits(27),
-        "out_refund_no": out_refund_no,
-        "transaction_id": order["transaction_id"],
-        "out_trade_no": order["out_trade_no"],
-        "channel": "ORIGINAL",
-        "user_received_account": "支付用户零钱",
-        "create_time": rfc3339(time.time()),
-        "success_time": None,
-        "status": "PROCESSING",
-        "funds_account": funds_account,
-        "reason": reason or "",
-        "notify_url": notify_url,
-        "amount": {"total": order["amount"]["total"], "refund": amount},
-    }
-    state.refunds[out_refund_no] = refund
-    order["trade_state"] = "REFUND"
-    fault = state.take_refund_fault(order["out_trade_no"])
-    return refund, (fault["status"] if fault else "SUCCESS")
-
-
-def finish_refund(state, refund, final_status):
-    """Settle a new refund at once, unless a refund fault keeps it PROCESSING."""
-    if final_status != "PROCESSING":
-        settle_refund(state, refund, final_status)
-
-
-def settle_refund(state, refund, status):
-    """Move a PROCESSING refund to SUCCESS, ABNORMAL or CLOSED and notify the merchant in the
-    refund's API version (``NOTIFIERS``)."""
-    with state.lock:
-        if refund["status"] != "PROCESSING":
-            raise ValueError(f"refund {refund['out_refund_no']} is already {refund['status']}")
-        refund["status"] = status
-        if status == "SUCCESS":
-            refund["success_time"] = rfc3339(time.time())
-    if refund["notify_url"]:
-        NOTIFIERS[refund.get("api_version", "v3")](state, refund)
 
 
 def notify_refund(state, refund):
@@ -277,7 +225,3 @@ def notify_refund(state, refund):
         event_id=event_id,
         out_trade_no=refund["out_trade_no"],
     )
-
-
-# How a settled refund is told to the merchant, per API version; sandbox.v2_refunds adds "v2".
-NOTIFIERS = {"v3": notify_refund}

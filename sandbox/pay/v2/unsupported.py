@@ -10,6 +10,9 @@ at all: HTTP 404 with a ``return_code=FAIL`` XML body. Paths outside the v2 pref
 mini program's /sns, /cgi-bin, /wxa...) keep their own JSON errors.
 """
 
+from .core import BusinessError, ReturnFail, return_fail, signed_request
+from .core import answer as signed_answer
+
 # WeChat Pay v2 endpoints that exist at WeChat but are not simulated (when a route for one of
 # them is added, that route answers instead).
 KNOWN_V2_ENDPOINTS = {
@@ -61,14 +64,12 @@ def is_v2_path(path):
 
 def answer(path):
     """The XML answer for a v2 path without a route."""
-    from . import v2  # sandbox.v2 stays an optional plug-in (see sandbox/__init__.py)
-
     if path.rstrip("/") not in KNOWN_V2_ENDPOINTS:
-        response = v2.return_fail("请求的接口不存在")
+        response = return_fail("请求的接口不存在")
         response.status_code = 404
         return response
     try:
-        _fields, sign_type = v2._signed_request()
-    except v2.ReturnFail as refusal:
-        return v2.return_fail(str(refusal))
-    return v2.answer(sign_type, error=v2.BusinessError("NOAUTH", "商户无此接口权限"))
+        _fields, sign_type = signed_request()
+    except ReturnFail as refusal:
+        return return_fail(str(refusal))
+    return signed_answer(sign_type, error=BusinessError("NOAUTH", "商户无此接口权限"))

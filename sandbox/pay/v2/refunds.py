@@ -1,7 +1,7 @@
 """API v2 refunds (protocol B4 ``/secapi/pay/refund``, ``/pay/refundquery``; B5 refund
-notifications), on ``sandbox.v2``'s blueprint.
+notifications).
 
-A v2 refund is the same record as a v3 one (``sandbox.refunds``), so the rules are shared: it
+A v2 refund is the same record as a v3 one (``sandbox.pay.refunds``), so the rules are shared: it
 is answered as accepted, then settles at once as SUCCESS unless a refund fault ends it ABNORMAL
 or CLOSED or keeps it PROCESSING (``POST /sandbox/refunds/<out_refund_no>`` settles it). v2
 words the states its own way: ABNORMAL is ``CHANGE``, CLOSED is ``REFUNDCLOSE``.
@@ -13,22 +13,19 @@ more than what remains, INVALID_REQUEST ``refund_fee大于可退金额`` (``ERRO
 when nothing remains); a 51st refund, ERROR; an unknown order, ORDERNOTEXIST. NOTENOUGH (the
 merchant's refundable balance is short) comes only from an API fault with that code.
 
-Served over TLS (``python -m sandbox --tls-cert ... --tls-key ...``), ``/secapi/`` paths
-require the merchant's API certificate (``WECHATPAY_CERT``) as the TLS client certificate.
+Over TLS, ``/secapi/pay/refund`` requires the merchant's API certificate (``core``).
 """
 
 import re
 from datetime import datetime
 
-from cryptography import x509
-from flask import current_app, request
-
 from server.wechatpay.crypto import aes_ecb_encrypt, nonce, v2_refund_key
 
-from . import refunds
-from .state import PAID_STATES
-from .v2 import BusinessError, ReturnFail, _api_key, _endpoint, acknowledged, bp, to_xml
-from .wire import BEIJING
+from ...state import PAID_STATES
+from ...wire import BEIJING
+from .. import refunds
+from ..checks import is_notify_url
+from .core import BusinessError, ReturnFail, acknowledged, api_key, blueprint, endpoint, to_xml
 
 # The v3 status of a refund record -> v2's refund_status.
 V2_STATUS = {
@@ -42,33 +39,17 @@ PAGE_SIZE = 10  # refundquery lists 10 refunds; ``offset`` pages through more
 FEE = re.compile(r"^[1-9][0-9]{0,11}$")
 
 
-def _state():
-    return current_app.extensions["sandbox"]
-
-
-@bp.before_request
-def require_client_certificate():
-    """Over TLS, /secapi/ wants the merchant's API certificate (asked for on every connection,
-    required here). Over plain HTTP there is no certificate to check: a dev convenience."""
-    if not request.path.startswith("/secapi/") or request.scheme != "https":
-        return None
-    pem = request.environ.get("SSL_CLIENT_CERT")
-    if not pem:
-        raise ReturnFail("请使用商户API证书（未提供客户端证书）")
-    presented = x509.load_pem_x509_certificate(pem.encode()).public_key()
-    if presented.public_numbers() != _state().config.merchant_public_key.public_numbers():
-        raise ReturnFail("商户API证书与商户号不匹配")
-    return None
+bp = blueprint("v2_refunds", __name__)
 
 
 @bp.route("/secapi/pay/refund", methods=["GET", "POST"])
 def refund():
-    return _endpoint(_refund)
+    return endpoint(_refund)
 
 
 @bp.route("/pay/refundquery", methods=["GET", "POST"])
 def refundquery():
-    return _endpoint(_refundquery)
+    return endpoint(_refundquery)
 
 
 def _refund(fields, state):
@@ -93,17 +74,14 @@ def _refund(fields, state):
     if account not in REFUND_ACCOUNTS:
         raise BusinessError("PARAM_ERROR", "refund_account参数错误")
     notify_url = fields.get("notify_url") or None
-    if notify_url:
-        try:
-            refunds.valid_notify_url(notify_url)
-        except refunds.ApiError:  # v3's PARAM_ERROR, said the v2 way
-            raise BusinessError("PARAM_ERROR", "notify_url参数格式错误") from None
+    if notify_url and not is_notify_url(notify_url):
+        raise BusinessError("PARAM_ERROR", "notify_url参数格式错误")
 
     with state.lock:
-        order = state.order_by_reference(fields)
+        order = state.order_by_reference(fields, fields["mch_id"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
-        existing = state.refunds.get(out_refund_no)
+        existing = state.refund(order["mchid"], out_refund_no)
         if existing is not None:  # a retry: the same refund, never a second one
             if existing["out_trade_no"] != order["out_trade_no"]:
                 raise BusinessError("INVALID_REQUEST", "退款单号已用于其他订单")
@@ -176,15 +154,18 @@ def _refundquery(fields, state):
             found = [
                 r
                 for r in state.refunds.values()
-                if r["refund_id"] == fields.get("refund_id")
-                or (
-                    not fields.get("refund_id")
-                    and r["out_refund_no"] == fields.get("out_refund_no")
+                if r["mchid"] == fields["mch_id"]
+                and (
+                    r["refund_id"] == fields.get("refund_id")
+                    or (
+                        not fields.get("refund_id")
+                        and r["out_refund_no"] == fields.get("out_refund_no")
+                    )
                 )
             ]
-            order = state.orders.get(found[0]["out_trade_no"]) if found else None
+            order = state.order(found[0]["mchid"], found[0]["out_trade_no"]) if found else None
         elif fields.get("transaction_id") or fields.get("out_trade_no"):
-            order = state.order_by_reference(fields)
+            order = state.order_by_reference(fields, fields["mch_id"])
             found = refunds.order_refunds(state, order) if order else []
         else:
             raise BusinessError("LACK_PARAMS", "缺少参数out_refund_no")
@@ -238,14 +219,14 @@ def _v2_time(rfc3339):
 # --- the refund notification --------------------------------------------------------------------
 
 
-def notify_v2_refund(state, refund):
+def notify_refund(state, refund):
     """Send the v2 refund notification of a settled refund (protocol B5).
 
     No sign: the refund travels in ``req_info``, AES-256-ECB (PKCS#7) under the lowercase hex
     MD5 of the API key, as ``<root>...</root>``. Acknowledged and retried like a v2 payment
     notification. The "tamper" fault sends a copy encrypted with another key first.
     """
-    config, key = state.config, _api_key(state)
+    config, key = state.config, api_key(state)
     with state.lock:
         info = {
             "transaction_id": refund["transaction_id"],
@@ -285,6 +266,3 @@ def notify_v2_refund(state, refund):
         out_trade_no=refund["out_trade_no"],
         tamper=lambda _body: envelope(v2_refund_key(key[::-1])),
     )
-
-
-refunds.NOTIFIERS["v2"] = notify_v2_refund

@@ -1,36 +1,21 @@
-"""WeChat Pay API v3 as api.mch.weixin.qq.com serves it (protocol C1-C8).
-
-Every request must carry a valid merchant ``Authorization`` (401 SIGN_ERROR otherwise); every
-answer to a verified request, 204 and errors included, is signed with the key the merchant's
-key mode picks
-(``SandboxConfig.response_signer``): the WeChat Pay public key for a merchant created today,
-the platform certificate for an older one, and while migrating the public key only when the
-request named its ``PUB_KEY_ID_...`` in ``Wechatpay-Serial``.
+"""Orders (protocol C1-C8): ``POST /v3/pay/transactions/{jsapi,native,app,h5}``, query by
+out_trade_no or transaction_id, close; and the ``TRANSACTION.SUCCESS`` notification of a paid
+order (``notify_payment``, wired in ``create_app``).
 """
 
-import json
 import re
 import time
 import uuid
 from datetime import datetime
-from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Response, current_app, request
 
-from server.wechatpay.crypto import (
-    aes_gcm_encrypt,
-    nonce,
-    parse_v3_authorization,
-    rsa_verify,
-    v3_request_message,
-)
+from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
-from .state import DEFAULT_ORDER_LIFETIME, PAID_STATES
-from .wire import json_bytes, json_response, rfc3339, signed_headers
+from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
+from ...wire import json_bytes, json_response, rfc3339, signed_headers
+from .core import ApiError, blueprint, json_body, param_error, valid_notify_url
 
-bp = Blueprint("v3", __name__)
-
-TIMESTAMP_TOLERANCE = 300
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
 TRADE_TYPES = {"jsapi": "JSAPI", "app": "APP", "h5": "MWEB", "native": "NATIVE"}
 TRADE_STATE_DESC = {
@@ -39,141 +24,13 @@ TRADE_STATE_DESC = {
     "CLOSED": "订单已关闭",
     "REFUND": "订单发生过退款",
 }
-NO_PLATFORM_CERTIFICATE = (
-    "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引"
-    "https://pay.weixin.qq.com/docs/merchant/products/platform-certificate/"
-    "wxp-pub-key-guide.html"
-)
 
 
-class ApiError(Exception):
-    """A v3 error answer: ``{"code", "message", "detail"?}`` with an HTTP status."""
-
-    def __init__(self, status, code, message, detail=None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.detail = status, code, message, detail
-
-
-def param_error(field, issue, value=None):
-    detail = {"field": field, "location": "body", "issue": issue}
-    if value is not None:
-        detail["value"] = value
-    return ApiError(400, "PARAM_ERROR", f"参数错误: {field} {issue}", detail)
-
-
-@bp.errorhandler(ApiError)
-def api_error(error):
-    body = {"code": error.code, "message": error.message}
-    if error.detail:
-        body["detail"] = error.detail
-    return json_response(body, error.status)
+bp = blueprint("v3_transactions", __name__)
 
 
 def _state():
     return current_app.extensions["sandbox"]
-
-
-# --- merchant signature in, platform signature out ----------------------------------------------
-
-
-def canonical_url(environ):
-    """The path and query exactly as the client sent them (protocol F1).
-
-    werkzeug and gunicorn keep the raw request target in RAW_URI / REQUEST_URI; request.path
-    is percent-decoded and request.full_path adds a stray "?", so neither will do.
-    """
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw:
-        if not raw.startswith("/"):  # absolute form: http://host/path?query
-            parts = urlsplit(raw)
-            raw = parts.path + (f"?{parts.query}" if parts.query else "")
-        return raw
-    path = quote((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"))
-    query = environ.get("QUERY_STRING", "")
-    return path + (f"?{query}" if query else "")
-
-
-def sign_error(issue, url=None, message=b""):
-    detail = {"field": "signature", "location": "authorization", "detail": {"issue": issue}}
-    if url is not None:
-        detail["sign_information"] = {
-            "method": request.method,
-            "url": url,
-            "sign_message_length": len(message),
-            "truncated_sign_message": message[:100].decode(errors="replace"),
-        }
-    return ApiError(401, "SIGN_ERROR", "签名错误，请检查后再试", detail)
-
-
-@bp.before_request
-def verify_merchant_signature():
-    config = _state().config
-    try:
-        auth = parse_v3_authorization(request.headers.get("Authorization"))
-    except ValueError as exc:
-        raise sign_error(f"Authorization: {exc}") from None
-    if auth["mchid"] != config.mchid:
-        raise sign_error("mchid does not match the merchant")
-    if auth["serial_no"].upper() != config.merchant_serial:
-        raise sign_error("serial_no is not the merchant's API certificate")
-    try:
-        timestamp = int(auth["timestamp"])
-    except ValueError:
-        raise sign_error("timestamp is not a number") from None
-    if abs(time.time() - timestamp) > TIMESTAMP_TOLERANCE:
-        raise sign_error("timestamp expired")
-    url = canonical_url(request.environ)
-    message = v3_request_message(
-        request.method, url, auth["timestamp"], auth["nonce_str"], request.get_data(cache=True)
-    )
-    if not rsa_verify(config.merchant_public_key, message, auth["signature"]):
-        raise sign_error("sign not match", url, message)
-    g.merchant_verified = True
-
-
-@bp.after_request
-def sign_response(response):
-    # WeChat signs its answer whenever the merchant's signature verified, error answers
-    # included (a 401 SIGN_ERROR is not signed); injected 2xx fault bodies are signed too.
-    signed = 200 <= response.status_code < 300 or g.get("merchant_verified")
-    if signed and not g.get("unsigned"):
-        signer = _state().config.response_signer(request.headers.get("Wechatpay-Serial"))
-        response.headers.update(signed_headers(signer, response.get_data()))
-    return response
-
-
-# --- endpoints -------------------------------------------------------------------------------
-
-
-@bp.get("/v3/certificates")
-def certificates():
-    from cryptography import x509
-
-    state = _state()
-    if state.config.platform is None:
-        # What WeChat answers a merchant that has only a WeChat Pay public key (seen in SDK
-        # trackers since late 2024, e.g. wechatpay-java#306, jeepay#73).
-        raise ApiError(404, "RESOURCE_NOT_EXISTS", NO_PLATFORM_CERTIFICATE)
-    data = []
-    for pem in [state.config.platform_cert_pem, *state.retired_platform_certs]:
-        cert = x509.load_pem_x509_certificate(pem.encode())
-        nonce_str = nonce(12)
-        data.append(
-            {
-                "serial_no": format(cert.serial_number, "X"),
-                "effective_time": rfc3339(cert.not_valid_before_utc.timestamp()),
-                "expire_time": rfc3339(cert.not_valid_after_utc.timestamp()),
-                "encrypt_certificate": {
-                    "algorithm": "AEAD_AES_256_GCM",
-                    "nonce": nonce_str,
-                    "associated_data": "certificate",
-                    "ciphertext": aes_gcm_encrypt(
-                        state.config.apiv3_key, nonce_str, pem, "certificate"
-                    ),
-                },
-            }
-        )
-    return json_response({"data": data})
 
 
 @bp.post("/v3/pay/transactions/<kind>")
@@ -184,7 +41,7 @@ def place_order(kind):
     params = json_body()
     order = _validate_order(params, kind, config)
     with state.lock:
-        existing = state.orders.get(order["out_trade_no"])
+        existing = state.order(order["mchid"], order["out_trade_no"])
         if existing is not None:
             if existing["trade_state"] in PAID_STATES:
                 raise ApiError(400, "ORDERPAID", "该订单已支付")
@@ -215,9 +72,9 @@ def _prepay_answer(order, kind):
 
 @bp.get("/v3/pay/transactions/out-trade-no/<out_trade_no>")
 def query_by_out_trade_no(out_trade_no):
-    _require_mchid(request.args.get("mchid"), "query")
+    mchid = _require_mchid(request.args.get("mchid"), "query")
     with _state().lock:
-        order = _state().orders.get(out_trade_no)
+        order = _state().order(mchid, out_trade_no)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
         return json_response(transaction_view(order))
@@ -225,9 +82,9 @@ def query_by_out_trade_no(out_trade_no):
 
 @bp.get("/v3/pay/transactions/id/<transaction_id>")
 def query_by_transaction_id(transaction_id):
-    _require_mchid(request.args.get("mchid"), "query")
+    mchid = _require_mchid(request.args.get("mchid"), "query")
     with _state().lock:
-        order = _state().order_by_transaction(transaction_id)
+        order = _state().order_by_transaction(transaction_id, mchid)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
         return json_response(transaction_view(order))
@@ -236,10 +93,10 @@ def query_by_transaction_id(transaction_id):
 @bp.post("/v3/pay/transactions/out-trade-no/<out_trade_no>/close")
 def close_order(out_trade_no):
     params = json_body()
-    _require_mchid(params.get("mchid"), "body")
+    mchid = _require_mchid(params.get("mchid"), "body")
     state = _state()
     with state.lock:
-        order = state.orders.get(out_trade_no)
+        order = state.order(mchid, out_trade_no)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
         if order["trade_state"] in PAID_STATES:
@@ -278,7 +135,7 @@ def transaction_view(order):
 # --- the payment notification --------------------------------------------------------------
 
 
-def notify_v3(state, order):
+def notify_payment(state, order):
     """Send TRANSACTION.SUCCESS for a paid v3 order (protocol C6); returns the event id."""
     config = state.config
     event_id = str(uuid.uuid4())
@@ -326,16 +183,6 @@ def notify_v3(state, order):
 # --- validation --------------------------------------------------------------------------------
 
 
-def json_body():
-    try:
-        params = json.loads(request.get_data(cache=True) or b"{}")
-    except ValueError:
-        raise ApiError(400, "PARAM_ERROR", "请求体不是合法的JSON") from None
-    if not isinstance(params, dict):
-        raise ApiError(400, "PARAM_ERROR", "请求体应为JSON对象")
-    return params
-
-
 def _require_mchid(mchid, location):
     if not mchid:
         raise ApiError(
@@ -346,6 +193,7 @@ def _require_mchid(mchid, location):
         )
     if mchid != _state().config.mchid:
         raise ApiError(400, "MCH_NOT_EXISTS", "商户号不存在或与签名商户号不一致")
+    return mchid
 
 
 def _validate_order(params, kind, config):
@@ -418,20 +266,6 @@ def _validate_order(params, kind, config):
         "paid_at": None,
         "request": params,
     }
-
-
-def valid_notify_url(url):
-    # WeChat wants https; http is allowed here so that a local backend can be reached.
-    parts = urlsplit(url) if isinstance(url, str) and len(url) <= 256 else None
-    if (
-        not parts
-        or parts.scheme not in ("https", "http")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-    ):
-        raise param_error("/notify_url", "must be an http(s) URL without a query string", url)
-    return url
 
 
 def _rfc3339_time(value):
