@@ -16,7 +16,8 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
-from .models import AccessToken, as_utc, utcnow
+from .models import AccessToken
+from .timeutil import as_utc, utcnow
 from .wechat.api import TOKEN_ERRORS
 from .wechatpay.errors import ApiError, TransportError
 

@@ -26,9 +26,9 @@ from sqlalchemy.exc import IntegrityError
 
 from . import payments, refunds
 from .extensions import db
-from .models import BillDifference, Order, ReconciliationRun, Refund, as_utc, utcnow
+from .models import BillDifference, Order, ReconciliationRun, Refund
+from .timeutil import CHINA, as_utc, utcnow
 from .wechatpay.errors import ApiError, BillNotReady, WeChatPayError
-from .wechatpay.gateway import CHINA
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from .catalogue import seed_catalogue
 from .clients import gateway
 from .extensions import db
 from .jobrun import bounded, exclusive
-from .models import Order, utcnow
+from .models import Order
+from .timeutil import utcnow
 from .wechatpay.errors import WeChatPayError
 
 CLOSE_NOT_BEFORE = payments.CLOSE_NOT_BEFORE

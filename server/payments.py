@@ -20,7 +20,8 @@ from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
-from .models import Order, PaymentEvent, utcnow
+from .models import Order, PaymentEvent
+from .timeutil import utcnow
 from .wechatpay import gateway as gw
 from .wechatpay.errors import ApiError
 

@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 
 from .extensions import db
-from .models import Order, PaymentEvent, Refund, RefundRequest, as_utc, utcnow
+from .models import Order, PaymentEvent, Refund, RefundRequest
 from .payments import _json, _record
+from .timeutil import CHINA, as_utc, utcnow
 from .wechatpay import gateway as gw
 from .wechatpay.errors import ApiError, WeChatPayError
 
@@ -205,7 +206,7 @@ def lock_order(order_id):
 
 def new_out_refund_no():
     """``R`` + Beijing time to the second + 64 random bits: 31 characters of WeChat's set."""
-    return "R" + datetime.now(gw.CHINA).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+    return "R" + datetime.now(CHINA).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
 
 
 def submit(refund_row, *, gateway, notify_url):

@@ -25,9 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from . import access_tokens
 from .extensions import db
-from .models import Order, Shipment, ShippingEvent, User, utcnow
+from .models import Order, Shipment, ShippingEvent, User
+from .timeutil import CHINA, utcnow
 from .wechatpay.errors import ApiError, TransportError
-from .wechatpay.gateway import CHINA
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask_login import UserMixin
 from sqlalchemy import update
 
 from .extensions import db
-from .models import as_utc, utcnow
+from .models import StaffUser
+from .models.staff import ROLES
+from .timeutil import as_utc, utcnow
 
-ADMIN, OPERATOR = "admin", "operator"
-ROLES = (ADMIN, OPERATOR)
 MIN_PASSWORD_LENGTH = 12
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 
@@ -36,35 +35,6 @@ class StaffError(Exception):
     def __init__(self, code, message):
         super().__init__(message)
         self.code = code
-
-
-class StaffUser(UserMixin, db.Model):
-    __tablename__ = "staff_users"
-
-    id = db.Column(db.Integer, primary_key=True)
-    email = db.Column(db.String(255), nullable=False, unique=True)
-    password_hash = db.Column(db.String(255), nullable=False)
-    role = db.Column(db.String(16), nullable=False)
-    active = db.Column(db.Boolean, nullable=False, default=True)
-    failed_logins = db.Column(db.Integer, nullable=False, default=0)
-    locked_until = db.Column(db.DateTime(timezone=True))
-    # Part of the session's user id: changing it (new password, disabled) ends every session.
-    session_token = db.Column(db.String(32), nullable=False)
-    last_login_at = db.Column(db.DateTime(timezone=True))
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
-
-    __table_args__ = (db.CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)
-
-    @property
-    def is_active(self):  # Flask-Login refuses inactive users
-        return self.active
-
-    @property
-    def is_admin(self):
-        return self.role == ADMIN
-
-    def get_id(self):
-        return f"{self.id}:{self.session_token}"
 
 
 def load_session_user(session_id):

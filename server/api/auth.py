@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from ..clients import login_client
 from ..errors import HttpError
 from ..extensions import db
-from ..models import AuthToken, User, as_utc, utcnow
+from ..models import AuthToken, User
+from ..timeutil import as_utc, utcnow
 from ..wechatpay.errors import ApiError, TransportError
 from .validation import json_object, string_field
 

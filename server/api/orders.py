@@ -13,10 +13,11 @@ from .. import payments
 from ..clients import gateway, quick_gateway
 from ..errors import HttpError, wechatpay_http_error
 from ..extensions import db
-from ..models import Order, OrderItem, Product, as_utc, utcnow
+from ..models import Order, OrderItem, Product
 from ..ratelimits import order_reads, order_writes
+from ..timeutil import CHINA, as_utc, utcnow
 from ..wechatpay.errors import ApiError, WeChatPayError
-from ..wechatpay.gateway import CHINA, OrderRequest
+from ..wechatpay.gateway import OrderRequest
 from .auth import login_required
 from .order_json import order_json
 from .validation import int_field, json_object

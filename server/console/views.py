@@ -10,24 +10,24 @@ from flask_login import current_user
 from sqlalchemy import func, or_
 
 from .. import attention, bills, payments, refunds, shipping
-from ..audit import AuditLog
 from ..catalogue import save_product
 from ..clients import gateway
 from ..errors import HttpError
 from ..extensions import db
 from ..models import (
+    AuditLog,
     BillDifference,
     Order,
     PaymentEvent,
     Product,
     Refund,
     RefundRequest,
+    Resolution,
     ShippingEvent,
     User,
-    as_utc,
 )
+from ..timeutil import CHINA, as_utc
 from ..wechatpay.errors import ApiError, WeChatPayError
-from ..wechatpay.gateway import CHINA
 from . import audit, bp, login_required, role_required
 from .forms import (
     LOGISTICS,
@@ -387,9 +387,7 @@ def attention_page():
         db.session.execute(attention.abnormal_refunds().order_by(Refund.id.desc())).scalars().all()
     )
     resolved = (
-        db.session.execute(
-            db.select(attention.Resolution).order_by(attention.Resolution.id.desc()).limit(20)
-        )
+        db.session.execute(db.select(Resolution).order_by(Resolution.id.desc()).limit(20))
         .scalars()
         .all()
     )
