@@ -12,9 +12,9 @@ from datetime import date, timedelta
 import click
 from flask import current_app
 
-from . import bills
 from .clients import gateway
-from .jobrun import exclusive
+from .domain import bills
+from .domain.jobs import exclusive
 from .wechatpay.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
 
 EX_TEMPFAIL = 75

@@ -7,7 +7,7 @@ both every few minutes (deploy/systemd has a timer).
 
 Both are bounded (a few calls to WeChat at a time, and a deadline per run, so a slow WeChat
 cannot push a run past its systemd timeout) and safe to run on several machines at once: one
-run of each job at a time (``jobrun.exclusive``), so no order is queried or closed twice.
+run of each job at a time (``domain.jobs.exclusive``), so no order is queried or closed twice.
 """
 
 from datetime import timedelta
@@ -15,11 +15,12 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import bills_cli, payments, refund_commands, shipping_commands
-from .catalogue import seed_catalogue
+from . import bills_cli, refund_commands, shipping_commands
 from .clients import gateway
+from .domain import payments
+from .domain.catalogue import seed_catalogue
+from .domain.jobs import bounded, exclusive
 from .extensions import db
-from .jobrun import bounded, exclusive
 from .models import Order
 from .timeutil import utcnow
 from .wechatpay.errors import WeChatPayError
@@ -90,6 +91,7 @@ def reconcile(older_than, concurrency, deadline):
             lambda order_id: _query(db.session.get(Order, order_id)),
             concurrency=concurrency,
             deadline=deadline,
+            context=current_app._get_current_object().app_context,
         )
         click.echo(f"reconciled {sum(counts.values())} orders: {counts}{deadline_note(finished)}")
         # Refunds converge the same way: sent again while PENDING, queried while PROCESSING.
@@ -118,7 +120,13 @@ def close_expired(concurrency, deadline):
             .scalars()
             .all()
         )
-        counts, finished = bounded(ids, _close, concurrency=concurrency, deadline=deadline)
+        counts, finished = bounded(
+            ids,
+            _close,
+            concurrency=concurrency,
+            deadline=deadline,
+            context=current_app._get_current_object().app_context,
+        )
     click.echo(
         f"closed {counts.get('closed', 0)} of {sum(counts.values())} expired orders"
         f"{deadline_note(finished)}"

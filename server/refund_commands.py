@@ -4,7 +4,7 @@
     flask --app server refund-requests list | approve ID [--amount FEN] | reject ID [--note]
     flask --app server refunds list [--order ID] | sync | abnormal | apply-abnormal OUT_REFUND_NO
 
-Every command calls ``server.refunds``, the same functions as the API and the console.
+Every command calls ``server.domain.refunds``, the same functions as the API and the console.
 ``reconcile`` (the periodic job) also runs ``refunds sync``.
 """
 
@@ -14,7 +14,8 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import clients, refunds
+from . import clients
+from .domain import refunds
 from .errors import HttpError
 from .extensions import db
 from .models import Order, Refund, RefundRequest

@@ -5,10 +5,10 @@ import json
 import click
 from flask import current_app
 
-from . import shipping
 from .clients import miniprogram_api
+from .domain import shipping
+from .domain.jobs import exclusive
 from .extensions import db
-from .jobrun import exclusive
 from .models import Order
 from .wechatpay.errors import ApiError, TransportError
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from server import bills
-from server.bills import BillError, parse_bill, to_fen
+from server.domain import bills
+from server.domain.bills import BillError, parse_bill, to_fen
 from server.extensions import db
 from server.models import Order, ReconciliationRun, Refund
 from server.timeutil import CHINA, utcnow

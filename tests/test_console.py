@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from server import create_app
-from server.catalogue import DEMO_CATALOGUE, seed_catalogue
 from server.console.forms import fen_to_yuan, yuan_to_fen
+from server.domain.catalogue import DEMO_CATALOGUE, seed_catalogue
 from server.extensions import db
 from server.models import AuditLog, Order, Product, StaffUser
 from server.timeutil import utcnow

@@ -6,7 +6,7 @@ import threading
 
 import requests
 
-from server import refunds
+from server.domain import refunds
 from tests.conftest import wait_for
 from tests.refund_helpers import (
     COFFEE,

@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import payments
 from ..clients import gateway, quick_gateway
+from ..domain import payments
 from ..errors import HttpError, wechatpay_http_error
 from ..extensions import db
 from ..models import Order, OrderItem, Product

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify
 
-from .. import refunds
+from ..domain import refunds
 from ..errors import HttpError
 from .auth import login_required
 from .order_json import order_json

@@ -5,8 +5,8 @@ backend to look the order up with WeChat. The component's success is only a hint
 
 from flask import Blueprint, jsonify
 
-from .. import shipping
 from ..clients import miniprogram_api
+from ..domain import shipping
 from ..errors import HttpError
 from ..wechatpay.errors import ApiError, TransportError
 from .auth import login_required

@@ -13,7 +13,7 @@ import time
 
 from flask import Blueprint, current_app, request
 
-from .. import shipping
+from ..domain import shipping
 from ..errors import HttpError
 from ..wechat import push
 

@@ -15,9 +15,9 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
-from ..audit import record
+from ..domain.audit import record
+from ..domain.staff import load_session_user
 from ..extensions import csrf, login_manager
-from ..staff import load_session_user
 from ..wechatpay.checks import encodes_as_utf8
 
 bp = Blueprint(

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from .. import staff
-from ..audit import record
+from ..domain import staff
+from ..domain.audit import record
 from ..ratelimits import console_logins
 from . import bp, login_required
 from .forms import ActionForm, LoginForm

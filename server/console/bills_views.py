@@ -1,4 +1,4 @@
-"""The console's Reconciliation pages: each Beijing day's run of ``server.bills`` (our totals
+"""The console's Reconciliation pages: each Beijing day's run of ``server.domain.bills`` (our totals
 against WeChat's bill), its differences, resolving one with a note, the bill as CSV, and
 running a day again. The same functions as ``flask bills``; the console asks, shows and
 records who did it."""
@@ -8,11 +8,11 @@ from datetime import timedelta
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import bills
 from ..clients import gateway
+from ..domain import bills
+from ..domain.jobs import exclusive
 from ..errors import HttpError
 from ..extensions import db
-from ..jobrun import exclusive
 from ..models import BillDifference
 from ..wechatpay.errors import BillNotReady, WeChatPayError
 from . import audit, bp, login_required, role_required

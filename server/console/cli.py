@@ -6,8 +6,8 @@ It is never stored in clear or logged; each command is written to the audit log 
 
 import click
 
-from .. import staff as accounts
-from ..audit import record
+from ..domain import staff as accounts
+from ..domain.audit import record
 
 
 @click.group("staff")

@@ -1,12 +1,12 @@
 """The console's refund pages: refund an order (with a confirmation step), decide users' refund
-requests, and sync refunds with WeChat. Every change goes through ``server.refunds``, the same
-functions as the CLI and the API; the console only asks, shows and records who did it."""
+requests, and sync refunds with WeChat. Every change goes through ``server.domain.refunds``, the
+same functions as the CLI and the API; the console only asks, shows and records who did it."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import refunds
 from ..clients import gateway
+from ..domain import refunds
 from ..errors import HttpError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest, User

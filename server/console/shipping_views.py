@@ -1,12 +1,12 @@
 """The order page's shipping actions: record what was shipped (WeChat takes a first upload and
-one change) and sync with WeChat's shipping service. Both go through ``server.shipping``, the
+one change) and sync with WeChat's shipping service. Both go through ``server.domain.shipping``, the
 same functions as ``flask shipping`` and the job; the console asks, shows and records who."""
 
 from flask import flash, redirect, url_for
 from flask_login import current_user
 
-from .. import shipping
 from ..clients import miniprogram_api
+from ..domain import shipping
 from ..extensions import db
 from ..models import Shipment
 from ..wechatpay.errors import ApiError, TransportError

@@ -9,9 +9,9 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from .. import attention, bills, payments, refunds, shipping
-from ..catalogue import save_product
 from ..clients import gateway
+from ..domain import attention, bills, payments, refunds, shipping
+from ..domain.catalogue import save_product
 from ..errors import HttpError
 from ..extensions import db
 from ..models import (

@@ -5,7 +5,7 @@ from ..timeutil import utcnow
 
 
 class ReconciliationRun(db.Model):
-    """One comparison of a Beijing day's bills with our records (``server/bills.py``).
+    """One comparison of a Beijing day's bills with our records (``server/domain/bills.py``).
 
     One row per day: running the day again updates it, so the page shows the latest result.
     Totals are fen; ``*_wechat`` from the bill, ``*_ours`` from our orders and refunds.

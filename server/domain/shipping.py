@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 
+from ..extensions import db
+from ..models import Order, Shipment, ShippingEvent, User
+from ..timeutil import CHINA, utcnow
+from ..wechatpay.errors import ApiError, TransportError
 from . import access_tokens
-from .extensions import db
-from .models import Order, Shipment, ShippingEvent, User
-from .timeutil import CHINA, utcnow
-from .wechatpay.errors import ApiError, TransportError
 
 log = logging.getLogger(__name__)
 

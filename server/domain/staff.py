@@ -13,10 +13,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 
-from .extensions import db
-from .models import StaffUser
-from .models.staff import ROLES
-from .timeutil import as_utc, utcnow
+from ..extensions import db
+from ..models import StaffUser
+from ..models.staff import ROLES
+from ..timeutil import as_utc, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")

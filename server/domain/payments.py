@@ -19,11 +19,11 @@ from datetime import UTC, timedelta
 from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .extensions import db
-from .models import Order, PaymentEvent
-from .timeutil import utcnow
-from .wechatpay import gateway as gw
-from .wechatpay.errors import ApiError
+from ..extensions import db
+from ..models import Order, PaymentEvent
+from ..timeutil import utcnow
+from ..wechatpay import gateway as gw
+from ..wechatpay.errors import ApiError
 
 log = logging.getLogger(__name__)
 

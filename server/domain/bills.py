@@ -24,11 +24,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from ..extensions import db
+from ..models import BillDifference, Order, ReconciliationRun, Refund
+from ..timeutil import CHINA, as_utc, utcnow
+from ..wechatpay.errors import ApiError, BillNotReady, WeChatPayError
 from . import payments, refunds
-from .extensions import db
-from .models import BillDifference, Order, ReconciliationRun, Refund
-from .timeutil import CHINA, as_utc, utcnow
-from .wechatpay.errors import ApiError, BillNotReady, WeChatPayError
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ an entry is never lost with a rolled-back action, nor written for one that never
 
 import json
 
-from .extensions import db
-from .models import AuditLog
+from ..extensions import db
+from ..models import AuditLog
 
 
 def record(actor, action, target=None, details=None, ip=None):

@@ -6,8 +6,8 @@ moment from two browsers, keeps the first note and reports the second as already
 
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import PaymentEvent, Refund, Resolution
+from ..extensions import db
+from ..models import PaymentEvent, Refund, Resolution
 
 REFUSED_PAYMENT, ABNORMAL_REFUND = "payment_event", "refund"
 KINDS = (REFUSED_PAYMENT, ABNORMAL_REFUND)

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
-from .extensions import db
-from .models import Order, PaymentEvent, Refund, RefundRequest
+from ..extensions import db
+from ..models import Order, PaymentEvent, Refund, RefundRequest
+from ..timeutil import CHINA, as_utc, utcnow
+from ..wechatpay import gateway as gw
+from ..wechatpay.errors import ApiError, WeChatPayError
 from .payments import _json, _record
-from .timeutil import CHINA, as_utc, utcnow
-from .wechatpay import gateway as gw
-from .wechatpay.errors import ApiError, WeChatPayError
 
 log = logging.getLogger(__name__)
 
