@@ -138,7 +138,6 @@ def register_rate_limits(app):
 
 
 def register_commands(app):
-    from . import doctor, jobs
+    from . import cli
 
-    jobs.init_app(app)
-    doctor.register(app)
+    cli.register(app)

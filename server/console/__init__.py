@@ -52,9 +52,6 @@ def init_app(app):
     from . import auth, bills_views, refund_views, shipping_views, views  # noqa: F401 (routes)
 
     app.register_blueprint(bp)
-    from .cli import staff_cli
-
-    app.cli.add_command(staff_cli)
 
 
 class ConsoleOnlySessions(SecureCookieSessionInterface):

@@ -12,16 +12,17 @@ from datetime import date, timedelta
 import click
 from flask import current_app
 
-from .clients import gateway
-from .domain import bills
-from .domain.jobs import exclusive
-from .wechatpay.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
+from ..clients import gateway
+from ..domain import bills
+from ..domain.jobs import exclusive
+from ..wechatpay.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
+from . import common
 
 EX_TEMPFAIL = 75
 
 
-@click.group("bills")
-def bills_group():
+@common.group("bills")
+def group():
     """Daily bills: reconcile a day against WeChat's bill, resolve differences."""
 
 
@@ -37,7 +38,7 @@ def _day(value):
         raise click.BadParameter("use YYYY-MM-DD or today") from None
 
 
-@bills_group.command("reconcile")
+@group.command("reconcile")
 @click.option(
     "--date",
     "day",
@@ -76,7 +77,7 @@ def reconcile_command(day):
     click.echo(bills.report(run))
 
 
-@bills_group.command("resolve")
+@group.command("resolve")
 @click.argument("diff_id", type=int)
 @click.option("--note", required=True, help="what was done about it")
 @click.option("--by", default="cli", help="who resolved it")
@@ -88,3 +89,6 @@ def resolve_command(diff_id, note, by):
         click.echo(f"{exc.code}: {exc.message}")
         sys.exit(1)
     click.echo(f"#{diff.id} {diff.kind} resolved by {diff.resolved_by}: {diff.note}")
+
+
+COMMANDS = (group,)

@@ -5,14 +5,18 @@ import json
 import click
 from flask import current_app
 
-from .clients import miniprogram_api
-from .domain import shipping
-from .domain.jobs import exclusive
-from .extensions import db
-from .models import Order
-from .wechatpay.errors import ApiError, TransportError
+from ..clients import miniprogram_api
+from ..domain import shipping
+from ..domain.jobs import exclusive
+from ..extensions import db
+from ..models import Order
+from ..wechatpay.errors import ApiError, TransportError
+from . import common
 
-group = click.Group("shipping", help="Shipping info for WeChat (小程序发货信息管理).")
+
+@common.group("shipping")
+def group():
+    """Shipping info for WeChat (小程序发货信息管理)."""
 
 
 @group.command("ship")
@@ -120,3 +124,6 @@ def _wechat(call):
         return call()
     except (ApiError, TransportError) as exc:
         raise click.ClickException(f"WeChat: {exc.code} {exc.message}") from None
+
+
+COMMANDS = (group,)

@@ -5,7 +5,7 @@
     flask --app server refunds list [--order ID] | sync | abnormal | apply-abnormal OUT_REFUND_NO
 
 Every command calls ``server.domain.refunds``, the same functions as the API and the console.
-``reconcile`` (the periodic job) also runs ``refunds sync``.
+``payments sync`` (the periodic job) also runs ``refunds sync``.
 """
 
 import getpass
@@ -14,17 +14,13 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import clients
-from .domain import refunds
-from .errors import HttpError
-from .extensions import db
-from .models import Order, Refund, RefundRequest
-from .wechatpay.errors import WeChatPayError
-
-
-def init_app(app):
-    for command in (refund_command, refund_requests, refunds_group):
-        app.cli.add_command(command)
+from .. import clients
+from ..domain import refunds
+from ..errors import HttpError
+from ..extensions import db
+from ..models import Order, Refund, RefundRequest
+from ..wechatpay.errors import WeChatPayError
+from . import common
 
 
 def _by(value):
@@ -61,7 +57,7 @@ def _fail(exc):
     raise click.ClickException(f"{exc.code}: {exc.message}")
 
 
-@click.command("refund")
+@common.command("refund")
 @click.argument("order_id", type=int)
 @click.option("--amount", type=int, required=True, help="fen to refund")
 @click.option("--reason", required=True, help="why (WeChat shows it to the payer; <= 80)")
@@ -80,7 +76,7 @@ def refund_command(order_id, amount, reason, by):
     click.echo(_show(refund_row))
 
 
-@click.group("refund-requests")
+@common.group("refund-requests")
 def refund_requests():
     """Users' refund requests: list, approve, reject."""
 
@@ -131,7 +127,7 @@ def reject(request_id, note, by):
     click.echo(f"rejected request {request_id}")
 
 
-@click.group("refunds")
+@common.group("refunds")
 def refunds_group():
     """Refunds: list, sync with WeChat Pay, handle ABNORMAL ones."""
 
@@ -226,3 +222,6 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
     except WeChatPayError as exc:
         raise click.ClickException(f"WeChat Pay refused: {exc.code}") from None
     click.echo(_show(refund_row))
+
+
+COMMANDS = (refund_command, refund_requests, refunds_group)

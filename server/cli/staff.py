@@ -8,10 +8,11 @@ import click
 
 from ..domain import staff as accounts
 from ..domain.audit import record
+from . import common
 
 
-@click.group("staff")
-def staff_cli():
+@common.group("staff")
+def group():
     """Staff accounts for the console."""
 
 
@@ -33,7 +34,7 @@ def _show(password, generate):
         click.echo(f"password (shown once; store it now): {password}")
 
 
-@staff_cli.command("create")
+@group.command("create")
 @click.argument("email")
 @click.option("--role", type=click.Choice(accounts.ROLES), required=True)
 @click.option("--generate", is_flag=True, help="make up a password and print it once")
@@ -47,7 +48,7 @@ def create(email, role, generate):
     _show(password, generate)
 
 
-@staff_cli.command("disable")
+@group.command("disable")
 @click.argument("email")
 def disable(email):
     """Disable an account; its sessions end at once."""
@@ -56,7 +57,7 @@ def disable(email):
     click.echo(f"disabled {user.email}")
 
 
-@staff_cli.command("reset-password")
+@group.command("reset-password")
 @click.argument("email")
 @click.option("--generate", is_flag=True, help="make up a password and print it once")
 def reset_password(email, generate):
@@ -67,3 +68,6 @@ def reset_password(email, generate):
     record("cli", "staff.reset_password", f"staff:{user.email}")
     click.echo(f"new password set for {user.email}")
     _show(password, generate)
+
+
+COMMANDS = (group,)

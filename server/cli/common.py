@@ -1,0 +1,42 @@
+"""How commands are made here, one way: ``@common.command`` and ``@common.group`` (click's, run
+in the app's context), and ``alias`` for a command's old name."""
+
+import functools
+
+import click
+from flask import current_app
+from flask.cli import ScriptInfo
+
+
+class Command(click.Command):
+    """A command that runs in the app's context: under ``flask`` (which pushes one) and under
+    click's test runner alike."""
+
+    def invoke(self, ctx):
+        if not current_app:
+            ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
+        return super().invoke(ctx)
+
+
+class Group(click.Group):
+    """A group whose commands are ``Command``s."""
+
+    command_class = Command
+    group_class = type  # subgroups are of this class too
+
+
+command = functools.partial(click.command, cls=Command)
+group = functools.partial(click.group, cls=Group)
+
+
+def alias(original, name):
+    """``original`` under an old ``name``: it works as before (scripts, timers), and
+    ``flask --help`` lists only the new name."""
+    return Command(
+        name,
+        callback=original.callback,
+        params=original.params,
+        help=original.help,
+        short_help=original.short_help,
+        hidden=True,
+    )
