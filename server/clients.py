@@ -9,6 +9,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from flask import current_app
 
 from .config import ConfigError, read_file, required_names
+from .errors import DomainError
 from .wechat.api import MiniProgramApi
 from .wechatpay import crypto
 from .wechatpay.gateway import new_http_session, with_budget
@@ -129,16 +130,19 @@ def _load(parse, values, name):
 
 def gateway():
     """The configured WeChat Pay gateway (v3 or v2)."""
-    from .errors import HttpError
-
     gw = current_app.extensions["wechatpay"]
     if gw is None:
         current_app.logger.error(
             "payments disabled; missing settings: %s",
             ", ".join(current_app.extensions["wechatpay_missing"]),
         )
-        raise HttpError(503, "PAYMENTS_NOT_CONFIGURED", "payments are not configured")
+        raise DomainError("PAYMENTS_NOT_CONFIGURED", "payments are not configured")
     return gw
+
+
+def payments_configured():
+    """Whether the merchant settings are there (``gateway()`` refuses otherwise)."""
+    return current_app.extensions["wechatpay"] is not None
 
 
 def quick_gateway():

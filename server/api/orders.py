@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clients import gateway, quick_gateway
 from ..domain import payments
-from ..errors import HttpError, wechatpay_http_error
+from ..errors import DomainError, wechatpay_error
 from ..extensions import db
 from ..models import Order, OrderItem, Product
 from ..ratelimits import order_reads, order_writes
@@ -47,7 +47,7 @@ def create_order():
     }
     missing = [pid for pid, _ in lines if pid not in products]
     if missing:
-        raise HttpError(404, "PRODUCT_NOT_FOUND", f"no product with id {missing[0]}")
+        raise DomainError("PRODUCT_NOT_FOUND", f"no product with id {missing[0]}")
 
     # Priced here from the catalogue; anything price-like in the request was never read.
     items = [
@@ -132,26 +132,24 @@ def new_out_trade_no():
 def _order_lines(body):
     items = body.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:
-        raise HttpError(
-            400, "INVALID_REQUEST", f"'items' must be a list of 1 to {MAX_LINES} products"
-        )
+        raise DomainError("INVALID_REQUEST", f"'items' must be a list of 1 to {MAX_LINES} products")
     quantities = {}
     for item in items:
         if not isinstance(item, dict):
-            raise HttpError(400, "INVALID_REQUEST", "each item must be an object")
+            raise DomainError("INVALID_REQUEST", "each item must be an object")
         product_id = int_field(item, "product_id", 1, 2**31 - 1)
         quantity = int_field(item, "quantity", 1, MAX_QUANTITY)
         quantities[product_id] = quantities.get(product_id, 0) + quantity
     if any(q > MAX_QUANTITY for q in quantities.values()):
-        raise HttpError(400, "INVALID_REQUEST", f"at most {MAX_QUANTITY} of one product")
+        raise DomainError("INVALID_REQUEST", f"at most {MAX_QUANTITY} of one product")
     return list(quantities.items())
 
 
 def _idempotency_key():
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
-        raise HttpError(
-            400, "INVALID_REQUEST", "Idempotency-Key must be 8 to 64 letters, digits, '-' or '_'"
+        raise DomainError(
+            "INVALID_REQUEST", "Idempotency-Key must be 8 to 64 letters, digits, '-' or '_'"
         )
     return key
 
@@ -165,8 +163,7 @@ def _order_for_key(key):
 def _replay(order, lines):
     """The answer for a checkout sent again: the same order, with fresh pay_params."""
     if sorted((item.product_id, item.quantity) for item in order.items) != sorted(lines):
-        raise HttpError(
-            409,
+        raise DomainError(
             "IDEMPOTENCY_KEY_REUSED",
             "this Idempotency-Key was used for a different order",
             order_id=order.id,
@@ -187,7 +184,7 @@ def _own_order(order_id):
         .options(selectinload(Order.items))
     ).scalar_one_or_none()
     if order is None:  # someone else's order looks exactly like a missing one
-        raise HttpError(404, "ORDER_NOT_FOUND", "no such order")
+        raise DomainError("ORDER_NOT_FOUND", "no such order")
     return order
 
 
@@ -195,16 +192,14 @@ def _pay_params(order):
     """Signed wx.requestPayment parameters, placing the order with WeChat when needed."""
     gw = gateway()
     if order.status != Order.NOTPAY:
-        raise HttpError(
-            409,
+        raise DomainError(
             "ORDER_NOT_PAYABLE",
             f"the order is {order.status}",
             order_id=order.id,
             order_status=order.status,
         )
     if as_utc(order.time_expire) <= utcnow():
-        raise HttpError(
-            409,
+        raise DomainError(
             "ORDER_NOT_PAYABLE",
             "the order has expired",
             order_id=order.id,
@@ -216,22 +211,20 @@ def _pay_params(order):
         except ApiError as exc:
             if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
                 _refresh_from_wechat(order, force=True)
-                raise HttpError(
-                    409,
+                raise DomainError(
                     "ORDER_NOT_PAYABLE",
                     f"the order is {order.status}",
                     order_id=order.id,
                     order_status=order.status,
                 ) from None
-            raise wechatpay_http_error(exc, order_id=order.id) from None
+            raise wechatpay_error(exc, order_id=order.id) from None
         except WeChatPayError as exc:
-            raise wechatpay_http_error(exc, order_id=order.id) from None
+            raise wechatpay_error(exc, order_id=order.id) from None
         recorded = payments.record_prepay(order.id, prepay_id)
         db.session.commit()
         if not recorded:  # paid or closed (a notification) while WeChat was answering
             db.session.refresh(order)
-            raise HttpError(
-                409,
+            raise DomainError(
                 "ORDER_NOT_PAYABLE",
                 f"the order is {order.status}",
                 order_id=order.id,

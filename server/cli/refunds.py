@@ -14,9 +14,9 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from .. import clients
+from ..clients import gateway, payments_configured
 from ..domain import refunds
-from ..errors import HttpError
+from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest
 from ..wechatpay.errors import WeChatPayError
@@ -25,16 +25,6 @@ from . import common
 
 def _by(value):
     return value or f"cli:{getpass.getuser()}"
-
-
-def gateway():
-    try:
-        return clients.gateway()
-    except HttpError:
-        missing = ", ".join(current_app.extensions["wechatpay_missing"])
-        raise click.ClickException(
-            f"PAYMENTS_NOT_CONFIGURED: missing settings: {missing}"
-        ) from None
 
 
 def _notify_url():
@@ -53,10 +43,6 @@ def _show(refund_row):
     return line
 
 
-def _fail(exc):
-    raise click.ClickException(f"{exc.code}: {exc.message}")
-
-
 @common.command("refund")
 @click.argument("order_id", type=int)
 @click.option("--amount", type=int, required=True, help="fen to refund")
@@ -66,13 +52,10 @@ def refund_command(order_id, amount, reason, by):
     """Refund AMOUNT fen of a paid order."""
     order = db.session.get(Order, order_id)
     if order is None:
-        raise click.ClickException(f"ORDER_NOT_FOUND: no order {order_id}")
-    try:
-        refund_row = refunds.refund(
-            order, amount, reason, _by(by), gateway=gateway(), notify_url=_notify_url()
-        )
-    except refunds.RefundError as exc:
-        _fail(exc)
+        raise DomainError("ORDER_NOT_FOUND", f"no order {order_id}")
+    refund_row = refunds.refund(
+        order, amount, reason, _by(by), gateway=gateway(), notify_url=_notify_url()
+    )
     click.echo(_show(refund_row))
 
 
@@ -105,12 +88,9 @@ def list_requests(show_all):
 @click.option("--by", help="who approves (default: cli:<your login>)")
 def approve(request_id, amount, note, by):
     """Approve a request: the refund is placed with WeChat Pay."""
-    try:
-        refund_row = refunds.approve_request(
-            request_id, _by(by), note, gateway=gateway(), notify_url=_notify_url(), amount=amount
-        )
-    except refunds.RefundError as exc:
-        _fail(exc)
+    refund_row = refunds.approve_request(
+        request_id, _by(by), note, gateway=gateway(), notify_url=_notify_url(), amount=amount
+    )
     click.echo(f"approved request {request_id}: {_show(refund_row)}")
 
 
@@ -120,10 +100,7 @@ def approve(request_id, amount, note, by):
 @click.option("--by", help="who rejects (default: cli:<your login>)")
 def reject(request_id, note, by):
     """Reject a request."""
-    try:
-        refunds.reject_request(request_id, _by(by), note)
-    except refunds.RefundError as exc:
-        _fail(exc)
+    refunds.reject_request(request_id, _by(by), note)
     click.echo(f"rejected request {request_id}")
 
 
@@ -158,7 +135,7 @@ def sync(older_than):
 
 
 def sweep(older_than):
-    if current_app.extensions["wechatpay"] is None:  # payments not configured: nothing to ask
+    if not payments_configured():  # nothing to ask WeChat about
         return {}
     return refunds.sweep(timedelta(seconds=older_than), gateway=gateway(), notify_url=_notify_url())
 
@@ -203,7 +180,7 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
         db.select(Refund).filter_by(out_refund_no=out_refund_no)
     ).scalar_one_or_none()
     if refund_row is None:
-        raise click.ClickException(f"REFUND_NOT_FOUND: no refund {out_refund_no}")
+        raise DomainError("REFUND_NOT_FOUND", f"no refund {out_refund_no}")
     gw = gateway()
     if not hasattr(gw, "apply_abnormal_refund"):
         raise click.ClickException("API v2 has no such call: use the merchant platform")
@@ -217,8 +194,6 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
             bank_account=bank_account,
             real_name=real_name,
         )
-    except refunds.RefundError as exc:
-        _fail(exc)
     except WeChatPayError as exc:
         raise click.ClickException(f"WeChat Pay refused: {exc.code}") from None
     click.echo(_show(refund_row))

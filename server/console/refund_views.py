@@ -7,11 +7,11 @@ from flask_login import current_user
 
 from ..clients import gateway
 from ..domain import refunds
-from ..errors import HttpError
+from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest, User
 from ..wechatpay.errors import ApiError, WeChatPayError
-from . import audit, bp, login_required, role_required
+from . import audit, bp, login_required, refused, role_required
 from .forms import NoteForm, RefundForm, fen_to_yuan
 from .views import _order_or_404
 
@@ -52,8 +52,8 @@ def _flash_refund(refund_row):
 def _gateway_or_flash():
     try:
         return gateway()
-    except HttpError as exc:
-        flash(f"Payments are not configured here: {exc.message}.", "error")
+    except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
+        refused(exc, "Payments are not configured here")
         return None
 
 
@@ -96,7 +96,7 @@ def refund_order(order_id):
             notify_url=_notify_url(),
             out_refund_no=form.out_refund_no.data or None,
         )
-    except refunds.RefundError as exc:
+    except DomainError as exc:  # shown at the amount, as the form's other refusals are
         form.amount.errors.append(exc.message)
         return render_template(
             "console/refund.html", order=order, form=form, left=refunds.refundable(order)
@@ -187,8 +187,8 @@ def decide_refund_request(request_id, decision):
             refunds.reject_request(request_id, current_user.email, note)
             details = {"note": note}
             flash("Rejected; the user sees your note.", "success")
-    except refunds.RefundError as exc:
-        flash(f"Not done: {exc.message}.", "error")
+    except DomainError as exc:
+        refused(exc, "Not done")
         return redirect(url_for("console.refund_requests"))
     audit(f"refund_request.{decision}", f"refund_request:{request_id}", details)
     return redirect(url_for("console.refund_requests"))

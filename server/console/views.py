@@ -12,7 +12,7 @@ from sqlalchemy import func, or_
 from ..clients import gateway
 from ..domain import attention, bills, payments, refunds, shipping
 from ..domain.catalogue import save_product
-from ..errors import HttpError
+from ..errors import DomainError
 from ..extensions import db
 from ..models import (
     AuditLog,
@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..timeutil import CHINA, as_utc
 from ..wechatpay.errors import ApiError, WeChatPayError
-from . import audit, bp, login_required, role_required
+from . import audit, bp, login_required, refused, role_required
 from .forms import (
     LOGISTICS,
     ActionForm,
@@ -298,8 +298,6 @@ def _wechat_call(order, what, call):
     config = current_app.config
     try:
         return call(gateway(), config["WECHAT_APPID"], config["WECHATPAY_MCHID"])
-    except HttpError as exc:  # payments are not configured on this deployment
-        flash(f"Could not {what}: {exc.message}.", "error")
     except ApiError as exc:
         flash(f"Could not {what}: WeChat Pay answered {exc.code} ({exc.message}).", "error")
     except WeChatPayError:
@@ -314,6 +312,8 @@ def _wechat_call(order, what, call):
             "Needs attention.",
             "error",
         )
+    except DomainError as exc:  # payments are not configured on this deployment
+        refused(exc, f"Could not {what}")
     db.session.rollback()
     return None
 
@@ -412,8 +412,8 @@ def resolve_attention(kind, target_id):
         return redirect(url_for("console.attention_page"))
     try:
         attention.resolve(kind, target_id, current_user.email, form.note.data.strip())
-    except attention.AlreadyResolved:
-        flash("Someone resolved this already.", "error")
+    except DomainError as exc:  # someone resolved it already
+        refused(exc)
         return redirect(url_for("console.attention_page"))
     audit("attention.resolve", f"{kind}:{target_id}", {"note": form.note.data.strip()})
     flash("Resolved.", "success")

@@ -6,15 +6,12 @@ moment from two browsers, keeps the first note and reports the second as already
 
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import DomainError
 from ..extensions import db
 from ..models import PaymentEvent, Refund, Resolution
 
 REFUSED_PAYMENT, ABNORMAL_REFUND = "payment_event", "refund"
 KINDS = (REFUSED_PAYMENT, ABNORMAL_REFUND)
-
-
-class AlreadyResolved(Exception):
-    pass
 
 
 def _unresolved(kind, id_column):
@@ -47,7 +44,7 @@ def resolve(kind, target_id, by, note):
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise AlreadyResolved(f"{kind} {target_id} was already resolved") from None
+        raise DomainError("ALREADY_RESOLVED", "someone resolved this already") from None
 
 
 def resolution(kind, target_id):
