@@ -61,7 +61,7 @@ test('Chinese by default; English when the phone is set to English', () => {
 })
 
 // Every error code the backend can send the mini program: the user-facing part of the status
-// table (server/errors.py, USER_FACING), the codes the mini program's API raises
+// table (server/errors.py, USER_FACING), the codes the mini program's API and checkout raise
 // (DomainError("CODE", ...)), the login table, and the fallbacks for Flask's own errors
 // (server/api/errors.py). Not what only WeChat's servers (callbacks/) or staff (console/, cli/)
 // get, nor the protocol layer's own codes (wechatpay/).
@@ -73,6 +73,7 @@ function backendErrorCodes() {
   const files = fs.readdirSync(path.join(ROOT, 'server', 'api'))
     .filter((f) => f.endsWith('.py'))
     .map((f) => 'api/' + f)
+    .concat(['domain/checkout.py'])
   for (const file of files) {
     const source = read(file)
     for (const m of source.matchAll(/DomainError\(\s*"([A-Z_]+)"/g)) codes.add(m[1])
