@@ -124,7 +124,7 @@ def close_expired(concurrency, deadline):
     )
 
 
-# The names of deploy/systemd and the README before the payments group.
+# Also under their names from before the payments group, which timers and scripts still use.
 COMMANDS = (group, common.alias(sync, "reconcile"), common.alias(close_expired, "close-expired"))
 
 

@@ -27,7 +27,7 @@ REFUND_OUTCOMES = {
         "error",
         "WeChat Pay did not answer. The refund is saved and will be sent "
         "again with the same number (never twice): sync it, or the "
-        "reconcile job will.",
+        "periodic payments sync will.",
     ),
     Refund.ABNORMAL: (
         "error",

@@ -5,7 +5,7 @@ WeChat does not promise that a notification arrives; its bill of day T (publishe
 our records and stores a ``ReconciliationRun`` and one ``BillDifference`` per disagreement for a
 person. A payment WeChat has and we missed is applied through the normal query path
 (``payments.apply_query``), so the money is never silently dropped. No Flask here: the CLI
-(``server/bills_cli.py``) and the staff console call these functions.
+(``server/cli/bills.py``) and the staff console call these functions.
 
 The bill file (protocol B4): a Chinese header line, one line per payment or refund with every
 field prefixed by a backtick, a summary header line, and a summary line. Amounts are yuan with

@@ -1,6 +1,6 @@
 """Running a periodic job safely on several machines at once, and within bounds.
 
-A shop that outgrows one machine runs the jobs' timer on each. Every job (reconcile,
+A shop that outgrows one machine runs the jobs' timer on each. Every job (payments sync,
 close-expired, and any sweep added later) follows one pattern:
 
     with exclusive("reconcile") as ours:
