@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 from sandbox.devkeys import fresh_secrets, generate  # noqa: E402
 from server import _database_url  # noqa: E402
 from server.extensions import metadata  # noqa: E402
-from server.models import Order, Product, User, utcnow  # noqa: E402
+from server.models import Order, Product, User  # noqa: E402
+from server.timeutil import utcnow  # noqa: E402
 from server.wechatpay.gateway import OrderRequest, new_http_session  # noqa: E402
 from tests.notifications import signed_notification, transaction_for  # noqa: E402
 

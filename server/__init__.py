@@ -34,8 +34,6 @@ def create_app(config=None):
     register_console(app)
     register_rate_limits(app)
     register_commands(app)
-    from .errors import register_error_handlers
-
     register_error_handlers(app)
     return app
 
@@ -137,8 +135,14 @@ def register_rate_limits(app):
     ratelimits.init_app(app)
 
 
-def register_commands(app):
-    from . import doctor, jobs
+def register_error_handlers(app):
+    """JSON errors for the API and WeChat's callbacks; the console has its own pages."""
+    from .api import errors
 
-    jobs.init_app(app)
-    doctor.register(app)
+    errors.register(app)
+
+
+def register_commands(app):
+    from . import cli
+
+    cli.register(app)

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 import sandbox
 from sandbox.devkeys import fresh_secrets, generate
 from server import create_app
-from server.catalogue import seed_catalogue
+from server.domain.catalogue import seed_catalogue
 from server.extensions import db
 from tests.contract import ContractChecker
 from tests.live import LiveServer

@@ -2,7 +2,7 @@
 
 import re
 
-from server import staff
+from server.domain import staff
 from server.extensions import db
 
 PASSWORD = "correct horse battery staple"

@@ -2,8 +2,8 @@
 
 import requests
 
-from server import refunds
 from server.clients import gateway
+from server.domain import refunds
 from server.extensions import db
 from server.models import Order, Refund
 from tests.conftest import wait_for

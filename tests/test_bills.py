@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from server import bills
-from server.bills import BillError, parse_bill, to_fen
+from server.domain import bills
+from server.domain.bills import parse_bill, to_fen
+from server.errors import DomainError
 from server.extensions import db
-from server.models import Order, ReconciliationRun, Refund, utcnow
-from server.wechatpay.gateway import CHINA
+from server.models import Order, ReconciliationRun, Refund
+from server.timeutil import CHINA, utcnow
 from tests.conftest import wait_for
 from tests.sandbox_fixtures import Merchant
 
@@ -91,7 +92,7 @@ def test_yuan_to_fen_is_exact(yuan, fen):
 
 @pytest.mark.parametrize("bad", ["0.001", "abc", "", "1e400", "NaN"])
 def test_amounts_that_are_not_whole_fen_are_refused(bad):
-    with pytest.raises(BillError) as error:
+    with pytest.raises(DomainError) as error:
         to_fen(bad)
     assert error.value.code == "BILL_MALFORMED"
 
@@ -111,7 +112,7 @@ def test_amounts_that_are_not_whole_fen_are_refused(bad):
     ],
 )
 def test_a_bill_whose_summary_or_shape_is_wrong_is_refused(change, code):
-    with pytest.raises(BillError) as error:
+    with pytest.raises(DomainError) as error:
         bills.check_trade_summary(parse_bill(change(V3_BILL.decode()).encode()))
     assert error.value.code == code
 
@@ -259,13 +260,13 @@ def test_running_a_day_again_is_idempotent_and_keeps_resolutions(stack):
     stack.cli("bills", "resolve", str(first[1][0]), "--note", "known test refund")
     assert stack.query("SELECT status FROM reconciliation_runs") == [("CLEAN",)]
     with stack.app.app_context():
-        with pytest.raises(BillError) as error:
+        with pytest.raises(DomainError) as error:
             bills.resolve_difference(diff_id, "bob", "again")
         assert error.value.code == "ALREADY_RESOLVED"
-        with pytest.raises(BillError) as error:
+        with pytest.raises(DomainError) as error:
             bills.resolve_difference(first[1][0] + 100, "bob", "x")
         assert error.value.code == "DIFFERENCE_NOT_FOUND"
-        with pytest.raises(BillError) as error:
+        with pytest.raises(DomainError) as error:
             bills.resolve_difference(diff_id, "bob", "  ")
         assert error.value.code == "NOTE_REQUIRED"
 
@@ -394,7 +395,7 @@ def test_console_functions_list_runs_differences_and_the_bill_as_csv(stack):
         text = bills.bill_csv(run.id)
         assert text.startswith("\ufeff交易时间,") and "`" not in text
         assert order["out_trade_no"] in text and text.count("\r\n") == 5
-        with pytest.raises(BillError):
+        with pytest.raises(DomainError):
             bills.get_run(run.id + 1)
 
 

@@ -2,7 +2,7 @@
 
 import requests
 
-from server.catalogue import DEMO_CATALOGUE, DEV_CATALOGUE
+from server.domain.catalogue import DEMO_CATALOGUE, DEV_CATALOGUE
 
 
 def shown(stack):

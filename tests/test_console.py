@@ -9,12 +9,11 @@ import pytest
 import requests
 
 from server import create_app
-from server.audit import AuditLog
-from server.catalogue import DEMO_CATALOGUE, seed_catalogue
 from server.console.forms import fen_to_yuan, yuan_to_fen
+from server.domain.catalogue import DEMO_CATALOGUE, seed_catalogue
 from server.extensions import db
-from server.models import Order, Product, utcnow
-from server.staff import StaffUser
+from server.models import AuditLog, Order, Product, StaffUser
+from server.timeutil import utcnow
 from tests.console import ADMIN, OPERATOR, PASSWORD, ConsoleClient, make_staff, staffed
 from tests.test_config import production  # noqa: F401  (a fixture)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.catalogue import DEMO_CATALOGUE
+from server.domain.catalogue import DEMO_CATALOGUE
 from tests.conftest import require, wait_for
 from tests.console import PASSWORD, make_staff
 
@@ -283,7 +283,7 @@ def test_resolve_a_reconciliation_difference_and_record_a_shipment(shop, open_pa
     """The two pages of the bills and shipping work: a day's bill with a payment we do not
     have, resolved with a note; a paid order shipped as two express parcels. Both are
     photographed for the README when CONSOLE_SCREENSHOTS is set, and must fit a phone."""
-    from server.bills import beijing_today
+    from server.domain.bills import beijing_today
 
     order = pay(shop, shop.login(), [{"product_id": 1, "quantity": 2}])
     day = beijing_today().isoformat()

@@ -3,7 +3,7 @@ and PostgreSQL): runs listed per Beijing day, totals ours vs WeChat's, resolving
 (admins only, with a note and the CSRF token), running a day again, the bill as CSV, and open
 differences under Needs attention. The browser test is in test_console_browser."""
 
-from server import bills
+from server.domain import bills
 from tests.console import ADMIN, OPERATOR, staffed
 from tests.refund_helpers import COFFEE, paid_order
 

@@ -5,8 +5,8 @@ one-change rule said in the form, and the sync. The browser test is in test_cons
 import pytest
 import requests
 
-from server import access_tokens
 from server.clients import miniprogram_api
+from server.domain import access_tokens
 from tests.conftest import wait_for
 from tests.console import ADMIN, staffed
 from tests.refund_helpers import paid_order

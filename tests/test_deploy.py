@@ -782,8 +782,8 @@ def test_payment_loop_over_https(https_stack):
 def test_periodic_job_commands_run(https_stack):
     commands = unit_commands("wxpay-jobs.service")
     assert [command[1:] for command in commands] == [
-        ["--app", "server", "reconcile"],
-        ["--app", "server", "close-expired"],
+        ["--app", "server", "payments", "sync"],
+        ["--app", "server", "payments", "close-expired"],
         ["--app", "server", "shipping", "sync"],
     ]
     for command in commands:

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from sandbox.devkeys import _key_pem, _new_key, _public_pem, self_signed_certificate
-from server.doctor import FAIL, OK, WARN, _notify_url_check, diagnose
+from server.cli.doctor import FAIL, OK, WARN, _notify_url_check, diagnose
 from server.wechatpay.crypto import certificate_serial
 
 

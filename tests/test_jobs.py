@@ -7,9 +7,10 @@ import requests
 from sqlalchemy import text
 
 from server import create_app
+from server.domain.jobs import exclusive
 from server.extensions import db
-from server.jobrun import exclusive
-from server.models import Order, utcnow
+from server.models import Order
+from server.timeutil import utcnow
 from tests.conftest import require
 
 

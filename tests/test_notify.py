@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from sandbox.devkeys import _key_pem, _new_key
-from server import payments
+from server.domain import payments
 from server.extensions import db
 from server.wechatpay import crypto
 from tests.conftest import wait_for

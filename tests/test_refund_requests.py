@@ -6,7 +6,8 @@ from datetime import timedelta
 import requests
 
 from server.extensions import db
-from server.models import Order, utcnow
+from server.models import Order
+from server.timeutil import utcnow
 from tests.conftest import wait_for
 from tests.refund_helpers import COFFEE, cli_result, order_status, paid_order
 

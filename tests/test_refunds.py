@@ -6,7 +6,8 @@ import threading
 
 import requests
 
-from server import refunds
+from server.domain import refunds
+from server.errors import DomainError
 from tests.conftest import wait_for
 from tests.refund_helpers import (
     COFFEE,
@@ -152,7 +153,7 @@ def test_20_concurrent_refunds_never_exceed_what_was_paid(stack):
         start.wait()
         try:
             outcomes.append(place_refund(stack, order["id"], 500)["status"])
-        except refunds.RefundError as exc:
+        except DomainError as exc:
             outcomes.append(exc.code)
 
     threads = [threading.Thread(target=attempt) for _ in range(20)]

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from sandbox.weixin.push import push_request
-from server import access_tokens
 from server.clients import miniprogram_api
+from server.domain import access_tokens
 from server.extensions import db
 from tests.conftest import wait_for
 

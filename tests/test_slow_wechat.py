@@ -14,7 +14,7 @@ import requests
 from werkzeug.serving import make_server
 
 from server import create_app
-from server.catalogue import seed_catalogue
+from server.domain.catalogue import seed_catalogue
 from server.extensions import db
 from server.wechatpay.gateway import new_http_session
 from tests.notifications import signed_notification, transaction_for

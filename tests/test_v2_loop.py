@@ -12,7 +12,8 @@ import requests
 from sqlalchemy import update
 
 from server.extensions import db
-from server.models import Order, utcnow
+from server.models import Order
+from server.timeutil import utcnow
 from server.wechatpay import crypto
 from server.wechatpay.v2 import dict_to_xml, xml_to_dict
 from tests.conftest import wait_for

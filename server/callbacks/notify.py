@@ -10,8 +10,8 @@ import logging
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import payments
 from ..clients import gateway
+from ..domain import payments
 from ..wechatpay.errors import NotificationError
 
 bp = Blueprint("notify", __name__)

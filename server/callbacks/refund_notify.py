@@ -9,8 +9,8 @@ import logging
 
 from flask import Blueprint, request
 
-from .. import refunds
 from ..clients import gateway
+from ..domain import refunds
 from ..wechatpay.errors import NotificationError
 from .notify import _read_body, _reply
 

@@ -5,7 +5,7 @@ WeChat does not promise that a notification arrives; its bill of day T (publishe
 our records and stores a ``ReconciliationRun`` and one ``BillDifference`` per disagreement for a
 person. A payment WeChat has and we missed is applied through the normal query path
 (``payments.apply_query``), so the money is never silently dropped. No Flask here: the CLI
-(``server/bills_cli.py``) and the staff console call these functions.
+(``server/cli/bills.py``) and the staff console call these functions.
 
 The bill file (protocol B4): a Chinese header line, one line per payment or refund with every
 field prefixed by a backtick, a summary header line, and a summary line. Amounts are yuan with
@@ -24,11 +24,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import DomainError
+from ..extensions import db
+from ..models import BillDifference, Order, ReconciliationRun, Refund
+from ..timeutil import CHINA, as_utc, utcnow
+from ..wechatpay.errors import ApiError, BillNotReady, WeChatPayError
 from . import payments, refunds
-from .extensions import db
-from .models import BillDifference, Order, ReconciliationRun, Refund, as_utc, utcnow
-from .wechatpay.errors import ApiError, BillNotReady, WeChatPayError
-from .wechatpay.gateway import CHINA
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +77,6 @@ CENT = Decimal("0.01")
 AMOUNT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,2})?")
 
 
-class BillError(Exception):
-    """A stable ``code`` and a message: the bill is malformed, or a request is refused."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 # --- parsing ---------------------------------------------------------------------------------
 
 
@@ -98,21 +90,21 @@ class Bill:
 
 
 def parse_bill(data):
-    """Parse a bill's bytes (UTF-8 with or without BOM, CRLF or LF). Raises BillError."""
+    """Parse a bill's bytes (UTF-8 with or without BOM, CRLF or LF). Raises DomainError."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BillError("BILL_MALFORMED", "bill is not UTF-8") from None
+        raise DomainError("BILL_MALFORMED", "bill is not UTF-8") from None
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or lines[0].startswith("`"):
-        raise BillError("BILL_MALFORMED", "bill has no header line")
+        raise DomainError("BILL_MALFORMED", "bill has no header line")
     header = _names(lines[0])
     # Detail and summary lines start with a backtick; the summary header does not.
     summary_at = next(
         (i for i in range(len(lines) - 1, 0, -1) if not lines[i].startswith("`")), None
     )
     if summary_at is None or summary_at != len(lines) - 2:
-        raise BillError("BILL_MALFORMED", "bill lacks its summary header and summary line")
+        raise DomainError("BILL_MALFORMED", "bill lacks its summary header and summary line")
     rows = [_record(header, line) for line in lines[1:summary_at]]
     summary = _record(_names(lines[summary_at]), lines[summary_at + 1])
     return Bill(header=header, rows=rows, summary=summary)
@@ -125,23 +117,23 @@ def _names(line):
 
 def _record(names, line):
     if not line.startswith("`"):
-        raise BillError("BILL_MALFORMED", "a bill line does not start with a backtick")
+        raise DomainError("BILL_MALFORMED", "a bill line does not start with a backtick")
     # Split on ",`" rather than ",": a comma inside a value (a product name) is not followed
     # by a backtick, so it stays in its field.
     values = line[1:].split(",`")
     if len(values) != len(names):
-        raise BillError(
+        raise DomainError(
             "BILL_MALFORMED", f"a bill line has {len(values)} fields for {len(names)} columns"
         )
     return dict(zip(names, values, strict=True))
 
 
 def to_fen(yuan):
-    """'12.34' -> 1234 exactly (Decimal, never float); BillError for anything else, such as
+    """'12.34' -> 1234 exactly (Decimal, never float); DomainError for anything else, such as
     '0.001', '1e3' or 'NaN': bills write plain yuan with at most two decimals."""
     text = yuan.strip() if isinstance(yuan, str) else ""
     if not AMOUNT.fullmatch(text):
-        raise BillError("BILL_MALFORMED", f"not an amount in yuan: {str(yuan)[:20]!r}")
+        raise DomainError("BILL_MALFORMED", f"not an amount in yuan: {str(yuan)[:20]!r}")
     return int(Decimal(text) * 100)
 
 
@@ -149,7 +141,7 @@ def _decimal(value):
     try:
         return Decimal(value.strip())
     except (InvalidOperation, AttributeError):
-        raise BillError("BILL_MALFORMED", f"not a number: {str(value)[:20]!r}") from None
+        raise DomainError("BILL_MALFORMED", f"not a number: {str(value)[:20]!r}") from None
 
 
 def check_trade_summary(bill):
@@ -162,7 +154,7 @@ def check_trade_summary(bill):
         # Fees carry five decimals per row; the summary may be rounded to the fen.
         total = sum((_decimal(row["手续费"]) for row in bill.rows), Decimal(0))
         if abs(total - _decimal(bill.summary["手续费总金额"])) >= CENT:
-            raise BillError("BILL_SUMMARY_MISMATCH", "手续费总金额 does not total the rows")
+            raise DomainError("BILL_SUMMARY_MISMATCH", "手续费总金额 does not total the rows")
 
 
 def check_fund_flow_summary(bill):
@@ -173,7 +165,7 @@ def check_fund_flow_summary(bill):
     ):
         rows = [row for row in bill.rows if row.get("收支类型") == kind]
         if count_name in bill.summary and _decimal(bill.summary[count_name]) != len(rows):
-            raise BillError("BILL_SUMMARY_MISMATCH", f"{count_name} does not count the rows")
+            raise DomainError("BILL_SUMMARY_MISMATCH", f"{count_name} does not count the rows")
         if total_name in bill.summary:
             _check_total(
                 bill.summary[total_name], [row["收支金额(元)"] for row in rows], total_name
@@ -182,9 +174,9 @@ def check_fund_flow_summary(bill):
 
 def _check_count(bill, name):
     if name not in bill.summary:
-        raise BillError("BILL_MALFORMED", f"summary lacks {name}")
+        raise DomainError("BILL_MALFORMED", f"summary lacks {name}")
     if _decimal(bill.summary[name]) != len(bill.rows):  # "20.0" in some bills
-        raise BillError(
+        raise DomainError(
             "BILL_SUMMARY_MISMATCH",
             f"{name} is {bill.summary[name]}, the bill has {len(bill.rows)} rows",
         )
@@ -192,7 +184,7 @@ def _check_count(bill, name):
 
 def _check_total(summary_value, values, name):
     if sum(to_fen(value) for value in values) != to_fen(summary_value):
-        raise BillError("BILL_SUMMARY_MISMATCH", f"{name} does not total the rows")
+        raise DomainError("BILL_SUMMARY_MISMATCH", f"{name} does not total the rows")
 
 
 @dataclass(frozen=True)
@@ -272,7 +264,7 @@ class Found:
 def reconcile(day, *, gateway, appid, mchid):
     """Reconcile one Beijing day; returns its ReconciliationRun (committed).
 
-    Raises BillNotReady when WeChat has not made the bill yet (try later) and BillError /
+    Raises BillNotReady when WeChat has not made the bill yet (try later) and DomainError /
     WeChatPayError when the bill cannot be had or trusted (a hash mismatch among them); then
     nothing of the bill is kept and the run records why.
     """
@@ -284,7 +276,7 @@ def reconcile(day, *, gateway, appid, mchid):
         fund_raw, fund_note = _fund_flow(gateway, day)
     except BillNotReady:
         raise
-    except (BillError, WeChatPayError) as exc:
+    except (DomainError, WeChatPayError) as exc:
         _record_failure(day, exc)
         raise
 
@@ -446,7 +438,7 @@ def _entries_of(gateway, day):
         bill = parse_bill(raw)
         check_trade_summary(bill)
         return trade_entries(bill)
-    except (BillNotReady, BillError, WeChatPayError) as exc:
+    except (BillNotReady, DomainError, WeChatPayError) as exc:
         log.warning(
             "bill of %s not usable for the midnight check: %s", day, getattr(exc, "code", exc)
         )
@@ -510,7 +502,7 @@ def _sync_refund(refund, entry, wechat, gateway):
     try:
         outcome = refunds.query_refund(refund, gateway=gateway)
         detail = f"queried WeChat and applied: {outcome}"
-    except (WeChatPayError, refunds.RefundError, refunds.RefundMismatch) as exc:
+    except (WeChatPayError, DomainError) as exc:
         db.session.rollback()
         detail = f"query failed ({getattr(exc, 'code', exc)}); the next run tries again"
     return Found(
@@ -657,7 +649,7 @@ def list_runs(limit=60):
 def get_run(run_id):
     run = db.session.get(ReconciliationRun, run_id)
     if run is None:
-        raise BillError("RUN_NOT_FOUND", "no reconciliation run with this id")
+        raise DomainError("RUN_NOT_FOUND", "no reconciliation run with this id")
     return run
 
 
@@ -686,9 +678,11 @@ def resolve_difference(diff_id, by, note):
     difference is resolved once, however many people click at the same moment."""
     note = (note or "").strip()
     if not note:
-        raise BillError("NOTE_REQUIRED", "say what was done about this difference")
+        raise DomainError(
+            "NOTE_REQUIRED", "write a note saying what was done about this difference"
+        )
     if len(note) > 1000 or not by or len(by) > 64:
-        raise BillError("INVALID_INPUT", "note is at most 1000 characters, by at most 64")
+        raise DomainError("INVALID_INPUT", "note is at most 1000 characters, by at most 64")
     resolved = (
         db.session.execute(
             update(BillDifference)
@@ -701,8 +695,8 @@ def resolve_difference(diff_id, by, note):
     if not resolved:
         db.session.rollback()
         if db.session.get(BillDifference, diff_id) is None:
-            raise BillError("DIFFERENCE_NOT_FOUND", "no difference with this id")
-        raise BillError("ALREADY_RESOLVED", "this difference was resolved already")
+            raise DomainError("DIFFERENCE_NOT_FOUND", "no difference with this id")
+        raise DomainError("ALREADY_RESOLVED", "someone resolved this difference already")
     diff = db.session.get(BillDifference, diff_id)
     db.session.refresh(diff)
     _settle_status(diff.run)
@@ -717,7 +711,7 @@ def bill_csv(run_id):
     """
     run = get_run(run_id)
     if not run.trade_bill:
-        raise BillError("NO_BILL", "this run has no bill")
+        raise DomainError("NO_BILL", "this run has no bill")
     bill = parse_bill(run.trade_bill.encode())
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

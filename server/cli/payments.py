@@ -1,13 +1,16 @@
-"""Command-line jobs: ``flask --app server seed | reconcile | close-expired`` (and the refund
-commands of ``refund_commands.py``).
+"""``flask --app server payments sync | close-expired``: the periodic payment jobs.
 
-``reconcile`` catches payments whose notification never arrived; ``close-expired`` closes
-orders nobody paid, with WeChat first, so they cannot be paid after we gave up on them. Run
-both every few minutes (deploy/systemd has a timer).
+``payments sync`` asks WeChat about unpaid orders whose notification never arrived and applies
+what it says, then sends unanswered refunds again and queries unsettled ones (as ``refunds
+sync``); ``payments close-expired`` closes orders nobody paid, with WeChat first, so they cannot
+be paid after we gave up on them. Run both every few minutes (deploy/systemd has a timer).
+Their old names, ``flask reconcile`` and ``flask close-expired``, still work (hidden from
+``--help``): "reconcile" now means only the daily check of WeChat's bill (``flask bills
+reconcile``).
 
 Both are bounded (a few calls to WeChat at a time, and a deadline per run, so a slow WeChat
 cannot push a run past its systemd timeout) and safe to run on several machines at once: one
-run of each job at a time (``jobrun.exclusive``), so no order is queried or closed twice.
+run of each job at a time (``domain.jobs.exclusive``), so no order is queried or closed twice.
 """
 
 from datetime import timedelta
@@ -15,33 +18,22 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import bills_cli, payments, refund_commands, shipping_commands
-from .catalogue import seed_catalogue
-from .clients import gateway
-from .extensions import db
-from .jobrun import bounded, exclusive
-from .models import Order, utcnow
-from .wechatpay.errors import WeChatPayError
+from ..clients import gateway
+from ..domain import payments
+from ..domain.jobs import bounded, exclusive
+from ..extensions import db
+from ..models import Order
+from ..timeutil import utcnow
+from ..wechatpay.errors import WeChatPayError
+from . import common
+from .refunds import sweep
 
 CLOSE_NOT_BEFORE = payments.CLOSE_NOT_BEFORE
 
 
-def init_app(app):
-    app.cli.add_command(seed)
-    app.cli.add_command(reconcile)
-    app.cli.add_command(close_expired)
-    app.cli.add_command(shipping_commands.group)
-    refund_commands.init_app(app)
-    app.cli.add_command(bills_cli.bills_group)
-
-
-@click.command()
-@click.option(
-    "--dev", is_flag=True, help="also the one-fen test item (development and go-live testing only)"
-)
-def seed(dev):
-    """Load the demo catalogue (adds only missing products)."""
-    click.echo(f"added {seed_catalogue(dev=dev)} products")
+@common.group("payments")
+def group():
+    """Payments with WeChat: sync unpaid orders, close expired ones (the periodic jobs)."""
 
 
 def bounds(command):
@@ -61,14 +53,15 @@ def deadline_note(finished):
     return "" if finished else "; stopped at the deadline, the rest is left for the next run"
 
 
-@click.command()
+@group.command("sync")
 @click.option("--older-than", default=60, help="only orders placed this many seconds ago")
 @bounds
-def reconcile(older_than, concurrency, deadline):
-    """Query WeChat about unpaid orders and apply what it says."""
+def sync(older_than, concurrency, deadline):
+    """Query WeChat about unpaid orders and apply what it says; then sync refunds."""
+    # The lock keeps the job's old name: instances still on the old code take the same one.
     with exclusive("reconcile") as ours:
         if not ours:
-            click.echo("reconcile is running on another instance; skipped")
+            click.echo("payments sync is running on another instance; skipped")
             return
         cutoff = utcnow() - timedelta(seconds=older_than)
         ids = (
@@ -89,13 +82,14 @@ def reconcile(older_than, concurrency, deadline):
             lambda order_id: _query(db.session.get(Order, order_id)),
             concurrency=concurrency,
             deadline=deadline,
+            context=current_app._get_current_object().app_context,
         )
         click.echo(f"reconciled {sum(counts.values())} orders: {counts}{deadline_note(finished)}")
         # Refunds converge the same way: sent again while PENDING, queried while PROCESSING.
-        click.echo(f"refunds: {refund_commands.sweep(older_than)}")
+        click.echo(f"refunds: {sweep(older_than)}")
 
 
-@click.command("close-expired")
+@group.command("close-expired")
 @bounds
 def close_expired(concurrency, deadline):
     """Close unpaid orders past their time_expire, with WeChat first."""
@@ -117,11 +111,21 @@ def close_expired(concurrency, deadline):
             .scalars()
             .all()
         )
-        counts, finished = bounded(ids, _close, concurrency=concurrency, deadline=deadline)
+        counts, finished = bounded(
+            ids,
+            _close,
+            concurrency=concurrency,
+            deadline=deadline,
+            context=current_app._get_current_object().app_context,
+        )
     click.echo(
         f"closed {counts.get('closed', 0)} of {sum(counts.values())} expired orders"
         f"{deadline_note(finished)}"
     )
+
+
+# Also under their names from before the payments group, which timers and scripts still use.
+COMMANDS = (group, common.alias(sync, "reconcile"), common.alias(close_expired, "close-expired"))
 
 
 def _close(order_id):

@@ -19,10 +19,12 @@ from datetime import UTC, timedelta
 from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .extensions import db
-from .models import Order, PaymentEvent, utcnow
-from .wechatpay import gateway as gw
-from .wechatpay.errors import ApiError
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Order, PaymentEvent
+from ..timeutil import utcnow
+from ..wechatpay import gateway as gw
+from ..wechatpay.errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +55,10 @@ PREPAY_LIFETIME = timedelta(hours=1, minutes=50)
 CLOSE_NOT_BEFORE = timedelta(minutes=5)
 
 
-class PaymentMismatch(Exception):
-    """WeChat's account of a payment disagrees with our order (amount, merchant, unknown)."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
+class PaymentMismatch(DomainError):
+    """WeChat's account of a payment disagrees with our order (amount, merchant, unknown):
+    the order is left alone, a person looks, and a notification is answered so that WeChat
+    retries."""
 
 
 def _transition(order_id, from_states, **values):

@@ -22,11 +22,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
-from .extensions import db
-from .models import Order, PaymentEvent, Refund, RefundRequest, as_utc, utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Order, PaymentEvent, Refund, RefundRequest
+from ..timeutil import CHINA, as_utc, utcnow
+from ..wechatpay import gateway as gw
+from ..wechatpay.errors import ApiError, WeChatPayError
 from .payments import _json, _record
-from .wechatpay import gateway as gw
-from .wechatpay.errors import ApiError, WeChatPayError
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +66,9 @@ REFUSALS = {
 }
 
 
-class RefundError(Exception):
-    """A refund or request that cannot be made; ``code`` is stable, the message says why."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-class RefundMismatch(Exception):
-    """WeChat's account of a refund contradicts our records (unknown, other amount, ...)."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
+class RefundMismatch(DomainError):
+    """WeChat's account of a refund contradicts our records (unknown, other amount, ...):
+    nothing changes, a person looks, and a notification is answered so that WeChat retries."""
 
 
 # --- placing refunds ---------------------------------------------------------------------------
@@ -101,7 +92,7 @@ def refund(
     """Refund ``amount`` fen of a paid order, approved by ``by`` (and asked by them, or by the
     user of ``request``, a pending RefundRequest this refund approves). Returns the Refund,
     whatever WeChat answered (PENDING when it did not answer: the sweep sends it again).
-    RefundError when the refund is not allowed; nothing is written then. Commits.
+    DomainError when the refund is not allowed; nothing is written then. Commits.
 
     ``out_refund_no``: the intent's number, chosen before the decision was confirmed (the
     console's confirmation page carries it). The same decision sent twice (a double click, a
@@ -109,13 +100,13 @@ def refund(
     """
     if out_refund_no is not None:
         if not gw.OUT_REFUND_NO.fullmatch(out_refund_no):
-            raise RefundError("INVALID_REFUND_NO", "not a refund number of ours")
+            raise DomainError("INVALID_REFUND_NO", "not a refund number of ours")
         existing = db.session.execute(
             select(Refund).where(Refund.out_refund_no == out_refund_no)
         ).scalar_one_or_none()
         if existing is not None:
             if existing.order_id != order.id:
-                raise RefundError("INVALID_REFUND_NO", "that refund number is another order's")
+                raise DomainError("INVALID_REFUND_NO", "that refund number is another order's")
             if existing.status == Refund.PENDING:  # its answer was lost: the same number again
                 return submit(existing, gateway=gateway, notify_url=notify_url)
             return existing
@@ -132,7 +123,7 @@ def refund(
         request.id, RefundRequest.APPROVED, by, note, refund_id=refund_row.id
     ):
         db.session.rollback()
-        raise RefundError("REQUEST_NOT_PENDING", f"refund request {request.id} was decided")
+        raise DomainError("REQUEST_NOT_PENDING", f"refund request {request.id} was decided")
     db.session.commit()
     return submit(refund_row, gateway=gateway, notify_url=notify_url)
 
@@ -140,11 +131,11 @@ def refund(
 def _place(order_id, amount, reason, *, requested_by, approved_by, out_refund_no=None):
     """The PENDING Refund, decided and added under the order's row lock (not committed)."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise RefundError("INVALID_AMOUNT", "the amount must be a whole number of fen above 0")
+        raise DomainError("INVALID_AMOUNT", "the amount must be a whole number of fen above 0")
     order = lock_order(order_id)
     if order is None or order.status != Order.PAID:
         db.session.rollback()
-        raise RefundError(
+        raise DomainError(
             "ORDER_NOT_REFUNDABLE",
             "only a paid order can be refunded"
             if order is None
@@ -157,14 +148,14 @@ def _place(order_id, amount, reason, *, requested_by, approved_by, out_refund_no
     ).scalar_one()
     if count >= MAX_REFUNDS_PER_ORDER:
         db.session.rollback()
-        raise RefundError(
+        raise DomainError(
             "TOO_MANY_REFUNDS",
             f"WeChat Pay allows at most {MAX_REFUNDS_PER_ORDER} refunds per order",
         )
     left = refundable(order)
     if amount > left:
         db.session.rollback()
-        raise RefundError(
+        raise DomainError(
             "EXCEEDS_REFUNDABLE", f"{amount} fen is more than the {left} fen left to refund"
         )
     refund_row = Refund(
@@ -205,7 +196,7 @@ def lock_order(order_id):
 
 def new_out_refund_no():
     """``R`` + Beijing time to the second + 64 random bits: 31 characters of WeChat's set."""
-    return "R" + datetime.now(gw.CHINA).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+    return "R" + datetime.now(CHINA).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
 
 
 def submit(refund_row, *, gateway, notify_url):
@@ -479,7 +470,7 @@ def apply_abnormal_refund(refund_row, type, by, *, gateway, **bank):
     """Send an ABNORMAL refund again (v3): ``type`` USER_BANK_CARD (with bank_type,
     bank_account, real_name) or MERCHANT_BANK_CARD. Returns the Refund."""
     if refund_row.status != Refund.ABNORMAL or not refund_row.refund_id:
-        raise RefundError("REFUND_NOT_ABNORMAL", f"the refund is {refund_row.status}")
+        raise DomainError("REFUND_NOT_ABNORMAL", f"the refund is {refund_row.status}")
     result = gateway.apply_abnormal_refund(
         refund_row.refund_id, refund_row.out_refund_no, type, **bank
     )
@@ -552,17 +543,23 @@ def sweep(older_than, *, gateway, notify_url):
 
 def request_refund(order, user, reason, *, window):
     """The user asks for a refund of a paid order (within ``window``, a timedelta, of paying).
-    One pending request per order. Commits; returns the RefundRequest."""
-    order = lock_order(order.id)
+    One pending request per order. Commits; returns the RefundRequest. A refusal names the
+    order (``order_id``)."""
+    order_id = order.id
+    order = lock_order(order_id)
     if order.user_id != user.id or order.status != Order.PAID or refundable(order) <= 0:
         db.session.rollback()
-        raise RefundError(
-            "ORDER_NOT_REFUNDABLE", "only a paid order with money left to refund can be refunded"
+        raise DomainError(
+            "ORDER_NOT_REFUNDABLE",
+            "only a paid order with money left to refund can be refunded",
+            order_id=order_id,
         )
     if as_utc(order.paid_at) + window < utcnow():
         db.session.rollback()
-        raise RefundError(
-            "REFUND_WINDOW_PASSED", f"refunds can be requested within {window.days} days of paying"
+        raise DomainError(
+            "REFUND_WINDOW_PASSED",
+            f"refunds can be requested within {window.days} days of paying",
+            order_id=order_id,
         )
     pending = db.session.execute(
         select(RefundRequest.id).where(
@@ -571,9 +568,10 @@ def request_refund(order, user, reason, *, window):
     ).first()
     if pending:
         db.session.rollback()
-        raise RefundError(
+        raise DomainError(
             "REQUEST_ALREADY_PENDING",
             "a refund request for this order is already waiting for the shop",
+            order_id=order_id,
         )
     request = RefundRequest(
         order_id=order.id, user_id=user.id, reason=reason[:200], status=RefundRequest.PENDING
@@ -585,16 +583,16 @@ def request_refund(order, user, reason, *, window):
 
 def approve_request(request_id, by, note, *, gateway, notify_url, amount=None):
     """Approve a pending request: refund ``amount`` (default: all that is left). Returns the
-    Refund. The request stays PENDING when the refund is not allowed (RefundError)."""
+    Refund. The request stays PENDING when the refund is not allowed (DomainError)."""
     request = db.session.get(RefundRequest, request_id)
     if request is None:
-        raise RefundError("REQUEST_NOT_FOUND", f"no refund request {request_id}")
+        raise DomainError("REQUEST_NOT_FOUND", f"no refund request {request_id}")
     order = lock_order(request.order_id)
     if amount is None:
         amount = refundable(order)
         if amount <= 0:
             db.session.rollback()
-            raise RefundError("ORDER_NOT_REFUNDABLE", "nothing is left to refund on this order")
+            raise DomainError("ORDER_NOT_REFUNDABLE", "nothing is left to refund on this order")
     return refund(
         order,
         amount,
@@ -611,7 +609,7 @@ def reject_request(request_id, by, note):
     """Reject a pending request, with a note the user sees. Commits; returns the request."""
     if not _decide(request_id, RefundRequest.REJECTED, by, note):
         db.session.rollback()
-        raise RefundError(
+        raise DomainError(
             "REQUEST_NOT_PENDING", f"refund request {request_id} is not waiting for a decision"
         )
     db.session.commit()

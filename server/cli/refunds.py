@@ -4,8 +4,8 @@
     flask --app server refund-requests list | approve ID [--amount FEN] | reject ID [--note]
     flask --app server refunds list [--order ID] | sync | abnormal | apply-abnormal OUT_REFUND_NO
 
-Every command calls ``server.refunds``, the same functions as the API and the console.
-``reconcile`` (the periodic job) also runs ``refunds sync``.
+Every command calls ``server.domain.refunds``, the same functions as the API and the console.
+``payments sync`` (the periodic job) also runs ``refunds sync``.
 """
 
 import getpass
@@ -14,30 +14,17 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from . import clients, refunds
-from .errors import HttpError
-from .extensions import db
-from .models import Order, Refund, RefundRequest
-from .wechatpay.errors import WeChatPayError
-
-
-def init_app(app):
-    for command in (refund_command, refund_requests, refunds_group):
-        app.cli.add_command(command)
+from ..clients import gateway, payments_configured
+from ..domain import refunds
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Order, Refund, RefundRequest
+from ..wechatpay.errors import WeChatPayError
+from . import common
 
 
 def _by(value):
     return value or f"cli:{getpass.getuser()}"
-
-
-def gateway():
-    try:
-        return clients.gateway()
-    except HttpError:
-        missing = ", ".join(current_app.extensions["wechatpay_missing"])
-        raise click.ClickException(
-            f"PAYMENTS_NOT_CONFIGURED: missing settings: {missing}"
-        ) from None
 
 
 def _notify_url():
@@ -56,11 +43,7 @@ def _show(refund_row):
     return line
 
 
-def _fail(exc):
-    raise click.ClickException(f"{exc.code}: {exc.message}")
-
-
-@click.command("refund")
+@common.command("refund")
 @click.argument("order_id", type=int)
 @click.option("--amount", type=int, required=True, help="fen to refund")
 @click.option("--reason", required=True, help="why (WeChat shows it to the payer; <= 80)")
@@ -69,17 +52,14 @@ def refund_command(order_id, amount, reason, by):
     """Refund AMOUNT fen of a paid order."""
     order = db.session.get(Order, order_id)
     if order is None:
-        raise click.ClickException(f"ORDER_NOT_FOUND: no order {order_id}")
-    try:
-        refund_row = refunds.refund(
-            order, amount, reason, _by(by), gateway=gateway(), notify_url=_notify_url()
-        )
-    except refunds.RefundError as exc:
-        _fail(exc)
+        raise DomainError("ORDER_NOT_FOUND", f"no order {order_id}")
+    refund_row = refunds.refund(
+        order, amount, reason, _by(by), gateway=gateway(), notify_url=_notify_url()
+    )
     click.echo(_show(refund_row))
 
 
-@click.group("refund-requests")
+@common.group("refund-requests")
 def refund_requests():
     """Users' refund requests: list, approve, reject."""
 
@@ -108,12 +88,9 @@ def list_requests(show_all):
 @click.option("--by", help="who approves (default: cli:<your login>)")
 def approve(request_id, amount, note, by):
     """Approve a request: the refund is placed with WeChat Pay."""
-    try:
-        refund_row = refunds.approve_request(
-            request_id, _by(by), note, gateway=gateway(), notify_url=_notify_url(), amount=amount
-        )
-    except refunds.RefundError as exc:
-        _fail(exc)
+    refund_row = refunds.approve_request(
+        request_id, _by(by), note, gateway=gateway(), notify_url=_notify_url(), amount=amount
+    )
     click.echo(f"approved request {request_id}: {_show(refund_row)}")
 
 
@@ -123,14 +100,11 @@ def approve(request_id, amount, note, by):
 @click.option("--by", help="who rejects (default: cli:<your login>)")
 def reject(request_id, note, by):
     """Reject a request."""
-    try:
-        refunds.reject_request(request_id, _by(by), note)
-    except refunds.RefundError as exc:
-        _fail(exc)
+    refunds.reject_request(request_id, _by(by), note)
     click.echo(f"rejected request {request_id}")
 
 
-@click.group("refunds")
+@common.group("refunds")
 def refunds_group():
     """Refunds: list, sync with WeChat Pay, handle ABNORMAL ones."""
 
@@ -161,7 +135,7 @@ def sync(older_than):
 
 
 def sweep(older_than):
-    if current_app.extensions["wechatpay"] is None:  # payments not configured: nothing to ask
+    if not payments_configured():  # nothing to ask WeChat about
         return {}
     return refunds.sweep(timedelta(seconds=older_than), gateway=gateway(), notify_url=_notify_url())
 
@@ -206,7 +180,7 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
         db.select(Refund).filter_by(out_refund_no=out_refund_no)
     ).scalar_one_or_none()
     if refund_row is None:
-        raise click.ClickException(f"REFUND_NOT_FOUND: no refund {out_refund_no}")
+        raise DomainError("REFUND_NOT_FOUND", f"no refund {out_refund_no}")
     gw = gateway()
     if not hasattr(gw, "apply_abnormal_refund"):
         raise click.ClickException("API v2 has no such call: use the merchant platform")
@@ -220,8 +194,9 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
             bank_account=bank_account,
             real_name=real_name,
         )
-    except refunds.RefundError as exc:
-        _fail(exc)
     except WeChatPayError as exc:
         raise click.ClickException(f"WeChat Pay refused: {exc.code}") from None
     click.echo(_show(refund_row))
+
+
+COMMANDS = (refund_command, refund_requests, refunds_group)

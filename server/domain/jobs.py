@@ -1,6 +1,6 @@
 """Running a periodic job safely on several machines at once, and within bounds.
 
-A shop that outgrows one machine runs the jobs' timer on each. Every job (reconcile,
+A shop that outgrows one machine runs the jobs' timer on each. Every job (payments sync,
 close-expired, and any sweep added later) follows one pattern:
 
     with exclusive("reconcile") as ours:
@@ -19,9 +19,10 @@ close-expired, and any sweep added later) follows one pattern:
   the database, which the kernel frees when the process ends. An advisory lock, rather than
   row locks: a row lock held while WeChat answers would make that order's payment
   notification wait for it.
-- ``bounded(ids, work, ...)``: ``work(id)`` in ``concurrency`` threads (each in its own app
-  context, so its own session), none started after ``deadline`` seconds; each call is bounded
-  by its own HTTP timeouts, so a slow WeChat cannot push the run past its systemd timeout.
+- ``bounded(ids, work, ...)``: ``work(id)`` in ``concurrency`` threads (each inside its own
+  ``context()``: the CLI passes the app's ``app_context``, so each has its own session), none
+  started after ``deadline`` seconds; each call is bounded by its own HTTP timeouts, so a slow
+  WeChat cannot push the run past its systemd timeout.
 """
 
 import fcntl
@@ -31,10 +32,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from flask import current_app
 from sqlalchemy import text
 
-from .extensions import db
+from ..extensions import db
 
 
 @contextmanager
@@ -72,17 +72,16 @@ def exclusive(name):
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def bounded(ids, work, *, concurrency, deadline):
-    """Run ``work(id)`` for each id, ``concurrency`` at a time, none started after
-    ``deadline`` seconds. ``work`` returns an outcome string. Returns ({outcome: count},
-    True when every id was worked on)."""
-    app = current_app._get_current_object()
+def bounded(ids, work, *, concurrency, deadline, context):
+    """Run ``work(id)`` for each id, ``concurrency`` at a time, each inside ``context()``, none
+    started after ``deadline`` seconds. ``work`` returns an outcome string. Returns
+    ({outcome: count}, True when every id was worked on)."""
     stop_at = time.monotonic() + deadline
 
     def run(row_id):
         if time.monotonic() >= stop_at:
             return None  # left for the next run
-        with app.app_context():
+        with context():
             return work(row_id)
 
     with ThreadPoolExecutor(concurrency) as pool:

@@ -6,20 +6,14 @@ It is never stored in clear or logged; each command is written to the audit log 
 
 import click
 
-from .. import staff as accounts
-from ..audit import record
+from ..domain import staff as accounts
+from ..domain.audit import record
+from . import common
 
 
-@click.group("staff")
-def staff_cli():
+@common.group("staff")
+def group():
     """Staff accounts for the console."""
-
-
-def _run(action, *args):
-    try:
-        return action(*args)
-    except accounts.StaffError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _password(generate):
@@ -33,37 +27,40 @@ def _show(password, generate):
         click.echo(f"password (shown once; store it now): {password}")
 
 
-@staff_cli.command("create")
+@group.command("create")
 @click.argument("email")
 @click.option("--role", type=click.Choice(accounts.ROLES), required=True)
 @click.option("--generate", is_flag=True, help="make up a password and print it once")
 def create(email, role, generate):
     """Create a staff account."""
-    _run(accounts.normalise_email, email)  # before asking for a password
+    accounts.normalise_email(email)  # before asking for a password
     password = _password(generate)
-    user = _run(accounts.create, email, role, password)
+    user = accounts.create(email, role, password)
     record("cli", "staff.create", f"staff:{user.email}", {"role": role})
     click.echo(f"created {user.role} {user.email}")
     _show(password, generate)
 
 
-@staff_cli.command("disable")
+@group.command("disable")
 @click.argument("email")
 def disable(email):
     """Disable an account; its sessions end at once."""
-    user = _run(accounts.disable, email)
+    user = accounts.disable(email)
     record("cli", "staff.disable", f"staff:{user.email}")
     click.echo(f"disabled {user.email}")
 
 
-@staff_cli.command("reset-password")
+@group.command("reset-password")
 @click.argument("email")
 @click.option("--generate", is_flag=True, help="make up a password and print it once")
 def reset_password(email, generate):
     """Set a new password: ends its sessions, lifts a lockout, enables the account."""
-    _run(accounts.existing, email)  # before asking for a password
+    accounts.existing(email)  # before asking for a password
     password = _password(generate)
-    user = _run(accounts.reset_password, email, password)
+    user = accounts.reset_password(email, password)
     record("cli", "staff.reset_password", f"staff:{user.email}")
     click.echo(f"new password set for {user.email}")
     _show(password, generate)
+
+
+COMMANDS = (group,)

@@ -23,11 +23,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Order, Shipment, ShippingEvent, User
+from ..timeutil import CHINA, utcnow
+from ..wechatpay.errors import ApiError, TransportError
 from . import access_tokens
-from .extensions import db
-from .models import Order, Shipment, ShippingEvent, User, utcnow
-from .wechatpay.errors import ApiError, TransportError
-from .wechatpay.gateway import CHINA
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,6 @@ GET_ORDER_PATH = "/wxa/sec/order/get_order"
 TRADE_MANAGED_PATH = "/wxa/sec/order/is_trade_managed"
 
 
-class ShippingError(Exception):
-    """Bad shipping input, or a shipment that cannot change; ``code`` is stable."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
 def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
     """Record what was shipped for a paid order and upload it to WeChat.
 
@@ -87,7 +80,7 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
     """
     logistics_type, delivery_mode, packages = validate(logistics, packages, all_delivered)
     if order.status != Order.PAID or not order.transaction_id:
-        raise ShippingError("ORDER_NOT_SHIPPABLE", f"the order is {order.status}, not PAID")
+        raise DomainError("ORDER_NOT_SHIPPABLE", f"the order is {order.status}, not PAID")
     values = {
         "logistics_type": logistics_type,
         "delivery_mode": delivery_mode,
@@ -103,7 +96,7 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
             db.session.commit()
         except IntegrityError:  # recorded concurrently by someone else
             db.session.rollback()
-            raise ShippingError(
+            raise DomainError(
                 "ALREADY_RECORDED",
                 "this order's shipping was just recorded; reload it before changing it",
             ) from None
@@ -121,7 +114,7 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
         )
         db.session.commit()
         if not changed:
-            raise ShippingError(
+            raise DomainError(
                 "CHANGE_NOT_ALLOWED",
                 "WeChat allows one change of an order's "
                 "shipping, and it is used (or an upload is in progress)",
@@ -132,18 +125,18 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
 
 
 def validate(logistics, packages, all_delivered=True):
-    """``(logistics_type, delivery_mode, packages as sent)``; ShippingError names the field."""
+    """``(logistics_type, delivery_mode, packages as sent)``; DomainError names the field."""
     logistics_type = LOGISTICS_TYPES.get(logistics)
     if logistics_type is None:
-        raise ShippingError(
+        raise DomainError(
             "INVALID_SHIPPING", "logistics must be one of " + ", ".join(LOGISTICS_TYPES)
         )
     if not isinstance(packages, list) or not 1 <= len(packages) <= MAX_PACKAGES:
-        raise ShippingError("INVALID_SHIPPING", f"give 1 to {MAX_PACKAGES} packages")
+        raise DomainError("INVALID_SHIPPING", f"give 1 to {MAX_PACKAGES} packages")
     if len(packages) > 1 and logistics_type != EXPRESS:
-        raise ShippingError("INVALID_SHIPPING", "only express deliveries can be split")
+        raise DomainError("INVALID_SHIPPING", "only express deliveries can be split")
     if not isinstance(all_delivered, bool):
-        raise ShippingError("INVALID_SHIPPING", "all_delivered must be true or false")
+        raise DomainError("INVALID_SHIPPING", "all_delivered must be true or false")
     return (
         logistics_type,
         UNIFIED if len(packages) == 1 else SPLIT,
@@ -153,7 +146,7 @@ def validate(logistics, packages, all_delivered=True):
 
 def _package(package, logistics_type):
     if not isinstance(package, dict):
-        raise ShippingError("INVALID_SHIPPING", "each package must be an object")
+        raise DomainError("INVALID_SHIPPING", "each package must be an object")
     sent = {"item_desc": _text(package, "item_desc", MAX_ITEM_DESC)}
     if logistics_type == EXPRESS:
         sent["tracking_no"] = _text(package, "tracking_no", MAX_TRACKING)
@@ -165,7 +158,7 @@ def _package(package, logistics_type):
         }
         if sent["express_company"] == "SF" and not contact:
             # SF Express tracking needs a phone number (masked, e.g. 189****1234).
-            raise ShippingError(
+            raise DomainError(
                 "INVALID_SHIPPING", "SF Express needs receiver_contact or consignor_contact"
             )
         if contact:
@@ -176,7 +169,7 @@ def _package(package, logistics_type):
 def _text(package, name, limit):
     value = package.get(name)
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
-        raise ShippingError("INVALID_SHIPPING", f"'{name}' must be text of 1 to {limit} characters")
+        raise DomainError("INVALID_SHIPPING", f"'{name}' must be text of 1 to {limit} characters")
     return value.strip()
 
 
@@ -298,7 +291,7 @@ def run_job(*, api, auto_virtual=False, limit=100):
                         by="auto:virtual",
                     ).status
                 )
-            except ShippingError as exc:
+            except DomainError as exc:
                 count(exc.code)
     _abandoned_uploads(limit)
     for shipment in _shipments(Shipment.status == Shipment.PENDING, limit=limit):

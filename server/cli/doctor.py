@@ -7,8 +7,8 @@ fails, so a configuration that does not fit the merchant (set up for platform ce
 while the merchant has only a WeChat Pay public key, a wrong key id, a wrong APIv3 key) is found
 before the first customer pays, not as a 503 at checkout.
 
-``diagnose(values)`` returns the checks as data (the tests read them); ``register(app)`` adds
-the command.
+``diagnose(values)`` returns the checks as data (the tests read them); ``doctor`` is the
+command.
 """
 
 import json
@@ -20,13 +20,15 @@ from urllib.parse import urlsplit
 
 import click
 import requests
+from flask import current_app
 
-from .clients import build_gateway
-from .config import ConfigError, required_names
-from .wechatpay import crypto
-from .wechatpay.errors import ApiError, NotificationError, TransportError
-from .wechatpay.v2 import V2Gateway
-from .wechatpay.v3 import verify_signed_message
+from ..clients import build_gateway
+from ..config import ConfigError, required_names
+from ..wechatpay import crypto
+from ..wechatpay.errors import ApiError, NotificationError, TransportError
+from ..wechatpay.v2 import V2Gateway
+from ..wechatpay.v3 import verify_signed_message
+from . import common
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 DOCTOR_TIMEOUT = 5  # seconds per call: a doctor that hangs is no help
@@ -455,12 +457,14 @@ def print_checks(checks, out=sys.stdout):
             print(f"      fix: {check.fix}", file=out)
 
 
-def register(app):
-    @app.cli.command("doctor")
-    def doctor():
-        """Check the WeChat Pay settings against WeChat (or the simulator); takes no money."""
-        checks = diagnose(app.config)
-        print_checks(checks)
-        failed = [check for check in checks if check.status == FAIL]
-        click.echo(f"{len(failed)} problem(s) found." if failed else "All checks passed.")
-        sys.exit(1 if failed else 0)
+@common.command("doctor")
+def doctor():
+    """Check the WeChat Pay settings against WeChat (or the simulator); takes no money."""
+    checks = diagnose(current_app.config)
+    print_checks(checks)
+    failed = [check for check in checks if check.status == FAIL]
+    click.echo(f"{len(failed)} problem(s) found." if failed else "All checks passed.")
+    sys.exit(1 if failed else 0)
+
+
+COMMANDS = (doctor,)

@@ -5,8 +5,8 @@
 go-live testing; only ``seed --dev`` (which ``scripts/devstack.py`` uses) loads it.
 """
 
-from .extensions import db
-from .models import Product
+from ..extensions import db
+from ..models import Product
 
 DEMO_CATALOGUE = [
     {"name": "手冲咖啡", "description": "单一产地，现点现冲。", "price": 1800},

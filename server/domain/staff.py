@@ -11,14 +11,14 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask_login import UserMixin
 from sqlalchemy import update
 
-from .extensions import db
-from .models import as_utc, utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..models import StaffUser
+from ..models.staff import ROLES
+from ..timeutil import as_utc, utcnow
 
-ADMIN, OPERATOR = "admin", "operator"
-ROLES = (ADMIN, OPERATOR)
 MIN_PASSWORD_LENGTH = 12
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 
@@ -30,41 +30,6 @@ def _dummy_hash():
     """Verified against when the email is unknown, so a wrong email costs as long as a wrong
     password. Made on first use: not at import, where every gunicorn worker would pay it."""
     return _hasher.hash(secrets.token_urlsafe(16))
-
-
-class StaffError(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-
-
-class StaffUser(UserMixin, db.Model):
-    __tablename__ = "staff_users"
-
-    id = db.Column(db.Integer, primary_key=True)
-    email = db.Column(db.String(255), nullable=False, unique=True)
-    password_hash = db.Column(db.String(255), nullable=False)
-    role = db.Column(db.String(16), nullable=False)
-    active = db.Column(db.Boolean, nullable=False, default=True)
-    failed_logins = db.Column(db.Integer, nullable=False, default=0)
-    locked_until = db.Column(db.DateTime(timezone=True))
-    # Part of the session's user id: changing it (new password, disabled) ends every session.
-    session_token = db.Column(db.String(32), nullable=False)
-    last_login_at = db.Column(db.DateTime(timezone=True))
-    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
-
-    __table_args__ = (db.CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)
-
-    @property
-    def is_active(self):  # Flask-Login refuses inactive users
-        return self.active
-
-    @property
-    def is_admin(self):
-        return self.role == ADMIN
-
-    def get_id(self):
-        return f"{self.id}:{self.session_token}"
 
 
 def load_session_user(session_id):
@@ -81,13 +46,13 @@ def load_session_user(session_id):
 def normalise_email(email):
     email = (email or "").strip().lower()
     if not EMAIL.fullmatch(email):
-        raise StaffError("INVALID_EMAIL", "not an email address")
+        raise DomainError("INVALID_EMAIL", "not an email address")
     return email
 
 
 def check_password_rules(password):
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(
+        raise DomainError(
             "WEAK_PASSWORD", f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
         )
 
@@ -99,10 +64,10 @@ def new_password():
 def create(email, role, password):
     email = normalise_email(email)
     if role not in ROLES:
-        raise StaffError("INVALID_ROLE", f"role must be one of {', '.join(ROLES)}")
+        raise DomainError("INVALID_ROLE", f"role must be one of {', '.join(ROLES)}")
     check_password_rules(password)
     if find(email) is not None:
-        raise StaffError("STAFF_EXISTS", f"{email} already has an account")
+        raise DomainError("STAFF_EXISTS", f"{email} already has an account")
     user = StaffUser(
         email=email,
         role=role,
@@ -123,7 +88,7 @@ def find(email):
 def existing(email):
     user = find(email)
     if user is None:
-        raise StaffError("STAFF_NOT_FOUND", f"no staff account {email}")
+        raise DomainError("STAFF_NOT_FOUND", f"no staff account {email}")
     return user
 
 
@@ -161,7 +126,7 @@ def _update(user_id, condition=True, **values):
 
 
 def authenticate(email, password, *, max_failures, lockout):
-    """The StaffUser for a correct email and password; StaffError otherwise.
+    """The StaffUser for a correct email and password; DomainError otherwise.
 
     ``max_failures`` wrong passwords in a row lock the account for ``lockout`` (a timedelta);
     while locked even the right password is refused. Commits.
@@ -169,10 +134,10 @@ def authenticate(email, password, *, max_failures, lockout):
     user = find(email or "")
     if user is None:
         _verify(_dummy_hash(), password)
-        raise StaffError("BAD_CREDENTIALS", "wrong email or password")
+        raise DomainError("BAD_CREDENTIALS", "wrong email or password")
     now = utcnow()
     if user.locked_until is not None and as_utc(user.locked_until) > now:
-        raise StaffError("LOCKED", "too many failed logins; try again later")
+        raise DomainError("LOCKED", "too many failed logins; try again later")
     if not _verify(user.password_hash, password):
         _update(user.id, failed_logins=StaffUser.failed_logins + 1)
         # Locks once the failures reach the threshold; the count starts again after it.
@@ -183,11 +148,11 @@ def authenticate(email, password, *, max_failures, lockout):
             locked_until=now + lockout,
         ):
             db.session.commit()
-            raise StaffError("LOCKED", "too many failed logins; try again later")
+            raise DomainError("LOCKED", "too many failed logins; try again later")
         db.session.commit()
-        raise StaffError("BAD_CREDENTIALS", "wrong email or password")
+        raise DomainError("BAD_CREDENTIALS", "wrong email or password")
     if not user.active:
-        raise StaffError("DISABLED", "this account is disabled")
+        raise DomainError("DISABLED", "this account is disabled")
     _update(user.id, failed_logins=0, locked_until=None, last_login_at=now)
     if _hasher.check_needs_rehash(user.password_hash):
         _update(user.id, password_hash=_hasher.hash(password))

@@ -5,14 +5,19 @@ import json
 import click
 from flask import current_app
 
-from . import shipping
-from .clients import miniprogram_api
-from .extensions import db
-from .jobrun import exclusive
-from .models import Order
-from .wechatpay.errors import ApiError, TransportError
+from ..clients import miniprogram_api
+from ..domain import shipping
+from ..domain.jobs import exclusive
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Order
+from ..wechatpay.errors import ApiError, TransportError
+from . import common
 
-group = click.Group("shipping", help="Shipping info for WeChat (小程序发货信息管理).")
+
+@common.group("shipping")
+def group():
+    """Shipping info for WeChat (小程序发货信息管理)."""
 
 
 @group.command("ship")
@@ -39,26 +44,23 @@ def ship(
 ):
     """Record what was shipped for ORDER_ID and upload it (again: WeChat's one change)."""
     order = _order(order_id)
-    common = {
+    every = {
         "item_desc": item_desc or order.description,
         "receiver_contact": receiver_contact,
         "consignor_contact": consignor_contact,
     }
     parcels = [
-        {**common, "tracking_no": no, "express_company": carrier}
+        {**every, "tracking_no": no, "express_company": carrier}
         for no, _, carrier in (p.partition(":") for p in packages)
-    ] or [common]
-    try:
-        shipment = shipping.record_shipment(
-            order,
-            api=miniprogram_api(),
-            logistics=logistics,
-            packages=parcels,
-            by="cli",
-            all_delivered=not not_all_delivered,
-        )
-    except shipping.ShippingError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    ] or [every]
+    shipment = shipping.record_shipment(
+        order,
+        api=miniprogram_api(),
+        logistics=logistics,
+        packages=parcels,
+        by="cli",
+        all_delivered=not not_all_delivered,
+    )
     click.echo(
         f"order {order_id}: {shipment.status}"
         + (f" ({shipment.error_code}: {shipment.error_message})" if shipment.error_code else "")
@@ -111,7 +113,7 @@ def sync():
 def _order(order_id):
     order = db.session.get(Order, order_id)
     if order is None:
-        raise click.ClickException(f"no order {order_id}")
+        raise DomainError("ORDER_NOT_FOUND", f"no order {order_id}")
     return order
 
 
@@ -120,3 +122,6 @@ def _wechat(call):
         return call()
     except (ApiError, TransportError) as exc:
         raise click.ClickException(f"WeChat: {exc.code} {exc.message}") from None
+
+
+COMMANDS = (group,)

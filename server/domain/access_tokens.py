@@ -15,10 +15,11 @@ from datetime import timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import AccessToken, as_utc, utcnow
-from .wechat.api import TOKEN_ERRORS
-from .wechatpay.errors import ApiError, TransportError
+from ..extensions import db
+from ..models import AccessToken
+from ..timeutil import as_utc, utcnow
+from ..wechat.api import TOKEN_ERRORS
+from ..wechatpay.errors import ApiError, TransportError
 
 log = logging.getLogger(__name__)
 

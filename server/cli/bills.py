@@ -3,7 +3,8 @@
 Exit codes, for the systemd unit that runs it daily (deploy/systemd/wxpay-bills.*):
 0 the day was reconciled (the report says whether anything differs), 75 (EX_TEMPFAIL) the bill
 is not ready or WeChat could not be reached: try again later, 1 the bill could not be trusted
-(hash mismatch, malformed): nothing was kept, the run says why.
+(hash mismatch, malformed): nothing was kept, the run says why; 1 too when payments are not
+configured.
 """
 
 import sys
@@ -12,16 +13,18 @@ from datetime import date, timedelta
 import click
 from flask import current_app
 
-from . import bills
-from .clients import gateway
-from .jobrun import exclusive
-from .wechatpay.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
+from ..clients import gateway
+from ..domain import bills
+from ..domain.jobs import exclusive
+from ..errors import DomainError
+from ..wechatpay.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
+from . import common
 
 EX_TEMPFAIL = 75
 
 
-@click.group("bills")
-def bills_group():
+@common.group("bills")
+def group():
     """Daily bills: reconcile a day against WeChat's bill, resolve differences."""
 
 
@@ -37,7 +40,7 @@ def _day(value):
         raise click.BadParameter("use YYYY-MM-DD or today") from None
 
 
-@bills_group.command("reconcile")
+@group.command("reconcile")
 @click.option(
     "--date",
     "day",
@@ -47,12 +50,7 @@ def _day(value):
 def reconcile_command(day):
     """Download the day's bills, compare them with our records, print the report."""
     day = _day(day)
-    if current_app.extensions["wechatpay"] is None:
-        click.echo(
-            "payments are not configured; missing: "
-            + ", ".join(current_app.extensions["wechatpay_missing"])
-        )
-        sys.exit(1)
+    gw = gateway()  # PAYMENTS_NOT_CONFIGURED: exit status 1
     try:
         with exclusive("bills-reconcile") as ours:
             if not ours:  # the timer's run and one by hand must not interleave
@@ -60,14 +58,14 @@ def reconcile_command(day):
                 sys.exit(EX_TEMPFAIL)
             run = bills.reconcile(
                 day,
-                gateway=gateway(),
+                gateway=gw,
                 appid=current_app.config["WECHAT_APPID"],
                 mchid=current_app.config["WECHATPAY_MCHID"],
             )
     except BillNotReady as exc:
         click.echo(f"bill of {day} is not ready yet ({exc.message}); try again later")
         sys.exit(EX_TEMPFAIL)
-    except (bills.BillError, InvalidResponse, ApiError) as exc:  # hash mismatch among them
+    except (DomainError, InvalidResponse, ApiError) as exc:  # hash mismatch among them
         click.echo(f"bill of {day} refused, nothing kept: {exc.code}: {exc.message}")
         sys.exit(1)
     except WeChatPayError as exc:  # timeouts, connection failures
@@ -76,15 +74,14 @@ def reconcile_command(day):
     click.echo(bills.report(run))
 
 
-@bills_group.command("resolve")
+@group.command("resolve")
 @click.argument("diff_id", type=int)
 @click.option("--note", required=True, help="what was done about it")
 @click.option("--by", default="cli", help="who resolved it")
 def resolve_command(diff_id, note, by):
     """Mark a difference resolved, with a note."""
-    try:
-        diff = bills.resolve_difference(diff_id, by, note)
-    except bills.BillError as exc:
-        click.echo(f"{exc.code}: {exc.message}")
-        sys.exit(1)
+    diff = bills.resolve_difference(diff_id, by, note)
     click.echo(f"#{diff.id} {diff.kind} resolved by {diff.resolved_by}: {diff.note}")
+
+
+COMMANDS = (group,)

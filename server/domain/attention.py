@@ -6,28 +6,12 @@ moment from two browsers, keeps the first note and reports the second as already
 
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import PaymentEvent, Refund, utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..models import PaymentEvent, Refund, Resolution
 
 REFUSED_PAYMENT, ABNORMAL_REFUND = "payment_event", "refund"
 KINDS = (REFUSED_PAYMENT, ABNORMAL_REFUND)
-
-
-class Resolution(db.Model):
-    __tablename__ = "attention_resolutions"
-
-    id = db.Column(db.Integer, primary_key=True)
-    kind = db.Column(db.String(32), nullable=False)
-    target_id = db.Column(db.Integer, nullable=False)
-    note = db.Column(db.Text, nullable=False)
-    resolved_by = db.Column(db.String(255), nullable=False)
-    resolved_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
-
-    __table_args__ = (db.UniqueConstraint("kind", "target_id"),)
-
-
-class AlreadyResolved(Exception):
-    pass
 
 
 def _unresolved(kind, id_column):
@@ -60,7 +44,7 @@ def resolve(kind, target_id, by, note):
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise AlreadyResolved(f"{kind} {target_id} was already resolved") from None
+        raise DomainError("ALREADY_RESOLVED", "someone resolved this already") from None
 
 
 def resolution(kind, target_id):
