@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from .extensions import db
 from .models import AccessToken, as_utc, utcnow
 from .wechat.api import TOKEN_ERRORS
-from .wechatpay.errors import ApiError, TransportError
+from .wechatpay.core.errors import ApiError, TransportError
 
 log = logging.getLogger(__name__)
 

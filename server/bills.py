@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from . import payments, refunds
 from .extensions import db
 from .models import BillDifference, Order, ReconciliationRun, Refund, as_utc, utcnow
-from .wechatpay.errors import ApiError, BillNotReady, WeChatPayError
-from .wechatpay.gateway import CHINA
+from .wechatpay.core.errors import ApiError, BillNotReady, WeChatPayError
+from .wechatpay.core.types import CHINA
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from flask import current_app
 from . import bills
 from .clients import gateway
 from .jobrun import exclusive
-from .wechatpay.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
+from .wechatpay.core.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
 
 EX_TEMPFAIL = 75
 

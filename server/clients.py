@@ -11,7 +11,7 @@ from flask import current_app
 from .config import ConfigError, read_file, required_names
 from .wechat.api import MiniProgramApi
 from .wechatpay import crypto
-from .wechatpay.gateway import new_http_session, with_budget
+from .wechatpay.core.http import new_http_session, with_budget
 from .wechatpay.login import LoginClient
 from .wechatpay.v2 import client_cert_session
 

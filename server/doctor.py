@@ -24,7 +24,7 @@ import requests
 from .clients import build_gateway
 from .config import ConfigError, required_names
 from .wechatpay import crypto
-from .wechatpay.errors import ApiError, NotificationError, TransportError
+from .wechatpay.core.errors import ApiError, NotificationError, TransportError
 from .wechatpay.v2 import V2Gateway
 from .wechatpay.v3 import verify_signed_message
 

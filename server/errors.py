@@ -5,7 +5,7 @@ import logging
 from flask import jsonify
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from .wechatpay.errors import ApiError, Misconfigured, TransportError
+from .wechatpay.core.errors import ApiError, Misconfigured, TransportError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from .clients import gateway
 from .extensions import db
 from .jobrun import bounded, exclusive
 from .models import Order, utcnow
-from .wechatpay.errors import WeChatPayError
+from .wechatpay.core.errors import WeChatPayError
 
 CLOSE_NOT_BEFORE = payments.CLOSE_NOT_BEFORE
 

@@ -21,8 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
 from .models import Order, PaymentEvent, utcnow
-from .wechatpay import gateway as gw
-from .wechatpay.errors import ApiError
+from .wechatpay.core import types as gw
+from .wechatpay.core.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from . import clients, refunds
 from .errors import HttpError
 from .extensions import db
 from .models import Order, Refund, RefundRequest
-from .wechatpay.errors import WeChatPayError
+from .wechatpay.core.errors import WeChatPayError
 
 
 def init_app(app):

@@ -25,8 +25,8 @@ from sqlalchemy import func, select, update
 from .extensions import db
 from .models import Order, PaymentEvent, Refund, RefundRequest, as_utc, utcnow
 from .payments import _json, _record
-from .wechatpay import gateway as gw
-from .wechatpay.errors import ApiError, WeChatPayError
+from .wechatpay.core import types as gw
+from .wechatpay.core.errors import ApiError, WeChatPayError
 
 log = logging.getLogger(__name__)
 

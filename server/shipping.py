@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from . import access_tokens
 from .extensions import db
 from .models import Order, Shipment, ShippingEvent, User, utcnow
-from .wechatpay.errors import ApiError, TransportError
-from .wechatpay.gateway import CHINA
+from .wechatpay.core.errors import ApiError, TransportError
+from .wechatpay.core.types import CHINA
 
 log = logging.getLogger(__name__)
 

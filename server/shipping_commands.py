@@ -10,7 +10,7 @@ from .clients import miniprogram_api
 from .extensions import db
 from .jobrun import exclusive
 from .models import Order
-from .wechatpay.errors import ApiError, TransportError
+from .wechatpay.core.errors import ApiError, TransportError
 
 group = click.Group("shipping", help="Shipping info for WeChat (小程序发货信息管理).")
 

@@ -15,7 +15,7 @@ from server import bills
 from server.bills import BillError, parse_bill, to_fen
 from server.extensions import db
 from server.models import Order, ReconciliationRun, Refund, utcnow
-from server.wechatpay.gateway import CHINA
+from server.wechatpay.core.types import CHINA
 from tests.conftest import wait_for
 from tests.sandbox_fixtures import Merchant
 

@@ -14,8 +14,8 @@ import requests
 from flask import Flask, Response, request
 
 from server.wechatpay import crypto
-from server.wechatpay.errors import ApiError, InvalidResponse, TransportError
-from server.wechatpay.gateway import OrderRequest
+from server.wechatpay.core.errors import ApiError, InvalidResponse, TransportError
+from server.wechatpay.core.types import OrderRequest
 from server.wechatpay.v2 import V2Gateway, dict_to_xml, xml_to_dict
 from tests.live import LiveServer
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from server.wechatpay import crypto
-from server.wechatpay.errors import NotificationError
+from server.wechatpay.core.errors import NotificationError
 from server.wechatpay.v2 import V2Gateway, dict_to_xml, xml_to_dict
 
 APPID, MCHID = "wx8888888888888888", "1900000109"

@@ -12,7 +12,7 @@ from ..clients import login_client
 from ..errors import HttpError
 from ..extensions import db
 from ..models import AuthToken, User, as_utc, utcnow
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from .validation import json_object, string_field
 
 bp = Blueprint("auth", __name__)

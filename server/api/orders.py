@@ -15,8 +15,8 @@ from ..errors import HttpError, wechatpay_http_error
 from ..extensions import db
 from ..models import Order, OrderItem, Product, as_utc, utcnow
 from ..ratelimits import order_reads, order_writes
-from ..wechatpay.errors import ApiError, WeChatPayError
-from ..wechatpay.gateway import CHINA, OrderRequest
+from ..wechatpay.core.errors import ApiError, WeChatPayError
+from ..wechatpay.core.types import CHINA, OrderRequest
 from .auth import login_required
 from .order_json import order_json
 from .validation import int_field, json_object

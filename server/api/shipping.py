@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 from .. import shipping
 from ..clients import miniprogram_api
 from ..errors import HttpError
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from .auth import login_required
 from .order_json import order_json
 from .orders import _own_order

@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import payments
 from ..clients import gateway
-from ..wechatpay.errors import NotificationError
+from ..wechatpay.core.errors import NotificationError
 
 bp = Blueprint("notify", __name__)
 log = logging.getLogger(__name__)

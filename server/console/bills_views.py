@@ -14,7 +14,7 @@ from ..errors import HttpError
 from ..extensions import db
 from ..jobrun import exclusive
 from ..models import BillDifference
-from ..wechatpay.errors import BillNotReady, WeChatPayError
+from ..wechatpay.core.errors import BillNotReady, WeChatPayError
 from . import audit, bp, login_required, role_required
 from .forms import NoteForm, ReconcileForm
 

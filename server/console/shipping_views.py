@@ -9,7 +9,7 @@ from .. import shipping
 from ..clients import miniprogram_api
 from ..extensions import db
 from ..models import Shipment
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from . import audit, bp, login_required, role_required
 from .forms import ShippingForm
 from .views import _order_or_404, render_order

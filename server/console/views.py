@@ -26,8 +26,8 @@ from ..models import (
     User,
     as_utc,
 )
-from ..wechatpay.errors import ApiError, WeChatPayError
-from ..wechatpay.gateway import CHINA
+from ..wechatpay.core.errors import ApiError, WeChatPayError
+from ..wechatpay.core.types import CHINA
 from . import audit, bp, login_required, role_required
 from .forms import (
     LOGISTICS,

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import requests
 
 from . import checks
-from .errors import ApiError, TransportError
+from .core.errors import ApiError, TransportError
 
 
 @dataclass(frozen=True)

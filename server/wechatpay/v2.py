@@ -24,7 +24,7 @@ from defusedxml.ElementTree import fromstring
 from requests.adapters import HTTPAdapter
 
 from . import checks, crypto
-from .errors import (
+from .core.errors import (
     ApiError,
     BillNotReady,
     InvalidResponse,
@@ -32,7 +32,8 @@ from .errors import (
     TransportError,
     WeChatPayError,
 )
-from .gateway import (
+from .core.http import new_http_session, send_with_failover
+from .core.types import (
     CHINA,
     OUT_REFUND_NO,
     PAYERROR,
@@ -46,8 +47,6 @@ from .gateway import (
     RefundResult,
     Reply,
     Transaction,
-    new_http_session,
-    send_with_failover,
 )
 
 log = logging.getLogger(__name__)
@@ -271,7 +270,7 @@ class V2Gateway:
         self.cert_session = cert_session
         self.refund_key = crypto.v2_refund_key(api_key)
         self.timeout = (min(3.0, timeout), timeout)  # (connect, read)
-        self.retry_queries = True  # gateway.with_budget turns it off
+        self.retry_queries = True  # core.http.with_budget turns it off
 
     # --- the Gateway protocol ---------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 
 from . import checks, crypto
-from .errors import (
+from .core.errors import (
     ApiError,
     BillHashMismatch,
     BillNotReady,
@@ -29,14 +29,14 @@ from .errors import (
     TransportError,
     WeChatPayError,
 )
-from .gateway import (
+from .core.http import send_with_failover
+from .core.types import (
     CHINA,
     Notification,
     RefundNotification,
     RefundResult,
     Reply,
     Transaction,
-    send_with_failover,
 )
 
 log = logging.getLogger(__name__)
