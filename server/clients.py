@@ -71,7 +71,8 @@ def build_gateway(values, session, timeout):
             cert_session=_v2_cert_session(values),
         )
 
-    from .wechatpay.v3 import PlatformKeys, V3Gateway
+    from .wechatpay.v3 import V3Gateway
+    from .wechatpay.v3.keys import PlatformKeys
 
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
     public_key = (

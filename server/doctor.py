@@ -26,7 +26,7 @@ from .config import ConfigError, required_names
 from .wechatpay import crypto
 from .wechatpay.core.errors import ApiError, NotificationError, TransportError
 from .wechatpay.v2 import V2Gateway
-from .wechatpay.v3 import verify_signed_message
+from .wechatpay.v3.keys import verify_signed_message
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 DOCTOR_TIMEOUT = 5  # seconds per call: a doctor that hangs is no help
