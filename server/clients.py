@@ -13,7 +13,7 @@ from .wechat.api import MiniProgramApi
 from .wechatpay import crypto
 from .wechatpay.core.http import new_http_session, with_budget
 from .wechatpay.login import LoginClient
-from .wechatpay.v2 import client_cert_session
+from .wechatpay.v2.client import client_cert_session
 
 # How long a request a user waits on gives WeChat to answer a query.
 QUICK_QUERY_SECONDS = 2.0

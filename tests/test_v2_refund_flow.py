@@ -9,7 +9,7 @@ import requests
 
 from sandbox.tls import server_context
 from server.wechatpay import crypto
-from server.wechatpay.v2 import dict_to_xml, xml_to_dict
+from server.wechatpay.v2.messages import dict_to_xml, xml_to_dict
 from tests.conftest import wait_for
 from tests.refund_helpers import (
     COFFEE,
