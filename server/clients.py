@@ -10,9 +10,9 @@ from flask import current_app
 
 from .config import ConfigError, read_file, required_names
 from .wechat.api import MiniProgramApi
+from .wechat.login import LoginClient
 from .wechatpay import crypto
 from .wechatpay.core.http import new_http_session, with_budget
-from .wechatpay.login import LoginClient
 from .wechatpay.v2.client import client_cert_session
 
 # How long a request a user waits on gives WeChat to answer a query.
