@@ -18,7 +18,7 @@ from . import clients, refunds
 from .errors import HttpError
 from .extensions import db
 from .models import Order, Refund, RefundRequest
-from .wechatpay.core.errors import WeChatPayError
+from .wechatpay.core.errors import Unsupported, WeChatPayError
 
 
 def init_app(app):
@@ -208,8 +208,6 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
     if refund_row is None:
         raise click.ClickException(f"REFUND_NOT_FOUND: no refund {out_refund_no}")
     gw = gateway()
-    if not hasattr(gw, "apply_abnormal_refund"):
-        raise click.ClickException("API v2 has no such call: use the merchant platform")
     try:
         refund_row = refunds.apply_abnormal_refund(
             refund_row,
@@ -220,6 +218,10 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
             bank_account=bank_account,
             real_name=real_name,
         )
+    except Unsupported:
+        raise click.ClickException(
+            f"API {gw.api_version} has no such call: use the merchant platform"
+        ) from None
     except refunds.RefundError as exc:
         _fail(exc)
     except WeChatPayError as exc:

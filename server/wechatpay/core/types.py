@@ -8,8 +8,10 @@ data classes.
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
+
+from .errors import Unsupported
 
 # WeChat's times are Beijing time (v2 yyyyMMddHHmmss; v3 RFC 3339 with +08:00).
 CHINA = timezone(timedelta(hours=8))
@@ -118,32 +120,83 @@ class Reply:
 
 
 class Gateway(Protocol):
-    api_version: str
+    """Everything the app asks of WeChat Pay, whatever the API version.
+
+    ``V3Gateway`` and ``V2Gateway`` subclass it explicitly, after their product classes, so a
+    call a version does not offer falls through to the default here: it raises Unsupported
+    before anything is sent, and callers catch a typed error instead of testing for a method.
+    A product module that adds a call declares it here, with the same default.
+    """
+
+    api_version: str  # "v3" or "v2"
+    appid: str
+    mchid: str
+
+    # --- paying (jsapi.py, transactions.py) --------------------------------------------------
 
     def place_order(self, request: OrderRequest) -> str:
         """Place a JSAPI order and return its prepay_id. Raises ApiError / TransportError."""
+        raise _unsupported(self, "place_order")
 
     def pay_params(self, prepay_id: str) -> dict:
         """The signed object for ``wx.requestPayment`` (timeStamp, nonceStr, package, ...)."""
+        raise _unsupported(self, "pay_params")
 
     def query_order(self, out_trade_no: str) -> Transaction:
         """The order as WeChat sees it. ApiError code ORDER_NOT_EXIST when it does not know it."""
+        raise _unsupported(self, "query_order")
 
     def close_order(self, out_trade_no: str) -> None:
         """Close an unpaid order. ApiError ORDERPAID when it was paid meanwhile."""
+        raise _unsupported(self, "close_order")
 
     def parse_payment_notification(self, headers, body: bytes) -> Notification:
         """Verify and decrypt a payment notification. Raises NotificationError."""
+        raise _unsupported(self, "parse_payment_notification")
 
     def notification_reply(self, ok: bool, message: str = "") -> Reply:
         """What to answer WeChat: success acknowledges, failure makes WeChat retry."""
+        raise _unsupported(self, "notification_reply")
+
+    # --- refunds (refunds.py) ----------------------------------------------------------------
 
     def refund(self, request: RefundRequest) -> RefundResult:
         """Ask for a refund. ApiError for a definite refusal (NOT_ENOUGH...) or a retryable one
         (``retryable``); TransportError when the outcome is unknown: retry the same request."""
+        raise _unsupported(self, "refund")
 
     def query_refund(self, out_refund_no: str) -> RefundResult:
         """The refund as WeChat sees it."""
+        raise _unsupported(self, "query_refund")
 
     def parse_refund_notification(self, headers, body: bytes) -> RefundNotification:
         """Verify and decrypt a refund notification. Raises NotificationError."""
+        raise _unsupported(self, "parse_refund_notification")
+
+    def apply_abnormal_refund(
+        self,
+        refund_id: str,
+        out_refund_no: str,
+        type: str,
+        bank_type: str | None = None,
+        bank_account: str | None = None,
+        real_name: str | None = None,
+    ) -> RefundResult:
+        """Send an ABNORMAL refund again, to the user's bank card (``USER_BANK_CARD``) or the
+        merchant's (``MERCHANT_BANK_CARD``). v3 only: Unsupported in v2."""
+        raise _unsupported(self, "apply_abnormal_refund")
+
+    # --- bills (bills.py) --------------------------------------------------------------------
+
+    def download_trade_bill(self, day: date) -> bytes | None:
+        """The trade bill (ALL) of one Beijing day; None when WeChat has none. BillNotReady
+        before WeChat has made it; BillHashMismatch (v3) when it fails its SHA1."""
+        raise _unsupported(self, "download_trade_bill")
+
+    def download_fund_flow_bill(self, day: date) -> bytes | None:
+        """The fund flow bill of the basic account for one Beijing day; None when none."""
+        raise _unsupported(self, "download_fund_flow_bill")
+
+
+def _unsupported(gateway, call):
+    return Unsupported(f"API {gateway.api_version} has no {call}")

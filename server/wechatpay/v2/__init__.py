@@ -8,6 +8,7 @@ session, failover); ``messages`` is the XML form and the field formats. Each pro
 of its own module, mixed in below. A new product is a new module and one more base class here.
 """
 
+from ..core.types import Gateway
 from .bills import Bills
 from .client import V2Client
 from .jsapi import Jsapi
@@ -21,5 +22,9 @@ class V2Gateway(
     Refunds,
     Bills,
     V2Client,
+    Gateway,
 ):
-    """The Gateway protocol over API v2 (direct merchant, JSAPI / mini program)."""
+    """The Gateway protocol over API v2 (direct merchant, JSAPI / mini program).
+
+    v2 has no call to send an ABNORMAL refund again: ``apply_abnormal_refund`` raises
+    Unsupported (the merchant does it on the merchant platform)."""

@@ -9,6 +9,7 @@ notifications, decrypting, platform keys, failover); each product is a class of 
 module, mixed in below. A new product is a new module and one more base class here.
 """
 
+from ..core.types import Gateway
 from .bills import Bills
 from .client import V3Client
 from .jsapi import Jsapi
@@ -22,5 +23,6 @@ class V3Gateway(
     Refunds,
     Bills,
     V3Client,
+    Gateway,
 ):
     """The Gateway protocol over API v3 (direct merchant, JSAPI)."""
