@@ -49,7 +49,8 @@ from server import _database_url  # noqa: E402
 from server.extensions import metadata  # noqa: E402
 from server.models import Order, Product, User  # noqa: E402
 from server.timeutil import utcnow  # noqa: E402
-from server.wechatpay.gateway import OrderRequest, new_http_session  # noqa: E402
+from server.wechatpay.core.http import new_http_session  # noqa: E402
+from server.wechatpay.core.types import OrderRequest  # noqa: E402
 from tests.notifications import signed_notification, transaction_for  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = 0, 1

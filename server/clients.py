@@ -14,10 +14,10 @@ from .config import ConfigError, read_file, required_names
 from .domain.checkout import PaymentContext
 from .errors import DomainError
 from .wechat.api import MiniProgramApi
+from .wechat.login import LoginClient
 from .wechatpay import crypto
-from .wechatpay.gateway import new_http_session, with_budget
-from .wechatpay.login import LoginClient
-from .wechatpay.v2 import client_cert_session
+from .wechatpay.core.http import new_http_session, with_budget
+from .wechatpay.v2.client import client_cert_session
 
 # How long a request a user waits on gives WeChat to answer a query.
 QUICK_QUERY_SECONDS = 2.0
@@ -75,7 +75,8 @@ def build_gateway(values, session, timeout):
             cert_session=_v2_cert_session(values),
         )
 
-    from .wechatpay.v3 import PlatformKeys, V3Gateway
+    from .wechatpay.v3 import V3Gateway
+    from .wechatpay.v3.keys import PlatformKeys
 
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
     public_key = (

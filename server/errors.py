@@ -19,7 +19,7 @@ No Flask here: the domain imports this module.
 
 import logging
 
-from .wechatpay.errors import ApiError, Misconfigured
+from .wechatpay.core.errors import ApiError, Misconfigured
 
 log = logging.getLogger(__name__)
 

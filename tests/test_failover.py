@@ -15,8 +15,8 @@ import requests
 import sandbox
 from server import config
 from server.clients import build_gateway
-from server.wechatpay.errors import ApiError, TransportError
-from server.wechatpay.gateway import OrderRequest
+from server.wechatpay.core.errors import ApiError, TransportError
+from server.wechatpay.core.types import OrderRequest
 from tests.live import LiveServer
 
 NOTIFY_URL = "https://merchant.example.com/api/pay/notify"

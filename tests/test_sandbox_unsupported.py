@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from server.wechatpay import crypto
-from server.wechatpay.v2 import xml_to_dict
+from server.wechatpay.v2.messages import xml_to_dict
 from tests.test_v2_sandbox import signed, xml
 
 

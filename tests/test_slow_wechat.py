@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from server import create_app
 from server.domain.catalogue import seed_catalogue
 from server.extensions import db
-from server.wechatpay.gateway import new_http_session
+from server.wechatpay.core.http import new_http_session
 from tests.notifications import signed_notification, transaction_for
 from tests.test_deploy import REPO, Process, free_port, make_tls
 

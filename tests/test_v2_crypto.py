@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from server.wechatpay import crypto
-from server.wechatpay.v2 import (
-    V2Gateway,
+from server.wechatpay.v2 import V2Gateway
+from server.wechatpay.v2.messages import (
     XmlError,
     check_notify_url,
     dict_to_xml,

@@ -14,9 +14,10 @@ import requests
 from flask import Flask, Response, request
 
 from server.wechatpay import crypto
-from server.wechatpay.errors import ApiError, InvalidResponse, TransportError
-from server.wechatpay.gateway import OrderRequest
-from server.wechatpay.v2 import V2Gateway, dict_to_xml, xml_to_dict
+from server.wechatpay.core.errors import ApiError, InvalidResponse, TransportError
+from server.wechatpay.core.types import OrderRequest
+from server.wechatpay.v2 import V2Gateway
+from server.wechatpay.v2.messages import dict_to_xml, xml_to_dict
 from tests.live import LiveServer
 
 NOTIFY_URL = "http://127.0.0.1:9/api/pay/notify"  # nothing listens: these tests don't pay

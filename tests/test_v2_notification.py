@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from server.wechatpay import crypto
-from server.wechatpay.errors import NotificationError
-from server.wechatpay.v2 import V2Gateway, dict_to_xml, xml_to_dict
+from server.wechatpay.core.errors import NotificationError
+from server.wechatpay.v2 import V2Gateway
+from server.wechatpay.v2.messages import dict_to_xml, xml_to_dict
 
 APPID, MCHID = "wx8888888888888888", "1900000109"
 KEY = "0123456789abcdef0123456789abcdef"

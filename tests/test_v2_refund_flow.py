@@ -9,7 +9,7 @@ import requests
 
 from sandbox.tls import server_context
 from server.wechatpay import crypto
-from server.wechatpay.v2 import dict_to_xml, xml_to_dict
+from server.wechatpay.v2.messages import dict_to_xml, xml_to_dict
 from tests.conftest import wait_for
 from tests.refund_helpers import (
     COFFEE,
@@ -171,6 +171,22 @@ def test_change_and_refundclose_notifications(v2_stack, status):
     wait_refund(v2_stack, refund["out_refund_no"], status)  # told as CHANGE / REFUNDCLOSE
     assert refund_events(v2_stack) == [(f"REFUND.{status}",)]
     assert order_status(v2_stack, order["id"]) == "PAID"
+
+
+def test_v2_cannot_send_an_abnormal_refund_again(v2_stack):
+    """v2 has no apply-abnormal-refund: the gateway refuses (Unsupported) before sending
+    anything, and the command sends the merchant to the merchant platform."""
+    _, order = paid_order(v2_stack)
+    v2_stack.control("faults", kind="refund", status="ABNORMAL")
+    refund = place_refund(v2_stack, order["id"], COFFEE)
+    wait_refund(v2_stack, refund["out_refund_no"], "ABNORMAL")
+    with v2_stack.app.app_context():
+        result = v2_stack.app.test_cli_runner().invoke(
+            args=["refunds", "apply-abnormal", refund["out_refund_no"], "--type", "USER_BANK_CARD"]
+        )
+    assert result.exit_code == 1
+    assert "API v2 has no such call: use the merchant platform" in result.output
+    assert refund_statuses(v2_stack, order["id"]) == ["ABNORMAL"]
 
 
 def test_a_timeout_is_retried_with_the_same_out_refund_no(v2_stack):

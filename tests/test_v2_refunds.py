@@ -26,9 +26,11 @@ from sandbox.tls import server_context
 from server import create_app as create_backend
 from server.config import ConfigError
 from server.wechatpay import crypto
-from server.wechatpay.errors import ApiError, NotificationError, TransportError
-from server.wechatpay.gateway import OrderRequest, RefundRequest
-from server.wechatpay.v2 import V2Gateway, client_cert_session, dict_to_xml, xml_to_dict
+from server.wechatpay.core.errors import ApiError, NotificationError, TransportError
+from server.wechatpay.core.types import OrderRequest, RefundRequest
+from server.wechatpay.v2 import V2Gateway
+from server.wechatpay.v2.client import client_cert_session
+from server.wechatpay.v2.messages import dict_to_xml, xml_to_dict
 from tests.conftest import require, wait_for
 from tests.live import LiveServer
 from tests.sandbox_fixtures import arm

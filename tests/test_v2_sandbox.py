@@ -18,8 +18,9 @@ from flask import Flask, Response, request
 
 from sandbox import create_app
 from server.wechatpay import crypto
-from server.wechatpay.errors import NotificationError
-from server.wechatpay.v2 import V2Gateway, xml_to_dict
+from server.wechatpay.core.errors import NotificationError
+from server.wechatpay.v2 import V2Gateway
+from server.wechatpay.v2.messages import xml_to_dict
 from tests.live import LiveServer
 
 

@@ -13,7 +13,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import AuthToken, User
 from ..timeutil import as_utc, utcnow
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from .validation import json_object, string_field
 
 bp = Blueprint("auth", __name__)

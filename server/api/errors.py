@@ -12,7 +12,7 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from ..errors import DomainError, status_for, wechatpay_error
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 
 log = logging.getLogger(__name__)
 

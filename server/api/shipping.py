@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 from ..clients import miniprogram_api
 from ..domain import shipping
 from ..errors import DomainError
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from .auth import login_required
 from .order_json import order_json
 from .orders import _own_order

@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..clients import gateway
 from ..domain import payments
-from ..wechatpay.errors import NotificationError
+from ..wechatpay.core.errors import NotificationError
 
 bp = Blueprint("notify", __name__)
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from flask import Blueprint, request
 
 from ..clients import gateway
 from ..domain import refunds
-from ..wechatpay.errors import NotificationError
+from ..wechatpay.core.errors import NotificationError
 from .notify import _read_body, _reply
 
 bp = Blueprint("refund_notify", __name__)

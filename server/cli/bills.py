@@ -17,7 +17,7 @@ from ..clients import gateway
 from ..domain import bills
 from ..domain.jobs import exclusive
 from ..errors import DomainError
-from ..wechatpay.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
+from ..wechatpay.core.errors import ApiError, BillNotReady, InvalidResponse, WeChatPayError
 from . import common
 
 EX_TEMPFAIL = 75

@@ -25,9 +25,9 @@ from flask import current_app
 from ..clients import build_gateway
 from ..config import ConfigError, required_names
 from ..wechatpay import crypto
-from ..wechatpay.errors import ApiError, NotificationError, TransportError
+from ..wechatpay.core.errors import ApiError, NotificationError, TransportError
 from ..wechatpay.v2 import V2Gateway
-from ..wechatpay.v3 import verify_signed_message
+from ..wechatpay.v3.keys import verify_signed_message
 from . import common
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"

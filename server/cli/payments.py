@@ -24,7 +24,7 @@ from ..domain.jobs import bounded, exclusive
 from ..extensions import db
 from ..models import Order
 from ..timeutil import utcnow
-from ..wechatpay.errors import WeChatPayError
+from ..wechatpay.core.errors import WeChatPayError
 from . import common
 from .refunds import sweep
 

@@ -19,7 +19,7 @@ from ..domain import refunds
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest
-from ..wechatpay.errors import WeChatPayError
+from ..wechatpay.core.errors import Unsupported, WeChatPayError
 from . import common
 
 
@@ -182,8 +182,6 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
     if refund_row is None:
         raise DomainError("REFUND_NOT_FOUND", f"no refund {out_refund_no}")
     gw = gateway()
-    if not hasattr(gw, "apply_abnormal_refund"):
-        raise click.ClickException("API v2 has no such call: use the merchant platform")
     try:
         refund_row = refunds.apply_abnormal_refund(
             refund_row,
@@ -194,6 +192,10 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
             bank_account=bank_account,
             real_name=real_name,
         )
+    except Unsupported:
+        raise click.ClickException(
+            f"API {gw.api_version} has no such call: use the merchant platform"
+        ) from None
     except WeChatPayError as exc:
         raise click.ClickException(f"WeChat Pay refused: {exc.code}") from None
     click.echo(_show(refund_row))

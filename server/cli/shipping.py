@@ -11,7 +11,7 @@ from ..domain.jobs import exclusive
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from . import common
 
 

@@ -14,7 +14,7 @@ from ..domain.jobs import exclusive
 from ..errors import DomainError
 from ..extensions import db
 from ..models import BillDifference
-from ..wechatpay.errors import BillNotReady, WeChatPayError
+from ..wechatpay.core.errors import BillNotReady, WeChatPayError
 from . import audit, bp, login_required, refused, role_required
 from .forms import NoteForm, ReconcileForm
 

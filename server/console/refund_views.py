@@ -10,7 +10,7 @@ from ..domain import refunds
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest, User
-from ..wechatpay.errors import ApiError, WeChatPayError
+from ..wechatpay.core.errors import ApiError, WeChatPayError
 from . import audit, bp, login_required, refused, role_required
 from .forms import NoteForm, RefundForm, fen_to_yuan
 from .views import _order_or_404

@@ -10,7 +10,7 @@ from ..domain import shipping
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Shipment
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from . import audit, bp, login_required, role_required
 from .forms import ShippingForm
 from .views import _order_or_404, render_order

@@ -27,7 +27,7 @@ from ..models import (
     User,
 )
 from ..timeutil import CHINA, as_utc
-from ..wechatpay.errors import ApiError, WeChatPayError
+from ..wechatpay.core.errors import ApiError, WeChatPayError
 from . import audit, bp, login_required, refused, role_required
 from .forms import (
     LOGISTICS,

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import AccessToken
 from ..timeutil import as_utc, utcnow
 from ..wechat.api import TOKEN_ERRORS
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 
 log = logging.getLogger(__name__)
 

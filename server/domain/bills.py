@@ -28,7 +28,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import BillDifference, Order, ReconciliationRun, Refund
 from ..timeutil import CHINA, as_utc, utcnow
-from ..wechatpay.errors import ApiError, BillNotReady, WeChatPayError
+from ..wechatpay.core.errors import ApiError, BillNotReady, WeChatPayError
 from . import payments, refunds
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from ..errors import DomainError, wechatpay_error
 from ..extensions import db
 from ..models import Order, OrderItem, Product
 from ..timeutil import CHINA, as_utc, utcnow
-from ..wechatpay.errors import ApiError, WeChatPayError
-from ..wechatpay.gateway import OrderRequest
+from ..wechatpay.core.errors import ApiError, WeChatPayError
+from ..wechatpay.core.types import OrderRequest
 from . import payments
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, PaymentEvent
 from ..timeutil import utcnow
-from ..wechatpay import gateway as gw
-from ..wechatpay.errors import ApiError
+from ..wechatpay.core import types as gw
+from ..wechatpay.core.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, PaymentEvent, Refund, RefundRequest
 from ..timeutil import CHINA, as_utc, utcnow
-from ..wechatpay import gateway as gw
-from ..wechatpay.errors import ApiError, WeChatPayError
+from ..wechatpay.core import types as gw
+from ..wechatpay.core.errors import ApiError, WeChatPayError
 from .payments import _json, _record
 
 log = logging.getLogger(__name__)

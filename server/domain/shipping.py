@@ -27,7 +27,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Shipment, ShippingEvent, User
 from ..timeutil import CHINA, utcnow
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from . import access_tokens
 
 log = logging.getLogger(__name__)

@@ -83,3 +83,11 @@ class BillHashMismatch(InvalidResponse):
     """A downloaded bill does not match the SHA1 WeChat announced for it: nothing is kept."""
 
     code = "BILL_HASH_MISMATCH"
+
+
+class Unsupported(WeChatPayError):
+    """The gateway has no such call in its API version (v2 cannot send an ABNORMAL refund
+    again, say). Raised before anything is sent; retrying cannot help, another way can (the
+    merchant platform)."""
+
+    code = "UNSUPPORTED"

@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 
 import requests
 
-from . import checks
-from .errors import ApiError, TransportError
+from ..wechatpay import checks
+from ..wechatpay.core.errors import ApiError, TransportError
 
 
 @dataclass(frozen=True)
