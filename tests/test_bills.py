@@ -16,8 +16,8 @@ from server.bills import BillError, parse_bill, to_fen
 from server.extensions import db
 from server.models import Order, ReconciliationRun, Refund, utcnow
 from server.wechatpay.gateway import CHINA
-from tests.conftest import wait_for
-from tests.sandbox_fixtures import Merchant
+from tests.support import wait_for
+from tests.support.simulator import Merchant
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bills"
 V3_BILL = (FIXTURES / "v3_tradebill_ALL_2021-01-28.csv").read_bytes()

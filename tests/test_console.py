@@ -15,8 +15,7 @@ from server.console.forms import fen_to_yuan, yuan_to_fen
 from server.extensions import db
 from server.models import Order, Product, utcnow
 from server.staff import StaffUser
-from tests.console import ADMIN, OPERATOR, PASSWORD, ConsoleClient, make_staff, staffed
-from tests.test_config import production  # noqa: F401  (a fixture)
+from tests.support.console import ADMIN, OPERATOR, PASSWORD, ConsoleClient, make_staff, staffed
 
 COFFEE = DEMO_CATALOGUE[0]["name"]  # product 1, 18.00 yuan
 
@@ -149,7 +148,7 @@ def test_login_sets_a_safe_session_cookie_and_logout_ends_it(app):
     assert audit_actions(app) == ["login", "logout"]
 
 
-def test_production_marks_the_session_cookie_secure(production):  # noqa: F811
+def test_production_marks_the_session_cookie_secure(production):
     app = create_app(production)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
@@ -464,7 +463,7 @@ def test_close_keeps_the_order_open_when_wechat_refuses(stack):
 
 
 def test_a_refused_payment_needs_attention_until_resolved_with_a_note(stack):
-    from tests.notifications import signed_notification, transaction_for
+    from tests.support.notifications import signed_notification, transaction_for
 
     admin, operator = staffed(stack)
     order = stack.create_order(stack.login()).json()["order"]

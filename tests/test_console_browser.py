@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from server.catalogue import DEMO_CATALOGUE
-from tests.conftest import require, wait_for
-from tests.console import PASSWORD, make_staff
+from tests.support import require, wait_for
+from tests.support.console import PASSWORD, make_staff
 
 # What a browser shows and does; the console's database work runs on PostgreSQL in
 # test_console*.py and the domain tests.
@@ -352,7 +352,7 @@ def test_resolve_a_reconciliation_difference_and_record_a_shipment(shop, open_pa
 def test_a_tour_of_the_main_pages(shop, open_page):
     """A shop with some history; each main page shows it (and is photographed for the README
     when CONSOLE_SCREENSHOTS is set)."""
-    from tests.notifications import signed_notification, transaction_for
+    from tests.support.notifications import signed_notification, transaction_for
 
     alice, bob = shop.login("o-alice-0000000000000001"), shop.login("o-bob-00000000000000002")
     pay(shop, alice, [{"product_id": 1, "quantity": 2}])

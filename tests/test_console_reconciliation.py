@@ -4,8 +4,8 @@ and PostgreSQL): runs listed per Beijing day, totals ours vs WeChat's, resolving
 differences under Needs attention. The browser test is in test_console_browser."""
 
 from server import bills
-from tests.console import ADMIN, OPERATOR, staffed
-from tests.refund_helpers import COFFEE, paid_order
+from tests.support.console import ADMIN, OPERATOR, staffed
+from tests.support.orders import COFFEE, paid_order
 
 
 def today():

@@ -4,9 +4,10 @@ ABNORMAL refunds under Needs attention. The browser test is in test_console_brow
 
 import requests
 
-from tests.conftest import wait_for
-from tests.console import ADMIN, OUT_REFUND_NO, staffed
-from tests.refund_helpers import paid_order, wait_refund
+from tests.support import wait_for
+from tests.support.console import ADMIN, OUT_REFUND_NO, staffed
+from tests.support.orders import paid_order
+from tests.support.refunds import wait_refund
 
 
 def refunds_of(stack, order_id):

@@ -7,9 +7,9 @@ import requests
 
 from server import access_tokens
 from server.clients import miniprogram_api
-from tests.conftest import wait_for
-from tests.console import ADMIN, staffed
-from tests.refund_helpers import paid_order
+from tests.support import wait_for
+from tests.support.console import ADMIN, staffed
+from tests.support.orders import paid_order
 
 
 def wechat_order(stack, order):

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from server.api.contract import DOCUMENT
-from tests.contract import SPEC, response_problem
+from tests.support.contract import SPEC, response_problem
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 # Inputs per operation and phase: about half a minute per database on a loaded 2-core machine.

@@ -13,7 +13,7 @@ from Crypto.PublicKey import RSA
 from Crypto.Signature import pkcs1_15
 
 from server.wechatpay import crypto
-from tests.conftest import require
+from tests.support import require
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from server import config
 from server.clients import build_gateway
 from server.wechatpay.errors import ApiError, TransportError
 from server.wechatpay.gateway import OrderRequest
-from tests.live import LiveServer
+from tests.support.live import LiveServer
 
 NOTIFY_URL = "https://merchant.example.com/api/pay/notify"
 

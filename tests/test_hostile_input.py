@@ -7,8 +7,8 @@ import pytest
 import requests
 
 from server.wechatpay import crypto
-from tests.notifications import signed_notification, transaction_for
-from tests.test_v2_loop import assert_refused, new_order, notification, post_notification
+from tests.support.notifications import signed_notification, transaction_for
+from tests.support.v2 import assert_refused, new_order, notification, post_notification
 
 DEEP_JSON = b'{"code": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"  # under the 64 KiB bound
 LONE_SURROGATE = b'{"code": "abc\\ud800def"}'

@@ -1,36 +1,20 @@
 """The periodic jobs (API v3): reconcile catches lost notifications; close-expired closes
 abandoned orders with WeChat first, and records a payment that beat it."""
 
-from datetime import timedelta
-
 import requests
 from sqlalchemy import text
 
 from server import create_app
 from server.extensions import db
 from server.jobrun import exclusive
-from server.models import Order, utcnow
-from tests.conftest import require
+from tests.support import require
+from tests.support.orders import expire
 
 
 def wechat_state(stack, out_trade_no):
     return requests.get(f"{stack.sandbox}/sandbox/orders/{out_trade_no}").json()["order"][
         "trade_state"
     ]
-
-
-def expire(stack, order_id):
-    """Make an order an hour old and past its time_expire."""
-    with stack.app.app_context():
-        db.session.execute(
-            db.update(Order)
-            .where(Order.id == order_id)
-            .values(
-                created_at=utcnow() - timedelta(hours=1),
-                time_expire=utcnow() - timedelta(minutes=1),
-            )
-        )
-        db.session.commit()
 
 
 def test_reconcile_finds_a_payment_whose_notification_was_lost(stack):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from tests.test_jobs import expire
+from tests.support.orders import expire
 
 REPO = Path(__file__).resolve().parent.parent
 ORDER_CALLS = "/v3/pay/transactions/out-trade-no/"

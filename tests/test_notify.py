@@ -10,8 +10,8 @@ from sandbox.devkeys import _key_pem, _new_key
 from server import payments
 from server.extensions import db
 from server.wechatpay import crypto
-from tests.conftest import wait_for
-from tests.notifications import signed_notification, transaction_for
+from tests.support import wait_for
+from tests.support.notifications import signed_notification, transaction_for
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ refund-request deadline and the merchant id for WeChat's confirm-receipt compone
 
 from datetime import datetime, timedelta
 
-from tests.refund_helpers import paid_order
-from tests.test_shipping import ship
+from tests.support.orders import paid_order
+from tests.support.shipping import ship
 
 
 def test_refund_request_until_is_paid_at_plus_the_window_and_null_when_unpaid(make_stack):

@@ -6,8 +6,8 @@ import threading
 import pytest
 import requests
 
-from tests.conftest import wait_for
-from tests.live import LiveServer
+from tests.support import wait_for
+from tests.support.live import LiveServer
 
 
 def orders_url(stack, suffix=""):

@@ -3,7 +3,7 @@
 import requests
 
 from server.wechatpay import crypto
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 
 def verify_pay_params(stack, pay_params):

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 # Certificates are cached in memory, not in the database.
 pytestmark = pytest.mark.database_agnostic

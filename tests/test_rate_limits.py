@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from tests.conftest import require
-from tests.console import ADMIN, ConsoleClient
+from tests.support import require
+from tests.support.console import ADMIN, ConsoleClient
 
 # Counts live in memory or Redis, never in the database.
 pytestmark = pytest.mark.database_agnostic

@@ -6,16 +6,10 @@ import threading
 
 import requests
 
-from tests.conftest import wait_for
-from tests.notifications import signed_notification
-from tests.refund_helpers import (
-    COFFEE,
-    order_status,
-    paid_order,
-    place_refund,
-    refund_statuses,
-    wait_refund,
-)
+from tests.support import wait_for
+from tests.support.notifications import signed_notification
+from tests.support.orders import COFFEE, paid_order
+from tests.support.refunds import order_status, place_refund, refund_statuses, wait_refund
 
 
 def processing_refund(stack, amount=COFFEE):

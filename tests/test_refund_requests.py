@@ -7,8 +7,9 @@ import requests
 
 from server.extensions import db
 from server.models import Order, utcnow
-from tests.conftest import wait_for
-from tests.refund_helpers import COFFEE, cli_result, order_status, paid_order
+from tests.support import wait_for
+from tests.support.orders import COFFEE, paid_order
+from tests.support.refunds import cli_result, order_status
 
 
 def ask(stack, auth, order_id, body=None):

@@ -7,19 +7,18 @@ import threading
 import requests
 
 from server import refunds
-from tests.conftest import wait_for
-from tests.refund_helpers import (
-    COFFEE,
+from tests.support import wait_for
+from tests.support.orders import COFFEE, paid_order
+from tests.support.refunds import (
     cli_result,
     order_status,
-    paid_order,
     place_refund,
     refund_row,
     refund_statuses,
     wait_refund,
     wechat_refunds,
 )
-from tests.sandbox_fixtures import Merchant
+from tests.support.simulator import Merchant
 
 REFUNDS_PATH = "/v3/refund/domestic/refunds"
 

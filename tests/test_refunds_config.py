@@ -3,7 +3,6 @@
 import pytest
 
 from server.config import ConfigError, load
-from tests.test_config import production  # noqa: F401 (a fixture: settings that start)
 
 
 def settings(**values):
@@ -38,7 +37,7 @@ def test_bad_refund_settings_are_refused_by_name(name, value, message):
     assert name in str(refused.value)
 
 
-def test_production_wants_an_https_refund_notify_url(production):  # noqa: F811
+def test_production_wants_an_https_refund_notify_url(production):
     assert load(production)["WECHATPAY_REFUND_NOTIFY_URL"].startswith("https://")
     production["WECHATPAY_REFUND_NOTIFY_URL"] = "http://pay.example.com/api/refund/notify"
     with pytest.raises(ConfigError, match="WECHATPAY_REFUND_NOTIFY_URL"):

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from tests.conftest import wait_for
-from tests.sandbox_fixtures import cashier
-from tests.test_sandbox_sdk import make_sdk
+from tests.support import wait_for
+from tests.support.sdk import make_sdk
+from tests.support.simulator import cashier
 
 
 @pytest.mark.parametrize("public_key_mode", [False, True], ids=["certificate", "public-key"])

@@ -20,8 +20,8 @@ from werkzeug.serving import make_server
 
 import sandbox
 from sandbox import devkeys
-from tests.conftest import wait_for
-from tests.sandbox_fixtures import Merchant, cashier, deliveries, start_sandbox
+from tests.support import wait_for
+from tests.support.simulator import Merchant, cashier, deliveries, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,8 +4,8 @@ import pytest
 import requests
 
 from sandbox import create_app
-from tests.conftest import wait_for
-from tests.sandbox_fixtures import Merchant, cashier, platform_serial, start_sandbox
+from tests.support import wait_for
+from tests.support.simulator import Merchant, cashier, platform_serial, start_sandbox
 
 # Which keys sign and verify; nothing here is stored differently.
 pytestmark = pytest.mark.database_agnostic

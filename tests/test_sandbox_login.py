@@ -4,7 +4,7 @@ import base64
 
 import requests
 
-from tests.sandbox_fixtures import start_sandbox
+from tests.support.simulator import start_sandbox
 
 
 def mint(server, **body):

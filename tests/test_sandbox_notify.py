@@ -9,8 +9,8 @@ import requests
 import xmltodict
 
 from server.wechatpay.crypto import aes_gcm_decrypt
-from tests.conftest import wait_for
-from tests.sandbox_fixtures import (
+from tests.support import wait_for
+from tests.support.simulator import (
     Merchant,
     arm,
     cashier,

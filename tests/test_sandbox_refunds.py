@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import requests
 
 from server.wechatpay.crypto import aes_gcm_decrypt
-from tests.conftest import wait_for
-from tests.sandbox_fixtures import arm, cashier, deliveries
+from tests.support import wait_for
+from tests.support.simulator import arm, cashier, deliveries
 
 REFUNDS = "/v3/refund/domestic/refunds"
 

@@ -5,7 +5,7 @@ import requests
 
 from server.wechatpay import crypto
 from server.wechatpay.v2 import xml_to_dict
-from tests.test_v2_sandbox import signed, xml
+from tests.support.v2 import signed, xml
 
 
 @pytest.mark.parametrize("path", ["/pay/micropay", "/secapi/pay/reverse"])

@@ -10,7 +10,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from server.wechatpay.crypto import aes_gcm_decrypt, certificate_serial, v3_authorization
-from tests.sandbox_fixtures import Merchant, cashier, platform_serial, start_sandbox
+from tests.support.simulator import Merchant, cashier, platform_serial, start_sandbox
 
 NOTIFY_URL = "https://merchant.example.com/pay/notify"
 

@@ -13,7 +13,8 @@ from sandbox.miniapp import push_request
 from server import access_tokens
 from server.clients import miniprogram_api
 from server.extensions import db
-from tests.conftest import wait_for
+from tests.support import wait_for
+from tests.support.shipping import ship
 
 
 @pytest.fixture
@@ -28,13 +29,6 @@ def paid_order(stack, openid=None):
     order_id = created["order"]["id"]
     wait_for(lambda: stack.order(auth, order_id).json()["order"]["status"] == "PAID")
     return auth, stack.order(auth, order_id).json()["order"]
-
-
-def ship(stack, order_id, *args):
-    """``flask shipping ship`` as the shop runs it; (exit code, output)."""
-    with stack.app.app_context():
-        result = stack.app.test_cli_runner().invoke(args=["shipping", "ship", str(order_id), *args])
-    return result.exit_code, result.output
 
 
 def wechat_order(stack, order):

@@ -17,8 +17,10 @@ from server import create_app
 from server.catalogue import seed_catalogue
 from server.extensions import db
 from server.wechatpay.gateway import new_http_session
-from tests.notifications import signed_notification, transaction_for
-from tests.test_deploy import REPO, Process, free_port, make_tls
+from tests.support import REPO
+from tests.support.notifications import signed_notification, transaction_for
+from tests.support.processes import Process, free_port
+from tests.support.tls import make_tls
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from server.wechatpay import crypto
 from server.wechatpay.errors import ApiError, InvalidResponse, TransportError
 from server.wechatpay.gateway import OrderRequest
 from server.wechatpay.v2 import V2Gateway, dict_to_xml, xml_to_dict
-from tests.live import LiveServer
+from tests.support.live import LiveServer
 
 NOTIFY_URL = "http://127.0.0.1:9/api/pay/notify"  # nothing listens: these tests don't pay
 _numbers = itertools.count(1)

@@ -15,7 +15,14 @@ from server.extensions import db
 from server.models import Order, utcnow
 from server.wechatpay import crypto
 from server.wechatpay.v2 import dict_to_xml, xml_to_dict
-from tests.conftest import wait_for
+from tests.support import wait_for
+from tests.support.v2 import (
+    assert_refused,
+    new_order,
+    notification,
+    post_notification,
+    sign_type,
+)
 
 SUCCESS_REPLY = (
     b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
@@ -26,20 +33,6 @@ SUCCESS_REPLY = (
 @pytest.fixture(params=["MD5", "HMAC-SHA256"])
 def v2_stack(request, make_stack):
     return make_stack(WECHATPAY_API_VERSION="v2", WECHATPAY_V2_SIGN_TYPE=request.param)
-
-
-def sign_type(stack):
-    return stack.settings["WECHATPAY_V2_SIGN_TYPE"]
-
-
-def verify_pay_params(stack, pay_params):
-    """v2 paySign: the v2 sign over appId, timeStamp, nonceStr, package, signType (B3)."""
-    assert set(pay_params) == {"timeStamp", "nonceStr", "package", "signType", "paySign"}
-    assert pay_params["signType"] == sign_type(stack)
-    assert pay_params["package"].startswith("prepay_id=wx")
-    signed = {"appId": stack.settings["WECHAT_APPID"], **pay_params, "sign": pay_params["paySign"]}
-    del signed["paySign"]
-    assert crypto.v2_verify(signed, stack.settings["WECHATPAY_API_KEY"], sign_type(stack))
 
 
 def sandbox_order(stack, out_trade_no):
@@ -67,59 +60,6 @@ def notify_events(stack):
             "SELECT event_type, trade_state FROM payment_events WHERE source = 'notify'"
         )
     ]
-
-
-def new_order(stack):
-    auth = stack.login()
-    response = stack.create_order(auth)
-    assert response.status_code == 201, response.text
-    created = response.json()
-    verify_pay_params(stack, created["pay_params"])
-    return auth, created
-
-
-def notification(stack, order, **changes):
-    """A v2 payment notification for ``order``, signed with the merchant's key (B5)."""
-    fields = {
-        "appid": stack.settings["WECHAT_APPID"],
-        "mch_id": stack.settings["WECHATPAY_MCHID"],
-        "nonce_str": crypto.nonce(),
-        "result_code": "SUCCESS",
-        "return_code": "SUCCESS",
-        "openid": "oAnyone",
-        "is_subscribe": "N",
-        "trade_type": "JSAPI",
-        "bank_type": "OTHERS",
-        "total_fee": order["total"],
-        "cash_fee": order["total"],
-        "fee_type": "CNY",
-        "transaction_id": "4200000000202611220000000001",
-        "out_trade_no": order["out_trade_no"],
-        "time_end": "20261122123005",
-        **changes,
-    }
-    if sign_type(stack) != "MD5":
-        fields["sign_type"] = sign_type(stack)
-    fields["sign"] = crypto.v2_sign(fields, stack.settings["WECHATPAY_API_KEY"], sign_type(stack))
-    return dict_to_xml(fields)
-
-
-def post_notification(stack, body):
-    return requests.post(
-        f"{stack.backend}/api/pay/notify",
-        data=body,
-        headers={"Content-Type": "text/xml"},
-        timeout=10,
-    )
-
-
-def assert_refused(response):
-    """The backend's refusal: an XML FAIL (never JSON), so WeChat retries."""
-    assert response.status_code == 400
-    assert response.headers["Content-Type"].startswith("application/xml")
-    reply = xml_to_dict(response.content, 4096)
-    assert reply["return_code"] == "FAIL" and reply["return_msg"]
-    return reply["return_msg"]
 
 
 # --- the loop ----------------------------------------------------------------------------------

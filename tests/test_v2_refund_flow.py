@@ -10,17 +10,16 @@ import requests
 from sandbox.tls import server_context
 from server.wechatpay import crypto
 from server.wechatpay.v2 import dict_to_xml, xml_to_dict
-from tests.conftest import wait_for
-from tests.refund_helpers import (
-    COFFEE,
+from tests.support import wait_for
+from tests.support.orders import COFFEE, paid_order
+from tests.support.refunds import (
     order_status,
-    paid_order,
     place_refund,
     refund_statuses,
     wait_refund,
     wechat_refunds,
 )
-from tests.test_deploy import make_tls
+from tests.support.tls import make_tls
 
 SECAPI_REFUND = "/secapi/pay/refund"
 

@@ -29,11 +29,10 @@ from server.wechatpay import crypto
 from server.wechatpay.errors import ApiError, NotificationError, TransportError
 from server.wechatpay.gateway import OrderRequest, RefundRequest
 from server.wechatpay.v2 import V2Gateway, client_cert_session, dict_to_xml, xml_to_dict
-from tests.conftest import require, wait_for
-from tests.live import LiveServer
-from tests.sandbox_fixtures import arm
-from tests.test_config import production  # noqa: F401  (a fixture: production settings)
-from tests.test_deploy import make_tls
+from tests.support import require, wait_for
+from tests.support.live import LiveServer
+from tests.support.simulator import arm
+from tests.support.tls import make_tls
 
 _numbers = itertools.count(1)
 DEAD_URL = "http://127.0.0.1:9/api/pay/notify"  # payment notifications: nobody listens
@@ -663,7 +662,7 @@ def test_a_certificate_that_does_not_match_the_key_is_named(v2_settings, dev_key
 
 @pytest.mark.parametrize("name", ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"])
 def test_production_v2_refuses_to_start_without_the_client_certificate(
-    production,  # noqa: F811 -- the fixture imported above
+    production,
     dev_keys,
     name,
 ):

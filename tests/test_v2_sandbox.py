@@ -20,7 +20,8 @@ from sandbox import create_app
 from server.wechatpay import crypto
 from server.wechatpay.errors import NotificationError
 from server.wechatpay.v2 import V2Gateway, xml_to_dict
-from tests.live import LiveServer
+from tests.support.live import LiveServer
+from tests.support.v2 import signed, xml
 
 
 @pytest.fixture
@@ -33,25 +34,6 @@ SUCCESS_REPLY = (
     b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
     b"<return_msg><![CDATA[OK]]></return_msg></xml>"
 )
-
-
-def xml(fields):
-    return (
-        "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items()) + "</xml>"
-    ).encode()
-
-
-def signed(settings, sign_type="MD5", key=None, **fields):
-    data = {
-        "appid": settings["WECHAT_APPID"],
-        "mch_id": settings["WECHATPAY_MCHID"],
-        "nonce_str": crypto.nonce(),
-        **fields,
-    }
-    if sign_type != "MD5":
-        data["sign_type"] = sign_type
-    data["sign"] = crypto.v2_sign(data, key or settings["WECHATPAY_API_KEY"], sign_type)
-    return xml(data)
 
 
 def order_fields(notify_url="http://127.0.0.1:9/notify", **changes):

@@ -1,7 +1,7 @@
-"""Helpers and fixtures for the simulator's tests: keys, a signing merchant, a notify receiver.
+"""The simulator alone, as a merchant's code meets it: a signing merchant, a notify receiver.
 
-``tests/conftest.py`` registers this module as a pytest plugin, so its fixtures are available
-everywhere; test modules import only the plain helpers (Merchant, cashier, arm...).
+Its fixtures (``sandbox_settings``, ``sandbox``, ``merchant``, ``receiver``...) are in
+tests/conftest.py; these are the plain helpers (Merchant, Receiver, cashier, arm...).
 """
 
 import json
@@ -9,11 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 from flask import Flask, request
 
-from sandbox import create_app, devkeys
+from sandbox import create_app
 from server.wechatpay.crypto import (
     certificate_serial,
     load_private_key,
@@ -22,49 +21,11 @@ from server.wechatpay.crypto import (
     v3_authorization,
     v3_response_message,
 )
-from tests.live import LiveServer
-
-
-@pytest.fixture(scope="session")
-def sandbox_settings(tmp_path_factory):
-    """Keys and identities for every simulator in the session (RSA keys are slow to make)."""
-    settings = {
-        **devkeys.generate(tmp_path_factory.mktemp("sandbox-keys")),
-        **devkeys.fresh_secrets(),
-    }
-    settings.update(
-        SANDBOX_TIME_SCALE="0.001",
-        SANDBOX_KEY_MODE="migrating",
-        SANDBOX_NOTIFY_PUBLIC_KEY_RATIO="0",
-        SANDBOX_CA_BUNDLE="",
-        SANDBOX_LOGIN_RATE_LIMIT="100",
-    )
-    return settings
+from tests.support.live import LiveServer
 
 
 def start_sandbox(settings, **overrides):
     return LiveServer(create_app({**settings, **overrides})).start()
-
-
-@pytest.fixture(scope="session")
-def sandbox_server(sandbox_settings):
-    server = start_sandbox(sandbox_settings)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    """The simulator over real HTTP, reset to empty for each test. A migrating merchant:
-    answers signed with the key the request names, notifications with the platform
-    certificate (SANDBOX_NOTIFY_PUBLIC_KEY_RATIO=0)."""
-    requests.post(sandbox_server.url + "/sandbox/reset", timeout=5).raise_for_status()
-    return sandbox_server
-
-
-@pytest.fixture
-def merchant(sandbox, sandbox_settings):
-    return Merchant(sandbox.url, sandbox_settings)
 
 
 class Merchant:
@@ -194,21 +155,6 @@ class Receiver:
     def bodies(self):
         with self.lock:
             return [r["body"] for r in self.received]
-
-
-@pytest.fixture(scope="session")
-def receiver_server():
-    receiver = Receiver()
-    receiver.server.start()
-    yield receiver
-    receiver.server.stop()
-
-
-@pytest.fixture
-def receiver(receiver_server):
-    """A notify_url that records notifications and answers 204 (script it with reset())."""
-    receiver_server.reset()
-    return receiver_server
 
 
 def deliveries(sandbox, out_trade_no=None):

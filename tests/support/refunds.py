@@ -1,4 +1,4 @@
-"""Helpers for the refund tests: a paid order on a real stack, refunds through the domain."""
+"""Helpers for the refund tests: refunds through the domain on a real stack, read back."""
 
 import requests
 
@@ -6,21 +6,7 @@ from server import refunds
 from server.clients import gateway
 from server.extensions import db
 from server.models import Order, Refund
-from tests.conftest import wait_for
-
-COFFEE = 1800  # fen: the first product of the demo catalogue
-
-
-def paid_order(stack, auth=None, quantity=1):
-    """(auth headers, order JSON) of an order the user has paid and the backend knows is PAID."""
-    auth = auth or stack.login()
-    created = stack.create_order(
-        auth, [{"product_id": stack.products()[0]["id"], "quantity": quantity}]
-    ).json()
-    stack.cashier(created["pay_params"])
-    order_id = created["order"]["id"]
-    wait_for(lambda: stack.order(auth, order_id).json()["order"]["status"] == "PAID")
-    return auth, stack.order(auth, order_id).json()["order"]
+from tests.support import wait_for
 
 
 def place_refund(stack, order_id, amount, reason="test refund"):
