@@ -1,7 +1,23 @@
 """Shared fixtures: real simulator + real backend over HTTP, on SQLite and PostgreSQL.
 
-What the tests share that is not a fixture lives in tests/support/ (the stack, the simulator's
-helpers, signed notifications...): this file holds fixtures and pytest hooks only.
+Layout: one folder per feature.
+
+    payments/   checkout, the orders API, payment notifications, the loop on API v3 and v2
+    refunds/    refunds end to end (v3 and v2), their notifications, users' requests, settings
+    bills/      daily bills and reconciliation (fixtures/: real WeChat bills)
+    shipping/   shipping info, the message push, the user's confirmation of receipt
+    console/    the staff console, through Flask's test client and in a real browser
+    sandbox/    the WeChat simulator on its own: raw v3 and v2, and through an SDK
+    protocol/   crypto and signatures pinned to official vectors; the gateways against the
+                simulator (v2 payments and refunds, failover, platform certificates)
+    deploy/     nginx, gunicorn, proxy headers, `make dev`
+    app/        settings, doctor, jobs, migrations, rate limits, hostile input, request ids,
+                login, the catalogue, the API contract
+    support/    what the tests share that is not a fixture: the stack, the simulator's
+                helpers, signed notifications... (its __init__.py lists them)
+    miniprogram/ and sdk-node/: the Node tests (`npm test`)
+
+This file (and a folder's own conftest.py) holds fixtures and pytest hooks only.
 
 ``stack`` is the default deployment (API v3, WeChat Pay public key mode); ``make_stack(...)``
 builds others (certificate mode, v2, ...). Every test that uses a database (``database_url``,

@@ -12,7 +12,7 @@ import requests
 
 from tests.support.orders import expire
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ORDER_CALLS = "/v3/pay/transactions/out-trade-no/"
 
 

@@ -684,7 +684,7 @@ def test_python_m_sandbox_serves_https_and_checks_secapi(sandbox_settings, tls):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, **sandbox_settings, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, **sandbox_settings, "PYTHONPATH": str(Path(__file__).parents[2])}
     process = subprocess.Popen(
         [
             sys.executable,

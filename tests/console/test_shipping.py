@@ -1,6 +1,6 @@
 """The order page's shipping block against the simulator, through Flask's test client (SQLite
 and PostgreSQL): recording each logistics type, a bad form that records nothing, WeChat's
-one-change rule said in the form, and the sync. The browser test is in test_console_browser."""
+one-change rule said in the form, and the sync. The browser test is in test_browser.py."""
 
 import pytest
 import requests

@@ -1,6 +1,6 @@
 """The staff console through Flask's test client, on SQLite and PostgreSQL: logging in, the
 security refusals (CSRF, expired or ended sessions, roles, rate limit, lockout), forms and their
-validation, and the actions against the simulator. The browser tests are test_console_browser."""
+validation, and the actions against the simulator. The browser tests are in test_browser.py."""
 
 import time
 from datetime import timedelta

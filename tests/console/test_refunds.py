@@ -1,6 +1,6 @@
 """The console's refund pages against the simulator, through Flask's test client (SQLite and
 PostgreSQL): refund with a confirmation step, form errors, roles, users' refund requests,
-ABNORMAL refunds under Needs attention. The browser test is in test_console_browser."""
+ABNORMAL refunds under Needs attention. The browser test is in test_browser.py."""
 
 import requests
 

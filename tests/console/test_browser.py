@@ -15,8 +15,8 @@ from server.catalogue import DEMO_CATALOGUE
 from tests.support import require, wait_for
 from tests.support.console import PASSWORD, make_staff
 
-# What a browser shows and does; the console's database work runs on PostgreSQL in
-# test_console*.py and the domain tests.
+# What a browser shows and does; the console's database work runs on PostgreSQL in the
+# other tests of tests/console/ and the domain tests.
 pytestmark = pytest.mark.database_agnostic
 
 CHROMIUM = "/usr/bin/chromium"

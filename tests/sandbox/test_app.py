@@ -23,7 +23,7 @@ from sandbox import devkeys
 from tests.support import wait_for
 from tests.support.simulator import Merchant, cashier, deliveries, start_sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port():

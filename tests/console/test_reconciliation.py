@@ -1,7 +1,7 @@
 """The console's Reconciliation pages against the simulator, through Flask's test client (SQLite
 and PostgreSQL): runs listed per Beijing day, totals ours vs WeChat's, resolving a difference
 (admins only, with a note and the CSRF token), running a day again, the bill as CSV, and open
-differences under Needs attention. The browser test is in test_console_browser."""
+differences under Needs attention. The browser test is in test_browser.py."""
 
 from server import bills
 from tests.support.console import ADMIN, OPERATOR, staffed

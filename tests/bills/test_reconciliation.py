@@ -1,6 +1,6 @@
 """Daily bills and reconciliation.
 
-The parser is pinned to two real WeChat bills (tests/fixtures/bills/README.md names them); the
+The parser is pinned to two real WeChat bills (tests/bills/fixtures/README.md names them); the
 reconciliation runs against the simulator over real HTTP, on SQLite and PostgreSQL, with every
 kind of difference provoked the way it happens: a lost notification, a payment or refund only
 WeChat has, a different amount, a payment only we have.
@@ -19,7 +19,7 @@ from server.wechatpay.gateway import CHINA
 from tests.support import wait_for
 from tests.support.simulator import Merchant
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bills"
+FIXTURES = Path(__file__).parent / "fixtures"
 V3_BILL = (FIXTURES / "v3_tradebill_ALL_2021-01-28.csv").read_bytes()
 V2_BILL = (FIXTURES / "v2_downloadbill_SUCCESS_2019-11-04.csv").read_bytes()
 

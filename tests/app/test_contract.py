@@ -1,8 +1,8 @@
 """The API contract (server/api/openapi.json): served, checked, and fuzzed against a live stack.
 
 Every response the rest of the suite sees is checked against the document by ``make_stack``
-(tests/contract.py). Here: the document is served and usable, the checker catches what it
-should, and schemathesis generates inputs for every operation against a running backend and
+(tests/support/contract.py). Here: the document is served and usable, the checker catches what
+it should, and schemathesis generates inputs for every operation against a running backend and
 simulator, checking "no 5xx" and "the response matches the schema".
 """
 
