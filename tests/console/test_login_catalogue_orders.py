@@ -10,54 +10,14 @@ import requests
 
 from server import create_app
 from server.audit import AuditLog
-from server.catalogue import DEMO_CATALOGUE, seed_catalogue
+from server.catalogue import DEMO_CATALOGUE
 from server.console.forms import fen_to_yuan, yuan_to_fen
 from server.extensions import db
 from server.models import Order, Product, utcnow
 from server.staff import StaffUser
-from tests.support.console import ADMIN, OPERATOR, PASSWORD, ConsoleClient, make_staff, staffed
+from tests.support.console import ADMIN, OPERATOR, PASSWORD, ConsoleClient, staffed
 
 COFFEE = DEMO_CATALOGUE[0]["name"]  # product 1, 18.00 yuan
-
-
-@pytest.fixture
-def make_app(dev_keys, database_url):
-    """``make_app(**settings)``: an app with the demo catalogue, an admin and an operator."""
-    apps = []
-
-    def make(**settings):
-        app = create_app({**dev_keys, "DATABASE_URL": database_url, **settings})
-        with app.app_context():
-            db.create_all()
-            seed_catalogue()
-        make_staff(app, ADMIN, "admin")
-        make_staff(app, OPERATOR, "operator")
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app()
-
-
-@pytest.fixture
-def admin(app):
-    client = ConsoleClient(app)
-    assert client.login(ADMIN).status_code == 302
-    return client
-
-
-@pytest.fixture
-def operator(app):
-    client = ConsoleClient(app)
-    assert client.login(OPERATOR).status_code == 302
-    return client
 
 
 def rows(app, model, *where):
