@@ -11,6 +11,7 @@ from server import payments
 from server.extensions import db
 from server.wechatpay import crypto
 from tests.support import wait_for
+from tests.support.concurrency import at_once
 from tests.support.notifications import signed_notification, transaction_for
 
 
@@ -156,18 +157,7 @@ def test_duplicate_notification_is_acknowledged_and_applied_once(unpaid):
 def test_concurrent_duplicates_change_the_order_exactly_once(unpaid):
     stack, auth, order = unpaid
     headers, body = signed_notification(stack.settings, transaction_for(stack.settings, order))
-    barrier = threading.Barrier(24)
-    statuses = []
-
-    def deliver():
-        barrier.wait()
-        statuses.append(post(stack, headers, body).status_code)
-
-    threads = [threading.Thread(target=deliver) for _ in range(24)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once([lambda: post(stack, headers, body).status_code] * 24)
     assert statuses == [204] * 24
     assert stack.query("SELECT count(*) FROM payment_events")[0][0] == 1
     assert stack.query("SELECT status FROM orders")[0][0] == "PAID"
@@ -233,22 +223,14 @@ def test_notifications_racing_queries_apply_once_without_deadlock(make_stack):
                 stack.settings, order, transaction_id=wechat["order"]["transaction_id"]
             ),
         )
-        barrier = threading.Barrier(12)
-        statuses = []
 
         def notify():
-            barrier.wait()
-            statuses.append(post(stack, headers, body).status_code)
+            return post(stack, headers, body).status_code
 
         def read():
-            barrier.wait()
-            statuses.append(stack.order(auth, order["id"]).status_code)
+            return stack.order(auth, order["id"]).status_code
 
-        threads = [threading.Thread(target=f) for f in [notify, read] * 6]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        statuses = at_once([notify, read] * 6)
         assert sorted(statuses) == [200] * 6 + [204] * 6
         assert stack.query("SELECT status FROM orders WHERE id = :id", id=order["id"]) == [
             ("PAID",)

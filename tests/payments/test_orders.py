@@ -1,12 +1,12 @@
 """The orders API: pricing from the server, ownership, bad input, WeChat failures."""
 
 import socket
-import threading
 
 import pytest
 import requests
 
 from tests.support import wait_for
+from tests.support.concurrency import at_once
 from tests.support.live import LiveServer
 
 
@@ -272,18 +272,11 @@ def test_a_retried_checkout_with_the_same_idempotency_key_gets_the_same_order(st
 def test_concurrent_retries_with_one_idempotency_key_create_one_order(stack):
     auth = {**stack.login(), "Idempotency-Key": "double-tap-0001"}
     items = [{"product_id": stack.products()[0]["id"], "quantity": 1}]
-    barrier = threading.Barrier(10)
-    responses = []
 
     def checkout():
-        barrier.wait()
-        responses.append(requests.post(orders_url(stack), json={"items": items}, headers=auth))
+        return requests.post(orders_url(stack), json={"items": items}, headers=auth)
 
-    threads = [threading.Thread(target=checkout) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = at_once([checkout] * 10)
     assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
     assert len({r.json()["order"]["id"] for r in responses}) == 1
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 1

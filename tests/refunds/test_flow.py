@@ -2,12 +2,11 @@
 partial refunds, refusals, the lock under concurrency, retries that keep the out_refund_no,
 and every refund converging without a notification."""
 
-import threading
-
 import requests
 
 from server import refunds
 from tests.support import wait_for
+from tests.support.concurrency import at_once
 from tests.support.orders import COFFEE, paid_order
 from tests.support.refunds import (
     cli_result,
@@ -145,20 +144,14 @@ def test_at_most_50_refunds_per_order(stack):
 
 def test_20_concurrent_refunds_never_exceed_what_was_paid(stack):
     _, order = paid_order(stack)
-    outcomes, start = [], threading.Barrier(20)
 
     def attempt():
-        start.wait()
         try:
-            outcomes.append(place_refund(stack, order["id"], 500)["status"])
+            return place_refund(stack, order["id"], 500)["status"]
         except refunds.RefundError as exc:
-            outcomes.append(exc.code)
+            return exc.code
 
-    threads = [threading.Thread(target=attempt) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once([attempt] * 20)
     assert len(outcomes) == 20
     assert outcomes.count("EXCEEDS_REFUNDABLE") == 20 - COFFEE // 500
     held = stack.query("SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE status <> 'FAILED'")

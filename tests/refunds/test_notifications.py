@@ -2,11 +2,11 @@
 recorded once before they act; refused ones change nothing."""
 
 import json
-import threading
 
 import requests
 
 from tests.support import wait_for
+from tests.support.concurrency import at_once
 from tests.support.notifications import signed_notification
 from tests.support.orders import COFFEE, paid_order
 from tests.support.refunds import order_status, place_refund, refund_statuses, wait_refund
@@ -127,17 +127,7 @@ def test_unknown_and_contradicting_refunds_are_refused_but_kept_for_a_person(sta
 def test_concurrent_copies_change_the_refund_once(stack):
     order, refund = processing_refund(stack)
     headers, body = notify(stack, resource_for(stack, order, refund))
-    statuses, start = [], threading.Barrier(10)
-
-    def send():
-        start.wait()
-        statuses.append(post(stack, headers, body).status_code)
-
-    threads = [threading.Thread(target=send) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once([lambda: post(stack, headers, body).status_code] * 10)
     assert statuses == [204] * 10
     assert refund_events(stack) == [("REFUND.SUCCESS",)]
     assert refund_statuses(stack, order["id"]) == ["SUCCESS"]

@@ -1,6 +1,5 @@
 """The user's side: POST /api/orders/<id>/refund-request, decided by the shop with the CLI."""
 
-import threading
 from datetime import timedelta
 
 import requests
@@ -8,6 +7,7 @@ import requests
 from server.extensions import db
 from server.models import Order, utcnow
 from tests.support import wait_for
+from tests.support.concurrency import at_once
 from tests.support.orders import COFFEE, paid_order
 from tests.support.refunds import cli_result, order_status
 
@@ -132,17 +132,7 @@ def test_a_longer_window_is_a_setting(make_stack):
 
 def test_concurrent_requests_make_one_pending_request(stack):
     auth, order = paid_order(stack)
-    statuses, start = [], threading.Barrier(8)
-
-    def send():
-        start.wait()
-        statuses.append(ask(stack, auth, order["id"]).status_code)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once([lambda: ask(stack, auth, order["id"]).status_code] * 8)
     assert sorted(statuses) == [201] + [409] * 7
     assert stack.query("SELECT status FROM refund_requests") == [("PENDING",)]
 

@@ -14,6 +14,7 @@ from server import access_tokens
 from server.clients import miniprogram_api
 from server.extensions import db
 from tests.support import wait_for
+from tests.support.concurrency import at_once
 from tests.support.shipping import ship
 
 
@@ -47,22 +48,13 @@ def stable_token_calls(stack):
 
 
 def test_one_token_refresh_for_many_concurrent_callers(stack):
-    tokens, errors = [], []
-
     def get():
-        try:
-            with stack.app.app_context():
-                tokens.append(access_tokens.current_token(miniprogram_api()))
-                db.session.remove()
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
+        with stack.app.app_context():
+            token = access_tokens.current_token(miniprogram_api())
+            db.session.remove()
+        return token
 
-    threads = [threading.Thread(target=get) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    tokens = at_once([get] * 16)  # an error in any call fails the test
     assert len(tokens) == 16 and len(set(tokens)) == 1
     assert stable_token_calls(stack) == 1
 
