@@ -13,16 +13,19 @@ Layout: one folder per feature.
     deploy/     nginx, gunicorn, proxy headers, `make dev`
     app/        settings, doctor, jobs, migrations, rate limits, hostile input, request ids,
                 login, the catalogue, the API contract
-    support/    what the tests share that is not a fixture: the stack, the simulator's
-                helpers, signed notifications... (its __init__.py lists them)
+    support/    what the tests share that is not a fixture: the stack, factories that build
+                orders in the database, the race helper, the simulator's helpers, signed
+                notifications... (its __init__.py lists them)
     miniprogram/ and sdk-node/: the Node tests (`npm test`)
 
 This file (and a folder's own conftest.py) holds fixtures and pytest hooks only.
 
 ``stack`` is the default deployment (API v3, WeChat Pay public key mode); ``make_stack(...)``
-builds others (certificate mode, v2, ...). Every test that uses a database (``database_url``,
-so every stack) runs on a fresh SQLite file, and on PostgreSQL too (``TEST_DATABASE_URL``;
-skipped locally without it, a failure in CI) unless it is marked ``database_agnostic``.
+builds others (certificate mode, v2, ...); ``domain_app`` is an app with no servers at all, for
+domain tests that build their orders in the database (support/factories.py). Every test that
+uses a database (``database_url``, so every stack and every ``domain_app``) runs on a fresh
+SQLite file, and on PostgreSQL too (``TEST_DATABASE_URL``; skipped locally without it, a
+failure in CI) unless it is marked ``database_agnostic``.
 
 Which tests are ``database_agnostic`` (PostgreSQL would not change their outcome): those about
 the HTTP surface, the protocol, settings, logs and the console's screens, where the database
@@ -40,6 +43,8 @@ import requests
 from sqlalchemy import create_engine, text
 
 from sandbox.devkeys import fresh_secrets, generate
+from server import create_app
+from server.extensions import db
 from tests.support import require
 from tests.support.production import production_settings
 from tests.support.simulator import Merchant, Receiver, start_sandbox
@@ -117,6 +122,21 @@ def database_url(request, tmp_path, postgres_schema_url):
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     return url
+
+
+# --- an app without servers, for domain tests (tests/support/factories.py) ------------------
+
+
+@pytest.fixture
+def domain_app(dev_keys, database_url):
+    """An app on a fresh database, with no server and no simulator, its app context pushed:
+    for domain tests that build their orders with tests/support/factories.py."""
+    app = create_app({**dev_keys, "DATABASE_URL": database_url})
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
 
 
 # --- a simulator and a backend (tests/support/stack.py) --------------------------------------

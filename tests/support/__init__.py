@@ -1,6 +1,8 @@
 """What the tests share that is not a fixture (the fixtures are in the conftest.py files).
 
-    stack.py          Stack: a running simulator + backend, and the factory behind make_stack
+    stack.py          Stack (a running simulator + backend) and stack_factory, make_stack's work
+    factories.py      paid, refunded and shipped orders built in the database, no HTTP
+    concurrency.py    at_once: calls released together, for races
     orders.py         a paid order on a stack, an order made to look expired
     refunds.py        refunds through the domain on a stack, and reading them back
     shipping.py       `flask shipping ship` on a stack
