@@ -558,7 +558,7 @@ def run(
 def measure_outbound(settings, workdir, n):
     """place_order from this process to a simulator over HTTPS: our V3Gateway (one pooled
     session) against the wechatpayv3 SDK (a new connection per call)."""
-    from server.clients import build_gateway
+    from server.channels import build_gateway
     from tests.support.sdk import make_sdk
     from tests.support.tls import make_tls
 

@@ -97,9 +97,11 @@ def register_proxy_fix(app):
 
 
 def register_wechat_clients(app):
-    from .clients import init_app
+    """WeChat's clients (login, the mini program's APIs) and WeChat Pay's gateway."""
+    from . import channels, clients
 
-    init_app(app)
+    clients.init_app(app)
+    channels.init_app(app)
 
 
 def register_blueprints(app):

@@ -2,13 +2,13 @@
 
 A thin adapter over ``server.domain.checkout``: it reads the request (the bearer token's user,
 the body's items, the Idempotency-Key header, the client's address), calls checkout with the
-WeChat Pay context of the settings (``clients.checkout_context``), and answers JSON.
+WeChat Pay context of the settings (``channels.checkout_context``), and answers JSON.
 """
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from ..clients import checkout_context
+from ..channels import checkout_context
 from ..domain import checkout
 from ..errors import DomainError
 from ..extensions import db

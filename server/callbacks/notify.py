@@ -10,7 +10,7 @@ import logging
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..clients import gateway
+from ..channels import gateway
 from ..domain import payments
 from ..wechatpay.core.errors import NotificationError
 

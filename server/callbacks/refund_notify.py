@@ -9,7 +9,7 @@ import logging
 
 from flask import Blueprint, request
 
-from ..clients import gateway
+from ..channels import gateway
 from ..domain import refunds
 from ..wechatpay.core.errors import NotificationError
 from .notify import _read_body, _reply

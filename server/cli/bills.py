@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import click
 from flask import current_app
 
-from ..clients import gateway
+from ..channels import gateway
 from ..domain import bills
 from ..domain.jobs import exclusive
 from ..errors import DomainError

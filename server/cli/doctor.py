@@ -22,7 +22,7 @@ import click
 import requests
 from flask import current_app
 
-from ..clients import build_gateway
+from ..channels import build_gateway
 from ..config import ConfigError, required_names
 from ..wechatpay import crypto
 from ..wechatpay.core.errors import ApiError, NotificationError, TransportError

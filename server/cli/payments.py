@@ -18,7 +18,7 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from ..clients import gateway
+from ..channels import gateway
 from ..domain import payments
 from ..domain.jobs import bounded, exclusive
 from ..extensions import db

@@ -14,7 +14,7 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from ..clients import gateway, payments_configured
+from ..channels import gateway, payments_configured
 from ..domain import refunds
 from ..errors import DomainError
 from ..extensions import db

@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..clients import gateway
+from ..channels import gateway
 from ..domain import bills
 from ..domain.jobs import exclusive
 from ..errors import DomainError

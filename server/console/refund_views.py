@@ -5,7 +5,7 @@ same functions as the CLI and the API; the console only asks, shows and records 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..clients import gateway
+from ..channels import gateway
 from ..domain import refunds
 from ..errors import DomainError
 from ..extensions import db

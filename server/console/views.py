@@ -9,7 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from ..clients import gateway
+from ..channels import gateway
 from ..domain import attention, bills, payments, refunds, shipping
 from ..domain.catalogue import save_product
 from ..errors import DomainError

@@ -11,7 +11,7 @@ any other way to pay (an H5 page, a Native QR code, a counter) calls the same on
 
 What checkout needs from WeChat Pay it gets as one explicit argument, a ``PaymentContext``:
 the gateway, the appid and mchid orders are placed for, the notify URL and the order timeout.
-``server/clients.py`` builds the only one there is today from the settings
+``server/channels.py`` builds the only one there is today from the settings
 (``checkout_context()``). This is the seam where a way to pay becomes data: the next step
 gives each payment channel its own context (``channels.payment_context``) and the order
 records which it was placed with; checkout itself does not change.

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from sqlalchemy import select
 
-from server.clients import checkout_context
+from server.channels import checkout_context
 from server.domain import checkout
 from server.errors import DomainError
 from server.extensions import db

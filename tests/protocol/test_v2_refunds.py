@@ -68,7 +68,7 @@ def https_sandbox(tls_sandbox, tls):
 
 
 def make_gateway(url, settings, sign_type="MD5", ca_bundle=None, cert_session=True, **extra):
-    """The gateway as ``server/clients.py`` builds it: one session for /pay/, and the mutual
+    """The gateway as ``server/channels.py`` builds it: one session for /pay/, and the mutual
     TLS session (merchant certificate + key, read once) for /secapi/."""
     session = plain_session(ca_bundle)
     if cert_session is True:

@@ -2,7 +2,7 @@
 
 import requests
 
-from server.clients import gateway
+from server.channels import gateway
 from server.domain import refunds
 from server.extensions import db
 from server.models import Order, Refund
