@@ -135,6 +135,9 @@ def checkout_context():
         mchid=config.get("WECHATPAY_MCHID") or "",
         notify_url=config.get("WECHATPAY_NOTIFY_URL") or "",
         order_timeout_minutes=int(config["ORDER_TIMEOUT_MINUTES"]),
+        channel="miniprogram",
+        trade_type="JSAPI",
+        api_version=config["WECHATPAY_API_VERSION"],
     )
 
 

@@ -277,19 +277,19 @@ def reconcile(day, *, gateway, appid, mchid):
     except BillNotReady:
         raise
     except (DomainError, WeChatPayError) as exc:
-        _record_failure(day, exc)
+        _record_failure(day, mchid, exc)
         raise
 
     paid, refunded = trade_entries(trade) if trade else ([], [])
-    _clear_previous_day(day, paid, refunded)
+    _clear_previous_day(day, mchid, paid, refunded)
     neighbours = _neighbour_bills(gateway, day)
     found = _compare_payments(day, paid, gateway, appid, mchid, neighbours) + _compare_refunds(
-        day, refunded, gateway, neighbours
+        day, mchid, refunded, gateway, neighbours
     )
 
     start, end = day_window(day)
-    ours_paid = _orders_paid(start, end)
-    ours_refunds = _refunds_succeeded(start, end)
+    ours_paid = _orders_paid(start, end, mchid)
+    ours_refunds = _refunds_succeeded(start, end, mchid)
     totals = dict(
         bill_rows=len(trade.rows) if trade else 0,
         payments_wechat=len(paid),
@@ -310,7 +310,7 @@ def reconcile(day, *, gateway, appid, mchid):
         trade_bill=trade_raw.decode("utf-8-sig") if trade_raw else None,
         message=fund_note,
     )
-    return _store(day, totals, found)
+    return _store(day, mchid, totals, found)
 
 
 def _fund_flow(gateway, day):
@@ -358,7 +358,7 @@ def _compare_payments(day, paid, gateway, appid, mchid, neighbours):
             )
         elif order.status in (Order.NOTPAY, Order.CLOSED):
             found.append(_apply_missed(order, entry, wechat, gateway, appid, mchid))
-    found += _paid_not_in_bill(day, in_bill, neighbours)
+    found += _paid_not_in_bill(day, mchid, in_bill, neighbours)
     return found
 
 
@@ -392,9 +392,9 @@ def _apply_missed(order, entry, wechat, gateway, appid, mchid):
     )
 
 
-def _paid_not_in_bill(day, in_bill, neighbours):
+def _paid_not_in_bill(day, mchid, in_bill, neighbours):
     start, end = day_window(day)
-    missing = [o for o in _orders_paid(start, end) if o.out_trade_no not in in_bill]
+    missing = [o for o in _orders_paid(start, end, mchid) if o.out_trade_no not in in_bill]
     # A payment at 23:59:59 may be in the next day's bill (or ours recorded it a moment late):
     # look at both neighbours (downloaded only when something is missing) before flagging.
     missing = [o for o in missing if o.out_trade_no not in neighbours()[0]]
@@ -445,7 +445,7 @@ def _entries_of(gateway, day):
         return [], []
 
 
-def _compare_refunds(day, refunded, gateway, neighbours):
+def _compare_refunds(day, mchid, refunded, gateway, neighbours):
     found = []
     in_bill = set()
     ours = _by_key(Refund.out_refund_no, [entry.out_refund_no for entry in refunded])
@@ -479,7 +479,7 @@ def _compare_refunds(day, refunded, gateway, neighbours):
         elif refund.status != entry.status:
             found.append(_sync_refund(refund, entry, wechat, gateway))
     start, end = day_window(day)
-    missing = [r for r in _refunds_succeeded(start, end) if r.out_refund_no not in in_bill]
+    missing = [r for r in _refunds_succeeded(start, end, mchid) if r.out_refund_no not in in_bill]
     missing = [r for r in missing if r.out_refund_no not in neighbours()[1]]
     return found + [
         Found(
@@ -516,11 +516,13 @@ def _sync_refund(refund, entry, wechat, gateway):
     )
 
 
-def _clear_previous_day(day, paid, refunded):
+def _clear_previous_day(day, mchid, paid, refunded):
     """Yesterday's run looked for its late-evening payments in this day's bill before it was
     published; whatever this bill has is not missing after all."""
     previous = db.session.execute(
-        db.select(ReconciliationRun).where(ReconciliationRun.day == day - timedelta(days=1))
+        db.select(ReconciliationRun).where(
+            ReconciliationRun.day == day - timedelta(days=1), ReconciliationRun.mchid == mchid
+        )
     ).scalar_one_or_none()
     if previous is None:
         return
@@ -535,11 +537,12 @@ def _clear_previous_day(day, paid, refunded):
     db.session.commit()
 
 
-def _orders_paid(start, end):
+def _orders_paid(start, end, mchid):
+    """The merchant's orders paid in [start, end)."""
     return (
         db.session.execute(
             db.select(Order)
-            .where(Order.paid_at >= start, Order.paid_at < end)
+            .where(Order.paid_at >= start, Order.paid_at < end, Order.mchid == mchid)
             .order_by(Order.paid_at)
         )
         .scalars()
@@ -547,10 +550,14 @@ def _orders_paid(start, end):
     )
 
 
-def _refunds_succeeded(start, end):
+def _refunds_succeeded(start, end, mchid):
+    """The merchant's refunds that succeeded in [start, end)."""
     return (
         db.session.execute(
-            db.select(Refund).where(
+            db.select(Refund)
+            .join(Order, Order.id == Refund.order_id)
+            .where(
+                Order.mchid == mchid,
                 Refund.status == Refund.SUCCESS,
                 Refund.succeeded_at >= start,
                 Refund.succeeded_at < end,
@@ -561,23 +568,25 @@ def _refunds_succeeded(start, end):
     )
 
 
-def _run_for(day):
+def _run_for(day, mchid):
     run = db.session.execute(
-        db.select(ReconciliationRun).where(ReconciliationRun.day == day)
+        db.select(ReconciliationRun).where(
+            ReconciliationRun.day == day, ReconciliationRun.mchid == mchid
+        )
     ).scalar_one_or_none()
     if run is None:
-        run = ReconciliationRun(day=day, status=ReconciliationRun.FAILED)
+        run = ReconciliationRun(day=day, mchid=mchid, status=ReconciliationRun.FAILED)
         db.session.add(run)
         try:
             db.session.flush()
         except IntegrityError:  # another run of this day created it meanwhile
             db.session.rollback()
-            return _run_for(day)
+            return _run_for(day, mchid)
     return run
 
 
-def _store(day, totals, found):
-    run = _run_for(day)
+def _store(day, mchid, totals, found):
+    run = _run_for(day, mchid)
     for name, value in totals.items():
         setattr(run, name, value)
     run.started_at = utcnow()
@@ -620,10 +629,10 @@ def _settle_status(run):
         run.status = ReconciliationRun.CLEAN if run.trade_bill_sha1 else ReconciliationRun.NO_BILL
 
 
-def _record_failure(day, exc):
+def _record_failure(day, mchid, exc):
     """Say why a day could not be reconciled; nothing of the bill is kept."""
     db.session.rollback()
-    run = _run_for(day)
+    run = _run_for(day, mchid)
     run.status = ReconciliationRun.FAILED
     run.message = (
         f"{getattr(exc, 'code', type(exc).__name__)}: {getattr(exc, 'message', str(exc))}"[:500]

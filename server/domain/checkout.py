@@ -4,7 +4,7 @@ any other way to pay (an H5 page, a Native QR code, a counter) calls the same on
 
     create(user, lines, key=..., client_ip=..., context=...)   a new order (or the one of this
                                                                 Idempotency-Key), priced here
-    pay(order, openid, context)                                 the payment parameters, placing
+    pay(order, context)                                         the payment parameters, placing
                                                                 the order (again) when needed
     refresh(order, context, interval_seconds=...)               an unpaid order, converged
                                                                 with WeChat
@@ -44,7 +44,7 @@ IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 @dataclass(frozen=True)
 class PaymentContext:
     """What checkout needs from WeChat Pay: one way to pay, today's only one (the mini
-    program's JSAPI payments, from the settings)."""
+    program's JSAPI payments, from the settings). A new order records its ids."""
 
     gateway: object  # the WeChat Pay gateway (v3 or v2); None when payments are not configured
     quick_gateway: object  # the same with a short budget: for queries while a user waits
@@ -52,6 +52,11 @@ class PaymentContext:
     mchid: str
     notify_url: str
     order_timeout_minutes: int
+    channel: str = "miniprogram"
+    trade_type: str = "JSAPI"
+    api_version: str = "v3"
+    sub_mchid: str | None = None
+    sub_appid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,14 @@ def create(user, lines, *, key, client_ip, context):
     order = Order(
         user_id=user.id,
         out_trade_no=new_out_trade_no(),
+        channel=context.channel,
+        trade_type=context.trade_type,
+        appid=context.appid,
+        mchid=context.mchid,
+        sub_mchid=context.sub_mchid,
+        sub_appid=context.sub_appid,
+        api_version=context.api_version,
+        payer_openid=user.openid,
         description=_description(items),
         total=sum(i.amount for i in items),
         time_expire=payments.order_expiry(context.order_timeout_minutes),
@@ -114,7 +127,7 @@ def create(user, lines, *, key, client_ip, context):
         if existing is None:
             raise
         return _replay(existing, lines, user, context)  # a concurrent request with the key won
-    return Checkout(order, pay(order, user.openid, context), created=True)
+    return Checkout(order, pay(order, context), created=True)
 
 
 def priced(lines):
@@ -162,7 +175,7 @@ def _replay(order, lines, user, context):
             "this Idempotency-Key was used for a different order",
             order_id=order.id,
         )
-    return Checkout(order, pay(order, user.openid, context), created=False)
+    return Checkout(order, pay(order, context), created=False)
 
 
 def _description(items):
@@ -170,10 +183,10 @@ def _description(items):
     return text[:127]
 
 
-def pay(order, openid, context):
-    """Signed payment parameters for ``openid`` (wx.requestPayment's), placing the order with
-    WeChat when it has no fresh prepay_id. ORDER_NOT_PAYABLE when it is paid, closed or
-    expired; WeChat's failures as ``wechatpay_error``."""
+def pay(order, context):
+    """Signed payment parameters for the order's payer (wx.requestPayment's), placing the
+    order with WeChat when it has no fresh prepay_id. ORDER_NOT_PAYABLE when it is paid,
+    closed or expired; WeChat's failures as ``wechatpay_error``."""
     gateway = _gateway(context)
     if order.status != Order.NOTPAY:
         raise _not_payable(order, f"the order is {order.status}")
@@ -182,7 +195,7 @@ def pay(order, openid, context):
     if payments.prepay_is_fresh(order):
         return gateway.pay_params(order.prepay_id)
     try:
-        prepay_id = gateway.place_order(_order_request(order, openid, context))
+        prepay_id = gateway.place_order(_order_request(order, context))
     except ApiError as exc:
         if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
             refresh(order, context, interval_seconds=0)
@@ -202,13 +215,13 @@ def _not_payable(order, message):
     return DomainError("ORDER_NOT_PAYABLE", message, order_id=order.id, order_status=order.status)
 
 
-def _order_request(order, openid, context):
+def _order_request(order, context):
     # Identical on every call for one order, so WeChat treats a re-placement as the same order.
     return OrderRequest(
         out_trade_no=order.out_trade_no,
         description=order.description,
         total=order.total,
-        openid=openid,
+        openid=order.payer_openid,
         notify_url=context.notify_url,
         time_expire=as_utc(order.time_expire),
         client_ip=order.client_ip,

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
-from ..models import Order, Shipment, ShippingEvent, User
+from ..models import Order, Shipment, ShippingEvent
 from ..timeutil import CHINA, utcnow
 from ..wechatpay.core.errors import ApiError, TransportError
 from . import access_tokens
@@ -197,7 +197,7 @@ def upload(shipment, *, api):
         "shipping_list": json.loads(shipment.packages),
         # Later than any earlier upload of this order: WeChat orders updates by it.
         "upload_time": datetime.now(CHINA).isoformat(timespec="milliseconds"),
-        "payer": {"openid": db.session.get(User, order.user_id).openid},
+        "payer": {"openid": order.payer_openid},
     }
     if shipment.delivery_mode == SPLIT:
         body["is_all_delivered"] = shipment.is_all_delivered

@@ -38,5 +38,5 @@ def test_checkout_without_a_request(stack):
 
         unconfigured = dataclasses.replace(context, gateway=None, quick_gateway=None)
         with pytest.raises(DomainError) as refused:
-            checkout.pay(done.order, user.openid, unconfigured)
+            checkout.pay(done.order, unconfigured)
         assert refused.value.code == "PAYMENTS_NOT_CONFIGURED"
