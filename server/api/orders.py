@@ -2,13 +2,14 @@
 
 A thin adapter over ``server.domain.checkout``: it reads the request (the bearer token's user,
 the body's items, the Idempotency-Key header, the client's address), calls checkout with the
-WeChat Pay context of the settings (``channels.checkout_context``), and answers JSON.
+mini program's channel (``channels.checkout_context``) for a new order and the order's own
+(``channels.payment_context``) after that, and answers JSON.
 """
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from ..channels import checkout_context
+from ..channels import checkout_context, payment_context
 from ..domain import checkout, customers
 from ..errors import DomainError
 from ..extensions import db
@@ -59,7 +60,7 @@ def show_order(order_id):
     order = _own_order(order_id)
     if order.status == Order.NOTPAY and order.prepay_id:
         interval = int(current_app.config["ORDER_QUERY_INTERVAL_SECONDS"])
-        checkout.refresh(order, checkout_context(), interval_seconds=interval)
+        checkout.refresh(order, payment_context(order), interval_seconds=interval)
     return jsonify({"order": order_json(order)})
 
 
@@ -75,7 +76,7 @@ def pay_order(order_id):
             order_id=order.id,
             order_status=order.status,
         )
-    pay_params = checkout.pay(order, checkout_context())  # first: it may update it
+    pay_params = checkout.pay(order, payment_context(order))  # first: it may update it
     return jsonify({"order": order_json(order), "pay_params": pay_params})
 
 

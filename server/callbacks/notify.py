@@ -10,7 +10,7 @@ import logging
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..channels import gateway
+from ..channels import DEFAULT, notification_gateway
 from ..domain import payments
 from ..wechatpay.core.errors import NotificationError
 
@@ -23,14 +23,12 @@ MAX_NOTIFICATION_BYTES = 16 * 1024
 
 @bp.post("/api/pay/notify")
 def payment_notification():
-    gw = gateway()
+    gw = notification_gateway(DEFAULT)
     try:
         body = _read_body()
         notification = gw.parse_payment_notification(request.headers, body)
         outcome = payments.apply_transaction(
             notification.transaction,
-            appid=current_app.config["WECHAT_APPID"],
-            mchid=current_app.config["WECHATPAY_MCHID"],
             source="notify",
             dedupe_key=f"notify:{gw.api_version}:{notification.event_id}",
             event_type=notification.event_type,

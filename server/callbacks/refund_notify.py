@@ -9,7 +9,7 @@ import logging
 
 from flask import Blueprint, request
 
-from ..channels import gateway
+from ..channels import DEFAULT, notification_gateway
 from ..domain import refunds
 from ..wechatpay.core.errors import NotificationError
 from .notify import _read_body, _reply
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @bp.post("/api/refund/notify")
 def refund_notification():
-    gw = gateway()
+    gw = notification_gateway(DEFAULT)
     try:
         notification = gw.parse_refund_notification(request.headers, _read_body())
         outcome = refunds.apply_refund_result(

@@ -9,7 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from ..channels import gateway
+from ..channels import payment_context
 from ..domain import attention, bills, payments, refunds, shipping
 from ..domain.catalogue import save_product
 from ..errors import DomainError
@@ -294,10 +294,10 @@ def shipping_block(order, form=None):
 
 
 def _wechat_call(order, what, call):
-    """Run ``call(gateway, appid, mchid)``; a flashed message instead of an error page."""
-    config = current_app.config
+    """Run ``call(gateway)`` with the order's gateway (its merchant, API version and appid);
+    a flashed message instead of an error page."""
     try:
-        return call(gateway(), config["WECHAT_APPID"], config["WECHATPAY_MCHID"])
+        return call(payment_context(order).gateway)
     except ApiError as exc:
         flash(f"Could not {what}: WeChat Pay answered {exc.code} ({exc.message}).", "error")
     except WeChatPayError:
@@ -325,7 +325,7 @@ def sync_order(order_id):
     outcome = _wechat_call(
         order,
         "sync with WeChat",
-        lambda gw, appid, mchid: payments.apply_query(order, gw, appid, mchid),
+        lambda gw: payments.apply_query(order, gw),
     )
     if outcome is not None:
         flash(SYNC_OUTCOMES.get(outcome, f"Synced with WeChat: {outcome}."), "success")
@@ -358,7 +358,7 @@ def close_order(order_id):
     outcome = _wechat_call(
         order,
         "close the order",
-        lambda gw, appid, mchid: payments.close_order(order, gw, appid, mchid),
+        lambda gw: payments.close_order(order, gw),
     )
     if outcome == "closed":
         flash("The order is closed, with WeChat first: it can no longer be paid.", "success")

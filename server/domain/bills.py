@@ -261,13 +261,17 @@ class Found:
     detail: str = None
 
 
-def reconcile(day, *, gateway, appid, mchid):
-    """Reconcile one Beijing day; returns its ReconciliationRun (committed).
+def reconcile(day, *, gateway, gateway_for):
+    """Reconcile one Beijing day of one merchant: ``gateway`` is the merchant's (either API
+    version: the bill is the merchant's), ``gateway_for(order)`` the gateway an order was
+    placed with (``channels.payment_context(order).gateway``), to ask WeChat about a payment
+    or refund the bill shows and we missed. Returns the day's ReconciliationRun (committed).
 
     Raises BillNotReady when WeChat has not made the bill yet (try later) and DomainError /
     WeChatPayError when the bill cannot be had or trusted (a hash mismatch among them); then
     nothing of the bill is kept and the run records why.
     """
+    mchid = gateway.mchid
     try:
         trade_raw = gateway.download_trade_bill(day)
         trade = parse_bill(trade_raw) if trade_raw is not None else None
@@ -283,8 +287,8 @@ def reconcile(day, *, gateway, appid, mchid):
     paid, refunded = trade_entries(trade) if trade else ([], [])
     _clear_previous_day(day, mchid, paid, refunded)
     neighbours = _neighbour_bills(gateway, day)
-    found = _compare_payments(day, paid, gateway, appid, mchid, neighbours) + _compare_refunds(
-        day, mchid, refunded, gateway, neighbours
+    found = _compare_payments(day, mchid, paid, gateway_for, neighbours) + _compare_refunds(
+        day, mchid, refunded, gateway_for, neighbours
     )
 
     start, end = day_window(day)
@@ -327,10 +331,10 @@ def _fund_flow(gateway, day):
     return raw, None
 
 
-def _compare_payments(day, paid, gateway, appid, mchid, neighbours):
+def _compare_payments(day, mchid, paid, gateway_for, neighbours):
     found = []
     in_bill = set()
-    orders = _by_key(Order.out_trade_no, [entry.out_trade_no for entry in paid])
+    orders = _by_key(Order.out_trade_no, [entry.out_trade_no for entry in paid], mchid)
     for entry in paid:
         in_bill.add(entry.out_trade_no)
         order = orders.get(entry.out_trade_no)
@@ -357,29 +361,32 @@ def _compare_payments(day, paid, gateway, appid, mchid, neighbours):
                 )
             )
         elif order.status in (Order.NOTPAY, Order.CLOSED):
-            found.append(_apply_missed(order, entry, wechat, gateway, appid, mchid))
+            found.append(_apply_missed(order, entry, wechat, gateway_for))
     found += _paid_not_in_bill(day, mchid, in_bill, neighbours)
     return found
 
 
-def _by_key(column, keys, chunk=500):
-    """{key: row} of the rows whose ``column`` is one of ``keys``, in a few queries."""
+def _by_key(column, keys, mchid, chunk=500):
+    """{key: row} of the merchant's rows (orders, or refunds of its orders) whose ``column``
+    is one of ``keys``, in a few queries."""
     keys, rows = sorted(set(keys)), {}
     for start in range(0, len(keys), chunk):
-        for row in db.session.execute(
-            db.select(column.class_).where(column.in_(keys[start : start + chunk]))
-        ).scalars():
+        query = db.select(column.class_).where(column.in_(keys[start : start + chunk]))
+        if column.class_ is Refund:
+            query = query.join(Order, Order.id == Refund.order_id)
+        for row in db.session.execute(query.where(Order.mchid == mchid)).scalars():
             rows[getattr(row, column.key)] = row
     return rows
 
 
-def _apply_missed(order, entry, wechat, gateway, appid, mchid):
-    """We have the order unpaid, WeChat's bill says paid: ask WeChat and apply its answer."""
+def _apply_missed(order, entry, wechat, gateway_for):
+    """We have the order unpaid, WeChat's bill says paid: ask WeChat (as the order was placed)
+    and apply its answer."""
     ours = f"{order.status} {order.total} fen"
     try:
-        outcome = payments.apply_query(order, gateway, appid, mchid)
+        outcome = payments.apply_query(order, gateway_for(order))
         detail = f"queried WeChat and applied: {outcome}"
-    except (WeChatPayError, payments.PaymentMismatch) as exc:
+    except (WeChatPayError, DomainError) as exc:  # PaymentMismatch, not configured
         db.session.rollback()
         detail = f"query failed ({getattr(exc, 'code', exc)}); the next run tries again"
     return Found(
@@ -445,10 +452,10 @@ def _entries_of(gateway, day):
         return [], []
 
 
-def _compare_refunds(day, mchid, refunded, gateway, neighbours):
+def _compare_refunds(day, mchid, refunded, gateway_for, neighbours):
     found = []
     in_bill = set()
-    ours = _by_key(Refund.out_refund_no, [entry.out_refund_no for entry in refunded])
+    ours = _by_key(Refund.out_refund_no, [entry.out_refund_no for entry in refunded], mchid)
     for entry in refunded:
         in_bill.add(entry.out_refund_no)
         refund = ours.get(entry.out_refund_no)
@@ -477,7 +484,7 @@ def _compare_refunds(day, mchid, refunded, gateway, neighbours):
                 )
             )
         elif refund.status != entry.status:
-            found.append(_sync_refund(refund, entry, wechat, gateway))
+            found.append(_sync_refund(refund, entry, wechat, gateway_for))
     start, end = day_window(day)
     missing = [r for r in _refunds_succeeded(start, end, mchid) if r.out_refund_no not in in_bill]
     missing = [r for r in missing if r.out_refund_no not in neighbours()[1]]
@@ -494,13 +501,13 @@ def _compare_refunds(day, mchid, refunded, gateway, neighbours):
     ]
 
 
-def _sync_refund(refund, entry, wechat, gateway):
+def _sync_refund(refund, entry, wechat, gateway_for):
     """Our refund's state differs from the bill's: ask WeChat and apply its answer (the refund
     domain's query path), as a missed payment is applied. Never sent again, even if ours is
     still PENDING: the bill shows that WeChat has it."""
     ours = f"{refund.status} {refund.amount} fen"
     try:
-        outcome = refunds.query_refund(refund, gateway=gateway)
+        outcome = refunds.query_refund(refund, gateway=gateway_for(refund.order))
         detail = f"queried WeChat and applied: {outcome}"
     except (WeChatPayError, DomainError) as exc:
         db.session.rollback()
@@ -648,7 +655,9 @@ def list_runs(limit=60):
     """The latest runs, newest day first."""
     return (
         db.session.execute(
-            db.select(ReconciliationRun).order_by(ReconciliationRun.day.desc()).limit(limit)
+            db.select(ReconciliationRun)
+            .order_by(ReconciliationRun.day.desc(), ReconciliationRun.mchid)
+            .limit(limit)
         )
         .scalars()
         .all()
@@ -738,7 +747,7 @@ def report(run):
     def yuan(fen):
         return f"{Decimal(fen) / 100:.2f}"
 
-    lines = [f"Reconciliation of {run.day} (Beijing): {run.status}"]
+    lines = [f"Reconciliation of {run.day} (Beijing), merchant {run.mchid}: {run.status}"]
     if run.trade_bill_sha1:
         lines.append(f"  trade bill sha1 {run.trade_bill_sha1}, {run.bill_rows} rows")
     if run.fund_flow_bill_sha1:

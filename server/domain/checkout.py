@@ -10,11 +10,10 @@ any other way to pay (an H5 page, a Native QR code, a counter) calls the same on
                                                                 with WeChat
 
 What checkout needs from WeChat Pay it gets as one explicit argument, a ``PaymentContext``:
-the gateway, the appid and mchid orders are placed for, the notify URL and the order timeout.
-``server/channels.py`` builds the only one there is today from the settings
-(``checkout_context()``). This is the seam where a way to pay becomes data: the next step
-gives each payment channel its own context (``channels.payment_context``) and the order
-records which it was placed with; checkout itself does not change.
+the gateway, the channel and the ids orders are placed for, the notify URL and the order
+timeout. ``server/channels.py`` builds it: for a new order from a channel
+(``checkout_context(name)``), for an existing one from what the order recorded
+(``payment_context(order)``). A new way to pay is a new channel; checkout does not change.
 """
 
 import logging
@@ -43,8 +42,12 @@ IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 @dataclass(frozen=True)
 class PaymentContext:
-    """What checkout needs from WeChat Pay: one way to pay, today's only one (the mini
-    program's JSAPI payments, from the settings). A new order records its ids."""
+    """One way to pay, as checkout and everything after it need it: the gateway and the ids.
+
+    For a new order, a channel's (``channels.checkout_context(name)``): the order records its
+    ids. For an existing order, the order's own (``channels.payment_context(order)``): the
+    gateway of its merchant and API version, bound to its appid.
+    """
 
     gateway: object  # the WeChat Pay gateway (v3 or v2); None when payments are not configured
     quick_gateway: object  # the same with a short budget: for queries while a user waits
@@ -57,6 +60,7 @@ class PaymentContext:
     api_version: str = "v3"
     sub_mchid: str | None = None
     sub_appid: str | None = None
+    refund_notify_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ def refresh(order, context, *, interval_seconds):
         return  # queried a moment ago; the order as just read stands
     _gateway(context)
     try:
-        payments.apply_query(order, context.quick_gateway, context.appid, context.mchid)
+        payments.apply_query(order, context.quick_gateway)
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         # The notification still comes.
         log.warning("query of %s failed: %s", order.out_trade_no, getattr(exc, "summary", exc))

@@ -513,13 +513,18 @@ def unsettled(older_than):
     )
 
 
-def sweep(older_than, *, gateway, notify_url):
-    """sync_refund every unsettled refund; {outcome: count}. Failures are logged, not raised."""
+def sweep(older_than, *, context_for):
+    """sync_refund every unsettled refund, each with its order's gateway and refund notify URL
+    (``context_for(order)``: ``channels.payment_context``); {outcome: count}. Failures are
+    logged, not raised."""
     counts = {}
     for refund_row in unsettled(older_than):
         try:
-            outcome = sync_refund(refund_row, gateway=gateway, notify_url=notify_url)
-        except (WeChatPayError, RefundMismatch) as exc:
+            context = context_for(db.session.get(Order, refund_row.order_id))
+            outcome = sync_refund(
+                refund_row, gateway=context.gateway, notify_url=context.refund_notify_url
+            )
+        except (WeChatPayError, DomainError) as exc:  # RefundMismatch, not configured
             db.session.rollback()
             log.warning(
                 "sync of refund %s failed: %s", refund_row.out_refund_no, getattr(exc, "code", exc)
@@ -590,12 +595,14 @@ def _customers_order(order, user):
     return db.session.get(User, order.user_id).customer_id == user.customer_id
 
 
-def approve_request(request_id, by, note, *, gateway, notify_url, amount=None):
-    """Approve a pending request: refund ``amount`` (default: all that is left). Returns the
-    Refund. The request stays PENDING when the refund is not allowed (DomainError)."""
+def approve_request(request_id, by, note, *, context_for, amount=None):
+    """Approve a pending request: refund ``amount`` (default: all that is left), with the
+    order's gateway and refund notify URL (``context_for(order)``). Returns the Refund. The
+    request stays PENDING when the refund is not allowed (DomainError)."""
     request = db.session.get(RefundRequest, request_id)
     if request is None:
         raise DomainError("REQUEST_NOT_FOUND", f"no refund request {request_id}")
+    context = context_for(db.session.get(Order, request.order_id))
     order = lock_order(request.order_id)
     if amount is None:
         amount = refundable(order)
@@ -607,8 +614,8 @@ def approve_request(request_id, by, note, *, gateway, notify_url, amount=None):
         amount,
         request.reason,
         by,
-        gateway=gateway,
-        notify_url=notify_url,
+        gateway=context.gateway,
+        notify_url=context.refund_notify_url,
         request=request,
         note=note,
     )
