@@ -108,7 +108,7 @@ def register_blueprints(app):
     from .api import auth, contract, converters, orders, products, refunds, shipping
 
     converters.register(app)
-    from .callbacks import notify, push, refund_notify
+    from .callbacks import notify, push
 
     for module in (
         auth,
@@ -118,7 +118,6 @@ def register_blueprints(app):
         refunds,
         notify,
         push,
-        refund_notify,
         contract,
     ):
         app.register_blueprint(module.bp)

@@ -28,7 +28,7 @@ from ..models import Order, PaymentEvent, Refund, RefundRequest, User
 from ..timeutil import CHINA, as_utc, utcnow
 from ..wechatpay.core import types as gw
 from ..wechatpay.core.errors import ApiError, WeChatPayError
-from .payments import _json, _record
+from .payments import _json, _record, is_orders
 
 log = logging.getLogger(__name__)
 
@@ -302,8 +302,9 @@ def apply_refund_result(result, *, source, dedupe_key, event_type, payload):
 
     Returns the refund's new state in lower case ("success", "processing", ...),
     "duplicate" (this message was applied before) or "unchanged" (a stale or repeated state).
-    Raises RefundMismatch when the refund is not ours or WeChat's account contradicts ours:
-    nothing changes, and a REFUSED.<code> event keeps the message for a person. Commits.
+    Raises RefundMismatch when the refund is not ours (unknown, or for another merchant than
+    its order's channel) or WeChat's account contradicts ours: nothing changes, and a
+    REFUSED.<code> event keeps the message for a person. Commits.
     """
     found = db.session.execute(
         select(Refund.id, Refund.order_id).where(Refund.out_refund_no == result.out_refund_no)
@@ -399,6 +400,10 @@ def apply_refund_result(result, *, source, dedupe_key, event_type, payload):
 def _check(refund_row, order, result):
     if refund_row is None:
         raise RefundMismatch("REFUND_NOT_FOUND", "no refund with this out_refund_no")
+    if not is_orders(result, order):
+        raise RefundMismatch(
+            "MERCHANT_MISMATCH", "appid, mchid or sub_mchid is not the order's channel's"
+        )
     if result.out_trade_no not in (None, order.out_trade_no):
         raise RefundMismatch("ORDER_MISMATCH", "the refund belongs to another order")
     if result.refund != refund_row.amount or result.total != order.total:

@@ -163,7 +163,11 @@ class Gateway(Protocol):
         raise _unsupported(self, "close_order")
 
     def parse_payment_notification(self, headers, body: bytes) -> Notification:
-        """Verify and decrypt a payment notification. Raises NotificationError."""
+        """Verify and decrypt a payment notification. Raises NotificationError.
+
+        Whose payment it is (appid, mchid, sub_mchid) the caller checks against the order it
+        names (``payments.apply_transaction``): one merchant's gateway verifies the
+        notifications of all its appids, and a genuine one for another merchant is kept."""
         raise _unsupported(self, "parse_payment_notification")
 
     def notification_reply(self, ok: bool, message: str = "") -> Reply:
@@ -182,7 +186,8 @@ class Gateway(Protocol):
         raise _unsupported(self, "query_refund")
 
     def parse_refund_notification(self, headers, body: bytes) -> RefundNotification:
-        """Verify and decrypt a refund notification. Raises NotificationError."""
+        """Verify and decrypt a refund notification. Raises NotificationError. Whose refund
+        it is the caller checks against the refund's order (``refunds.apply_refund_result``)."""
         raise _unsupported(self, "parse_refund_notification")
 
     def apply_abnormal_refund(
