@@ -70,6 +70,7 @@ STAFF_AND_WECHAT = {
     # WeChat's account of a payment or refund contradicts ours
     "MERCHANT_MISMATCH": 409,
     "AMOUNT_MISMATCH": 409,
+    "TRANSACTION_ID_IN_USE": 409,
     "REFUND_NOT_FOUND": 404,
     "ORDER_MISMATCH": 409,
     "REFUND_ID_MISMATCH": 409,

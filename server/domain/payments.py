@@ -18,6 +18,7 @@ from datetime import UTC, timedelta
 
 from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
@@ -160,9 +161,9 @@ def apply_transaction(transaction, *, source, dedupe_key, event_type, payload):
 
     Returns "paid", "closed", "duplicate" (this event was applied before) or "unchanged".
     Raises PaymentMismatch when the transaction is not the order's (another appid, mchid or
-    sub-merchant than the order was placed with, in its channel) or its amount differs from
-    the order's: the order is left alone and a REFUSED.<code> event records what WeChat said.
-    Commits.
+    sub-merchant than the order was placed with, in its channel), its amount differs from
+    the order's, or its transaction_id already paid another order: the order is left alone
+    and a REFUSED.<code> event records what WeChat said. Commits.
     """
     event = {
         "source": source,
@@ -178,7 +179,12 @@ def apply_transaction(transaction, *, source, dedupe_key, event_type, payload):
         # Most messages pay an unpaid order: that compare-and-set goes first, and it locks the
         # row, so the event can follow in the same transaction (an event insert first would
         # take a foreign-key share lock, and two of them then deadlock on the UPDATE).
-        order_id = mark_paid(transaction)
+        try:
+            order_id = mark_paid(transaction)
+        except IntegrityError:
+            # Its transaction_id is another order's (unique): refused below, for a person.
+            db.session.rollback()
+            order_id = None
         if order_id is not None:
             if not _record(order_id=order_id, **event):
                 db.session.rollback()  # an event for an unpaid order: only ever a duplicate
@@ -200,6 +206,8 @@ def apply_transaction(transaction, *, source, dedupe_key, event_type, payload):
     ).one_or_none()
     try:
         _check_transaction(order, transaction, settled)
+        if settled:
+            _check_transaction_id(order, transaction)
     except PaymentMismatch as mismatch:
         order_id = order.id if order else None
         db.session.rollback()  # release the row lock; the order stays as it is
@@ -281,6 +289,27 @@ def _check_transaction(order, transaction, settled):
     if settled and transaction.total != order.total:
         raise PaymentMismatch(
             "AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order of {order.total} fen"
+        )
+
+
+def _check_transaction_id(order, transaction):
+    """PaymentMismatch when WeChat's transaction_id is already another order's: one payment
+    cannot pay two orders (WeChat's word contradicts ours, or a message was misrouted)."""
+    if not transaction.transaction_id:
+        return
+    holder = (
+        db.session.connection()
+        .execute(
+            select(orders.c.out_trade_no).where(
+                orders.c.transaction_id == transaction.transaction_id, orders.c.id != order.id
+            )
+        )
+        .scalar()
+    )
+    if holder is not None:
+        raise PaymentMismatch(
+            "TRANSACTION_ID_IN_USE",
+            f"transaction {transaction.transaction_id} already paid order {holder}",
         )
 
 
