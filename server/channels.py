@@ -127,14 +127,27 @@ def read(values):
     defaults = {name: found for name, found in defaults.items() if found is not None}
     rows = {row_name(name): name for name in defaults}
     for key in values:
-        if key.startswith(ROW) and values[key] not in (None, ""):
-            field = next((f for f in FIELDS if key.endswith("_" + f)), None)
-            if field is None or key[len(ROW) : -len(field) - 1] not in rows:
-                raise ConfigError(
-                    f"{key} names no channel (declare it in WECHATPAY_CHANNELS) or no field "
-                    f"({', '.join(FIELDS)})"
-                )
-    return [_channel(name, found, values) for name, found in defaults.items()]
+        if key.startswith(ROW) and values[key] not in (None, "") and not _is_row(key, rows):
+            raise ConfigError(
+                f"{key} names no channel (declare it in WECHATPAY_CHANNELS) or no field "
+                f"({', '.join(FIELDS)})"
+            )
+    channels = [_channel(name, found, values) for name, found in defaults.items()]
+    merchants = merchant_settings(values)
+    for channel in channels:
+        if merchants and channel.mchid not in merchants:
+            raise ConfigError(
+                f"{ROW}{row_name(channel.name)}_MCHID names a merchant whose credentials are "
+                "not configured here (WECHATPAY_MCHID's are)"
+            )
+    return channels
+
+
+def _is_row(key, rows):
+    """Whether ``key`` is WECHATPAY_CHANNEL_<NAME>_<FIELD> of a channel there is."""
+    return any(
+        key.endswith("_" + field) and key[len(ROW) : -len(field) - 1] in rows for field in FIELDS
+    )
 
 
 def _channel(name, found, values):
@@ -362,11 +375,8 @@ class Channels:
 
     def configured(self, channel):
         """Whether ``channel``'s merchant gateway is there."""
-        return self._build(channel.mchid, channel.api_version, lazily=True) is not None
-
-    def missing(self, channel):
-        self._build(channel.mchid, channel.api_version, lazily=True)
-        return self._missing[(channel.mchid, channel.api_version)]
+        with self._lock:
+            return self._build(channel.mchid, channel.api_version, lazily=True) is not None
 
 
 def init_app(app):
@@ -479,9 +489,3 @@ def merchant_gateways():
     if not found:
         channels.gateway(channels.default.mchid, channels.default.api_version, "")  # raises
     return list(found.items())
-
-
-def payments_configured():
-    """Whether the default channel's merchant settings are there."""
-    channels = registry()
-    return channels.configured(channels.default)

@@ -292,9 +292,19 @@ def test_a_channel_is_a_row_of_settings(dev_keys):
             {"WECHATPAY_CHANNEL_LEGACY_NOTIFY_URL": "https://shop.test/n?x=1"},
             "WECHATPAY_CHANNEL_LEGACY_NOTIFY_URL",
         ),
+        (
+            {"WECHATPAY_CHANNEL_LEGACY_REFUND_NOTIFY_URL": "ftp://shop.test/r"},
+            "WECHATPAY_CHANNEL_LEGACY_REFUND_NOTIFY_URL",
+        ),
+        ({"WECHATPAY_CHANNEL_LEGACY_MCHID": "1900000999"}, "WECHATPAY_CHANNEL_LEGACY_MCHID"),
     ):
         with pytest.raises(ConfigError, match=named):
             config.load({**dev_keys, **LEGACY, **bad})
+    refund_url = "https://shop.test/api/refund/notify/old"
+    values = config.load(
+        {**dev_keys, **LEGACY, "WECHATPAY_CHANNEL_LEGACY_REFUND_NOTIFY_URL": refund_url}
+    )
+    assert read(values)[1].refund_notify_url == refund_url
     # The mini program itself may stay on v2 while every other channel moves to v3.
     values = config.load({**dev_keys, "WECHATPAY_CHANNEL_MINIPROGRAM_API_VERSION": "v2"})
     assert read(values)[0].api_version == "v2"
