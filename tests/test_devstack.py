@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -108,3 +109,63 @@ def test_devstack_prints_how_to_log_in_to_the_console(devstack):
     )
     assert answer.status_code == 302 and answer.headers["Location"] == "/console/"
     assert "Overview" in browser.get(url).text
+
+
+def run_devstack(tmp_path, backend_port, sandbox_port):
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "devstack.py"),
+            "--backend-port",
+            str(backend_port),
+            "--sandbox-port",
+            str(sandbox_port),
+            "--env-file",
+            str(tmp_path / ".env"),
+            "--keys-dir",
+            str(tmp_path / "keys"),
+            "--database-url",
+            f"sqlite:///{tmp_path / 'app.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("role", ["backend", "simulator"])
+def test_a_taken_port_is_refused_at_once(tmp_path, role):
+    """Another server on the port (a second `make dev`, say): without the check, the health
+    check reached it and printed READY for a stack that then died."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        ports = (taken, free_port()) if role == "backend" else (free_port(), taken)
+        result = run_devstack(tmp_path, *ports)
+    assert result.returncode == 1, result
+    assert "READY" not in result.stdout
+    assert f"port {taken} for the {role} on 127.0.0.1 is taken" in result.stderr
+    assert "make dev BACKEND_PORT=" in result.stderr and "SANDBOX_PORT=" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / ".env").exists()  # refused before anything was written
+
+
+def test_make_dev_takes_the_ports_and_fails_when_one_is_taken(tmp_path):
+    if not shutil.which("make"):
+        pytest.skip("no make on this machine")
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        result = subprocess.run(
+            # -o: never (re)install the virtualenv here; this test is about the ports.
+            ["make", "-o", ".venv/.installed", "dev", f"BACKEND_PORT={taken}", "SANDBOX_PORT=1"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0 and "READY" not in result.stdout
+    assert f"port {taken} for the backend" in result.stderr
+    assert f"--backend-port {taken} --sandbox-port 1" in result.stdout
