@@ -47,9 +47,11 @@ sys.path.insert(0, str(ROOT))
 from sandbox.devkeys import fresh_secrets, generate  # noqa: E402
 from server import _database_url  # noqa: E402
 from server.extensions import metadata  # noqa: E402
-from server.models import Order, Product, User, utcnow  # noqa: E402
-from server.wechatpay.gateway import OrderRequest, new_http_session  # noqa: E402
-from tests.notifications import signed_notification, transaction_for  # noqa: E402
+from server.models import Order, Product, User  # noqa: E402
+from server.timeutil import utcnow  # noqa: E402
+from server.wechatpay.core.http import new_http_session  # noqa: E402
+from server.wechatpay.core.types import OrderRequest  # noqa: E402
+from tests.support.notifications import signed_notification, transaction_for  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = 0, 1
 PINNING = "server pinned to CPU 0, load generator and simulator to CPU 1"
@@ -557,8 +559,8 @@ def measure_outbound(settings, workdir, n):
     """place_order from this process to a simulator over HTTPS: our V3Gateway (one pooled
     session) against the wechatpayv3 SDK (a new connection per call)."""
     from server.clients import build_gateway
-    from tests.test_deploy import make_tls
-    from tests.test_sandbox_sdk import make_sdk
+    from tests.support.sdk import make_sdk
+    from tests.support.tls import make_tls
 
     tls = make_tls(workdir / "tls")
     os.environ["REQUESTS_CA_BUNDLE"] = tls["ca"]  # both clients verify the simulator with it

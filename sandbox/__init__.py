@@ -1,53 +1,52 @@
 """A local simulator of the WeChat servers, for development and tests only.
 
-``create_app(settings=None)`` builds one simulator: mini-program login (``sandbox.login``),
-WeChat Pay API v3 (``sandbox.v3``, with ``sandbox.refunds`` and ``sandbox.bills``), the
-cashier, faults and inspection endpoints (``sandbox.control``, whose docstring lists them).
-``python -m sandbox --port 8001`` serves it.
-Settings and keys are read once here (``sandbox.config``); all state lives in one
-``SandboxState`` (``sandbox.state``) at ``app.extensions["sandbox"]``, guarded by its lock.
+``create_app(settings=None)`` builds one simulator; ``python -m sandbox --port 8001`` serves
+it. Its modules are grouped like WeChat's hosts and products:
 
-How API v2 plugs in (``sandbox/v2.py``, optional)
-    If the module ``sandbox.v2`` exists, ``create_app`` imports it and calls
-    ``sandbox.v2.register(app)`` after everything else is set up. ``register`` should:
+- ``weixin/``: api.weixin.qq.com (mini-program login, access tokens, the shipping-info
+  service, message pushes);
+- ``pay/``: api.mch.weixin.qq.com, ``v3/`` (JSON) and ``v2/`` (XML), one module per product,
+  with what both versions share (the refund record, the bill files);
+- ``control/``: the simulator's own ``/sandbox/...`` endpoints (the cashier, faults,
+  inspection, reset), which do not exist at WeChat;
+- the core: ``config`` (settings and keys, read once here), ``state`` (all state, in one
+  ``SandboxState`` at ``app.extensions["sandbox"]``, guarded by its lock), ``wire`` (bytes,
+  times and identifiers on the wire), ``tls`` (HTTPS with client certificates), ``devkeys``
+  (``python -m sandbox.devkeys``).
 
-    - ``app.register_blueprint(...)`` its XML endpoints (/pay/..., /secapi/...). Those paths
-      get API faults and the ``Request-ID`` header like every other path; nothing else of v3
-      (signature checks, response signing) applies to them.
-    - ``state = app.extensions["sandbox"]``; settings it needs are in ``state.settings``
-      (e.g. ``state.settings["WECHATPAY_API_KEY"]``), parsed v3 config in ``state.config``.
-    - store orders with ``state.add_order(order)``: a dict with at least ``out_trade_no``,
-      ``api_version="v2"``, ``trade_state="NOTPAY"``, ``notify_url``, ``created_at`` and
-      ``expire_at`` (unix seconds), plus any v2 fields (``sign_type``, ``total_fee``,
-      ``openid``...). It gets a ``prepay_id`` (unless given) and ``prepay_expires_at``.
-      Orders of both versions share ``state.orders`` (keyed by out_trade_no) under
-      ``state.lock``; v3 endpoints ignore v2 orders.
-    - ``state.notifiers["v2"] = notify_v2``, a function ``(state, order) -> event_id``. The
-      cashier (``POST /sandbox/pay``) marks the order paid with ``state.mark_paid(order)``
-      (``trade_state="SUCCESS"``, ``transaction_id``, ``paid_at`` unix, ``success_time``
-      RFC3339, ``bank_type``) and then calls ``state.notifiers[order["api_version"]]``.
-    - in ``notify_v2`` build the signed XML and hand it to
-      ``state.deliver(url, body_bytes, headers, is_acknowledged, event_id=...,
-      out_trade_no=..., tamper=...)``, which retries on WeChat's schedule (scaled by
-      SANDBOX_TIME_SCALE) in a background thread, applies notification faults and logs
-      every attempt. ``is_acknowledged(response) -> bool``: for v2, reply XML
-      ``return_code`` is SUCCESS. Pass ``tamper(body) -> body`` to change a signed field.
-    - optionally define ``fault_answer(fault) -> Response``: API faults with a status on paths
-      outside /v3 and /sns are answered by it (e.g. a signed result_code FAIL with
-      err_code = fault["code"]) instead of a plain return_code FAIL.
+Everything is wired here, in the open, and nothing by being imported: ``register_blueprints``
+lists every blueprint; ``register_notifiers`` says how each API version tells the merchant
+about a paid order and a settled refund; ``fault_response`` picks the shape of an injected
+error answer by the path's host and API. An endpoint module makes its blueprint with its API's
+factory (``pay.v3.core.blueprint``: merchant signature checked, answer signed, WeChat's JSON
+errors; ``pay.v2.core.blueprint``: WeChat's XML refusals, the ``/secapi/`` client
+certificate), so a new product is a new module and one more line in the list.
 """
 
-import importlib
 import socket
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
-from . import unsupported
-from .login import wechat_error
-from .state import SandboxState
+from .control import bills as bill_controls
+from .control import cashier, faults, simulator
+from .control import orders as order_controls
+from .control import weixin as weixin_controls
+from .pay.v2 import bills as v2_bills
+from .pay.v2 import core as v2_core
+from .pay.v2 import orders as v2_orders
+from .pay.v2 import refunds as v2_refunds
+from .pay.v2 import unsupported
+from .pay.v3 import bills as v3_bills
+from .pay.v3 import certificates
+from .pay.v3 import core as v3_core
+from .pay.v3 import refunds as v3_refunds
+from .pay.v3 import transactions as v3_transactions
+from .state import Ambiguous, SandboxState
+from .weixin import errors as weixin_errors
+from .weixin import login, shipping, tokens
 from .wire import control_error, json_response, request_id
 
 
@@ -59,21 +58,43 @@ def create_app(settings=None):
     app = Flask(__name__, static_folder=None)
     app.extensions["sandbox"] = state
     register_blueprints(app)
+    register_notifiers(state)
     register_faults(app)
     register_errors(app)
-    register_v2(app)
     return app
 
 
 def register_blueprints(app):
-    # refunds and bills add their routes to v3.bp, so they are imported before it is registered.
-    from . import bills, control, login, miniapp, refunds, v3  # noqa: F401
+    for blueprint in (
+        # api.weixin.qq.com
+        login.bp,
+        tokens.bp,
+        shipping.bp,
+        # api.mch.weixin.qq.com, API v3
+        certificates.bp,
+        v3_transactions.bp,
+        v3_refunds.bp,
+        v3_bills.bp,
+        # api.mch.weixin.qq.com, API v2 (XML)
+        v2_orders.bp,
+        v2_refunds.bp,
+        v2_bills.bp,
+        # the simulator's own /sandbox/... endpoints
+        cashier.bp,
+        faults.bp,
+        order_controls.bp,
+        bill_controls.bp,
+        weixin_controls.bp,
+        simulator.bp,
+    ):
+        app.register_blueprint(blueprint)
 
-    app.register_blueprint(login.bp)
-    app.register_blueprint(miniapp.bp)
-    app.register_blueprint(v3.bp)
-    app.register_blueprint(control.bp)
-    app.extensions["sandbox"].notifiers["v3"] = v3.notify_v3
+
+def register_notifiers(state):
+    """How WeChat tells the merchant, per API version: a paid order (the cashier, the resend
+    control) and a settled refund."""
+    state.payment_notifiers.update(v3=v3_transactions.notify_payment, v2=v2_orders.notify_payment)
+    state.refund_notifiers.update(v3=v3_refunds.notify_refund, v2=v2_refunds.notify_refund)
 
 
 def register_faults(app):
@@ -103,27 +124,25 @@ def register_faults(app):
 
 
 def fault_response(fault, path):
-    status, code = fault["status"], fault.get("code") or "SYSTEM_ERROR"
-    message = fault.get("message") or "系统错误"
+    """What an armed API fault with a status answers instead of the endpoint: its "body"
+    verbatim, else an error in the shape of the path's API. /sns is the mini program's login
+    (errcode JSON), /v3 WeChat Pay v3 (code/message JSON); every other path is answered as
+    WeChat Pay v2 answers (XML: a signed business error, or a plain return_code FAIL)."""
     if "body" in fault:
-        return json_response(fault["body"], status)
+        return json_response(fault["body"], fault["status"])
     if path.startswith("/sns/"):
-        response = wechat_error(int(code) if str(code).lstrip("-").isdigit() else -1, message)
-        response.status_code = status
-        return response
-    if not path.startswith("/v3/"):
-        v2_answer = current_app.extensions["sandbox"].fault_answers.get("v2")
-        if v2_answer is not None:
-            return v2_answer(fault)  # signed business errors, in sandbox/v2.py
-        xml = (
-            f"<xml><return_code><![CDATA[FAIL]]></return_code>"
-            f"<return_msg><![CDATA[{message}]]></return_msg></xml>"
-        )
-        return Response(xml.encode(), status=status, mimetype="text/xml")
-    return json_response({"code": code, "message": message}, status)
+        return weixin_errors.fault_answer(fault)
+    if path.startswith("/v3/"):
+        return v3_core.fault_answer(fault)
+    return v2_core.fault_answer(fault)
 
 
 def register_errors(app):
+    @app.errorhandler(Ambiguous)
+    def ambiguous(error):
+        # Only the controls name an order or a refund without its merchant.
+        return control_error(409, "MCHID_REQUIRED", str(error))
+
     @app.errorhandler(HTTPException)
     def http_error(error):
         if request.path.startswith("/sandbox/"):
@@ -137,15 +156,3 @@ def register_errors(app):
             error.code, "INVALID_REQUEST"
         )
         return json_response({"code": code, "message": error.description}, error.code)
-
-
-def register_v2(app):
-    try:
-        v2 = importlib.import_module(f"{__name__}.v2")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.v2":
-            raise
-        return
-    v2.register(app)
-    if hasattr(v2, "fault_answer"):
-        app.extensions["sandbox"].fault_answers["v2"] = v2.fault_answer

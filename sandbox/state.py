@@ -2,6 +2,12 @@
 
 One ``SandboxState`` per app (``app.extensions["sandbox"]``), every field guarded by
 ``state.lock``, so several simulators can run in one test process without sharing anything.
+
+Orders are keyed by (mchid, out_trade_no) and refunds by (mchid, out_refund_no), as WeChat
+keys them: a merchant's numbers are unique within that merchant only. WeChat's own endpoints
+always know the merchant (the request names it or signs as it). The controls name an order or
+a refund by its number alone (``find_order``, ``find_refund``); a number two merchants use is
+then ambiguous (``Ambiguous``) unless the control also names the merchant.
 """
 
 import itertools
@@ -16,7 +22,6 @@ import requests
 from server.wechatpay.crypto import SIGNTEST_PREFIX, certificate_serial
 
 from .config import Signer
-from .devkeys import _new_key, self_signed_certificate
 from .wire import compact_time, digits, rfc3339
 
 # WeChat's notification retry schedule in seconds (protocol B5), after the first attempt.
@@ -47,6 +52,14 @@ class FaultError(ValueError):
     """A fault specification the simulator cannot arm."""
 
 
+class Ambiguous(LookupError):
+    """A control named an order or refund by a number several merchants use."""
+
+    def __init__(self, kind, number):
+        super().__init__(f"several merchants have the {kind} {number}: give its mchid")
+        self.kind, self.number = kind, number
+
+
 # Trade states of an order the user has paid (REFUND: paid, then refunded in part or whole).
 PAID_STATES = ("SUCCESS", "REFUND")
 
@@ -57,10 +70,10 @@ class SandboxState:
         self.settings = settings  # the raw env-style settings, e.g. WECHATPAY_API_KEY for v2
         self.lock = threading.RLock()
         # Per API version, a function(state, order) -> event id that sends the payment
-        # notification of a paid order; sandbox.v2 adds "v2".
-        self.notifiers = {}
-        # Per API version, a function(fault) -> response for API faults on its paths (v2 XML).
-        self.fault_answers = {}
+        # notification of a paid order, and a function(state, refund) that sends the refund
+        # notification of a settled refund (both wired in ``create_app``).
+        self.payment_notifiers = {}
+        self.refund_notifiers = {}
         # Platform certificates replaced by rotate_platform_certificate(); still listed by
         # /v3/certificates, as WeChat lists old and new during a rotation.
         self.retired_platform_certs = []
@@ -71,19 +84,26 @@ class SandboxState:
         self.codes = {}  # js_code -> {"openid", "expires_at", "used", "blocked"}
         self.session_keys = {}  # openid -> session_key
         self.login_calls = {}  # openid -> [unix time of each jscode2session]
-        self.orders = {}  # out_trade_no -> order dict (any API version)
-        self.prepays = {}  # prepay_id -> out_trade_no
-        self.transactions = {}  # transaction_id -> out_trade_no
-        self.refunds = {}  # out_refund_no -> refund dict (v3)
+        self.orders = {}  # (mchid, out_trade_no) -> order dict (any API version)
+        self.order_keys = {}  # out_trade_no -> [(mchid, out_trade_no)...], for the controls
+        self.prepays = {}  # prepay_id -> (mchid, out_trade_no)
+        self.transactions = {}  # transaction_id -> (mchid, out_trade_no)
+        self.refunds = {}  # (mchid, out_refund_no) -> refund dict (any API version)
+        self.refund_keys = {}  # out_refund_no -> [(mchid, out_refund_no)...], for the controls
         self.bill_files = {}  # download token -> (bytes, expires_at)
-        self.bill_changes = {}  # "YYYY-MM-DD" -> [disagreement...] (POST /sandbox/bills/<day>)
+        # (mchid, "YYYY-MM-DD") -> [disagreement...] (POST /sandbox/bills/<day>)
+        self.bill_changes = {}
         self.faults = []
         self.deliveries = []  # one dict per notification attempt, oldest first
-        self.miniapp = {}  # access tokens and shipping info (sandbox.miniapp)
+        self.weixin = {}  # access tokens and shipping info (sandbox.weixin)
         self._stop = threading.Event()
 
     def rotate_platform_certificate(self):
         """Sign with a new platform certificate from now on; returns its serial."""
+        # Imported here, not with the package: ``python -m sandbox.devkeys`` runs that module
+        # as __main__, and runpy warns when importing the package has already imported it.
+        from .devkeys import _new_key, self_signed_certificate
+
         key = _new_key()
         pem = self_signed_certificate(key, "platform").decode()
         serial = certificate_serial(pem)
@@ -101,13 +121,15 @@ class SandboxState:
     # --- orders ---------------------------------------------------------------------------
 
     def add_order(self, order):
-        """Store a new order. Needs out_trade_no, api_version, trade_state ("NOTPAY"),
+        """Store a new order. Needs mchid, out_trade_no, api_version, trade_state ("NOTPAY"),
         notify_url, created_at and expire_at (unix); gets a prepay_id unless it has one."""
         with self.lock:
             order.setdefault("prepay_id", new_prepay_id())
             order.setdefault("prepay_expires_at", time.time() + PREPAY_LIFETIME)
-            self.orders[order["out_trade_no"]] = order
-            self.prepays[order["prepay_id"]] = order["out_trade_no"]
+            key = order_key(order)
+            self.orders[key] = order
+            self.order_keys.setdefault(order["out_trade_no"], []).append(key)
+            self.prepays[order["prepay_id"]] = key
             return order
 
     def renew_prepay(self, order):
@@ -115,24 +137,46 @@ class SandboxState:
         with self.lock:
             order["prepay_id"] = new_prepay_id()
             order["prepay_expires_at"] = time.time() + PREPAY_LIFETIME
-            self.prepays[order["prepay_id"]] = order["out_trade_no"]
+            self.prepays[order["prepay_id"]] = order_key(order)
+
+    def order(self, mchid, out_trade_no):
+        """The merchant's order with this out_trade_no, or None."""
+        if not _numbers(mchid, out_trade_no):
+            return None
+        with self.lock:
+            return self.orders.get((mchid, out_trade_no))
+
+    def find_order(self, out_trade_no, mchid=None):
+        """The order a control names by out_trade_no (and the merchant's mchid, if given), or
+        None; ``Ambiguous`` when several merchants have that out_trade_no and none is named."""
+        with self.lock:
+            return self._find(self.orders, self.order_keys, "out_trade_no", out_trade_no, mchid)
 
     def order_by_prepay(self, prepay_id):
+        if not _numbers(prepay_id):
+            return None
         with self.lock:
             return self.orders.get(self.prepays.get(prepay_id))
 
-    def order_by_transaction(self, transaction_id):
+    def order_by_transaction(self, transaction_id, mchid=None):
+        """The order paid in this transaction (a merchant's only, if ``mchid`` is given)."""
+        if not _numbers(transaction_id):
+            return None
         with self.lock:
-            return self.orders.get(self.transactions.get(transaction_id))
+            order = self.orders.get(self.transactions.get(transaction_id))
+            return order if order and mchid in (None, order["mchid"]) else None
 
-    def order_by_reference(self, fields):
+    def order_by_reference(self, fields, mchid=None):
         """The order a request names: transaction_id wins over out_trade_no, as at WeChat.
+        WeChat's endpoints give the merchant's ``mchid``; a control may not (``find_order``).
 
         None when neither is given or the order is unknown; callers tell the two apart.
         """
         if fields.get("transaction_id"):
-            return self.order_by_transaction(fields["transaction_id"])
-        return self.orders.get(fields.get("out_trade_no"))
+            return self.order_by_transaction(fields["transaction_id"], mchid)
+        if mchid is None:
+            return self.find_order(fields.get("out_trade_no"))
+        return self.order(mchid, fields.get("out_trade_no"))
 
     def mark_paid(self, order):
         """The user paid: SUCCESS, a transaction_id and a success time."""
@@ -147,11 +191,49 @@ class SandboxState:
                 transaction_id=transaction_id,
                 bank_type="OTHERS",
             )
-            self.transactions[order["transaction_id"]] = order["out_trade_no"]
+            self.transactions[order["transaction_id"]] = order_key(order)
+
+    # --- refunds ----------------------------------------------------------------------------
+
+    def add_refund(self, refund):
+        """Store a new refund (a dict with the order's mchid and its out_refund_no)."""
+        with self.lock:
+            key = (refund["mchid"], refund["out_refund_no"])
+            self.refunds[key] = refund
+            self.refund_keys.setdefault(refund["out_refund_no"], []).append(key)
+            return refund
+
+    def refund(self, mchid, out_refund_no):
+        """The merchant's refund with this out_refund_no, or None."""
+        if not _numbers(mchid, out_refund_no):
+            return None
+        with self.lock:
+            return self.refunds.get((mchid, out_refund_no))
+
+    def find_refund(self, out_refund_no, mchid=None):
+        """The refund a control names by out_refund_no, like ``find_order``."""
+        with self.lock:
+            return self._find(self.refunds, self.refund_keys, "out_refund_no", out_refund_no, mchid)
+
+    def _find(self, table, index, kind, number, mchid):
+        if not _numbers(number, mchid or ""):
+            return None
+        if mchid is not None:
+            return table.get((mchid, number))
+        keys = index.get(number, ())
+        if len(keys) > 1:
+            raise Ambiguous(kind, number)
+        return table[keys[0]] if keys else None
+
+    # --- notifiers ----------------------------------------------------------------------------
 
     def notify(self, order):
         """Send the payment notification of a paid order with its version's notifier."""
-        return self.notifiers[order["api_version"]](self, order)
+        return self.payment_notifiers[order["api_version"]](self, order)
+
+    def notify_refund(self, refund):
+        """Send the refund notification of a settled refund with its version's notifier."""
+        return self.refund_notifiers[refund.get("api_version", "v3")](self, refund)
 
     # --- faults -----------------------------------------------------------------------------
 
@@ -308,6 +390,16 @@ def _tamper(body):
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
     except (ValueError, TypeError, AttributeError):
         return body + b" "
+
+
+def _numbers(*values):
+    """Ids come from requests: one that is not a string (a JSON list, say) names nothing."""
+    return all(isinstance(value, str) for value in values)
+
+
+def order_key(order):
+    """An order's key: (mchid, out_trade_no), as WeChat keys orders."""
+    return (order["mchid"], order["out_trade_no"])
 
 
 def new_prepay_id():

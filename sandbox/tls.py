@@ -4,7 +4,7 @@ WeChat serves every API over TLS and wants the merchant's API certificate on ``/
 paths (refund, reverse). One server answers both kinds of path, so the handshake only *asks*
 for a client certificate (``CERT_OPTIONAL``), verified against ``client_ca``; the ``/secapi/``
 routes then refuse a request that brought none, or one that is not the merchant's
-(``sandbox.v2_refunds``).
+(``sandbox.pay.v2.core``).
 """
 
 import ssl

@@ -25,8 +25,8 @@ def main():
             "pytest",
             "-q",
             "-x",
-            "tests/test_console_browser.py::test_a_tour_of_the_main_pages",
-            "tests/test_console_browser.py::"
+            "tests/console/test_browser.py::test_a_tour_of_the_main_pages",
+            "tests/console/test_browser.py::"
             "test_resolve_a_reconciliation_difference_and_record_a_shipment",
         ],
         cwd=ROOT,

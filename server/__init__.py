@@ -21,7 +21,7 @@ def create_app(config=None):
     except Exception as error:
         # `flask --app server doctor` reports settings that stop the app (one line and the fix)
         # instead of a traceback; anything else still fails here.
-        from .doctor import app_for_broken_settings
+        from .cli.doctor import app_for_broken_settings
 
         if config is not None or (app := app_for_broken_settings(error)) is None:
             raise
@@ -47,8 +47,6 @@ def _create_app(config):
     register_console(app)
     register_rate_limits(app)
     register_commands(app)
-    from .errors import register_error_handlers
-
     register_error_handlers(app)
     return app
 
@@ -150,8 +148,14 @@ def register_rate_limits(app):
     ratelimits.init_app(app)
 
 
-def register_commands(app):
-    from . import doctor, jobs
+def register_error_handlers(app):
+    """JSON errors for the API and WeChat's callbacks; the console has its own pages."""
+    from .api import errors
 
-    jobs.init_app(app)
-    doctor.register(app)
+    errors.register(app)
+
+
+def register_commands(app):
+    from . import cli
+
+    cli.register(app)

@@ -1,7 +1,9 @@
 """The app's WeChat clients, built once per process from the settings.
 
 Keys are read and parsed here, at start-up, not per request; a missing or unreadable key file
-stops the app with the name of the setting at fault.
+stops the app with the name of the setting at fault. ``checkout_context()`` hands checkout
+what it needs from WeChat Pay: the one way to pay today's settings describe. (The next step
+turns this module into channels.py: several ways to pay, each with its own context.)
 """
 
 import requests
@@ -9,11 +11,13 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from flask import current_app
 
 from .config import ConfigError, read_file, required_names
+from .domain.checkout import PaymentContext
+from .errors import DomainError
 from .wechat.api import MiniProgramApi
+from .wechat.login import LoginClient
 from .wechatpay import crypto
-from .wechatpay.gateway import new_http_session, with_budget
-from .wechatpay.login import LoginClient
-from .wechatpay.v2 import client_cert_session
+from .wechatpay.core.http import new_http_session, with_budget
+from .wechatpay.v2.client import client_cert_session
 
 # How long a request a user waits on gives WeChat to answer a query.
 QUICK_QUERY_SECONDS = 2.0
@@ -71,7 +75,8 @@ def build_gateway(values, session, timeout):
             cert_session=_v2_cert_session(values),
         )
 
-    from .wechatpay.v3 import PlatformKeys, V3Gateway
+    from .wechatpay.v3 import V3Gateway
+    from .wechatpay.v3.keys import PlatformKeys
 
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
     public_key = (
@@ -129,22 +134,40 @@ def _load(parse, values, name):
 
 def gateway():
     """The configured WeChat Pay gateway (v3 or v2)."""
-    from .errors import HttpError
-
     gw = current_app.extensions["wechatpay"]
     if gw is None:
-        current_app.logger.error(
-            "payments disabled; missing settings: %s",
-            ", ".join(current_app.extensions["wechatpay_missing"]),
-        )
-        raise HttpError(503, "PAYMENTS_NOT_CONFIGURED", "payments are not configured")
+        _log_missing()
+        raise DomainError("PAYMENTS_NOT_CONFIGURED", "payments are not configured")
     return gw
 
 
-def quick_gateway():
-    """The gateway for queries made while a user waits: ``QUICK_QUERY_SECONDS``, no retry."""
-    gateway()  # the same refusal when payments are not configured
-    return current_app.extensions["wechatpay_quick"]
+def checkout_context():
+    """What checkout needs from WeChat Pay, from the settings: the mini program's payments
+    (JSAPI) with WECHAT_APPID, WECHATPAY_MCHID and WECHATPAY_NOTIFY_URL. Without the merchant
+    settings its gateways are None, and checkout answers PAYMENTS_NOT_CONFIGURED."""
+    config, extensions = current_app.config, current_app.extensions
+    if extensions["wechatpay"] is None:
+        _log_missing()
+    return PaymentContext(
+        gateway=extensions["wechatpay"],
+        quick_gateway=extensions["wechatpay_quick"],
+        appid=config.get("WECHAT_APPID") or "",
+        mchid=config.get("WECHATPAY_MCHID") or "",
+        notify_url=config.get("WECHATPAY_NOTIFY_URL") or "",
+        order_timeout_minutes=int(config["ORDER_TIMEOUT_MINUTES"]),
+    )
+
+
+def _log_missing():
+    current_app.logger.error(
+        "payments disabled; missing settings: %s",
+        ", ".join(current_app.extensions["wechatpay_missing"]),
+    )
+
+
+def payments_configured():
+    """Whether the merchant settings are there (``gateway()`` refuses otherwise)."""
+    return current_app.extensions["wechatpay"] is not None
 
 
 def login_client():

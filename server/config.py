@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from dotenv import dotenv_values
 
 from .wechat import push
-from .wechatpay.v2 import MAX_NOTIFY_URL_CHARS  # WeChat Pay's limit, v2 and v3 alike
+from .wechatpay.v2.messages import MAX_NOTIFY_URL_CHARS  # WeChat Pay's limit, v2 and v3 alike
 
 DEFAULTS = {
     "APP_ENV": "development",

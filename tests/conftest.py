@@ -1,9 +1,31 @@
 """Shared fixtures: real simulator + real backend over HTTP, on SQLite and PostgreSQL.
 
+Layout: one folder per feature.
+
+    payments/   checkout, the orders API, payment notifications, the loop on API v3 and v2
+    refunds/    refunds end to end (v3 and v2), their notifications, users' requests, settings
+    bills/      daily bills and reconciliation (fixtures/: real WeChat bills)
+    shipping/   shipping info, the message push, the user's confirmation of receipt
+    console/    the staff console, through Flask's test client and in a real browser
+    sandbox/    the WeChat simulator on its own: raw v3 and v2, and through an SDK
+    protocol/   crypto and signatures pinned to official vectors; the gateways against the
+                simulator (v2 payments and refunds, failover, platform certificates)
+    deploy/     nginx, gunicorn, proxy headers, `make dev`
+    app/        settings, doctor, jobs, migrations, rate limits, hostile input, request ids,
+                login, the catalogue, the API contract
+    support/    what the tests share that is not a fixture: the stack, factories that build
+                orders in the database, the race helper, the simulator's helpers, signed
+                notifications... (its __init__.py lists them)
+    miniprogram/ and sdk-node/: the Node tests (`npm test`)
+
+This file (and a folder's own conftest.py) holds fixtures and pytest hooks only.
+
 ``stack`` is the default deployment (API v3, WeChat Pay public key mode); ``make_stack(...)``
-builds others (certificate mode, v2, ...). Every test that uses a database (``database_url``,
-so every stack) runs on a fresh SQLite file, and on PostgreSQL too (``TEST_DATABASE_URL``;
-skipped locally without it, a failure in CI) unless it is marked ``database_agnostic``.
+builds others (certificate mode, v2, ...); ``domain_app`` is an app with no servers at all, for
+domain tests that build their orders in the database (support/factories.py). Every test that
+uses a database (``database_url``, so every stack and every ``domain_app``) runs on a fresh
+SQLite file, and on PostgreSQL too (``TEST_DATABASE_URL``; skipped locally without it, a
+failure in CI) unless it is marked ``database_agnostic``.
 
 Which tests are ``database_agnostic`` (PostgreSQL would not change their outcome): those about
 the HTTP surface, the protocol, settings, logs and the console's screens, where the database
@@ -15,38 +37,56 @@ orders, payments, refunds, shipping and bills. When unsure, leave a test unmarke
 """
 
 import os
-import time
-from dataclasses import dataclass
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-import sandbox
 from sandbox.devkeys import fresh_secrets, generate
 from server import create_app
-from server.catalogue import seed_catalogue
 from server.extensions import db
-from tests.contract import ContractChecker
-from tests.live import LiveServer
-
-IN_CI = os.environ.get("CI") == "true"
-# The simulator's own fixtures (sandbox, merchant, receiver...).
-pytest_plugins = ["tests.sandbox_fixtures"]
+from tests.support import require
+from tests.support.production import production_settings
+from tests.support.simulator import Merchant, Receiver, start_sandbox
+from tests.support.stack import stack_factory
 
 
-def require(condition, reason):
-    """Skip a test that needs a missing component; in CI that is a failure instead."""
-    if not condition:
-        if IN_CI:
-            pytest.fail(f"required in CI: {reason}")
-        pytest.skip(reason)
+def pytest_collection_modifyitems(config, items):
+    """A ``database_agnostic`` test runs on SQLite only (see this module's docstring)."""
+    sqlite_only = [
+        item
+        for item in items
+        if getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("database_url") == "postgresql"
+        and item.get_closest_marker("database_agnostic")
+    ]
+    if sqlite_only:
+        config.hook.pytest_deselected(items=sqlite_only)
+        items[:] = [item for item in items if item not in sqlite_only]
+
+
+# --- keys and settings -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def dev_keys(tmp_path_factory):
     """Key files and identities, generated once per test session."""
     return {**generate(tmp_path_factory.mktemp("keys")), **fresh_secrets()}
+
+
+@pytest.fixture
+def production(dev_keys, tmp_path):
+    """Settings a real deployment could start with (keys of its own, not development keys)."""
+    return production_settings(dev_keys, tmp_path)
+
+
+@pytest.fixture(params=["MD5", "HMAC-SHA256"])
+def sign_type(request):
+    """Both API v2 sign types."""
+    return request.param
+
+
+# --- databases -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -72,20 +112,6 @@ def postgres_schema_url():
     engine.dispose()
 
 
-def pytest_collection_modifyitems(config, items):
-    """A ``database_agnostic`` test runs on SQLite only (see this module's docstring)."""
-    sqlite_only = [
-        item
-        for item in items
-        if getattr(item, "callspec", None) is not None
-        and item.callspec.params.get("database_url") == "postgresql"
-        and item.get_closest_marker("database_agnostic")
-    ]
-    if sqlite_only:
-        config.hook.pytest_deselected(items=sqlite_only)
-        items[:] = [item for item in items if item not in sqlite_only]
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, postgres_schema_url):
     if request.param == "sqlite":
@@ -98,126 +124,32 @@ def database_url(request, tmp_path, postgres_schema_url):
     return url
 
 
-@dataclass
-class Stack:
-    """A running simulator and backend wired to each other."""
-
-    app: object
-    backend: str
-    sandbox: str
-    settings: dict
-
-    def mint_code(self, openid=None):
-        body = {"openid": openid} if openid else {}
-        return requests.post(f"{self.sandbox}/sandbox/login-code", json=body).json()["code"]
-
-    def login(self, openid=None):
-        response = requests.post(f"{self.backend}/api/login", json={"code": self.mint_code(openid)})
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['token']}"}
-
-    def products(self):
-        return requests.get(f"{self.backend}/api/products").json()["products"]
-
-    def create_order(self, auth, items=None):
-        items = items or [{"product_id": self.products()[0]["id"], "quantity": 1}]
-        return requests.post(f"{self.backend}/api/orders", json={"items": items}, headers=auth)
-
-    def order(self, auth, order_id):
-        return requests.get(f"{self.backend}/api/orders/{order_id}", headers=auth)
-
-    def cashier(self, pay_params, action="pay"):
-        """The user at WeChat's cashier with the backend's pay_params (paySign checked)."""
-        return requests.post(
-            f"{self.sandbox}/sandbox/pay", json={"pay_params": pay_params, "action": action}
-        )
-
-    def control(self, endpoint, **body):
-        response = requests.post(f"{self.sandbox}/sandbox/{endpoint}", json=body)
-        assert response.status_code < 300, response.text
-        return response.json() if response.content else None
-
-    def notifications(self):
-        return requests.get(f"{self.sandbox}/sandbox/notifications").json()["notifications"]
-
-    def cli(self, *args):
-        """Run a ``flask --app server`` command against this backend; its output."""
-        # The flask command pushes an app context for every command; the test runner doesn't.
-        with self.app.app_context():
-            result = self.app.test_cli_runner().invoke(args=list(args))
-        assert result.exit_code == 0, (result.output, result.exception)
-        return result.output
-
-    def query(self, sql, **params):
-        with self.app.app_context():
-            return db.session.execute(text(sql), params).all()
+# --- an app without servers, for domain tests (tests/support/factories.py) ------------------
 
 
-def wait_for(predicate, timeout=10.0, interval=0.05):
-    """Poll until ``predicate()`` is truthy; return its value or fail the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout}s")
+@pytest.fixture
+def domain_app(dev_keys, database_url):
+    """An app on a fresh database, with no server and no simulator, its app context pushed:
+    for domain tests that build their orders with tests/support/factories.py."""
+    app = create_app({**dev_keys, "DATABASE_URL": database_url})
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- a simulator and a backend (tests/support/stack.py) --------------------------------------
 
 
 @pytest.fixture
 def make_stack(dev_keys, database_url):
     """``make_stack(**settings)`` starts a simulator and a backend with those settings;
     ``backend_settings={...}`` are settings for the backend alone (a misconfigured merchant);
-    ``sandbox_ssl_context`` serves the simulator over HTTPS (``sandbox.tls.server_context``)."""
-    servers = []
-    checkers = []
-
-    def make(backend_settings=None, sandbox_ssl_context=None, **overrides):
-        backend = LiveServer()
-        settings = {
-            **dev_keys,
-            "SANDBOX_TIME_SCALE": "0.001",
-            "SANDBOX_PUSH_URL": f"{backend.url}/api/wechat/push",
-            **overrides,
-        }
-        sim = LiveServer(sandbox.create_app(settings), ssl_context=sandbox_ssl_context).start()
-        servers.append(sim)
-        settings.update(
-            {
-                "DATABASE_URL": database_url,
-                "WECHAT_API_BASE": sim.url,
-                "WECHATPAY_API_BASE": sim.url,
-                "WECHATPAY_NOTIFY_URL": f"{backend.url}/api/pay/notify",
-                "WECHAT_HTTP_TIMEOUT_SECONDS": "2",
-                **overrides,
-                **(backend_settings or {}),
-            }
-        )
-        app = create_app(settings)
-        checkers.append(ContractChecker(app))  # every response vs server/api/openapi.json
-        with app.app_context():
-            db.create_all()
-            seed_catalogue()
-        backend.app = app
-        servers.append(backend.start())
-        return Stack(app=app, backend=backend.url, sandbox=sim.url, settings=settings)
-
-    yield make
-    for server in reversed(servers):
-        server.stop()
-    problems = [problem for checker in checkers for problem in checker.problems]
-    assert not problems, "responses that break the API contract:\n" + "\n".join(problems)
-    for server in servers:
-        app = server.app
-        if app is not None and "sqlalchemy" in app.extensions:
-            with app.app_context():
-                db.engine.dispose()
-
-
-@pytest.fixture(params=["MD5", "HMAC-SHA256"])
-def sign_type(request):
-    """Both API v2 sign types."""
-    return request.param
+    ``sandbox_ssl_context`` serves the simulator over HTTPS (``sandbox.tls.server_context``).
+    Every /api/ response is checked against the API contract."""
+    with stack_factory(dev_keys, database_url) as make:
+        yield make
 
 
 @pytest.fixture
@@ -234,3 +166,59 @@ def cert_mode_stack(make_stack):
         WECHATPAY_PUBLIC_KEY_ID="",
         SANDBOX_PUBLIC_KEY_PRIVATE="",
     )
+
+
+# --- the simulator alone (tests/support/simulator.py) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sandbox_settings(tmp_path_factory):
+    """Keys and identities for every simulator in the session (RSA keys are slow to make)."""
+    settings = {
+        **generate(tmp_path_factory.mktemp("sandbox-keys")),
+        **fresh_secrets(),
+    }
+    settings.update(
+        SANDBOX_TIME_SCALE="0.001",
+        SANDBOX_KEY_MODE="migrating",
+        SANDBOX_NOTIFY_PUBLIC_KEY_RATIO="0",
+        SANDBOX_CA_BUNDLE="",
+        SANDBOX_LOGIN_RATE_LIMIT="100",
+    )
+    return settings
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(sandbox_settings):
+    server = start_sandbox(sandbox_settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The simulator over real HTTP, reset to empty for each test. A migrating merchant:
+    answers signed with the key the request names, notifications with the platform
+    certificate (SANDBOX_NOTIFY_PUBLIC_KEY_RATIO=0)."""
+    requests.post(sandbox_server.url + "/sandbox/reset", timeout=5).raise_for_status()
+    return sandbox_server
+
+
+@pytest.fixture
+def merchant(sandbox, sandbox_settings):
+    return Merchant(sandbox.url, sandbox_settings)
+
+
+@pytest.fixture(scope="session")
+def receiver_server():
+    receiver = Receiver()
+    receiver.server.start()
+    yield receiver
+    receiver.server.stop()
+
+
+@pytest.fixture
+def receiver(receiver_server):
+    """A notify_url that records notifications and answers 204 (script it with reset())."""
+    receiver_server.reset()
+    return receiver_server

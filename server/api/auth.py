@@ -9,21 +9,22 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from ..clients import login_client
-from ..errors import HttpError
+from ..errors import DomainError
 from ..extensions import db
-from ..models import AuthToken, User, as_utc, utcnow
-from ..wechatpay.errors import ApiError, TransportError
+from ..models import AuthToken, User
+from ..timeutil import as_utc, utcnow
+from ..wechatpay.core.errors import ApiError, TransportError
 from .validation import json_object, string_field
 
 bp = Blueprint("auth", __name__)
 
-# jscode2session errcodes -> (HTTP status, our code, message for the client).
+# jscode2session errcodes -> (our code, message for the client).
 LOGIN_ERRORS = {
-    "40029": (401, "INVALID_CODE", "the login code is invalid or expired; call wx.login again"),
-    "40163": (401, "INVALID_CODE", "the login code was already used; call wx.login again"),
-    "45011": (429, "RATE_LIMITED", "too many logins; try again in a minute"),
-    "40226": (403, "LOGIN_BLOCKED", "WeChat blocked this login"),
-    "-1": (503, "WECHAT_UNAVAILABLE", "WeChat is busy; try again shortly"),
+    "40029": ("INVALID_CODE", "the login code is invalid or expired; call wx.login again"),
+    "40163": ("INVALID_CODE", "the login code was already used; call wx.login again"),
+    "45011": ("RATE_LIMITED", "too many logins; try again in a minute"),
+    "40226": ("LOGIN_BLOCKED", "WeChat blocked this login"),
+    "-1": ("WECHAT_UNAVAILABLE", "WeChat is busy; try again shortly"),
 }
 
 
@@ -37,14 +38,14 @@ def login():
     try:
         session = login_client().code2session(code)
     except ApiError as exc:
-        status, error_code, message = LOGIN_ERRORS.get(
-            exc.code, (502, "WECHAT_ERROR", "WeChat refused the login")
+        error_code, message = LOGIN_ERRORS.get(
+            exc.code, ("WECHAT_ERROR", "WeChat refused the login")
         )
         current_app.logger.warning("jscode2session failed: errcode %s", exc.code)
-        raise HttpError(status, error_code, message, wechat_errcode=exc.code) from None
+        raise DomainError(error_code, message, wechat_errcode=exc.code) from None
     except TransportError as exc:
         current_app.logger.warning("jscode2session failed: %s", exc.message)
-        raise HttpError(503, "WECHAT_UNAVAILABLE", "WeChat did not answer; try again") from None
+        raise DomainError("WECHAT_UNAVAILABLE", "WeChat did not answer; try again") from None
 
     user = _upsert_user(session)
     token = secrets.token_urlsafe(32)
@@ -77,7 +78,7 @@ def _upsert_user(session):
             return user
         except IntegrityError:
             db.session.rollback()
-    raise HttpError(409, "CONFLICT", "login raced with another login; try again")
+    raise DomainError("CONFLICT", "login raced with another login; try again")
 
 
 @bp.post("/api/logout")
@@ -111,7 +112,7 @@ def login_required(view):
             else None
         )
         if record is None or as_utc(record.expires_at) <= utcnow():
-            raise HttpError(401, "UNAUTHORIZED", "log in again")
+            raise DomainError("UNAUTHORIZED", "log in again")
         g.user = record.User
         return view(*args, **kwargs)
 

@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from flask import current_app
 
-from ..models import Order, as_utc
+from ..models import Order
+from ..timeutil import as_utc
 
 
 def order_json(order):

@@ -9,21 +9,14 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify
 
-from .. import refunds
-from ..errors import HttpError
+from ..domain import refunds
+from ..errors import DomainError
 from .auth import login_required
 from .order_json import order_json
 from .orders import _own_order
 from .validation import json_object, string_field
 
 bp = Blueprint("refund_requests", __name__)
-
-STATUS = {
-    "REFUNDS_DISABLED": 403,
-    "REQUEST_ALREADY_PENDING": 409,
-    "REFUND_WINDOW_PASSED": 409,
-    "ORDER_NOT_REFUNDABLE": 409,
-}
 
 
 @bp.post("/api/orders/<id:order_id>/refund-request")
@@ -32,18 +25,13 @@ def request_refund(order_id):
     reason = string_field(json_object(), "reason", max_length=200)
     order = _own_order(order_id)
     config = current_app.config
-    try:
-        if config["REFUND_REQUESTS_ENABLED"] != "true":
-            raise refunds.RefundError(
-                "REFUNDS_DISABLED", "this shop takes refund requests by other means"
-            )
-        request = refunds.request_refund(
-            order, g.user, reason, window=timedelta(days=int(config["REFUND_REQUEST_WINDOW_DAYS"]))
+    if config["REFUND_REQUESTS_ENABLED"] != "true":
+        raise DomainError(
+            "REFUNDS_DISABLED", "this shop takes refund requests by other means", order_id=order_id
         )
-    except refunds.RefundError as exc:
-        raise HttpError(
-            STATUS.get(exc.code, 409), exc.code, exc.message, order_id=order_id
-        ) from None
+    request = refunds.request_refund(
+        order, g.user, reason, window=timedelta(days=int(config["REFUND_REQUEST_WINDOW_DAYS"]))
+    )
     current_app.logger.info("refund request %s for order %s", request.id, order_id)
     order = _own_order(order_id)
     return jsonify({"refund_request": request.to_json(), "order": order_json(order)}), 201

@@ -5,10 +5,10 @@ backend to look the order up with WeChat. The component's success is only a hint
 
 from flask import Blueprint, jsonify
 
-from .. import shipping
 from ..clients import miniprogram_api
-from ..errors import HttpError
-from ..wechatpay.errors import ApiError, TransportError
+from ..domain import shipping
+from ..errors import DomainError
+from ..wechatpay.core.errors import ApiError, TransportError
 from .auth import login_required
 from .order_json import order_json
 from .orders import _own_order
@@ -21,12 +21,11 @@ bp = Blueprint("shipping", __name__)
 def sync_shipping(order_id):
     order = _own_order(order_id)
     if order.shipment is None:
-        raise HttpError(409, "ORDER_NOT_SHIPPED", "the order has not been shipped yet")
+        raise DomainError("ORDER_NOT_SHIPPED", "the order has not been shipped yet")
     try:
         shipping.refresh(order, api=miniprogram_api())
     except (ApiError, TransportError) as exc:
-        raise HttpError(
-            503,
+        raise DomainError(
             "WECHAT_UNAVAILABLE",
             "WeChat did not answer; try again shortly",
             wechat_code=exc.code,

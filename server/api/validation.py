@@ -10,7 +10,7 @@ import json
 
 from flask import current_app, request
 
-from ..errors import HttpError
+from ..errors import DomainError
 from ..wechatpay.checks import encodes_as_utf8
 
 
@@ -25,17 +25,16 @@ def json_object():
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         body = None
     if not isinstance(body, dict):
-        raise HttpError(400, "INVALID_REQUEST", "the body must be a JSON object")
+        raise DomainError("INVALID_REQUEST", "the body must be a JSON object")
     if not encodes_as_utf8(body):
-        raise HttpError(400, "INVALID_REQUEST", "the body has text that is not valid Unicode")
+        raise DomainError("INVALID_REQUEST", "the body has text that is not valid Unicode")
     return body
 
 
 def string_field(body, name, max_length):
     value = body.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-        raise HttpError(
-            400,
+        raise DomainError(
             "INVALID_REQUEST",
             f"'{name}' must be a non-empty string of at most {max_length} characters",
         )
@@ -45,7 +44,7 @@ def string_field(body, name, max_length):
 def int_field(body, name, minimum, maximum):
     value = body.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise HttpError(
-            400, "INVALID_REQUEST", f"'{name}' must be a whole number from {minimum} to {maximum}"
+        raise DomainError(
+            "INVALID_REQUEST", f"'{name}' must be a whole number from {minimum} to {maximum}"
         )
     return value

@@ -10,9 +10,9 @@ import logging
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import payments
 from ..clients import gateway
-from ..wechatpay.errors import NotificationError
+from ..domain import payments
+from ..wechatpay.core.errors import NotificationError
 
 bp = Blueprint("notify", __name__)
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import time
 
 from flask import Blueprint, current_app, request
 
-from .. import shipping
-from ..errors import HttpError
+from ..domain import shipping
+from ..errors import DomainError
 from ..wechat import push
 
 bp = Blueprint("push", __name__)
@@ -42,7 +42,7 @@ def receive():
     if config.get("WECHAT_PUSH_AES_KEY"):
         encrypted = body.get("Encrypt")
         if not isinstance(encrypted, str):
-            raise HttpError(400, "PUSH_NOT_ENCRYPTED", "the secure mode expects an Encrypt field")
+            raise DomainError("PUSH_NOT_ENCRYPTED", "the secure mode expects an Encrypt field")
         _checked(
             push.check_signature,
             request.args.get("msg_signature"),
@@ -68,7 +68,7 @@ def receive():
 def _token():
     token = current_app.config.get("WECHAT_PUSH_TOKEN")
     if not token:
-        raise HttpError(404, "PUSH_NOT_CONFIGURED", "the message push is not configured")
+        raise DomainError("PUSH_NOT_CONFIGURED", "the message push is not configured")
     return token
 
 
@@ -80,7 +80,7 @@ def _fresh_timestamp():
         or len(value) > 12
         or abs(time.time() - int(value)) > MAX_AGE_SECONDS
     ):
-        raise HttpError(401, "PUSH_STALE", "the push timestamp is missing or too old")
+        raise DomainError("PUSH_STALE", "the push timestamp is missing or too old")
     return value
 
 
@@ -89,12 +89,12 @@ def _checked(check, *args):
         return check(*args)
     except push.PushError as exc:
         log.warning("message push refused: %s", exc.code)
-        raise HttpError(401, f"PUSH_{exc.code}", str(exc)) from None
+        raise DomainError(f"PUSH_{exc.code}", str(exc)) from None
 
 
 def _json_body():
     if (request.content_length or 0) > MAX_PUSH_BYTES:
-        raise HttpError(413, "BODY_TOO_LARGE", "the push is too large")
+        raise DomainError("BODY_TOO_LARGE", "the push is too large")
     return _parse(request.get_data(cache=False)[: MAX_PUSH_BYTES + 1])
 
 
@@ -104,8 +104,7 @@ def _parse(raw):
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
-        raise HttpError(
-            400,
+        raise DomainError(
             "INVALID_PUSH",
             "the push must be a JSON object (set the data "
             "format to JSON in the mini program's admin)",

@@ -9,9 +9,9 @@ import logging
 
 from flask import Blueprint, request
 
-from .. import refunds
 from ..clients import gateway
-from ..wechatpay.errors import NotificationError
+from ..domain import refunds
+from ..wechatpay.core.errors import NotificationError
 from .notify import _read_body, _reply
 
 bp = Blueprint("refund_notify", __name__)

@@ -4,7 +4,8 @@ Sessions are Flask-Login's (a signed cookie: HttpOnly, SameSite=Lax, Secure in p
 ending after CONSOLE_SESSION_SECONDS without a request). Every POST carries a CSRF token
 (Flask-WTF), checked before anything else runs. Operators view and sync; admins also change
 money and the catalogue (``role_required("admin")``). Actions call the same domain functions
-as the CLI and the API, and each is written to the audit log.
+as the CLI and the API, and each is written to the audit log. A refusal (a DomainError) is shown
+one way, ``refused``: its message on the next page; nothing was changed.
 """
 
 from datetime import timedelta
@@ -15,16 +16,17 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
-from ..audit import record
-from ..extensions import csrf, login_manager
-from ..staff import load_session_user
+from ..domain.audit import record
+from ..domain.staff import load_session_user
+from ..errors import DomainError, status_for
+from ..extensions import csrf, db, login_manager
 from ..wechatpay.checks import encodes_as_utf8
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
 )
 
-__all__ = ["bp", "init_app", "login_required", "role_required", "audit"]
+__all__ = ["bp", "init_app", "login_required", "role_required", "audit", "refused"]
 
 
 def init_app(app):
@@ -52,9 +54,6 @@ def init_app(app):
     from . import auth, bills_views, refund_views, shipping_views, views  # noqa: F401 (routes)
 
     app.register_blueprint(bp)
-    from .cli import staff_cli
-
-    app.cli.add_command(staff_cli)
 
 
 class ConsoleOnlySessions(SecureCookieSessionInterface):
@@ -118,6 +117,31 @@ def _csrf_error(exc):
         message="The form was missing its security token or it had expired. "
         "Nothing was changed; reload the page and try again.",
     ), 400
+
+
+def refused(exc, doing=None):
+    """Show a DomainError: its message, after ``doing`` (what was tried) when given, flashed
+    for the next page. The transaction is rolled back: nothing of the refused action stays."""
+    db.session.rollback()
+    flash(f"{doing}: {exc.message}." if doing else _sentence(exc.message), "error")
+
+
+@bp.errorhandler(DomainError)
+def _refused_elsewhere(exc):
+    """A refusal no view showed itself: a page saying so, with the status of its code."""
+    db.session.rollback()
+    status = status_for(exc.code)
+    if status == 404:
+        return _not_found(exc)
+    return render_template(
+        "console/error.html",
+        title="Not done",
+        message=f"{_sentence(exc.message)} Nothing was changed.",
+    ), status
+
+
+def _sentence(message):
+    return f"{message[:1].upper()}{message[1:]}."
 
 
 @bp.errorhandler(404)

@@ -7,10 +7,11 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from .. import staff
-from ..audit import record
+from ..domain import staff
+from ..domain.audit import record
+from ..errors import DomainError
 from ..ratelimits import console_logins
-from . import bp, login_required
+from . import bp, login_required, refused
 from .forms import ActionForm, LoginForm
 
 
@@ -28,7 +29,8 @@ def login():
                 max_failures=int(current_app.config["CONSOLE_LOCKOUT_FAILURES"]),
                 lockout=timedelta(minutes=int(current_app.config["CONSOLE_LOCKOUT_MINUTES"])),
             )
-        except staff.StaffError as exc:
+        except DomainError as exc:
+            refused(exc)
             record(
                 form.email.data.strip().lower()[:255],
                 "login.failed",
@@ -36,7 +38,6 @@ def login():
                 {"code": exc.code},
                 request.remote_addr,
             )
-            flash(str(exc).capitalize() + ".", "error")
             return render_template("console/login.html", form=form), 401
         session.clear()  # a fresh session (and CSRF token) for the logged-in user
         session.permanent = True  # expires after CONSOLE_SESSION_SECONDS idle

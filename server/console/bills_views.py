@@ -1,4 +1,4 @@
-"""The console's Reconciliation pages: each Beijing day's run of ``server.bills`` (our totals
+"""The console's Reconciliation pages: each Beijing day's run of ``server.domain.bills`` (our totals
 against WeChat's bill), its differences, resolving one with a note, the bill as CSV, and
 running a day again. The same functions as ``flask bills``; the console asks, shows and
 records who did it."""
@@ -8,14 +8,14 @@ from datetime import timedelta
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import bills
 from ..clients import gateway
-from ..errors import HttpError
+from ..domain import bills
+from ..domain.jobs import exclusive
+from ..errors import DomainError
 from ..extensions import db
-from ..jobrun import exclusive
 from ..models import BillDifference
-from ..wechatpay.errors import BillNotReady, WeChatPayError
-from . import audit, bp, login_required, role_required
+from ..wechatpay.core.errors import BillNotReady, WeChatPayError
+from . import audit, bp, login_required, refused, role_required
 from .forms import NoteForm, ReconcileForm
 
 # What each kind of difference means, in words (README "Reconciliation" says what to do).
@@ -34,7 +34,7 @@ DIFFERENCE_KINDS = {
 def _run_or_404(run_id):
     try:
         return bills.get_run(run_id)
-    except bills.BillError:
+    except DomainError:  # RUN_NOT_FOUND
         abort(404)
 
 
@@ -72,8 +72,8 @@ def reconciliation_csv(run_id):
     run = _run_or_404(run_id)
     try:
         text = bills.bill_csv(run.id)
-    except bills.BillError as exc:
-        flash(f"No CSV: {exc.message}.", "error")
+    except DomainError as exc:
+        refused(exc, "No CSV")
         return redirect(url_for("console.reconciliation_run", run_id=run.id))
     return Response(
         text.encode("utf-8"),
@@ -92,16 +92,10 @@ def resolve_difference(diff_id):
     note = (form.note.data or "").strip()
     try:
         diff = bills.resolve_difference(diff_id, current_user.email, note)
-    except bills.BillError as exc:
+    except DomainError as exc:
         if exc.code == "DIFFERENCE_NOT_FOUND":
             abort(404)
-        flash(
-            {
-                "NOTE_REQUIRED": "Write a note saying what was done about this difference.",
-                "ALREADY_RESOLVED": "Someone resolved this difference already.",
-            }.get(exc.code, f"Not resolved: {exc.message}."),
-            "error",
-        )
+        refused(exc)  # no note, or resolved by someone else meanwhile
         diff = None
     else:
         audit(
@@ -141,6 +135,10 @@ def _reconcile(day):
     config = current_app.config
     try:
         gw = gateway()
+    except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
+        refused(exc, "Payments are not configured here")
+        return "not_configured", None
+    try:
         with exclusive("bills-reconcile") as ours:
             if not ours:  # the daily timer is running: never two at once
                 flash("Another reconciliation is running; try again in a minute.", "error")
@@ -148,9 +146,6 @@ def _reconcile(day):
             run = bills.reconcile(
                 day, gateway=gw, appid=config["WECHAT_APPID"], mchid=config["WECHATPAY_MCHID"]
             )
-    except HttpError as exc:
-        flash(f"Payments are not configured here: {exc.message}.", "error")
-        return "not_configured", None
     except BillNotReady:
         flash(
             f"WeChat has not made the bill of {day} yet (from about 10:00 the next day, "
@@ -158,8 +153,8 @@ def _reconcile(day):
             "error",
         )
         return "not_ready", None
-    except bills.BillError as exc:
-        flash(f"The bill of {day} was refused, nothing of it kept: {exc.message}.", "error")
+    except DomainError as exc:
+        refused(exc, f"The bill of {day} was refused, nothing of it kept")
         return exc.code, None
     except WeChatPayError as exc:
         db.session.rollback()

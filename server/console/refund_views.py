@@ -1,17 +1,17 @@
 """The console's refund pages: refund an order (with a confirmation step), decide users' refund
-requests, and sync refunds with WeChat. Every change goes through ``server.refunds``, the same
-functions as the CLI and the API; the console only asks, shows and records who did it."""
+requests, and sync refunds with WeChat. Every change goes through ``server.domain.refunds``, the
+same functions as the CLI and the API; the console only asks, shows and records who did it."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import refunds
 from ..clients import gateway
-from ..errors import HttpError
+from ..domain import refunds
+from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest, User
-from ..wechatpay.errors import ApiError, WeChatPayError
-from . import audit, bp, login_required, role_required
+from ..wechatpay.core.errors import ApiError, WeChatPayError
+from . import audit, bp, login_required, refused, role_required
 from .forms import NoteForm, RefundForm, fen_to_yuan
 from .views import _order_or_404
 
@@ -27,7 +27,7 @@ REFUND_OUTCOMES = {
         "error",
         "WeChat Pay did not answer. The refund is saved and will be sent "
         "again with the same number (never twice): sync it, or the "
-        "reconcile job will.",
+        "periodic payments sync will.",
     ),
     Refund.ABNORMAL: (
         "error",
@@ -52,8 +52,8 @@ def _flash_refund(refund_row):
 def _gateway_or_flash():
     try:
         return gateway()
-    except HttpError as exc:
-        flash(f"Payments are not configured here: {exc.message}.", "error")
+    except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
+        refused(exc, "Payments are not configured here")
         return None
 
 
@@ -96,7 +96,7 @@ def refund_order(order_id):
             notify_url=_notify_url(),
             out_refund_no=form.out_refund_no.data or None,
         )
-    except refunds.RefundError as exc:
+    except DomainError as exc:  # shown at the amount, as the form's other refusals are
         form.amount.errors.append(exc.message)
         return render_template(
             "console/refund.html", order=order, form=form, left=refunds.refundable(order)
@@ -187,8 +187,8 @@ def decide_refund_request(request_id, decision):
             refunds.reject_request(request_id, current_user.email, note)
             details = {"note": note}
             flash("Rejected; the user sees your note.", "success")
-    except refunds.RefundError as exc:
-        flash(f"Not done: {exc.message}.", "error")
+    except DomainError as exc:
+        refused(exc, "Not done")
         return redirect(url_for("console.refund_requests"))
     audit(f"refund_request.{decision}", f"refund_request:{request_id}", details)
     return redirect(url_for("console.refund_requests"))

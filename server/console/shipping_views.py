@@ -1,15 +1,16 @@
 """The order page's shipping actions: record what was shipped (WeChat takes a first upload and
-one change) and sync with WeChat's shipping service. Both go through ``server.shipping``, the
+one change) and sync with WeChat's shipping service. Both go through ``server.domain.shipping``, the
 same functions as ``flask shipping`` and the job; the console asks, shows and records who."""
 
 from flask import flash, redirect, url_for
 from flask_login import current_user
 
-from .. import shipping
 from ..clients import miniprogram_api
+from ..domain import shipping
+from ..errors import DomainError
 from ..extensions import db
 from ..models import Shipment
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 from . import audit, bp, login_required, role_required
 from .forms import ShippingForm
 from .views import _order_or_404, render_order
@@ -76,7 +77,7 @@ def record_shipping(order_id):
             by=f"staff:{current_user.email}",
             all_delivered=form.all_delivered.data,
         )
-    except shipping.ShippingError as exc:
+    except DomainError as exc:  # shown in the form, which keeps what was typed
         form.logistics.errors = [*form.logistics.errors, _form_error(exc)]
         return render_order(order, shipping_form=form), 400
     except (ApiError, TransportError) as exc:  # the access token could not be had

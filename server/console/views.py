@@ -9,26 +9,26 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from .. import attention, bills, payments, refunds, shipping
-from ..audit import AuditLog
-from ..catalogue import save_product
 from ..clients import gateway
-from ..errors import HttpError
+from ..domain import attention, bills, payments, refunds, shipping
+from ..domain.catalogue import save_product
+from ..errors import DomainError
 from ..extensions import db
 from ..models import (
+    AuditLog,
     BillDifference,
     Order,
     PaymentEvent,
     Product,
     Refund,
     RefundRequest,
+    Resolution,
     ShippingEvent,
     User,
-    as_utc,
 )
-from ..wechatpay.errors import ApiError, WeChatPayError
-from ..wechatpay.gateway import CHINA
-from . import audit, bp, login_required, role_required
+from ..timeutil import CHINA, as_utc
+from ..wechatpay.core.errors import ApiError, WeChatPayError
+from . import audit, bp, login_required, refused, role_required
 from .forms import (
     LOGISTICS,
     ActionForm,
@@ -298,8 +298,6 @@ def _wechat_call(order, what, call):
     config = current_app.config
     try:
         return call(gateway(), config["WECHAT_APPID"], config["WECHATPAY_MCHID"])
-    except HttpError as exc:  # payments are not configured on this deployment
-        flash(f"Could not {what}: {exc.message}.", "error")
     except ApiError as exc:
         flash(f"Could not {what}: WeChat Pay answered {exc.code} ({exc.message}).", "error")
     except WeChatPayError:
@@ -314,6 +312,8 @@ def _wechat_call(order, what, call):
             "Needs attention.",
             "error",
         )
+    except DomainError as exc:  # payments are not configured on this deployment
+        refused(exc, f"Could not {what}")
     db.session.rollback()
     return None
 
@@ -387,9 +387,7 @@ def attention_page():
         db.session.execute(attention.abnormal_refunds().order_by(Refund.id.desc())).scalars().all()
     )
     resolved = (
-        db.session.execute(
-            db.select(attention.Resolution).order_by(attention.Resolution.id.desc()).limit(20)
-        )
+        db.session.execute(db.select(Resolution).order_by(Resolution.id.desc()).limit(20))
         .scalars()
         .all()
     )
@@ -414,8 +412,8 @@ def resolve_attention(kind, target_id):
         return redirect(url_for("console.attention_page"))
     try:
         attention.resolve(kind, target_id, current_user.email, form.note.data.strip())
-    except attention.AlreadyResolved:
-        flash("Someone resolved this already.", "error")
+    except DomainError as exc:  # someone resolved it already
+        refused(exc)
         return redirect(url_for("console.attention_page"))
     audit("attention.resolve", f"{kind}:{target_id}", {"note": form.note.data.strip()})
     flash("Resolved.", "success")

@@ -9,7 +9,7 @@ in stable_token's body).
 
 import requests
 
-from ..wechatpay.errors import ApiError, TransportError
+from ..wechatpay.core.errors import ApiError, TransportError
 
 # "invalid credential", "access_token expired", "invalid access_token": get a token and retry.
 TOKEN_ERRORS = frozenset({"40001", "42001", "40014"})

@@ -60,22 +60,25 @@ test('Chinese by default; English when the phone is set to English', () => {
   assert.equal(i18n.text('orders.more', { name: 'Tea', count: 3, more: 1 }), 'Tea and 1 more')
 })
 
-// Every error code the backend can send the mini program: the stable codes written in
-// server/ (HttpError(..., "CODE", ...), error_response(..., "CODE", ...), the login table and
-// the HTTP fallbacks), except what only WeChat's servers (callbacks/) or staff (console/) get
-// and the protocol layer's own codes (wechatpay/).
+// Every error code the backend can send the mini program: the user-facing part of the status
+// table (server/errors.py, USER_FACING), the codes the mini program's API and checkout raise
+// (DomainError("CODE", ...)), the login table, and the fallbacks for Flask's own errors
+// (server/api/errors.py). Not what only WeChat's servers (callbacks/) or staff (console/, cli/)
+// get, nor the protocol layer's own codes (wechatpay/).
 function backendErrorCodes() {
   const codes = new Set()
-  const notForUsers = /^(callbacks|console|wechatpay)\//
-  const files = fs.readdirSync(path.join(ROOT, 'server'), { recursive: true })
-    .map((f) => f.split(path.sep).join('/'))
-    .filter((f) => f.endsWith('.py') && !notForUsers.test(f))
+  const read = (file) => fs.readFileSync(path.join(ROOT, 'server', file), 'utf8')
+  const table = read('errors.py').match(/^USER_FACING = \{([\s\S]*?)^\}/m)[1]
+  for (const m of table.matchAll(/"([A-Z_]+)": \d{3}/g)) codes.add(m[1])
+  const files = fs.readdirSync(path.join(ROOT, 'server', 'api'))
+    .filter((f) => f.endsWith('.py'))
+    .map((f) => 'api/' + f)
+    .concat(['domain/checkout.py'])
   for (const file of files) {
-    const source = fs.readFileSync(path.join(ROOT, 'server', file), 'utf8')
-    for (const m of source.matchAll(/HttpError\(\s*\d{3},\s*"([A-Z_]+)"/g)) codes.add(m[1])
-    for (const m of source.matchAll(/\(\s*\d{3},\s*"([A-Z_]+)",\s*"/g)) codes.add(m[1])
+    const source = read(file)
+    for (const m of source.matchAll(/DomainError\(\s*"([A-Z_]+)"/g)) codes.add(m[1])
+    for (const m of source.matchAll(/"-?\d+": \("([A-Z_]+)"/g)) codes.add(m[1]) // errcode -> (code, ...)
     for (const m of source.matchAll(/\d{3}: "([A-Z_]+)"/g)) codes.add(m[1])
-    for (const m of source.matchAll(/"([A-Z_]+)": \d{3}\b/g)) codes.add(m[1]) // {"CODE": status}
     for (const m of source.matchAll(/get\(exc\.code, "([A-Z_]+)"\)/g)) codes.add(m[1])
     for (const m of source.matchAll(/error_response\(\s*\d{3},\s*"([A-Z_]+)"/g)) codes.add(m[1])
   }

@@ -1,0 +1,66 @@
+"""``flask --app server staff create|disable|reset-password``: staff accounts from a shell.
+
+A password is prompted for (twice, hidden) or, with ``--generate``, made up and printed once.
+It is never stored in clear or logged; each command is written to the audit log as "cli".
+"""
+
+import click
+
+from ..domain import staff as accounts
+from ..domain.audit import record
+from . import common
+
+
+@common.group("staff")
+def group():
+    """Staff accounts for the console."""
+
+
+def _password(generate):
+    if generate:
+        return accounts.new_password()
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _show(password, generate):
+    if generate:
+        click.echo(f"password (shown once; store it now): {password}")
+
+
+@group.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True)
+@click.option("--generate", is_flag=True, help="make up a password and print it once")
+def create(email, role, generate):
+    """Create a staff account."""
+    accounts.normalise_email(email)  # before asking for a password
+    password = _password(generate)
+    user = accounts.create(email, role, password)
+    record("cli", "staff.create", f"staff:{user.email}", {"role": role})
+    click.echo(f"created {user.role} {user.email}")
+    _show(password, generate)
+
+
+@group.command("disable")
+@click.argument("email")
+def disable(email):
+    """Disable an account; its sessions end at once."""
+    user = accounts.disable(email)
+    record("cli", "staff.disable", f"staff:{user.email}")
+    click.echo(f"disabled {user.email}")
+
+
+@group.command("reset-password")
+@click.argument("email")
+@click.option("--generate", is_flag=True, help="make up a password and print it once")
+def reset_password(email, generate):
+    """Set a new password: ends its sessions, lifts a lockout, enables the account."""
+    accounts.existing(email)  # before asking for a password
+    password = _password(generate)
+    user = accounts.reset_password(email, password)
+    record("cli", "staff.reset_password", f"staff:{user.email}")
+    click.echo(f"new password set for {user.email}")
+    _show(password, generate)
+
+
+COMMANDS = (group,)

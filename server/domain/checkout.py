@@ -1,0 +1,237 @@
+"""Checkout: price from the catalogue, create the order, place it with WeChat Pay, and the
+parameters the client pays with. No Flask: the mini program's API calls these functions, and
+any other way to pay (an H5 page, a Native QR code, a counter) calls the same ones.
+
+    create(user, lines, key=..., client_ip=..., context=...)   a new order (or the one of this
+                                                                Idempotency-Key), priced here
+    pay(order, openid, context)                                 the payment parameters, placing
+                                                                the order (again) when needed
+    refresh(order, context, interval_seconds=...)               an unpaid order, converged
+                                                                with WeChat
+
+What checkout needs from WeChat Pay it gets as one explicit argument, a ``PaymentContext``:
+the gateway, the appid and mchid orders are placed for, the notify URL and the order timeout.
+``server/clients.py`` builds the only one there is today from the settings
+(``checkout_context()``). This is the seam where a way to pay becomes data: the next step
+gives each payment channel its own context (``channels.payment_context``) and the order
+records which it was placed with; checkout itself does not change.
+"""
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..errors import DomainError, wechatpay_error
+from ..extensions import db
+from ..models import Order, OrderItem, Product
+from ..timeutil import CHINA, as_utc, utcnow
+from ..wechatpay.core.errors import ApiError, WeChatPayError
+from ..wechatpay.core.types import OrderRequest
+from . import payments
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 20  # products in one order
+MAX_QUANTITY = 99  # of one product
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+@dataclass(frozen=True)
+class PaymentContext:
+    """What checkout needs from WeChat Pay: one way to pay, today's only one (the mini
+    program's JSAPI payments, from the settings)."""
+
+    gateway: object  # the WeChat Pay gateway (v3 or v2); None when payments are not configured
+    quick_gateway: object  # the same with a short budget: for queries while a user waits
+    appid: str
+    mchid: str
+    notify_url: str
+    order_timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class Checkout:
+    order: Order
+    pay_params: dict
+    created: bool  # False: the order of an Idempotency-Key sent before
+
+
+def idempotency_key(value):
+    """The client's Idempotency-Key (None when it sent none); INVALID_REQUEST for a bad one."""
+    if value is not None and not IDEMPOTENCY_KEY.fullmatch(value):
+        raise DomainError(
+            "INVALID_REQUEST", "Idempotency-Key must be 8 to 64 letters, digits, '-' or '_'"
+        )
+    return value
+
+
+def merge_lines(lines):
+    """``[(product_id, quantity)]`` with each product once; at most ``MAX_QUANTITY`` of one."""
+    quantities = {}
+    for product_id, quantity in lines:
+        quantities[product_id] = quantities.get(product_id, 0) + quantity
+    if any(q > MAX_QUANTITY for q in quantities.values()):
+        raise DomainError("INVALID_REQUEST", f"at most {MAX_QUANTITY} of one product")
+    return list(quantities.items())
+
+
+def create(user, lines, *, key, client_ip, context):
+    """Create ``user``'s order of ``lines`` (product id, quantity), priced from the catalogue,
+    and its payment parameters. Anything price-like the client sent is never read.
+
+    The same ``key`` (Idempotency-Key) sent again, even concurrently, gets the same order back
+    (``created`` False) if it was for the same lines, IDEMPOTENCY_KEY_REUSED otherwise. The
+    order is committed before WeChat is asked: if WeChat fails, ``pay`` places it again.
+    """
+    lines = merge_lines(lines)
+    if key and (existing := _order_for_key(user, key)) is not None:
+        return _replay(existing, lines, user, context)
+    items = priced(lines)
+    order = Order(
+        user_id=user.id,
+        out_trade_no=new_out_trade_no(),
+        description=_description(items),
+        total=sum(i.amount for i in items),
+        time_expire=payments.order_expiry(context.order_timeout_minutes),
+        client_ip=client_ip,
+        idempotency_key=key,
+        items=items,
+    )
+    # A new order has no refunds, refund requests or shipment: known, so not loaded.
+    for name, empty in (("refunds", []), ("refund_requests", []), ("shipment", None)):
+        set_committed_value(order, name, empty)
+    db.session.add(order)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = _order_for_key(user, key) if key else None
+        if existing is None:
+            raise
+        return _replay(existing, lines, user, context)  # a concurrent request with the key won
+    return Checkout(order, pay(order, user.openid, context), created=True)
+
+
+def priced(lines):
+    """The order's items, priced from the active catalogue (fen)."""
+    products = {
+        p.id: p
+        for p in db.session.execute(
+            db.select(Product).where(
+                Product.id.in_([pid for pid, _ in lines]), Product.active.is_(True)
+            )
+        ).scalars()
+    }
+    missing = [pid for pid, _ in lines if pid not in products]
+    if missing:
+        raise DomainError("PRODUCT_NOT_FOUND", f"no product with id {missing[0]}")
+    items = [
+        OrderItem(
+            product_id=pid,
+            name=products[pid].name,
+            unit_price=products[pid].price,
+            quantity=quantity,
+            amount=products[pid].price * quantity,
+        )
+        for pid, quantity in lines
+    ]
+    return items
+
+
+def new_out_trade_no():
+    """26 characters: Beijing time to the second, then 48 random bits."""
+    return datetime.now(CHINA).strftime("%Y%m%d%H%M%S") + secrets.token_hex(6)
+
+
+def _order_for_key(user, key):
+    return db.session.execute(
+        db.select(Order).filter_by(user_id=user.id, idempotency_key=key)
+    ).scalar_one_or_none()
+
+
+def _replay(order, lines, user, context):
+    """A checkout sent again: the same order, with fresh payment parameters."""
+    if sorted((item.product_id, item.quantity) for item in order.items) != sorted(lines):
+        raise DomainError(
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used for a different order",
+            order_id=order.id,
+        )
+    return Checkout(order, pay(order, user.openid, context), created=False)
+
+
+def _description(items):
+    text = items[0].name if len(items) == 1 else f"{items[0].name} and {len(items) - 1} more"
+    return text[:127]
+
+
+def pay(order, openid, context):
+    """Signed payment parameters for ``openid`` (wx.requestPayment's), placing the order with
+    WeChat when it has no fresh prepay_id. ORDER_NOT_PAYABLE when it is paid, closed or
+    expired; WeChat's failures as ``wechatpay_error``."""
+    gateway = _gateway(context)
+    if order.status != Order.NOTPAY:
+        raise _not_payable(order, f"the order is {order.status}")
+    if as_utc(order.time_expire) <= utcnow():
+        raise _not_payable(order, "the order has expired")
+    if payments.prepay_is_fresh(order):
+        return gateway.pay_params(order.prepay_id)
+    try:
+        prepay_id = gateway.place_order(_order_request(order, openid, context))
+    except ApiError as exc:
+        if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
+            refresh(order, context, interval_seconds=0)
+            raise _not_payable(order, f"the order is {order.status}") from None
+        raise wechatpay_error(exc, order_id=order.id) from None
+    except WeChatPayError as exc:
+        raise wechatpay_error(exc, order_id=order.id) from None
+    recorded = payments.record_prepay(order.id, prepay_id)
+    db.session.commit()
+    if not recorded:  # paid or closed (a notification) while WeChat was answering
+        db.session.refresh(order)
+        raise _not_payable(order, f"the order is {order.status}")
+    return gateway.pay_params(prepay_id)
+
+
+def _not_payable(order, message):
+    return DomainError("ORDER_NOT_PAYABLE", message, order_id=order.id, order_status=order.status)
+
+
+def _order_request(order, openid, context):
+    # Identical on every call for one order, so WeChat treats a re-placement as the same order.
+    return OrderRequest(
+        out_trade_no=order.out_trade_no,
+        description=order.description,
+        total=order.total,
+        openid=openid,
+        notify_url=context.notify_url,
+        time_expire=as_utc(order.time_expire),
+        client_ip=order.client_ip,
+    )
+
+
+def refresh(order, context, *, interval_seconds):
+    """Converge an unpaid order with WeChat (a late notification), at most once per interval,
+    with the quick gateway: reading an order must not fail, nor wait long, because WeChat
+    does. The order is re-read."""
+    if not payments.claim_query(order.id, interval_seconds):
+        return  # queried a moment ago; the order as just read stands
+    _gateway(context)
+    try:
+        payments.apply_query(order, context.quick_gateway, context.appid, context.mchid)
+    except (WeChatPayError, payments.PaymentMismatch) as exc:
+        # The notification still comes.
+        log.warning("query of %s failed: %s", order.out_trade_no, getattr(exc, "summary", exc))
+        db.session.rollback()
+    db.session.refresh(order)
+
+
+def _gateway(context):
+    if context.gateway is None:
+        raise DomainError("PAYMENTS_NOT_CONFIGURED", "payments are not configured")
+    return context.gateway

@@ -1,0 +1,168 @@
+"""Staff accounts for the console: separate from mini-program users, with roles and lockout.
+
+Passwords are hashed with Argon2id (argon2-cffi; see the README for why). Every change of an
+account's login state is one conditional UPDATE, so two failed logins at the same moment both
+count and an account is locked exactly when its failures reach the threshold.
+"""
+
+import functools
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
+
+from ..errors import DomainError
+from ..extensions import db
+from ..models import StaffUser
+from ..models.staff import ROLES
+from ..timeutil import as_utc, utcnow
+
+MIN_PASSWORD_LENGTH = 12
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
+
+_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
+
+
+@functools.cache
+def _dummy_hash():
+    """Verified against when the email is unknown, so a wrong email costs as long as a wrong
+    password. Made on first use: not at import, where every gunicorn worker would pay it."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def load_session_user(session_id):
+    """The StaffUser a session names, if that session is still valid (Flask-Login's loader)."""
+    user_id, _, token = (session_id or "").partition(":")
+    if not user_id.isdigit() or len(user_id) > 9:
+        return None
+    user = db.session.get(StaffUser, int(user_id))
+    if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
+        return None
+    return user
+
+
+def normalise_email(email):
+    email = (email or "").strip().lower()
+    if not EMAIL.fullmatch(email):
+        raise DomainError("INVALID_EMAIL", "not an email address")
+    return email
+
+
+def check_password_rules(password):
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(
+            "WEAK_PASSWORD", f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+        )
+
+
+def new_password():
+    return secrets.token_urlsafe(15)  # 20 characters, 120 bits
+
+
+def create(email, role, password):
+    email = normalise_email(email)
+    if role not in ROLES:
+        raise DomainError("INVALID_ROLE", f"role must be one of {', '.join(ROLES)}")
+    check_password_rules(password)
+    if find(email) is not None:
+        raise DomainError("STAFF_EXISTS", f"{email} already has an account")
+    user = StaffUser(
+        email=email,
+        role=role,
+        password_hash=_hasher.hash(password),
+        session_token=secrets.token_hex(16),
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def find(email):
+    return db.session.execute(
+        db.select(StaffUser).where(StaffUser.email == email.strip().lower())
+    ).scalar_one_or_none()
+
+
+def existing(email):
+    user = find(email)
+    if user is None:
+        raise DomainError("STAFF_NOT_FOUND", f"no staff account {email}")
+    return user
+
+
+def disable(email):
+    user = existing(email)
+    _update(user.id, active=False, session_token=secrets.token_hex(16))
+    db.session.commit()
+    return user
+
+
+def reset_password(email, password):
+    """New password, sessions ended, lockout lifted; the account is enabled again."""
+    user = existing(email)
+    check_password_rules(password)
+    _update(
+        user.id,
+        password_hash=_hasher.hash(password),
+        session_token=secrets.token_hex(16),
+        failed_logins=0,
+        locked_until=None,
+        active=True,
+    )
+    db.session.commit()
+    return user
+
+
+def _update(user_id, condition=True, **values):
+    result = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id, condition)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def authenticate(email, password, *, max_failures, lockout):
+    """The StaffUser for a correct email and password; DomainError otherwise.
+
+    ``max_failures`` wrong passwords in a row lock the account for ``lockout`` (a timedelta);
+    while locked even the right password is refused. Commits.
+    """
+    user = find(email or "")
+    if user is None:
+        _verify(_dummy_hash(), password)
+        raise DomainError("BAD_CREDENTIALS", "wrong email or password")
+    now = utcnow()
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
+        raise DomainError("LOCKED", "too many failed logins; try again later")
+    if not _verify(user.password_hash, password):
+        _update(user.id, failed_logins=StaffUser.failed_logins + 1)
+        # Locks once the failures reach the threshold; the count starts again after it.
+        if _update(
+            user.id,
+            StaffUser.failed_logins >= max_failures,
+            failed_logins=0,
+            locked_until=now + lockout,
+        ):
+            db.session.commit()
+            raise DomainError("LOCKED", "too many failed logins; try again later")
+        db.session.commit()
+        raise DomainError("BAD_CREDENTIALS", "wrong email or password")
+    if not user.active:
+        raise DomainError("DISABLED", "this account is disabled")
+    _update(user.id, failed_logins=0, locked_until=None, last_login_at=now)
+    if _hasher.check_needs_rehash(user.password_hash):
+        _update(user.id, password_hash=_hasher.hash(password))
+    db.session.commit()
+    db.session.refresh(user)
+    return user
+
+
+def _verify(password_hash, password):
+    try:
+        return _hasher.verify(password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,23 @@
+"""The catalogue: what the shop sells, priced in fen."""
+
+from ..extensions import db
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(100), nullable=False)
+    description = db.Column(db.String(500), nullable=False, default="")
+    price = db.Column(db.Integer, nullable=False)  # fen
+    active = db.Column(db.Boolean, nullable=False, default=True)
+
+    __table_args__ = (db.CheckConstraint("price > 0", name="price_positive"),)
+
+    def to_json(self):
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "price": self.price,
+        }

@@ -1,0 +1,74 @@
+"""The shop's staff: console accounts, the audit log of what they did, and their notes on what
+needed a person."""
+
+import json
+
+from flask_login import UserMixin
+
+from ..extensions import db
+from ..timeutil import utcnow
+
+ADMIN, OPERATOR = "admin", "operator"
+ROLES = (ADMIN, OPERATOR)
+
+
+class StaffUser(UserMixin, db.Model):
+    __tablename__ = "staff_users"
+
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(255), nullable=False, unique=True)
+    password_hash = db.Column(db.String(255), nullable=False)
+    role = db.Column(db.String(16), nullable=False)
+    active = db.Column(db.Boolean, nullable=False, default=True)
+    failed_logins = db.Column(db.Integer, nullable=False, default=0)
+    locked_until = db.Column(db.DateTime(timezone=True))
+    # Part of the session's user id: changing it (new password, disabled) ends every session.
+    session_token = db.Column(db.String(32), nullable=False)
+    last_login_at = db.Column(db.DateTime(timezone=True))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (db.CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)
+
+    @property
+    def is_active(self):  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def is_admin(self):
+        return self.role == ADMIN
+
+    def get_id(self):
+        return f"{self.id}:{self.session_token}"
+
+
+class AuditLog(db.Model):
+    """Every staff action, who did it, when, and from which address. Kept forever."""
+
+    __tablename__ = "audit_log"
+
+    id = db.Column(db.Integer, primary_key=True)
+    actor = db.Column(db.String(255), nullable=False)  # a staff email, or "cli"
+    action = db.Column(db.String(64), nullable=False, index=True)  # e.g. order.close
+    target = db.Column(db.String(128))  # e.g. order:42
+    details = db.Column(db.Text, nullable=False, default="{}")  # JSON; never secrets
+    ip = db.Column(db.String(45))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+
+    def details_dict(self):
+        return json.loads(self.details or "{}")
+
+
+class Resolution(db.Model):
+    """A person's note on something that needed one (a refused payment, an ABNORMAL refund):
+    one row per item, unique, so an item is resolved once."""
+
+    __tablename__ = "attention_resolutions"
+
+    id = db.Column(db.Integer, primary_key=True)
+    kind = db.Column(db.String(32), nullable=False)
+    target_id = db.Column(db.Integer, nullable=False)
+    note = db.Column(db.Text, nullable=False)
+    resolved_by = db.Column(db.String(255), nullable=False)
+    resolved_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (db.UniqueConstraint("kind", "target_id"),)

@@ -1,0 +1,44 @@
+"""JSAPI (mini program, official account): place an order, and sign the parameters the
+client pays with (``wx.requestPayment``)."""
+
+from .. import crypto
+from ..core.errors import InvalidResponse
+from ..core.types import CHINA
+
+
+class Jsapi:
+    """``POST /v3/pay/transactions/jsapi`` and the ``paySign`` of its prepay_id."""
+
+    def place_order(self, request):
+        body = {
+            "appid": self.appid,
+            "mchid": self.mchid,
+            "description": request.description,
+            "out_trade_no": request.out_trade_no,
+            "time_expire": request.time_expire.astimezone(CHINA).isoformat(timespec="seconds"),
+            "notify_url": request.notify_url,
+            "amount": {"total": request.total, "currency": "CNY"},
+            "payer": {"openid": request.openid},
+        }
+        if request.attach:
+            body["attach"] = request.attach
+        if request.client_ip:
+            body["scene_info"] = {"payer_client_ip": request.client_ip}
+        data = self._call("POST", "/v3/pay/transactions/jsapi", body, repeatable=False)
+        prepay_id = (data or {}).get("prepay_id")
+        if not isinstance(prepay_id, str) or not prepay_id:
+            raise InvalidResponse("order response has no prepay_id")
+        return prepay_id
+
+    def pay_params(self, prepay_id):
+        timestamp, nonce_str = str(crypto.now()), crypto.nonce()
+        package = f"prepay_id={prepay_id}"
+        return {
+            "timeStamp": timestamp,
+            "nonceStr": nonce_str,
+            "package": package,
+            "signType": "RSA",
+            "paySign": crypto.v3_pay_sign(
+                self.private_key, self.appid, timestamp, nonce_str, package
+            ),
+        }

@@ -1,0 +1,71 @@
+"""The payment's own calls, the same whichever way it was placed (JSAPI today; Native, H5 and
+APP later): query by out_trade_no, close, and the payment notification."""
+
+from urllib.parse import quote
+
+from .. import checks
+from ..core.errors import InvalidResponse, NotificationError
+from ..core.types import Notification, Transaction
+from .client import parse_time
+
+
+class Transactions:
+    """``/v3/pay/transactions/out-trade-no/...`` and ``TRANSACTION.*`` notifications."""
+
+    def query_order(self, out_trade_no):
+        path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}"
+        return parse_transaction(self._call("GET", path, query={"mchid": self.mchid}))
+
+    def close_order(self, out_trade_no):
+        path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}/close"
+        self._call("POST", path, {"mchid": self.mchid})
+
+    def parse_payment_notification(self, headers, body):
+        event_id, event_type, payload = self._open_notification(headers, body)
+        try:
+            transaction = parse_transaction(payload)
+        except (ValueError, InvalidResponse) as exc:
+            raise NotificationError(
+                f"decrypted resource is not a transaction: {exc}", "MALFORMED"
+            ) from None
+        if transaction.appid != self.appid or transaction.mchid != self.mchid:
+            raise NotificationError("appid or mchid is not ours", "MERCHANT_MISMATCH")
+        return Notification(
+            event_id=event_id, event_type=event_type, transaction=transaction, payload=payload
+        )
+
+
+def parse_transaction(data):
+    """A gateway Transaction from a v3 transaction object (query response or notification).
+
+    Signed is not the same as well-formed: every field we read is checked for type and length
+    here, so a verified message with a list, a number or an over-long id in it is refused
+    (InvalidResponse) instead of failing in the database.
+    """
+    try:
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        amount = data.get("amount") or {}
+        payer = data.get("payer") or {}
+        if not isinstance(amount, dict) or not isinstance(payer, dict):
+            raise ValueError("amount or payer is not an object")
+        if (checks.text(amount, "currency", 8) or "CNY") != "CNY":
+            raise ValueError("amount.currency is not CNY")  # fen of another currency
+        total = amount.get("total")
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or not 0 <= total < 2**31
+        ):
+            raise ValueError("amount.total is not a whole number of fen")
+        return Transaction(
+            out_trade_no=checks.text(data, "out_trade_no", checks.MAX_OUT_TRADE_NO, required=True),
+            trade_state=checks.trade_state(data),
+            appid=checks.text(data, "appid", checks.MAX_ID),
+            mchid=checks.text(data, "mchid", checks.MAX_ID),
+            total=total,
+            transaction_id=checks.text(data, "transaction_id", checks.MAX_TRANSACTION_ID),
+            openid=checks.text(payer, "openid", checks.MAX_OPENID),
+            success_time=parse_time(checks.text(data, "success_time", checks.MAX_TEXT)),
+            trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
+        )
+    except ValueError as exc:
+        raise InvalidResponse(f"not a transaction object: {exc}") from None
