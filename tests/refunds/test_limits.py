@@ -8,13 +8,14 @@ test). The end-to-end refunds, through the simulator, are in test_flow.py.
 import pytest
 
 from server.domain import refunds
+from server.errors import DomainError
 from server.models import Order, Refund
 from tests.support import factories
 
 
 def refused(order, amount):
-    """The RefundError code for refunding ``amount`` fen of ``order``."""
-    with pytest.raises(refunds.RefundError) as refusal:
+    """The DomainError code for refunding ``amount`` fen of ``order``."""
+    with pytest.raises(DomainError) as refusal:
         refunds.refund(order, amount, "test", "admin@shop.test", gateway=None, notify_url=None)
     return refusal.value.code
 

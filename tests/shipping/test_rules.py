@@ -8,6 +8,7 @@ import json
 import pytest
 
 from server.domain import shipping
+from server.errors import DomainError
 from server.models import Shipment
 from tests.support import factories
 
@@ -15,8 +16,8 @@ CHANGE = {"item_desc": "手冲咖啡", "tracking_no": "YT9876543210", "express_c
 
 
 def refused(order):
-    """The ShippingError code for recording CHANGE as the order's shipping."""
-    with pytest.raises(shipping.ShippingError) as refusal:
+    """The DomainError code for recording CHANGE as the order's shipping."""
+    with pytest.raises(DomainError) as refusal:
         shipping.record_shipment(
             order, api=None, logistics="express", packages=[CHANGE], by="operator@shop.test"
         )
