@@ -18,7 +18,7 @@ from ..wechatpay.core.errors import BillNotReady, WeChatPayError
 from . import audit, bp, login_required, refused, role_required
 from .forms import NoteForm, ReconcileForm
 
-# What each kind of difference means, in words (README "Reconciliation" says what to do).
+# What each kind of difference means, in words (docs/reconciliation.md says what to do).
 DIFFERENCE_KINDS = {
     bills.UNKNOWN_PAYMENT: "WeChat took money for an order we do not have",
     bills.MISSED_PAYMENT: "WeChat has it paid and we had it unpaid: it is now applied here",
