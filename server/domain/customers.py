@@ -112,3 +112,15 @@ def merge(customer, *, into):
 def user_ids(customer_id):
     """A statement for the ids of a customer's users (their orders are the customer's)."""
     return select(User.id).where(User.customer_id == customer_id)
+
+
+def same_customer(user_id, user):
+    """Whether the user ``user_id`` (None: no user) is ``user`` or another user of its
+    customer."""
+    if user_id is None:
+        return False
+    return (
+        user_id == user.id
+        or db.session.execute(select(User.customer_id).where(User.id == user_id)).scalar()
+        == user.customer_id
+    )

@@ -24,10 +24,11 @@ from sqlalchemy import func, select, update
 
 from ..errors import DomainError
 from ..extensions import db
-from ..models import Order, PaymentEvent, Refund, RefundRequest, User
+from ..models import Order, PaymentEvent, Refund, RefundRequest
 from ..timeutil import CHINA, as_utc, utcnow
 from ..wechatpay.core import types as gw
 from ..wechatpay.core.errors import ApiError, WeChatPayError
+from . import customers
 from .payments import _json, _record, is_orders
 
 log = logging.getLogger(__name__)
@@ -557,7 +558,11 @@ def request_refund(order, user, reason, *, window):
     order (``order_id``)."""
     order_id = order.id
     order = lock_order(order_id)
-    if not _customers_order(order, user) or order.status != Order.PAID or refundable(order) <= 0:
+    if (
+        not customers.same_customer(order.user_id, user)
+        or order.status != Order.PAID
+        or refundable(order) <= 0
+    ):
         db.session.rollback()
         raise DomainError(
             "ORDER_NOT_REFUNDABLE",
@@ -589,15 +594,6 @@ def request_refund(order, user, reason, *, window):
     db.session.add(request)
     db.session.commit()
     return request
-
-
-def _customers_order(order, user):
-    """Whether ``order`` was placed by ``user`` or by another user of the same customer."""
-    if order.user_id is None:
-        return False
-    if order.user_id == user.id:
-        return True
-    return db.session.get(User, order.user_id).customer_id == user.customer_id
 
 
 def approve_request(request_id, by, note, *, context_for, amount=None):
