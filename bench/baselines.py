@@ -34,9 +34,10 @@ PAY = text(
     "AND status IN ('NOTPAY', 'CLOSED')"
 )
 INSERT = text(
-    "INSERT INTO orders (user_id, out_trade_no, description, total, status, "
-    "time_expire, created_at) VALUES (1, :out_trade_no, 'bench', 100, 'NOTPAY', "
-    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    "INSERT INTO orders (user_id, out_trade_no, channel, trade_type, appid, mchid, "
+    "api_version, description, total, status, time_expire, created_at) VALUES (1, "
+    ":out_trade_no, 'miniprogram', 'JSAPI', 'wxbench', '1900000000', 'v3', 'bench', 100, "
+    "'NOTPAY', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
 )
 
 

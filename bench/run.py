@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from sandbox.devkeys import fresh_secrets, generate  # noqa: E402
 from server import _database_url  # noqa: E402
 from server.extensions import metadata  # noqa: E402
-from server.models import Order, Product, User  # noqa: E402
+from server.models import Customer, Order, Product, User  # noqa: E402
 from server.timeutil import utcnow  # noqa: E402
 from server.wechatpay.core.http import new_http_session  # noqa: E402
 from server.wechatpay.core.types import OrderRequest  # noqa: E402
@@ -191,8 +191,9 @@ class Measure:
 class Databases:
     """One empty database per server: SQLite files, or PostgreSQL schemas."""
 
-    def __init__(self, base_url, workdir):
+    def __init__(self, base_url, workdir, appid):
         self.base_url, self.workdir, self.schemas = base_url, workdir, []
+        self.appid = appid  # the mini program's: the bench user's
         self.admin = create_engine(_database_url(base_url)) if base_url else None
 
     def create(self, name):
@@ -212,7 +213,11 @@ class Databases:
             with engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         with engine.begin() as connection:
-            connection.execute(insert(User), [{"id": 1, "openid": "o-bench"}])
+            connection.execute(insert(Customer), [{"id": 1}])
+            connection.execute(
+                insert(User),
+                [{"id": 1, "customer_id": 1, "appid": self.appid, "openid": "o-bench"}],
+            )
             connection.execute(insert(Product), [{"id": 1, "name": "Bench coffee", "price": 100}])
         return url, engine
 
@@ -223,12 +228,19 @@ class Databases:
                     connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
-def add_orders(engines, out_trade_nos):
+def add_orders(engines, out_trade_nos, settings):
     now = utcnow()
     rows = [
         {
             "user_id": 1,
             "out_trade_no": no,
+            # The mini program's channel, as checkout records it.
+            "channel": "miniprogram",
+            "trade_type": "JSAPI",
+            "appid": settings["WECHAT_APPID"],
+            "mchid": settings["WECHATPAY_MCHID"],
+            "api_version": "v3",
+            "payer_openid": "o-bench",
             "description": "bench",
             "total": 100,
             "status": Order.NOTPAY,
@@ -291,7 +303,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # stop the servers too
     workdir = Path(tempfile.mkdtemp(prefix="wxpay-bench-"))
     settings = {**generate(workdir / "keys"), **fresh_secrets(), "SANDBOX_TIME_SCALE": "1"}
-    databases = Databases(args.database_url, workdir)
+    databases = Databases(args.database_url, workdir, settings["WECHAT_APPID"])
     servers = {}
     if PINNED:
         os.sched_setaffinity(0, {CLIENT_CPU})
@@ -408,7 +420,7 @@ def run(
     with ProcessPoolExecutor(2) as pool:
         # Warm-up: every worker imports, connects and fills its caches.
         numbers, warm = notifications(pool, settings, "W", 60)
-        add_orders([engines[t] for t in notify_targets], numbers)
+        add_orders([engines[t] for t in notify_targets], numbers, settings)
         for name in notify_targets:
             Measure(servers[name], ports[name], warm, 8, 204)
         sent_to_project += len(warm)
@@ -417,7 +429,7 @@ def run(
         results = {}
         for concurrency, n in sizes.items():
             numbers, signed = notifications(pool, settings, f"N{concurrency}x", n)
-            add_orders([engines[t] for t in notify_targets], numbers)
+            add_orders([engines[t] for t in notify_targets], numbers, settings)
             for name in notify_targets:  # alternating, on the same signed notifications
                 results[name, concurrency] = Measure(
                     servers[name], ports[name], signed, concurrency, 204
@@ -431,7 +443,7 @@ def run(
             sent_to_project += n
 
         numbers, [one] = notifications(pool, settings, "S", 1)
-        add_orders([engines["project"]], numbers)
+        add_orders([engines["project"]], numbers, settings)
         storm_result = Measure(project, ports["project"], [one] * storm, 32, 204)
         sent_to_project += storm
         events = count(
@@ -558,7 +570,7 @@ def run(
 def measure_outbound(settings, workdir, n):
     """place_order from this process to a simulator over HTTPS: our V3Gateway (one pooled
     session) against the wechatpayv3 SDK (a new connection per call)."""
-    from server.clients import build_gateway
+    from server.channels import build_gateway
     from tests.support.sdk import make_sdk
     from tests.support.tls import make_tls
 

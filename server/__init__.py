@@ -110,16 +110,18 @@ def register_proxy_fix(app):
 
 
 def register_wechat_clients(app):
-    from .clients import init_app
+    """WeChat's clients (login, the mini program's APIs) and WeChat Pay's gateway."""
+    from . import channels, clients
 
-    init_app(app)
+    clients.init_app(app)
+    channels.init_app(app)
 
 
 def register_blueprints(app):
     from .api import auth, contract, converters, orders, products, refunds, shipping
 
     converters.register(app)
-    from .callbacks import notify, push, refund_notify
+    from .callbacks import notify, push
 
     for module in (
         auth,
@@ -129,7 +131,6 @@ def register_blueprints(app):
         refunds,
         notify,
         push,
-        refund_notify,
         contract,
     ):
         app.register_blueprint(module.bp)

@@ -64,6 +64,9 @@ NAMES = [
     "WECHATPAY_NOTIFY_URL",
     "WECHATPAY_REFUND_NOTIFY_URL",
     "WECHATPAY_API_BASE_BACKUP",
+    # More ways to pay than the mini program's (server/channels.py, docs/channels.md): names,
+    # and a row of WECHATPAY_CHANNEL_<NAME>_* settings each (read by prefix, below).
+    "WECHATPAY_CHANNELS",
     "WECHAT_PUSH_TOKEN",
     "WECHAT_PUSH_AES_KEY",
     *DEFAULTS,
@@ -81,6 +84,7 @@ DEFAULTS.update(CONSOLE_DEFAULTS)
 NAMES += [*CONSOLE_DEFAULTS, "REDIS_URL"]
 
 WECHATPAY_BACKUP_BASE = "https://api2.mch.weixin.qq.com"
+CHANNEL_ROW_PREFIX = "WECHATPAY_CHANNEL_"  # WECHATPAY_CHANNEL_<NAME>_<FIELD>
 # Exactly these; anything else ("Production", "prod", "production ") is refused, so a typo can
 # never skip the production checks.
 APP_ENVS = ("development", "production")
@@ -115,7 +119,9 @@ def load(overrides=None, env_file=".env"):
     values = dict(DEFAULTS)
     if overrides is None and env_file and Path(env_file).exists():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update({k: os.environ[k] for k in NAMES if k in os.environ})
+    values.update(
+        {k: v for k, v in os.environ.items() if k in NAMES or k.startswith(CHANNEL_ROW_PREFIX)}
+    )
     values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
     if not values.get("WECHATPAY_REFUND_NOTIFY_URL") and values.get("WECHATPAY_NOTIFY_URL"):
         try:
@@ -177,8 +183,28 @@ def validate(values):
         if values[name] not in ("true", "false"):
             raise ConfigError(f"{name} must be true or false")
     _validate_push(values)
+    _validate_channels(values)
     if values["APP_ENV"] == "production":
         _validate_production(values)
+
+
+def _validate_channels(values):
+    """The ways to pay (server/channels.py reads them; ConfigError names the setting), and
+    their notify URLs by the same rules as WECHATPAY_NOTIFY_URL's."""
+    from .channels import notify_url_settings
+
+    for name, url in notify_url_settings(values):
+        if name not in _NOTIFY_URLS:
+            _check_url(name, url, notify=True)
+
+
+def api_versions(values):
+    """The API versions the channels use: WECHATPAY_API_VERSION, and any a channel's row sets."""
+    return {values["WECHATPAY_API_VERSION"]} | {
+        value
+        for key, value in values.items()
+        if key.startswith(CHANNEL_ROW_PREFIX) and key.endswith("_API_VERSION") and value
+    }
 
 
 def _validate_console(values):
@@ -213,9 +239,10 @@ def _validate_push(values):
         )
 
 
-def _check_url(name, url):
+def _check_url(name, url, notify=False):
     """An http(s) URL with a host and no fragment; a notify URL also has no query string
     and at most 256 characters (what WeChat Pay accepts)."""
+    notify = notify or name in _NOTIFY_URLS
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
@@ -230,9 +257,9 @@ def _check_url(name, url):
         or any(c.isspace() for c in url)
     ):
         raise ConfigError(f"{name} must be an http(s) URL with a host and no fragment")
-    if name in _NOTIFY_URLS and (parts.query or "?" in url):
+    if notify and (parts.query or "?" in url):
         raise ConfigError(f"{name} must not have a query string")
-    if name in _NOTIFY_URLS and len(url) > MAX_NOTIFY_URL_CHARS:
+    if notify and len(url) > MAX_NOTIFY_URL_CHARS:
         raise ConfigError(f"{name} must be at most {MAX_NOTIFY_URL_CHARS} characters")
 
 
@@ -258,7 +285,7 @@ def is_local_host(host):
 
 
 def required_names(values):
-    """The settings the selected API version cannot work without."""
+    """The settings the selected API version (WECHATPAY_API_VERSION) cannot work without."""
     names = ["WECHAT_APPID", "WECHAT_SECRET", "WECHATPAY_MCHID", "WECHATPAY_NOTIFY_URL"]
     if values["WECHATPAY_API_VERSION"] == "v2":
         return names + ["WECHATPAY_API_KEY"]
@@ -270,12 +297,14 @@ def required_names(values):
 
 def _validate_production(values):
     # v2 refunds go over mutual TLS with the API certificate (apiclient_cert.pem + key.pem).
-    v2_refunds = (
-        ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"]
-        if values["WECHATPAY_API_VERSION"] == "v2"
-        else []
-    )
-    for name in required_names(values) + v2_refunds:
+    versions = api_versions(values)
+    v2_refunds = ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"] if "v2" in versions else []
+    required = [
+        name
+        for version in sorted(versions)
+        for name in required_names({**values, "WECHATPAY_API_VERSION": version})
+    ]
+    for name in required + v2_refunds:
         if not values.get(name):
             raise ConfigError(f"{name} is required in production")
     if values["SECRET_KEY"] in _DEV_SECRETS or len(values["SECRET_KEY"]) < 32:
@@ -291,6 +320,14 @@ def _validate_production(values):
         raise ConfigError("TRUSTED_HOSTS is required in production (the site's host names)")
     if urlsplit(values["WECHATPAY_NOTIFY_URL"]).hostname not in hosts:
         raise ConfigError("TRUSTED_HOSTS must include the host of WECHATPAY_NOTIFY_URL")
+    from .channels import notify_url_settings
+
+    for name, url in notify_url_settings(values):
+        parts = urlsplit(url)
+        if parts.scheme != "https" or is_local_host(parts.hostname):
+            raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
+        if parts.hostname not in hosts:
+            raise ConfigError(f"TRUSTED_HOSTS must include the host of {name}")
     for name in ["WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_CERT"] + v2_refunds:
         path = values.get(name)
         if path and is_development_key(read_file(path, name), Path(path)):

@@ -65,9 +65,12 @@ USER_FACING = {
     "PAYMENTS_NOT_CONFIGURED": 503,
 }
 STAFF_AND_WECHAT = {
+    # A notify URL (or a checkout) names a payment channel the settings do not have
+    "CHANNEL_NOT_FOUND": 404,
     # WeChat's account of a payment or refund contradicts ours
     "MERCHANT_MISMATCH": 409,
     "AMOUNT_MISMATCH": 409,
+    "TRANSACTION_ID_IN_USE": 409,
     "REFUND_NOT_FOUND": 404,
     "ORDER_MISMATCH": 409,
     "REFUND_ID_MISMATCH": 409,

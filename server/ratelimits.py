@@ -48,7 +48,7 @@ class _AppLimit:
 # WeChat's callbacks are never limited (a refused notification is a payment WeChat has to
 # send again), so the limiter does not even look at them: its bookkeeping costs a tenth of a
 # notification's CPU.
-UNLIMITED_BLUEPRINTS = frozenset({"notify", "refund_notify", "push"})
+UNLIMITED_BLUEPRINTS = frozenset({"notify", "push"})
 
 
 def _unlimited():

@@ -32,13 +32,17 @@ def _state():
 
 @bp.post("/login-code")
 def mint_code():
-    """``{"openid"?, "expires_in"? (seconds), "blocked"? (true gives 40226)}``
-    -> ``{"code", "openid"}``; the openid is made up when not given."""
+    """``{"openid"?, "unionid"?, "expires_in"? (seconds), "blocked"? (true gives 40226)}``
+    -> ``{"code", "openid"}``; the openid is made up when not given. With a unionid (the mini
+    program bound to an open-platform account), jscode2session answers it too."""
     data = control_body()
     openid = data.get("openid") or "o" + "".join(secrets.choice(_OPENID_CHARS) for _ in range(27))
     expires_in = data.get("expires_in", CODE_LIFETIME)
+    unionid = data.get("unionid")
     if not isinstance(openid, str) or not isinstance(expires_in, (int, float)):
         return control_error(400, "INVALID_REQUEST", "openid must be a string, expires_in a number")
+    if not isinstance(unionid or "", str):
+        return control_error(400, "INVALID_REQUEST", "unionid must be a string")
     code = nonce(32)
     state = _state()
     with state.lock:
@@ -47,6 +51,7 @@ def mint_code():
             "expires_at": time.time() + expires_in,
             "used": False,
             "blocked": bool(data.get("blocked")),
+            "unionid": unionid or None,
         }
     return json_response({"code": code, "openid": openid})
 

@@ -48,7 +48,7 @@ def jscode2session():
         entry["used"] = True
         if entry["blocked"]:
             return wechat_error(40226, "code blocked")
-        openid, now = entry["openid"], time.time()
+        openid, unionid, now = entry["openid"], entry.get("unionid"), time.time()
         recent = [t for t in state.login_calls.get(openid, []) if t > now - 60]
         state.login_calls[openid] = recent + [now]
         if len(recent) >= config.login_rate_limit:
@@ -57,4 +57,7 @@ def jscode2session():
         session_key = state.session_keys.setdefault(
             openid, base64.b64encode(secrets.token_bytes(16)).decode()
         )
-    return json_response({"openid": openid, "session_key": session_key})
+    answer = {"openid": openid, "session_key": session_key}
+    if unionid:  # only for a mini program bound to an open-platform account
+        answer["unionid"] = unionid
+    return json_response(answer)

@@ -6,9 +6,9 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
 from ..clients import login_client
+from ..domain import customers
 from ..errors import DomainError
 from ..extensions import db
 from ..models import AuthToken, User
@@ -47,7 +47,7 @@ def login():
         current_app.logger.warning("jscode2session failed: %s", exc.message)
         raise DomainError("WECHAT_UNAVAILABLE", "WeChat did not answer; try again") from None
 
-    user = _upsert_user(session)
+    user = _upsert_user(session, login_client().appid)
     token = secrets.token_urlsafe(32)
     ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
     # The user's expired tokens go as a new one comes, so the table stays small.
@@ -63,22 +63,15 @@ def login():
     return jsonify({"token": token, "expires_in": ttl, "user": {"id": user.id}})
 
 
-def _upsert_user(session):
-    """The user with this openid, created on first login; session_key refreshed every time."""
-    for _ in range(2):  # a concurrent first login of the same user may win the insert
-        user = db.session.execute(db.select(User).filter_by(openid=session.openid)).scalar()
-        if user is None:
-            user = User(openid=session.openid)
-            db.session.add(user)
-        user.unionid = session.unionid or user.unionid
-        user.session_key = session.session_key
-        user.last_login_at = utcnow()
-        try:
-            db.session.commit()
-            return user
-        except IntegrityError:
-            db.session.rollback()
-    raise DomainError("CONFLICT", "login raced with another login; try again")
+def _upsert_user(session, appid):
+    """The user of this openid under the mini program's appid, created on first login (in the
+    customer its unionid names); session_key refreshed every time."""
+    return customers.sign_in(
+        appid,
+        session.openid,
+        unionid=session.unionid,
+        session_key=session.session_key,
+    )
 
 
 @bp.post("/api/logout")

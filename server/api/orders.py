@@ -2,14 +2,15 @@
 
 A thin adapter over ``server.domain.checkout``: it reads the request (the bearer token's user,
 the body's items, the Idempotency-Key header, the client's address), calls checkout with the
-WeChat Pay context of the settings (``clients.checkout_context``), and answers JSON.
+mini program's channel (``channels.checkout_context``) for a new order and the order's own
+(``channels.payment_context``) after that, and answers JSON.
 """
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from ..clients import checkout_context
-from ..domain import checkout
+from ..channels import checkout_context, payment_context
+from ..domain import checkout, customers
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order
@@ -40,7 +41,7 @@ def create_order():
 def list_orders():
     orders = db.session.execute(
         db.select(Order)
-        .filter_by(user_id=g.user.id)
+        .where(Order.user_id.in_(customers.user_ids(g.user.customer_id)))
         .order_by(Order.id.desc())
         .limit(100)
         .options(
@@ -59,7 +60,7 @@ def show_order(order_id):
     order = _own_order(order_id)
     if order.status == Order.NOTPAY and order.prepay_id:
         interval = int(current_app.config["ORDER_QUERY_INTERVAL_SECONDS"])
-        checkout.refresh(order, checkout_context(), interval_seconds=interval)
+        checkout.refresh(order, payment_context(order), interval_seconds=interval)
     return jsonify({"order": order_json(order)})
 
 
@@ -68,7 +69,14 @@ def show_order(order_id):
 @order_writes
 def pay_order(order_id):
     order = _own_order(order_id)
-    pay_params = checkout.pay(order, g.user.openid, checkout_context())  # first: it may update it
+    if order.user_id != g.user.id:  # the customer's order from another app: pay it there
+        raise DomainError(
+            "ORDER_NOT_PAYABLE",
+            "this order is paid where it was placed",
+            order_id=order.id,
+            order_status=order.status,
+        )
+    pay_params = checkout.pay(order, payment_context(order))  # first: it may update it
     return jsonify({"order": order_json(order), "pay_params": pay_params})
 
 
@@ -90,11 +98,13 @@ def _order_lines(body):
 
 
 def _own_order(order_id):
+    """One of the customer's orders: the user's own, or one the same person placed in another
+    app (``customers``)."""
     order = db.session.execute(
-        db.select(Order)
-        .filter_by(id=order_id, user_id=g.user.id)
-        .options(selectinload(Order.items))
+        db.select(Order).filter_by(id=order_id).options(selectinload(Order.items))
     ).scalar_one_or_none()
-    if order is None:  # someone else's order looks exactly like a missing one
+    if order is None or (
+        order.user_id != g.user.id and not customers.same_customer(order.user_id, g.user)
+    ):  # someone else's order looks exactly like a missing one
         raise DomainError("ORDER_NOT_FOUND", "no such order")
     return order

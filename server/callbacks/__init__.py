@@ -1,1 +1,2 @@
-"""What WeChat sends us: payment notifications (and, as the shop grows, refunds and pushes)."""
+"""What WeChat sends us: WeChat Pay's notifications, every kind through one path
+(``notify.py``), and the mini program's message push (``push.py``)."""

@@ -4,16 +4,16 @@ Exit codes, for the systemd unit that runs it daily (deploy/systemd/wxpay-bills.
 0 the day was reconciled (the report says whether anything differs), 75 (EX_TEMPFAIL) the bill
 is not ready or WeChat could not be reached: try again later, 1 the bill could not be trusted
 (hash mismatch, malformed): nothing was kept, the run says why; 1 too when payments are not
-configured.
+configured. Each merchant the channels collect for has its own bill and run; with several, the
+exit code is the worst of theirs.
 """
 
 import sys
 from datetime import date, timedelta
 
 import click
-from flask import current_app
 
-from ..clients import gateway
+from ..channels import merchant_gateways, payment_context
 from ..domain import bills
 from ..domain.jobs import exclusive
 from ..errors import DomainError
@@ -48,30 +48,43 @@ def _day(value):
     help="Beijing day YYYY-MM-DD or 'today' (default: yesterday in Beijing)",
 )
 def reconcile_command(day):
-    """Download the day's bills, compare them with our records, print the report."""
+    """Download the day's bills, compare them with our records, print the report: each
+    merchant's bill (the channels' merchants) against that merchant's orders."""
     day = _day(day)
-    gw = gateway()  # PAYMENTS_NOT_CONFIGURED: exit status 1
+    merchants = merchant_gateways()  # PAYMENTS_NOT_CONFIGURED: exit status 1
+    with exclusive("bills-reconcile") as ours:
+        if not ours:  # the timer's run and one by hand must not interleave
+            click.echo("another reconciliation is running; try again later")
+            sys.exit(EX_TEMPFAIL)
+        several = len(merchants) > 1
+        statuses = [
+            _reconcile(day, gw, f" of merchant {mchid}" if several else "")
+            for mchid, gw in merchants
+        ]
+    # The worst: a bill refused (1) before one to try again (75) before all reconciled (0).
+    sys.exit(1 if 1 in statuses else EX_TEMPFAIL if EX_TEMPFAIL in statuses else 0)
+
+
+def _reconcile(day, gw, merchant):
     try:
-        with exclusive("bills-reconcile") as ours:
-            if not ours:  # the timer's run and one by hand must not interleave
-                click.echo("another reconciliation is running; try again later")
-                sys.exit(EX_TEMPFAIL)
-            run = bills.reconcile(
-                day,
-                gateway=gw,
-                appid=current_app.config["WECHAT_APPID"],
-                mchid=current_app.config["WECHATPAY_MCHID"],
-            )
+        run = bills.reconcile(day, gateway=gw, gateway_for=_gateway_for)
     except BillNotReady as exc:
-        click.echo(f"bill of {day} is not ready yet ({exc.message}); try again later")
-        sys.exit(EX_TEMPFAIL)
+        click.echo(f"bill of {day}{merchant} is not ready yet ({exc.message}); try again later")
+        return EX_TEMPFAIL
     except (DomainError, InvalidResponse, ApiError) as exc:  # hash mismatch among them
-        click.echo(f"bill of {day} refused, nothing kept: {exc.code}: {exc.message}")
-        sys.exit(1)
+        click.echo(f"bill of {day}{merchant} refused, nothing kept: {exc.code}: {exc.message}")
+        return 1
     except WeChatPayError as exc:  # timeouts, connection failures
-        click.echo(f"WeChat Pay unreachable for the bill of {day}: {exc.code}; try again later")
-        sys.exit(EX_TEMPFAIL)
+        click.echo(
+            f"WeChat Pay unreachable for the bill of {day}{merchant}: {exc.code}; try again later"
+        )
+        return EX_TEMPFAIL
     click.echo(bills.report(run))
+    return 0
+
+
+def _gateway_for(order):
+    return payment_context(order).gateway
 
 
 @group.command("resolve")

@@ -27,7 +27,7 @@ import click
 import requests
 from flask import Flask, current_app
 
-from ..clients import build_gateway
+from ..channels import build_gateway
 from ..config import ConfigError, required_names, validate
 from ..wechat.api import MiniProgramApi
 from ..wechatpay import crypto

@@ -18,9 +18,10 @@ from datetime import timedelta
 import click
 from flask import current_app
 
-from ..clients import gateway
+from ..channels import payment_context
 from ..domain import payments
 from ..domain.jobs import bounded, exclusive
+from ..errors import DomainError
 from ..extensions import db
 from ..models import Order
 from ..timeutil import utcnow
@@ -130,14 +131,9 @@ COMMANDS = (group, common.alias(sync, "reconcile"), common.alias(close_expired, 
 
 def _close(order_id):
     order = db.session.get(Order, order_id)
-    try:
-        return payments.close_order(
-            order,
-            gateway(),
-            current_app.config["WECHAT_APPID"],
-            current_app.config["WECHATPAY_MCHID"],
-        )
-    except (WeChatPayError, payments.PaymentMismatch) as exc:
+    try:  # with WeChat as the order was placed: its merchant, API version and appid
+        return payments.close_order(order, payment_context(order).gateway)
+    except (WeChatPayError, DomainError) as exc:  # PaymentMismatch, PAYMENTS_NOT_CONFIGURED
         db.session.rollback()
         current_app.logger.warning(
             "close %s failed: %s", order.out_trade_no, getattr(exc, "summary", None) or exc.code
@@ -146,16 +142,11 @@ def _close(order_id):
 
 
 def _query(order):
-    try:
-        return payments.apply_query(
-            order,
-            gateway(),
-            current_app.config["WECHAT_APPID"],
-            current_app.config["WECHATPAY_MCHID"],
-        )
-    except (WeChatPayError, payments.PaymentMismatch) as exc:
+    try:  # with WeChat as the order was placed: its merchant, API version and appid
+        return payments.apply_query(order, payment_context(order).gateway)
+    except (WeChatPayError, DomainError) as exc:  # PaymentMismatch, PAYMENTS_NOT_CONFIGURED
         db.session.rollback()
         current_app.logger.warning(
-            "query %s failed: %s", order.out_trade_no, getattr(exc, "summary", exc)
+            "query %s failed: %s", order.out_trade_no, getattr(exc, "summary", None) or exc.code
         )
         return "failed"

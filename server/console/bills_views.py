@@ -5,10 +5,10 @@ records who did it."""
 
 from datetime import timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..clients import gateway
+from ..channels import merchant_gateways, payment_context
 from ..domain import bills
 from ..domain.jobs import exclusive
 from ..errors import DomainError
@@ -131,38 +131,48 @@ def reconcile_day():
 
 
 def _reconcile(day):
-    """(outcome, run or None), with a flashed message saying what happened."""
-    config = current_app.config
+    """(outcome, the first merchant's run or None), with a flashed message per merchant saying
+    what happened: each merchant the channels collect for has its own bill."""
     try:
-        gw = gateway()
+        merchants = merchant_gateways()
     except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
         refused(exc, "Payments are not configured here")
         return "not_configured", None
+    with exclusive("bills-reconcile") as ours:
+        if not ours:  # the daily timer is running: never two at once
+            flash("Another reconciliation is running; try again in a minute.", "error")
+            return "busy", None
+        several = len(merchants) > 1
+        done = [
+            _reconcile_merchant(day, gw, f" of merchant {mchid}" if several else "")
+            for mchid, gw in merchants
+        ]
+    outcome = ",".join(outcome for outcome, _ in done)
+    return outcome, next((run for _, run in done if run is not None), None)
+
+
+def _reconcile_merchant(day, gw, of):
     try:
-        with exclusive("bills-reconcile") as ours:
-            if not ours:  # the daily timer is running: never two at once
-                flash("Another reconciliation is running; try again in a minute.", "error")
-                return "busy", None
-            run = bills.reconcile(
-                day, gateway=gw, appid=config["WECHAT_APPID"], mchid=config["WECHATPAY_MCHID"]
-            )
+        run = bills.reconcile(
+            day, gateway=gw, gateway_for=lambda order: payment_context(order).gateway
+        )
     except BillNotReady:
         flash(
-            f"WeChat has not made the bill of {day} yet (from about 10:00 the next day, "
+            f"WeChat has not made the bill{of} of {day} yet (from about 10:00 the next day, "
             "Beijing time); try later.",
             "error",
         )
         return "not_ready", None
     except DomainError as exc:
-        refused(exc, f"The bill of {day} was refused, nothing of it kept")
+        refused(exc, f"The bill{of} of {day} was refused, nothing of it kept")
         return exc.code, None
     except WeChatPayError as exc:
         db.session.rollback()
         flash(
-            f"Could not get the bill of {day} from WeChat Pay ({exc.code}); nothing of it "
+            f"Could not get the bill{of} of {day} from WeChat Pay ({exc.code}); nothing of it "
             "was kept. Try again shortly.",
             "error",
         )
         return exc.code, None
-    flash(f"Reconciled {day}: {run.status}.", "success" if run.status == "CLEAN" else "info")
+    flash(f"Reconciled {day}{of}: {run.status}.", "success" if run.status == "CLEAN" else "info")
     return run.status, run

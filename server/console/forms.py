@@ -96,6 +96,7 @@ class OrderFilterForm(FlaskForm):
         csrf = False
 
     status = StringField("Status", validators=[Optional(), Length(max=16)])  # a <select>
+    channel = StringField("Channel", validators=[Optional(), Length(max=32)])  # a <select>
     start = DateField("From", validators=[Optional()])
     end = DateField("To", validators=[Optional()])
     q = StringField("Search", validators=[Optional(), Length(max=64)])

@@ -2,10 +2,10 @@
 requests, and sync refunds with WeChat. Every change goes through ``server.domain.refunds``, the
 same functions as the CLI and the API; the console only asks, shows and records who did it."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..clients import gateway
+from ..channels import payment_context
 from ..domain import refunds
 from ..errors import DomainError
 from ..extensions import db
@@ -38,10 +38,6 @@ REFUND_OUTCOMES = {
 }
 
 
-def _notify_url():
-    return current_app.config.get("WECHATPAY_REFUND_NOTIFY_URL")
-
-
 def _flash_refund(refund_row):
     category, message = REFUND_OUTCOMES[refund_row.status]
     if refund_row.status == Refund.FAILED and refund_row.error_message:
@@ -49,9 +45,11 @@ def _flash_refund(refund_row):
     flash(message, category)
 
 
-def _gateway_or_flash():
+def _context_or_flash(order):
+    """The order's gateway and refund notify URL (``channels.payment_context``), or None with
+    a message when its merchant's settings are not here."""
     try:
-        return gateway()
+        return payment_context(order)
     except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
         refused(exc, "Payments are not configured here")
         return None
@@ -84,7 +82,7 @@ def refund_order(order_id):
         return render_template(
             "console/refund.html", order=order, form=form, left=left, confirming=amount
         )
-    if (gw := _gateway_or_flash()) is None:
+    if (context := _context_or_flash(order)) is None:
         return redirect(url_for("console.order_detail", order_id=order.id))
     try:
         refund_row = refunds.refund(
@@ -92,8 +90,8 @@ def refund_order(order_id):
             amount,
             form.reason.data.strip(),
             current_user.email,
-            gateway=gw,
-            notify_url=_notify_url(),
+            gateway=context.gateway,
+            notify_url=context.refund_notify_url,
             out_refund_no=form.out_refund_no.data or None,
         )
     except DomainError as exc:  # shown at the amount, as the form's other refusals are
@@ -120,9 +118,11 @@ def refund_order(order_id):
 def sync_refund(refund_id):
     refund_row = db.session.get(Refund, refund_id) or abort(404)
     outcome = "failed"
-    if (gw := _gateway_or_flash()) is not None:
+    if (context := _context_or_flash(db.session.get(Order, refund_row.order_id))) is not None:
         try:
-            outcome = refunds.sync_refund(refund_row, gateway=gw, notify_url=_notify_url())
+            outcome = refunds.sync_refund(
+                refund_row, gateway=context.gateway, notify_url=context.refund_notify_url
+            )
             flash(f"Synced with WeChat: the refund is {outcome}.", "success")
         except refunds.RefundMismatch as exc:
             db.session.rollback()
@@ -171,10 +171,8 @@ def decide_refund_request(request_id, decision):
         return redirect(url_for("console.refund_requests"))
     try:
         if decision == "approve":
-            if (gw := _gateway_or_flash()) is None:
-                return redirect(url_for("console.refund_requests"))
             refund_row = refunds.approve_request(
-                request_id, current_user.email, note, gateway=gw, notify_url=_notify_url()
+                request_id, current_user.email, note, context_for=payment_context
             )
             details = {
                 "note": note,

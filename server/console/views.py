@@ -9,7 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from ..clients import gateway
+from ..channels import all_channels, payment_context
 from ..domain import attention, bills, payments, refunds, shipping
 from ..domain.catalogue import save_product
 from ..errors import DomainError
@@ -172,10 +172,12 @@ def overview():
 @login_required
 def orders():
     form = OrderFilterForm(request.args)
-    query = db.select(Order).join(User, User.id == Order.user_id)
+    query = db.select(Order)
     if form.validate():
         if form.status.data in ORDER_STATUSES:
             query = query.where(Order.status == form.status.data)
+        if form.channel.data:
+            query = query.where(Order.channel == form.channel.data)
         if form.start.data:
             query = query.where(Order.created_at >= beijing_midnight(form.start.data))
         if form.end.data:
@@ -186,7 +188,7 @@ def orders():
             matches = [
                 Order.out_trade_no == term,
                 Order.transaction_id == term,
-                User.openid == term,
+                Order.payer_openid == term,
             ]
             if term.lstrip("#").isdigit() and len(term) <= 10:  # the order's own id, "#42"
                 matches.append(Order.id == int(term.lstrip("#")))
@@ -195,21 +197,20 @@ def orders():
         query.order_by(Order.id.desc()), per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    openids = dict(
-        db.session.execute(
-            db.select(User.id, User.openid).where(
-                User.id.in_({order.user_id for order in page.items})
-            )
-        ).all()
-    )
     return render_template(
         "console/orders.html",
         form=form,
         page=page,
         args=args,
-        openids=openids,
         statuses=ORDER_STATUSES,
+        channels=channel_names(),
     )
+
+
+def channel_names():
+    """The channels to filter by: the configured ones, and any older orders name."""
+    used = db.session.execute(db.select(Order.channel).distinct()).scalars()
+    return sorted({channel.name for channel in all_channels()} | set(used))
 
 
 def _order_or_404(order_id):
@@ -237,7 +238,7 @@ def order_detail(order_id):
 
 def render_order(order, shipping_form=None):
     """The order page; ``shipping_form`` keeps what was typed into a refused shipping form."""
-    user = db.session.get(User, order.user_id)
+    user = db.session.get(User, order.user_id) if order.user_id is not None else None
     order_refunds = (
         db.session.execute(db.select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))
         .scalars()
@@ -294,10 +295,10 @@ def shipping_block(order, form=None):
 
 
 def _wechat_call(order, what, call):
-    """Run ``call(gateway, appid, mchid)``; a flashed message instead of an error page."""
-    config = current_app.config
+    """Run ``call(gateway)`` with the order's gateway (its merchant, API version and appid);
+    a flashed message instead of an error page."""
     try:
-        return call(gateway(), config["WECHAT_APPID"], config["WECHATPAY_MCHID"])
+        return call(payment_context(order).gateway)
     except ApiError as exc:
         flash(f"Could not {what}: WeChat Pay answered {exc.code} ({exc.message}).", "error")
     except WeChatPayError:
@@ -325,7 +326,7 @@ def sync_order(order_id):
     outcome = _wechat_call(
         order,
         "sync with WeChat",
-        lambda gw, appid, mchid: payments.apply_query(order, gw, appid, mchid),
+        lambda gw: payments.apply_query(order, gw),
     )
     if outcome is not None:
         flash(SYNC_OUTCOMES.get(outcome, f"Synced with WeChat: {outcome}."), "success")
@@ -358,7 +359,7 @@ def close_order(order_id):
     outcome = _wechat_call(
         order,
         "close the order",
-        lambda gw, appid, mchid: payments.close_order(order, gw, appid, mchid),
+        lambda gw: payments.close_order(order, gw),
     )
     if outcome == "closed":
         flash("The order is closed, with WeChat first: it can no longer be paid.", "success")

@@ -261,13 +261,17 @@ class Found:
     detail: str = None
 
 
-def reconcile(day, *, gateway, appid, mchid):
-    """Reconcile one Beijing day; returns its ReconciliationRun (committed).
+def reconcile(day, *, gateway, gateway_for):
+    """Reconcile one Beijing day of one merchant: ``gateway`` is the merchant's (either API
+    version: the bill is the merchant's), ``gateway_for(order)`` the gateway an order was
+    placed with (``channels.payment_context(order).gateway``), to ask WeChat about a payment
+    or refund the bill shows and we missed. Returns the day's ReconciliationRun (committed).
 
     Raises BillNotReady when WeChat has not made the bill yet (try later) and DomainError /
     WeChatPayError when the bill cannot be had or trusted (a hash mismatch among them); then
     nothing of the bill is kept and the run records why.
     """
+    mchid = gateway.mchid
     try:
         trade_raw = gateway.download_trade_bill(day)
         trade = parse_bill(trade_raw) if trade_raw is not None else None
@@ -277,19 +281,19 @@ def reconcile(day, *, gateway, appid, mchid):
     except BillNotReady:
         raise
     except (DomainError, WeChatPayError) as exc:
-        _record_failure(day, exc)
+        _record_failure(day, mchid, exc)
         raise
 
     paid, refunded = trade_entries(trade) if trade else ([], [])
-    _clear_previous_day(day, paid, refunded)
+    _clear_previous_day(day, mchid, paid, refunded)
     neighbours = _neighbour_bills(gateway, day)
-    found = _compare_payments(day, paid, gateway, appid, mchid, neighbours) + _compare_refunds(
-        day, refunded, gateway, neighbours
+    found = _compare_payments(day, mchid, paid, gateway_for, neighbours) + _compare_refunds(
+        day, mchid, refunded, gateway_for, neighbours
     )
 
     start, end = day_window(day)
-    ours_paid = _orders_paid(start, end)
-    ours_refunds = _refunds_succeeded(start, end)
+    ours_paid = _orders_paid(start, end, mchid)
+    ours_refunds = _refunds_succeeded(start, end, mchid)
     totals = dict(
         bill_rows=len(trade.rows) if trade else 0,
         payments_wechat=len(paid),
@@ -310,7 +314,7 @@ def reconcile(day, *, gateway, appid, mchid):
         trade_bill=trade_raw.decode("utf-8-sig") if trade_raw else None,
         message=fund_note,
     )
-    return _store(day, totals, found)
+    return _store(day, mchid, totals, found)
 
 
 def _fund_flow(gateway, day):
@@ -327,10 +331,10 @@ def _fund_flow(gateway, day):
     return raw, None
 
 
-def _compare_payments(day, paid, gateway, appid, mchid, neighbours):
+def _compare_payments(day, mchid, paid, gateway_for, neighbours):
     found = []
     in_bill = set()
-    orders = _by_key(Order.out_trade_no, [entry.out_trade_no for entry in paid])
+    orders = _by_key(Order.out_trade_no, [entry.out_trade_no for entry in paid], mchid)
     for entry in paid:
         in_bill.add(entry.out_trade_no)
         order = orders.get(entry.out_trade_no)
@@ -357,29 +361,32 @@ def _compare_payments(day, paid, gateway, appid, mchid, neighbours):
                 )
             )
         elif order.status in (Order.NOTPAY, Order.CLOSED):
-            found.append(_apply_missed(order, entry, wechat, gateway, appid, mchid))
-    found += _paid_not_in_bill(day, in_bill, neighbours)
+            found.append(_apply_missed(order, entry, wechat, gateway_for))
+    found += _paid_not_in_bill(day, mchid, in_bill, neighbours)
     return found
 
 
-def _by_key(column, keys, chunk=500):
-    """{key: row} of the rows whose ``column`` is one of ``keys``, in a few queries."""
+def _by_key(column, keys, mchid, chunk=500):
+    """{key: row} of the merchant's rows (orders, or refunds of its orders) whose ``column``
+    is one of ``keys``, in a few queries."""
     keys, rows = sorted(set(keys)), {}
     for start in range(0, len(keys), chunk):
-        for row in db.session.execute(
-            db.select(column.class_).where(column.in_(keys[start : start + chunk]))
-        ).scalars():
+        query = db.select(column.class_).where(column.in_(keys[start : start + chunk]))
+        if column.class_ is Refund:
+            query = query.join(Order, Order.id == Refund.order_id)
+        for row in db.session.execute(query.where(Order.mchid == mchid)).scalars():
             rows[getattr(row, column.key)] = row
     return rows
 
 
-def _apply_missed(order, entry, wechat, gateway, appid, mchid):
-    """We have the order unpaid, WeChat's bill says paid: ask WeChat and apply its answer."""
+def _apply_missed(order, entry, wechat, gateway_for):
+    """We have the order unpaid, WeChat's bill says paid: ask WeChat (as the order was placed)
+    and apply its answer."""
     ours = f"{order.status} {order.total} fen"
     try:
-        outcome = payments.apply_query(order, gateway, appid, mchid)
+        outcome = payments.apply_query(order, gateway_for(order))
         detail = f"queried WeChat and applied: {outcome}"
-    except (WeChatPayError, payments.PaymentMismatch) as exc:
+    except (WeChatPayError, DomainError) as exc:  # PaymentMismatch, not configured
         db.session.rollback()
         detail = f"query failed ({getattr(exc, 'code', exc)}); the next run tries again"
     return Found(
@@ -392,9 +399,9 @@ def _apply_missed(order, entry, wechat, gateway, appid, mchid):
     )
 
 
-def _paid_not_in_bill(day, in_bill, neighbours):
+def _paid_not_in_bill(day, mchid, in_bill, neighbours):
     start, end = day_window(day)
-    missing = [o for o in _orders_paid(start, end) if o.out_trade_no not in in_bill]
+    missing = [o for o in _orders_paid(start, end, mchid) if o.out_trade_no not in in_bill]
     # A payment at 23:59:59 may be in the next day's bill (or ours recorded it a moment late):
     # look at both neighbours (downloaded only when something is missing) before flagging.
     missing = [o for o in missing if o.out_trade_no not in neighbours()[0]]
@@ -445,10 +452,10 @@ def _entries_of(gateway, day):
         return [], []
 
 
-def _compare_refunds(day, refunded, gateway, neighbours):
+def _compare_refunds(day, mchid, refunded, gateway_for, neighbours):
     found = []
     in_bill = set()
-    ours = _by_key(Refund.out_refund_no, [entry.out_refund_no for entry in refunded])
+    ours = _by_key(Refund.out_refund_no, [entry.out_refund_no for entry in refunded], mchid)
     for entry in refunded:
         in_bill.add(entry.out_refund_no)
         refund = ours.get(entry.out_refund_no)
@@ -477,9 +484,9 @@ def _compare_refunds(day, refunded, gateway, neighbours):
                 )
             )
         elif refund.status != entry.status:
-            found.append(_sync_refund(refund, entry, wechat, gateway))
+            found.append(_sync_refund(refund, entry, wechat, gateway_for))
     start, end = day_window(day)
-    missing = [r for r in _refunds_succeeded(start, end) if r.out_refund_no not in in_bill]
+    missing = [r for r in _refunds_succeeded(start, end, mchid) if r.out_refund_no not in in_bill]
     missing = [r for r in missing if r.out_refund_no not in neighbours()[1]]
     return found + [
         Found(
@@ -494,13 +501,13 @@ def _compare_refunds(day, refunded, gateway, neighbours):
     ]
 
 
-def _sync_refund(refund, entry, wechat, gateway):
+def _sync_refund(refund, entry, wechat, gateway_for):
     """Our refund's state differs from the bill's: ask WeChat and apply its answer (the refund
     domain's query path), as a missed payment is applied. Never sent again, even if ours is
     still PENDING: the bill shows that WeChat has it."""
     ours = f"{refund.status} {refund.amount} fen"
     try:
-        outcome = refunds.query_refund(refund, gateway=gateway)
+        outcome = refunds.query_refund(refund, gateway=gateway_for(refund.order))
         detail = f"queried WeChat and applied: {outcome}"
     except (WeChatPayError, DomainError) as exc:
         db.session.rollback()
@@ -516,11 +523,13 @@ def _sync_refund(refund, entry, wechat, gateway):
     )
 
 
-def _clear_previous_day(day, paid, refunded):
+def _clear_previous_day(day, mchid, paid, refunded):
     """Yesterday's run looked for its late-evening payments in this day's bill before it was
     published; whatever this bill has is not missing after all."""
     previous = db.session.execute(
-        db.select(ReconciliationRun).where(ReconciliationRun.day == day - timedelta(days=1))
+        db.select(ReconciliationRun).where(
+            ReconciliationRun.day == day - timedelta(days=1), ReconciliationRun.mchid == mchid
+        )
     ).scalar_one_or_none()
     if previous is None:
         return
@@ -535,11 +544,12 @@ def _clear_previous_day(day, paid, refunded):
     db.session.commit()
 
 
-def _orders_paid(start, end):
+def _orders_paid(start, end, mchid):
+    """The merchant's orders paid in [start, end)."""
     return (
         db.session.execute(
             db.select(Order)
-            .where(Order.paid_at >= start, Order.paid_at < end)
+            .where(Order.paid_at >= start, Order.paid_at < end, Order.mchid == mchid)
             .order_by(Order.paid_at)
         )
         .scalars()
@@ -547,10 +557,14 @@ def _orders_paid(start, end):
     )
 
 
-def _refunds_succeeded(start, end):
+def _refunds_succeeded(start, end, mchid):
+    """The merchant's refunds that succeeded in [start, end)."""
     return (
         db.session.execute(
-            db.select(Refund).where(
+            db.select(Refund)
+            .join(Order, Order.id == Refund.order_id)
+            .where(
+                Order.mchid == mchid,
                 Refund.status == Refund.SUCCESS,
                 Refund.succeeded_at >= start,
                 Refund.succeeded_at < end,
@@ -561,23 +575,25 @@ def _refunds_succeeded(start, end):
     )
 
 
-def _run_for(day):
+def _run_for(day, mchid):
     run = db.session.execute(
-        db.select(ReconciliationRun).where(ReconciliationRun.day == day)
+        db.select(ReconciliationRun).where(
+            ReconciliationRun.day == day, ReconciliationRun.mchid == mchid
+        )
     ).scalar_one_or_none()
     if run is None:
-        run = ReconciliationRun(day=day, status=ReconciliationRun.FAILED)
+        run = ReconciliationRun(day=day, mchid=mchid, status=ReconciliationRun.FAILED)
         db.session.add(run)
         try:
             db.session.flush()
         except IntegrityError:  # another run of this day created it meanwhile
             db.session.rollback()
-            return _run_for(day)
+            return _run_for(day, mchid)
     return run
 
 
-def _store(day, totals, found):
-    run = _run_for(day)
+def _store(day, mchid, totals, found):
+    run = _run_for(day, mchid)
     for name, value in totals.items():
         setattr(run, name, value)
     run.started_at = utcnow()
@@ -620,10 +636,10 @@ def _settle_status(run):
         run.status = ReconciliationRun.CLEAN if run.trade_bill_sha1 else ReconciliationRun.NO_BILL
 
 
-def _record_failure(day, exc):
+def _record_failure(day, mchid, exc):
     """Say why a day could not be reconciled; nothing of the bill is kept."""
     db.session.rollback()
-    run = _run_for(day)
+    run = _run_for(day, mchid)
     run.status = ReconciliationRun.FAILED
     run.message = (
         f"{getattr(exc, 'code', type(exc).__name__)}: {getattr(exc, 'message', str(exc))}"[:500]
@@ -639,7 +655,9 @@ def list_runs(limit=60):
     """The latest runs, newest day first."""
     return (
         db.session.execute(
-            db.select(ReconciliationRun).order_by(ReconciliationRun.day.desc()).limit(limit)
+            db.select(ReconciliationRun)
+            .order_by(ReconciliationRun.day.desc(), ReconciliationRun.mchid)
+            .limit(limit)
         )
         .scalars()
         .all()
@@ -729,7 +747,7 @@ def report(run):
     def yuan(fen):
         return f"{Decimal(fen) / 100:.2f}"
 
-    lines = [f"Reconciliation of {run.day} (Beijing): {run.status}"]
+    lines = [f"Reconciliation of {run.day} (Beijing), merchant {run.mchid}: {run.status}"]
     if run.trade_bill_sha1:
         lines.append(f"  trade bill sha1 {run.trade_bill_sha1}, {run.bill_rows} rows")
     if run.fund_flow_bill_sha1:

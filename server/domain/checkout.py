@@ -4,17 +4,16 @@ any other way to pay (an H5 page, a Native QR code, a counter) calls the same on
 
     create(user, lines, key=..., client_ip=..., context=...)   a new order (or the one of this
                                                                 Idempotency-Key), priced here
-    pay(order, openid, context)                                 the payment parameters, placing
+    pay(order, context)                                         the payment parameters, placing
                                                                 the order (again) when needed
     refresh(order, context, interval_seconds=...)               an unpaid order, converged
                                                                 with WeChat
 
 What checkout needs from WeChat Pay it gets as one explicit argument, a ``PaymentContext``:
-the gateway, the appid and mchid orders are placed for, the notify URL and the order timeout.
-``server/clients.py`` builds the only one there is today from the settings
-(``checkout_context()``). This is the seam where a way to pay becomes data: the next step
-gives each payment channel its own context (``channels.payment_context``) and the order
-records which it was placed with; checkout itself does not change.
+the gateway, the channel and the ids orders are placed for, the notify URL and the order
+timeout. ``server/channels.py`` builds it: for a new order from a channel
+(``checkout_context(name)``), for an existing one from what the order recorded
+(``payment_context(order)``). A new way to pay is a new channel; checkout does not change.
 """
 
 import logging
@@ -43,8 +42,12 @@ IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 @dataclass(frozen=True)
 class PaymentContext:
-    """What checkout needs from WeChat Pay: one way to pay, today's only one (the mini
-    program's JSAPI payments, from the settings)."""
+    """One way to pay, as checkout and everything after it need it: the gateway and the ids.
+
+    For a new order, a channel's (``channels.checkout_context(name)``): the order records its
+    ids. For an existing order, the order's own (``channels.payment_context(order)``): the
+    gateway of its merchant and API version, bound to its appid.
+    """
 
     gateway: object  # the WeChat Pay gateway (v3 or v2); None when payments are not configured
     quick_gateway: object  # the same with a short budget: for queries while a user waits
@@ -52,6 +55,12 @@ class PaymentContext:
     mchid: str
     notify_url: str
     order_timeout_minutes: int
+    channel: str = "miniprogram"
+    trade_type: str = "JSAPI"
+    api_version: str = "v3"
+    sub_mchid: str | None = None
+    sub_appid: str | None = None
+    refund_notify_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,14 @@ def create(user, lines, *, key, client_ip, context):
     order = Order(
         user_id=user.id,
         out_trade_no=new_out_trade_no(),
+        channel=context.channel,
+        trade_type=context.trade_type,
+        appid=context.appid,
+        mchid=context.mchid,
+        sub_mchid=context.sub_mchid,
+        sub_appid=context.sub_appid,
+        api_version=context.api_version,
+        payer_openid=user.openid,
         description=_description(items),
         total=sum(i.amount for i in items),
         time_expire=payments.order_expiry(context.order_timeout_minutes),
@@ -114,7 +131,7 @@ def create(user, lines, *, key, client_ip, context):
         if existing is None:
             raise
         return _replay(existing, lines, user, context)  # a concurrent request with the key won
-    return Checkout(order, pay(order, user.openid, context), created=True)
+    return Checkout(order, pay(order, context), created=True)
 
 
 def priced(lines):
@@ -162,7 +179,7 @@ def _replay(order, lines, user, context):
             "this Idempotency-Key was used for a different order",
             order_id=order.id,
         )
-    return Checkout(order, pay(order, user.openid, context), created=False)
+    return Checkout(order, pay(order, context), created=False)
 
 
 def _description(items):
@@ -170,10 +187,10 @@ def _description(items):
     return text[:127]
 
 
-def pay(order, openid, context):
-    """Signed payment parameters for ``openid`` (wx.requestPayment's), placing the order with
-    WeChat when it has no fresh prepay_id. ORDER_NOT_PAYABLE when it is paid, closed or
-    expired; WeChat's failures as ``wechatpay_error``."""
+def pay(order, context):
+    """Signed payment parameters for the order's payer (wx.requestPayment's), placing the
+    order with WeChat when it has no fresh prepay_id. ORDER_NOT_PAYABLE when it is paid,
+    closed or expired; WeChat's failures as ``wechatpay_error``."""
     gateway = _gateway(context)
     if order.status != Order.NOTPAY:
         raise _not_payable(order, f"the order is {order.status}")
@@ -182,7 +199,7 @@ def pay(order, openid, context):
     if payments.prepay_is_fresh(order):
         return gateway.pay_params(order.prepay_id)
     try:
-        prepay_id = gateway.place_order(_order_request(order, openid, context))
+        prepay_id = gateway.place_order(_order_request(order, context))
     except ApiError as exc:
         if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
             refresh(order, context, interval_seconds=0)
@@ -202,13 +219,13 @@ def _not_payable(order, message):
     return DomainError("ORDER_NOT_PAYABLE", message, order_id=order.id, order_status=order.status)
 
 
-def _order_request(order, openid, context):
+def _order_request(order, context):
     # Identical on every call for one order, so WeChat treats a re-placement as the same order.
     return OrderRequest(
         out_trade_no=order.out_trade_no,
         description=order.description,
         total=order.total,
-        openid=openid,
+        openid=order.payer_openid,
         notify_url=context.notify_url,
         time_expire=as_utc(order.time_expire),
         client_ip=order.client_ip,
@@ -223,7 +240,7 @@ def refresh(order, context, *, interval_seconds):
         return  # queried a moment ago; the order as just read stands
     _gateway(context)
     try:
-        payments.apply_query(order, context.quick_gateway, context.appid, context.mchid)
+        payments.apply_query(order, context.quick_gateway)
     except (WeChatPayError, payments.PaymentMismatch) as exc:
         # The notification still comes.
         log.warning("query of %s failed: %s", order.out_trade_no, getattr(exc, "summary", exc))

@@ -16,8 +16,9 @@ import logging
 from dataclasses import asdict
 from datetime import UTC, timedelta
 
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
@@ -35,15 +36,24 @@ orders, events = Order.__table__, PaymentEvent.__table__
 
 # Built once, as nearly every notification runs one of them: building and cache-keying a
 # statement costs more CPU than the database spends on it.
+# Whose payment it is goes into the condition: WeChat's appid, mchid and sub_mchid must be the
+# ones the order was placed with (a sub-merchant's only when it has one).
 _PAY = (
     update(orders)
     .where(
         orders.c.out_trade_no == bindparam("paid_out_trade_no"),
         orders.c.total == bindparam("paid_total"),
         orders.c.status.in_((Order.NOTPAY, Order.CLOSED)),
+        orders.c.appid == bindparam("paid_appid"),
+        orders.c.mchid == bindparam("paid_mchid"),
+        func.coalesce(orders.c.sub_mchid, "") == bindparam("paid_sub_mchid"),
     )
     .values(
-        status=Order.PAID, transaction_id=bindparam("transaction_id"), paid_at=bindparam("paid_at")
+        status=Order.PAID,
+        transaction_id=bindparam("transaction_id"),
+        paid_at=bindparam("paid_at"),
+        # The payer, when checkout did not know them (a QR code, a web guest).
+        payer_openid=func.coalesce(orders.c.payer_openid, bindparam("payer_openid")),
     )
     .returning(orders.c.id)
 )
@@ -88,8 +98,9 @@ def _update_order(order_id, condition, values):
 
 
 def mark_paid(transaction):
-    """The order WeChat says is paid, if unpaid and of the amount paid, becomes PAID.
-    Returns its id, or None when no order matched."""
+    """The order WeChat says is paid, if unpaid, of the amount paid and placed for the ids
+    WeChat names (appid, mchid, sub_mchid), becomes PAID. Returns its id, or None when no
+    order matched."""
     # WeChat's success_time is +08:00; stored in UTC, as SQLite keeps no offset.
     paid_at = transaction.success_time
     return (
@@ -99,8 +110,12 @@ def mark_paid(transaction):
             {
                 "paid_out_trade_no": transaction.out_trade_no,
                 "paid_total": transaction.total,
+                "paid_appid": transaction.appid,
+                "paid_mchid": transaction.mchid,
+                "paid_sub_mchid": transaction.sub_mchid or "",
                 "transaction_id": transaction.transaction_id,
                 "paid_at": paid_at.astimezone(UTC) if paid_at else utcnow(),
+                "payer_openid": transaction.openid,
             },
         )
         .scalar()
@@ -141,13 +156,14 @@ def prepay_is_fresh(order, now=None):
     return (now or utcnow()) - created < PREPAY_LIFETIME
 
 
-def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_type, payload):
+def apply_transaction(transaction, *, source, dedupe_key, event_type, payload):
     """Record what WeChat says about an order and move the order accordingly, once.
 
     Returns "paid", "closed", "duplicate" (this event was applied before) or "unchanged".
-    Raises PaymentMismatch when the transaction is not ours or its amount differs from the
-    order's: the order is left alone and a REFUSED.<code> event records what WeChat said.
-    Commits.
+    Raises PaymentMismatch when the transaction is not the order's (another appid, mchid or
+    sub-merchant than the order was placed with, in its channel), its amount differs from
+    the order's, or its transaction_id already paid another order: the order is left alone
+    and a REFUSED.<code> event records what WeChat said. Commits.
     """
     event = {
         "source": source,
@@ -159,11 +175,16 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
     # REFUND: paid, then refunded in part or whole. The payment happened all the same; the
     # refunds are told by refunds.py, and a PAID or REFUNDED order is left as it is.
     settled = transaction.trade_state in (gw.SUCCESS, gw.REFUND)
-    if settled and _is_ours(transaction, appid, mchid):
+    if settled and transaction.appid and transaction.mchid:
         # Most messages pay an unpaid order: that compare-and-set goes first, and it locks the
         # row, so the event can follow in the same transaction (an event insert first would
         # take a foreign-key share lock, and two of them then deadlock on the UPDATE).
-        order_id = mark_paid(transaction)
+        try:
+            order_id = mark_paid(transaction)
+        except IntegrityError:
+            # Its transaction_id is another order's (unique): refused below, for a person.
+            db.session.rollback()
+            order_id = None
         if order_id is not None:
             if not _record(order_id=order_id, **event):
                 db.session.rollback()  # an event for an unpaid order: only ever a duplicate
@@ -179,12 +200,14 @@ def apply_transaction(transaction, *, appid, mchid, source, dedupe_key, event_ty
         return "duplicate"
     # Locked before the event is inserted, for the deadlock above.
     order = database.execute(
-        select(orders.c.id, orders.c.total)
+        select(orders.c.id, orders.c.total, orders.c.appid, orders.c.mchid, orders.c.sub_mchid)
         .where(orders.c.out_trade_no == transaction.out_trade_no)
         .with_for_update()
     ).one_or_none()
     try:
-        _check_transaction(order, transaction, appid, mchid, settled)
+        _check_transaction(order, transaction, settled)
+        if settled:
+            _check_transaction_id(order, transaction)
     except PaymentMismatch as mismatch:
         order_id = order.id if order else None
         db.session.rollback()  # release the row lock; the order stays as it is
@@ -244,29 +267,58 @@ def _json(payload):
     return json.dumps(payload, ensure_ascii=False, default=str)
 
 
-def _is_ours(transaction, appid, mchid):
-    return transaction.appid in (None, appid) and transaction.mchid in (None, mchid)
+def is_orders(message, order):
+    """Whether WeChat's ``message`` (a Transaction or a RefundResult) names the ids ``order``
+    (a row with appid, mchid, sub_mchid) was placed with. What a message leaves out (a v3
+    refund names no appid) is not held against it; a sub-merchant must match either way."""
+    return (
+        getattr(message, "appid", None) in (None, order.appid)
+        and message.mchid in (None, order.mchid)
+        and (message.sub_mchid or None) == (order.sub_mchid or None)
+    )
 
 
-def _check_transaction(order, transaction, appid, mchid, settled):
-    """PaymentMismatch when the transaction cannot be ours."""
+def _check_transaction(order, transaction, settled):
+    """PaymentMismatch when the transaction cannot be the order's."""
     if order is None:
         raise PaymentMismatch("ORDER_NOT_FOUND", "no order with this out_trade_no")
-    if not _is_ours(transaction, appid, mchid):
-        raise PaymentMismatch("MERCHANT_MISMATCH", "appid or mchid is not ours")
+    if not is_orders(transaction, order):
+        raise PaymentMismatch(
+            "MERCHANT_MISMATCH", "appid, mchid or sub_mchid is not the order's channel's"
+        )
     if settled and transaction.total != order.total:
         raise PaymentMismatch(
             "AMOUNT_MISMATCH", f"paid {transaction.total} fen for an order of {order.total} fen"
         )
 
 
-def apply_query(order, gateway, appid, mchid):
-    """Ask WeChat about an unpaid order and apply the answer. Returns the outcome."""
+def _check_transaction_id(order, transaction):
+    """PaymentMismatch when WeChat's transaction_id is already another order's: one payment
+    cannot pay two orders (WeChat's word contradicts ours, or a message was misrouted)."""
+    if not transaction.transaction_id:
+        return
+    holder = (
+        db.session.connection()
+        .execute(
+            select(orders.c.out_trade_no).where(
+                orders.c.transaction_id == transaction.transaction_id, orders.c.id != order.id
+            )
+        )
+        .scalar()
+    )
+    if holder is not None:
+        raise PaymentMismatch(
+            "TRANSACTION_ID_IN_USE",
+            f"transaction {transaction.transaction_id} already paid order {holder}",
+        )
+
+
+def apply_query(order, gateway):
+    """Ask WeChat about an unpaid order (``gateway``: the order's, ``channels.payment_context``)
+    and apply the answer. Returns the outcome."""
     transaction = gateway.query_order(order.out_trade_no)
     return apply_transaction(
         transaction,
-        appid=appid,
-        mchid=mchid,
         source="query",
         dedupe_key=f"query:{transaction.out_trade_no}:{transaction.trade_state}",
         event_type=f"QUERY.{transaction.trade_state}",
@@ -274,7 +326,7 @@ def apply_query(order, gateway, appid, mchid):
     )
 
 
-def close_order(order, gateway, appid, mchid):
+def close_order(order, gateway):
     """Close an unpaid order with WeChat first, then here, so it cannot be paid afterwards.
 
     Returns "closed", "unchanged" (it was no longer unpaid here), or, when WeChat says it was
@@ -287,7 +339,7 @@ def close_order(order, gateway, appid, mchid):
             gateway.close_order(order.out_trade_no)
         except ApiError as exc:
             if exc.code == "ORDERPAID":  # paid at the last moment: record it instead
-                return apply_query(order, gateway, appid, mchid)
+                return apply_query(order, gateway)
             if exc.code != "ORDER_NOT_EXIST":
                 raise
     closed = mark_closed(order.id)

@@ -28,7 +28,8 @@ from ..models import Order, PaymentEvent, Refund, RefundRequest
 from ..timeutil import CHINA, as_utc, utcnow
 from ..wechatpay.core import types as gw
 from ..wechatpay.core.errors import ApiError, WeChatPayError
-from .payments import _json, _record
+from . import customers
+from .payments import _json, _record, is_orders
 
 log = logging.getLogger(__name__)
 
@@ -302,8 +303,9 @@ def apply_refund_result(result, *, source, dedupe_key, event_type, payload):
 
     Returns the refund's new state in lower case ("success", "processing", ...),
     "duplicate" (this message was applied before) or "unchanged" (a stale or repeated state).
-    Raises RefundMismatch when the refund is not ours or WeChat's account contradicts ours:
-    nothing changes, and a REFUSED.<code> event keeps the message for a person. Commits.
+    Raises RefundMismatch when the refund is not ours (unknown, or for another merchant than
+    its order's channel) or WeChat's account contradicts ours: nothing changes, and a
+    REFUSED.<code> event keeps the message for a person. Commits.
     """
     found = db.session.execute(
         select(Refund.id, Refund.order_id).where(Refund.out_refund_no == result.out_refund_no)
@@ -399,6 +401,10 @@ def apply_refund_result(result, *, source, dedupe_key, event_type, payload):
 def _check(refund_row, order, result):
     if refund_row is None:
         raise RefundMismatch("REFUND_NOT_FOUND", "no refund with this out_refund_no")
+    if not is_orders(result, order):
+        raise RefundMismatch(
+            "MERCHANT_MISMATCH", "appid, mchid or sub_mchid is not the order's channel's"
+        )
     if result.out_trade_no not in (None, order.out_trade_no):
         raise RefundMismatch("ORDER_MISMATCH", "the refund belongs to another order")
     if result.refund != refund_row.amount or result.total != order.total:
@@ -513,13 +519,18 @@ def unsettled(older_than):
     )
 
 
-def sweep(older_than, *, gateway, notify_url):
-    """sync_refund every unsettled refund; {outcome: count}. Failures are logged, not raised."""
+def sweep(older_than, *, context_for):
+    """sync_refund every unsettled refund, each with its order's gateway and refund notify URL
+    (``context_for(order)``: ``channels.payment_context``); {outcome: count}. Failures are
+    logged, not raised."""
     counts = {}
     for refund_row in unsettled(older_than):
         try:
-            outcome = sync_refund(refund_row, gateway=gateway, notify_url=notify_url)
-        except (WeChatPayError, RefundMismatch) as exc:
+            context = context_for(db.session.get(Order, refund_row.order_id))
+            outcome = sync_refund(
+                refund_row, gateway=context.gateway, notify_url=context.refund_notify_url
+            )
+        except (WeChatPayError, DomainError) as exc:  # RefundMismatch, not configured
             db.session.rollback()
             log.warning(
                 "sync of refund %s failed: %s", refund_row.out_refund_no, getattr(exc, "code", exc)
@@ -547,7 +558,11 @@ def request_refund(order, user, reason, *, window):
     order (``order_id``)."""
     order_id = order.id
     order = lock_order(order_id)
-    if order.user_id != user.id or order.status != Order.PAID or refundable(order) <= 0:
+    if (
+        not customers.same_customer(order.user_id, user)
+        or order.status != Order.PAID
+        or refundable(order) <= 0
+    ):
         db.session.rollback()
         raise DomainError(
             "ORDER_NOT_REFUNDABLE",
@@ -581,12 +596,14 @@ def request_refund(order, user, reason, *, window):
     return request
 
 
-def approve_request(request_id, by, note, *, gateway, notify_url, amount=None):
-    """Approve a pending request: refund ``amount`` (default: all that is left). Returns the
-    Refund. The request stays PENDING when the refund is not allowed (DomainError)."""
+def approve_request(request_id, by, note, *, context_for, amount=None):
+    """Approve a pending request: refund ``amount`` (default: all that is left), with the
+    order's gateway and refund notify URL (``context_for(order)``). Returns the Refund. The
+    request stays PENDING when the refund is not allowed (DomainError)."""
     request = db.session.get(RefundRequest, request_id)
     if request is None:
         raise DomainError("REQUEST_NOT_FOUND", f"no refund request {request_id}")
+    context = context_for(db.session.get(Order, request.order_id))
     order = lock_order(request.order_id)
     if amount is None:
         amount = refundable(order)
@@ -598,8 +615,8 @@ def approve_request(request_id, by, note, *, gateway, notify_url, amount=None):
         amount,
         request.reason,
         by,
-        gateway=gateway,
-        notify_url=notify_url,
+        gateway=context.gateway,
+        notify_url=context.refund_notify_url,
         request=request,
         note=note,
     )

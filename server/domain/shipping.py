@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
-from ..models import Order, Shipment, ShippingEvent, User
+from ..models import Order, Shipment, ShippingEvent
 from ..timeutil import CHINA, utcnow
 from ..wechatpay.core.errors import ApiError, TransportError
 from . import access_tokens
@@ -79,6 +79,7 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
     its status says whether WeChat took it (SHIPPED), will be retried (PENDING) or refused it.
     """
     logistics_type, delivery_mode, packages = validate(logistics, packages, all_delivered)
+    _check_miniprogram(order, api)
     if order.status != Order.PAID or not order.transaction_id:
         raise DomainError("ORDER_NOT_SHIPPABLE", f"the order is {order.status}, not PAID")
     values = {
@@ -122,6 +123,17 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
         db.session.refresh(shipment)
     upload(shipment, api=api)
     return shipment
+
+
+def _check_miniprogram(order, api):
+    """Shipping info is a mini program's (WeChat's rule): only for orders paid in the mini
+    program ``api`` serves, the order's appid. (No ``api``: nothing will be sent.)"""
+    if api is not None and order.appid != api.appid:
+        raise DomainError(
+            "ORDER_NOT_SHIPPABLE",
+            f"shipping info is for the mini program's orders; this one was paid by "
+            f"{order.trade_type} on channel {order.channel}",
+        )
 
 
 def validate(logistics, packages, all_delivered=True):
@@ -197,7 +209,7 @@ def upload(shipment, *, api):
         "shipping_list": json.loads(shipment.packages),
         # Later than any earlier upload of this order: WeChat orders updates by it.
         "upload_time": datetime.now(CHINA).isoformat(timespec="milliseconds"),
-        "payer": {"openid": db.session.get(User, order.user_id).openid},
+        "payer": {"openid": order.payer_openid},
     }
     if shipment.delivery_mode == SPLIT:
         body["is_all_delivered"] = shipment.is_all_delivered
@@ -230,6 +242,7 @@ def upload(shipment, *, api):
 
 def refresh(order, *, api):
     """Ask WeChat (get_order) how far the order is, and keep it. Returns WeChat's order dict."""
+    _check_miniprogram(order, api)
     answer = access_tokens.call(api, GET_ORDER_PATH, {"transaction_id": order.transaction_id})
     wechat = answer.get("order") if isinstance(answer.get("order"), dict) else {}
     state = wechat.get("order_state")
@@ -260,7 +273,8 @@ def is_trade_managed(api):
 def run_job(*, api, auto_virtual=False, limit=100):
     """The periodic job. Returns {outcome: count}:
 
-    - with ``auto_virtual``, paid orders without a shipment are shipped as virtual goods;
+    - with ``auto_virtual``, the mini program's paid orders without a shipment are shipped as
+      virtual goods;
     - PENDING shipments are uploaded; one whose last answer was lost is first looked up with
       get_order, since a second upload would spend WeChat's one change;
     - shipped orders WeChat has not settled yet are refreshed (receipt, settlement).
@@ -275,7 +289,7 @@ def run_job(*, api, auto_virtual=False, limit=100):
             db.session.execute(
                 db.select(Order)
                 .outerjoin(Shipment)
-                .where(Order.status == Order.PAID, Shipment.id.is_(None))
+                .where(Order.status == Order.PAID, Order.appid == api.appid, Shipment.id.is_(None))
                 .limit(limit)
             )
             .scalars()

@@ -10,7 +10,7 @@ from .orders import Order, OrderItem, PaymentEvent
 from .refunds import Refund, RefundRequest
 from .shipping import Shipment, ShippingEvent
 from .staff import AuditLog, Resolution, StaffUser
-from .users import AuthToken, User
+from .users import AuthToken, Customer, User
 from .wechat import AccessToken
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "AuditLog",
     "AuthToken",
     "BillDifference",
+    "Customer",
     "Order",
     "OrderItem",
     "PaymentEvent",

@@ -5,10 +5,12 @@ from ..timeutil import utcnow
 
 
 class ReconciliationRun(db.Model):
-    """One comparison of a Beijing day's bills with our records (``server/domain/bills.py``).
+    """One comparison of a Beijing day's bill of one merchant with our records
+    (``server/domain/bills.py``).
 
-    One row per day: running the day again updates it, so the page shows the latest result.
-    Totals are fen; ``*_wechat`` from the bill, ``*_ours`` from our orders and refunds.
+    One row per day and merchant (each merchant has its own bill): running the day again
+    updates it, so the page shows the latest result. Totals are fen; ``*_wechat`` from the
+    bill, ``*_ours`` from our orders and refunds with that merchant.
     """
 
     __tablename__ = "reconciliation_runs"
@@ -16,7 +18,8 @@ class ReconciliationRun(db.Model):
     CLEAN, DIFFERENCES, NO_BILL, FAILED = "CLEAN", "DIFFERENCES", "NO_BILL", "FAILED"
 
     id = db.Column(db.Integer, primary_key=True)
-    day = db.Column(db.Date, nullable=False, unique=True)
+    day = db.Column(db.Date, nullable=False)
+    mchid = db.Column(db.String(32), nullable=False)
     status = db.Column(db.String(16), nullable=False)
     trade_bill_sha1 = db.Column(db.String(40))
     fund_flow_bill_sha1 = db.Column(db.String(40))
@@ -40,6 +43,8 @@ class ReconciliationRun(db.Model):
     differences = db.relationship(
         "BillDifference", back_populates="run", order_by="BillDifference.id"
     )
+
+    __table_args__ = (db.UniqueConstraint("day", "mchid"),)
 
 
 class BillDifference(db.Model):

@@ -6,14 +6,33 @@ from .refunds import Refund
 
 
 class Order(db.Model):
+    """One order, and the way it is paid: its channel (``server/channels.py``) as it was at
+    checkout. Everything after checkout (notifications, query, close, refunds, bills,
+    shipping) uses these ids, never the settings of the moment: a channel whose settings
+    change later (another API version, say) still serves the orders it placed as they were
+    placed.
+    """
+
     __tablename__ = "orders"
 
     NOTPAY, PAID, CLOSED = "NOTPAY", "PAID", "CLOSED"
     REFUNDED = "REFUNDED"  # PAID, then refunded in full (partial refunds leave it PAID)
 
     id = db.Column(db.Integer, primary_key=True)
-    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
+    # Who placed it, if anyone logged in: a counter sale or a web guest has no user.
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), index=True)
     out_trade_no = db.Column(db.String(32), nullable=False, unique=True)
+    # The channel it was placed with, and WeChat Pay's ids for it as sent then.
+    channel = db.Column(db.String(32), nullable=False, index=True)
+    trade_type = db.Column(db.String(16), nullable=False)  # JSAPI, NATIVE, MWEB, APP, MICROPAY
+    appid = db.Column(db.String(32), nullable=False)
+    mchid = db.Column(db.String(32), nullable=False)
+    sub_mchid = db.Column(db.String(32))  # a service provider's sub-merchant
+    sub_appid = db.Column(db.String(32))
+    api_version = db.Column(db.String(4), nullable=False)  # v3 | v2
+    # The payer: their openid under ``appid`` (the sub-merchant's appid when ``sub_appid``),
+    # known at checkout for JSAPI, from WeChat's notification otherwise.
+    payer_openid = db.Column(db.String(64))
     description = db.Column(db.String(127), nullable=False)
     total = db.Column(db.Integer, nullable=False)  # fen
     status = db.Column(db.String(16), nullable=False, default=NOTPAY, index=True)
@@ -47,6 +66,8 @@ class Order(db.Model):
         return {
             "id": self.id,
             "out_trade_no": self.out_trade_no,
+            "channel": self.channel,
+            "trade_type": self.trade_type,
             "status": self.status,
             "total": self.total,
             "description": self.description,

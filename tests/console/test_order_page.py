@@ -3,8 +3,10 @@
 person sees of a shipped, partly refunded order, and what waits for a person."""
 
 from server.console.views import attention_counts
+from server.extensions import db
 from server.models import Refund
 from tests.support import factories
+from tests.support.console import ADMIN, ConsoleClient
 
 
 def test_the_page_of_a_shipped_partly_refunded_order(app, admin):
@@ -58,3 +60,32 @@ def test_needs_attention_counts_what_waits_for_a_person(app, admin):
     with app.app_context():
         counts = attention_counts()
     assert (counts["abnormal_refunds"], counts["total"]) == (0, 1)
+
+
+def test_orders_show_their_channel_and_filter_by_it(make_app):
+    """Each order shows the channel and trade type it was paid with; the list filters by
+    channel (a v2 channel for the same merchant beside the mini program's, and an order of a
+    channel no longer configured, which older orders may name)."""
+    app = make_app(WECHATPAY_CHANNELS="legacy", WECHATPAY_CHANNEL_LEGACY_API_VERSION="v2")
+    admin = ConsoleClient(app)
+    admin.login(ADMIN)
+    with app.app_context():
+        mini = factories.paid_order()
+        legacy = factories.paid_order(channel={**factories.miniprogram(), "channel": "legacy"})
+        legacy.api_version = "v2"
+        gone = factories.paid_order(
+            channel={**factories.miniprogram(), "channel": "kiosk", "trade_type": "NATIVE"}
+        )
+        gone.payer_openid = None  # a QR code's payer is known only once paid
+        db.session.commit()
+        numbers = {o.channel: o.out_trade_no for o in (mini, legacy, gone)}
+        legacy_id = legacy.id
+    everything = admin.get("/console/orders")
+    assert all(number in everything.text for number in numbers.values())
+    for name in ("miniprogram", "legacy", "kiosk"):  # configured ones, and what orders name
+        assert f"<option>{name}</option>" in everything.text
+    only = admin.get("/console/orders?channel=legacy")
+    assert numbers["legacy"] in only.text
+    assert numbers["miniprogram"] not in only.text and numbers["kiosk"] not in only.text
+    page = admin.get(f"/console/orders/{legacy_id}")
+    assert 'legacy <span class="muted">· JSAPI · API v2</span>' in page.text

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from sqlalchemy import select
 
-from server.clients import checkout_context
+from server.channels import checkout_context
 from server.domain import checkout
 from server.errors import DomainError
 from server.extensions import db
@@ -38,5 +38,5 @@ def test_checkout_without_a_request(stack):
 
         unconfigured = dataclasses.replace(context, gateway=None, quick_gateway=None)
         with pytest.raises(DomainError) as refused:
-            checkout.pay(done.order, user.openid, unconfigured)
+            checkout.pay(done.order, unconfigured)
         assert refused.value.code == "PAYMENTS_NOT_CONFIGURED"

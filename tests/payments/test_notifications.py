@@ -282,3 +282,31 @@ def test_a_transition_names_real_columns_only(unpaid):
     assert stack.query(
         "SELECT status, closed_at IS NOT NULL FROM orders WHERE id = :id", id=order["id"]
     ) == [("CLOSED", True)]
+
+
+def test_a_transaction_id_another_order_holds_is_refused_kept_and_changes_nothing(unpaid):
+    """One payment cannot pay two orders: a genuine notification naming a transaction_id that
+    already paid another order is refused with TRANSACTION_ID_IN_USE (not a 500), kept once
+    for a person, and leaves the order unpaid (issue 25)."""
+    stack, auth, first = unpaid
+    second = stack.create_order(auth).json()["order"]
+    paid = transaction_for(stack.settings, first, transaction_id="4200009999202612070000000001")
+    assert post(stack, *signed_notification(stack.settings, paid)).status_code == 204
+    reused = signed_notification(
+        stack.settings,
+        transaction_for(stack.settings, second, transaction_id=paid["transaction_id"]),
+    )
+    for _ in range(2):  # WeChat resends what it was refused
+        response = post(stack, *reused)
+        assert response.status_code == 400 and response.json()["code"] == "FAIL"
+    assert stack.query(
+        "SELECT o.out_trade_no, o.status, e.event_type FROM payment_events e "
+        "JOIN orders o ON o.id = e.order_id ORDER BY e.id"
+    ) == [
+        (first["out_trade_no"], "PAID", "TRANSACTION.SUCCESS"),
+        (second["out_trade_no"], "NOTPAY", "REFUSED.TRANSACTION_ID_IN_USE"),
+    ]
+    # Its own payment, when WeChat sends it, still pays it.
+    own = transaction_for(stack.settings, second, transaction_id="4200009999202612070000000002")
+    assert post(stack, *signed_notification(stack.settings, own)).status_code == 204
+    assert stack.query("SELECT status FROM orders WHERE id = :id", id=second["id"]) == [("PAID",)]

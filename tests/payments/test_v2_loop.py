@@ -187,8 +187,12 @@ def test_bad_notifications_are_refused(v2_stack, case):
         body = notification(stack, order, attach="x" * (70 * 1024))
     assert_refused(post_notification(stack, body))
     assert db_order(stack, order["out_trade_no"])[0] == "NOTPAY"
-    # Only a genuine (signed) message that contradicts our orders is kept, for audit.
-    kept = [("REFUSED.ORDER_NOT_FOUND", "SUCCESS")] if case == "unknown-order" else []
+    # Only a genuine (signed) message that contradicts our orders is kept, for audit: one for
+    # another order, or for this order but another appid than its channel's.
+    kept = {
+        "unknown-order": [("REFUSED.ORDER_NOT_FOUND", "SUCCESS")],
+        "other-appid": [("REFUSED.MERCHANT_MISMATCH", "SUCCESS")],
+    }.get(case, [])
     assert notify_events(stack) == kept
 
 

@@ -14,7 +14,7 @@ import requests
 
 import sandbox
 from server import config
-from server.clients import build_gateway
+from server.channels import build_gateway
 from server.wechatpay.core.errors import ApiError, TransportError
 from server.wechatpay.core.types import OrderRequest
 from tests.support.live import LiveServer

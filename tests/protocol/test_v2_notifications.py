@@ -197,12 +197,13 @@ def test_refuses_an_oversized_body():
     assert refused(gateway(), body) == "MALFORMED"
 
 
-def test_refuses_a_notification_for_another_appid():
-    assert refused(gateway(), signed(appid="wx0000000000000000")) == "MERCHANT_MISMATCH"
-
-
-def test_refuses_a_notification_for_another_mch_id():
-    assert refused(gateway(), signed(mch_id="1900000001")) == "MERCHANT_MISMATCH"
+def test_whose_payment_it_is_comes_back_for_the_caller_to_check():
+    """One merchant's gateway verifies the notifications of all its appids; the domain checks
+    appid and mch_id against the order's channel (tests/payments/test_channels.py)."""
+    t = gateway().parse_payment_notification({}, signed(appid="wx0000000000000000")).transaction
+    assert (t.appid, t.mchid) == ("wx0000000000000000", MCHID)
+    t = gateway().parse_payment_notification({}, signed(mch_id="1900000001")).transaction
+    assert (t.appid, t.mchid) == (APPID, "1900000001")
 
 
 def test_refuses_a_notification_whose_return_code_is_fail():

@@ -85,7 +85,6 @@ def test_forged_undecryptable_and_probing_notifications_change_nothing(stack):
         notify(stack, resource, signature="WECHATPAY/SIGNTEST/abc"),  # probe
         notify(stack, resource, serial="PUB_KEY_ID_0000000000000000000000000000"),  # unknown
         notify(stack, resource, event_type="TRANSACTION.SUCCESS"),  # not refund
-        notify(stack, resource_for(stack, order, refund, mchid="1900000000")),  # not ours
     ]
     for headers, body in refused:
         response = post(stack, headers, body)
@@ -97,6 +96,18 @@ def test_forged_undecryptable_and_probing_notifications_change_nothing(stack):
     assert stack.query(
         "SELECT COUNT(*) FROM payment_events WHERE source = 'notify' AND refund_id IS NOT NULL"
     ) == [(0,)]
+
+
+def test_a_refund_for_another_merchant_is_refused_kept_and_changes_nothing(stack):
+    """Genuine (WeChat's keys) but naming another merchant than the order's channel."""
+    order, refund = processing_refund(stack)
+    headers, body = notify(stack, resource_for(stack, order, refund, mchid="1900000000"))
+    for _ in range(2):  # kept once however often it comes
+        response = post(stack, headers, body)
+        assert response.status_code == 400 and response.json()["code"] == "FAIL"
+    assert refund_statuses(stack, order["id"]) == ["PROCESSING"]
+    assert order_status(stack, order["id"]) == "PAID"
+    assert refund_events(stack) == [("REFUSED.MERCHANT_MISMATCH",)]
 
 
 def test_unknown_and_contradicting_refunds_are_refused_but_kept_for_a_person(stack):

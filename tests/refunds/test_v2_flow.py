@@ -134,7 +134,11 @@ def test_refused_notifications_change_nothing(v2_stack):
     refund = place_refund(v2_stack, order["id"], COFFEE)
     refusals = [
         v2_notification(v2_stack, order, refund, api_key="k" * 32),  # not our key
-        v2_notification(v2_stack, order, refund, appid="wx0000000000000000"),
+        # Another appid than the order's channel's (kept: v2 tells messages apart by refund
+        # and status only, so this one reports another status than the amount case below).
+        v2_notification(
+            v2_stack, order, refund, appid="wx0000000000000000", refund_status="CHANGE"
+        ),
         v2_notification(v2_stack, order, refund, out_refund_no="RNOTOURS0001"),  # unknown
         v2_notification(v2_stack, order, refund, refund_fee="1"),  # contradicts ours
         b"<xml><return_code>SUCCESS</return_code></xml>",
@@ -144,11 +148,16 @@ def test_refused_notifications_change_nothing(v2_stack):
         assert post_notify(v2_stack, body) == (400, "FAIL")
     assert refund_statuses(v2_stack, order["id"]) == ["PROCESSING"]
     assert order_status(v2_stack, order["id"]) == "PAID"
-    # The two that decrypt (so come from WeChat) but do not match are kept for a person.
+    # The three that decrypt (so come from WeChat) but do not match are kept for a person:
+    # another appid than the order's channel's, an unknown refund, another amount.
     assert v2_stack.query(
         "SELECT event_type FROM payment_events WHERE source = 'notify' "
         "AND event_type LIKE 'REFUSED.%' ORDER BY id"
-    ) == [("REFUSED.REFUND_NOT_FOUND",), ("REFUSED.AMOUNT_MISMATCH",)]
+    ) == [
+        ("REFUSED.MERCHANT_MISMATCH",),
+        ("REFUSED.REFUND_NOT_FOUND",),
+        ("REFUSED.AMOUNT_MISMATCH",),
+    ]
 
     # The simulator's own bad copy (encrypted with another key) is refused; the real one is not.
     v2_stack.control("faults", kind="notify", action="tamper", out_trade_no=order["out_trade_no"])

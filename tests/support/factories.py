@@ -15,8 +15,11 @@ import json
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
+
 from server.extensions import db
 from server.models import (
+    Customer,
     Order,
     OrderItem,
     PaymentEvent,
@@ -44,9 +47,32 @@ def _json(payload):
     return json.dumps(payload, ensure_ascii=False)
 
 
-def user(openid=None):
-    """A mini-program user who has logged in."""
-    row = User(openid=openid or f"oFactory{secrets.token_hex(8)}")
+def miniprogram():
+    """The ids of the default channel (the mini program's JSAPI payments), from the app's
+    settings: what checkout records on an order placed in the mini program."""
+    config = current_app.config
+    return {
+        "channel": "miniprogram",
+        "trade_type": "JSAPI",
+        "appid": config["WECHAT_APPID"],
+        "mchid": config["WECHATPAY_MCHID"],
+        "api_version": config["WECHATPAY_API_VERSION"],
+    }
+
+
+def user(openid=None, *, appid=None, unionid=None, customer=None):
+    """A WeChat user who has logged in (the mini program's, unless ``appid`` says otherwise),
+    a customer of their own unless ``customer`` is given."""
+    if customer is None:
+        customer = Customer(unionid=unionid)
+        db.session.add(customer)
+        db.session.flush()
+    row = User(
+        customer_id=customer.id,
+        appid=appid or current_app.config["WECHAT_APPID"],
+        openid=openid or f"oFactory{secrets.token_hex(8)}",
+        unionid=unionid,
+    )
     db.session.add(row)
     db.session.commit()
     return row
@@ -60,10 +86,11 @@ def product(name="手冲咖啡", price=1800):
     return row
 
 
-def paid_order(*, buyer=None, items=None, paid_at=None):
+def paid_order(*, buyer=None, items=None, paid_at=None, channel=None):
     """A PAID order: ``items`` is a list of (product, quantity), one coffee by default.
 
-    It was placed with WeChat (prepay_id), and WeChat's payment notification was recorded and
+    It was placed with WeChat (prepay_id) on ``channel`` (a dict of the channel ids an order
+    records; the mini program's by default), and WeChat's payment notification was recorded and
     applied (transaction_id, paid_at, a TRANSACTION.SUCCESS event), as the loop leaves it.
     """
     buyer = buyer or user()
@@ -84,6 +111,8 @@ def paid_order(*, buyer=None, items=None, paid_at=None):
     order = Order(
         user_id=buyer.id,
         out_trade_no=_beijing_stamp(created_at) + secrets.token_hex(6),
+        **(channel or miniprogram()),
+        payer_openid=buyer.openid,
         description=lines[0].name + (f" and {len(lines) - 1} more" if len(lines) > 1 else ""),
         total=sum(line.amount for line in lines),
         status=Order.PAID,

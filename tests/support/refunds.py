@@ -2,7 +2,7 @@
 
 import requests
 
-from server.clients import gateway
+from server.channels import payment_context
 from server.domain import refunds
 from server.extensions import db
 from server.models import Order, Refund
@@ -10,15 +10,18 @@ from tests.support import wait_for
 
 
 def place_refund(stack, order_id, amount, reason="test refund"):
-    """refunds.refund() on a session of its own (as a CLI run or a request would)."""
+    """refunds.refund() on a session of its own (as a CLI run or a request would), with the
+    order's gateway and refund notify URL (``channels.payment_context``)."""
     with stack.app.app_context():
+        order = db.session.get(Order, order_id)
+        context = payment_context(order)
         row = refunds.refund(
-            db.session.get(Order, order_id),
+            order,
             amount,
             reason,
             "test",
-            gateway=gateway(),
-            notify_url=stack.app.config["WECHATPAY_REFUND_NOTIFY_URL"],
+            gateway=context.gateway,
+            notify_url=context.refund_notify_url,
         )
         return row.to_json()
 

@@ -6,6 +6,7 @@ here, so they never branch on the API version: the app builds a ``V3Gateway`` or
 data classes.
 """
 
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -61,6 +62,10 @@ class Transaction:
     openid: str | None = None
     success_time: datetime | None = None
     trade_state_desc: str | None = None
+    # A service provider's sub-merchant and its appid (partner payments); None for a direct
+    # merchant's.
+    sub_mchid: str | None = None
+    sub_appid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ class RefundResult:  # what WeChat says about one refund (apply, query, notifica
     user_received_account: str | None = None
     success_time: datetime | None = None
     create_time: datetime | None = None
+    # Whose refund WeChat says it is, when the message names it (v3 notifications: mchid;
+    # v2 notifications: appid and mch_id; partner ones: the sub-merchant too).
+    mchid: str | None = None
+    appid: str | None = None
+    sub_mchid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,8 +139,10 @@ class Gateway(Protocol):
     """
 
     api_version: str  # "v3" or "v2"
-    appid: str
-    mchid: str
+    appid: str  # the appid orders are placed for (see ``bound`` below)
+    mchid: str  # the merchant whose keys sign and verify: one gateway per merchant and version
+    sub_mchid: str | None = None  # a service provider's sub-merchant (partner products)
+    sub_appid: str | None = None
 
     # --- paying (jsapi.py, transactions.py) --------------------------------------------------
 
@@ -151,7 +163,11 @@ class Gateway(Protocol):
         raise _unsupported(self, "close_order")
 
     def parse_payment_notification(self, headers, body: bytes) -> Notification:
-        """Verify and decrypt a payment notification. Raises NotificationError."""
+        """Verify and decrypt a payment notification. Raises NotificationError.
+
+        Whose payment it is (appid, mchid, sub_mchid) the caller checks against the order it
+        names (``payments.apply_transaction``): one merchant's gateway verifies the
+        notifications of all its appids, and a genuine one for another merchant is kept."""
         raise _unsupported(self, "parse_payment_notification")
 
     def notification_reply(self, ok: bool, message: str = "") -> Reply:
@@ -170,7 +186,8 @@ class Gateway(Protocol):
         raise _unsupported(self, "query_refund")
 
     def parse_refund_notification(self, headers, body: bytes) -> RefundNotification:
-        """Verify and decrypt a refund notification. Raises NotificationError."""
+        """Verify and decrypt a refund notification. Raises NotificationError. Whose refund
+        it is the caller checks against the refund's order (``refunds.apply_refund_result``)."""
         raise _unsupported(self, "parse_refund_notification")
 
     def apply_abnormal_refund(
@@ -196,6 +213,23 @@ class Gateway(Protocol):
     def download_fund_flow_bill(self, day: date) -> bytes | None:
         """The fund flow bill of the basic account for one Beijing day; None when none."""
         raise _unsupported(self, "download_fund_flow_bill")
+
+
+def bound(gateway, appid, sub_mchid=None, sub_appid=None):
+    """``gateway`` for orders of ``appid`` (and a sub-merchant's ids): a shallow copy sharing
+    everything that matters (keys, the HTTP session, the platform certificates, the client
+    certificate), so one merchant's gateway serves all its appids (a mini program, an official
+    account, an app) without a second set of keys or connections, as ``http.with_budget``
+    shares them for a shorter timeout.
+
+    Each call reads the ids from the gateway it is made on: a v3 order body's appid, a v2
+    request's appid, the appid paySign covers, the appid a v2 answer must name.
+    """
+    if (appid, sub_mchid, sub_appid) == (gateway.appid, gateway.sub_mchid, gateway.sub_appid):
+        return gateway
+    view = copy.copy(gateway)
+    view.appid, view.sub_mchid, view.sub_appid = appid, sub_mchid, sub_appid
+    return view
 
 
 def _unsupported(gateway, call):

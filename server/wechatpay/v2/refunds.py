@@ -1,9 +1,10 @@
 """Refunds: ``/secapi/pay/refund`` over mutual TLS, ``/pay/refundquery``, and the refund
 notification (no sign; its ``req_info`` is encrypted with the MD5 of the API key)."""
 
+from dataclasses import replace
 from datetime import datetime
 
-from .. import crypto
+from .. import checks, crypto
 from ..core.errors import ApiError, InvalidResponse, NotificationError
 from ..core.types import (
     CHINA,
@@ -126,7 +127,8 @@ class Refunds:
 
         It carries no sign: only its ``req_info``, AES-256-ECB under the MD5 of our API key,
         proves it comes from WeChat. So anything that does not decrypt to a well-formed refund
-        is refused, and the unencrypted appid / mch_id must be ours too.
+        is refused; the unencrypted appid / mch_id come back in the result, for the caller to
+        check against the refund's order.
         """
         try:
             fields = xml_to_dict(body, MAX_NOTIFICATION_BYTES)
@@ -134,8 +136,6 @@ class Refunds:
             raise NotificationError(f"notification is not v2 XML: {exc}", "MALFORMED") from None
         if fields.get("return_code") != SUCCESS:
             raise NotificationError("notification has return_code FAIL", "NOT_SUCCESS")
-        if fields.get("appid") != self.appid or fields.get("mch_id") != self.mchid:
-            raise NotificationError("appid or mch_id is not ours", "MERCHANT_MISMATCH")
         if not fields.get("req_info"):
             raise NotificationError("notification has no req_info", "MALFORMED")
         try:
@@ -146,7 +146,12 @@ class Refunds:
             info = xml_to_dict(plaintext, MAX_NOTIFICATION_BYTES, root_tag="root")
             if not info.get("out_refund_no") or not info.get("out_trade_no"):
                 raise ValueError("no out_refund_no or out_trade_no")
-            result = self._refund_result(info, info, info.get("success_time"))
+            result = replace(
+                self._refund_result(info, info, info.get("success_time")),
+                appid=checks.text(fields, "appid", checks.MAX_ID),
+                mchid=checks.text(fields, "mch_id", checks.MAX_ID),
+                sub_mchid=checks.text(fields, "sub_mch_id", checks.MAX_ID),
+            )
             if result.status == REFUND_PROCESSING:
                 raise ValueError("a notification reports a final state, not PROCESSING")
         except (XmlError, ValueError) as exc:

@@ -46,8 +46,6 @@ class Transactions:
             raise NotificationError("notification sign does not verify", "SIGNATURE_INVALID")
         if fields.get("return_code") != SUCCESS:
             raise NotificationError("notification has return_code FAIL", "NOT_SUCCESS")
-        if fields.get("appid") != self.appid or fields.get("mch_id") != self.mchid:
-            raise NotificationError("appid or mch_id is not ours", "MERCHANT_MISMATCH")
         # A signed report of a failed payment changes nothing, but is acknowledged so that
         # WeChat stops resending it.
         paid = fields.get("result_code") == SUCCESS
@@ -85,4 +83,6 @@ class Transactions:
             openid=checks.text(data, "openid", checks.MAX_OPENID),
             success_time=parse_time(checks.text(data, "time_end", checks.MAX_TEXT)),
             trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
+            sub_mchid=checks.text(data, "sub_mch_id", checks.MAX_ID),
+            sub_appid=checks.text(data, "sub_appid", checks.MAX_ID),
         )

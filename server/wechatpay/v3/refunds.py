@@ -35,8 +35,8 @@ class Refunds:
             result = parse_refund(payload)
         except (ValueError, InvalidResponse):
             raise NotificationError("decrypted resource is not a refund", "MALFORMED") from None
-        if not event_type.startswith("REFUND.") or payload.get("mchid") not in (None, self.mchid):
-            raise NotificationError("not a refund notification of ours", "MERCHANT_MISMATCH")
+        if not event_type.startswith("REFUND."):
+            raise NotificationError("not a refund notification", "NOT_A_REFUND")
         return RefundNotification(
             event_id=event_id, event_type=event_type, refund=result, payload=payload
         )
@@ -89,6 +89,8 @@ def parse_refund(data):
             user_received_account=checks.text(data, "user_received_account", 128),
             success_time=parse_time(checks.text(data, "success_time", checks.MAX_TEXT)),
             create_time=parse_time(checks.text(data, "create_time", checks.MAX_TEXT)),
+            mchid=checks.text(data, "mchid", checks.MAX_ID),
+            sub_mchid=checks.text(data, "sub_mchid", checks.MAX_ID),
         )
     except ValueError as exc:
         raise InvalidResponse(f"refund object: {exc}") from None

@@ -28,8 +28,6 @@ class Transactions:
             raise NotificationError(
                 f"decrypted resource is not a transaction: {exc}", "MALFORMED"
             ) from None
-        if transaction.appid != self.appid or transaction.mchid != self.mchid:
-            raise NotificationError("appid or mchid is not ours", "MERCHANT_MISMATCH")
         return Notification(
             event_id=event_id, event_type=event_type, transaction=transaction, payload=payload
         )
@@ -66,6 +64,8 @@ def parse_transaction(data):
             openid=checks.text(payer, "openid", checks.MAX_OPENID),
             success_time=parse_time(checks.text(data, "success_time", checks.MAX_TEXT)),
             trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
+            sub_mchid=checks.text(data, "sub_mchid", checks.MAX_ID),
+            sub_appid=checks.text(data, "sub_appid", checks.MAX_ID),
         )
     except ValueError as exc:
         raise InvalidResponse(f"not a transaction object: {exc}") from None
