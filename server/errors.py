@@ -97,6 +97,7 @@ STAFF_AND_WECHAT = {
     # Staff accounts
     "INVALID_EMAIL": 400,
     "INVALID_ROLE": 400,
+    "INVALID_LANGUAGE": 400,
     "WEAK_PASSWORD": 400,
     "STAFF_EXISTS": 409,
     "STAFF_NOT_FOUND": 404,

@@ -13,6 +13,7 @@ from functools import wraps
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
@@ -21,6 +22,7 @@ from ..domain.staff import load_session_user
 from ..errors import DomainError, status_for
 from ..extensions import csrf, db, login_manager
 from ..wechatpay.checks import encodes_as_utf8
+from . import i18n
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
@@ -43,9 +45,11 @@ def init_app(app):
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.session_interface = ConsoleOnlySessions()
+    i18n.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
-    login_manager.login_message = "Please log in."
+    login_manager.login_message = _l("Please log in.")
+    login_manager.localize_callback = str  # the lazy text, in the language of the request
     login_manager.login_message_category = "info"
     # The session is tied to the address and browser it was made in; a copied cookie is void.
     login_manager.session_protection = "strong"
@@ -72,7 +76,7 @@ def _guard():
     """Refuse before any view runs: an unauthenticated POST, then a bad CSRF token."""
     if (
         request.method == "POST"
-        and request.endpoint != "console.login"
+        and request.endpoint not in ("console.login", "console.set_language")
         and not current_user.is_authenticated
     ):
         flash("Your session has ended. Log in again; nothing was changed.", "error")

@@ -11,7 +11,7 @@ from ..domain import staff
 from ..domain.audit import record
 from ..errors import DomainError
 from ..ratelimits import console_logins
-from . import bp, login_required, refused
+from . import bp, i18n, login_required, refused
 from .forms import ActionForm, LoginForm
 
 
@@ -69,3 +69,17 @@ def logout():
         session.clear()
         flash("You are logged out.", "info")
     return redirect(url_for("console.login"))
+
+
+@bp.post("/language")
+def set_language():
+    """The language switch: the staff member's own setting once logged in, else (the login
+    page) this browser's session. Back to the page it was used on."""
+    form = ActionForm()
+    language = request.form.get("language")
+    if form.validate_on_submit() and language in i18n.LANGUAGES:
+        if current_user.is_authenticated:
+            staff.set_language(current_user, language)
+        else:
+            session[i18n.SESSION_KEY] = language
+    return redirect(_safe_next(request.form.get("next")))

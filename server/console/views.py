@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, time, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import func, or_
 
@@ -28,7 +29,7 @@ from ..models import (
 )
 from ..timeutil import CHINA, as_utc
 from ..wechatpay.core.errors import ApiError, WeChatPayError
-from . import audit, bp, login_required, refused, role_required
+from . import audit, bp, i18n, login_required, refused, role_required
 from .forms import (
     LOGISTICS,
     ActionForm,
@@ -79,10 +80,14 @@ def pretty_json(text):
 
 @bp.context_processor
 def _globals():
+    language = str(get_locale())
     return {
         "action_form": ActionForm(),
         "url_endpoints": current_app.view_functions,
         "nav_counts": attention_counts() if current_user.is_authenticated else {},
+        "current_language": language,
+        "html_lang": i18n.html_lang(language),
+        "languages": i18n.LANGUAGES,
     }
 
 
