@@ -7,6 +7,8 @@ decimal places), so "0.1" is 10 fen and "0.001" or "1e3" is a form error, never 
 import re
 from decimal import Decimal
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -22,6 +24,8 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
+from . import labels
+
 YUAN = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
 MAX_FEN = 10**9  # ten million yuan: far above any one order, far below an int32's limit
 
@@ -30,10 +34,10 @@ def yuan_to_fen(text):
     """Fen for a yuan amount typed by a person; ValueError with the reason when it is not one."""
     text = (text or "").strip().replace(",", "")
     if not YUAN.fullmatch(text):
-        raise ValueError("Enter an amount in yuan, like 12.50 (at most two decimals).")
+        raise ValueError(_("Enter an amount in yuan, like 12.50 (at most two decimals)."))
     fen = int(Decimal(text) * 100)
     if not 0 < fen <= MAX_FEN:
-        raise ValueError("The amount must be more than 0 and at most 10,000,000 yuan.")
+        raise ValueError(_("The amount must be more than 0 and at most 10,000,000 yuan."))
     return fen
 
 
@@ -57,8 +61,8 @@ class YuanField(StringField):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class ActionForm(FlaskForm):
@@ -67,14 +71,14 @@ class ActionForm(FlaskForm):
 
 class NoteForm(FlaskForm):
     note = TextAreaField(
-        "Note", validators=[DataRequired(message="A note is required."), Length(max=1000)]
+        _l("Note"), validators=[DataRequired(message=_l("A note is required.")), Length(max=1000)]
     )
 
 
 class RefundForm(FlaskForm):
-    amount = YuanField("Amount (yuan)")
+    amount = YuanField(_l("Amount (yuan)"))
     reason = StringField(
-        "Reason", validators=[DataRequired(message="A reason is required."), Length(max=80)]
+        _l("Reason"), validators=[DataRequired(message=_l("A reason is required.")), Length(max=80)]
     )
     # Set by the confirmation page: the first submission only shows what will happen.
     confirmed = BooleanField()
@@ -83,10 +87,10 @@ class RefundForm(FlaskForm):
 
 
 class ProductForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=500)])
-    price = YuanField("Price (yuan)")
-    active = BooleanField("On sale", default=True)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=500)])
+    price = YuanField(_l("Price (yuan)"))
+    active = BooleanField(_l("On sale"), default=True)
 
 
 class OrderFilterForm(FlaskForm):
@@ -95,46 +99,41 @@ class OrderFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = StringField("Status", validators=[Optional(), Length(max=16)])  # a <select>
-    start = DateField("From", validators=[Optional()])
-    end = DateField("To", validators=[Optional()])
-    q = StringField("Search", validators=[Optional(), Length(max=64)])
+    status = StringField(_l("Status"), validators=[Optional(), Length(max=16)])  # a <select>
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=64)])
 
 
 class ReconcileForm(FlaskForm):
     """Run the reconciliation of one Beijing day (again)."""
 
-    day = DateField("Beijing day", validators=[DataRequired(message="Pick a day.")])
+    day = DateField(_l("Beijing day"), validators=[DataRequired(message=_l("Pick a day."))])
 
 
 class ParcelForm(Form):
     """One parcel of an express delivery (a sub-form: the page's form carries the token)."""
 
-    tracking_no = StringField("Tracking number", validators=[Optional(), Length(max=128)])
-    express_company = StringField("Carrier code", validators=[Optional(), Length(max=128)])
+    tracking_no = StringField(_l("Tracking number"), validators=[Optional(), Length(max=128)])
+    express_company = StringField(_l("Carrier code"), validators=[Optional(), Length(max=128)])
 
 
-LOGISTICS = {
-    "express": "Express (tracking number)",
-    "local": "Local delivery",
-    "virtual": "Virtual goods",
-    "pickup": "Pickup by the user",
-}
+LOGISTICS = labels.LOGISTICS  # value -> its name, in the staff member's language
 
 
 class ShippingForm(FlaskForm):
     logistics = StringField(
-        "Logistics", validators=[AnyOf(list(LOGISTICS), message="Pick how it was shipped.")]
+        _l("Logistics"), validators=[AnyOf(list(LOGISTICS), message=_l("Pick how it was shipped."))]
     )  # a <select> of LOGISTICS
     parcels = FieldList(FormField(ParcelForm), min_entries=3, max_entries=15)
     item_desc = StringField(
-        "What was shipped",
-        validators=[DataRequired(message="Say what was shipped."), Length(max=120)],
+        _l("What was shipped"),
+        validators=[DataRequired(message=_l("Say what was shipped.")), Length(max=120)],
     )
     receiver_contact = StringField(
-        "Receiver phone (masked)", validators=[Optional(), Length(max=64)]
+        _l("Receiver phone (masked)"), validators=[Optional(), Length(max=64)]
     )
     consignor_contact = StringField(
-        "Sender phone (masked)", validators=[Optional(), Length(max=64)]
+        _l("Sender phone (masked)"), validators=[Optional(), Length(max=64)]
     )
-    all_delivered = BooleanField("Everything is shipped", default=True)
+    all_delivered = BooleanField(_l("Everything is shipped"), default=True)

@@ -3,6 +3,8 @@ requests, and sync refunds with WeChat. Every change goes through ``server.domai
 same functions as the CLI and the API; the console only asks, shows and records who did it."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..clients import gateway
@@ -11,30 +13,34 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest, User
 from ..wechatpay.core.errors import ApiError, WeChatPayError
-from . import audit, bp, login_required, refused, role_required
+from . import audit, bp, labels, login_required, messages, refused, role_required
 from .forms import NoteForm, RefundForm, fen_to_yuan
 from .views import _order_or_404
 
 # What a person should read after asking WeChat for a refund, by the refund's state.
 REFUND_OUTCOMES = {
-    Refund.SUCCESS: ("success", "Refunded: WeChat Pay has returned the money."),
+    Refund.SUCCESS: ("success", _l("Refunded: WeChat Pay has returned the money.")),
     Refund.PROCESSING: (
         "success",
-        "WeChat Pay accepted the refund; it is on its way to the "
-        "payer (usually minutes, up to a few days for bank cards).",
+        _l(
+            "WeChat Pay accepted the refund; it is on its way to the "
+            "payer (usually minutes, up to a few days for bank cards)."
+        ),
     ),
     Refund.PENDING: (
         "error",
-        "WeChat Pay did not answer. The refund is saved and will be sent "
-        "again with the same number (never twice): sync it, or the "
-        "periodic payments sync will.",
+        _l(
+            "WeChat Pay did not answer. The refund is saved and will be sent "
+            "again with the same number (never twice): sync it, or the "
+            "periodic payments sync will."
+        ),
     ),
     Refund.ABNORMAL: (
         "error",
-        "WeChat Pay could not pay it into the payer's account: it is under Needs attention.",
+        _l("WeChat Pay could not pay it into the payer's account: it is under Needs attention."),
     ),
-    Refund.CLOSED: ("error", "WeChat Pay closed the refund; nothing was returned."),
-    Refund.FAILED: ("error", "WeChat Pay refused the refund"),
+    Refund.CLOSED: ("error", _l("WeChat Pay closed the refund; nothing was returned.")),
+    Refund.FAILED: ("error", _l("WeChat Pay refused the refund.")),
 }
 
 
@@ -44,8 +50,10 @@ def _notify_url():
 
 def _flash_refund(refund_row):
     category, message = REFUND_OUTCOMES[refund_row.status]
-    if refund_row.status == Refund.FAILED and refund_row.error_message:
-        message = f"{message}: {refund_row.error_message}"
+    message = str(message)
+    if refund_row.status == Refund.FAILED and refund_row.error_code:
+        why = labels.refund_refusal(refund_row.error_code) or refund_row.error_message
+        message = _("%(outcome)s %(why)s", outcome=message, why=why)
     flash(message, category)
 
 
@@ -53,7 +61,7 @@ def _gateway_or_flash():
     try:
         return gateway()
     except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
-        refused(exc, "Payments are not configured here")
+        refused(exc, _("Payments are not configured here"))
         return None
 
 
@@ -65,7 +73,13 @@ def refund_order(order_id):
     order = _order_or_404(order_id)
     left = refunds.refundable(order)
     if left <= 0:
-        flash(f"Nothing is left to refund on this order ({order.status}).", "error")
+        flash(
+            _(
+                "Nothing is left to refund on this order (%(state)s).",
+                state=labels.state(order.status),
+            ),
+            "error",
+        )
         return redirect(url_for("console.order_detail", order_id=order.id))
     form = RefundForm()
     if request.method == "GET":
@@ -75,7 +89,9 @@ def refund_order(order_id):
         return render_template("console/refund.html", order=order, form=form, left=left), status
     amount = form.amount.fen
     if amount > left:
-        form.amount.errors.append(f"At most {fen_to_yuan(left)} yuan is left to refund.")
+        form.amount.errors.append(
+            _("At most %(amount)s yuan is left to refund.", amount=fen_to_yuan(left))
+        )
         return render_template("console/refund.html", order=order, form=form, left=left), 400
     if not form.confirmed.data or not form.out_refund_no.data:
         # The refund's number is chosen now and carried by the confirmation page, so the same
@@ -97,7 +113,7 @@ def refund_order(order_id):
             out_refund_no=form.out_refund_no.data or None,
         )
     except DomainError as exc:  # shown at the amount, as the form's other refusals are
-        form.amount.errors.append(exc.message)
+        form.amount.errors.append(messages.describe(exc))
         return render_template(
             "console/refund.html", order=order, form=form, left=refunds.refundable(order)
         ), 400
@@ -123,16 +139,35 @@ def sync_refund(refund_id):
     if (gw := _gateway_or_flash()) is not None:
         try:
             outcome = refunds.sync_refund(refund_row, gateway=gw, notify_url=_notify_url())
-            flash(f"Synced with WeChat: the refund is {outcome}.", "success")
+            flash(
+                _(
+                    "Synced with WeChat: the refund is %(state)s.",
+                    state=labels.text(labels.OUTCOMES, outcome),
+                ),
+                "success",
+            )
         except refunds.RefundMismatch as exc:
             db.session.rollback()
-            flash(f"WeChat's answer contradicts this refund ({exc.code}); it is recorded.", "error")
+            flash(
+                _(
+                    "WeChat's answer contradicts this refund (%(reason)s); it is recorded.",
+                    reason=labels.text(labels.REFUSALS, exc.code),
+                ),
+                "error",
+            )
         except ApiError as exc:
             db.session.rollback()
-            flash(f"Could not sync: WeChat Pay answered {exc.code} ({exc.message}).", "error")
+            flash(
+                _(
+                    "Could not sync: WeChat Pay answered %(code)s (%(message)s).",
+                    code=exc.code,
+                    message=exc.message,
+                ),
+                "error",
+            )
         except WeChatPayError:
             db.session.rollback()
-            flash("Could not sync: WeChat Pay did not answer; try again shortly.", "error")
+            flash(_("Could not sync: WeChat Pay did not answer; try again shortly."), "error")
     audit(
         "refund.sync",
         f"refund:{refund_id}",
@@ -167,7 +202,7 @@ def decide_refund_request(request_id, decision):
     form = NoteForm()
     note = (form.note.data or "").strip()
     if decision == "reject" and not note:
-        flash("Say why the request is rejected: the user sees the note.", "error")
+        flash(_("Say why the request is rejected: the user sees the note."), "error")
         return redirect(url_for("console.refund_requests"))
     try:
         if decision == "approve":
@@ -186,9 +221,9 @@ def decide_refund_request(request_id, decision):
         else:
             refunds.reject_request(request_id, current_user.email, note)
             details = {"note": note}
-            flash("Rejected; the user sees your note.", "success")
+            flash(_("Rejected; the user sees your note."), "success")
     except DomainError as exc:
-        refused(exc, "Not done")
+        refused(exc, _("Not done"))
         return redirect(url_for("console.refund_requests"))
     audit(f"refund_request.{decision}", f"refund_request:{request_id}", details)
     return redirect(url_for("console.refund_requests"))

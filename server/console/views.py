@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_
 
@@ -29,7 +31,7 @@ from ..models import (
 )
 from ..timeutil import CHINA, as_utc
 from ..wechatpay.core.errors import ApiError, WeChatPayError
-from . import audit, bp, i18n, login_required, refused, role_required
+from . import audit, bp, i18n, labels, login_required, refused, role_required
 from .forms import (
     LOGISTICS,
     ActionForm,
@@ -43,10 +45,10 @@ from .forms import (
 PER_PAGE = 25
 ORDER_STATUSES = [Order.NOTPAY, Order.PAID, Order.REFUNDED, Order.CLOSED]
 SYNC_OUTCOMES = {
-    "paid": "Synced with WeChat: it says the order is paid, and now it is here too.",
-    "closed": "Synced with WeChat: it says the order is closed; recorded.",
-    "unchanged": "Synced with WeChat: nothing new; our records agree.",
-    "duplicate": "Synced with WeChat: nothing new; our records agree.",
+    "paid": _l("Synced with WeChat: it says the order is paid, and now it is here too."),
+    "closed": _l("Synced with WeChat: it says the order is closed; recorded."),
+    "unchanged": _l("Synced with WeChat: nothing new; our records agree."),
+    "duplicate": _l("Synced with WeChat: nothing new; our records agree."),
 }
 
 
@@ -55,7 +57,7 @@ SYNC_OUTCOMES = {
 
 @bp.app_template_filter("yuan")
 def yuan_filter(fen):
-    return "—" if fen is None else "¥" + f"{fen // 100:,}.{fen % 100:02d}"
+    return labels.yuan(fen)
 
 
 @bp.app_template_filter("bjt")
@@ -291,10 +293,10 @@ def shipping_block(order, form=None):
         "shipping_events": events,
         "shipping_form": form,
         "parcels": json.loads(shipment.packages) if shipment else [],
-        "wechat_states": shipping.WECHAT_STATES,
+        "wechat_states": labels.WECHAT_SHIPPING_STATES,
         "logistics_choices": LOGISTICS,
         "max_uploads": shipping.MAX_UPLOADS,
-        "logistics_names": {v: k for k, v in shipping.LOGISTICS_TYPES.items()},
+        "logistics_names": {v: LOGISTICS[k] for k, v in shipping.LOGISTICS_TYPES.items()},
     }
 
 
@@ -304,21 +306,35 @@ def _wechat_call(order, what, call):
     try:
         return call(gateway(), config["WECHAT_APPID"], config["WECHATPAY_MCHID"])
     except ApiError as exc:
-        flash(f"Could not {what}: WeChat Pay answered {exc.code} ({exc.message}).", "error")
+        flash(
+            _(
+                "Could not %(what)s: WeChat Pay answered %(code)s (%(message)s).",
+                what=what,
+                code=exc.code,
+                message=exc.message,
+            ),
+            "error",
+        )
     except WeChatPayError:
         flash(
-            f"Could not {what}: WeChat Pay did not answer. Nothing changed here; "
-            "try again shortly.",
+            _(
+                "Could not %(what)s: WeChat Pay did not answer. Nothing changed here; "
+                "try again shortly.",
+                what=what,
+            ),
             "error",
         )
     except payments.PaymentMismatch as exc:
         flash(
-            f"WeChat's answer does not match this order ({exc.code}); it is kept under "
-            "Needs attention.",
+            _(
+                "WeChat's answer does not match this order (%(reason)s); it is kept under "
+                "Needs attention.",
+                reason=labels.text(labels.REFUSALS, exc.code),
+            ),
             "error",
         )
     except DomainError as exc:  # payments are not configured on this deployment
-        refused(exc, f"Could not {what}")
+        refused(exc, _("Could not %(what)s", what=what))
     db.session.rollback()
     return None
 
@@ -329,11 +345,15 @@ def sync_order(order_id):
     order = _order_or_404(order_id)
     outcome = _wechat_call(
         order,
-        "sync with WeChat",
+        _("sync with WeChat"),
         lambda gw, appid, mchid: payments.apply_query(order, gw, appid, mchid),
     )
     if outcome is not None:
-        flash(SYNC_OUTCOMES.get(outcome, f"Synced with WeChat: {outcome}."), "success")
+        known = SYNC_OUTCOMES.get(outcome)
+        flash(
+            str(known) if known else _("Synced with WeChat: %(outcome)s.", outcome=outcome),
+            "success",
+        )
     audit(
         "order.sync",
         f"order:{order.id}",
@@ -348,13 +368,22 @@ def close_order(order_id):
     order = _order_or_404(order_id)
     form = ActionForm()
     if order.status != Order.NOTPAY:
-        flash(f"Only an unpaid order can be closed; this one is {order.status}.", "error")
+        flash(
+            _(
+                "Only an unpaid order can be closed; this one is %(state)s.",
+                state=labels.state(order.status),
+            ),
+            "error",
+        )
         return redirect(url_for("console.order_detail", order_id=order.id))
     closable_at = as_utc(order.created_at) + payments.CLOSE_NOT_BEFORE
     if closable_at > datetime.now(UTC):
         flash(
-            "WeChat Pay does not close an order in its first 5 minutes: try again after "
-            f"{beijing_time(closable_at, seconds=True)}.",
+            _(
+                "WeChat Pay does not close an order in its first 5 minutes: try again after "
+                "%(when)s.",
+                when=beijing_time(closable_at, seconds=True),
+            ),
             "error",
         )
         return redirect(url_for("console.order_detail", order_id=order.id))
@@ -362,13 +391,19 @@ def close_order(order_id):
         return render_template("console/close.html", order=order, form=form)
     outcome = _wechat_call(
         order,
-        "close the order",
+        _("close the order"),
         lambda gw, appid, mchid: payments.close_order(order, gw, appid, mchid),
     )
     if outcome == "closed":
-        flash("The order is closed, with WeChat first: it can no longer be paid.", "success")
+        flash(_("The order is closed, with WeChat first: it can no longer be paid."), "success")
     elif outcome is not None:
-        flash(f"Not closed: WeChat says the order is {outcome}.", "error")
+        flash(
+            _(
+                "Not closed: WeChat says the order is %(state)s.",
+                state=labels.text(labels.OUTCOMES, outcome),
+            ),
+            "error",
+        )
     audit(
         "order.close",
         f"order:{order.id}",
@@ -413,7 +448,7 @@ def resolve_attention(kind, target_id):
         abort(404)
     form = NoteForm()
     if not form.validate_on_submit():
-        flash("Write a note saying what was done.", "error")
+        flash(_("Write a note saying what was done."), "error")
         return redirect(url_for("console.attention_page"))
     try:
         attention.resolve(kind, target_id, current_user.email, form.note.data.strip())
@@ -421,7 +456,7 @@ def resolve_attention(kind, target_id):
         refused(exc)
         return redirect(url_for("console.attention_page"))
     audit("attention.resolve", f"{kind}:{target_id}", {"note": form.note.data.strip()})
-    flash("Resolved.", "success")
+    flash(_("Resolved."), "success")
     return redirect(url_for("console.attention_page"))
 
 
@@ -461,7 +496,7 @@ def edit_product(product_id=None):
             f"product:{product.id}",
             {"before": before, "after": _product_fields(product)},
         )
-        flash(f"Saved {product.name}.", "success")
+        flash(_("Saved %(name)s.", name=product.name), "success")
         return redirect(url_for("console.catalogue"))
     status = 400 if form.errors else 200
     return render_template("console/product.html", form=form, product=product), status

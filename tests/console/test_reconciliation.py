@@ -17,7 +17,7 @@ def a_day_with_one_difference(stack, admin):
     _, order = paid_order(stack)
     unknown = stack.control(f"bills/{today()}", kind="payment", total=888)["change"]
     answer = admin.post("/console/reconciliation/run", {"day": today()}, follow_redirects=True)
-    assert answer.status_code == 200 and f"Reconciled {today()}: DIFFERENCES" in answer.text
+    assert answer.status_code == 200 and f"Reconciled {today()}: Differences" in answer.text
     [(run_id,)] = stack.query("SELECT id FROM reconciliation_runs")
     [(diff_id,)] = stack.query("SELECT id FROM bill_differences")
     return order, unknown, run_id, diff_id
@@ -77,7 +77,7 @@ def test_resolving_a_difference_needs_an_admin_a_note_and_the_token(stack):
         "SELECT actor, target FROM audit_log WHERE action = 'bill_difference.resolve'"
     ) == [(ADMIN, f"bill_difference:{diff_id}")]
     again = admin.post(path, {"note": "twice"}, follow_redirects=True)
-    assert "resolved this difference already" in again.text
+    assert "Someone resolved this already" in again.text
     page = admin.get(f"/console/reconciliation/{run_id}").text
     assert "Another shop on our account" in page and "RESOLVED" in page
     assert "reconciliation difference" not in admin.get("/console/").text
