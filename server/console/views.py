@@ -60,6 +60,63 @@ def yuan_filter(fen):
     return labels.yuan(fen)
 
 
+@bp.app_template_filter("yuan_text")
+def yuan_text_filter(value):
+    return labels.yuan_text(value)
+
+
+@bp.app_template_global("label")
+def label_global(code, table):
+    """A code's human name with the code on hover: ``label(run.status, "run")``; the tables
+    are server/console/labels.py's."""
+    return labels.labelled(labels.text(LABEL_TABLES[table], code), code)
+
+
+LABEL_TABLES = {
+    **labels.STATES,
+    "wechat_shipping": labels.WECHAT_SHIPPING_STATES,
+    "source": labels.SOURCES,
+    "role": labels.ROLES,
+    "difference_kind": labels.DIFFERENCE_KINDS,
+    "difference_help": labels.DIFFERENCE_HELP,
+    "audit_action": labels.AUDIT_ACTIONS,
+    "audit_key": labels.AUDIT_KEYS,
+    "attention_kind": labels.ATTENTION_KINDS,
+    "refund_refusal": labels.REFUND_REFUSALS,
+}
+
+
+@bp.app_template_global("state_text")
+def state_text(code, kind="order"):
+    return labels.state(code, kind)
+
+
+@bp.app_template_filter("event_label")
+def event_label(event):
+    """A payment or shipping event in words, its code on hover."""
+    name = (
+        labels.shipping_event(event)
+        if isinstance(event, ShippingEvent)
+        else labels.payment_event(event)
+    )
+    return labels.labelled(name, event.event_type)
+
+
+@bp.app_template_filter("bill_side")
+def bill_side_filter(value, kind):
+    return labels.bill_side(value, kind)
+
+
+@bp.app_template_filter("bill_text")
+def bill_text_filter(value):
+    return labels.bill_text(value)
+
+
+@bp.app_template_filter("audit_value")
+def audit_value_filter(value, key):
+    return labels.audit_value(key, value)
+
+
 @bp.app_template_filter("bjt")
 def beijing_time(value, seconds=False):
     """A stored (UTC) time as Beijing time: what the shop and WeChat's bills use."""

@@ -26,8 +26,8 @@ def test_the_page_of_a_shipped_partly_refunded_order(app, admin):
         '¥5.00 <span class="muted">· ¥13.00 left to refund</span>',
         shown["out_refund_no"],
         "少了一袋",
-        '<span class="badge badge-shipped">SHIPPED</span>',
-        'data-wechat-state="2">shipped',
+        '<span class="badge badge-shipped" title="SHIPPED">Shipped</span>',
+        'data-wechat-state="2"><span title="2">shipped</span>',
         "SF1234567890",
         "1 of 2 uploads WeChat allows",
     ):

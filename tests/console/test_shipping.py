@@ -133,7 +133,7 @@ def test_sync_shows_wechats_view_received_and_settled(stack):
     stack.control("shipping/confirm", transaction_id=order["transaction_id"])
     synced = operator.post(f"{path}/shipping/sync", follow_redirects=True)
     assert "Synced with WeChat: the order is completed (settled)." in synced.text
-    assert 'data-wechat-state="4">completed' in synced.text
+    assert 'data-wechat-state="4"><span title="4">completed (settled)</span>' in synced.text
     assert "QUERY.4" in synced.text
     # The times come with WeChat's settlement push, which the simulator sends on its own
     # thread: before or after the sync's get_order.
