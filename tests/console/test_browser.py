@@ -387,6 +387,12 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     expect(page.locator("nav >> text=Needs attention")).to_contain_text("1")
     shot(page, "overview")
     page.click("nav >> text=Orders")
+    expect(page.locator("table.orders tbody tr")).to_have_count(4)  # paid ones, by default
+    page.select_option("#status", "NOTPAY")
+    page.click("button:has-text('Filter')")
+    expect(page.locator("table.orders tbody tr")).to_have_count(2)
+    page.select_option("#status", "all")
+    page.click("button:has-text('Filter')")
     expect(page.locator("table.orders tbody tr")).to_have_count(6)
     shot(page, "orders")
     page.click(f"text={last['out_trade_no']}")

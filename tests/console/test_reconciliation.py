@@ -66,9 +66,7 @@ def test_resolving_a_difference_needs_an_admin_a_note_and_the_token(stack):
     done = admin.post(
         path, {"note": "Another shop on our account", "back": "attention"}, follow_redirects=True
     )
-    assert (
-        "Resolved." in done.text and 'Reconciliation differences <span class="count">0' in done.text
-    )
+    assert "Resolved." in done.text and "Reconciliation differences</h2>" in done.text
     assert stack.query("SELECT resolved_by, note FROM bill_differences") == [
         (ADMIN, "Another shop on our account")
     ]
