@@ -86,6 +86,71 @@ class RefundForm(FlaskForm):
     out_refund_no = HiddenField(validators=[Optional(), Length(max=64)])
 
 
+class DecideRequestForm(FlaskForm):
+    """Approve (all that is left, or part of it) or reject a user's refund request."""
+
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=200)])
+    amount = StringField(_l("Amount to refund (yuan)"), validators=[Optional(), Length(max=16)])
+
+
+ABNORMAL_TYPES = {
+    "MERCHANT_BANK_CARD": _l("To the merchant's bank card (then pay the payer yourself)"),
+    "USER_BANK_CARD": _l("To the payer's bank card"),
+}
+# WeChat's bank types for USER_BANK_CARD (the bank_type of apply-abnormal-refund).
+BANK_TYPE = re.compile(r"[A-Z0-9_]{2,32}")
+
+
+class AbnormalRefundForm(FlaskForm):
+    """Send an ABNORMAL refund again (API v3): to the merchant's bank card, or to the payer's
+    with the card's bank, number and holder. The card number and name are sent encrypted
+    with WeChat Pay's public key; they are never logged, stored, audited or shown back."""
+
+    type = StringField(
+        _l("Where to send it"),
+        validators=[AnyOf(list(ABNORMAL_TYPES), message=_l("Pick where to send it."))],
+    )  # radio buttons of ABNORMAL_TYPES
+    bank_type = StringField(
+        _l("Bank (WeChat's bank type, e.g. ICBC_DEBIT)"), validators=[Optional(), Length(max=32)]
+    )
+    bank_account = StringField(_l("Card number"), validators=[Optional(), Length(max=32)])
+    real_name = StringField(_l("Card holder's name"), validators=[Optional(), Length(max=64)])
+    checked = BooleanField(
+        _l("I have checked these details with the payer"),
+        validators=[DataRequired(message=_l("Confirm that the details were checked."))],
+    )
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if self.type.data != "USER_BANK_CARD":
+            return valid
+        bank_type = (self.bank_type.data or "").strip().upper()
+        if not BANK_TYPE.fullmatch(bank_type):
+            self.bank_type.errors.append(_("Give the bank's type code, e.g. ICBC_DEBIT."))
+            valid = False
+        if not re.fullmatch(r"[0-9]{8,32}", (self.bank_account.data or "").replace(" ", "")):
+            self.bank_account.errors.append(_("Give the card number: 8 to 32 digits."))
+            valid = False
+        if not (self.real_name.data or "").strip():
+            self.real_name.errors.append(_("Give the card holder's name."))
+            valid = False
+        return valid
+
+    def bank_details(self):
+        """The keyword arguments of refunds.apply_abnormal_refund for this form."""
+        if self.type.data != "USER_BANK_CARD":
+            return {}
+        return {
+            "bank_type": self.bank_type.data.strip().upper(),
+            "bank_account": self.bank_account.data.replace(" ", ""),
+            "real_name": self.real_name.data.strip(),
+        }
+
+    def forget(self):
+        """Never send the card number or the name back to the browser."""
+        self.bank_account.data = self.real_name.data = None
+
+
 class ProductForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=500)])

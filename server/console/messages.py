@@ -52,10 +52,6 @@ TEXTS = {
     "REFUND_NOT_ABNORMAL": _l(
         "Only a refund WeChat could not pay out (ABNORMAL) can be sent again."
     ),
-    "REFUND_TYPE_UNSUPPORTED": _l(
-        "This merchant's API version cannot send a refund again: use the merchant platform."
-    ),
-    "INVALID_BANK_DETAILS": _l("Give the bank, the card number and the card holder's name."),
     "REQUEST_NOT_FOUND": _l("There is no such refund request."),
     "REQUEST_NOT_PENDING": _l("The refund request was already decided."),
     # Shipping

@@ -12,9 +12,16 @@ from ..domain import refunds
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest, User
-from ..wechatpay.core.errors import ApiError, WeChatPayError
+from ..wechatpay.core.errors import ApiError, Unsupported, WeChatPayError
 from . import audit, bp, labels, login_required, messages, refused, role_required
-from .forms import NoteForm, RefundForm, fen_to_yuan
+from .forms import (
+    ABNORMAL_TYPES,
+    AbnormalRefundForm,
+    DecideRequestForm,
+    RefundForm,
+    fen_to_yuan,
+    yuan_to_fen,
+)
 from .views import _order_or_404
 
 # What a person should read after asking WeChat for a refund, by the refund's state.
@@ -192,24 +199,47 @@ def refund_requests():
     rows = db.session.execute(query.order_by(RefundRequest.id.desc()).limit(200)).all()
     left = {order.id: refunds.refundable(order) for _, order, _ in rows}
     return render_template(
-        "console/refund_requests.html", rows=rows, status=status, left=left, form=NoteForm()
+        "console/refund_requests.html",
+        rows=rows,
+        status=status,
+        left=left,
+        form=DecideRequestForm(),
+        fen_to_yuan=fen_to_yuan,
     )
 
 
 @bp.post("/refund-requests/<int(max=2147483647):request_id>/<any(approve, reject):decision>")
 @role_required("admin")
 def decide_refund_request(request_id, decision):
-    form = NoteForm()
+    """Reject (with a note the user sees), or approve: refund the amount typed, in yuan, or
+    all that is left on the order when it is left blank."""
+    form = DecideRequestForm()
     note = (form.note.data or "").strip()
+    back = redirect(url_for("console.refund_requests") + f"#request-{request_id}")
+    if not form.validate():
+        flash(_("The note is at most 200 characters."), "error")
+        return back
     if decision == "reject" and not note:
         flash(_("Say why the request is rejected: the user sees the note."), "error")
-        return redirect(url_for("console.refund_requests"))
+        return back
     try:
         if decision == "approve":
+            amount = None
+            if (form.amount.data or "").strip():
+                try:
+                    amount = yuan_to_fen(form.amount.data)
+                except ValueError as exc:
+                    flash(str(exc), "error")
+                    return back
             if (gw := _gateway_or_flash()) is None:
-                return redirect(url_for("console.refund_requests"))
+                return back
             refund_row = refunds.approve_request(
-                request_id, current_user.email, note, gateway=gw, notify_url=_notify_url()
+                request_id,
+                current_user.email,
+                note,
+                gateway=gw,
+                notify_url=_notify_url(),
+                amount=amount,
             )
             details = {
                 "note": note,
@@ -224,6 +254,84 @@ def decide_refund_request(request_id, decision):
             flash(_("Rejected; the user sees your note."), "success")
     except DomainError as exc:
         refused(exc, _("Not done"))
-        return redirect(url_for("console.refund_requests"))
+        return back
     audit(f"refund_request.{decision}", f"refund_request:{request_id}", details)
     return redirect(url_for("console.refund_requests"))
+
+
+@bp.route("/refunds/<int(max=2147483647):refund_id>/apply-abnormal", methods=["GET", "POST"])
+@role_required("admin")
+def apply_abnormal(refund_id):
+    """Send a refund WeChat could not pay out (ABNORMAL) again, to a bank card (API v3; v2
+    merchants do it on the merchant platform). The card number and the holder's name go to
+    WeChat encrypted and nowhere else: not the audit log, not the logs, not the page."""
+    refund_row = db.session.get(Refund, refund_id) or abort(404)
+    order = db.session.get(Order, refund_row.order_id)
+    form = AbnormalRefundForm()
+    if refund_row.status != Refund.ABNORMAL:
+        flash(
+            _(
+                "Only a refund WeChat could not pay out (ABNORMAL) can be sent again; this one "
+                "is %(state)s.",
+                state=labels.state(refund_row.status, "refund"),
+            ),
+            "error",
+        )
+        return redirect(url_for("console.order_detail", order_id=order.id) + "#refunds")
+    if not form.validate_on_submit():
+        form.forget()
+        status = 400 if form.errors else 200
+        return render_template(
+            "console/apply_abnormal.html",
+            refund=refund_row,
+            order=order,
+            form=form,
+            abnormal_types=ABNORMAL_TYPES,
+        ), status
+    if (gw := _gateway_or_flash()) is None:
+        return redirect(url_for("console.attention_page") + "#abnormal")
+    outcome = "failed"
+    try:
+        refund_row = refunds.apply_abnormal_refund(
+            refund_row, form.type.data, current_user.email, gateway=gw, **form.bank_details()
+        )
+        outcome = refund_row.status
+        flash(
+            _(
+                "Sent again %(where)s: the refund is %(state)s.",
+                where=labels.text(labels.ABNORMAL_TYPES, form.type.data),
+                state=labels.state(refund_row.status, "refund"),
+            ),
+            "success",
+        )
+    except Unsupported:
+        db.session.rollback()
+        flash(
+            _(
+                "This merchant's API version (v2) cannot send a refund again: do it on the "
+                "merchant platform (pay.weixin.qq.com)."
+            ),
+            "error",
+        )
+    except DomainError as exc:
+        refused(exc, _("Not sent"))
+    except ApiError as exc:
+        db.session.rollback()
+        flash(
+            _(
+                "Not sent: WeChat Pay answered %(code)s (%(message)s).",
+                code=exc.code,
+                message=exc.message,
+            ),
+            "error",
+        )
+    except WeChatPayError:
+        db.session.rollback()
+        flash(_("Not sent: WeChat Pay did not answer. Sync the refund, then try again."), "error")
+    form.forget()
+    audit(  # where it went, never the card number or the name
+        "refund.apply_abnormal",
+        f"refund:{refund_row.id}",
+        {"out_refund_no": refund_row.out_refund_no, "type": form.type.data, "outcome": outcome},
+    )
+    return redirect(url_for("console.order_detail", order_id=order.id) + "#refunds")
