@@ -170,6 +170,23 @@ class OrderFilterForm(FlaskForm):
     q = StringField(_l("Search"), validators=[Optional(), Length(max=64)])
 
 
+class ExportForm(FlaskForm):
+    """A date range of Beijing days, both included (a GET form: nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField(_l("From"), validators=[DataRequired(message=_l("Pick a day."))])
+    end = DateField(_l("To"), validators=[DataRequired(message=_l("Pick a day."))])
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if valid and self.end.data < self.start.data:
+            self.end.errors.append(_("The last day comes before the first."))
+            valid = False
+        return valid
+
+
 class ReconcileForm(FlaskForm):
     """Run the reconciliation of one Beijing day (again)."""
 

@@ -3,6 +3,9 @@ and PostgreSQL): runs listed per Beijing day, totals ours vs WeChat's, resolving
 (admins only, with a note and the CSRF token), running a day again, the bill as CSV, and open
 differences under Needs attention. The browser test is in test_browser.py."""
 
+import csv
+import io
+
 from server.domain import bills
 from tests.support.console import ADMIN, OPERATOR, staffed
 from tests.support.orders import COFFEE, paid_order
@@ -115,3 +118,35 @@ def test_the_bill_downloads_as_csv(stack):
     text = answer.data.decode("utf-8")
     assert text.startswith("\ufeff交易时间,") and "`" not in text
     assert order["out_trade_no"] in text and unknown["out_trade_no"] in text
+
+
+def test_a_days_reconciliation_exports_as_csv(stack):
+    """Every line of the bill beside ours, the difference named, yuan beside fen; audited."""
+    admin, operator = staffed(stack)
+    order, unknown, run_id, _ = a_day_with_one_difference(stack, admin)
+    answer = operator.get(f"/console/reconciliation/{run_id}/export.csv")
+    assert answer.status_code == 200 and answer.data.startswith(b"\xef\xbb\xbf")
+    assert f"reconciliation-{today()}.csv" in answer.headers["Content-Disposition"]
+    header, *rows = csv.reader(io.StringIO(answer.data.decode("utf-8-sig")))
+    lines = {row[1]: dict(zip(header, row, strict=True)) for row in rows}
+    assert set(lines) == {order["out_trade_no"], unknown["out_trade_no"]}
+    ours = lines[order["out_trade_no"]]
+    assert (ours["Kind"], ours["WeChat (yuan)"], ours["Ours (yuan)"]) == (
+        "Payment",
+        "18.00",
+        "18.00",
+    )
+    assert (ours["WeChat (fen)"], ours["Ours (fen)"], ours["Our status"]) == (
+        "1800",
+        "1800",
+        "Paid",
+    )
+    assert ours["Difference"] == "" and ours["WeChat fee (yuan)"].startswith("0.")
+    theirs = lines[unknown["out_trade_no"]]
+    assert (theirs["WeChat (yuan)"], theirs["Ours (yuan)"]) == ("8.88", "")
+    assert (theirs["Difference"], theirs["Difference resolved"]) == ("Payment we do not have", "no")
+    assert sum(int(row["WeChat (fen)"]) for row in lines.values()) == 2688  # the bill's total
+    assert stack.query(
+        "SELECT actor, target FROM audit_log WHERE action = 'export.reconciliation'"
+    ) == [(OPERATOR, f"day:{today()}")]
+    assert "Export the day (CSV)" in operator.get(f"/console/reconciliation/{run_id}").text
