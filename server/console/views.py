@@ -32,7 +32,7 @@ from ..models import (
 )
 from ..timeutil import CHINA, as_utc
 from ..wechatpay.core.errors import ApiError, WeChatPayError
-from . import audit, bp, i18n, labels, login_required, refused, role_required
+from . import audit, bp, i18n, labels, login_required, refused, role_required, takings
 from .forms import (
     LOGISTICS,
     ActionForm,
@@ -209,9 +209,14 @@ def overview():
     monday = today - timedelta(days=today.weekday())
     day_start, week_start = beijing_midnight(today), beijing_midnight(monday)
     awaiting = db.session.scalar(db.select(func.count()).where(Order.status == Order.NOTPAY))
+    month = takings.takings(today - timedelta(days=takings.DAYS - 1), today)
     return render_template(
         "console/overview.html",
         today=_paid_since(day_start),
+        today_takings=month[-1],
+        month=month,
+        month_net=sum(day.net for day in month),
+        chart=takings.chart(month),
         week=_paid_since(week_start),
         refunds={**_refunded_since(week_start), "today": _refunded_since(day_start)["amount"]},
         awaiting=awaiting,
