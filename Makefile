@@ -30,9 +30,9 @@ $(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/message
 # and templates (babel.cfg), merge them into each language's .po, then translate the new
 # entries (msgstr "") in zh_Hans. tests/console/test_translations.py fails until that is done.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext --no-location \
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --no-wrap \
 		--sort-output --project=console -o $(TRANSLATIONS)/messages.pot .
-	$(BIN)/pybabel update --quiet -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-wrap \
 		--no-fuzzy-matching --ignore-pot-creation-date --ignore-obsolete
 	rm $(TRANSLATIONS)/messages.pot
 

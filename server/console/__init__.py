@@ -159,6 +159,13 @@ def _not_found(exc):
     ), 404
 
 
+@bp.get("/<path:unknown>")
+def _nowhere(unknown):
+    """Any other address under /console/: the console's own Not found page (Flask gives a
+    blueprint's error handlers only the requests that matched one of its routes)."""
+    return _not_found(None)
+
+
 @bp.errorhandler(429)
 def _too_many(exc):
     return render_template(

@@ -14,6 +14,7 @@ from server.extensions import db
 from server.models import AuditLog, Order, OrderItem, Refund
 from server.timeutil import utcnow
 from tests.support import factories
+from tests.support.console import ConsoleClient, make_staff
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -82,6 +83,21 @@ def test_orders_export_in_english_with_yuan_and_fen(app, admin, orders):
         ("admin@shop.test", {"status": "NOTPAY"}),
         ("admin@shop.test", {"q": "拿铁"}),
     ]
+
+
+def test_orders_export_in_chinese(app, orders):
+    make_staff(app, "zh@shop.test", "operator", language="zh_Hans")
+    client = ConsoleClient(app)
+    client.login("zh@shop.test")
+    rows = read_csv(client.get("/console/exports/orders.csv"))
+    assert rows[0][:5] == [
+        "订单号",
+        "微信支付单号",
+        "下单时间（北京时间）",
+        "支付时间（北京时间）",
+        "状态",
+    ]
+    assert rows[1][4] == "已支付" and rows[1][8] == "PAID"
 
 
 def test_a_date_range_and_refunds(app, admin, orders):
