@@ -432,3 +432,102 @@ def test_a_tour_of_the_main_pages(shop, open_page):
     shot(phone, "phone-overview", full_page=False)
     phone.goto(f"{shop.backend}/console/orders/{last['id']}")
     shot(phone, "phone-order", full_page=False)
+
+
+# What each language shows (the staff member's own language; the login page the browser's).
+LANGUAGES = {
+    "zh_Hans": {
+        "locale": "zh-CN",
+        "login": "登录",
+        "overview": "概览",
+        "orders": "订单",
+        "exports": "导出",
+        "paid": "已支付",
+        "timeline": "支付通知：已支付",
+        "search": "筛选",
+        "takings": "最近 30 天收入",
+        "headers": ("订单号", "金额（元）", "金额（分）", "状态"),
+    },
+    "en": {
+        "locale": "en-US",
+        "login": "Log in",
+        "overview": "Overview",
+        "orders": "Orders",
+        "exports": "Exports",
+        "paid": "Paid",
+        "timeline": "Payment notification: paid",
+        "search": "Filter",
+        "takings": "Takings, the last 30 days",
+        "headers": ("Order number", "Total (yuan)", "Total (fen)", "Status"),
+    },
+}
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_the_console_in_each_language(shop, chromium, language, tmp_path):
+    """Log in, see the takings chart, find an order by part of a product's name, open it, and
+    export the orders as CSV (downloaded, read back: the right rows and totals). In Chinese the
+    pages are photographed for the docs (zh-*.png) when CONSOLE_SCREENSHOTS is set."""
+    import csv
+
+    says = LANGUAGES[language]
+    email = f"{language.lower()}@shop.test"
+    make_staff(shop.app, email, "admin", language=language)
+    alice, bob = shop.login("o-alice-0000000000000001"), shop.login("o-bob-00000000000000002")
+    coffee = pay(shop, alice, [{"product_id": 1, "quantity": 2}])  # 手冲咖啡 x2: 36.00
+    other = pay(shop, bob, [{"product_id": 2, "quantity": 1}, {"product_id": 3, "quantity": 1}])
+    shop.create_order(alice, [{"product_id": 3, "quantity": 1}])  # unpaid: not exported
+
+    context = chromium.new_context(viewport=DESKTOP, locale=says["locale"], accept_downloads=True)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{shop.backend}/console/")
+        expect(page.locator("h1")).to_have_text(says["login"])  # the browser's language
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click(f"button:has-text('{says['login']}')")
+        expect(page.locator("h1")).to_have_text(says["overview"])  # the account's language
+        expect(page.locator("html")).to_have_attribute("lang", language.replace("_", "-"))
+        expect(page.locator("#takings h2")).to_have_text(says["takings"])
+        expect(page.locator("#takings svg.chart g.day")).to_have_count(30)
+        today = page.locator("#takings svg.chart g.day").last
+        expect(today).to_have_attribute("data-paid-fen", str(coffee["total"] + other["total"]))
+        expect(page.locator("[data-stat=paid-today]")).to_have_text("¥70.50")
+        if language == "zh_Hans":
+            shot(page, "zh-overview")
+
+        page.click(f"nav >> text={says['orders']}")
+        rows = page.locator("table.orders tbody tr")
+        expect(rows).to_have_count(2)  # paid ones
+        page.fill("#q", COFFEE[:2])  # 手冲: part of 手冲咖啡
+        page.click(f"button:has-text('{says['search']}')")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text(coffee["out_trade_no"])
+        expect(rows.first).to_contain_text(says["paid"])
+        expect(rows.first.locator(".badge")).to_have_attribute("title", "PAID")  # the code
+        if language == "zh_Hans":
+            shot(page, "zh-orders")
+        rows.first.locator("a").first.click()
+        expect(page.locator("h1")).to_contain_text(coffee["out_trade_no"])
+        expect(page.locator("#timeline")).to_contain_text(says["timeline"])
+        if language == "zh_Hans":
+            shot(page, "zh-order")
+
+        page.click(f"nav >> text={says['exports']}")
+        with page.expect_download() as download:
+            page.click("#export-orders button[type=submit]")
+        path = tmp_path / "orders.csv"
+        download.value.save_as(path)
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+        with open(path, encoding="utf-8-sig", newline="") as exported:
+            header, *lines = list(csv.reader(exported))
+        number, yuan, fen, state = (header.index(name) for name in says["headers"])
+        assert sorted(line[number] for line in lines) == sorted(
+            [coffee["out_trade_no"], other["out_trade_no"]]
+        )
+        assert sum(int(line[fen]) for line in lines) == 7050
+        assert f"{sum(float(line[yuan]) for line in lines):.2f}" == "70.50"
+        assert {line[state] for line in lines} == {says["paid"]}
+    finally:
+        context.close()
