@@ -13,7 +13,16 @@ import csv
 import io
 from datetime import timedelta
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
@@ -111,7 +120,7 @@ def export_orders():
     """The orders the list's filters select (status, From/To, search): what the list shows."""
     form = OrderFilterForm(request.args)
     if not form.validate():
-        abort(400)
+        return _refuse(form)
     filters = {k: v for k, v in request.args.items() if k in ("status", "start", "end", "q") and v}
     audit("export.orders", None, filters)  # committed before the first row is read
     refunded = (
@@ -149,6 +158,14 @@ def export_orders():
     return csv_response(rows(), _filename("orders", form.start.data, form.end.data))
 
 
+def _refuse(form):
+    """Bad dates: back to the Exports page, saying which, nothing exported or audited."""
+    for field in form:
+        for error in field.errors:
+            flash(f"{field.label.text}: {error}", "error")
+    return redirect(url_for("console.exports"))
+
+
 def _filename(kind, start, end):
     span = "-".join(day.isoformat() for day in (start, end) if day) or "all"
     return f"{kind}-{span}.csv"
@@ -178,7 +195,7 @@ def export_refunds():
     """Refunds asked for on the Beijing days from ``start`` to ``end`` (both included)."""
     form = ExportForm(request.args)
     if not form.validate():
-        abort(400)
+        return _refuse(form)
     start, end = form.start.data, form.end.data
     audit("export.refunds", None, {"start": start.isoformat(), "end": end.isoformat()})
     query = (
