@@ -37,8 +37,11 @@ messages: $(VENV)/.installed
 	rm $(TRANSLATIONS)/messages.pot
 
 # Development keys and .env on first run, SQLite schema, demo catalogue, then both servers.
+# Other ports: make dev BACKEND_PORT=8100 SANDBOX_PORT=8101. Ctrl-C stops both servers.
+BACKEND_PORT ?= 8000
+SANDBOX_PORT ?= 8001
 dev: $(VENV)/.installed translations
-	$(BIN)/python scripts/devstack.py
+	$(BIN)/python scripts/devstack.py --backend-port $(BACKEND_PORT) --sandbox-port $(SANDBOX_PORT)
 
 # pytest runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set (CI sets it);
 # then the mini program's tests in Node against a real backend and simulator.

@@ -7,7 +7,7 @@ worker free for its own payment notifications. gevent would need monkey-patching
 and requests for no gain here: the app does little concurrent I/O per request. Threads cost
 little CPU against sync (bench/run.py measures both: --worker-class sync). Everything that
 differs between machines comes from the environment (the systemd unit sets it;
-docs/deploy.md):
+docs/deployment.md):
 
 GUNICORN_BIND     where to listen: "unix:/run/wxpay/gunicorn.sock" on a server; default
                   127.0.0.1:8000. Never a public address: only nginx may reach gunicorn.

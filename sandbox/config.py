@@ -5,7 +5,7 @@ to ``create_app`` wins, then the process environment, then ``.env`` in the worki
 (read only when no dict is given, so tests never pick up a developer's ``.env``).
 An empty value counts as unset.
 
-``SANDBOX_KEY_MODE`` says which keys the simulated merchant has (protocol C4):
+``SANDBOX_KEY_MODE`` says which keys the simulated merchant has (docs/protocol.md C4):
 
 - ``public-key``: a merchant created since late 2024. Only the WeChat Pay public key
   (``PUB_KEY_ID_...``) signs answers and notifications, whatever the request names, and

@@ -219,8 +219,7 @@ def ensure_env(key_dir, env_path, overrides=None, wiring=None):
     }
     lines = [
         "# Development settings written by `python -m sandbox.devkeys`.",
-        "# For the local simulator only; see the README, "
-        "'From the simulator to a real merchant account'.",
+        "# For the local simulator only; docs/going-live.md says how to move to a real merchant.",
     ]
     lines += [f"{key}={value}" for key, value in values.items()]
     Path(env_path).write_text("\n".join(lines) + "\n")

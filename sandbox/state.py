@@ -24,7 +24,7 @@ from server.wechatpay.crypto import SIGNTEST_PREFIX, certificate_serial
 from .config import Signer
 from .wire import compact_time, digits, rfc3339
 
-# WeChat's notification retry schedule in seconds (protocol B5), after the first attempt.
+# WeChat's notification retry schedule in seconds (docs/protocol.md B5), after the first attempt.
 RETRY_SCHEDULE = (
     15,
     15,

@@ -5,11 +5,18 @@ migrates the SQLite schema, loads the demo catalogue with the one-fen test item 
 then starts the simulator and the backend and prints ``READY backend=... sandbox=...`` once both
 answer, then the staff console's address and how to log in (the first run creates a development
 admin and prints its password once). Ctrl-C (or SIGTERM) stops both.
+
+When a port is already taken (another ``make dev``, or any other server), it says which and
+how to choose others (``make dev BACKEND_PORT=8100 SANDBOX_PORT=8101``) and exits with status 1
+before starting anything: otherwise its health checks would reach the other server and report
+READY for a stack that is not there.
 """
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -82,6 +89,56 @@ def child_environment(args):
     return env, backend, sandbox, env_file.parent
 
 
+def port_taken(host, port):
+    """Why ``host:port`` cannot be served (a short reason), or None when it is free.
+
+    Binds as the servers do (SO_REUSEADDR, so a port a stopped stack left in TIME_WAIT counts as
+    free) and also tries to connect, which finds a server listening on another address of the
+    same port where the system lets both bind (macOS)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"{host} does not resolve ({exc.strerror})"
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        if probe.connect_ex(address) == 0:
+            return "a server already answers there"
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "another program holds it"
+            return exc.strerror or str(exc)
+    return None
+
+
+def check_ports(args):
+    """Exit with one line per taken port, and what to do, before anything is started."""
+    problems = []
+    for role, port in (("backend", args.backend_port), ("simulator", args.sandbox_port)):
+        reason = port_taken(args.host, port)
+        if reason:
+            problems.append(
+                f"make dev: port {port} for the {role} on {args.host} is taken: {reason}."
+            )
+    if args.backend_port == args.sandbox_port:
+        problems.append(
+            f"make dev: the backend and the simulator both want port {args.backend_port}."
+        )
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print(
+            "Is another `make dev` running? Stop it with Ctrl-C in its terminal. Or choose "
+            "free ports: make dev BACKEND_PORT=8100 SANDBOX_PORT=8101 "
+            "(scripts/devstack.py --backend-port 8100 --sandbox-port 8101).",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+
+
 def wait_until_up(url, processes, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -124,6 +181,7 @@ def dev_admin(flask, env, workdir):
 
 def main():
     args = parse_args()
+    check_ports(args)
     env, backend, sandbox, workdir = child_environment(args)
     python = sys.executable
     flask = [python, "-m", "flask", "--app", "server"]

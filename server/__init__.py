@@ -16,6 +16,19 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config=None):
+    try:
+        return _create_app(config)
+    except Exception as error:
+        # `flask --app server doctor` reports settings that stop the app (one line and the fix)
+        # instead of a traceback; anything else still fails here.
+        from .cli.doctor import app_for_broken_settings
+
+        if config is not None or (app := app_for_broken_settings(error)) is None:
+            raise
+        return app
+
+
+def _create_app(config):
     values = settings.load(config)
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(values)

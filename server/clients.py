@@ -85,7 +85,7 @@ def build_gateway(values, session, timeout):
         else None
     )
     # Platform certificates stay a fallback in public key mode: while a merchant migrates,
-    # WeChat signs some notifications with the old certificate (protocol C4).
+    # WeChat signs some notifications with the old certificate (docs/protocol.md C4).
     platform_keys = PlatformKeys(
         public_key_id=values.get("WECHATPAY_PUBLIC_KEY_ID"), public_key=public_key
     )

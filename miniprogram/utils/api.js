@@ -1,4 +1,4 @@
-// The backend's mini program API, one function per endpoint (see the contract in the README).
+// The backend's mini program API, one function per endpoint (see the contract in docs/payments.md).
 const request = require('./request')
 
 function listProducts() {

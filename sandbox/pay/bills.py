@@ -1,4 +1,4 @@
-"""Bill files (protocol C7 "Bills", B4 downloadbill): the trade and fund flow bills of a
+"""Bill files (docs/protocol.md C7 "Bills", B4 downloadbill): the trade and fund flow bills of a
 Beijing day, laid out as the bills WeChat publishes, for both API versions.
 
 v3 (``sandbox.pay.v3.bills``): UTF-8 without BOM, lines ending in LF, the last one too, as in a
@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from ..wire import BEIJING
 
-# The ALL layout of merchants since 2018 (protocol B4), column by column.
+# The ALL layout of merchants since 2018 (docs/protocol.md B4), column by column.
 ALL_COLUMNS = (
     "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
     "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"

@@ -1,6 +1,6 @@
 """WeChat's server APIs (api.weixin.qq.com), as a mini program's backend calls them.
 
-- ``login``: ``GET /sns/jscode2session`` (protocol A1), redeeming ``wx.login`` codes.
+- ``login``: ``GET /sns/jscode2session`` (docs/protocol.md A1), redeeming ``wx.login`` codes.
 - ``tokens``: ``POST /cgi-bin/stable_token``, the access token every other call carries.
 - ``shipping``: the shipping-info service (小程序发货信息管理服务) under ``/wxa/sec/order/``.
 - ``push``: messages WeChat pushes to the backend's message URL (signed, optionally encrypted).

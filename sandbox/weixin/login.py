@@ -1,4 +1,4 @@
-"""Mini-program login: ``jscode2session`` (protocol A1).
+"""Mini-program login: ``jscode2session`` (docs/protocol.md A1).
 
 ``POST /sandbox/login-code`` (``sandbox.control.weixin``) plays ``wx.login`` on the phone and
 mints a code; the backend redeems it at ``GET /sns/jscode2session`` exactly as it would at

@@ -1,11 +1,16 @@
 """``flask --app server doctor``: check a WeChat Pay configuration without taking any money.
 
-Every check makes a call that changes nothing at WeChat (or the simulator): a signed query of an
-order that does not exist, the platform certificate list, a v2 ``orderquery``, a POST of an
-empty body to our own notify URL. Each result is printed with the setting to change when it
+Every check makes a call that changes nothing at WeChat (or the simulator): the mini program's
+access token in stable_token's normal mode (proves the app secret), a signed query of an order
+that does not exist, the platform certificate list, a v2 ``orderquery``, a POST of an empty body
+to our own notify URL. Each result is printed with the setting to change when it
 fails, so a configuration that does not fit the merchant (set up for platform certificates
 while the merchant has only a WeChat Pay public key, a wrong key id, a wrong APIv3 key) is found
 before the first customer pays, not as a 503 at checkout.
+
+Settings the app refuses to start with (a short APIv3 key, an unknown APP_ENV, a key file that
+cannot be read) are a check too: one line saying what is wrong and one saying the fix, never a
+traceback (``app_for_broken_settings``).
 
 ``diagnose(values)`` returns the checks as data (the tests read them); ``doctor`` is the
 command.
@@ -20,10 +25,11 @@ from urllib.parse import urlsplit
 
 import click
 import requests
-from flask import current_app
+from flask import Flask, current_app
 
 from ..clients import build_gateway
-from ..config import ConfigError, required_names
+from ..config import ConfigError, required_names, validate
+from ..wechat.api import MiniProgramApi
 from ..wechatpay import crypto
 from ..wechatpay.core.errors import ApiError, NotificationError, TransportError
 from ..wechatpay.v2 import V2Gateway
@@ -40,6 +46,11 @@ CERT_SERIAL_HELP = (
     "商户平台 → 账户中心 → API安全 → API证书 → 管理证书 shows the serial of the "
     "certificate that belongs to apiclient_key.pem"
 )
+APP_SECRET_HELP = (
+    "mp.weixin.qq.com → 开发 → 开发管理 → 开发设置 → AppSecret (reset it there if nobody "
+    "kept it; the old one stops working)"
+)
+SETTINGS_DOC = "docs/configuration.md"
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,10 @@ def diagnose(values, session=None):
     can be learnt (no settings, nothing reachable)."""
     session = session or requests.Session()
     checks = []
+    try:
+        validate(values)
+    except ConfigError as exc:
+        return [settings_problem(exc)]
     version = values["WECHATPAY_API_VERSION"]
     missing = [name for name in required_names(values) if not values.get(name)]
     if missing:
@@ -63,13 +78,15 @@ def diagnose(values, session=None):
                 "settings",
                 FAIL,
                 f"missing: {', '.join(missing)}",
-                f"set {', '.join(missing)} (see the README)",
+                f"set {', '.join(missing)} (see {SETTINGS_DOC})",
             )
         )
         return checks
     try:
         gateway = build_gateway(values, session, DOCTOR_TIMEOUT)
-    except (ConfigError, ValueError) as exc:
+    except ConfigError as exc:
+        return [settings_problem(exc)]
+    except ValueError as exc:
         checks.append(Check("settings", FAIL, str(exc), "fix the setting named above"))
         return checks
     checks.append(
@@ -80,12 +97,199 @@ def diagnose(values, session=None):
             f"base {values['WECHATPAY_API_BASE']}",
         )
     )
+    checks.append(_app_secret_check(values, session))
     if version == "v3":
         checks += _v3_checks(gateway, values)
     if version == "v2" or values.get("WECHATPAY_API_KEY"):
         checks += _v2_checks(values, session)
     checks.append(_notify_url_check(values, session))
     return checks
+
+
+# --- settings the app refuses --------------------------------------------------------------------
+
+# What to do about each kind of ConfigError, by the setting it names and a phrase of its message.
+# The message already says what is wrong; the fix says where the right value comes from.
+_KEY_FILES = {
+    "WECHATPAY_PRIVATE_KEY": "apiclient_key.pem (商户平台 → 账户中心 → API安全 → API证书)",
+    "WECHATPAY_CERT": "apiclient_cert.pem (商户平台 → 账户中心 → API安全 → API证书)",
+    "WECHATPAY_PUBLIC_KEY": "pub_key.pem (" + PUBLIC_KEY_HELP + ")",
+}
+_SETTING_FIXES = [
+    (
+        "WECHATPAY_APIV3_KEY",
+        "32 characters",
+        "copy the APIv3 key again from 商户平台 → 账户中心 → API安全 → APIv3密钥: exactly 32 "
+        "characters, without quotes or spaces (it is not the v2 API key)",
+    ),
+    (
+        "WECHATPAY_API_KEY",
+        "32 characters",
+        "copy the API key (v2) again from 商户平台 → 账户中心 → API安全 → API密钥: exactly 32 "
+        "characters, without quotes or spaces (it is not the APIv3 key)",
+    ),
+    (
+        "APP_ENV",
+        "must be one of",
+        "set APP_ENV=development (your machine, the simulator) or APP_ENV=production (a server "
+        "taking real money), spelt exactly so",
+    ),
+    (
+        "",
+        "generated development key",
+        "use the merchant's own files from 商户平台; instance/dev-keys/ only fits the simulator",
+    ),
+    (
+        "",
+        "not the simulator",
+        "delete WECHAT_API_BASE and WECHATPAY_API_BASE (WeChat's servers are the defaults), "
+        "or give a public https:// URL",
+    ),
+    ("", "required in production", f"set it ({SETTINGS_DOC} says what production needs)"),
+]
+
+
+def settings_problem(error):
+    """The check for settings the app refuses: what is wrong, and where the right value is."""
+    message = str(error)
+    name = message.split(" ", 1)[0]
+    fix = ""
+    for setting, phrase, text in _SETTING_FIXES:
+        if setting in (name, "") and phrase in message:
+            fix = text
+            break
+    if not fix and name in _KEY_FILES and "cannot be read" in message:
+        fix = (
+            f"set {name} to the full path of {_KEY_FILES[name]}, readable by the user the "
+            "backend runs as"
+        )
+    elif not fix and name in _KEY_FILES:
+        fix = (
+            f"{name} must be {_KEY_FILES[name]} as downloaded: PEM, no passphrase (from a .p12: "
+            "openssl pkcs12 -in apiclient_cert.p12 -nodes; its password is the mchid)"
+        )
+    elif not fix and name.isupper():
+        fix = f"change {name} as the line above says ({SETTINGS_DOC} lists every setting)"
+    elif not fix:
+        fix = f"{SETTINGS_DOC} lists every setting and what it takes"
+    return Check("settings", FAIL, message, fix)
+
+
+def app_for_broken_settings(error, argv=None):
+    """``create_app``'s stand-in when the settings stop the app, for ``flask ... doctor`` only:
+    an app whose one command is a doctor that reports ``error`` (one line and its fix, exit 1)
+    instead of a traceback. None for anything else (a server, another command), which then
+    fails as before."""
+    if click.get_current_context(silent=True) is None:
+        return None  # not the flask command (gunicorn, tests): the error stands
+    if _command_name(sys.argv[1:] if argv is None else argv) != "doctor":
+        return None
+    if isinstance(error, ConfigError):
+        checks = [settings_problem(error)]
+    else:  # not one of ours: its text may quote a setting's value (a database URL's password)
+        checks = [
+            Check(
+                "settings",
+                FAIL,
+                f"the app does not start: {type(error).__name__} (its message is not shown: "
+                "it may quote a setting's value)",
+                "check DATABASE_URL and the settings in "
+                + SETTINGS_DOC
+                + "; any other flask command shows the whole error",
+            )
+        ]
+    app = Flask(__name__.split(".", 1)[0])
+
+    @app.cli.command("doctor")
+    def doctor():
+        """Check the WeChat Pay settings against WeChat (or the simulator); takes no money."""
+        _report(checks)
+
+    return app
+
+
+def _command_name(args):
+    """The command ``flask`` was asked to run: the first argument that is not one of its own
+    options (--app NAME, -e FILE, --debug ...)."""
+    takes_value = {"-A", "--app", "-e", "--env-file"}
+    args = iter(args)
+    for arg in args:
+        if arg in takes_value:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+# --- the mini program's app secret ---------------------------------------------------------------
+
+
+def _app_secret_check(values, session):
+    """Ask WeChat for the mini program's access token: only the right appid and secret get one.
+
+    stable_token in its normal mode hands out the token in force, so this changes nothing for
+    the shop's own calls (force_refresh would invalidate their token); the token is not kept.
+    """
+    name = "app secret"
+    client = MiniProgramApi(
+        appid=values["WECHAT_APPID"],
+        secret=values["WECHAT_SECRET"],
+        api_base=values["WECHAT_API_BASE"],
+        session=session,
+        timeout=DOCTOR_TIMEOUT,
+    )
+    try:
+        client.stable_token(force_refresh=False)
+    except ApiError as exc:
+        said = f"{exc.code}: {exc.message}"
+        if exc.code == "40125":
+            return Check(
+                name,
+                FAIL,
+                f"WeChat refused WECHAT_SECRET for {values['WECHAT_APPID']} ({said})",
+                f"set WECHAT_SECRET to the mini program's AppSecret: {APP_SECRET_HELP}",
+            )
+        if exc.code == "40013":
+            return Check(
+                name,
+                FAIL,
+                f"WeChat does not know the appid {values['WECHAT_APPID']} ({said})",
+                "set WECHAT_APPID to the mini program's AppID (wx..., mp.weixin.qq.com → 开发 → "
+                "开发管理 → 开发设置)",
+            )
+        if exc.code in ("40164", "61004"):
+            return Check(
+                name,
+                FAIL,
+                f"WeChat refused this server's IP address ({said})",
+                "add this server's public IP address to the IP whitelist: mp.weixin.qq.com → "
+                "开发 → 开发管理 → 开发设置 → IP白名单",
+            )
+        if exc.code in ("-1", "45009", "45011"):
+            return Check(
+                name,
+                WARN,
+                f"WeChat did not answer the question now ({said})",
+                "run the doctor again in a minute",
+            )
+        return Check(
+            name,
+            FAIL,
+            f"WeChat refused the access token request ({said})",
+            "check WECHAT_APPID and WECHAT_SECRET against " + APP_SECRET_HELP,
+        )
+    except TransportError as exc:
+        return Check(
+            name,
+            FAIL,
+            f"cannot reach {client.api_base}: {exc}",
+            "check WECHAT_API_BASE, DNS and the firewall/proxy between this server and WeChat",
+        )
+    return Check(
+        name,
+        OK,
+        f"WeChat gave an access token for {values['WECHAT_APPID']} (WECHAT_SECRET is right)",
+    )
 
 
 # --- API v3 --------------------------------------------------------------------------------------
@@ -457,14 +661,29 @@ def print_checks(checks, out=sys.stdout):
             print(f"      fix: {check.fix}", file=out)
 
 
-@common.command("doctor")
-def doctor():
-    """Check the WeChat Pay settings against WeChat (or the simulator); takes no money."""
-    checks = diagnose(current_app.config)
+def _report(checks):
     print_checks(checks)
     failed = [check for check in checks if check.status == FAIL]
     click.echo(f"{len(failed)} problem(s) found." if failed else "All checks passed.")
     sys.exit(1 if failed else 0)
+
+
+@common.command("doctor")
+def doctor():
+    """Check the WeChat Pay settings against WeChat (or the simulator); takes no money."""
+    try:
+        checks = diagnose(current_app.config)
+    except Exception as exc:  # a doctor that crashes is no help: say so in one line
+        checks = [
+            Check(
+                "doctor",
+                FAIL,
+                f"stopped by an unexpected {type(exc).__name__} (not shown: it may quote "
+                "a setting)",
+                "report it as a bug, with what you ran; the settings may still be right",
+            )
+        ]
+    _report(checks)
 
 
 COMMANDS = (doctor,)

@@ -19,7 +19,7 @@ from ..wechatpay.core.errors import BillNotReady, WeChatPayError
 from . import audit, bp, labels, login_required, refused, role_required
 from .forms import NoteForm, ReconcileForm
 
-# What each kind of difference means, in words (README "Reconciliation" says what to do).
+# What each kind of difference means, in words (docs/reconciliation.md says what to do).
 DIFFERENCE_KINDS = labels.DIFFERENCE_HELP
 
 

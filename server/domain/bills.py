@@ -7,8 +7,8 @@ person. A payment WeChat has and we missed is applied through the normal query p
 (``payments.apply_query``), so the money is never silently dropped. No Flask here: the CLI
 (``server/cli/bills.py``) and the staff console call these functions.
 
-The bill file (protocol B4): a Chinese header line, one line per payment or refund with every
-field prefixed by a backtick, a summary header line, and a summary line. Amounts are yuan with
+The bill file (docs/protocol.md B4): a Chinese header line, one line per payment or refund with
+every field prefixed by a backtick, a summary header line, and a summary line. Amounts are yuan with
 two decimals (fees five); they become integer fen through Decimal, never float.
 """
 
@@ -33,7 +33,7 @@ from . import payments, refunds
 
 log = logging.getLogger(__name__)
 
-# Kinds of difference, and what each one means (README "Reconciliation" says what to do).
+# Kinds of difference, and what each one means (docs/reconciliation.md says what to do).
 UNKNOWN_PAYMENT = "UNKNOWN_PAYMENT"  # WeChat took money for an order we don't have
 MISSED_PAYMENT = "MISSED_PAYMENT"  # WeChat paid, we had it unpaid: applied by query
 PAID_NOT_IN_BILL = "PAID_NOT_IN_BILL"  # we say paid, WeChat's bills (day +-1) don't

@@ -32,7 +32,7 @@ from .payments import _json, _record
 
 log = logging.getLogger(__name__)
 
-MAX_REFUNDS_PER_ORDER = 50  # WeChat's cap (protocol E)
+MAX_REFUNDS_PER_ORDER = 50  # WeChat's cap (docs/protocol.md E)
 MAX_REASON = 80  # WeChat's limit on a refund's reason
 # Refunds that hold money: WeChat has it, may have it, or has (or had) given it back.
 HOLDING = (Refund.PENDING, Refund.PROCESSING, Refund.SUCCESS, Refund.ABNORMAL)

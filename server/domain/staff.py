@@ -1,6 +1,6 @@
 """Staff accounts for the console: separate from mini-program users, with roles and lockout.
 
-Passwords are hashed with Argon2id (argon2-cffi; see the README for why). Every change of an
+Passwords are hashed with Argon2id (argon2-cffi; docs/console.md says why). Every change of an
 account's login state is one conditional UPDATE, so two failed logins at the same moment both
 count and an account is locked exactly when its failures reach the threshold.
 """

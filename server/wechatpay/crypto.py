@@ -2,7 +2,7 @@
 
 Everything here works on bytes and strings only: no Flask, no database, no HTTP. The backend's
 protocol clients and the local simulator both build on these functions, so the tests pin each
-one to the official test vectors in ``shared/wechatpay-protocol.md`` and cross-check the v3
+one to the official test vectors in ``docs/protocol.md`` and cross-check the v3
 path against an independent implementation.
 """
 
@@ -90,7 +90,7 @@ _OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), l
 
 
 def rsa_encrypt(public_key, plaintext):
-    """RSA-OAEP (SHA-1) encryption of a sensitive field, base64 (protocol C10)."""
+    """RSA-OAEP (SHA-1) encryption of a sensitive field, base64 (docs/protocol.md C10)."""
     return base64.b64encode(public_key.encrypt(_bytes(plaintext), _OAEP)).decode()
 
 
@@ -146,7 +146,7 @@ def parse_v3_authorization(header):
 
 
 def v3_pay_sign(private_key, appid, timestamp, nonce_str, package):
-    """``paySign`` for ``wx.requestPayment`` with signType RSA (protocol C9)."""
+    """``paySign`` for ``wx.requestPayment`` with signType RSA (docs/protocol.md C9)."""
     return rsa_sign(private_key, f"{appid}\n{timestamp}\n{nonce_str}\n{package}\n")
 
 
@@ -226,7 +226,7 @@ def aes_ecb_encrypt(key, plaintext):
     return base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode()
 
 
-# --- mini-program open data (protocol A2) ------------------------------------------------------
+# --- mini-program open data (docs/protocol.md A2) -------------------------------------------------
 
 
 def open_data_signature(raw_data, session_key):

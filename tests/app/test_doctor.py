@@ -4,14 +4,28 @@ The doctor reads the backend's settings; each test breaks one the way a new user
 doctor must name the check that fails and the setting to change. Nothing is ever paid.
 """
 
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 import requests
 
 from sandbox.devkeys import _key_pem, _new_key, _public_pem, self_signed_certificate
-from server.cli.doctor import FAIL, OK, WARN, _notify_url_check, diagnose
+from server.cli.doctor import (
+    FAIL,
+    OK,
+    WARN,
+    _command_name,
+    _notify_url_check,
+    app_for_broken_settings,
+    diagnose,
+)
+from server.config import ConfigError
+from server.wechat.api import MiniProgramApi
 from server.wechatpay.crypto import certificate_serial
+from tests.support import REPO
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +64,7 @@ def test_a_good_public_key_configuration_passes(stack):
     checks = results(stack.app.config)
     assert not failed(checks), checks
     assert checks["merchant key and serial"].status == OK
+    assert checks["app secret"].status == OK
     assert stack.settings["WECHATPAY_PUBLIC_KEY_ID"] in checks["answers verify"].detail
     assert "public key only" in checks["platform certificates"].detail
     assert checks["APIv3 key"].status == WARN  # nothing to decrypt for such a merchant
@@ -194,3 +209,111 @@ def test_the_backup_domain_is_checked(stack):
     checks = results(stack.app.config, WECHATPAY_API_BASE_BACKUP=closed)
     assert checks["reach the backup domain"].status == WARN
     assert "WECHATPAY_API_BASE_BACKUP" in checks["reach the backup domain"].fix
+
+
+def test_a_wrong_app_secret(stack):
+    """It used to pass: nothing the doctor asked needed the mini program's secret."""
+    wrong = "0" * 32
+    checks = results(stack.app.config, WECHAT_SECRET=wrong)
+    assert list(failed(checks)) == ["app secret"]
+    assert "40125" in checks["app secret"].detail
+    assert "WECHAT_SECRET" in checks["app secret"].fix
+    assert wrong not in checks["app secret"].detail + checks["app secret"].fix
+
+
+def test_a_wrong_appid(stack):
+    checks = results(stack.app.config, WECHAT_APPID="wx0000000000000000")
+    assert "WECHAT_APPID" in failed(checks)["app secret"].fix
+
+
+def test_the_secret_check_leaves_the_shops_access_token_working(stack):
+    """stable_token's normal mode: the doctor gets the token in force, never a new one that
+    would invalidate the token every worker is using."""
+    api = MiniProgramApi(
+        appid=stack.settings["WECHAT_APPID"],
+        secret=stack.settings["WECHAT_SECRET"],
+        api_base=stack.sandbox,
+    )
+    token, _ = api.stable_token()
+    assert results(stack.app.config)["app secret"].status == OK
+    assert api.post("/wxa/sec/order/is_trade_managed", {"appid": api.appid}, token)
+
+
+@pytest.fixture
+def doctor_cli(dev_keys, tmp_path):
+    """``flask --app server doctor`` as a person runs it: another process, settings from the
+    environment (a good development set, then what each test breaks)."""
+
+    def run(*command, **broken):
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("WECHAT", "SANDBOX"))},
+            **dev_keys,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+            "WECHAT_API_BASE": "http://127.0.0.1:9",
+            "WECHATPAY_API_BASE": "http://127.0.0.1:9",
+            "WECHATPAY_NOTIFY_URL": "http://127.0.0.1:9/api/pay/notify",
+            "PYTHONPATH": str(REPO),
+            "FLASK_SKIP_DOTENV": "1",
+            **broken,
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "server", *(command or ["doctor"])],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "broken, problem, fix",
+    [
+        (
+            {"WECHATPAY_APIV3_KEY": "too-short"},
+            "WECHATPAY_APIV3_KEY must be exactly 32",
+            "APIv3密钥",
+        ),
+        ({"APP_ENV": "prod"}, "APP_ENV must be one of", "APP_ENV=production"),
+        (
+            {"WECHATPAY_PRIVATE_KEY": "/nonexistent/apiclient_key.pem"},
+            "WECHATPAY_PRIVATE_KEY names a file that cannot be read",
+            "apiclient_key.pem",
+        ),
+        (
+            {"WECHATPAY_PUBLIC_KEY": "/nonexistent/pub_key.pem"},
+            "WECHATPAY_PUBLIC_KEY names a file that cannot be read",
+            "pub_key.pem",
+        ),
+        (
+            {"DATABASE_URL": "nosuchdriver://user:hunter2@db/shop"},
+            "the app does not start",
+            "DATABASE_URL",
+        ),
+    ],
+)
+def test_settings_that_stop_the_app_get_one_line_and_the_fix(doctor_cli, broken, problem, fix):
+    """The app refuses these settings when it is built, before the doctor's checks could run:
+    the doctor still says what is wrong and the fix, never a traceback."""
+    result = doctor_cli(**broken)
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("FAIL  settings: ") and problem in lines[0], lines
+    assert lines[1].startswith("      fix: ") and fix in lines[1], lines
+    assert lines[2:] == ["1 problem(s) found."]
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_other_commands_and_servers_still_stop_on_broken_settings(doctor_cli):
+    """Only the doctor stands in for the app; a server or a job must not run without it."""
+    result = doctor_cli("routes", APP_ENV="prod")
+    assert result.returncode != 0 and "APP_ENV must be one of" in result.stderr
+    error = ConfigError("APP_ENV must be one of development, production")
+    assert app_for_broken_settings(error, ["--app", "server", "doctor"]) is None  # no CLI here
+    assert _command_name(["--app", "server", "doctor"]) == "doctor"
+    assert _command_name(["-e", "prod.env", "-A", "server", "--debug", "reconcile"]) == "reconcile"
+    assert _command_name(["--app=server", "doctor", "--help"]) == "doctor"
+    assert _command_name(["--help"]) is None

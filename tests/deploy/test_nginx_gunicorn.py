@@ -543,7 +543,7 @@ def https_stack(tmp_path_factory, tls):
     # gunicorn >= 25 would open a control socket in $HOME/.gunicorn/ (or $XDG_RUNTIME_DIR).
     env["HOME"] = str(workdir / "home")
     env.pop("XDG_RUNTIME_DIR", None)
-    # The deployment steps of docs/deploy.md: migrate, seed, then serve.
+    # The deployment steps of docs/deployment.md: migrate, seed, then serve.
     for command in (["db", "upgrade"], ["seed"]):
         done = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "server", *command],

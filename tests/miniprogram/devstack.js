@@ -11,7 +11,10 @@ const assert = require('node:assert/strict')
 const ROOT = path.resolve(__dirname, '..', '..')
 const PYTHON = path.join(ROOT, '.venv', 'bin', 'python')
 const SCRIPT = path.join(ROOT, 'scripts', 'devstack.py')
-const READY_TIMEOUT_MS = 40000
+// A fresh dev stack makes keys, migrates and seeds before READY: a few seconds on a quiet
+// machine, over 40 s on a loaded one (seen with several suites at once). Waiting longer costs
+// nothing when it starts quickly.
+const READY_TIMEOUT_MS = 120000
 
 // Why the dev stack cannot run here, or '' when it can.
 function missingReason() {

@@ -8,7 +8,7 @@ from tests.support import wait_for
 
 def verify_pay_params(stack, pay_params):
     """paySign must verify with the merchant's public key over appId, timeStamp, nonceStr,
-    package — the message WeChat's client checks (protocol C9)."""
+    package — the message WeChat's client checks (docs/protocol.md C9)."""
     assert set(pay_params) == {"timeStamp", "nonceStr", "package", "signType", "paySign"}
     assert pay_params["signType"] == "RSA"
     assert pay_params["package"].startswith("prepay_id=wx")

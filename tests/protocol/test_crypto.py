@@ -35,7 +35,7 @@ def merchant(dev_keys):
 
 
 def test_aes_gcm_official_go_sdk_vector():
-    # wechatpay-go's test vector (protocol C5): a 16-byte key exercises the same code path.
+    # wechatpay-go's test vector (docs/protocol.md C5): a 16-byte key exercises the same code path.
     plaintext = crypto.aes_gcm_decrypt(
         b"testAPIv3Key0000",
         "wCq51qZv4Yfg",
@@ -118,7 +118,7 @@ def test_v2_refund_req_info_sdk_sample():
 
 
 def test_v3_request_message_doc_example():
-    # The worked example of the v3 signing guide (protocol C2): GET with an empty body.
+    # The worked example of the v3 signing guide (docs/protocol.md C2): GET with an empty body.
     assert (
         crypto.v3_request_message(
             "get", "/v3/certificates", 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242"
@@ -239,7 +239,7 @@ def test_certificate_serial_is_uppercase_hex(dev_keys):
 
 
 def test_open_data_decrypt_official_demo_vector():
-    # The demo of WeChat's "open data" guide (protocol A2).
+    # The demo of WeChat's "open data" guide (docs/protocol.md A2).
     encrypted = (
         "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC"
         "+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1po"

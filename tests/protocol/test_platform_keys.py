@@ -51,7 +51,7 @@ def test_unknown_serials_cannot_make_the_backend_hammer_wechat(cert_mode_stack):
 
 
 def test_public_key_mode_still_fetches_platform_certificates(make_stack):
-    """While a merchant migrates, WeChat may sign with either key (protocol C4)."""
+    """While a merchant migrates, WeChat may sign with either key (docs/protocol.md C4)."""
     stack = make_stack(SANDBOX_KEY_MODE="migrating")
     gateway = stack.app.extensions["wechatpay"]
     certificates = gateway.download_certificates()  # this answer is signed with the public key

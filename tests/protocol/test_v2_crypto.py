@@ -1,4 +1,4 @@
-"""API v2 signatures pinned to the official vectors (protocol B2/B3), and the XML codec.
+"""API v2 signatures pinned to the official vectors (docs/protocol.md B2/B3), and the XML codec.
 
 The expected strings are copied from the protocol reference; the pay-params check rebuilds
 the signed string by hand with hashlib/hmac, independently of ``crypto.v2_sign_string``.

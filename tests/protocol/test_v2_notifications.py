@@ -1,6 +1,6 @@
 """V2Gateway.parse_payment_notification: what it accepts, and everything it must refuse.
 
-Notifications are built here the way protocol B5 describes them and signed with the v2
+Notifications are built here the way docs/protocol.md B5 describes them and signed with the v2
 algorithm (pinned to the official vectors in test_v2_crypto.py).
 """
 

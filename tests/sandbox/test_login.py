@@ -1,4 +1,5 @@
-"""The simulator's mini-program login: wx.login codes redeemed at jscode2session (protocol A1)."""
+"""The simulator's mini-program login: wx.login codes redeemed at jscode2session
+(docs/protocol.md A1)."""
 
 import base64
 

@@ -1,4 +1,4 @@
-"""API v2 bills (protocol B4 downloadbill): ``POST /pay/downloadbill`` and
+"""API v2 bills (docs/protocol.md B4 downloadbill): ``POST /pay/downloadbill`` and
 ``POST /pay/downloadfundflow`` answer the bill as the body (plain text, or gzip with
 tar_type=GZIP), not XML and not signed. No bill that day: XML return_code FAIL, return_msg
 "No Bill Exist". The files are ``sandbox.pay.bills``'s.

@@ -1,4 +1,4 @@
-"""What every WeChat Pay API v2 endpoint shares (protocol B1-B5): XML in, XML out.
+"""What every WeChat Pay API v2 endpoint shares (docs/protocol.md B1-B5): XML in, XML out.
 
 Every request is checked like WeChat does: well-formed ``<xml>`` (XML_FORMAT_ERROR), the
 identity fields (LACK_PARAMS), then the merchant's ``sign`` with the API key and the request's

@@ -1,4 +1,4 @@
-"""API v2 orders (protocol B1-B5): ``/pay/unifiedorder`` (JSAPI, NATIVE, APP, MWEB),
+"""API v2 orders (docs/protocol.md B1-B5): ``/pay/unifiedorder`` (JSAPI, NATIVE, APP, MWEB),
 ``/pay/orderquery``, ``/pay/closeorder``; and the payment notification of a paid order
 (``notify_payment``, wired in ``create_app``).
 """
@@ -214,7 +214,7 @@ def _beijing_time(value, name):
 
 
 def notify_payment(state, order):
-    """Send the v2 payment notification of a paid order (protocol B5); returns its event id.
+    """Send the v2 payment notification of a paid order (docs/protocol.md B5); returns its event id.
 
     Signed with the merchant key and the order's sign type; acknowledged only by a reply whose
     ``return_code`` is exactly SUCCESS, retried on WeChat's schedule otherwise.

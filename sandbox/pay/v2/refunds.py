@@ -1,4 +1,4 @@
-"""API v2 refunds (protocol B4 ``/secapi/pay/refund``, ``/pay/refundquery``; B5 refund
+"""API v2 refunds (docs/protocol.md B4 ``/secapi/pay/refund``, ``/pay/refundquery``; B5 refund
 notifications).
 
 A v2 refund is the same record as a v3 one (``sandbox.pay.refunds``), so the rules are shared: it
@@ -220,7 +220,7 @@ def _v2_time(rfc3339):
 
 
 def notify_refund(state, refund):
-    """Send the v2 refund notification of a settled refund (protocol B5).
+    """Send the v2 refund notification of a settled refund (docs/protocol.md B5).
 
     No sign: the refund travels in ``req_info``, AES-256-ECB (PKCS#7) under the lowercase hex
     MD5 of the API key, as ``<root>...</root>``. Acknowledged and retried like a v2 payment

@@ -1,4 +1,4 @@
-"""API v3 bills (protocol C7 "Bills"): ``GET /v3/bill/tradebill`` and
+"""API v3 bills (docs/protocol.md C7 "Bills"): ``GET /v3/bill/tradebill`` and
 ``GET /v3/bill/fundflowbill`` answer a SHA1 and a ``download_url`` valid for 5 minutes;
 ``GET /v3/billdownload/file`` needs a signed request but is itself unsigned, as at WeChat. The
 SHA1 covers the bill itself, before gzip (WeChat's doc: 原始账单(gzip需要解压缩)的摘要值).

@@ -1,5 +1,5 @@
-"""What every WeChat Pay API v3 endpoint shares (protocol C1-C8): the merchant's signature in,
-WeChat's signature out, the error answer, the JSON body.
+"""What every WeChat Pay API v3 endpoint shares (docs/protocol.md C1-C8): the merchant's
+signature in, WeChat's signature out, the error answer, the JSON body.
 
 Every request must carry a valid merchant ``Authorization`` (401 SIGN_ERROR otherwise); every
 answer to a verified request, 204 and errors included, is signed with the key the merchant's
@@ -51,7 +51,7 @@ def _state():
 
 
 def canonical_url(environ):
-    """The path and query exactly as the client sent them (protocol F1).
+    """The path and query exactly as the client sent them (docs/protocol.md F1).
 
     werkzeug and gunicorn keep the raw request target in RAW_URI / REQUEST_URI; request.path
     is percent-decoded and request.full_path adds a stray "?", so neither will do.

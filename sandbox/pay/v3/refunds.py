@@ -1,4 +1,4 @@
-"""API v3 domestic refunds (protocol C7 "Refund", C6 refund notifications).
+"""API v3 domestic refunds (docs/protocol.md C7 "Refund", C6 refund notifications).
 
 A refund is answered PROCESSING, as at WeChat, and then settles at once as SUCCESS, sending
 REFUND.SUCCESS to the refund's notify_url when it has one (``sandbox.pay.refunds``, shared

@@ -1,4 +1,4 @@
-"""Orders (protocol C1-C8): ``POST /v3/pay/transactions/{jsapi,native,app,h5}``, query by
+"""Orders (docs/protocol.md C1-C8): ``POST /v3/pay/transactions/{jsapi,native,app,h5}``, query by
 out_trade_no or transaction_id, close; and the ``TRANSACTION.SUCCESS`` notification of a paid
 order (``notify_payment``, wired in ``create_app``).
 """
@@ -106,7 +106,8 @@ def close_order(out_trade_no):
 
 
 def transaction_view(order):
-    """The transaction object of a query answer and of the decrypted notification (C6)."""
+    """The transaction object of a query answer and of the decrypted notification
+    (docs/protocol.md C6)."""
     view = {
         "appid": order["appid"],
         "mchid": order["mchid"],
@@ -136,7 +137,7 @@ def transaction_view(order):
 
 
 def notify_payment(state, order):
-    """Send TRANSACTION.SUCCESS for a paid v3 order (protocol C6); returns the event id."""
+    """Send TRANSACTION.SUCCESS for a paid v3 order (docs/protocol.md C6); returns the event id."""
     config = state.config
     event_id = str(uuid.uuid4())
     resource_nonce = nonce(12)
@@ -206,7 +207,7 @@ def _validate_order(params, kind, config):
         if len(value) > limit:
             raise param_error(f"/{name}", f"is longer than {limit} characters", value)
         if any(ord(char) > 0xFFFF for char in value):
-            # WeChat accepts only characters of 1-3 UTF-8 bytes (protocol C1): no emoji.
+            # WeChat accepts only characters of 1-3 UTF-8 bytes (docs/protocol.md C1): no emoji.
             raise param_error(f"/{name}", "contains a character of 4 UTF-8 bytes", value)
         return value
 

@@ -1,4 +1,4 @@
-"""Bills (protocol B4): ``/pay/downloadbill`` and ``/pay/downloadfundflow`` of one Beijing
+"""Bills (docs/protocol.md B4): ``/pay/downloadbill`` and ``/pay/downloadfundflow`` of one Beijing
 day. The bill itself is plain text (gzip here), not XML and not signed; only a refusal is XML."""
 
 import gzip

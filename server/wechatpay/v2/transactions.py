@@ -36,8 +36,8 @@ class Transactions:
         except XmlError as exc:
             raise NotificationError(f"notification is not v2 XML: {exc}", "MALFORMED") from None
         # The (signed) sign_type field when present. Without it, the configured type, then
-        # MD5: some notifications are MD5-signed even for HMAC merchants (protocol B5). Every
-        # candidate needs the API key, so this is no downgrade to an unsigned message.
+        # MD5: some notifications are MD5-signed even for HMAC merchants (docs/protocol.md B5).
+        # Every candidate needs the API key, so this is no downgrade to an unsigned message.
         declared = fields.get("sign_type")
         candidates = [declared] if declared else [self.sign_type, crypto.MD5]
         if not any(

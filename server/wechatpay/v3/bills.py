@@ -1,4 +1,4 @@
-"""Bills (protocol C7): the trade bill and the fund flow bill of one Beijing day, downloaded
+"""Bills (docs/protocol.md C7): the trade bill and the fund flow bill of one Beijing day, downloaded
 and checked against the SHA1 WeChat announces."""
 
 import gzip
@@ -54,7 +54,7 @@ class Bills:
         )
         if status != 200:
             self._decode(status, raw)  # raises ApiError with WeChat's code
-        # The file answer is the one v3 answer WeChat does not sign (protocol C3); the SHA1
+        # The file answer is the one v3 answer WeChat does not sign (docs/protocol.md C3); the SHA1
         # of the first (signed) answer covers the decompressed bill (WeChat's doc: 原始账单,
         # gzip需要解压缩).
         try:

@@ -199,7 +199,7 @@ class V3Client:
         if body is not None:
             headers["Content-Type"] = "application/json"
         if self.platform_keys.public_key_id:
-            # Asks WeChat to sign the response with the public key we hold (protocol C4).
+            # Asks WeChat to sign the response with the public key we hold (docs/protocol.md C4).
             headers["Wechatpay-Serial"] = self.platform_keys.public_key_id
         headers.update(extra_headers or {})
         try:

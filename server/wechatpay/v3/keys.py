@@ -84,7 +84,7 @@ class PlatformKeys:
         return self._certificates.get(serial)
 
     def encryption_key(self):
-        """(serial, public key) to encrypt sensitive fields for WeChat (protocol C10): the
+        """(serial, public key) to encrypt sensitive fields for WeChat (docs/protocol.md C10): the
         WeChat Pay public key when we have one, else a platform certificate."""
         if self.public_key_id and self.public_key is not None:
             return self.public_key_id, self.public_key
