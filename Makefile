@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev test setup lint clean
+.PHONY: dev test setup lint clean translations messages
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed translations
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,30 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The console's languages (server/console/i18n.py): the .po catalogues are the source, the .mo
+# files pybabel compiles from them are build output (git-ignored), made wherever the app runs.
+TRANSLATIONS := server/console/translations
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+translations: $(CATALOGUES:.po=.mo)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -l $* -i $< -o $@
+
+# After adding or changing a console text: extract every marked string from the console's code
+# and templates (babel.cfg), merge them into each language's .po, then translate the new
+# entries (msgstr "") in zh_Hans. tests/console/test_translations.py fails until that is done.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --no-wrap \
+		--sort-output --project=console -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-wrap \
+		--no-fuzzy-matching --ignore-pot-creation-date --ignore-obsolete
+	rm $(TRANSLATIONS)/messages.pot
+
 # Development keys and .env on first run, SQLite schema, demo catalogue, then both servers.
 # Other ports: make dev BACKEND_PORT=8100 SANDBOX_PORT=8101. Ctrl-C stops both servers.
 BACKEND_PORT ?= 8000
 SANDBOX_PORT ?= 8001
-dev: $(VENV)/.installed
+dev: $(VENV)/.installed translations
 	$(BIN)/python scripts/devstack.py --backend-port $(BACKEND_PORT) --sandbox-port $(SANDBOX_PORT)
 
 # pytest runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set (CI sets it);

@@ -1,5 +1,6 @@
 """Extension objects, created unbound and attached to an app in ``create_app``."""
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -25,3 +26,5 @@ migrate = Migrate(render_as_batch=True)
 # The staff console's: sessions and CSRF on every console form.
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# The console's languages (server/console/i18n.py).
+babel = Babel()

@@ -8,6 +8,7 @@ import click
 
 from ..domain import staff as accounts
 from ..domain.audit import record
+from ..models.staff import CHINESE, LANGUAGES
 from . import common
 
 
@@ -31,12 +32,19 @@ def _show(password, generate):
 @click.argument("email")
 @click.option("--role", type=click.Choice(accounts.ROLES), required=True)
 @click.option("--generate", is_flag=True, help="make up a password and print it once")
-def create(email, role, generate):
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    default=CHINESE,
+    show_default=True,
+    help="the console's language for this person (they can switch it in the console)",
+)
+def create(email, role, generate, language):
     """Create a staff account."""
     accounts.normalise_email(email)  # before asking for a password
     password = _password(generate)
-    user = accounts.create(email, role, password)
-    record("cli", "staff.create", f"staff:{user.email}", {"role": role})
+    user = accounts.create(email, role, password, language=language)
+    record("cli", "staff.create", f"staff:{user.email}", {"role": role, "language": language})
     click.echo(f"created {user.role} {user.email}")
     _show(password, generate)
 

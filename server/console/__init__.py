@@ -13,6 +13,8 @@ from functools import wraps
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
@@ -21,6 +23,7 @@ from ..domain.staff import load_session_user
 from ..errors import DomainError, status_for
 from ..extensions import csrf, db, login_manager
 from ..wechatpay.checks import encodes_as_utf8
+from . import i18n, labels, messages
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
@@ -43,15 +46,17 @@ def init_app(app):
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.session_interface = ConsoleOnlySessions()
+    i18n.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
-    login_manager.login_message = "Please log in."
+    login_manager.login_message = _l("Please log in.")
+    login_manager.localize_callback = str  # the lazy text, in the language of the request
     login_manager.login_message_category = "info"
     # The session is tied to the address and browser it was made in; a copied cookie is void.
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)  # the login rate limit is server/ratelimits.py's, like the API's
-    from . import auth, bills_views, refund_views, shipping_views, views  # noqa: F401 (routes)
+    from . import auth, bills_views, exports, refund_views, shipping_views, views  # noqa: F401
 
     app.register_blueprint(bp)
 
@@ -72,10 +77,10 @@ def _guard():
     """Refuse before any view runs: an unauthenticated POST, then a bad CSRF token."""
     if (
         request.method == "POST"
-        and request.endpoint != "console.login"
+        and request.endpoint not in ("console.login", "console.set_language")
         and not current_user.is_authenticated
     ):
-        flash("Your session has ended. Log in again; nothing was changed.", "error")
+        flash(_("Your session has ended. Log in again; nothing was changed."), "error")
         return redirect(url_for("console.login"))
     if request.method == "POST":
         csrf.protect()
@@ -83,8 +88,8 @@ def _guard():
             # NUL or broken Unicode: no column can store it (PostgreSQL refuses NUL).
             return render_template(
                 "console/error.html",
-                title="Bad input",
-                message="The form has characters that cannot be stored. Nothing was changed.",
+                title=_("Bad input"),
+                message=_("The form has characters that cannot be stored. Nothing was changed."),
             ), 400
 
 
@@ -99,8 +104,11 @@ def role_required(role):
                 audit("denied", request.path, {"needs": role, "method": request.method})
                 return render_template(
                     "console/error.html",
-                    title="Not allowed",
-                    message=f"This needs the {role} role. Nothing was changed.",
+                    title=_("Not allowed"),
+                    message=_(
+                        "This needs the %(role)s role. Nothing was changed.",
+                        role=labels.text(labels.ROLES, role),
+                    ),
                 ), 403
             return view(*args, **kwargs)
 
@@ -113,17 +121,21 @@ def role_required(role):
 def _csrf_error(exc):
     return render_template(
         "console/error.html",
-        title="Form expired",
-        message="The form was missing its security token or it had expired. "
-        "Nothing was changed; reload the page and try again.",
+        title=_("Form expired"),
+        message=_(
+            "The form was missing its security token or it had expired. "
+            "Nothing was changed; reload the page and try again."
+        ),
     ), 400
 
 
 def refused(exc, doing=None):
-    """Show a DomainError: its message, after ``doing`` (what was tried) when given, flashed
-    for the next page. The transaction is rolled back: nothing of the refused action stays."""
+    """Show a DomainError: its text (by code, in the staff member's language), after ``doing``
+    (what was tried, translated) when given, flashed for the next page. The transaction is
+    rolled back: nothing of the refused action stays."""
     db.session.rollback()
-    flash(f"{doing}: {exc.message}." if doing else _sentence(exc.message), "error")
+    text = messages.describe(exc)
+    flash(_("%(doing)s: %(text)s", doing=doing, text=text) if doing else text, "error")
 
 
 @bp.errorhandler(DomainError)
@@ -135,28 +147,31 @@ def _refused_elsewhere(exc):
         return _not_found(exc)
     return render_template(
         "console/error.html",
-        title="Not done",
-        message=f"{_sentence(exc.message)} Nothing was changed.",
+        title=_("Not done"),
+        message=_("%(text)s Nothing was changed.", text=messages.describe(exc)),
     ), status
-
-
-def _sentence(message):
-    return f"{message[:1].upper()}{message[1:]}."
 
 
 @bp.errorhandler(404)
 def _not_found(exc):
     return render_template(
-        "console/error.html", title="Not found", message="There is nothing at this address."
+        "console/error.html", title=_("Not found"), message=_("There is nothing at this address.")
     ), 404
+
+
+@bp.get("/<path:unknown>")
+def _nowhere(unknown):
+    """Any other address under /console/: the console's own Not found page (Flask gives a
+    blueprint's error handlers only the requests that matched one of its routes)."""
+    return _not_found(None)
 
 
 @bp.errorhandler(429)
 def _too_many(exc):
     return render_template(
         "console/error.html",
-        title="Too many attempts",
-        message="Too many login attempts from this address. Wait a minute and try again.",
+        title=_("Too many attempts"),
+        message=_("Too many login attempts from this address. Wait a minute and try again."),
     ), 429
 
 

@@ -5,13 +5,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..domain import staff
 from ..domain.audit import record
 from ..errors import DomainError
 from ..ratelimits import console_logins
-from . import bp, login_required, refused
+from . import bp, i18n, login_required, refused
 from .forms import ActionForm, LoginForm
 
 
@@ -67,5 +68,19 @@ def logout():
         record(current_user.email, "logout", None, {}, request.remote_addr)
         logout_user()
         session.clear()
-        flash("You are logged out.", "info")
+        flash(_("You are logged out."), "info")
     return redirect(url_for("console.login"))
+
+
+@bp.post("/language")
+def set_language():
+    """The language switch: the staff member's own setting once logged in, else (the login
+    page) this browser's session. Back to the page it was used on."""
+    form = ActionForm()
+    language = request.form.get("language")
+    if form.validate_on_submit() and language in i18n.LANGUAGES:
+        if current_user.is_authenticated:
+            staff.set_language(current_user, language)
+        else:
+            session[i18n.SESSION_KEY] = language
+    return redirect(_safe_next(request.form.get("next")))

@@ -6,6 +6,7 @@ records who did it."""
 from datetime import timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..channels import merchant_gateways, payment_context
@@ -15,20 +16,11 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import BillDifference
 from ..wechatpay.core.errors import BillNotReady, WeChatPayError
-from . import audit, bp, login_required, refused, role_required
+from . import audit, bp, labels, login_required, refused, role_required
 from .forms import NoteForm, ReconcileForm
 
 # What each kind of difference means, in words (docs/reconciliation.md says what to do).
-DIFFERENCE_KINDS = {
-    bills.UNKNOWN_PAYMENT: "WeChat took money for an order we do not have",
-    bills.MISSED_PAYMENT: "WeChat has it paid and we had it unpaid: it is now applied here",
-    bills.PAID_NOT_IN_BILL: "Paid here, but not in WeChat's bills",
-    bills.AMOUNT_MISMATCH: "Paid in both, with different amounts",
-    bills.UNKNOWN_REFUND: "WeChat has a refund we have no record of",
-    bills.REFUND_STATUS_MISMATCH: "The refund's status differs",
-    bills.REFUND_AMOUNT_MISMATCH: "The refund's amount differs",
-    bills.REFUND_NOT_IN_BILL: "Refunded here, but not in WeChat's bills",
-}
+DIFFERENCE_KINDS = labels.DIFFERENCE_HELP
 
 
 def _run_or_404(run_id):
@@ -73,7 +65,7 @@ def reconciliation_csv(run_id):
     try:
         text = bills.bill_csv(run.id)
     except DomainError as exc:
-        refused(exc, "No CSV")
+        refused(exc, _("No CSV"))
         return redirect(url_for("console.reconciliation_run", run_id=run.id))
     return Response(
         text.encode("utf-8"),
@@ -103,7 +95,7 @@ def resolve_difference(diff_id):
             f"bill_difference:{diff.id}",
             {"kind": diff.kind, "day": diff.run.day.isoformat(), "note": diff.note},
         )
-        flash("Resolved.", "success")
+        flash(_("Resolved."), "success")
     if back:
         return redirect(url_for("console.attention_page") + "#differences")
     run_id = diff.run_id if diff else db.session.get(BillDifference, diff_id).run_id
@@ -115,11 +107,11 @@ def resolve_difference(diff_id):
 def reconcile_day():
     form = ReconcileForm()
     if not form.validate_on_submit():
-        flash("Pick a Beijing day to reconcile.", "error")
+        flash(_("Pick a Beijing day to reconcile."), "error")
         return redirect(url_for("console.reconciliation"))
     day = form.day.data
     if day > bills.beijing_today():
-        flash("That day has not happened yet in Beijing.", "error")
+        flash(_("That day has not happened yet in Beijing."), "error")
         return redirect(url_for("console.reconciliation"))
     outcome, run = _reconcile(day)
     audit("bills.reconcile", f"day:{day.isoformat()}", {"outcome": outcome})
@@ -136,19 +128,19 @@ def _reconcile(day):
     try:
         merchants = merchant_gateways()
     except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
-        refused(exc, "Payments are not configured here")
+        refused(exc, _("Payments are not configured here"))
         return "not_configured", None
     with exclusive("bills-reconcile") as ours:
         if not ours:  # the daily timer is running: never two at once
-            flash("Another reconciliation is running; try again in a minute.", "error")
+            flash(_("Another reconciliation is running; try again in a minute."), "error")
             return "busy", None
         several = len(merchants) > 1
         done = [
-            _reconcile_merchant(day, gw, f" of merchant {mchid}" if several else "")
+            _reconcile_merchant(day, gw, _("Merchant %(mchid)s: ", mchid=mchid) if several else "")
             for mchid, gw in merchants
         ]
-    outcome = ",".join(outcome for outcome, _ in done)
-    return outcome, next((run for _, run in done if run is not None), None)
+    outcome = ",".join(outcome for outcome, _run in done)
+    return outcome, next((run for _outcome, run in done if run is not None), None)
 
 
 def _reconcile_merchant(day, gw, of):
@@ -158,21 +150,38 @@ def _reconcile_merchant(day, gw, of):
         )
     except BillNotReady:
         flash(
-            f"WeChat has not made the bill{of} of {day} yet (from about 10:00 the next day, "
-            "Beijing time); try later.",
+            of
+            + _(
+                "WeChat has not made the bill of %(day)s yet (from about 10:00 the next day, "
+                "Beijing time); try later.",
+                day=day,
+            ),
             "error",
         )
         return "not_ready", None
     except DomainError as exc:
-        refused(exc, f"The bill{of} of {day} was refused, nothing of it kept")
+        refused(exc, of + _("The bill of %(day)s was refused, nothing of it kept", day=day))
         return exc.code, None
     except WeChatPayError as exc:
         db.session.rollback()
         flash(
-            f"Could not get the bill{of} of {day} from WeChat Pay ({exc.code}); nothing of it "
-            "was kept. Try again shortly.",
+            of
+            + _(
+                "Could not get the bill of %(day)s from WeChat Pay (%(code)s); nothing of it "
+                "was kept. Try again shortly.",
+                day=day,
+                code=exc.code,
+            ),
             "error",
         )
         return exc.code, None
-    flash(f"Reconciled {day}{of}: {run.status}.", "success" if run.status == "CLEAN" else "info")
+    flash(
+        of
+        + _(
+            "Reconciled %(day)s: %(outcome)s.",
+            day=day,
+            outcome=labels.state(run.status, "run"),
+        ),
+        "success" if run.status == "CLEAN" else "info",
+    )
     return run.status, run

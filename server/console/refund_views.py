@@ -3,6 +3,8 @@ requests, and sync refunds with WeChat. Every change goes through ``server.domai
 same functions as the CLI and the API; the console only asks, shows and records who did it."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..channels import payment_context
@@ -10,38 +12,51 @@ from ..domain import refunds
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order, Refund, RefundRequest, User
-from ..wechatpay.core.errors import ApiError, WeChatPayError
-from . import audit, bp, login_required, refused, role_required
-from .forms import NoteForm, RefundForm, fen_to_yuan
+from ..wechatpay.core.errors import ApiError, Unsupported, WeChatPayError
+from . import audit, bp, labels, login_required, messages, refused, role_required
+from .forms import (
+    ABNORMAL_TYPES,
+    AbnormalRefundForm,
+    DecideRequestForm,
+    RefundForm,
+    fen_to_yuan,
+    yuan_to_fen,
+)
 from .views import _order_or_404
 
 # What a person should read after asking WeChat for a refund, by the refund's state.
 REFUND_OUTCOMES = {
-    Refund.SUCCESS: ("success", "Refunded: WeChat Pay has returned the money."),
+    Refund.SUCCESS: ("success", _l("Refunded: WeChat Pay has returned the money.")),
     Refund.PROCESSING: (
         "success",
-        "WeChat Pay accepted the refund; it is on its way to the "
-        "payer (usually minutes, up to a few days for bank cards).",
+        _l(
+            "WeChat Pay accepted the refund; it is on its way to the "
+            "payer (usually minutes, up to a few days for bank cards)."
+        ),
     ),
     Refund.PENDING: (
         "error",
-        "WeChat Pay did not answer. The refund is saved and will be sent "
-        "again with the same number (never twice): sync it, or the "
-        "periodic payments sync will.",
+        _l(
+            "WeChat Pay did not answer. The refund is saved and will be sent "
+            "again with the same number (never twice): sync it, or the "
+            "periodic payments sync will."
+        ),
     ),
     Refund.ABNORMAL: (
         "error",
-        "WeChat Pay could not pay it into the payer's account: it is under Needs attention.",
+        _l("WeChat Pay could not pay it into the payer's account: it is under Needs attention."),
     ),
-    Refund.CLOSED: ("error", "WeChat Pay closed the refund; nothing was returned."),
-    Refund.FAILED: ("error", "WeChat Pay refused the refund"),
+    Refund.CLOSED: ("error", _l("WeChat Pay closed the refund; nothing was returned.")),
+    Refund.FAILED: ("error", _l("WeChat Pay refused the refund.")),
 }
 
 
 def _flash_refund(refund_row):
     category, message = REFUND_OUTCOMES[refund_row.status]
-    if refund_row.status == Refund.FAILED and refund_row.error_message:
-        message = f"{message}: {refund_row.error_message}"
+    message = str(message)
+    if refund_row.status == Refund.FAILED and refund_row.error_code:
+        why = labels.refund_refusal(refund_row.error_code) or refund_row.error_message
+        message = _("%(outcome)s %(why)s", outcome=message, why=why)
     flash(message, category)
 
 
@@ -51,7 +66,7 @@ def _context_or_flash(order):
     try:
         return payment_context(order)
     except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
-        refused(exc, "Payments are not configured here")
+        refused(exc, _("Payments are not configured here"))
         return None
 
 
@@ -63,7 +78,13 @@ def refund_order(order_id):
     order = _order_or_404(order_id)
     left = refunds.refundable(order)
     if left <= 0:
-        flash(f"Nothing is left to refund on this order ({order.status}).", "error")
+        flash(
+            _(
+                "Nothing is left to refund on this order (%(state)s).",
+                state=labels.state(order.status),
+            ),
+            "error",
+        )
         return redirect(url_for("console.order_detail", order_id=order.id))
     form = RefundForm()
     if request.method == "GET":
@@ -73,7 +94,9 @@ def refund_order(order_id):
         return render_template("console/refund.html", order=order, form=form, left=left), status
     amount = form.amount.fen
     if amount > left:
-        form.amount.errors.append(f"At most {fen_to_yuan(left)} yuan is left to refund.")
+        form.amount.errors.append(
+            _("At most %(amount)s yuan is left to refund.", amount=fen_to_yuan(left))
+        )
         return render_template("console/refund.html", order=order, form=form, left=left), 400
     if not form.confirmed.data or not form.out_refund_no.data:
         # The refund's number is chosen now and carried by the confirmation page, so the same
@@ -95,7 +118,7 @@ def refund_order(order_id):
             out_refund_no=form.out_refund_no.data or None,
         )
     except DomainError as exc:  # shown at the amount, as the form's other refusals are
-        form.amount.errors.append(exc.message)
+        form.amount.errors.append(messages.describe(exc))
         return render_template(
             "console/refund.html", order=order, form=form, left=refunds.refundable(order)
         ), 400
@@ -123,16 +146,35 @@ def sync_refund(refund_id):
             outcome = refunds.sync_refund(
                 refund_row, gateway=context.gateway, notify_url=context.refund_notify_url
             )
-            flash(f"Synced with WeChat: the refund is {outcome}.", "success")
+            flash(
+                _(
+                    "Synced with WeChat: the refund is %(state)s.",
+                    state=labels.text(labels.OUTCOMES, outcome),
+                ),
+                "success",
+            )
         except refunds.RefundMismatch as exc:
             db.session.rollback()
-            flash(f"WeChat's answer contradicts this refund ({exc.code}); it is recorded.", "error")
+            flash(
+                _(
+                    "WeChat's answer contradicts this refund (%(reason)s); it is recorded.",
+                    reason=labels.text(labels.REFUSALS, exc.code),
+                ),
+                "error",
+            )
         except ApiError as exc:
             db.session.rollback()
-            flash(f"Could not sync: WeChat Pay answered {exc.code} ({exc.message}).", "error")
+            flash(
+                _(
+                    "Could not sync: WeChat Pay answered %(code)s (%(message)s).",
+                    code=exc.code,
+                    message=exc.message,
+                ),
+                "error",
+            )
         except WeChatPayError:
             db.session.rollback()
-            flash("Could not sync: WeChat Pay did not answer; try again shortly.", "error")
+            flash(_("Could not sync: WeChat Pay did not answer; try again shortly."), "error")
     audit(
         "refund.sync",
         f"refund:{refund_id}",
@@ -157,22 +199,40 @@ def refund_requests():
     rows = db.session.execute(query.order_by(RefundRequest.id.desc()).limit(200)).all()
     left = {order.id: refunds.refundable(order) for _, order, _ in rows}
     return render_template(
-        "console/refund_requests.html", rows=rows, status=status, left=left, form=NoteForm()
+        "console/refund_requests.html",
+        rows=rows,
+        status=status,
+        left=left,
+        form=DecideRequestForm(),
+        fen_to_yuan=fen_to_yuan,
     )
 
 
 @bp.post("/refund-requests/<int(max=2147483647):request_id>/<any(approve, reject):decision>")
 @role_required("admin")
 def decide_refund_request(request_id, decision):
-    form = NoteForm()
+    """Reject (with a note the user sees), or approve: refund the amount typed, in yuan, or
+    all that is left on the order when it is left blank."""
+    form = DecideRequestForm()
     note = (form.note.data or "").strip()
+    back = redirect(url_for("console.refund_requests") + f"#request-{request_id}")
+    if not form.validate():
+        flash(_("The note is at most 200 characters."), "error")
+        return back
     if decision == "reject" and not note:
-        flash("Say why the request is rejected: the user sees the note.", "error")
-        return redirect(url_for("console.refund_requests"))
+        flash(_("Say why the request is rejected: the user sees the note."), "error")
+        return back
     try:
         if decision == "approve":
+            amount = None
+            if (form.amount.data or "").strip():
+                try:
+                    amount = yuan_to_fen(form.amount.data)
+                except ValueError as exc:
+                    flash(str(exc), "error")
+                    return back
             refund_row = refunds.approve_request(
-                request_id, current_user.email, note, context_for=payment_context
+                request_id, current_user.email, note, context_for=payment_context, amount=amount
             )
             details = {
                 "note": note,
@@ -184,9 +244,91 @@ def decide_refund_request(request_id, decision):
         else:
             refunds.reject_request(request_id, current_user.email, note)
             details = {"note": note}
-            flash("Rejected; the user sees your note.", "success")
+            flash(_("Rejected; the user sees your note."), "success")
     except DomainError as exc:
-        refused(exc, "Not done")
-        return redirect(url_for("console.refund_requests"))
+        refused(exc, _("Not done"))
+        return back
     audit(f"refund_request.{decision}", f"refund_request:{request_id}", details)
     return redirect(url_for("console.refund_requests"))
+
+
+@bp.route("/refunds/<int(max=2147483647):refund_id>/apply-abnormal", methods=["GET", "POST"])
+@role_required("admin")
+def apply_abnormal(refund_id):
+    """Send a refund WeChat could not pay out (ABNORMAL) again, to a bank card (API v3; v2
+    merchants do it on the merchant platform). The card number and the holder's name go to
+    WeChat encrypted and nowhere else: not the audit log, not the logs, not the page."""
+    refund_row = db.session.get(Refund, refund_id) or abort(404)
+    order = db.session.get(Order, refund_row.order_id)
+    form = AbnormalRefundForm()
+    if refund_row.status != Refund.ABNORMAL:
+        flash(
+            _(
+                "Only a refund WeChat could not pay out (ABNORMAL) can be sent again; this one "
+                "is %(state)s.",
+                state=labels.state(refund_row.status, "refund"),
+            ),
+            "error",
+        )
+        return redirect(url_for("console.order_detail", order_id=order.id) + "#refunds")
+    if not form.validate_on_submit():
+        form.forget()
+        status = 400 if form.errors else 200
+        return render_template(
+            "console/apply_abnormal.html",
+            refund=refund_row,
+            order=order,
+            form=form,
+            abnormal_types=ABNORMAL_TYPES,
+        ), status
+    if (context := _context_or_flash(order)) is None:
+        return redirect(url_for("console.attention_page") + "#abnormal")
+    outcome = "failed"
+    try:
+        refund_row = refunds.apply_abnormal_refund(
+            refund_row,
+            form.type.data,
+            current_user.email,
+            gateway=context.gateway,
+            **form.bank_details(),
+        )
+        outcome = refund_row.status
+        flash(
+            _(
+                "Sent again %(where)s: the refund is %(state)s.",
+                where=labels.text(labels.ABNORMAL_TYPES, form.type.data),
+                state=labels.state(refund_row.status, "refund"),
+            ),
+            "success",
+        )
+    except Unsupported:
+        db.session.rollback()
+        flash(
+            _(
+                "This merchant's API version (v2) cannot send a refund again: do it on the "
+                "merchant platform (pay.weixin.qq.com)."
+            ),
+            "error",
+        )
+    except DomainError as exc:
+        refused(exc, _("Not sent"))
+    except ApiError as exc:
+        db.session.rollback()
+        flash(
+            _(
+                "Not sent: WeChat Pay answered %(code)s (%(message)s).",
+                code=exc.code,
+                message=exc.message,
+            ),
+            "error",
+        )
+    except WeChatPayError:
+        db.session.rollback()
+        flash(_("Not sent: WeChat Pay did not answer. Sync the refund, then try again."), "error")
+    form.forget()
+    audit(  # where it went, never the card number or the name
+        "refund.apply_abnormal",
+        f"refund:{refund_row.id}",
+        {"out_refund_no": refund_row.out_refund_no, "type": form.type.data, "outcome": outcome},
+    )
+    return redirect(url_for("console.order_detail", order_id=order.id) + "#refunds")

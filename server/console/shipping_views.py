@@ -3,6 +3,8 @@ one change) and sync with WeChat's shipping service. Both go through ``server.do
 same functions as ``flask shipping`` and the job; the console asks, shows and records who."""
 
 from flask import flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..clients import miniprogram_api
@@ -11,23 +13,27 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Shipment
 from ..wechatpay.core.errors import ApiError, TransportError
-from . import audit, bp, login_required, role_required
+from . import audit, bp, labels, login_required, messages, role_required
 from .forms import ShippingForm
 from .views import _order_or_404, render_order
 
 UPLOAD_OUTCOMES = {
-    Shipment.SHIPPED: ("success", "Shipping recorded, and WeChat has it."),
+    Shipment.SHIPPED: ("success", _l("Shipping recorded, and WeChat has it.")),
     Shipment.PENDING: (
         "error",
-        "Shipping recorded; WeChat did not take it yet. The shipping "
-        "job uploads it again (never as a second change).",
+        _l(
+            "Shipping recorded; WeChat did not take it yet. The shipping "
+            "job uploads it again (never as a second change)."
+        ),
     ),
     Shipment.UPLOADING: (
         "error",
-        "Shipping recorded; its upload to WeChat is still under "
-        "way. Sync in a minute to see whether WeChat has it.",
+        _l(
+            "Shipping recorded; its upload to WeChat is still under "
+            "way. Sync in a minute to see whether WeChat has it."
+        ),
     ),
-    Shipment.FAILED: ("error", "Shipping recorded, but WeChat refused it"),
+    Shipment.FAILED: ("error", _l("Shipping recorded, but WeChat refused it")),
 }
 
 
@@ -62,7 +68,13 @@ def _packages(form):
 def record_shipping(order_id):
     order = _order_or_404(order_id)
     if order.status != order.PAID:
-        flash(f"Only a paid order can be shipped; this one is {order.status}.", "error")
+        flash(
+            _(
+                "Only a paid order can be shipped; this one is %(state)s.",
+                state=labels.state(order.status),
+            ),
+            "error",
+        )
         return redirect(url_for("console.order_detail", order_id=order.id))
     form = ShippingForm()
     if not form.validate_on_submit():
@@ -83,8 +95,11 @@ def record_shipping(order_id):
     except (ApiError, TransportError) as exc:  # the access token could not be had
         db.session.rollback()
         flash(
-            f"Could not reach WeChat's shipping service ({exc.code}). Reload the order "
-            "to see what was recorded, and try again shortly.",
+            _(
+                "Could not reach WeChat's shipping service (%(code)s). Reload the order "
+                "to see what was recorded, and try again shortly.",
+                code=exc.code,
+            ),
             "error",
         )
         return redirect(url_for("console.order_detail", order_id=order.id) + "#shipping")
@@ -100,6 +115,7 @@ def record_shipping(order_id):
         },
     )
     category, message = UPLOAD_OUTCOMES[shipment.status]
+    message = str(message)
     if shipment.error_message:
         message = f"{message}: {shipment.error_message} ({shipment.error_code})"
     flash(message, category)
@@ -107,12 +123,7 @@ def record_shipping(order_id):
 
 
 def _form_error(exc):
-    if exc.code == "CHANGE_NOT_ALLOWED":
-        return (
-            "Not recorded: WeChat allows one change of an order's shipping, and it is "
-            "used. Nothing was sent."
-        )
-    return f"Not recorded: {exc.message}."
+    return _("Not recorded: %(why)s", why=messages.describe(exc))
 
 
 @bp.post("/orders/<int(max=2147483647):order_id>/shipping/sync")
@@ -121,15 +132,28 @@ def sync_shipping(order_id):
     order = _order_or_404(order_id)
     outcome = "failed"
     if not order.transaction_id:
-        flash("The order is not paid: WeChat has no shipping for it.", "error")
+        flash(_("The order is not paid: WeChat has no shipping for it."), "error")
     else:
         try:
             wechat = shipping.refresh(order, api=miniprogram_api())
             state = wechat.get("order_state")
             outcome = shipping.WECHAT_STATES.get(state, f"state {state}")
-            flash(f"Synced with WeChat: the order is {outcome}.", "success")
+            flash(
+                _(
+                    "Synced with WeChat: the order is %(state)s.",
+                    state=labels.text(labels.WECHAT_SHIPPING_STATES, state),
+                ),
+                "success",
+            )
         except (ApiError, TransportError) as exc:
             db.session.rollback()
-            flash(f"Could not sync: WeChat answered {exc.code} ({exc.message}).", "error")
+            flash(
+                _(
+                    "Could not sync: WeChat answered %(code)s (%(message)s).",
+                    code=exc.code,
+                    message=exc.message,
+                ),
+                "error",
+            )
     audit("order.shipping_sync", f"order:{order.id}", {"outcome": outcome})
     return redirect(url_for("console.order_detail", order_id=order.id) + "#shipping")

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from ..errors import DomainError
 from ..extensions import db
 from ..models import StaffUser
-from ..models.staff import ROLES
+from ..models.staff import CHINESE, LANGUAGES, ROLES
 from ..timeutil import as_utc, utcnow
 
 MIN_PASSWORD_LENGTH = 12
@@ -57,14 +57,28 @@ def check_password_rules(password):
         )
 
 
+def check_language(language):
+    if language not in LANGUAGES:
+        raise DomainError("INVALID_LANGUAGE", f"language must be one of {', '.join(LANGUAGES)}")
+
+
+def set_language(user, language):
+    """The console's language for ``user`` from now on. Commits."""
+    check_language(language)
+    db.session.execute(update(StaffUser).where(StaffUser.id == user.id).values(language=language))
+    db.session.commit()
+    user.language = language
+
+
 def new_password():
     return secrets.token_urlsafe(15)  # 20 characters, 120 bits
 
 
-def create(email, role, password):
+def create(email, role, password, language=CHINESE):
     email = normalise_email(email)
     if role not in ROLES:
         raise DomainError("INVALID_ROLE", f"role must be one of {', '.join(ROLES)}")
+    check_language(language)
     check_password_rules(password)
     if find(email) is not None:
         raise DomainError("STAFF_EXISTS", f"{email} already has an account")
@@ -73,6 +87,7 @@ def create(email, role, password):
         role=role,
         password_hash=_hasher.hash(password),
         session_token=secrets.token_hex(16),
+        language=language,
     )
     db.session.add(user)
     db.session.commit()

@@ -10,6 +10,9 @@ from ..timeutil import utcnow
 
 ADMIN, OPERATOR = "admin", "operator"
 ROLES = (ADMIN, OPERATOR)
+# The console's languages (server/console/i18n.py): Simplified Chinese is the default.
+CHINESE, ENGLISH = "zh_Hans", "en"
+LANGUAGES = (CHINESE, ENGLISH)
 
 
 class StaffUser(UserMixin, db.Model):
@@ -25,6 +28,8 @@ class StaffUser(UserMixin, db.Model):
     # Part of the session's user id: changing it (new password, disabled) ends every session.
     session_token = db.Column(db.String(32), nullable=False)
     last_login_at = db.Column(db.DateTime(timezone=True))
+    # The console's language for this person (the switch at the top of every page).
+    language = db.Column(db.String(16), nullable=False, default=CHINESE, server_default=CHINESE)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
 
     __table_args__ = (db.CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)

@@ -28,8 +28,8 @@ def test_the_page_of_a_shipped_partly_refunded_order(app, admin):
         '¥5.00 <span class="muted">· ¥13.00 left to refund</span>',
         shown["out_refund_no"],
         "少了一袋",
-        '<span class="badge badge-shipped">SHIPPED</span>',
-        'data-wechat-state="2">shipped',
+        '<span class="badge badge-shipped" title="SHIPPED">Shipped</span>',
+        'data-wechat-state="2"><span title="2">shipped</span>',
         "SF1234567890",
         "1 of 2 uploads WeChat allows",
     ):
@@ -83,9 +83,12 @@ def test_orders_show_their_channel_and_filter_by_it(make_app):
     everything = admin.get("/console/orders")
     assert all(number in everything.text for number in numbers.values())
     for name in ("miniprogram", "legacy", "kiosk"):  # configured ones, and what orders name
-        assert f"<option>{name}</option>" in everything.text
+        assert f'<option value="{name}">' in everything.text
     only = admin.get("/console/orders?channel=legacy")
     assert numbers["legacy"] in only.text
     assert numbers["miniprogram"] not in only.text and numbers["kiosk"] not in only.text
     page = admin.get(f"/console/orders/{legacy_id}")
-    assert 'legacy <span class="muted">· JSAPI · API v2</span>' in page.text
+    assert (
+        '<span class="code">legacy</span> <span class="muted">· '
+        '<span title="JSAPI">JSAPI (in WeChat)</span> · API v2</span>'
+    ) in page.text

@@ -102,7 +102,7 @@ def test_refusals_change_nothing(stack):
     answer = admin.post(
         f"/console/orders/{unpaid['id']}/shipping", ship_form("virtual"), follow_redirects=True
     )
-    assert "Only a paid order can be shipped; this one is NOTPAY" in answer.text
+    assert "Only a paid order can be shipped; this one is Unpaid" in answer.text
     assert stack.query("SELECT count(*) FROM shipments") == [(0,)]
 
 
@@ -132,8 +132,8 @@ def test_sync_shows_wechats_view_received_and_settled(stack):
     admin.post(f"{path}/shipping", ship_form("express", [("ZT9", "ZTO")]))
     stack.control("shipping/confirm", transaction_id=order["transaction_id"])
     synced = operator.post(f"{path}/shipping/sync", follow_redirects=True)
-    assert "Synced with WeChat: the order is completed." in synced.text
-    assert 'data-wechat-state="4">completed' in synced.text
+    assert "Synced with WeChat: the order is completed (settled)." in synced.text
+    assert 'data-wechat-state="4"><span title="4">completed (settled)</span>' in synced.text
     assert "QUERY.4" in synced.text
     # The times come with WeChat's settlement push, which the simulator sends on its own
     # thread: before or after the sync's get_order.

@@ -11,9 +11,11 @@ CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 OUT_REFUND_NO = re.compile(r'name="out_refund_no" value="([^"]+)"')
 
 
-def make_staff(app, email, role, password=PASSWORD):
+def make_staff(app, email, role, password=PASSWORD, language="en"):
+    """A staff account. English, unlike the console's default (Chinese): most tests read the
+    pages' English texts; tests/console/test_languages.py covers the Chinese console."""
     with app.app_context():
-        staff.create(email, role, password)
+        staff.create(email, role, password, language=language)
         db.session.remove()
     return email
 
@@ -25,9 +27,11 @@ def csrf_token(html):
 class ConsoleClient:
     """A Flask test client that logs in and posts forms with the page's CSRF token."""
 
-    def __init__(self, app):
+    def __init__(self, app, accept_language="en"):
         self.app = app
         self.client = app.test_client()
+        if accept_language:  # the login page's language (the console's own default is Chinese)
+            self.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = accept_language
 
     def get(self, path, **kwargs):
         return self.client.get(path, **kwargs)
