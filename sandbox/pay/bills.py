@@ -1,8 +1,12 @@
 """Bill files (docs/protocol.md C7 "Bills", B4 downloadbill): the trade and fund flow bills of a
 Beijing day, laid out as the bills WeChat publishes, for both API versions.
 
-v3 (``sandbox.pay.v3.bills``): UTF-8 without BOM, lines ending in LF, the last one too, as in a
-real v3 bill captured in a Go SDK's test (merchant 1601959334, 2021-01-28).
+v3 (``sandbox.pay.v3.bills``): UTF-8 with a BOM, lines ending in CRLF, the last one too. That
+is the only layout whose SHA1 is the ``hash_value`` WeChat announced for a real v3 trade bill
+quoted in a Go SDK's test (merchant 1601959334, 2021-01-28), and the layout of the v3 bill
+fixture of WeChat's official PHP SDK and of wechatpay-axios-plugin, whose ``castCsvBill`` drops
+the first three bytes and expects an empty last line (tests/bills/fixtures/README.md). The fund
+flow bill is laid out the same way (inferred: no real v3 fund flow bytes are public).
 
 v2 (``sandbox.pay.v2.bills``): UTF-8 with a BOM, lines ending in CRLF and no line end after
 the summary, as in a real v2 bill quoted in a merchant's code (merchant 1393091302,
@@ -196,7 +200,7 @@ def fund_flow_text(state, mchid, day, version):
 
 def _layout(lines, version):
     if version == V3:
-        return "\n".join(lines) + "\n"
+        return "\ufeff" + "\r\n".join(lines) + "\r\n"
     return "\ufeff" + "\r\n".join(lines)
 
 

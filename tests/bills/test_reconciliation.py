@@ -6,6 +6,7 @@ kind of difference provoked the way it happens: a lost notification, a payment o
 WeChat has, a different amount, a payment only we have.
 """
 
+import hashlib
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -28,8 +29,15 @@ V2_BILL = (FIXTURES / "v2_downloadbill_SUCCESS_2019-11-04.csv").read_bytes()
 # --- the parser, pinned to WeChat's own bills ----------------------------------------------------
 
 
+# The SHA1 WeChat announced for this bill (/v3/bill/tradebill's hash_value, fixtures/README.md):
+# it pins the bytes, BOM and CRLF included, to what WeChat served.
+V3_BILL_WECHAT_SHA1 = "dcd7ceb3d382a1181798368bb15d8437de46c00f"
+
+
 def test_parses_a_real_v3_trade_bill():
-    assert not V3_BILL.startswith(b"\xef\xbb\xbf") and b"\r\n" not in V3_BILL
+    assert hashlib.sha1(V3_BILL).hexdigest() == V3_BILL_WECHAT_SHA1
+    assert V3_BILL.startswith(b"\xef\xbb\xbf\xe4\xba\xa4") and V3_BILL.endswith(b"`0.00\r\n")
+    assert V3_BILL.count(b"\r\n") == V3_BILL.count(b"\n") == 6
     bill = parse_bill(V3_BILL)
     assert len(bill.header) == 27 and bill.header[0] == "交易时间" and bill.header[-1] == "费率备注"
     assert len(bill.rows) == 3
@@ -54,6 +62,10 @@ def test_parses_a_real_v3_trade_bill():
         ("S20210128165824499930", 1),
     ]
     assert refunded == []
+    # The same bill as a Go SDK's test re-typed it (no BOM, LF) reads the same.
+    plain = V3_BILL.decode("utf-8-sig").replace("\r\n", "\n").encode()
+    assert parse_bill(plain) == bill
+    assert parse_bill(plain.rstrip(b"\n")) == bill  # and without the last line end
 
 
 def test_parses_a_real_v2_bill_with_bom_and_crlf():
@@ -74,7 +86,7 @@ def test_parses_a_real_v2_bill_with_bom_and_crlf():
 
 
 def test_unknown_columns_are_kept_and_columns_are_read_by_name():
-    lines = V3_BILL.decode().splitlines()
+    lines = V3_BILL.decode("utf-8-sig").splitlines()
     lines[0] = "新列," + lines[0]
     lines[1:4] = ["`x," + line for line in lines[1:4]]
     bill = parse_bill("\n".join(lines).encode())
@@ -428,9 +440,10 @@ def test_the_simulators_v3_files_are_laid_out_as_wechats(stack):
     with stack.app.app_context():
         fund = stack.app.extensions["wechatpay"].download_fund_flow_bill(today())
     for raw in (trade, fund):
-        assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw
-        assert raw.endswith(b"\n")
-    assert trade.split(b"\n")[0] == V3_BILL.split(b"\n")[0]  # the real bill's header
+        # WeChat's v3 layout (fixtures/README.md): BOM, CRLF, a line end after the summary too.
+        assert raw.startswith(b"\xef\xbb\xbf") and raw.endswith(b"\r\n")
+        assert raw.count(b"\n") == raw.count(b"\r\n") and b"\r\r" not in raw
+    assert trade.split(b"\r\n")[0] == V3_BILL.split(b"\r\n")[0]  # the real bill's header
     flow = parse_bill(fund)
     bills.check_fund_flow_summary(flow)
     assert (

@@ -141,7 +141,9 @@ def test_trade_bill_lists_payments_and_refunds(sandbox, merchant):
     plain_bill = gzip.decompress(file.content)
     # The SHA1 covers the bill itself, before gzip (WeChat: 原始账单(gzip需要解压缩)的摘要值).
     assert hashlib.sha1(plain_bill).hexdigest() == bill["hash_value"]
-    lines = plain_bill.decode().splitlines()
+    # Laid out as WeChat's v3 bills are: BOM, CRLF, a line end after the summary too.
+    assert plain_bill.startswith(b"\xef\xbb\xbf") and plain_bill.endswith(b"\r\n")
+    lines = plain_bill.decode("utf-8-sig").split("\r\n")[:-1]
     assert lines[0].startswith("交易时间,公众账号ID,商户号")
     rows = [line.split(",") for line in lines[1:-2]]
     assert all(cell.startswith("`") for row in rows for cell in row)

@@ -162,10 +162,17 @@ for (const keyMode of ['public-key', 'certificate']) {
       })
       const bytes = Buffer.from(file.data)
       assert.equal(crypto.createHash('sha1').update(bytes).digest('hex'), bill.hash_value)
+      // WeChat's v3 bill starts with a UTF-8 BOM and ends with CRLF (tests/bills/fixtures/README.md):
+      // castCsvBill drops three bytes as the BOM and the empty string after the last line end, so
+      // the header's first column keeps its first character and no row is lost.
+      assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf])
       const { rows, summary } = Formatter.castCsvBill(bytes)
-      const ours = rows.filter((row) => Object.values(row).includes(outTradeNo))
+      const ours = rows.filter((row) => row['商户订单号'] === outTradeNo)
       assert.equal(ours.length, 2, 'the payment and the refund') // SUCCESS row and REFUND row
-      assert.ok(Object.values(summary).includes(String(rows.length)), JSON.stringify(summary))
+      assert.deepEqual(ours.map((row) => row['交易状态']).sort(), ['REFUND', 'SUCCESS'])
+      assert.ok(rows.every((row) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(row['交易时间'])), JSON.stringify(rows[0]))
+      assert.equal(summary['总交易单数'], String(rows.length), JSON.stringify(summary))
+      assert.ok(!Object.values(summary).some((value) => value.endsWith('\r')), 'no CR left in a value')
     })
 
     test('platform certificate download, where the merchant has certificates', async () => {
