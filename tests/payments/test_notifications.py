@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from sandbox.devkeys import _key_pem, _new_key
-from server.domain import payments
+from server.domain import attention, payments
 from server.extensions import db
 from server.wechatpay import crypto
 from tests.support import wait_for
@@ -270,6 +270,29 @@ def test_order_paid_while_wechat_places_it_is_not_payable(stack):
     )
 
 
+def test_one_transaction_id_for_two_orders_at_once_pays_one_and_refuses_the_other(unpaid):
+    """Two genuine notifications naming one transaction_id for two unpaid orders, at the same
+    moment: the unique transaction_id lets one pay; the other is refused with
+    TRANSACTION_ID_IN_USE and kept for a person, never a 500 (issue 25)."""
+    stack, auth, first = unpaid
+    second = stack.create_order(auth).json()["order"]
+    shared = "4200009999202612070000000003"
+    messages = [
+        signed_notification(
+            stack.settings, transaction_for(stack.settings, order, transaction_id=shared)
+        )
+        for order in (first, second)
+    ]
+    statuses = at_once([lambda m=m: post(stack, *m).status_code for m in messages])
+    assert sorted(statuses) == [204, 400]
+    rows = stack.query("SELECT status, transaction_id FROM orders ORDER BY id")
+    assert sorted(rows, key=str) == sorted([("PAID", shared), ("NOTPAY", None)], key=str)
+    assert sorted(e for (e,) in stack.query("SELECT event_type FROM payment_events")) == [
+        "REFUSED.TRANSACTION_ID_IN_USE",
+        "TRANSACTION.SUCCESS",
+    ]
+
+
 def test_a_transition_names_real_columns_only(unpaid):
     """A misspelt column in a state change is an error, never a silently skipped value."""
     stack, auth, order = unpaid
@@ -306,6 +329,17 @@ def test_a_transaction_id_another_order_holds_is_refused_kept_and_changes_nothin
         (first["out_trade_no"], "PAID", "TRANSACTION.SUCCESS"),
         (second["out_trade_no"], "NOTPAY", "REFUSED.TRANSACTION_ID_IN_USE"),
     ]
+    # Nothing changed: the first order keeps the transaction, the second has none.
+    assert stack.query("SELECT id, status, transaction_id FROM orders ORDER BY id") == [
+        (first["id"], "PAID", paid["transaction_id"]),
+        (second["id"], "NOTPAY", None),
+    ]
+    # Kept for a person: it waits under "Needs attention" until someone resolves it.
+    with stack.app.app_context():
+        [waiting] = db.session.execute(attention.refused_payments()).scalars().all()
+        assert waiting.event_type == "REFUSED.TRANSACTION_ID_IN_USE"
+        assert waiting.order_id == second["id"]
+        assert paid["transaction_id"] in waiting.payload  # what WeChat said, as it said it
     # Its own payment, when WeChat sends it, still pays it.
     own = transaction_for(stack.settings, second, transaction_id="4200009999202612070000000002")
     assert post(stack, *signed_notification(stack.settings, own)).status_code == 204
