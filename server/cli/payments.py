@@ -27,7 +27,7 @@ from ..models import Order
 from ..timeutil import utcnow
 from ..wechatpay.core.errors import WeChatPayError
 from . import common
-from .refunds import sweep
+from .refunds import REFUNDS_NOT_DONE, sweep
 
 CLOSE_NOT_BEFORE = payments.CLOSE_NOT_BEFORE
 
@@ -87,7 +87,10 @@ def sync(older_than, concurrency, deadline):
         )
         click.echo(f"reconciled {sum(counts.values())} orders: {counts}{deadline_note(finished)}")
         # Refunds converge the same way: sent again while PENDING, queried while PROCESSING.
-        click.echo(f"refunds: {sweep(older_than)}")
+        refund_counts = sweep(older_than)
+        click.echo(f"refunds: {refund_counts}")
+    common.exit_for_job(counts)
+    common.exit_for_job(refund_counts, failed=REFUNDS_NOT_DONE)
 
 
 @group.command("close-expired")
@@ -123,6 +126,7 @@ def close_expired(concurrency, deadline):
         f"closed {counts.get('closed', 0)} of {sum(counts.values())} expired orders"
         f"{deadline_note(finished)}"
     )
+    common.exit_for_job(counts)
 
 
 # Also under their names from before the payments group, which timers and scripts still use.

@@ -57,7 +57,20 @@ def refund_command(order_id, amount, reason, by):
         gateway=context.gateway,
         notify_url=context.refund_notify_url,
     )
+    _done_or_exit(refund_row)
+
+
+def _done_or_exit(refund_row):
+    """Print the refund; exit 1 when WeChat refused it, 75 when WeChat did not answer (it stays
+    PENDING and ``refunds sync`` sends it again)."""
     click.echo(_show(refund_row))
+    if refund_row.status == Refund.FAILED:
+        raise common.Refused(refund_row.error_code or "REFUND_FAILED", "WeChat Pay refused it")
+    if refund_row.status == Refund.PENDING:
+        raise common.TryLater(
+            refund_row.error_code or "WECHATPAY_UNAVAILABLE",
+            "WeChat Pay did not answer; `refunds sync` sends it again",
+        )
 
 
 @common.group("refund-requests")
@@ -92,7 +105,8 @@ def approve(request_id, amount, note, by):
     refund_row = refunds.approve_request(
         request_id, _by(by), note, context_for=payment_context, amount=amount
     )
-    click.echo(f"approved request {request_id}: {_show(refund_row)}")
+    click.echo(f"approved request {request_id}:")
+    _done_or_exit(refund_row)
 
 
 @refund_requests.command("reject")
@@ -132,7 +146,14 @@ def list_refunds(order_id, status):
 @click.option("--older-than", default=60, help="only refunds untouched this many seconds")
 def sync(older_than):
     """Send PENDING refunds again and query PROCESSING ones (the periodic job does this)."""
-    click.echo(f"refunds: {sweep(older_than)}")
+    counts = sweep(older_than)
+    click.echo(f"refunds: {counts}")
+    common.exit_for_job(counts, failed=REFUNDS_NOT_DONE)
+
+
+# Outcomes of the refund sweep that leave work for its next run: no answer from WeChat yet, or
+# an error (a refund WeChat refused, "failed", is done: it waits for a person, not a retry).
+REFUNDS_NOT_DONE = ("pending", "error")
 
 
 def sweep(older_than):
@@ -198,7 +219,7 @@ def apply_abnormal(out_refund_no, kind, bank_type, bank_account, real_name, by):
             f"API {gw.api_version} has no such call: use the merchant platform"
         ) from None
     except WeChatPayError as exc:
-        raise click.ClickException(f"WeChat Pay refused: {exc.code}") from None
+        raise common.wechat_failure(exc) from None
     click.echo(_show(refund_row))
 
 

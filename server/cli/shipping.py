@@ -10,7 +10,7 @@ from ..domain import shipping
 from ..domain.jobs import exclusive
 from ..errors import DomainError
 from ..extensions import db
-from ..models import Order
+from ..models import Order, Shipment
 from ..wechatpay.core.errors import ApiError, TransportError
 from . import common
 
@@ -65,6 +65,12 @@ def ship(
         f"order {order_id}: {shipment.status}"
         + (f" ({shipment.error_code}: {shipment.error_message})" if shipment.error_code else "")
     )
+    if shipment.status == Shipment.FAILED:  # WeChat refused it: correct it and ship again
+        raise common.Refused(shipment.error_code or "UPLOAD_FAILED", "WeChat refused the upload")
+    if shipment.status != Shipment.SHIPPED:  # recorded; `shipping sync` uploads it
+        raise common.TryLater(
+            shipment.error_code or "UPLOAD_PENDING", "not uploaded yet; `shipping sync` retries"
+        )
 
 
 @group.command("status")
@@ -108,6 +114,7 @@ def sync():
             auto_virtual=current_app.config["SHIPPING_AUTO_VIRTUAL"] == "true",
         )
     click.echo(f"shipping: {counts}")
+    common.exit_for_job(counts, failed=(Shipment.PENDING, Shipment.FAILED))
 
 
 def _order(order_id):
@@ -121,7 +128,7 @@ def _wechat(call):
     try:
         return call()
     except (ApiError, TransportError) as exc:
-        raise click.ClickException(f"WeChat: {exc.code} {exc.message}") from None
+        raise common.wechat_failure(exc) from None
 
 
 COMMANDS = (group,)

@@ -521,8 +521,9 @@ def unsettled(older_than):
 
 def sweep(older_than, *, context_for):
     """sync_refund every unsettled refund, each with its order's gateway and refund notify URL
-    (``context_for(order)``: ``channels.payment_context``); {outcome: count}. Failures are
-    logged, not raised."""
+    (``context_for(order)``: ``channels.payment_context``); {outcome: count}: a refund's new
+    status in lower case ("pending": still no answer from WeChat), or "error" when it could not
+    be synced. Errors are logged, not raised."""
     counts = {}
     for refund_row in unsettled(older_than):
         try:
@@ -535,7 +536,7 @@ def sweep(older_than, *, context_for):
             log.warning(
                 "sync of refund %s failed: %s", refund_row.out_refund_no, getattr(exc, "code", exc)
             )
-            outcome = "failed"
+            outcome = "error"  # not "failed", which is a refund WeChat refused
         counts[outcome] = counts.get(outcome, 0) + 1
     for abnormal in db.session.execute(
         select(Refund).where(Refund.status == Refund.ABNORMAL)
