@@ -12,7 +12,10 @@ docs/deployment.md):
 GUNICORN_BIND     where to listen: "unix:/run/wxpay/gunicorn.sock" on a server; default
                   127.0.0.1:8000. Never a public address: only nginx may reach gunicorn.
 GUNICORN_WORKERS  worker processes; default one per CPU core this process may run on, at least 2.
-GUNICORN_THREADS  threads per worker; default 8.
+GUNICORN_THREADS  threads per worker; default 64: each order waits 100-300 ms on WeChat holding a
+                  thread (not a database connection), so threads, not CPU, would cap orders
+                  per second (2 x 8 threads / 0.3 s = 53/s) without them. See
+                  docs/performance.md (orders while WeChat is slow).
 GUNICORN_WORKER_CLASS  gthread by default; "sync" to compare (bench/run.py --worker-class).
 
 Restarts without dropping requests:
@@ -41,7 +44,10 @@ usable_cores = (
 )  # macOS has no affinity
 workers = int(os.environ.get("GUNICORN_WORKERS") or max(2, usable_cores))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS") or 8)
+# Enough that waiting on WeChat never caps throughput: 2 workers x 64 threads / 0.3 s = 426
+# orders/s, beyond what the CPU serves. Idle threads cost about 0.1 MB each; a thread holds a
+# database connection only while it talks to the database (DATABASE_POOL_SIZE in config.py).
+threads = int(os.environ.get("GUNICORN_THREADS") or 64)
 # A gthread worker accepts connections while its threads are busy and queues them; with this
 # bound, a worker whose threads all wait on WeChat leaves new requests (a payment notification)
 # to a worker with a free thread. The one extra slot keeps gunicorn's keep-alive usable.

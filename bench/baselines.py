@@ -24,6 +24,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import text
 
 from server import _database_url, _engine_options
+from server.config import DEFAULTS
 from server.wechatpay import crypto
 
 db = SQLAlchemy()
@@ -45,7 +46,8 @@ def create_app():
     env = os.environ
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(env["DATABASE_URL"])
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(env["DATABASE_URL"])
+    # The backend's pool, from the same settings.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options({**DEFAULTS, **env})
     db.init_app(app)
     kind = env["BENCH_BASELINE"]
     public_key = crypto.load_public_key(Path(env["WECHATPAY_PUBLIC_KEY"]).read_bytes())

@@ -27,6 +27,7 @@ fifth of the requests. Numbers depend on the machine and on what else runs on it
 import argparse
 import asyncio
 import os
+import re
 import signal
 import socket
 import statistics
@@ -168,6 +169,50 @@ def load(port, raw_requests, concurrency):
     return asyncio.run(main())
 
 
+def load_for(port, raw, concurrency, seconds, side=None):
+    """``concurrency`` clients sending ``raw`` again and again for ``seconds``, each request on
+    a new connection. ``side``: (raw requests, interval), sent one at a time by one more client
+    at that pace meanwhile (notifications while orders wait on WeChat). Returns
+    (wall seconds, latencies, statuses, side latencies, side statuses)."""
+
+    async def main():
+        latencies, statuses, side_latencies, side_statuses = [], [], [], []
+        deadline = time.perf_counter() + seconds
+
+        async def send(request, into, into_statuses):
+            started = time.perf_counter()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            answer = await reader.read()
+            writer.close()
+            into.append(time.perf_counter() - started)
+            into_statuses.append(int(answer[9:12]))
+
+        async def client():
+            while time.perf_counter() < deadline:
+                await send(raw, latencies, statuses)
+
+        async def side_client():
+            requests_, interval = side
+            for request in requests_:
+                if time.perf_counter() >= deadline:
+                    break
+                await send(request, side_latencies, side_statuses)
+                await asyncio.sleep(interval)
+
+        started = time.perf_counter()
+        tasks = [client() for _ in range(concurrency)] + ([side_client()] if side else [])
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - started, latencies, statuses, side_latencies, side_statuses
+
+    return asyncio.run(main())
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000 if ordered else 0
+
+
 class Measure:
     def __init__(self, server, port, raw_requests, concurrency, expect):
         cpu = server.cpu_seconds()
@@ -206,7 +251,10 @@ class Databases:
                 connection.execute(text(f"CREATE SCHEMA {schema}"))
             self.schemas.append(schema)
             separator = "&" if "?" in self.base_url else "?"
-            url = f"{self.base_url}{separator}options=-csearch_path%3D{schema}"
+            url = (
+                f"{self.base_url}{separator}options=-csearch_path%3D{schema}"
+                f"&application_name={schema}"  # its connections, counted by connections()
+            )
         engine = create_engine(_database_url(url))
         metadata.create_all(engine)
         if self.admin is None:  # the backend's setting; it stays with the file
@@ -220,6 +268,16 @@ class Databases:
             )
             connection.execute(insert(Product), [{"id": 1, "name": "Bench coffee", "price": 100}])
         return url, engine
+
+    def connections(self, name):
+        """PostgreSQL connections the server ``name`` holds now (None on SQLite)."""
+        if self.admin is None:
+            return None
+        return count(
+            self.admin,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :n",
+            n=f"bench_{os.getpid()}_{name}",
+        )
 
     def drop(self):
         if self.admin is not None:
@@ -290,7 +348,40 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a fifth of the requests")
     parser.add_argument("--database-url", help="PostgreSQL (default: SQLite files)")
     parser.add_argument("--worker-class", help="override gunicorn.conf.py's (e.g. sync)")
+    parser.add_argument(
+        "--only",
+        choices=["paths", "latency"],
+        help="one figure: the notify and order paths, or orders while WeChat is slow",
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="latency figure: seconds per point (default 6; --quick 3)"
+    )
+    parser.add_argument(
+        "--latency-configs",
+        metavar="T/P+O,...",
+        help="latency figure for each gunicorn threads T, DATABASE_POOL_SIZE P and "
+        "DATABASE_MAX_OVERFLOW O, side by side (e.g. 8/8+0,64/10+10); default: the defaults",
+    )
     args = parser.parse_args()
+    seconds = args.seconds or (3 if args.quick else 6)
+    if args.latency_configs and not re.fullmatch(
+        r"\d+/\d+\+\d+(,\d+/\d+\+\d+)*", args.latency_configs.replace(" ", "")
+    ):
+        parser.error("--latency-configs looks like 8/8+0,64/10+10")
+    configs = [
+        dict(
+            zip(
+                ("GUNICORN_THREADS", "DATABASE_POOL_SIZE", "DATABASE_MAX_OVERFLOW"),
+                numbers,
+                strict=True,
+            )
+        )
+        for numbers in (
+            re.fullmatch(r"(\d+)/(\d+)\+(\d+)", c.strip()).groups()
+            for c in (args.latency_configs or "").split(",")
+            if c.strip()
+        )
+    ]
     scale = 5 if args.quick else 1
     sizes = {1: 300 // scale, 8: 1000 // scale, 32: 2000 // scale}
     storm, orders_n, outbound_n, rss_total = (
@@ -327,12 +418,19 @@ def main():
             CLIENT_CPU,
         ).wait_for_port(sandbox_port)
         engines, ports = {}, {}
-        for name, app in [
-            ("ceiling", "bench.baselines:create_app()"),
-            ("crypto", "bench.baselines:create_app()"),
-            ("order", "bench.baselines:create_app()"),
-            ("project", "server:create_app()"),
-        ]:
+        apps = (
+            []
+            if args.only == "latency"
+            else [
+                ("ceiling", "bench.baselines:create_app()", {}),
+                ("crypto", "bench.baselines:create_app()", {}),
+                ("order", "bench.baselines:create_app()", {}),
+            ]
+        )
+        apps.append(("project", "server:create_app()", {}))
+        for n, config in enumerate(configs if args.only != "paths" else []):
+            apps.append((f"latency{n}", "server:create_app()", config))
+        for name, app, overrides in apps:
             url, engines[name] = databases.create(name)
             ports[name] = free_port()
             env = {
@@ -349,6 +447,7 @@ def main():
                 "WECHATPAY_NOTIFY_URL": f"http://127.0.0.1:{ports['project']}/api/pay/notify"
                 if "project" in ports
                 else "http://127.0.0.1:9/api/pay/notify",
+                **overrides,
             }
             servers[name] = Server(
                 name,
@@ -359,20 +458,42 @@ def main():
             )
         for name in ports:
             servers[name].wait_for_port(ports[name])
-        report = run(
-            args,
-            settings,
-            servers,
-            ports,
-            engines,
-            sandbox_url,
-            workdir,
-            sizes,
-            storm,
-            orders_n,
-            outbound_n,
-            rss_total,
-        )
+        report = []
+        if args.only != "latency":
+            report.append(
+                run(
+                    args,
+                    settings,
+                    servers,
+                    ports,
+                    engines,
+                    sandbox_url,
+                    workdir,
+                    sizes,
+                    storm,
+                    orders_n,
+                    outbound_n,
+                    rss_total,
+                )
+            )
+        if args.only != "paths":
+            candidates = [
+                (name, overrides) for name, _, overrides in apps if name.startswith("latency")
+            ] or [("project", {})]
+            report.append(
+                latency_report(
+                    args,
+                    settings,
+                    servers,
+                    ports,
+                    engines,
+                    databases,
+                    sandbox_url,
+                    candidates,
+                    seconds,
+                )
+            )
+        report = "\n".join(report)
     finally:
         for server in servers.values():
             server.stop()
@@ -564,6 +685,157 @@ def run(
         ours / sdk,
     )
     lines.append("targets missed: " + (", ".join(failed) if failed else "none"))
+    return "\n".join(lines)
+
+
+# --- orders while WeChat is slow -------------------------------------------------------------
+
+DELAYS = (0, 0.15, 0.3)  # WeChat's answer time: loopback, and its usual range from China
+LATENCY_CONCURRENCY = (64, 256)
+NOTIFY_INTERVAL = 0.05  # one notification every 50 ms, beside the orders
+
+
+def slow_wechat(sandbox_url, delay):
+    """Make the simulator answer every JSAPI order after ``delay`` seconds (0: at once)."""
+    requests.delete(f"{sandbox_url}/sandbox/faults").raise_for_status()
+    if delay:
+        requests.post(
+            f"{sandbox_url}/sandbox/faults",
+            json={
+                "kind": "api",
+                "path": "/v3/pay/transactions/jsapi",
+                "method": "POST",
+                "delay": delay,
+                "times": 10**9,
+            },
+        ).raise_for_status()
+
+
+class Point:
+    """Orders placed for ``seconds`` at one concurrency and one WeChat delay, with paced
+    notifications meanwhile."""
+
+    def __init__(self, server, port, order_request, concurrency, seconds, notifications):
+        cpu = server.cpu_seconds()
+        wall, latencies, statuses, notify_latencies, notify_statuses = load_for(
+            port, order_request, concurrency, seconds, (notifications, NOTIFY_INTERVAL)
+        )
+        for expect, got in ((201, statuses), (204, notify_statuses)):
+            bad = [s for s in got if s != expect]
+            if bad:
+                raise SystemExit(
+                    f"{server.name}: {len(bad)} answers were not {expect} (e.g. {bad[0]}); "
+                    f"see {server.log.name}"
+                )
+        # CPU per order includes the paced notifications' (a few percent of it).
+        self.cpu_ms = (server.cpu_seconds() - cpu) / len(latencies) * 1000
+        self.rate = len(latencies) / wall
+        self.p50, self.p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        self.notify_p99 = percentile(notify_latencies, 0.99)
+
+
+def latency_points(name, settings, server, port, engine, databases, sandbox_url, pool, seconds):
+    code = requests.post(f"{sandbox_url}/sandbox/login-code", json={"openid": "o-bench"}).json()
+    token = requests.post(f"http://127.0.0.1:{port}/api/login", json={"code": code["code"]}).json()[
+        "token"
+    ]
+    order_request = http_request(
+        "POST",
+        "/api/orders",
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        b'{"items":[{"product_id":1,"quantity":1}]}',
+    )
+    per_point = int(seconds / NOTIFY_INTERVAL) + 20
+    slow_wechat(sandbox_url, 0)
+    load_for(port, order_request, 64, 1)  # warm-up: threads, connections, caches
+    points, most_connections = {}, 0
+    for ci, concurrency in enumerate(LATENCY_CONCURRENCY):
+        for di, delay in enumerate(DELAYS):
+            # Short: notifications() makes transaction ids of 28 characters from it.
+            numbers, signed = notifications(pool, settings, f"L{name[-1]}{ci}{di}", per_point)
+            add_orders([engine], numbers, settings)
+            slow_wechat(sandbox_url, delay)
+            points[concurrency, delay] = Point(
+                server, port, order_request, concurrency, seconds, signed
+            )
+            most_connections = max(most_connections, databases.connections(name) or 0)
+    slow_wechat(sandbox_url, 0)
+    return points, most_connections, server.worker_rss_mb()
+
+
+def latency_report(
+    args, settings, servers, ports, engines, databases, sandbox_url, candidates, seconds
+):
+    lines, failed = [], []
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    lines.append(
+        f"orders while WeChat answers in 0/150/300 ms, {seconds:g} s per point, {database}, "
+        f"{PINNING if PINNED else 'not pinned'}; notifications every "
+        f"{NOTIFY_INTERVAL * 1000:.0f} ms meanwhile"
+    )
+    lines.append(f"{'figure':<44} {'at 300 ms (150 ms)':>40}  {'at 0 ms':>34}  {'ratio':>6}")
+
+    def figure(p):
+        return f"{p.rate:5.0f}/s p50 {p.p50:4.0f} p99 {p.p99:5.0f}ms {p.cpu_ms:4.1f}msCPU"
+
+    def row(label, value, base, ratio, verdict=""):
+        lines.append(f"{label:<44} {value:>40}  {base:>34}  {ratio}{verdict and '  ' + verdict}")
+
+    with ProcessPoolExecutor(2) as pool:
+        for name, overrides in candidates:
+            config = (
+                f"threads {overrides['GUNICORN_THREADS']}, pool "
+                f"{overrides['DATABASE_POOL_SIZE']}+{overrides['DATABASE_MAX_OVERFLOW']}"
+                if overrides
+                else "the defaults (gunicorn.conf.py, config.py)"
+            )
+            points, connections, rss = latency_points(
+                name,
+                settings,
+                servers[name],
+                ports[name],
+                engines[name],
+                databases,
+                sandbox_url,
+                pool,
+                seconds,
+            )
+            if overrides:  # a candidate: its connections go back before the next one's
+                servers[name].stop()
+            lines.append(
+                f"-- {config}: PostgreSQL connections held after the run "
+                f"{connections if args.database_url else 'n/a'}, worker RSS {rss:.0f} MB"
+            )
+            for c in LATENCY_CONCURRENCY:
+                fast, mid, slow = (points[c, d] for d in DELAYS)
+                ratio = slow.rate / fast.rate
+                if ratio < 0.9:
+                    failed.append(f"{config} c={c} 300/0 ms")
+                if c == 64 and slow.p99 >= 1500:
+                    failed.append(f"{config} p99 c=64")
+                row(
+                    f"orders c={c} WeChat 300 ms / 0 ms",
+                    figure(slow),
+                    figure(fast),
+                    f"{ratio:6.2f}  {'ok' if ratio >= 0.9 else 'MISSED'} (target >= 0.9)",
+                )
+                row(
+                    f"orders c={c} WeChat 150 ms / 0 ms",
+                    figure(mid),
+                    "",
+                    f"{mid.rate / fast.rate:6.2f}",
+                )
+                if c == 64:
+                    verdict = "ok" if slow.p99 < 1500 else "MISSED"
+                    row(f"order p99 c={c} at 300 ms", f"{slow.p99:.0f} ms", "", "", verdict)
+                    lines[-1] += " (target < 1500 ms)"
+                row(
+                    f"notify p99 while c={c} orders wait 300 ms",
+                    f"{slow.notify_p99:.1f} ms",
+                    f"{fast.notify_p99:.1f} ms",
+                    f"{slow.notify_p99 / max(fast.notify_p99, 0.001):6.2f}",
+                )
+    lines.append("latency targets missed: " + (", ".join(failed) if failed else "none"))
     return "\n".join(lines)
 
 

@@ -7,6 +7,9 @@ On a server (prints the site file that goes inside nginx's http {} block):
         --key /etc/letsencrypt/live/api.example.com/privkey.pem \\
         --upstream unix:/run/wxpay/gunicorn.sock > /etc/nginx/sites-available/wxpay.conf
 
+``--upstream`` once per app server when several share the database and Redis
+(``--upstream 10.0.0.11:8000 --upstream 10.0.0.12:8000``; docs/performance.md#scale-out).
+
 For tests and non-root trial runs, ``--standalone DIR`` prints a complete nginx.conf that keeps
 its pid, logs and temporary files under DIR, to be run with
 ``nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'``. Standard library only.
@@ -50,7 +53,7 @@ def render_site(
     domain,
     cert,
     key,
-    upstream,
+    upstreams,
     listen_https,
     listen_http,
     acme_root,
@@ -68,7 +71,7 @@ def render_site(
             "domain": domain,
             "cert": cert,
             "key": key,
-            "upstream": upstream,
+            "upstream_servers": "\n".join(f"    server {address};" for address in upstreams),
             "acme_root": acme_root,
             "login_rate": login_rate,
             "access_log": access_log,
@@ -101,8 +104,10 @@ def parse_args(argv):
     parser.add_argument("--key", required=True, help="the certificate's private key PEM")
     parser.add_argument(
         "--upstream",
-        default="unix:/run/wxpay/gunicorn.sock",
-        help="gunicorn's address: unix:/path.sock or 127.0.0.1:8000",
+        action="append",
+        metavar="ADDRESS",
+        help="gunicorn's address: unix:/path.sock or 127.0.0.1:8000; repeatable, once per app "
+        "server (default unix:/run/wxpay/gunicorn.sock)",
     )
     parser.add_argument(
         "--listen-https",
@@ -148,6 +153,7 @@ def parse_args(argv):
                 f"--{name} must be an absolute path (nginx resolves relative paths "
                 "against its own prefix, not the current directory)"
             )
+    args.upstream = args.upstream or ["unix:/run/wxpay/gunicorn.sock"]
     args.listen_https = args.listen_https or ["443", "[::]:443"]
     args.listen_http = args.listen_http or ["80", "[::]:80"]
     return args

@@ -7,9 +7,13 @@ simulator (dev/test only).
 - ``--tls-cert``/``--tls-key``: HTTPS, as WeChat serves it. The handshake asks for a client
   certificate (verified against ``--client-ca``, by default the merchant's certificate), which
   the ``/secapi/`` paths require.
+- ``--threads N`` (default 256): how many requests it serves at once. A "delay" fault sleeps in
+  the request's thread, so N is how many delayed answers can be pending together; 256 covers
+  bench/run.py's latency figure (256 clients, each order one call to WeChat) with room to spare.
 
 Served by gunicorn, like the backend: ONE process (the simulator's state lives in it) with many
-threads, so a slow notify_url or a "delay" fault never blocks other requests, and persistent
+threads (started as requests need them, up to ``--threads``), so
+a slow notify_url or a "delay" fault never blocks other requests, and persistent
 HTTP/1.1 connections, as WeChat's servers keep them (werkzeug's development server closes every
 connection, so a client's connection reuse could not be seen or measured against it).
 """
@@ -63,6 +67,12 @@ def main():
     parser.add_argument(
         "--no-access-log", action="store_true", help="don't log every request (benchmarks)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=256,
+        help="requests served at once, delayed ones included (default %(default)s)",
+    )
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the key of --tls-cert (PEM)")
     parser.add_argument(
@@ -77,7 +87,7 @@ def main():
         "bind": [f"{args.host}:{port}" for port in (args.port, args.backup_port) if port],
         "workers": 1,
         "worker_class": "gthread",
-        "threads": 32,
+        "threads": args.threads,
         "keepalive": 30,
         "timeout": 60,
         "graceful_timeout": 5,

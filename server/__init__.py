@@ -35,7 +35,7 @@ def _create_app(config):
     app.config.update(
         SECRET_KEY=values["SECRET_KEY"],
         SQLALCHEMY_DATABASE_URI=_database_url(values["DATABASE_URL"]),
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(values["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(values),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
     )
@@ -59,16 +59,23 @@ def _database_url(url):
     return url
 
 
-def _engine_options(url):
+def _engine_options(values):
+    url = values["DATABASE_URL"]
     if url.startswith("sqlite"):
         # Wait for a writer instead of failing at once when requests run concurrently.
         return {"connect_args": {"timeout": 30}}
     # No pool_pre_ping: it costs a round trip on every checkout. A connection the server dropped
     # fails one request, and SQLAlchemy then discards the whole pool; recycling connections
     # before the usual idle timeouts (firewalls, pgbouncer) keeps that rare.
-    # One connection per gunicorn thread (8 by default), kept: with fewer, the busiest moments
-    # open and close throwaway connections, each a new PostgreSQL backend.
-    return {"pool_recycle": 1800, "pool_size": 8}
+    # A thread holds a connection only while it talks to the database (checkout releases it
+    # before calling WeChat), so the pool is much smaller than gunicorn's threads; a thread
+    # finding it empty waits for one. Sized by settings, within DATABASE_MAX_CONNECTIONS
+    # (config.py, docs/performance.md).
+    return {
+        "pool_recycle": 1800,
+        "pool_size": int(values["DATABASE_POOL_SIZE"]),
+        "max_overflow": int(values["DATABASE_MAX_OVERFLOW"]),
+    }
 
 
 def register_logging(app):

@@ -48,6 +48,19 @@ DEFAULTS = {
     "RATE_LIMIT_ORDER_READS": "120 per minute",
     # redis://host:port/db: rate limits shared by every instance. Empty: in memory (one process).
     "REDIS_URL": "",
+    # PostgreSQL connections (docs/performance.md#the-postgresql-connection-budget). Each
+    # process keeps up to DATABASE_POOL_SIZE and opens up to DATABASE_MAX_OVERFLOW more at busy
+    # moments. A thread holds one only while it talks to the database, never while it waits on
+    # WeChat, so far fewer than gunicorn's threads suffice.
+    "DATABASE_POOL_SIZE": "10",
+    "DATABASE_MAX_OVERFLOW": "10",
+    # The connections this instance may open in all (its gunicorn workers and its jobs); in
+    # production the app refuses to start when its pools could exceed it. Default: PostgreSQL's
+    # default max_connections (100) less its 3 superuser_reserved_connections. Two app machines
+    # sharing one database declare their share each.
+    "DATABASE_MAX_CONNECTIONS": "97",
+    # gunicorn's worker processes (gunicorn.conf.py reads it too). Empty: one per usable core.
+    "GUNICORN_WORKERS": "",
 }
 
 NAMES = [
@@ -155,9 +168,18 @@ def validate(values):
         "TRUSTED_PROXY_COUNT",
         "WECHAT_HTTP_TIMEOUT_SECONDS",
         "REFUND_REQUEST_WINDOW_DAYS",
+        "DATABASE_POOL_SIZE",
+        "DATABASE_MAX_OVERFLOW",
+        "DATABASE_MAX_CONNECTIONS",
     ):
         if not re.fullmatch(r"[0-9]{1,9}", values[name]):
             raise ConfigError(f"{name} must be a whole number")
+    if int(values["DATABASE_POOL_SIZE"]) < 1:
+        raise ConfigError("DATABASE_POOL_SIZE must be at least 1")
+    if values["GUNICORN_WORKERS"] and not re.fullmatch(
+        r"[1-9][0-9]{0,3}", values["GUNICORN_WORKERS"]
+    ):
+        raise ConfigError("GUNICORN_WORKERS must be a whole number, at least 1")
     if int(values["WECHAT_HTTP_TIMEOUT_SECONDS"]) < 1:
         raise ConfigError("WECHAT_HTTP_TIMEOUT_SECONDS must be at least 1")
     # Both keys are 32 characters; a shorter APIv3 key would make AES-GCM fail (or silently
@@ -295,7 +317,44 @@ def required_names(values):
     return names
 
 
+# At most this many connections for the periodic jobs and an operator's commands, beside the
+# app's pools: `payments sync` holds its lock's connection plus one per thread (--concurrency 4)
+# and the main session; `bills reconcile` may run at the same time; one more for `flask shell`.
+JOB_CONNECTIONS = 10
+
+
+def gunicorn_workers(values):
+    """gunicorn's worker processes, as gunicorn.conf.py counts them."""
+    if values.get("GUNICORN_WORKERS"):
+        return int(values["GUNICORN_WORKERS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(2, cores or 1)
+
+
+def connection_budget(values):
+    """(connections this instance may open at most, the DATABASE_MAX_CONNECTIONS declared)."""
+    per_worker = int(values["DATABASE_POOL_SIZE"]) + int(values["DATABASE_MAX_OVERFLOW"])
+    needed = gunicorn_workers(values) * per_worker + JOB_CONNECTIONS
+    return needed, int(values["DATABASE_MAX_CONNECTIONS"])
+
+
+def _validate_connections(values):
+    # SQLite has no connection limit worth the name; PostgreSQL refuses the connection beyond
+    # max_connections ("too many clients already"), at the busiest moment.
+    if not values["DATABASE_URL"].startswith(("postgres://", "postgresql")):
+        return
+    needed, declared = connection_budget(values)
+    if needed > declared:
+        raise ConfigError(
+            f"DATABASE_MAX_CONNECTIONS is {declared}, but {gunicorn_workers(values)} gunicorn "
+            f"workers x (DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW) + {JOB_CONNECTIONS} for the "
+            f"jobs may open {needed}: lower the pool or the workers, or raise PostgreSQL's "
+            "max_connections and declare it"
+        )
+
+
 def _validate_production(values):
+    _validate_connections(values)
     # v2 refunds go over mutual TLS with the API certificate (apiclient_cert.pem + key.pem).
     versions = api_versions(values)
     v2_refunds = ["WECHATPAY_CERT", "WECHATPAY_PRIVATE_KEY"] if "v2" in versions else []

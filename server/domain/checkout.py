@@ -198,6 +198,10 @@ def pay(order, context):
         raise _not_payable(order, "the order has expired")
     if payments.prepay_is_fresh(order):
         return gateway.pay_params(order.prepay_id)
+    # End the read transaction (POST .../pay read the order) so that no database connection
+    # is held while WeChat answers (100-300 ms): threads waiting on WeChat may far outnumber
+    # the pool's connections. After create() nothing is open and this costs nothing.
+    db.session.commit()
     try:
         prepay_id = gateway.place_order(_order_request(order, context))
     except ApiError as exc:

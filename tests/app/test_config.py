@@ -216,3 +216,45 @@ def test_every_url_setting_is_checked_at_start_up_in_any_environment(
 ):
     with pytest.raises(ConfigError, match=name):
         create_app({**dev_keys, "DATABASE_URL": f"sqlite:///{tmp_path}/a.db", name: value})
+
+
+POSTGRES = "postgresql://wxpay@db.internal:5432/wxpay"  # never connected to: only checked
+
+
+def test_production_refuses_pools_larger_than_the_declared_connection_budget(production):
+    # 4 workers x (10 + 10) + 10 for the jobs = 90 of PostgreSQL's default 97.
+    fits = {**production, "DATABASE_URL": POSTGRES, "GUNICORN_WORKERS": "4"}
+    assert create_app(fits).config["DATABASE_POOL_SIZE"] == "10"
+    too_many = {**fits, "GUNICORN_WORKERS": "5"}  # 110
+    with pytest.raises(ConfigError, match="DATABASE_MAX_CONNECTIONS is 97.*may open 110"):
+        create_app(too_many)
+    with pytest.raises(ConfigError, match="may open 130"):
+        create_app({**fits, "DATABASE_MAX_OVERFLOW": "20"})
+    # A database with a larger max_connections, declared: the same pools start.
+    assert create_app({**too_many, "DATABASE_MAX_CONNECTIONS": "200"})
+    # What the app's engine is built with.
+    options = create_app(fits).config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert (options["pool_size"], options["max_overflow"]) == (10, 10)
+
+
+def test_the_connection_budget_is_checked_only_for_postgresql_in_production(production, dev_keys):
+    sqlite = {**production, "GUNICORN_WORKERS": "50"}  # SQLite: no server-side limit
+    assert create_app(sqlite)
+    development = {**dev_keys, "DATABASE_URL": POSTGRES, "GUNICORN_WORKERS": "50"}
+    assert create_app(development).config["APP_ENV"] == "development"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_POOL_SIZE", "0"),
+        ("DATABASE_POOL_SIZE", "ten"),
+        ("DATABASE_MAX_OVERFLOW", "-1"),
+        ("DATABASE_MAX_CONNECTIONS", ""),
+        ("GUNICORN_WORKERS", "0"),
+        ("GUNICORN_WORKERS", "two"),
+    ],
+)
+def test_connection_settings_must_be_numbers(dev_keys, name, value):
+    with pytest.raises(ConfigError, match=name):
+        create_app({**dev_keys, name: value})

@@ -486,6 +486,41 @@ def test_login_is_rate_limited_per_address(echo_proxy, tls):
     assert limited[0].json()["error"]["code"] == "RATE_LIMITED"
 
 
+def named_app(name):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [name.encode()]
+
+    return app
+
+
+def test_two_app_servers_share_the_load_and_stand_in_for_each_other(tmp_path, tls):
+    """Scale-out (docs/performance.md): --upstream once per app server."""
+    require(nginx_binary(), "nginx is not installed (apt-get install nginx)")
+    with LiveServer(named_app("a")) as first, LiveServer(named_app("b")) as second:
+        nginx = Nginx(tmp_path, tls, f"127.0.0.1:{first.port}")
+        rendered = run_render(
+            *("--domain", DOMAIN, "--cert", tls["cert"], "--key", tls["key"]),
+            *("--upstream", f"127.0.0.1:{first.port}", "--upstream", f"127.0.0.1:{second.port}"),
+            *("--listen-https", f"127.0.0.1:{nginx.https_port}"),
+            *("--listen-http", f"127.0.0.1:{nginx.http_port}"),
+            *("--acme-root", str(tmp_path / "acme"), "--standalone", str(tmp_path)),
+        )
+        assert rendered.returncode == 0, rendered.stderr
+        nginx.conf.write_text(rendered.stdout)
+        nginx.start()
+        try:
+            url = nginx.https + "/api/products"
+            with requests.Session() as session:
+                served = [session.get(url, verify=tls["ca"], timeout=5).text for _ in range(6)]
+                assert sorted(set(served)) == ["a", "b"], served  # taking turns
+                second.stop()  # one machine goes away: the other serves everything
+                served = [session.get(url, verify=tls["ca"], timeout=5) for _ in range(4)]
+            assert [(r.status_code, r.text) for r in served] == [(200, "a")] * 4
+        finally:
+            nginx.stop()
+
+
 # --- the whole payment loop over HTTPS: nginx -> gunicorn -> backend <- simulator ---------
 
 

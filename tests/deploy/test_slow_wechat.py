@@ -203,6 +203,40 @@ def test_the_simulator_keeps_connections_alive(sandbox_process):
     connection.close()
 
 
+def test_the_simulator_answers_delayed_requests_together_not_one_after_another(sandbox_process):
+    # 256 requests wait on a 2 s "delay" fault at once (bench/run.py's latency figure has 256
+    # clients): served together they all answer in about 2 s; a simulator that could hold
+    # only 64 of them at a time would need 8 s. The bound is generous for a busy machine.
+    delay, clients = 2, 256
+    armed = requests.post(
+        f"http://127.0.0.1:{sandbox_process}/sandbox/faults",
+        json={"kind": "api", "path": "/v3/bench/", "delay": delay, "times": clients},
+    )
+    assert armed.status_code == 201, armed.text
+    statuses = []
+    ready = threading.Barrier(clients + 1)
+
+    def call(n):
+        connection = http.client.HTTPConnection("127.0.0.1", sandbox_process, timeout=60)
+        ready.wait()
+        connection.request("GET", f"/v3/bench/{n}")
+        statuses.append(connection.getresponse().status)  # 404 after the delay: no such API
+        connection.close()
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    started = time.monotonic()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    assert len(statuses) == clients and set(statuses) == {404}, set(statuses)
+    assert delay <= elapsed < 3 * delay, elapsed
+    remaining = requests.get(f"http://127.0.0.1:{sandbox_process}/sandbox/faults").json()
+    assert remaining == {"faults": []}  # every request took the fault
+
+
 @pytest.fixture
 def tls_server(tmp_path):
     """An HTTPS server on localhost with a certificate from a test CA that closes every

@@ -20,6 +20,12 @@ from urllib3.util.retry import Retry
 log = logging.getLogger("server.wechatpay.gateway")
 
 
+# Connections kept open to one WeChat host: at least as many as the threads that may wait on it
+# at once (gunicorn's GUNICORN_THREADS), or every call beyond it opens a new connection (a TLS
+# handshake, several ms of CPU) and throws it away. They are opened only as calls need them.
+POOL_MAXSIZE = 256
+
+
 def new_http_session(retries=True):
     """One pooled HTTP session per process for every call to WeChat.
 
@@ -41,8 +47,8 @@ def new_http_session(retries=True):
         else 0
     )
     session = EnvironmentOnceSession()
-    session.mount("https://", SharedTLSAdapter(max_retries=retry, pool_maxsize=16))
-    session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=16))
+    session.mount("https://", SharedTLSAdapter(max_retries=retry, pool_maxsize=POOL_MAXSIZE))
+    session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=POOL_MAXSIZE))
     return session
 
 
