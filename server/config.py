@@ -92,6 +92,17 @@ CONSOLE_DEFAULTS = {
     "CONSOLE_LOGIN_RATE_LIMIT": "10 per minute",
     "CONSOLE_LOCKOUT_FAILURES": "5",
     "CONSOLE_LOCKOUT_MINUTES": "15",
+    # Server-side sessions (docs/security.md): the longest one may last, and how much of the
+    # address must stay the same (0: any address, for staff on mobile networks).
+    "CONSOLE_SESSION_MAX_HOURS": "12",
+    "CONSOLE_SESSION_IPV4_PREFIX": "24",
+    "CONSOLE_SESSION_IPV6_PREFIX": "64",
+    # Money actions need the password (or a second-factor code) typed this recently.
+    "CONSOLE_FRESH_MINUTES": "10",
+    # Second-factor codes tried per address; "required", "optional", or empty: required for
+    # admins in production, optional elsewhere.
+    "CONSOLE_CODE_RATE_LIMIT": "5 per minute",
+    "CONSOLE_ADMIN_TOTP": "",
 }
 DEFAULTS.update(CONSOLE_DEFAULTS)
 NAMES += [*CONSOLE_DEFAULTS, "REDIS_URL"]
@@ -233,10 +244,22 @@ def _validate_console(values):
     for name in ("CONSOLE_SESSION_SECONDS", "CONSOLE_LOCKOUT_FAILURES", "CONSOLE_LOCKOUT_MINUTES"):
         if not re.fullmatch(r"[0-9]{1,9}", values[name]) or int(values[name]) < 1:
             raise ConfigError(f"{name} must be a whole number, at least 1")
-    if not re.fullmatch(
-        r"[0-9]{1,6} ?(per |/)(second|minute|hour|day)s?", values["CONSOLE_LOGIN_RATE_LIMIT"]
+    for name in ("CONSOLE_LOGIN_RATE_LIMIT", "CONSOLE_CODE_RATE_LIMIT"):
+        if not re.fullmatch(r"[0-9]{1,6} ?(per |/)(second|minute|hour|day)s?", values[name]):
+            raise ConfigError(f"{name} must look like '10 per minute'")
+    if not re.fullmatch(r"[0-9]{1,6}", values["CONSOLE_SESSION_MAX_HOURS"]) or not int(
+        values["CONSOLE_SESSION_MAX_HOURS"]
     ):
-        raise ConfigError("CONSOLE_LOGIN_RATE_LIMIT must look like '10 per minute'")
+        raise ConfigError("CONSOLE_SESSION_MAX_HOURS must be a whole number, at least 1")
+    if not re.fullmatch(r"[0-9]{1,6}", values["CONSOLE_FRESH_MINUTES"]):
+        raise ConfigError("CONSOLE_FRESH_MINUTES must be a whole number of minutes")
+    for name, bits in (("CONSOLE_SESSION_IPV4_PREFIX", 32), ("CONSOLE_SESSION_IPV6_PREFIX", 128)):
+        if not re.fullmatch(r"[0-9]{1,3}", values[name]) or int(values[name]) > bits:
+            raise ConfigError(f"{name} must be a number of bits from 0 to {bits}")
+    if values["CONSOLE_ADMIN_TOTP"] not in ("", "required", "optional"):
+        raise ConfigError("CONSOLE_ADMIN_TOTP must be required, optional or empty")
+    if values["APP_ENV"] == "production" and values["CONSOLE_ADMIN_TOTP"] == "optional":
+        raise ConfigError("CONSOLE_ADMIN_TOTP cannot be optional in production")
 
 
 def _validate_push(values):

@@ -107,6 +107,7 @@ STAFF_AND_WECHAT = {
     "BAD_CREDENTIALS": 401,
     "LOCKED": 403,
     "DISABLED": 403,
+    "BAD_CODE": 401,
     # The mini program's message push (WeChat's callback)
     "PUSH_NOT_CONFIGURED": 404,
     "PUSH_STALE": 401,

@@ -83,6 +83,16 @@ console_logins = _AppLimit(
     )
 )
 
+# Second-factor codes typed in the console (logging in, confirming enrolment), per address:
+# one budget for all of them.
+console_codes = _AppLimit(
+    lambda limiter: limiter.shared_limit(
+        lambda: current_app.config["CONSOLE_CODE_RATE_LIMIT"],
+        scope="console-codes",
+        methods=["POST"],
+    )
+)
+
 
 def init_app(app):
     """The app's own Limiter; after every blueprint is registered (their views are declared)."""
@@ -101,7 +111,7 @@ def init_app(app):
     limiter.request_filter(_unlimited)
     limiter.init_app(app)
     views = {}
-    for limit in (order_writes, order_reads, console_logins):
+    for limit in (order_writes, order_reads, console_logins, console_codes):
         decorate = limit.make(limiter)
         views.update({view: decorate(view) for view in limit.views})
     app.extensions["rate_limited_views"] = views

@@ -1,4 +1,5 @@
-"""``flask --app server staff create|disable|reset-password``: staff accounts from a shell.
+"""``flask --app server staff create|disable|reset-password|reset-second-factor``: staff
+accounts from a shell.
 
 A password is prompted for (twice, hidden) or, with ``--generate``, made up and printed once.
 It is never stored in clear or logged; each command is written to the audit log as "cli".
@@ -6,6 +7,7 @@ It is never stored in clear or logged; each command is written to the audit log 
 
 import click
 
+from ..domain import second_factor
 from ..domain import staff as accounts
 from ..domain.audit import record
 from ..models.staff import CHINESE, LANGUAGES
@@ -69,6 +71,17 @@ def reset_password(email, generate):
     record("cli", "staff.reset_password", f"staff:{user.email}")
     click.echo(f"new password set for {user.email}")
     _show(password, generate)
+
+
+@group.command("reset-second-factor")
+@click.argument("email")
+def reset_second_factor(email):
+    """Remove an account's second factor (a lost phone): ends its sessions; it logs in with the
+    password alone until it sets up a new one (admins must, where CONSOLE_ADMIN_TOTP requires)."""
+    user = accounts.existing(email)
+    second_factor.reset(user)
+    record("cli", "second_factor.reset", f"staff:{user.email}")
+    click.echo(f"second factor removed for {user.email}")
 
 
 COMMANDS = (group,)

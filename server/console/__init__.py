@@ -1,11 +1,12 @@
 """The staff console: server-rendered pages under /console/ for the shop's staff.
 
-Sessions are Flask-Login's (a signed cookie: HttpOnly, SameSite=Lax, Secure in production,
-ending after CONSOLE_SESSION_SECONDS without a request). Every POST carries a CSRF token
-(Flask-WTF), checked before anything else runs. Operators view and sync; admins also change
-money and the catalogue (``role_required("admin")``). Actions call the same domain functions
-as the CLI and the API, and each is written to the audit log. A refusal (a DomainError) is shown
-one way, ``refused``: its message on the next page; nothing was changed.
+Sessions are kept on the server (server/console/sessions.py): the signed cookie (HttpOnly,
+SameSite=Lax, Secure in production) carries a random token; each request checks its row.
+Money actions also need a recent password or code (``fresh_auth_required``). Every POST carries
+a CSRF token (Flask-WTF), checked before anything else runs. Operators view and sync; admins
+also change money and the catalogue (``role_required("admin")``). Actions call the same domain
+functions as the CLI and the API, and each is written to the audit log. A refusal (a DomainError)
+is shown one way, ``refused``: its message on the next page; nothing was changed.
 """
 
 from datetime import timedelta
@@ -19,7 +20,6 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
 from ..domain.audit import record
-from ..domain.staff import load_session_user
 from ..errors import DomainError, status_for
 from ..extensions import csrf, db, login_manager
 from ..wechatpay.checks import encodes_as_utf8
@@ -52,11 +52,22 @@ def init_app(app):
     login_manager.login_message = _l("Please log in.")
     login_manager.localize_callback = str  # the lazy text, in the language of the request
     login_manager.login_message_category = "info"
-    # The session is tied to the address and browser it was made in; a copied cookie is void.
-    login_manager.session_protection = "strong"
-    login_manager.user_loader(load_session_user)
+    # Sessions are rows checked on every request (sessions.py): tied to the browser and the
+    # network they were made in. Flask-Login's own protection is off (it cannot do that).
+    login_manager.session_protection = None
     csrf.init_app(app)  # the login rate limit is server/ratelimits.py's, like the API's
-    from . import auth, bills_views, exports, refund_views, shipping_views, views  # noqa: F401
+    from . import (  # noqa: F401
+        auth,
+        bills_views,
+        exports,
+        refund_views,
+        second_factor_views,
+        sessions,
+        shipping_views,
+        views,
+    )
+
+    login_manager.user_loader(sessions.load_user)
 
     app.register_blueprint(bp)
 
@@ -77,7 +88,7 @@ def _guard():
     """Refuse before any view runs: an unauthenticated POST, then a bad CSRF token."""
     if (
         request.method == "POST"
-        and request.endpoint not in ("console.login", "console.set_language")
+        and request.endpoint not in ("console.login", "console.login_code", "console.set_language")
         and not current_user.is_authenticated
     ):
         flash(_("Your session has ended. Log in again; nothing was changed."), "error")

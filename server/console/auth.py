@@ -1,19 +1,23 @@
 """Logging in and out. Failed logins are rate-limited per address (Flask-Limiter) and counted
 per account, which locks for a while after CONSOLE_LOCKOUT_FAILURES in a row."""
 
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from ..domain import staff
 from ..domain.audit import record
 from ..errors import DomainError
 from ..ratelimits import console_logins
-from . import bp, i18n, login_required, refused
+from . import bp, i18n, login_required, refused, sessions
 from .forms import ActionForm, LoginForm
+
+# A password checked, its code not yet: who, and when (the signed cookie; five minutes).
+PENDING = "second_factor_pending"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -40,9 +44,11 @@ def login():
                 request.remote_addr,
             )
             return render_template("console/login.html", form=form), 401
-        session.clear()  # a fresh session (and CSRF token) for the logged-in user
-        session.permanent = True  # expires after CONSOLE_SESSION_SECONDS idle
-        login_user(user)
+        if user.totp_secret:  # the password was right; now the code (second_factor_views.py)
+            session.clear()
+            session[PENDING] = {"staff": user.id, "at": int(time.time())}
+            return redirect(url_for("console.login_code", next=request.args.get("next")))
+        sessions.begin(user)
         record(user.email, "login", None, {}, request.remote_addr)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("console/login.html", form=form)
@@ -66,8 +72,8 @@ def _safe_next(target):
 def logout():
     if ActionForm().validate_on_submit():
         record(current_user.email, "logout", None, {}, request.remote_addr)
+        sessions.end_current()
         logout_user()
-        session.clear()
         flash(_("You are logged out."), "info")
     return redirect(url_for("console.login"))
 

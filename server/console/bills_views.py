@@ -18,6 +18,7 @@ from ..models import BillDifference
 from ..wechatpay.core.errors import BillNotReady, WeChatPayError
 from . import audit, bp, labels, login_required, refused, role_required
 from .forms import NoteForm, ReconcileForm
+from .sessions import fresh_auth_required
 
 # What each kind of difference means, in words (docs/reconciliation.md says what to do).
 DIFFERENCE_KINDS = labels.DIFFERENCE_HELP
@@ -78,6 +79,7 @@ def reconciliation_csv(run_id):
 
 @bp.post("/reconciliation/differences/<int(max=2147483647):diff_id>/resolve")
 @role_required("admin")
+@fresh_auth_required
 def resolve_difference(diff_id):
     form = NoteForm()
     back = request.form.get("back") == "attention"

@@ -197,6 +197,15 @@ AUDIT_ACTIONS = {
     "export.orders": _l("Exported orders"),
     "export.refunds": _l("Exported refunds"),
     "export.reconciliation": _l("Exported a day's reconciliation"),
+    "session.refused": _l("Refused a session used from another browser or network"),
+    "session.expired": _l("A session expired"),
+    "session.end": _l("Ended a session"),
+    "reauth": _l("Confirmed the password or code again"),
+    "reauth.failed": _l("Failed to confirm the password or code"),
+    "second_factor.enrol": _l("Set up a second factor"),
+    "second_factor.failed": _l("Wrong second-factor code"),
+    "second_factor.reset": _l("Reset a second factor"),
+    "second_factor.recovery_used": _l("Used a recovery code"),
 }
 # Keys of an audit entry's details that hold fen.
 MONEY_KEYS = {"amount", "price", "total", "left"}
@@ -219,6 +228,8 @@ AUDIT_KEYS = {
     "rows": _l("rows"),
     "start": _l("from"),
     "end": _l("to"),
+    "session": _l("session"),
+    "user_agent": _l("browser"),
 }
 
 

@@ -82,6 +82,7 @@ TEXTS = {
     "BAD_CREDENTIALS": _l("Wrong email or password."),
     "LOCKED": _l("Too many failed logins: the account is locked for a while."),
     "DISABLED": _l("This account is disabled."),
+    "BAD_CODE": _l("That code is not right, or it was already used."),
     # The mini program's message push (WeChat's callback)
     "PUSH_NOT_CONFIGURED": _l("Message push is not configured."),
     "PUSH_STALE": _l("The pushed message is too old."),

@@ -22,6 +22,7 @@ from .forms import (
     fen_to_yuan,
     yuan_to_fen,
 )
+from .sessions import fresh_auth_required
 from .views import _order_or_404
 
 # What a person should read after asking WeChat for a refund, by the refund's state.
@@ -72,6 +73,7 @@ def _context_or_flash(order):
 
 @bp.route("/orders/<int(max=2147483647):order_id>/refund", methods=["GET", "POST"])
 @role_required("admin")
+@fresh_auth_required
 def refund_order(order_id):
     """GET: the form, prefilled with what is left. POST: the confirmation page. POST with
     ``confirmed``: the refund."""
@@ -210,6 +212,7 @@ def refund_requests():
 
 @bp.post("/refund-requests/<int(max=2147483647):request_id>/<any(approve, reject):decision>")
 @role_required("admin")
+@fresh_auth_required
 def decide_refund_request(request_id, decision):
     """Reject (with a note the user sees), or approve: refund the amount typed, in yuan, or
     all that is left on the order when it is left blank."""
@@ -254,6 +257,7 @@ def decide_refund_request(request_id, decision):
 
 @bp.route("/refunds/<int(max=2147483647):refund_id>/apply-abnormal", methods=["GET", "POST"])
 @role_required("admin")
+@fresh_auth_required
 def apply_abnormal(refund_id):
     """Send a refund WeChat could not pay out (ABNORMAL) again, to a bank card (API v3; v2
     merchants do it on the merchant platform). The card number and the holder's name go to

@@ -42,6 +42,7 @@ from .forms import (
     ShippingForm,
     fen_to_yuan,
 )
+from .sessions import fresh_auth_required
 
 PER_PAGE = 25
 SYNC_OUTCOMES = {
@@ -593,6 +594,7 @@ def catalogue():
 @bp.route("/catalogue/new", methods=["GET", "POST"])
 @bp.route("/catalogue/<int(max=2147483647):product_id>", methods=["GET", "POST"])
 @role_required("admin")
+@fresh_auth_required
 def edit_product(product_id=None):
     product = db.session.get(Product, product_id) or abort(404) if product_id else None
     form = ProductForm(obj=product)

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import StaffUser
 from ..models.staff import CHINESE, LANGUAGES, ROLES
 from ..timeutil import as_utc, utcnow
+from . import staff_sessions
 
 MIN_PASSWORD_LENGTH = 12
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
@@ -30,17 +31,6 @@ def _dummy_hash():
     """Verified against when the email is unknown, so a wrong email costs as long as a wrong
     password. Made on first use: not at import, where every gunicorn worker would pay it."""
     return _hasher.hash(secrets.token_urlsafe(16))
-
-
-def load_session_user(session_id):
-    """The StaffUser a session names, if that session is still valid (Flask-Login's loader)."""
-    user_id, _, token = (session_id or "").partition(":")
-    if not user_id.isdigit() or len(user_id) > 9:
-        return None
-    user = db.session.get(StaffUser, int(user_id))
-    if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
-        return None
-    return user
 
 
 def normalise_email(email):
@@ -110,6 +100,7 @@ def existing(email):
 def disable(email):
     user = existing(email)
     _update(user.id, active=False, session_token=secrets.token_hex(16))
+    staff_sessions.end_all(user.id, staff_sessions.DISABLED)
     db.session.commit()
     return user
 
@@ -126,6 +117,7 @@ def reset_password(email, password):
         locked_until=None,
         active=True,
     )
+    staff_sessions.end_all(user.id, staff_sessions.PASSWORD)
     db.session.commit()
     return user
 
@@ -154,17 +146,7 @@ def authenticate(email, password, *, max_failures, lockout):
     if user.locked_until is not None and as_utc(user.locked_until) > now:
         raise DomainError("LOCKED", "too many failed logins; try again later")
     if not _verify(user.password_hash, password):
-        _update(user.id, failed_logins=StaffUser.failed_logins + 1)
-        # Locks once the failures reach the threshold; the count starts again after it.
-        if _update(
-            user.id,
-            StaffUser.failed_logins >= max_failures,
-            failed_logins=0,
-            locked_until=now + lockout,
-        ):
-            db.session.commit()
-            raise DomainError("LOCKED", "too many failed logins; try again later")
-        db.session.commit()
+        count_failure(user, max_failures=max_failures, lockout=lockout)
         raise DomainError("BAD_CREDENTIALS", "wrong email or password")
     if not user.active:
         raise DomainError("DISABLED", "this account is disabled")
@@ -174,6 +156,26 @@ def authenticate(email, password, *, max_failures, lockout):
     db.session.commit()
     db.session.refresh(user)
     return user
+
+
+def check_not_locked(user):
+    if user.locked_until is not None and as_utc(user.locked_until) > utcnow():
+        raise DomainError("LOCKED", "too many failed logins; try again later")
+
+
+def count_failure(user, *, max_failures, lockout):
+    """One more wrong password or code; raises LOCKED when it reaches ``max_failures`` (the
+    account is then locked for ``lockout``, and the count starts again). Commits."""
+    _update(user.id, failed_logins=StaffUser.failed_logins + 1)
+    if _update(
+        user.id,
+        StaffUser.failed_logins >= max_failures,
+        failed_logins=0,
+        locked_until=utcnow() + lockout,
+    ):
+        db.session.commit()
+        raise DomainError("LOCKED", "too many failed logins; try again later")
+    db.session.commit()
 
 
 def _verify(password_hash, password):

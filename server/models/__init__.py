@@ -9,7 +9,7 @@ from .catalogue import Product
 from .orders import Order, OrderItem, PaymentEvent
 from .refunds import Refund, RefundRequest
 from .shipping import Shipment, ShippingEvent
-from .staff import AuditLog, Resolution, StaffUser
+from .staff import AuditLog, RecoveryCode, Resolution, StaffSession, StaffUser
 from .users import AuthToken, Customer, User
 from .wechat import AccessToken
 
@@ -24,11 +24,13 @@ __all__ = [
     "PaymentEvent",
     "Product",
     "ReconciliationRun",
+    "RecoveryCode",
     "Refund",
     "RefundRequest",
     "Resolution",
     "Shipment",
     "ShippingEvent",
+    "StaffSession",
     "StaffUser",
     "User",
 ]

@@ -31,6 +31,11 @@ class StaffUser(UserMixin, db.Model):
     # The console's language for this person (the switch at the top of every page).
     language = db.Column(db.String(16), nullable=False, default=CHINESE, server_default=CHINESE)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    # The second factor (TOTP, RFC 6238): the shared secret once enrolment is confirmed, the one
+    # being enrolled, and the last time step used (a code is accepted once).
+    totp_secret = db.Column(db.String(64))
+    totp_pending = db.Column(db.String(64))
+    totp_last_step = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
 
     __table_args__ = (db.CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)
 
@@ -77,3 +82,33 @@ class Resolution(db.Model):
     resolved_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
 
     __table_args__ = (db.UniqueConstraint("kind", "target_id"),)
+
+
+class StaffSession(db.Model):
+    """A staff member's logged-in browser (server/domain/staff_sessions.py). The cookie carries
+    a random token; only its SHA-256 is stored, so the table cannot be replayed as cookies."""
+
+    __tablename__ = "staff_sessions"
+
+    id = db.Column(db.Integer, primary_key=True)
+    staff_id = db.Column(db.Integer, db.ForeignKey("staff_users.id"), nullable=False, index=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    user_agent = db.Column(db.String(512), nullable=False)
+    address = db.Column(db.String(45), nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    last_seen_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    # When the password (or a second-factor code) was last typed in this session.
+    fresh_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    ended_at = db.Column(db.DateTime(timezone=True))
+    end_reason = db.Column(db.String(32))  # logout, expired, user_agent, address, ended_by, ...
+
+
+class RecoveryCode(db.Model):
+    """A second-factor recovery code: its SHA-256 (the codes are 80 random bits), used once."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id = db.Column(db.Integer, primary_key=True)
+    staff_id = db.Column(db.Integer, db.ForeignKey("staff_users.id"), nullable=False, index=True)
+    code_hash = db.Column(db.String(64), nullable=False, unique=True)
+    used_at = db.Column(db.DateTime(timezone=True))
