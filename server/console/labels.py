@@ -23,6 +23,7 @@ ORDER_STATES = {
     Order.PAID: _l("Paid"),
     Order.REFUNDED: _l("Refunded in full"),
     Order.CLOSED: _l("Closed"),
+    Order.REVOKED: _l("Reversed"),
 }
 REFUND_STATES = {
     Refund.PENDING: _l("Not yet sent"),
@@ -86,7 +87,7 @@ LOGISTICS = {
     "pickup": _l("Pickup by the user"),
 }
 assert set(LOGISTICS) == set(shipping.LOGISTICS_TYPES)
-ROLES = {"admin": _l("admin"), "operator": _l("operator")}
+ROLES = {"admin": _l("admin"), "operator": _l("operator"), "cashier": _l("cashier")}
 SOURCES = {
     "notify": _l("notification"),
     "query": _l("query"),

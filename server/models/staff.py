@@ -9,7 +9,8 @@ from ..extensions import db
 from ..timeutil import utcnow
 
 ADMIN, OPERATOR = "admin", "operator"
-ROLES = (ADMIN, OPERATOR)
+CASHIER = "cashier"  # takes payments at the counter and prints receipts; nothing else
+ROLES = (ADMIN, OPERATOR, CASHIER)
 # The console's languages (server/console/i18n.py): Simplified Chinese is the default.
 CHINESE, ENGLISH = "zh_Hans", "en"
 LANGUAGES = (CHINESE, ENGLISH)
@@ -32,7 +33,9 @@ class StaffUser(UserMixin, db.Model):
     language = db.Column(db.String(16), nullable=False, default=CHINESE, server_default=CHINESE)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
 
-    __table_args__ = (db.CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)
+    __table_args__ = (
+        db.CheckConstraint("role IN ('admin', 'operator', 'cashier')", name="role_known"),
+    )
 
     @property
     def is_active(self):  # Flask-Login refuses inactive users
