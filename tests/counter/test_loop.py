@@ -106,7 +106,7 @@ def test_ten_concurrent_submissions_of_one_code_make_one_charge(make_stack):
         start.wait()
         try:
             results.append(sell(stack, auth_code, amount=880))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=submit) for _ in range(10)]
