@@ -179,6 +179,8 @@ AUDIT_ACTIONS = {
     "denied": _l("Refused: not allowed"),
     "order.sync": _l("Synced an order with WeChat"),
     "order.close": _l("Closed an order"),
+    "order.reverse": _l("Reversed a counter payment"),
+    "counter.sale": _l("Took a payment at the counter"),
     "order.refund": _l("Refunded an order"),
     "order.ship": _l("Recorded shipping"),
     "order.shipping_sync": _l("Synced shipping with WeChat"),
