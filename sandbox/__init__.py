@@ -31,16 +31,18 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
 from .control import bills as bill_controls
-from .control import cashier, faults, simulator
+from .control import cashier, counter, faults, simulator
 from .control import orders as order_controls
 from .control import weixin as weixin_controls
 from .pay.v2 import bills as v2_bills
+from .pay.v2 import codepay as v2_codepay
 from .pay.v2 import core as v2_core
 from .pay.v2 import orders as v2_orders
 from .pay.v2 import refunds as v2_refunds
 from .pay.v2 import unsupported
 from .pay.v3 import bills as v3_bills
 from .pay.v3 import certificates
+from .pay.v3 import codepay as v3_codepay
 from .pay.v3 import core as v3_core
 from .pay.v3 import refunds as v3_refunds
 from .pay.v3 import transactions as v3_transactions
@@ -73,14 +75,17 @@ def register_blueprints(app):
         # api.mch.weixin.qq.com, API v3
         certificates.bp,
         v3_transactions.bp,
+        v3_codepay.bp,
         v3_refunds.bp,
         v3_bills.bp,
         # api.mch.weixin.qq.com, API v2 (XML)
         v2_orders.bp,
+        v2_codepay.bp,
         v2_refunds.bp,
         v2_bills.bp,
         # the simulator's own /sandbox/... endpoints
         cashier.bp,
+        counter.bp,
         faults.bp,
         order_controls.bp,
         bill_controls.bp,

@@ -96,6 +96,8 @@ class SandboxState:
         self.faults = []
         self.deliveries = []  # one dict per notification attempt, oldest first
         self.weixin = {}  # access tokens and shipping info (sandbox.weixin)
+        # The counter (sandbox.pay.codepay): how many reverses still answer "call again".
+        self.counter = {"recall": 0}
         self._stop = threading.Event()
 
     def rotate_platform_certificate(self):

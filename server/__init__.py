@@ -118,10 +118,11 @@ def register_proxy_fix(app):
 
 def register_wechat_clients(app):
     """WeChat's clients (login, the mini program's APIs) and WeChat Pay's gateway."""
-    from . import channels, clients
+    from . import cashier, channels, clients
 
     clients.init_app(app)
     channels.init_app(app)
+    cashier.init_app(app)
 
 
 def register_blueprints(app):

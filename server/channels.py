@@ -96,10 +96,16 @@ def miniprogram(values):
     }
 
 
+def counter(values):
+    """The counter's payment codes (付款码, docs/counter.md): MICROPAY, no notifications
+    (WeChat sends none for them); the gateway of WECHATPAY_CHANNEL_COUNTER_API_VERSION."""
+    return {"trade_type": "MICROPAY"}
+
+
 # name -> builder(settings) -> the channel's defaults (None: its product is not configured).
 # What a builder leaves out comes from the general settings (below); a settings row
 # (WECHATPAY_CHANNEL_<NAME>_*) wins over both.
-BUILDERS = {DEFAULT: miniprogram}
+BUILDERS = {DEFAULT: miniprogram, "counter": counter}
 
 
 def row_name(name):

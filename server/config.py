@@ -85,6 +85,20 @@ NAMES = [
     *DEFAULTS,
 ]
 
+# The counter's loop (docs/counter.md): query every POLL seconds while the customer types the
+# PIN, give up after PIN_TIMEOUT and reverse, never sooner than REVERSE_AFTER after the
+# charge; a driver owns a loop for LEASE seconds at a time; WORKERS loops run at once per
+# process.
+COUNTER_DEFAULTS = {
+    "COUNTER_POLL_SECONDS": "5",
+    "COUNTER_PIN_TIMEOUT_SECONDS": "45",
+    "COUNTER_REVERSE_AFTER_SECONDS": "15",
+    "COUNTER_LEASE_SECONDS": "30",
+    "COUNTER_WORKERS": "4",
+}
+DEFAULTS.update(COUNTER_DEFAULTS)
+NAMES += [*COUNTER_DEFAULTS]
+
 # The staff console: idle session lifetime, login attempts per address (shared through Redis
 # when REDIS_URL is set), and how many failed logins in a row lock an account for how long.
 CONSOLE_DEFAULTS = {
@@ -216,9 +230,20 @@ def validate(values):
         if values[name] not in ("true", "false"):
             raise ConfigError(f"{name} must be true or false")
     _validate_push(values)
+    _validate_counter(values)
     _validate_channels(values)
     if values["APP_ENV"] == "production":
         _validate_production(values)
+
+
+def _validate_counter(values):
+    for name in COUNTER_DEFAULTS:
+        if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,3})?", values[name]) or not float(values[name]):
+            raise ConfigError(f"{name} must be a positive number of seconds (workers: a count)")
+    if float(values["COUNTER_LEASE_SECONDS"]) < 2 * float(values["COUNTER_POLL_SECONDS"]):
+        raise ConfigError("COUNTER_LEASE_SECONDS must be at least twice COUNTER_POLL_SECONDS")
+    if not values["COUNTER_WORKERS"].isdigit():
+        raise ConfigError("COUNTER_WORKERS must be a whole number")
 
 
 def _validate_channels(values):

@@ -88,6 +88,10 @@ STAFF_AND_WECHAT = {
     "ORDER_NOT_SHIPPABLE": 409,
     "ALREADY_RECORDED": 409,
     "CHANGE_NOT_ALLOWED": 409,
+    # The counter (payment code)
+    "AUTH_CODE_INVALID": 400,
+    "AUTH_CODE_USED": 409,
+    "ORDER_NOT_REVERSIBLE": 409,
     # Bills and reconciliation
     "BILL_MALFORMED": 502,
     "BILL_SUMMARY_MISMATCH": 502,

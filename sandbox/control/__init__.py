@@ -76,6 +76,8 @@ Inspection and helpers
          {"kind": "refund", "refund": fen, "out_trade_no"?, "out_refund_no"?}  a refund only
                                                                 WeChat knows
          -> 201 {"change": {...}} (the generated numbers); DELETE forgets the day's changes
+    POST /sandbox/counter/recall             {"times": n}: the next n payment-code reverses
+                                             answer "call again" (v2 recall=Y, v3 500)
     POST /sandbox/platform-certificate/rotate  sign with a new platform certificate from now on
     POST /sandbox/reset                      forget all state and faults, stop pending retries
 """

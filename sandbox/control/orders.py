@@ -10,7 +10,7 @@ import time
 
 from flask import Blueprint, current_app, request
 
-from ..pay import refunds
+from ..pay import codepay, refunds
 from ..pay.v3.refunds import refund_view
 from ..state import PAID_STATES
 from ..wire import control_body, control_error, json_response
@@ -44,6 +44,7 @@ def show_order(out_trade_no):
         order = _state().find_order(out_trade_no, _mchid())
         if order is None:
             return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
+        codepay.advance(_state(), order)
         return json_response({"order": _public(order)})
 
 
@@ -66,6 +67,8 @@ def resend_notification(out_trade_no):
         return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
     if order["trade_state"] not in PAID_STATES:
         return control_error(400, "ORDER_NOT_PAID", "only a paid order has a notification")
+    if not order.get("notify_url"):  # a payment-code order: WeChat sends none
+        return control_error(400, "NO_NOTIFICATION", "a payment-code order has no notification")
     return json_response({"out_trade_no": out_trade_no, "event_id": state.notify(order)})
 
 

@@ -23,6 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..wire import BEIJING
+from . import codepay
 
 # The ALL layout of merchants since 2018 (docs/protocol.md B4), column by column.
 ALL_COLUMNS = (
@@ -72,6 +73,8 @@ def trade_bill_text(state, mchid, day, bill_type, version):
     """The merchant's trade bill of one Beijing day, or None when nothing happened that day."""
     entries = []  # dicts: column -> value, plus "_paid" / "_refunded" fen and "_fee" yuan
     if bill_type in ("ALL", "SUCCESS"):
+        for order in state.orders.values():
+            codepay.advance(state, order)  # a PIN typed since the last look
         entries += [
             _payment(state, order, mchid)
             for order in state.orders.values()

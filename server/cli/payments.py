@@ -18,6 +18,7 @@ from datetime import timedelta
 import click
 from flask import current_app
 
+from .. import cashier
 from ..channels import payment_context
 from ..domain import payments
 from ..domain.jobs import bounded, exclusive
@@ -89,6 +90,16 @@ def sync(older_than, concurrency, deadline):
         # Refunds converge the same way: sent again while PENDING, queried while PROCESSING.
         refund_counts = sweep(older_than)
         click.echo(f"refunds: {refund_counts}")
+    # The counter's loops left open (a worker killed, a restart), under a lock of their own.
+    swept = cashier.sweep(concurrency, deadline)
+    click.echo(
+        "counter: "
+        + (
+            "running on another instance; skipped"
+            if swept is None
+            else f"{swept[0]}{deadline_note(swept[1])}"
+        )
+    )
     common.exit_for_job(counts)
     common.exit_for_job(refund_counts, failed=REFUNDS_NOT_DONE)
 
@@ -107,6 +118,8 @@ def close_expired(concurrency, deadline):
                 db.select(Order.id)
                 .where(
                     Order.status == Order.NOTPAY,
+                    # A payment-code order is settled by its own loop (reverse, not close).
+                    Order.trade_type != "MICROPAY",
                     Order.time_expire <= now,
                     Order.created_at <= now - CLOSE_NOT_BEFORE,
                 )

@@ -59,6 +59,7 @@ def init_app(app):
     from . import (  # noqa: F401
         auth,
         bills_views,
+        counter_views,
         exports,
         refund_views,
         second_factor_views,

@@ -23,6 +23,7 @@ ORDER_STATES = {
     Order.PAID: _l("Paid"),
     Order.REFUNDED: _l("Refunded in full"),
     Order.CLOSED: _l("Closed"),
+    Order.REVOKED: _l("Reversed"),
 }
 REFUND_STATES = {
     Refund.PENDING: _l("Not yet sent"),
@@ -86,7 +87,7 @@ LOGISTICS = {
     "pickup": _l("Pickup by the user"),
 }
 assert set(LOGISTICS) == set(shipping.LOGISTICS_TYPES)
-ROLES = {"admin": _l("admin"), "operator": _l("operator")}
+ROLES = {"admin": _l("admin"), "operator": _l("operator"), "cashier": _l("cashier")}
 SOURCES = {
     "notify": _l("notification"),
     "query": _l("query"),
@@ -178,6 +179,8 @@ AUDIT_ACTIONS = {
     "denied": _l("Refused: not allowed"),
     "order.sync": _l("Synced an order with WeChat"),
     "order.close": _l("Closed an order"),
+    "order.reverse": _l("Reversed a counter payment"),
+    "counter.sale": _l("Took a payment at the counter"),
     "order.refund": _l("Refunded an order"),
     "order.ship": _l("Recorded shipping"),
     "order.shipping_sync": _l("Synced shipping with WeChat"),

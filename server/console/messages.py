@@ -63,6 +63,14 @@ TEXTS = {
     "CHANGE_NOT_ALLOWED": _l(
         "WeChat allows one change of an order's shipping, and it is used. Nothing was sent."
     ),
+    # The counter (payment code)
+    "AUTH_CODE_INVALID": _l(
+        "That is not a WeChat payment code (18 digits starting 10 to 15): scan it again."
+    ),
+    "AUTH_CODE_USED": _l("This payment code was already used: ask for a fresh code."),
+    "ORDER_NOT_REVERSIBLE": _l(
+        "Only a paid counter order without refunds, within 7 days, can be reversed."
+    ),
     # Bills and reconciliation
     "BILL_MALFORMED": _l("WeChat's bill could not be read."),
     "BILL_SUMMARY_MISMATCH": _l("WeChat's bill does not add up to its own summary."),

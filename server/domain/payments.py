@@ -8,6 +8,7 @@ therefore change the order once, on SQLite and PostgreSQL alike, without a read-
     NOTPAY --mark_closed--> CLOSED      (closed with WeChat, or WeChat says CLOSED)
     CLOSED --mark_paid--> PAID          (WeChat's word wins: the money was taken)
     PAID --(refunds.py)--> REFUNDED     (the SUCCESS refunds reach the total)
+    NOTPAY, PAID --mark_revoked--> REVOKED   (a payment-code order reversed: counter.py)
 """
 
 import functools
@@ -124,6 +125,13 @@ def mark_paid(transaction):
 
 def mark_closed(order_id):
     return _transition(order_id, (Order.NOTPAY,), status=Order.CLOSED, closed_at=utcnow())
+
+
+def mark_revoked(order_id):
+    """A payment-code order WeChat reversed: closed if unpaid, the money given back if paid."""
+    return _transition(
+        order_id, (Order.NOTPAY, Order.PAID), status=Order.REVOKED, closed_at=utcnow()
+    )
 
 
 def record_prepay(order_id, prepay_id):

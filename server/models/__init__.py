@@ -6,6 +6,7 @@ which area a table belongs to.
 
 from .bills import BillDifference, ReconciliationRun
 from .catalogue import Product
+from .counter import CounterPayment
 from .orders import Order, OrderItem, PaymentEvent
 from .refunds import Refund, RefundRequest
 from .shipping import Shipment, ShippingEvent
@@ -18,6 +19,7 @@ __all__ = [
     "AuditLog",
     "AuthToken",
     "BillDifference",
+    "CounterPayment",
     "Customer",
     "Order",
     "OrderItem",

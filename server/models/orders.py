@@ -17,6 +17,7 @@ class Order(db.Model):
 
     NOTPAY, PAID, CLOSED = "NOTPAY", "PAID", "CLOSED"
     REFUNDED = "REFUNDED"  # PAID, then refunded in full (partial refunds leave it PAID)
+    REVOKED = "REVOKED"  # a payment-code order reversed (撤销): closed, or paid and given back
 
     id = db.Column(db.Integer, primary_key=True)
     # Who placed it, if anyone logged in: a counter sale or a web guest has no user.

@@ -9,7 +9,8 @@ from ..extensions import db
 from ..timeutil import utcnow
 
 ADMIN, OPERATOR = "admin", "operator"
-ROLES = (ADMIN, OPERATOR)
+CASHIER = "cashier"  # takes payments at the counter and prints receipts; nothing else
+ROLES = (ADMIN, OPERATOR, CASHIER)
 # The console's languages (server/console/i18n.py): Simplified Chinese is the default.
 CHINESE, ENGLISH = "zh_Hans", "en"
 LANGUAGES = (CHINESE, ENGLISH)
@@ -37,7 +38,9 @@ class StaffUser(UserMixin, db.Model):
     totp_pending = db.Column(db.String(64))
     totp_last_step = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
 
-    __table_args__ = (db.CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)
+    __table_args__ = (
+        db.CheckConstraint("role IN ('admin', 'operator', 'cashier')", name="role_known"),
+    )
 
     @property
     def is_active(self):  # Flask-Login refuses inactive users

@@ -8,7 +8,7 @@ from server.wechatpay.v2.messages import xml_to_dict
 from tests.support.v2 import signed, xml
 
 
-@pytest.mark.parametrize("path", ["/pay/micropay", "/secapi/pay/reverse"])
+@pytest.mark.parametrize("path", ["/pay/downloadbill_v2", "/tools/authcodetoopenid"])
 @pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
 def test_unsimulated_v2_endpoints_refuse_like_a_merchant_without_permission(
     sandbox, sandbox_settings, path, sign_type
@@ -25,7 +25,9 @@ def test_unsimulated_v2_endpoints_refuse_like_a_merchant_without_permission(
 
 def test_unsigned_calls_get_return_code_fail(sandbox):
     response = requests.post(
-        sandbox.url + "/pay/micropay", data=xml({"appid": "wx0", "mch_id": "1"}), timeout=5
+        sandbox.url + "/tools/authcodetoopenid",
+        data=xml({"appid": "wx0", "mch_id": "1"}),
+        timeout=5,
     )
     answer = xml_to_dict(response.content, 65536)
     assert response.status_code == 200 and answer["return_code"] == "FAIL"

@@ -13,6 +13,7 @@ from server.wechatpay.crypto import MD5, nonce, v2_sign
 
 from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from ...wire import BEIJING, compact_time
+from .. import codepay
 from ..checks import is_notify_url
 from .core import (
     BusinessError,
@@ -91,6 +92,7 @@ def _orderquery(fields, state):
         order = state.order_by_reference(fields, fields["mch_id"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
+        codepay.advance(state, order)
         return transaction_fields(order, with_state=True)
 
 

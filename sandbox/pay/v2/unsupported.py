@@ -2,7 +2,7 @@
 
 A v2 client parses every answer as XML, so a v3-style JSON 404 would confuse it (and some SDKs
 then report a parse error instead of the refusal). For a real WeChat Pay v2 endpoint the
-simulator has no model of (micropay, reverse, ... see sandbox/README.md), a correctly signed
+simulator has no model of (profit sharing, transfers, ... see sandbox/README.md), a correctly signed
 request gets what a merchant without that product's permission gets: a signed
 ``result_code=FAIL`` with ``err_code=NOAUTH``; a request that is not signed v2 XML gets the
 usual unsigned ``return_code=FAIL``. Any other path under a v2 prefix is not a WeChat endpoint
@@ -16,8 +16,6 @@ from .core import answer as signed_answer
 # WeChat Pay v2 endpoints that exist at WeChat but are not simulated (when a route for one of
 # them is added, that route answers instead).
 KNOWN_V2_ENDPOINTS = {
-    "/pay/micropay",
-    "/secapi/pay/reverse",
     "/pay/reverse",
     "/secapi/pay/refund",
     "/pay/refundquery",

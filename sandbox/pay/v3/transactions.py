@@ -14,6 +14,7 @@ from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
 from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from ...wire import json_bytes, json_response, rfc3339, signed_headers
+from .. import codepay
 from .core import ApiError, blueprint, json_body, param_error, valid_notify_url
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
@@ -23,6 +24,9 @@ TRADE_STATE_DESC = {
     "NOTPAY": "订单未支付",
     "CLOSED": "订单已关闭",
     "REFUND": "订单发生过退款",
+    "USERPAYING": "用户支付中，需要输入密码",
+    "PAYERROR": "支付失败",
+    "REVOKED": "已撤销",
 }
 
 
@@ -77,6 +81,7 @@ def query_by_out_trade_no(out_trade_no):
         order = _state().order(mchid, out_trade_no)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
+        codepay.advance(_state(), order)
         return json_response(transaction_view(order))
 
 
@@ -87,6 +92,7 @@ def query_by_transaction_id(transaction_id):
         order = _state().order_by_transaction(transaction_id, mchid)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
+        codepay.advance(_state(), order)
         return json_response(transaction_view(order))
 
 

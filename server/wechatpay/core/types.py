@@ -50,6 +50,18 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
+class CodepayRequest:
+    """One payment code (付款码) to charge: a customer's auth code, scanned at a counter."""
+
+    out_trade_no: str
+    description: str
+    total: int  # fen
+    auth_code: str  # 18 digits; a one-time credential: never logged
+    device_ip: str | None = None  # the terminal's (v3 scene_info.device_ip, v2 spbill_create_ip)
+    attach: str | None = None
+
+
+@dataclass(frozen=True)
 class Transaction:
     """What WeChat says about one order, from a query or a notification, in either version."""
 
@@ -173,6 +185,20 @@ class Gateway(Protocol):
     def notification_reply(self, ok: bool, message: str = "") -> Reply:
         """What to answer WeChat: success acknowledges, failure makes WeChat retry."""
         raise _unsupported(self, "notification_reply")
+
+    # --- the payment code (codepay.py) ------------------------------------------------------
+
+    def charge_auth_code(self, request: CodepayRequest) -> Transaction:
+        """Charge a payment code. A Transaction SUCCESS (paid) or USERPAYING (the customer is
+        asked for the PIN: query). ApiError for a refusal; SYSTEM_ERROR / BANKERROR /
+        BANK_ERROR and TransportError mean the result is unknown: query, never charge again."""
+        raise _unsupported(self, "charge_auth_code")
+
+    def reverse_order(self, out_trade_no: str) -> bool:
+        """Reverse (撤销) a payment-code order: closed if unpaid, refunded if paid. True when
+        WeChat asks to be called again (v2 ``recall=Y``). ApiError USERPAYING while the
+        customer is still in the PIN dialog."""
+        raise _unsupported(self, "reverse_order")
 
     # --- refunds (refunds.py) ----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ of its own module, mixed in below. A new product is a new module and one more ba
 from ..core.types import Gateway
 from .bills import Bills
 from .client import V2Client
+from .codepay import Codepay
 from .jsapi import Jsapi
 from .refunds import Refunds
 from .transactions import Transactions
@@ -18,6 +19,7 @@ from .transactions import Transactions
 
 class V2Gateway(
     Jsapi,
+    Codepay,
     Transactions,
     Refunds,
     Bills,

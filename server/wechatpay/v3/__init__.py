@@ -12,6 +12,7 @@ module, mixed in below. A new product is a new module and one more base class he
 from ..core.types import Gateway
 from .bills import Bills
 from .client import V3Client
+from .codepay import Codepay
 from .jsapi import Jsapi
 from .refunds import Refunds
 from .transactions import Transactions
@@ -19,6 +20,7 @@ from .transactions import Transactions
 
 class V3Gateway(
     Jsapi,
+    Codepay,
     Transactions,
     Refunds,
     Bills,

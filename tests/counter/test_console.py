@@ -1,0 +1,160 @@
+"""The cashier through the console (Flask's test client against a live simulator, SQLite and
+PostgreSQL): a sale with products, the state polled to the end, the receipt, the order in the
+console, its refund and reverse, the roles, and a day's bill with MICROPAY rows reconciled."""
+
+import time
+
+import pytest
+
+from tests.support import counter as c
+from tests.support import wait_for
+from tests.support.console import PASSWORD, ConsoleClient, make_staff
+from tests.support.refunds import wait_refund
+
+CASHIER, ADMIN, OPERATOR = "cashier@shop.test", "admin@shop.test", "operator@shop.test"
+
+
+@pytest.fixture
+def shop(make_stack):
+    stack = make_stack(**c.FAST)
+    clients = {}
+    for email, role in ((CASHIER, "cashier"), (ADMIN, "admin"), (OPERATOR, "operator")):
+        make_staff(stack.app, email, role)
+        clients[role] = ConsoleClient(stack.app)
+        assert clients[role].login(email, PASSWORD).status_code == 302
+    stack.staff = clients
+    return stack
+
+
+def sell(client, body):
+    token = client.token("/console/counter")
+    return client.client.post(
+        "/console/api/counter/sales", json=body, headers={"X-CSRFToken": token}
+    )
+
+
+def until_final(client, order_id):
+    def final():
+        sale = client.get(f"/console/api/counter/sales/{order_id}").json["sale"]
+        return sale if sale["final"] else None
+
+    return wait_for(final, timeout=20)
+
+
+def test_a_cashier_rings_up_two_items_and_prints_the_receipt(shop):
+    cashier = shop.staff["cashier"]
+    page = cashier.get("/console/counter")
+    assert page.status_code == 200 and 'id="counter-code"' in page.text
+    created = sell(
+        cashier,
+        {
+            "items": [{"product_id": 1, "quantity": 1}, {"product_id": 2, "quantity": 2}],
+            "auth_code": c.pin_pays(3),
+        },
+    )
+    assert created.status_code == 201, created.text
+    sale = created.json["sale"]
+    assert sale["state"] in ("CHARGING", "UNKNOWN", "PAYING") and not sale["final"]
+    done = until_final(cashier, sale["order_id"])
+    assert done["state"] == "SUCCESS" and done["order_status"] == "PAID"
+    [(total,)] = shop.query("SELECT total FROM orders WHERE id = :id", id=sale["order_id"])
+    prices = dict(shop.query("SELECT id, price FROM products"))
+    assert total == prices[1] + 2 * prices[2]  # priced by the server
+    for paper, width in (("", "72mm"), ("?paper=a4", "170mm")):
+        receipt = cashier.get(done["receipt_url"] + paper)
+        assert receipt.status_code == 200 and width in receipt.text
+        assert (
+            sale["out_trade_no"] in receipt.text and "···" + done["auth_code_tail"] in receipt.text
+        )
+    listed = cashier.get("/console/orders?q=" + sale["out_trade_no"])
+    assert sale["out_trade_no"] in listed.text
+
+
+def test_a_second_enter_with_the_same_code_is_the_same_sale(shop):
+    cashier = shop.staff["cashier"]
+    body = {"amount": 1500, "auth_code": c.code(c.PAYS)}
+    first, second = sell(cashier, body), sell(cashier, body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json["sale"]["order_id"] == second.json["sale"]["order_id"]
+    other = sell(cashier, {**body, "amount": 1600})
+    assert other.status_code == 409 and other.json["error"]["code"] == "AUTH_CODE_USED"
+
+
+@pytest.mark.parametrize(
+    ("auth_code", "words"),
+    [(lambda: c.code(c.EXPIRED), "expired"), (lambda: c.code(c.NOTENOUGH), "Balance not enough")],
+)
+def test_a_failed_payment_says_why_in_the_cashiers_words(shop, auth_code, words):
+    cashier = shop.staff["cashier"]
+    sale = sell(cashier, {"amount": 990, "auth_code": auth_code()}).json["sale"]
+    done = until_final(cashier, sale["order_id"])
+    assert done["state"] == "CLOSED" and words in done["reason_text"]
+
+
+def test_a_bad_code_is_refused_in_json(shop):
+    answer = sell(shop.staff["cashier"], {"amount": 990, "auth_code": "12345"})
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "AUTH_CODE_INVALID"
+
+
+def test_an_operator_cannot_take_payments_and_cashiers_and_operators_cannot_refund(shop):
+    operator, cashier, admin = shop.staff["operator"], shop.staff["cashier"], shop.staff["admin"]
+    assert operator.get("/console/counter").status_code == 403
+    refused = sell(operator, {"amount": 990, "auth_code": c.code(c.PAYS)})
+    assert refused.status_code == 403
+    sale = sell(cashier, {"amount": 990, "auth_code": c.code(c.PAYS)}).json["sale"]
+    assert until_final(cashier, sale["order_id"])["state"] == "SUCCESS"
+    for client in (cashier, operator):
+        answer = client.post(
+            f"/console/orders/{sale['order_id']}/refund", {"amount": "1", "reason": "x"}
+        )
+        assert answer.status_code == 403
+        reverse = client.post(f"/console/orders/{sale['order_id']}/reverse", {"confirm": "y"})
+        assert reverse.status_code == 403
+    denied = shop.query("SELECT actor, target FROM audit_log WHERE action = 'denied' ORDER BY id")
+    assert (CASHIER, f"/console/orders/{sale['order_id']}/refund") in denied
+    assert (OPERATOR, f"/console/orders/{sale['order_id']}/refund") in denied
+    assert (OPERATOR, "/console/api/counter/sales") in denied
+    assert shop.query("SELECT count(*) FROM refunds")[0][0] == 0
+    # An admin refunds a counter order with the same refund function as any other.
+    refunded = admin.refund(sale["order_id"], "9.90", "customer returned it")
+    assert refunded.status_code == 302
+    [(number,)] = shop.query("SELECT out_refund_no FROM refunds")
+    wait_refund(shop, number, "SUCCESS")
+
+
+def test_an_admin_reverses_a_paid_counter_order_after_confirming(shop):
+    cashier, admin = shop.staff["cashier"], shop.staff["admin"]
+    sale = sell(cashier, {"amount": 2000, "auth_code": c.code(c.PAYS)}).json["sale"]
+    assert until_final(cashier, sale["order_id"])["state"] == "SUCCESS"
+    page = admin.get(f"/console/orders/{sale['order_id']}")
+    assert "Reverse…" in page.text
+    confirm = admin.get(f"/console/orders/{sale['order_id']}/reverse")
+    assert confirm.status_code == 200 and "Reverse the payment" in confirm.text
+    assert (
+        admin.post(f"/console/orders/{sale['order_id']}/reverse", {"confirm": "y"}).status_code
+        == 302
+    )
+    wait_for(
+        lambda: (
+            shop.query("SELECT status FROM orders WHERE id = :id", id=sale["order_id"])
+            == [("REVOKED",)]
+        ),
+        timeout=20,
+    )
+    assert c.simulator_order(shop, sale["out_trade_no"])["trade_state"] == "REVOKED"
+    [(action,)] = shop.query("SELECT action FROM audit_log WHERE action = 'order.reverse'")
+    assert action == "order.reverse"
+
+
+def test_a_day_with_counter_payments_reconciles_with_micropay_rows(shop):
+    cashier = shop.staff["cashier"]
+    ids = []
+    for auth_code in (c.code(c.PAYS), c.pin_pays(2), c.code(c.SYSTEMERROR)):
+        ids.append(sell(cashier, {"amount": 1200, "auth_code": auth_code}).json["sale"]["order_id"])
+    for order_id in ids:
+        assert until_final(cashier, order_id)["state"] == "SUCCESS"
+    time.sleep(0.1)
+    output = shop.cli("bills", "reconcile", "--date", "today")
+    assert "CLEAN" in output, output
+    [run] = shop.query("SELECT payments_wechat, payments_ours FROM reconciliation_runs")
+    assert run == (3, 3)

@@ -1,0 +1,133 @@
+"""The counter's loop through the real stack (simulator over HTTP, SQLite and PostgreSQL):
+each customer behaviour ends in the right state, the unknown is queried and never charged
+again, reverse waits and repeats, one code makes one charge."""
+
+import threading
+
+import pytest
+
+from server import cashier
+from server.extensions import db
+from server.models import Order
+from tests.support import counter as c
+
+
+@pytest.fixture(params=["v3", "v2"])
+def counter_stack(request, make_stack):
+    settings = dict(c.FAST)
+    if request.param == "v2":
+        settings["WECHATPAY_CHANNEL_COUNTER_API_VERSION"] = "v2"
+    return make_stack(**settings)
+
+
+def sell(stack, auth_code, amount=None, lines=None):
+    with stack.app.app_context():
+        payment, _created = cashier.submit(
+            auth_code=auth_code, amount=amount, lines=lines, client_ip="127.0.0.1"
+        )
+        return payment.order_id, payment.order.out_trade_no
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "final", "order_status", "reason"),
+    [
+        (lambda: c.code(c.PAYS), "SUCCESS", Order.PAID, None),
+        (lambda: c.pin_pays(3), "SUCCESS", Order.PAID, None),
+        (lambda: c.walks_away(5), "REVOKED", Order.REVOKED, "PIN_TIMEOUT"),
+        (lambda: c.code(c.NOTENOUGH), "CLOSED", Order.CLOSED, "NOT_ENOUGH"),
+        (lambda: c.code(c.EXPIRED), "CLOSED", Order.CLOSED, "AUTHCODEEXPIRE"),
+        (lambda: c.code(c.INVALID), "CLOSED", Order.CLOSED, "AUTH_CODE_INVALID"),
+        (lambda: c.code(c.SYSTEMERROR), "SUCCESS", Order.PAID, None),
+        (lambda: c.code(c.BANKERROR), "CLOSED", Order.CLOSED, None),
+    ],
+    ids=["pays", "pin", "walks-away", "notenough", "expired", "invalid", "systemerror", "bank"],
+)
+def test_each_customer_ends_in_its_state(counter_stack, behaviour, final, order_status, reason):
+    order_id, out_trade_no = sell(counter_stack, behaviour(), amount=1234)
+    state, why, status, _reverses = c.wait_final(counter_stack.app, order_id)
+    assert (state, status) == (final, order_status)
+    if reason:
+        assert why == reason
+    if final == "CLOSED" and reason is None:
+        assert why in ("BANKERROR", "BANK_ERROR")
+    seen = [o for o in c.simulator_orders(counter_stack) if o["out_trade_no"] == out_trade_no]
+    assert len(seen) <= 1  # never charged twice
+
+
+def test_systemerror_is_queried_never_charged_again(counter_stack):
+    auth_code = c.code(c.SYSTEMERROR)
+    order_id, out_trade_no = sell(counter_stack, auth_code, amount=500)
+    assert c.wait_final(counter_stack.app, order_id)[0] == "SUCCESS"
+    charged = [
+        o for o in c.simulator_orders(counter_stack) if o["counter"]["auth_code"] == auth_code
+    ]
+    assert [o["out_trade_no"] for o in charged] == [out_trade_no]
+    with counter_stack.app.app_context():
+        order = db.session.get(Order, order_id)
+        assert order.transaction_id == charged[0]["transaction_id"]
+
+
+def test_reverse_waits_and_is_never_sent_while_the_pin_is_open(counter_stack):
+    # Walks away after 0.5 s; PIN timeout 1 s; reverse-after 1.5 s from the charge.
+    order_id, out_trade_no = sell(counter_stack, c.walks_away(5), amount=300)
+    assert c.wait_final(counter_stack.app, order_id)[0] == "REVOKED"
+    order = c.simulator_order(counter_stack, out_trade_no)
+    reverses = order["reverses"]
+    # Measured from when we sent the charge, a moment before the simulator stored it.
+    assert reverses and reverses[0]["at"] - order["created_at"] >= 1.5 - 0.1
+    assert [r["answer"] for r in reverses] == ["REVOKED"]
+
+
+def test_reverse_is_repeated_while_wechat_says_recall(counter_stack):
+    counter_stack.control("counter/recall", times=2)
+    order_id, out_trade_no = sell(counter_stack, c.walks_away(5), amount=300)
+    state, _why, _status, reverses = c.wait_final(counter_stack.app, order_id)
+    assert state == "REVOKED" and reverses == 3
+    answers = [r["answer"] for r in c.simulator_order(counter_stack, out_trade_no)["reverses"]]
+    assert answers == ["RECALL", "RECALL", "REVOKED"]
+
+
+def test_a_pin_still_open_at_the_timeout_is_reversed_when_it_closes(counter_stack):
+    # The dialog stays open 2.5 s: past the timeout, the reverse answers USERPAYING and is
+    # sent again until the customer has left.
+    order_id, out_trade_no = sell(counter_stack, c.walks_away(25), amount=300)
+    assert c.wait_final(counter_stack.app, order_id)[0] == "REVOKED"
+    answers = [r["answer"] for r in c.simulator_order(counter_stack, out_trade_no)["reverses"]]
+    assert answers[-1] == "REVOKED" and set(answers[:-1]) <= {"USERPAYING"}
+
+
+def test_ten_concurrent_submissions_of_one_code_make_one_charge(make_stack):
+    stack = make_stack(**c.FAST)
+    auth_code = c.code(c.PAYS)
+    results, errors = [], []
+    start = threading.Barrier(10)
+
+    def submit():
+        start.wait()
+        try:
+            results.append(sell(stack, auth_code, amount=880))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len({order_id for order_id, _ in results}) == 1
+    assert c.wait_final(stack.app, results[0][0])[0] == "SUCCESS"
+    charged = [o for o in c.simulator_orders(stack) if o["counter"]["auth_code"] == auth_code]
+    assert len(charged) == 1
+    assert stack.query("SELECT count(*) FROM orders WHERE channel = 'counter'")[0][0] == 1
+
+
+def test_a_bad_code_is_refused_before_anything_is_sent(make_stack):
+    stack = make_stack(**c.FAST)
+    from server.errors import DomainError
+
+    for bad in ("193456789012345678", "16" + "0" * 16, "13456", "13" + "0" * 17, " "):
+        with pytest.raises(DomainError) as refused:
+            sell(stack, bad, amount=100)
+        assert refused.value.code == "AUTH_CODE_INVALID"
+    assert c.simulator_orders(stack) == []
+    assert stack.query("SELECT count(*) FROM orders")[0][0] == 0
