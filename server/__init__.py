@@ -118,7 +118,7 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, contract, converters, orders, products, refunds, shipping
+    from .api import auth, contract, converters, media, orders, products, refunds, shipping
 
     converters.register(app)
     from .callbacks import notify, push
@@ -132,6 +132,7 @@ def register_blueprints(app):
         notify,
         push,
         contract,
+        media,
     ):
         app.register_blueprint(module.bp)
 

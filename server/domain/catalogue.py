@@ -8,10 +8,18 @@ go-live testing; only ``seed --dev`` (which ``scripts/devstack.py`` uses) loads 
 from ..extensions import db
 from ..models import Product
 
+# Drinks and pastries are picked up at the counter; the beans are sent by post (``ships``:
+# checkout asks for a delivery address).
 DEMO_CATALOGUE = [
-    {"name": "手冲咖啡", "description": "单一产地，现点现冲。", "price": 1800},
-    {"name": "抹茶拿铁", "description": "石磨抹茶，燕麦奶。", "price": 2200},
-    {"name": "黄油可颂", "description": "每天早上新鲜出炉。", "price": 1250},
+    {"name": "手冲咖啡", "description": "单一产地，现点现冲。", "price": 1800, "ships": False},
+    {"name": "抹茶拿铁", "description": "石磨抹茶，燕麦奶。", "price": 2200, "ships": False},
+    {"name": "黄油可颂", "description": "每天早上新鲜出炉。", "price": 1250, "ships": False},
+    {
+        "name": "云南咖啡豆 250克",
+        "description": "保山小粒咖啡，中度烘焙，顺丰寄送。",
+        "price": 6800,
+        "ships": True,
+    },
 ]
 
 DEV_CATALOGUE = [
@@ -19,6 +27,7 @@ DEV_CATALOGUE = [
         "name": "一分钱测试商品",
         "description": "开发和上线测试用：花一分钱试一笔真实支付。",
         "price": 1,
+        "ships": False,
     },
 ]
 
@@ -33,17 +42,22 @@ def seed_catalogue(dev=False):
     return len(added)
 
 
-def save_product(product, *, name, description, price, active):
+def save_product(product, *, name, description, price, active, ships=None):
     """Create (``product`` None) or change a product; ``price`` in fen. Returns it. Commits.
 
     Orders keep the name and price they were placed with (OrderItem), so a change here never
-    alters an order already placed; a deactivated product just can't be ordered any more.
+    alters an order already placed; a deactivated (hidden) product just can't be ordered any
+    more, and is not deleted. ``ships``: whether it is sent to the customer (None: unchanged).
     """
     if not isinstance(price, int) or price <= 0:
         raise ValueError("price must be a positive number of fen")
     product = product or Product()
     product.name, product.description = name.strip(), (description or "").strip()
     product.price, product.active = price, bool(active)
+    if ships is not None:
+        product.ships = bool(ships)
+    elif product.ships is None:
+        product.ships = False
     db.session.add(product)
     db.session.commit()
     return product
