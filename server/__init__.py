@@ -118,7 +118,8 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, contract, converters, media, orders, products, refunds, shipping
+    from . import media
+    from .api import auth, contract, converters, orders, products, refunds, shipping
 
     converters.register(app)
     from .callbacks import notify, push

@@ -4,8 +4,8 @@ priced in fen, with whether each ships and its image's URLs."""
 from flask import Blueprint, jsonify
 
 from ..extensions import db
+from ..media import image_urls
 from ..models import Product
-from .media import image_urls
 
 bp = Blueprint("products", __name__)
 

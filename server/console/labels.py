@@ -219,6 +219,8 @@ AUDIT_KEYS = {
     "rows": _l("rows"),
     "start": _l("from"),
     "end": _l("to"),
+    "ships": _l("ships"),
+    "image": _l("image"),
 }
 
 

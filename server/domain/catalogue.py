@@ -42,12 +42,13 @@ def seed_catalogue(dev=False):
     return len(added)
 
 
-def save_product(product, *, name, description, price, active, ships=None):
+def save_product(product, *, name, description, price, active, ships=None, image=None):
     """Create (``product`` None) or change a product; ``price`` in fen. Returns it. Commits.
 
     Orders keep the name and price they were placed with (OrderItem), so a change here never
     alters an order already placed; a deactivated (hidden) product just can't be ordered any
     more, and is not deleted. ``ships``: whether it is sent to the customer (None: unchanged).
+    ``image``: the key of a picture ``images.store`` kept (None: unchanged).
     """
     if not isinstance(price, int) or price <= 0:
         raise ValueError("price must be a positive number of fen")
@@ -58,6 +59,8 @@ def save_product(product, *, name, description, price, active, ships=None):
         product.ships = bool(ships)
     elif product.ships is None:
         product.ships = False
+    if image is not None:
+        product.image = image
     db.session.add(product)
     db.session.commit()
     return product

@@ -8,7 +8,7 @@ content never changes.
 
 from flask import Blueprint, current_app, send_from_directory, url_for
 
-from ..domain import images
+from .domain import images
 
 bp = Blueprint("media", __name__)
 
