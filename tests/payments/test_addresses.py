@@ -165,7 +165,9 @@ def test_the_address_changes_while_unpaid_and_while_paid_but_not_shipped(stack):
     again = {**moved, "name": "李四"}
     assert change_address(stack, auth, order_id, again).json()["order"]["address"] == again
 
-    stack.cli("shipping", "ship", str(order_id), "--logistics", "express", "--package", "ZT1:ZTO")
+    stack.cli(
+        "shipping", "ship", str(order_id), "--logistics", "express", "--package", "SF1:SF"
+    )  # the phone: the order's
     shipped = change_address(stack, auth, order_id, ADDRESS)
     assert shipped.status_code == 409
     assert shipped.json()["error"]["code"] == "ADDRESS_NOT_CHANGEABLE"
