@@ -5,7 +5,8 @@ On a server (prints the site file that goes inside nginx's http {} block):
     python deploy/render_nginx.py --domain api.example.com \\
         --cert /etc/letsencrypt/live/api.example.com/fullchain.pem \\
         --key /etc/letsencrypt/live/api.example.com/privkey.pem \\
-        --upstream unix:/run/wxpay/gunicorn.sock > /etc/nginx/sites-available/wxpay.conf
+        --upstream unix:/run/wxpay/gunicorn.sock --media-dir /var/lib/wxpay/media \\
+        > /etc/nginx/sites-available/wxpay.conf
 
 ``--upstream`` once per app server when several share the database and Redis
 (``--upstream 10.0.0.11:8000 --upstream 10.0.0.12:8000``; docs/performance.md#scale-out).
@@ -59,6 +60,7 @@ def render_site(
     acme_root,
     login_rate,
     access_log="/var/log/nginx/wxpay.access.log",
+    media_dir="/var/lib/wxpay/media",
 ):
     https_port = port_of(listen_https[0])
     tls_params = "\n".join(
@@ -75,6 +77,7 @@ def render_site(
             "acme_root": acme_root,
             "login_rate": login_rate,
             "access_log": access_log,
+            "media_dir": str(media_dir).rstrip("/"),
             "tls_params": tls_params,
             "https_listen": listen_lines(listen_https, ["ssl", "http2"]),
             "https_listen_default": listen_lines(listen_https, ["ssl", "http2", "default_server"]),
@@ -138,6 +141,12 @@ def parse_args(argv):
         "%(default)s; DIR/access.log with --standalone)",
     )
     parser.add_argument(
+        "--media-dir",
+        default="/var/lib/wxpay/media",
+        help="the backend's MEDIA_DIR: product images, served here at /media/ (default "
+        "%(default)s)",
+    )
+    parser.add_argument(
         "--standalone",
         metavar="DIR",
         help="print a complete nginx.conf with pid, logs and temp files in DIR",
@@ -147,11 +156,11 @@ def parse_args(argv):
         parser.error(f"--domain {args.domain!r} is not a host name")
     if not re.fullmatch(r"\d+r/[sm]", args.login_rate):
         parser.error("--login-rate looks like 60r/m or 2r/s")
-    for name in ("cert", "key"):
+    for name in ("cert", "key", "media_dir"):
         if not Path(getattr(args, name)).is_absolute():
             parser.error(
-                f"--{name} must be an absolute path (nginx resolves relative paths "
-                "against its own prefix, not the current directory)"
+                f"--{name.replace('_', '-')} must be an absolute path (nginx resolves "
+                "relative paths against its own prefix, not the current directory)"
             )
     args.upstream = args.upstream or ["unix:/run/wxpay/gunicorn.sock"]
     args.listen_https = args.listen_https or ["443", "[::]:443"]
@@ -174,6 +183,7 @@ def main(argv=None):
         args.acme_root,
         args.login_rate,
         access_log,
+        args.media_dir,
     )
     sys.stdout.write(render_standalone(args.standalone, site) if args.standalone else site)
 

@@ -126,6 +126,7 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
+    from . import media
     from .api import auth, contract, converters, orders, products, refunds, shipping
 
     converters.register(app)
@@ -140,6 +141,7 @@ def register_blueprints(app):
         notify,
         push,
         contract,
+        media,
     ):
         app.register_blueprint(module.bp)
 

@@ -427,6 +427,7 @@ def _context(channel, ids, *, gateway, quick_gateway):
         api_version=ids.api_version,
         sub_mchid=ids.sub_mchid,
         sub_appid=ids.sub_appid,
+        shop_language=config.get("SHOP_LANGUAGE", "zh_Hans"),
     )
 
 

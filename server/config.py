@@ -61,6 +61,11 @@ DEFAULTS = {
     "DATABASE_MAX_CONNECTIONS": "97",
     # gunicorn's worker processes (gunicorn.conf.py reads it too). Empty: one per usable core.
     "GUNICORN_WORKERS": "",
+    # The shop's language (zh_Hans or en): the order descriptions WeChat shows on the user's
+    # bill ("手冲咖啡等3件").
+    "SHOP_LANGUAGE": "zh_Hans",
+    # Where uploaded product images are stored (resized copies; nginx serves them at /media/).
+    "MEDIA_DIR": str(Path("instance/media").resolve()),
 }
 
 NAMES = [
@@ -229,6 +234,10 @@ def validate(values):
     for name in ("REFUND_REQUESTS_ENABLED", "SHIPPING_AUTO_VIRTUAL"):
         if values[name] not in ("true", "false"):
             raise ConfigError(f"{name} must be true or false")
+    if values["SHOP_LANGUAGE"] not in ("zh_Hans", "en"):
+        raise ConfigError("SHOP_LANGUAGE must be zh_Hans or en")
+    if not values["MEDIA_DIR"].strip():
+        raise ConfigError("MEDIA_DIR must name a directory")
     _validate_push(values)
     _validate_counter(values)
     _validate_channels(values)

@@ -53,6 +53,12 @@ USER_FACING = {
     "IDEMPOTENCY_KEY_REUSED": 409,
     "ORDER_NOT_PAYABLE": 409,
     "ORDER_NOT_SHIPPED": 409,
+    "ORDER_NOT_CANCELLABLE": 409,
+    # Delivery addresses (server/domain/addresses.py)
+    "ADDRESS_REQUIRED": 400,
+    "INVALID_ADDRESS": 400,
+    "INVALID_PHONE": 400,
+    "ADDRESS_NOT_CHANGEABLE": 409,
     # Refund requests
     "REFUNDS_DISABLED": 403,
     "ORDER_NOT_REFUNDABLE": 409,
@@ -92,6 +98,8 @@ STAFF_AND_WECHAT = {
     "AUTH_CODE_INVALID": 400,
     "AUTH_CODE_USED": 409,
     "ORDER_NOT_REVERSIBLE": 409,
+    # Product images (the console's upload)
+    "INVALID_IMAGE": 400,
     # Bills and reconciliation
     "BILL_MALFORMED": 502,
     "BILL_SUMMARY_MISMATCH": 502,

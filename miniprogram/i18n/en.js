@@ -59,6 +59,11 @@ module.exports = {
     REFUND_WINDOW_PASSED: 'The time to request a refund has passed. Please contact customer service.',
     REQUEST_ALREADY_PENDING: 'A refund request for this order is already waiting for the shop.',
     IDEMPOTENCY_KEY_REUSED: 'Your cart changed. Please go back and check out again.',
+    ORDER_NOT_CANCELLABLE: 'This order can no longer be cancelled.',
+    ADDRESS_REQUIRED: 'Please give a delivery address.',
+    INVALID_ADDRESS: 'Something in the delivery address is wrong. Please check it and try again.',
+    INVALID_PHONE: 'Please give a mainland mobile number, or a landline with its area code.',
+    ADDRESS_NOT_CHANGEABLE: 'The order has shipped or is closed: its address can no longer change.',
     INVALID_REQUEST: 'That request was not valid. Please go back and try again.',
     UNTRUSTED_HOST: 'The mini program is set up with the wrong server address. Please contact the shop.',
     NOT_FOUND: 'What you asked for cannot be found.',
@@ -76,13 +81,43 @@ module.exports = {
   },
   checkout: {
     title: 'Checkout',
-    empty: 'Your cart is empty.'
+    empty: 'Your cart is empty.',
+    address: 'Delivery address',
+    chooseAddress: 'Choose a delivery address',
+    changeAddress: 'Change',
+    addressNeeded: 'Please choose a delivery address first.',
+    fillAddress: 'Enter a delivery address',
+    name: 'Recipient',
+    phone: 'Phone',
+    region: 'Region',
+    regionPlaceholder: 'Province, city, district',
+    detail: 'Address',
+    detailPlaceholder: 'Street, number, building, room',
+    useAddress: 'Use this address',
+    fieldMissing: {
+      name: 'Please give the recipient\'s name.',
+      phone: 'Please give a phone number.',
+      province: 'Please choose the region.',
+      city: 'Please choose the region.',
+      detail: 'Please give the street address.'
+    },
+    pickup: 'Picked up at the counter: no address needed.'
   },
   order: {
     title: 'Order',
     created: 'Created',
     paid: 'Paid',
-    payBy: 'Pay by'
+    payBy: 'Pay by',
+    address: 'Delivery address',
+    changeAddress: 'Change address',
+    addressChanged: 'The delivery address is changed.',
+    cancel: 'Cancel order',
+    cancelTitle: 'Cancel order',
+    cancelContent: 'The order will be closed and can no longer be paid.',
+    cancelOk: 'Yes',
+    cancelKeep: 'Keep',
+    cancelled: 'The order is cancelled.',
+    cancelTooSoon: 'WeChat Pay closes an order 5 minutes after it was placed: cancel it after {time}. An unpaid order also closes by itself when its time is up.'
   },
   refund: {
     request: 'Request a refund',
@@ -157,6 +192,14 @@ module.exports = {
     title: 'My orders',
     empty: 'No orders yet.',
     browse: 'Browse products',
-    more: '{name} and {more} more'
+    more: '{name} and {more} more',
+    tabs: {
+      all: 'All',
+      unpaid: 'Unpaid',
+      paid: 'Paid',
+      shipped: 'Shipped',
+      refunds: 'Refunds'
+    },
+    tabEmpty: 'No orders here.'
   }
 }

@@ -65,6 +65,11 @@ module.exports = {
     REFUND_WINDOW_PASSED: '已超过可申请退款的时间，请联系客服。',
     REQUEST_ALREADY_PENDING: '已有退款申请在等待商家处理。',
     IDEMPOTENCY_KEY_REUSED: '购物车已变化，请返回重新结算。',
+    ORDER_NOT_CANCELLABLE: '这个订单已不能取消。',
+    ADDRESS_REQUIRED: '请填写收货地址。',
+    INVALID_ADDRESS: '收货地址有误，请检查后重试。',
+    INVALID_PHONE: '请填写正确的手机号或带区号的座机号。',
+    ADDRESS_NOT_CHANGEABLE: '订单已发货或已关闭，不能再修改地址。',
     INVALID_REQUEST: '请求无效，请返回重试。',
     UNTRUSTED_HOST: '小程序连接的服务器地址有误，请联系商家。',
     NOT_FOUND: '找不到请求的内容。',
@@ -82,13 +87,43 @@ module.exports = {
   },
   checkout: {
     title: '确认订单',
-    empty: '购物车是空的。'
+    empty: '购物车是空的。',
+    address: '收货地址',
+    chooseAddress: '选择收货地址',
+    changeAddress: '修改',
+    addressNeeded: '请先选择收货地址。',
+    fillAddress: '填写收货地址',
+    name: '收货人',
+    phone: '手机号',
+    region: '所在地区',
+    regionPlaceholder: '选择省、市、区',
+    detail: '详细地址',
+    detailPlaceholder: '街道、门牌号、楼栋、房间',
+    useAddress: '使用此地址',
+    fieldMissing: {
+      name: '请填写收货人。',
+      phone: '请填写手机号。',
+      province: '请选择所在地区。',
+      city: '请选择所在地区。',
+      detail: '请填写详细地址。'
+    },
+    pickup: '到店自取，无需地址。'
   },
   order: {
     title: '订单详情',
     created: '下单时间',
     paid: '支付时间',
-    payBy: '请在此时间前支付'
+    payBy: '请在此时间前支付',
+    address: '收货地址',
+    changeAddress: '修改地址',
+    addressChanged: '收货地址已修改。',
+    cancel: '取消订单',
+    cancelTitle: '取消订单',
+    cancelContent: '取消后订单将关闭，不能再支付。',
+    cancelOk: '取消订单',
+    cancelKeep: '再想想',
+    cancelled: '订单已取消。',
+    cancelTooSoon: '微信支付在下单 5 分钟后才能关闭订单，请在 {time} 后再取消；未支付的订单到期也会自动关闭。'
   },
   // The order page's refund part: the user's request, the shop's answer, each refund.
   refund: {
@@ -169,6 +204,14 @@ module.exports = {
     empty: '还没有订单。',
     browse: '去逛逛',
     // An order of several products: "手冲咖啡 等3件"
-    more: '{name} 等{count}件'
+    more: '{name} 等{count}件',
+    tabs: {
+      all: '全部',
+      unpaid: '待支付',
+      paid: '待发货',
+      shipped: '已发货',
+      refunds: '退款'
+    },
+    tabEmpty: '这里没有订单。'
   }
 }

@@ -9,13 +9,29 @@ function listProducts() {
 // -> {order, pay_params}
 // The same idempotencyKey sent again (a retry after a network error) gets the same order
 // back from the server instead of a second one. -> {order, pay_params}
-function createOrder(items, idempotencyKey) {
+// address: {name, phone, province, city, district, detail} (see utils/address.js), required
+// when a product ships.
+function createOrder(items, idempotencyKey, address) {
+  const data = { items }
+  if (address) data.address = address
   return request({
     path: '/api/orders',
     method: 'POST',
-    data: { items },
+    data,
     header: { 'Idempotency-Key': idempotencyKey }
   })
+}
+
+// Send the goods elsewhere, while the order is unpaid or paid and not shipped. -> order
+function changeAddress(orderId, address) {
+  return request({ path: '/api/orders/' + orderId + '/address', method: 'PUT', data: { address } })
+    .then((body) => body.order)
+}
+
+// Cancel an unpaid order: the server closes it with WeChat Pay first. -> order
+function cancelOrder(orderId) {
+  return request({ path: '/api/orders/' + orderId + '/cancel', method: 'POST', data: {} })
+    .then((body) => body.order)
 }
 
 function listOrders() {
@@ -46,6 +62,8 @@ function syncShipping(orderId) {
 module.exports = {
   listProducts,
   createOrder,
+  changeAddress,
+  cancelOrder,
   listOrders,
   getOrder,
   payOrder,

@@ -2,6 +2,7 @@
 // language. Amounts stay fen in the data and are formatted here, once.
 const i18n = require('../i18n/index')
 const money = require('./money')
+const addresses = require('./address')
 
 function pad2(n) {
   return (n < 10 ? '0' : '') + n
@@ -118,6 +119,11 @@ function orderView(order, now) {
     paidText: localTime(order.paid_at),
     refund: refundView(order, now),
     shipping: shippingView(order),
+    // Where the goods go (name and masked phone, the address), and whether it may still
+    // change: unpaid, or paid with nothing shipped (the server decides again).
+    address: addresses.lines(order.address),
+    canChangeAddress: Boolean(order.address) && ((order.status === 'NOTPAY' && !expired) || (order.status === 'PAID' && !order.shipping)),
+    canCancel: order.status === 'NOTPAY' && !expired,
     items: (order.items || []).map((item) => ({
       productId: item.product_id,
       name: item.name,
@@ -128,7 +134,17 @@ function orderView(order, now) {
   }
 }
 
+// The order list's tabs: which orders each shows.
+const TABS = {
+  all: () => true,
+  unpaid: (view) => view.status === 'NOTPAY',
+  paid: (view) => view.status === 'PAID' && !view.shipping,
+  shipped: (view) => view.status === 'PAID' && Boolean(view.shipping),
+  refunds: (view) => view.status === 'REFUNDED' || view.refund.refunds.length > 0 || Boolean(view.refund.request)
+}
+
 module.exports = {
+  TABS,
   parseTime,
   localTime,
   isExpired,

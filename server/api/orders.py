@@ -1,4 +1,5 @@
-"""The mini program's orders API: create, list, show, and (re)issue payment parameters.
+"""The mini program's orders API: create, list, show, (re)issue payment parameters, change
+the delivery address, cancel.
 
 A thin adapter over ``server.domain.checkout``: it reads the request (the bearer token's user,
 the body's items, the Idempotency-Key header, the client's address), calls checkout with the
@@ -10,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
 from ..channels import checkout_context, payment_context
-from ..domain import checkout, customers
+from ..domain import addresses, checkout, customers
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order
@@ -27,9 +28,16 @@ bp = Blueprint("orders", __name__)
 @order_writes
 def create_order():
     key = checkout.idempotency_key(request.headers.get("Idempotency-Key"))
-    lines = _order_lines(json_object())
+    body = json_object()
+    lines = _order_lines(body)
+    address = addresses.parse(body["address"]) if body.get("address") is not None else None
     done = checkout.create(
-        g.user, lines, key=key, client_ip=request.remote_addr, context=checkout_context()
+        g.user,
+        lines,
+        key=key,
+        client_ip=request.remote_addr,
+        context=checkout_context(),
+        address=address,
     )
     body = {"order": order_json(done.order), "pay_params": done.pay_params}
     return jsonify(body), 201 if done.created else 200
@@ -78,6 +86,27 @@ def pay_order(order_id):
         )
     pay_params = checkout.pay(order, payment_context(order))  # first: it may update it
     return jsonify({"order": order_json(order), "pay_params": pay_params})
+
+
+@bp.put("/api/orders/<id:order_id>/address")
+@login_required
+@order_writes
+def change_address(order_id):
+    """Where the goods go, changed: while the order is unpaid, or paid and not shipped."""
+    order = _own_order(order_id)
+    address = addresses.parse(json_object().get("address"))
+    addresses.change(order, address)
+    return jsonify({"order": order_json(order)})
+
+
+@bp.post("/api/orders/<id:order_id>/cancel")
+@login_required
+@order_writes
+def cancel_order(order_id):
+    """The user cancels an unpaid order: closed with WeChat first, then here."""
+    order = _own_order(order_id)
+    checkout.cancel(order, payment_context(order))
+    return jsonify({"order": order_json(order)})
 
 
 def _order_lines(body):

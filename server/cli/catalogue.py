@@ -1,6 +1,7 @@
 """``flask --app server seed``: the demo catalogue."""
 
 import click
+from flask import current_app
 
 from ..domain.catalogue import seed_catalogue
 from . import common
@@ -11,8 +12,9 @@ from . import common
     "--dev", is_flag=True, help="also the one-fen test item (development and go-live testing only)"
 )
 def seed(dev):
-    """Load the demo catalogue (adds only missing products)."""
-    click.echo(f"added {seed_catalogue(dev=dev)} products")
+    """Load the demo catalogue (adds only missing products, with their pictures)."""
+    added = seed_catalogue(dev=dev, media_dir=current_app.config["MEDIA_DIR"])
+    click.echo(f"added {added} products")
 
 
 COMMANDS = (seed,)

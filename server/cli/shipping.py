@@ -6,7 +6,7 @@ import click
 from flask import current_app
 
 from ..clients import miniprogram_api
-from ..domain import shipping
+from ..domain import addresses, shipping
 from ..domain.jobs import exclusive
 from ..errors import DomainError
 from ..extensions import db
@@ -36,7 +36,10 @@ def group():
     help="express: one per parcel (several = a split delivery), e.g. SF123:SF",
 )
 @click.option("--item-desc", help="what was shipped (default: the order's description)")
-@click.option("--receiver-contact", help="masked phone, e.g. 189****1234 (SF Express needs one)")
+@click.option(
+    "--receiver-contact",
+    help="masked phone, e.g. 189****1234 (SF Express needs one; default: the order's recipient)",
+)
 @click.option("--consignor-contact", help="masked phone of the sender")
 @click.option("--not-all-delivered", is_flag=True, help="a split delivery with parcels to come")
 def ship(
@@ -46,7 +49,8 @@ def ship(
     order = _order(order_id)
     every = {
         "item_desc": item_desc or order.description,
-        "receiver_contact": receiver_contact,
+        # The order's recipient, masked as WeChat takes it (SF Express needs a phone).
+        "receiver_contact": receiver_contact or addresses.mask(order.recipient_phone) or None,
         "consignor_contact": consignor_contact,
     }
     parcels = [

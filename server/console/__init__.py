@@ -84,9 +84,15 @@ class ConsoleOnlySessions(SecureCookieSessionInterface):
         return self.make_null_session(app)
 
 
+# Views that take a file, and how big a body they read (the file and the form around it).
+UPLOAD_LIMITS = {"console.edit_product": 5 * 1024 * 1024 + 64 * 1024}
+
+
 @bp.before_request
 def _guard():
     """Refuse before any view runs: an unauthenticated POST, then a bad CSRF token."""
+    if request.endpoint in UPLOAD_LIMITS:  # before the form is read: the API's 64 KiB is small
+        request.max_content_length = UPLOAD_LIMITS[request.endpoint]
     if (
         request.method == "POST"
         and request.endpoint not in ("console.login", "console.login_code", "console.set_language")

@@ -6,7 +6,8 @@ and a day's reconciliation.
   (the only place fen appear), states by name plus their code.
 - Streamed: rows are read from the database in batches (``yield_per``: a server-side cursor
   on PostgreSQL) and written out a batch at a time, so a year of orders never sits in memory.
-- Audited before the first byte: who exported which personal data, with which filters.
+- Audited before the first byte: who exported which personal data (the orders' payers and
+  recipients: name, phone, address), with which filters.
 """
 
 import csv
@@ -111,6 +112,9 @@ ORDER_COLUMNS = [
     _l("Total (fen)"),
     _l("Refunded (fen)"),
     _l("Payer openid"),
+    _l("Recipient"),
+    _l("Recipient phone"),
+    _l("Delivery address"),
 ]
 
 
@@ -153,9 +157,20 @@ def export_orders():
                 order.total,
                 refunded_fen,
                 openid,
+                order.recipient_name or "",
+                order.recipient_phone or "",
+                _one_line(order),
             ]
 
     return csv_response(rows(), _filename("orders", form.start.data, form.end.data))
+
+
+def _one_line(order):
+    """The delivery address as a label prints it, or empty."""
+    if not order.recipient_phone:
+        return ""
+    parts = (order.recipient_province, order.recipient_city, order.recipient_district)
+    return "".join(part or "" for part in parts) + (order.recipient_detail or "")
 
 
 def _refuse(form):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -156,6 +157,9 @@ class ProductForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=500)])
     price = YuanField(_l("Price (yuan)"))
     active = BooleanField(_l("On sale"), default=True)
+    ships = BooleanField(_l("Ships to the customer"), default=False)
+    # Checked, re-encoded and resized by server/domain/images.py (JPEG, PNG or WebP, 5 MB).
+    image = FileField(_l("Picture"))
 
 
 class OrderFilterForm(FlaskForm):

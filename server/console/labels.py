@@ -233,6 +233,8 @@ AUDIT_KEYS = {
     "end": _l("to"),
     "session": _l("session"),
     "user_agent": _l("browser"),
+    "ships": _l("ships"),
+    "image": _l("image"),
 }
 
 

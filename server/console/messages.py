@@ -27,6 +27,13 @@ TEXTS = {
     "IDEMPOTENCY_KEY_REUSED": _l("This request was already used for another order."),
     "ORDER_NOT_PAYABLE": _l("The order can no longer be paid."),
     "ORDER_NOT_SHIPPED": _l("The order has not been shipped."),
+    "ORDER_NOT_CANCELLABLE": _l("The order can no longer be cancelled."),
+    # Delivery addresses and product pictures
+    "ADDRESS_REQUIRED": _l("A product in the order ships: a delivery address is needed."),
+    "INVALID_ADDRESS": _l("The delivery address is not valid."),
+    "INVALID_PHONE": _l("The phone is not a mainland mobile or landline number."),
+    "ADDRESS_NOT_CHANGEABLE": _l("The order's address can no longer change."),
+    "INVALID_IMAGE": _l("The file is not a picture that can be used."),
     # Refund requests
     "REFUNDS_DISABLED": _l("Refund requests are turned off."),
     "ORDER_NOT_REFUNDABLE": _l("Only a paid order with money left to refund can be refunded."),

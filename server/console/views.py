@@ -13,10 +13,11 @@ from flask_login import current_user
 from sqlalchemy import func, or_
 
 from ..channels import all_channels, payment_context
-from ..domain import attention, bills, payments, refunds, shipping
+from ..domain import addresses, attention, bills, images, payments, refunds, shipping
 from ..domain.catalogue import save_product
 from ..errors import DomainError
 from ..extensions import db
+from ..media import image_urls
 from ..models import (
     AuditLog,
     BillDifference,
@@ -59,6 +60,19 @@ SYNC_OUTCOMES = {
 @bp.app_template_filter("yuan")
 def yuan_filter(fen):
     return labels.yuan(fen)
+
+
+@bp.app_template_filter("masked_phone")
+def masked_phone_filter(phone):
+    """138****5678: lists show a phone so, never in full (the order's page does)."""
+    return addresses.mask(phone)
+
+
+@bp.app_template_filter("image_url")
+def image_url_filter(key, size="thumb"):
+    """The URL of a product image's size (relative: the console's own host), or None."""
+    urls = image_urls(key, external=False)
+    return urls[size] if urls else None
 
 
 @bp.app_template_filter("yuan_text")
@@ -286,7 +300,8 @@ def order_query(form):
 
 def search_conditions(term):
     """What a search term may be: the order's number, WeChat's transaction id, the payer's
-    openid, the order's own id (#42), or part of a product's name.
+    openid, the order's own id (#42), part of a product's name, or the last 4 digits of the
+    recipient's phone (what a customer reads out on the phone).
 
     Product names match as a substring, ignoring case where the database can: ILIKE on
     PostgreSQL folds every script's case; SQLite's lower() folds ASCII only, so there "latte"
@@ -303,6 +318,8 @@ def search_conditions(term):
             db.select(OrderItem.order_id).where(OrderItem.name.icontains(term, autoescape=True))
         ),
     ]
+    if len(term) == 4 and term.isascii() and term.isdigit():  # a phone's last 4 digits
+        matches.append(Order.recipient_phone.endswith(term, autoescape=True))
     if term.lstrip("#").isdigit() and len(term) <= 10:  # the order's own id, "#42"
         number = int(term.lstrip("#"))
         if number <= 2**31 - 1:
@@ -392,7 +409,12 @@ def shipping_block(order, form=None):
         .all()
     )
     if form is None:
-        form = ShippingForm(formdata=None, item_desc=order.description)
+        # The recipient's phone, masked as WeChat takes it (SF Express needs a phone to track).
+        form = ShippingForm(
+            formdata=None,
+            item_desc=order.description,
+            receiver_contact=addresses.mask(order.recipient_phone) or None,
+        )
         if shipment is not None:  # a change starts from what WeChat has
             parcels = json.loads(shipment.packages)
             form.logistics.data = next(
@@ -600,7 +622,7 @@ def edit_product(product_id=None):
     form = ProductForm(obj=product)
     if request.method == "GET" and product is not None:
         form.price.data = fen_to_yuan(product.price)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and (image := _uploaded_image(form)) is not False:
         before = _product_fields(product) if product else None
         product = save_product(
             product,
@@ -608,6 +630,8 @@ def edit_product(product_id=None):
             description=form.description.data,
             price=form.price.fen,
             active=form.active.data,
+            ships=form.ships.data,
+            image=image,
         )
         audit(
             "product.create" if before is None else "product.update",
@@ -620,12 +644,37 @@ def edit_product(product_id=None):
     return render_template("console/product.html", form=form, product=product), status
 
 
+def _uploaded_image(form):
+    """The key of the picture uploaded with the product form (None: none uploaded), or False
+    with the reason on the form when it is refused."""
+    upload = form.image.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    data = upload.stream.read(images.MAX_BYTES + 1)
+    try:
+        return images.store(data, current_app.config["MEDIA_DIR"])
+    except DomainError as exc:
+        form.image.errors = [*form.image.errors, IMAGE_REFUSALS.get(exc.extra.get("reason"))]
+        return False
+
+
+IMAGE_REFUSALS = {
+    "empty": _l("The file is empty."),
+    "too_large": _l("The picture is over 5 MB: make it smaller."),
+    "not_an_image": _l("This file is not a picture: upload a JPEG, PNG or WebP."),
+    "unsupported_format": _l("Only JPEG, PNG and WebP pictures are taken."),
+    "too_many_pixels": _l("The picture has too many pixels: make it smaller."),
+}
+
+
 def _product_fields(product):
     return {
         "name": product.name,
         "description": product.description,
         "price": product.price,
         "active": product.active,
+        "ships": product.ships,
+        "image": product.image,
     }
 
 

@@ -31,7 +31,7 @@ from ..models import Order, OrderItem, Product
 from ..timeutil import CHINA, as_utc, utcnow
 from ..wechatpay.core.errors import ApiError, WeChatPayError
 from ..wechatpay.core.types import OrderRequest
-from . import payments
+from . import addresses, payments
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class PaymentContext:
     sub_mchid: str | None = None
     sub_appid: str | None = None
     refund_notify_url: str = ""
+    # The shop's language (SHOP_LANGUAGE): the descriptions WeChat shows on the user's bill.
+    shop_language: str = "zh_Hans"
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,13 @@ def merge_lines(lines):
     return list(quantities.items())
 
 
-def create(user, lines, *, key, client_ip, context):
+def create(user, lines, *, key, client_ip, context, address=None):
     """Create ``user``'s order of ``lines`` (product id, quantity), priced from the catalogue,
     and its payment parameters. Anything price-like the client sent is never read.
+
+    ``address`` (an ``addresses.Address``, parsed by the caller) is where the goods go: required
+    (ADDRESS_REQUIRED) when a product ships, and kept on the order as a copy; an order of
+    nothing that ships keeps none (no personal data the shop does not need).
 
     The same ``key`` (Idempotency-Key) sent again, even concurrently, gets the same order back
     (``created`` False) if it was for the same lines, IDEMPOTENCY_KEY_REUSED otherwise. The
@@ -100,7 +106,13 @@ def create(user, lines, *, key, client_ip, context):
     lines = merge_lines(lines)
     if key and (existing := _order_for_key(user, key)) is not None:
         return _replay(existing, lines, user, context)
-    items = priced(lines)
+    products = _active_products(lines)
+    items = _items(products, lines)
+    ships = any(products[pid].ships for pid, _ in lines)
+    if ships and address is None:
+        raise DomainError(
+            "ADDRESS_REQUIRED", "a product in this order ships: a delivery address is required"
+        )
     order = Order(
         user_id=user.id,
         out_trade_no=new_out_trade_no(),
@@ -112,12 +124,14 @@ def create(user, lines, *, key, client_ip, context):
         sub_appid=context.sub_appid,
         api_version=context.api_version,
         payer_openid=user.openid,
-        description=_description(items),
+        description=description(items, context.shop_language),
         total=sum(i.amount for i in items),
         time_expire=payments.order_expiry(context.order_timeout_minutes),
         client_ip=client_ip,
         idempotency_key=key,
         items=items,
+        ships=ships,
+        **(addresses.columns(address) if ships else {}),
     )
     # A new order has no refunds, refund requests or shipment: known, so not loaded.
     for name, empty in (("refunds", []), ("refund_requests", []), ("shipment", None)):
@@ -136,6 +150,11 @@ def create(user, lines, *, key, client_ip, context):
 
 def priced(lines):
     """The order's items, priced from the active catalogue (fen)."""
+    return _items(_active_products(lines), lines)
+
+
+def _active_products(lines):
+    """The products of ``lines`` by id; PRODUCT_NOT_FOUND for a missing or hidden one."""
     products = {
         p.id: p
         for p in db.session.execute(
@@ -147,7 +166,11 @@ def priced(lines):
     missing = [pid for pid, _ in lines if pid not in products]
     if missing:
         raise DomainError("PRODUCT_NOT_FOUND", f"no product with id {missing[0]}")
-    items = [
+    return products
+
+
+def _items(products, lines):
+    return [
         OrderItem(
             product_id=pid,
             name=products[pid].name,
@@ -157,7 +180,6 @@ def priced(lines):
         )
         for pid, quantity in lines
     ]
-    return items
 
 
 def new_out_trade_no():
@@ -182,9 +204,28 @@ def _replay(order, lines, user, context):
     return Checkout(order, pay(order, context), created=False)
 
 
-def _description(items):
-    text = items[0].name if len(items) == 1 else f"{items[0].name} and {len(items) - 1} more"
-    return text[:127]
+# WeChat Pay's limit on an order's description (v3 ``description``, v2 ``body``): 127
+# characters, counted as characters, not bytes; and only characters of 1 to 3 bytes in UTF-8
+# (docs/protocol.md, C1 and E). A product name may hold an emoji (4 bytes): it is dropped.
+MAX_DESCRIPTION = 127
+
+
+def description(items, language="zh_Hans"):
+    """What the user's bill says the order was, in the shop's language: the first product's
+    name, and how many things in all when there are more ("手冲咖啡等3件", "手冲咖啡 and 2 more
+    items"), within WeChat's 127 characters. The count is kept whole; the name is shortened."""
+    count = sum(item.quantity for item in items)
+    name = "".join(c for c in items[0].name if ord(c) <= 0xFFFF).strip() or "商品"
+    if count == 1:
+        suffix = ""
+    elif language == "en":
+        suffix = f" and {count - 1} more item{'s' if count > 2 else ''}"
+    else:
+        suffix = f"等{count}件"
+    room = MAX_DESCRIPTION - len(suffix)
+    if len(name) > room:
+        name = name[: room - 1] + "…"
+    return name + suffix
 
 
 def pay(order, context):
@@ -217,6 +258,49 @@ def pay(order, context):
         db.session.refresh(order)
         raise _not_payable(order, f"the order is {order.status}")
     return gateway.pay_params(prepay_id)
+
+
+def cancel(order, context):
+    """The user cancels their unpaid order: closed with WeChat first, then here, by the same
+    function as the close-expired job (``payments.close_order``), so it cannot be paid after.
+    Returns the order, CLOSED. Commits.
+
+    ORDER_NOT_CANCELLABLE (``reason``): it is not unpaid (``not_unpaid``; paid at the last
+    moment included), or it is too soon: WeChat closes an order only 5 minutes after it was
+    placed (``too_soon``, with ``cancellable_at``; it also closes by itself at ``time_expire``).
+    WeChat's failures as ``wechatpay_error``: the order stays open.
+    """
+    if order.status != Order.NOTPAY:
+        raise _not_cancellable(order, "not_unpaid", f"the order is {order.status}")
+    closable_at = as_utc(order.created_at) + payments.CLOSE_NOT_BEFORE
+    if order.prepay_id is not None and closable_at > utcnow():
+        raise _not_cancellable(
+            order,
+            "too_soon",
+            "WeChat Pay closes an order only 5 minutes after it was placed",
+            cancellable_at=closable_at.isoformat(),
+        )
+    gateway = _gateway(context)
+    try:
+        payments.close_order(order, gateway)
+    except WeChatPayError as exc:
+        db.session.rollback()
+        raise wechatpay_error(exc, order_id=order.id) from None
+    db.session.refresh(order)
+    if order.status != Order.CLOSED:
+        raise _not_cancellable(order, "not_unpaid", f"the order is {order.status}")
+    return order
+
+
+def _not_cancellable(order, reason, message, **extra):
+    return DomainError(
+        "ORDER_NOT_CANCELLABLE",
+        message,
+        order_id=order.id,
+        order_status=order.status,
+        reason=reason,
+        **extra,
+    )
 
 
 def _not_payable(order, message):

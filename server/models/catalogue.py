@@ -10,7 +10,13 @@ class Product(db.Model):
     name = db.Column(db.String(100), nullable=False)
     description = db.Column(db.String(500), nullable=False, default="")
     price = db.Column(db.Integer, nullable=False)  # fen
-    active = db.Column(db.Boolean, nullable=False, default=True)
+    active = db.Column(db.Boolean, nullable=False, default=True)  # False: hidden, not deleted
+    # Goods sent to the customer (coffee beans): checkout asks for a delivery address. A drink
+    # picked up at the counter does not ship.
+    ships = db.Column(db.Boolean, nullable=False, default=False)
+    # The uploaded picture: the hash its resized files are named by (server/domain/images.py);
+    # None for no picture.
+    image = db.Column(db.String(64))
 
     __table_args__ = (db.CheckConstraint("price > 0", name="price_positive"),)
 
@@ -20,4 +26,5 @@ class Product(db.Model):
             "name": self.name,
             "description": self.description,
             "price": self.price,
+            "ships": self.ships,
         }

@@ -50,6 +50,17 @@ class Order(db.Model):
     closed_at = db.Column(db.DateTime(timezone=True))
     last_queried_at = db.Column(db.DateTime(timezone=True))
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    # Whether something in it is sent to the customer (a product that ships, at checkout), and
+    # where: a copy of the address the user gave (server/domain/addresses.py), not a reference
+    # to an address book, so the order keeps it whatever the user changes elsewhere. The user
+    # may change it while the order is unpaid or paid and not shipped (addresses.change).
+    ships = db.Column(db.Boolean, nullable=False, default=False)
+    recipient_name = db.Column(db.String(32))
+    recipient_phone = db.Column(db.String(20))  # digits only
+    recipient_province = db.Column(db.String(32))
+    recipient_city = db.Column(db.String(32))
+    recipient_district = db.Column(db.String(32))
+    recipient_detail = db.Column(db.String(200))
 
     items = db.relationship(
         "OrderItem", back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
@@ -81,6 +92,21 @@ class Order(db.Model):
             "refunded": self.refunded,
             "refunds": [refund.to_json() for refund in self.refunds],
             "refund_requests": [request.to_json() for request in self.refund_requests],
+            "ships": self.ships,
+            "address": self.address_json(),
+        }
+
+    def address_json(self):
+        """The delivery address as given (``addresses.parse``'s fields), or None."""
+        if not self.recipient_phone:
+            return None
+        return {
+            "name": self.recipient_name,
+            "phone": self.recipient_phone,
+            "province": self.recipient_province,
+            "city": self.recipient_city,
+            "district": self.recipient_district or "",
+            "detail": self.recipient_detail,
         }
 
     @property

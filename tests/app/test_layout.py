@@ -20,10 +20,12 @@ ROOT = Path(server.__file__).resolve().parent.parent
 DATABASE = ("server.extensions", "server.models")
 DOMAIN_MODULES = {
     "access_tokens",
+    "addresses",
     "attention",
     "audit",
     "bills",
     "catalogue",
+    "images",
     "jobs",
     "payments",
     "refunds",

@@ -107,6 +107,8 @@ devstack.describeWithDevstack('every page, both languages, official framework', 
     const checkout = await sim.renderPage('pages/checkout/index', { cart })
     pages.push(checkout)
     wx.script.showModal = () => ({ confirm: false })
+    // The beans ship: the user picks an address first (one more card above the footer).
+    wx.script.chooseAddress = () => ({ userName: '张三', telNumber: '13800005678', provinceName: '广东省', cityName: '广州市', countyName: '海珠区', detailInfo: '新港中路397号' })
     await checkout.instance.onPay() // cancelled: the order exists, so both buttons show
     assert.equal(checkout.instance.data.payState, 'cancelled')
 

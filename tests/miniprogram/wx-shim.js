@@ -61,8 +61,15 @@ function createWx(options) {
       // async ({businessType, extraData}) -> errMsg, e.g. 'openBusinessView:ok'
       openBusinessView: async () => {
         throw new Error('test did not script wx.openBusinessView')
+      },
+      // () -> the address the user picks (wx.chooseAddress's fields: userName, telNumber,
+      // provinceName, cityName, countyName, detailInfo), or an errMsg string when they decline
+      // ('chooseAddress:fail cancel', 'chooseAddress:fail auth deny')
+      chooseAddress: () => {
+        throw new Error('test did not script wx.chooseAddress')
       }
     },
+    addressRequests: 0, // how often wx.chooseAddress was opened
     businessViews: [], // openBusinessView arguments, without the callbacks
 
     getAppBaseInfo() {
@@ -183,6 +190,18 @@ function createWx(options) {
         .then(() => wx.script.openBusinessView(args))
         .then((errMsg) => callbacks(options, errMsg === 'openBusinessView:ok', { errMsg }))
         .catch((err) => callbacks(options, false, { errMsg: 'openBusinessView:fail ' + err.message }))
+    },
+    chooseAddress(options) {
+      wx.addressRequests += 1
+      let answer
+      try {
+        answer = wx.script.chooseAddress()
+      } catch (err) {
+        callbacks(options, false, { errMsg: 'chooseAddress:fail ' + err.message })
+        return
+      }
+      if (typeof answer === 'string') callbacks(options, false, { errMsg: answer })
+      else callbacks(options, true, Object.assign({ errMsg: 'chooseAddress:ok', nationalCode: '440105', postalCode: '510000' }, answer))
     },
     setClipboardData(options) {
       wx.clipboard.push(options.data)

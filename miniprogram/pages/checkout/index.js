@@ -1,5 +1,6 @@
 const i18n = require('../../i18n/index')
 const api = require('../../utils/api')
+const addresses = require('../../utils/address')
 const cart = require('../../utils/cart')
 const errors = require('../../utils/errors')
 const money = require('../../utils/money')
@@ -35,7 +36,16 @@ Component({
     order: null, // orderView once the server has created the order
     payState: '', // see templates/states.wxml "payment"
     payError: '',
-    busy: false
+    busy: false,
+    // Delivery, when a product ships: the address chosen (the server's fields), its two
+    // lines as shown, and the form offered when the user declines wx.chooseAddress.
+    needsAddress: false,
+    address: null,
+    addressLines: null,
+    addressForm: false,
+    form: { name: '', phone: '', province: '', city: '', district: '', detail: '' },
+    region: [],
+    formError: ''
   },
 
   methods: {
@@ -70,10 +80,11 @@ Component({
         const lines = []
         for (const { product_id: productId, quantity } of this.cart) {
           const product = products.find((p) => p.id === productId)
-          if (product) lines.push({ productId, name: product.name, quantity, price: product.price })
+          if (product) lines.push({ productId, name: product.name, quantity, price: product.price, ships: Boolean(product.ships) })
         }
         this.setData({
           state: lines.length ? 'ready' : 'empty',
+          needsAddress: lines.some((line) => line.ships),
           totalText: money.formatFen(money.totalFen(lines)),
           lines: lines.map((line) => ({
             productId: line.productId,
@@ -95,12 +106,21 @@ Component({
     // orders.
     async onPay() {
       if (this.busy) return
+      // Goods that ship need an address before the order is created (the server would
+      // refuse it: ADDRESS_REQUIRED).
+      if (this.data.needsAddress && !this.data.address && !this.orderId) {
+        await this.onChooseAddress()
+        if (!this.data.address) {
+          this.setData({ payState: 'error', payError: i18n.text('checkout.addressNeeded') })
+          return
+        }
+      }
       this.busy = true
       this.setData({ busy: true, payState: this.orderId ? 'paying' : 'creating', payError: '' })
       try {
         const created = this.orderId
           ? await api.payOrder(this.orderId)
-          : await api.createOrder(this.cart, this.checkoutKey)
+          : await api.createOrder(this.cart, this.checkoutKey, this.data.needsAddress ? this.data.address : null)
         this.orderId = created.order.id
         this.setData({ order: orderView(created.order), totalText: money.formatFen(created.order.total), payState: 'paying' })
         const outcome = await pay.payAndConfirm(this.orderId, created.pay_params, {
@@ -114,6 +134,8 @@ Component({
         // the next create return the same order.)
         if (err.details && err.details.order_id) this.orderId = err.details.order_id
         this.setData({ payState: 'error', payError: errors.describe(err).message })
+        // The server refused the address: let the user correct it in the form.
+        if (['INVALID_ADDRESS', 'INVALID_PHONE', 'ADDRESS_REQUIRED'].includes(err.code)) this.openForm(this.data.address)
         // Paid, closed or expired meanwhile: show that instead.
         if (err.code === 'ORDER_NOT_PAYABLE') await this.refreshOrder()
       } finally {
@@ -146,6 +168,44 @@ Component({
       } catch (err) {
         this.setData({ payState: 'error', payError: errors.describe(err).message })
       }
+    },
+
+    // The user's WeChat addresses; declined (or refused the permission): the form.
+    async onChooseAddress() {
+      const chosen = await addresses.choose()
+      if (chosen && !addresses.missingField(chosen)) this.useAddress(chosen)
+      else this.openForm(chosen || this.data.address)
+    },
+
+    useAddress(address) {
+      const cleared = this.data.payState === 'error' && !this.orderId ? { payState: '', payError: '' } : {}
+      this.setData(Object.assign({ address, addressLines: addresses.lines(address), addressForm: false, formError: '' }, cleared))
+    },
+
+    openForm(address) {
+      const form = Object.assign({ name: '', phone: '', province: '', city: '', district: '', detail: '' }, address || {})
+      this.setData({ addressForm: true, form, region: form.province ? [form.province, form.city, form.district] : [] })
+    },
+
+    // <input data-field="name" bindinput="onFormInput">
+    onFormInput(event) {
+      this.setData({ ['form.' + event.currentTarget.dataset.field]: event.detail.value })
+    },
+
+    // <picker mode="region">: [province, city, district]
+    onRegionChange(event) {
+      const [province, city, district] = event.detail.value
+      this.setData({ region: event.detail.value, 'form.province': province, 'form.city': city, 'form.district': district || '' })
+    },
+
+    onUseForm() {
+      const form = this.data.form
+      const missing = addresses.missingField(form)
+      if (missing) {
+        this.setData({ formError: i18n.text('checkout.fieldMissing.' + missing) })
+        return
+      }
+      this.useAddress(Object.assign({}, form))
     },
 
     onViewOrder() {

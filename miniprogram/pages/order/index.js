@@ -1,11 +1,12 @@
 const i18n = require('../../i18n/index')
 const api = require('../../utils/api')
+const addresses = require('../../utils/address')
 const errors = require('../../utils/errors')
 const pay = require('../../utils/pay')
 const dialog = require('../../utils/dialog')
 const money = require('../../utils/money')
 const receipt = require('../../utils/receipt')
-const { orderView, parseTime } = require('../../utils/order-view')
+const { orderView, parseTime, localTime } = require('../../utils/order-view')
 
 Component({
   data: {
@@ -204,6 +205,54 @@ Component({
         this.setData({ notice: i18n.text('shipping.received'), noticeKind: 'success' })
       } else {
         this.setData({ notice: expectReceived ? i18n.text('shipping.unconfirmed') : '', noticeRefresh: expectReceived })
+      }
+    },
+
+    // Another of the user's WeChat addresses, while the order is unpaid or not shipped.
+    async onChangeAddress() {
+      if (this.busy) return
+      this.busy = true
+      this.setData({ busy: true, notice: '' })
+      try {
+        const chosen = await addresses.choose()
+        if (!chosen) return
+        this.show(await api.changeAddress(this.orderId, chosen))
+        this.setData({ notice: i18n.text('order.addressChanged'), noticeKind: 'success', noticeRefresh: false })
+      } catch (err) {
+        this.setData({ notice: errors.describe(err).message, noticeKind: 'error', noticeRefresh: false })
+        if (err.code === 'ADDRESS_NOT_CHANGEABLE') await this.load()
+      } finally {
+        this.busy = false
+        this.setData({ busy: false })
+      }
+    },
+
+    // Cancel an unpaid order, after a confirmation: the server closes it with WeChat first.
+    async onCancelOrder() {
+      if (this.busy) return
+      this.busy = true
+      this.setData({ busy: true, notice: '' })
+      try {
+        const confirmed = await dialog.ask({
+          title: i18n.text('order.cancelTitle'),
+          content: i18n.text('order.cancelContent'),
+          confirmText: i18n.text('order.cancelOk'),
+          cancelText: i18n.text('order.cancelKeep')
+        })
+        if (!confirmed) return
+        this.show(await api.cancelOrder(this.orderId))
+        this.setData({ payState: '', notice: i18n.text('order.cancelled'), noticeKind: 'success', noticeRefresh: false })
+      } catch (err) {
+        const details = err.details || {}
+        const message = details.reason === 'too_soon'
+          ? i18n.text('order.cancelTooSoon', { time: localTime(details.cancellable_at) })
+          : errors.describe(err).message
+        this.setData({ notice: message, noticeKind: 'error', noticeRefresh: false })
+        // Paid at the last moment, or closed meanwhile: show the order as it is now.
+        if (err.code === 'ORDER_NOT_CANCELLABLE' && details.reason !== 'too_soon') await this.load()
+      } finally {
+        this.busy = false
+        this.setData({ busy: false })
       }
     },
 

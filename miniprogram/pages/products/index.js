@@ -48,6 +48,8 @@ Component({
             id: p.id,
             name: p.name,
             description: p.description,
+            imageUrl: p.image ? p.image.medium : '',
+            ships: Boolean(p.ships),
             price: p.price,
             priceText: money.formatFen(p.price),
             quantity: 0
