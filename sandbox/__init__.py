@@ -42,6 +42,7 @@ from .pay.v2 import unsupported
 from .pay.v3 import bills as v3_bills
 from .pay.v3 import certificates
 from .pay.v3 import core as v3_core
+from .pay.v3 import partner as v3_partner
 from .pay.v3 import refunds as v3_refunds
 from .pay.v3 import transactions as v3_transactions
 from .state import Ambiguous, SandboxState
@@ -73,6 +74,7 @@ def register_blueprints(app):
         # api.mch.weixin.qq.com, API v3
         certificates.bp,
         v3_transactions.bp,
+        v3_partner.bp,
         v3_refunds.bp,
         v3_bills.bp,
         # api.mch.weixin.qq.com, API v2 (XML)

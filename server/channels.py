@@ -46,6 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 from cryptography.exceptions import UnsupportedAlgorithm
 from flask import current_app
 
+from . import stores
 from .config import ConfigError, read_file, required_names
 from .domain.checkout import PaymentContext
 from .errors import DomainError
@@ -124,6 +125,10 @@ def read(values):
         raise ConfigError("WECHATPAY_CHANNELS names a channel twice")
     defaults = {name: build(values) for name, build in BUILDERS.items()}
     defaults.update({name: {} for name in declared})
+    for name, found in stores.channel_defaults(values).items():  # a provider's sub-merchants
+        if name in defaults:
+            raise ConfigError(f"WECHATPAY_CHANNELS: {name} is a store's channel already")
+        defaults[name] = found
     defaults = {name: found for name, found in defaults.items() if found is not None}
     rows = {row_name(name): name for name in defaults}
     for key in values:
@@ -217,10 +222,11 @@ def build_gateway(values, session, timeout, version=None):
     WECHATPAY_API_VERSION), placing orders for WECHAT_APPID until it is ``bound`` to another
     appid. Keys are read and parsed here; ConfigError names a setting that cannot be used."""
     version = version or values["WECHATPAY_API_VERSION"]
+    provider = stores.mode(values) == "provider"  # the partner APIs, as sp_mchid
     if version == "v2":
-        from .wechatpay.v2 import V2Gateway
+        from .wechatpay.v2 import V2Gateway, V2PartnerGateway
 
-        return V2Gateway(
+        return (V2PartnerGateway if provider else V2Gateway)(
             appid=values.get("WECHAT_APPID") or "",
             mchid=values["WECHATPAY_MCHID"],
             api_key=values["WECHATPAY_API_KEY"],
@@ -232,7 +238,7 @@ def build_gateway(values, session, timeout, version=None):
             cert_session=_v2_cert_session(values),
         )
 
-    from .wechatpay.v3 import V3Gateway
+    from .wechatpay.v3 import V3Gateway, V3PartnerGateway
     from .wechatpay.v3.keys import PlatformKeys
 
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
@@ -246,7 +252,7 @@ def build_gateway(values, session, timeout, version=None):
     platform_keys = PlatformKeys(
         public_key_id=values.get("WECHATPAY_PUBLIC_KEY_ID"), public_key=public_key
     )
-    return V3Gateway(
+    return (V3PartnerGateway if provider else V3Gateway)(
         appid=values.get("WECHAT_APPID") or "",
         mchid=values["WECHATPAY_MCHID"],
         serial_no=values["WECHATPAY_CERT_SERIAL"],
@@ -305,6 +311,8 @@ class Channels:
         self.session = session or new_http_session()
         self.timeout = float(timeout or values["WECHAT_HTTP_TIMEOUT_SECONDS"])
         self.channels = {channel.name: channel for channel in read(values)}
+        self.provider = stores.mode(values) == "provider"
+        self.stores = stores.read(values)  # a service provider's sub-merchants
         self.merchants = merchant_settings(values)
         self._gateways = {}  # (mchid, version) -> gateway, or None with what is missing
         self._missing = {}
@@ -404,6 +412,25 @@ def get(name):
 
 def all_channels():
     return list(registry().channels.values())
+
+
+def is_provider():
+    """Whether this deployment is a service provider's (WECHATPAY_MODE=provider)."""
+    return registry().provider
+
+
+def all_stores():
+    """A service provider's stores (``stores.Store``), in the settings' order; [] if direct."""
+    return list(registry().stores)
+
+
+def store_named(name):
+    return stores.by_name(registry().stores, name)
+
+
+def store_of_order(order):
+    """The store an order was placed for (by its sub_mchid), or None."""
+    return stores.by_sub_mchid(registry().stores, order.sub_mchid) if order.sub_mchid else None
 
 
 def _context(channel, ids, *, gateway, quick_gateway):

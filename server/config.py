@@ -67,6 +67,11 @@ NAMES = [
     # More ways to pay than the mini program's (server/channels.py, docs/channels.md): names,
     # and a row of WECHATPAY_CHANNEL_<NAME>_* settings each (read by prefix, below).
     "WECHATPAY_CHANNELS",
+    # A service provider's deployment and its stores (server/stores.py, docs/provider.md),
+    # a row of WECHATPAY_STORE_<NAME>_* settings each (read by prefix, below).
+    "WECHATPAY_MODE",
+    "WECHATPAY_SP_APPID",
+    "WECHATPAY_STORES",
     "WECHAT_PUSH_TOKEN",
     "WECHAT_PUSH_AES_KEY",
     *DEFAULTS,
@@ -85,6 +90,7 @@ NAMES += [*CONSOLE_DEFAULTS, "REDIS_URL"]
 
 WECHATPAY_BACKUP_BASE = "https://api2.mch.weixin.qq.com"
 CHANNEL_ROW_PREFIX = "WECHATPAY_CHANNEL_"  # WECHATPAY_CHANNEL_<NAME>_<FIELD>
+STORE_ROW_PREFIX = "WECHATPAY_STORE_"  # WECHATPAY_STORE_<NAME>_<FIELD>
 # Exactly these; anything else ("Production", "prod", "production ") is refused, so a typo can
 # never skip the production checks.
 APP_ENVS = ("development", "production")
@@ -120,7 +126,11 @@ def load(overrides=None, env_file=".env"):
     if overrides is None and env_file and Path(env_file).exists():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(
-        {k: v for k, v in os.environ.items() if k in NAMES or k.startswith(CHANNEL_ROW_PREFIX)}
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k in NAMES or k.startswith((CHANNEL_ROW_PREFIX, STORE_ROW_PREFIX))
+        }
     )
     values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
     if not values.get("WECHATPAY_REFUND_NOTIFY_URL") and values.get("WECHATPAY_NOTIFY_URL"):

@@ -9,8 +9,8 @@ mini program's channel (``channels.checkout_context``) for a new order and the o
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from ..channels import checkout_context, payment_context
-from ..domain import checkout, customers
+from ..channels import DEFAULT, all_stores, checkout_context, is_provider, payment_context
+from ..domain import checkout, customers, storefront
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order
@@ -28,8 +28,11 @@ bp = Blueprint("orders", __name__)
 def create_order():
     key = checkout.idempotency_key(request.headers.get("Idempotency-Key"))
     lines = _order_lines(json_object())
+    channel = DEFAULT
+    if is_provider():  # a store's order, on its channel (its sub_mchid)
+        channel = storefront.store_of(checkout.merge_lines(lines), all_stores()).channel
     done = checkout.create(
-        g.user, lines, key=key, client_ip=request.remote_addr, context=checkout_context()
+        g.user, lines, key=key, client_ip=request.remote_addr, context=checkout_context(channel)
     )
     body = {"order": order_json(done.order), "pay_params": done.pay_params}
     return jsonify(body), 201 if done.created else 200

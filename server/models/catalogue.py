@@ -11,6 +11,9 @@ class Product(db.Model):
     description = db.Column(db.String(500), nullable=False, default="")
     price = db.Column(db.Integer, nullable=False)  # fen
     active = db.Column(db.Boolean, nullable=False, default=True)
+    # A service provider's store (server/stores.py) the product is sold for; None for a
+    # direct merchant's.
+    store = db.Column(db.String(26), index=True)
 
     __table_args__ = (db.CheckConstraint("price > 0", name="price_positive"),)
 
@@ -20,4 +23,5 @@ class Product(db.Model):
             "name": self.name,
             "description": self.description,
             "price": self.price,
+            "store": self.store,
         }

@@ -31,6 +31,9 @@ class StaffUser(UserMixin, db.Model):
     # The console's language for this person (the switch at the top of every page).
     language = db.Column(db.String(16), nullable=False, default=CHINESE, server_default=CHINESE)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    # A service provider's console: limited to one store's orders, refunds and
+    # reconciliation (server/stores.py); None sees every store.
+    store = db.Column(db.String(26))
 
     __table_args__ = (db.CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)
 

@@ -12,6 +12,7 @@ from ..core.types import Gateway
 from .bills import Bills
 from .client import V2Client
 from .jsapi import Jsapi
+from .partner import PartnerFields, PartnerJsapi
 from .refunds import Refunds
 from .transactions import Transactions
 
@@ -28,3 +29,17 @@ class V2Gateway(
 
     v2 has no call to send an ABNORMAL refund again: ``apply_abnormal_refund`` raises
     Unsupported (the merchant does it on the merchant platform)."""
+
+
+class V2PartnerGateway(
+    PartnerJsapi,
+    Jsapi,
+    Transactions,
+    Refunds,
+    Bills,
+    PartnerFields,
+    V2Client,
+    Gateway,
+):
+    """The Gateway protocol over API v2 for a service provider (``v2/partner.py``): the
+    provider's appid, mch_id and API key, each use bound to a sub-merchant."""

@@ -13,6 +13,7 @@ from ..core.types import Gateway
 from .bills import Bills
 from .client import V3Client
 from .jsapi import Jsapi
+from .partner import PartnerBills, PartnerJsapi, PartnerRefunds, PartnerTransactions
 from .refunds import Refunds
 from .transactions import Transactions
 
@@ -26,3 +27,17 @@ class V3Gateway(
     Gateway,
 ):
     """The Gateway protocol over API v3 (direct merchant, JSAPI)."""
+
+
+class V3PartnerGateway(
+    PartnerJsapi,
+    PartnerTransactions,
+    PartnerRefunds,
+    PartnerBills,
+    Refunds,
+    Bills,
+    V3Client,
+    Gateway,
+):
+    """The Gateway protocol over API v3 for a service provider (``v3/partner.py``): the
+    provider's keys, each use bound to a sub-merchant (``types.bound``)."""
