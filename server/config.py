@@ -325,6 +325,11 @@ def _validate_production(values):
         parts = urlsplit(values.get(name) or "")
         if parts.scheme != "https" or is_local_host(parts.hostname):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
+    from . import stores
+
+    if stores.mode(values) == "provider" and not stores.read(values):
+        # A service provider cannot trade for itself: without a store nothing can be paid.
+        raise ConfigError("WECHATPAY_STORES is required in production with WECHATPAY_MODE=provider")
     hosts = [h.strip().lower() for h in values["TRUSTED_HOSTS"].split(",") if h.strip()]
     if not hosts:
         raise ConfigError("TRUSTED_HOSTS is required in production (the site's host names)")
