@@ -506,7 +506,9 @@ def notification_gateway(name):
 def merchant_gateways():
     """[(mchid, gateway)]: one gateway per merchant the channels collect for (the version of
     its first channel: a merchant's bill is the same through either), for what is the
-    merchant's rather than an order's (the daily bill). PAYMENTS_NOT_CONFIGURED when none."""
+    merchant's rather than an order's (the daily bill); then a service provider's stores,
+    (sub_mchid, the gateway bound to the store: its part of the provider's bill).
+    PAYMENTS_NOT_CONFIGURED when none."""
     channels, found = registry(), {}
     for channel in channels.channels.values():
         if channel.mchid not in found and channels.configured(channel):
@@ -515,4 +517,9 @@ def merchant_gateways():
             )
     if not found:
         channels.gateway(channels.default.mchid, channels.default.api_version, "")  # raises
+    # A service provider's bill again per store: its sub-merchant's lines (sub_mchid).
+    for store in channels.stores:
+        channel = channels.channels[store.channel]
+        if channels.configured(channel):
+            found[store.sub_mchid] = channels.channel_gateway(channel)
     return list(found.items())

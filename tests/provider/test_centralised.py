@@ -89,6 +89,15 @@ def test_two_users_buy_from_two_stores_end_to_end(make_stack):
     assert "'paid': 1" in stack.cli("payments", "sync", "--older-than", "0")
     assert status(stack, late["order"]["id"]) == "PAID"
 
-    # Reconciled: the provider's bill has both stores' lines, and nothing differs.
+    # Reconciled: the provider's bill (both stores' lines) and each store's part of it
+    # (sub_mchid), each against that store's orders; nothing differs.
     report = stack.cli("bills", "reconcile", "--date", "today")
-    assert "CLEAN" in report, report
+    runs = stack.query(
+        "SELECT mchid, status, payments_wechat, payments_ours, paid_total_ours, "
+        "refunds_wechat, refunded_total_ours FROM reconciliation_runs ORDER BY id"
+    )
+    assert runs == [
+        (sp_mchid, "CLEAN", 3, 3, 3200 + 2 * 2500, 1, 1000),
+        (TEA, "CLEAN", 1, 1, 3200, 1, 1000),
+        (NOODLES, "CLEAN", 2, 2, 2 * 2500, 0, 0),
+    ], report
