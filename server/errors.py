@@ -68,6 +68,7 @@ USER_FACING = {
 STAFF_AND_WECHAT = {
     # A notify URL (or a checkout) names a payment channel the settings do not have
     "CHANNEL_NOT_FOUND": 404,
+    "STORE_NOT_FOUND": 404,
     # WeChat's account of a payment or refund contradicts ours
     "MERCHANT_MISMATCH": 409,
     "AMOUNT_MISMATCH": 409,

@@ -57,6 +57,7 @@ def init_app(app):
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)  # the login rate limit is server/ratelimits.py's, like the API's
     from . import auth, bills_views, exports, refund_views, shipping_views, views  # noqa: F401
+    from . import store_access  # noqa: F401  (a store's staff: server/console/store_access.py)
 
     app.register_blueprint(bp)
 

@@ -176,6 +176,7 @@ AUDIT_ACTIONS = {
     "login.failed": _l("Failed login"),
     "logout": _l("Logged out"),
     "denied": _l("Refused: not allowed"),
+    "store.denied": _l("Refused: another store's"),
     "order.sync": _l("Synced an order with WeChat"),
     "order.close": _l("Closed an order"),
     "order.refund": _l("Refunded an order"),

@@ -33,6 +33,7 @@ from ..models import (
 from ..timeutil import CHINA, as_utc
 from ..wechatpay.core.errors import ApiError, WeChatPayError
 from . import audit, bp, i18n, labels, login_required, refused, role_required, takings
+from .store_access import limit_orders
 from .forms import (
     LOGISTICS,
     ActionForm,
@@ -266,7 +267,7 @@ def order_query(form):
     its default: paid orders). The CSV export uses the same query: it exports what the list
     shows. Dates are Beijing days of the order's creation."""
     valid = form.validate()
-    query = db.select(Order)
+    query = limit_orders(db.select(Order))  # a store's staff: its orders only
     states = STATUS_FILTERS.get(form.status.data if valid else None, STATUS_FILTERS[PAID_ANY])
     if states is not None:
         query = query.where(Order.status.in_(states))
