@@ -56,8 +56,15 @@ def init_app(app):
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)  # the login rate limit is server/ratelimits.py's, like the API's
-    from . import auth, bills_views, exports, refund_views, shipping_views, views  # noqa: F401
-    from . import store_access  # noqa: F401  (a store's staff: server/console/store_access.py)
+    from . import (  # noqa: F401
+        auth,
+        bills_views,
+        exports,
+        refund_views,
+        shipping_views,
+        store_access,
+        views,
+    )
 
     app.register_blueprint(bp)
 

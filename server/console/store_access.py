@@ -12,7 +12,7 @@ from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..channels import store_named
+from ..channels import store_named, store_of_order
 from ..extensions import db
 from ..models import Order, ReconciliationRun, Refund
 from . import audit, bp
@@ -47,6 +47,12 @@ def staff_store():
 class _Gone:
     def __init__(self, name):
         self.name, self.title, self.sub_mchid = name, name, "-"
+
+
+@bp.app_template_global("store_of")
+def store_of(order):
+    """The store an order was placed for (a service provider's), for the order pages."""
+    return store_of_order(order)
 
 
 def limit_orders(query):

@@ -33,7 +33,6 @@ from ..models import (
 from ..timeutil import CHINA, as_utc
 from ..wechatpay.core.errors import ApiError, WeChatPayError
 from . import audit, bp, i18n, labels, login_required, refused, role_required, takings
-from .store_access import limit_orders
 from .forms import (
     LOGISTICS,
     ActionForm,
@@ -43,6 +42,7 @@ from .forms import (
     ShippingForm,
     fen_to_yuan,
 )
+from .store_access import limit_orders
 
 PER_PAGE = 25
 SYNC_OUTCOMES = {

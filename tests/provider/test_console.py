@@ -42,7 +42,9 @@ def test_a_store_limited_account_sees_and_refunds_its_store_only(make_stack):
     # Its store's orders: listed, shown; the other store's neither.
     listed = clerk.get("/console/orders?status=all").text
     assert f"/console/orders/{tea}" in listed and f"/console/orders/{noodles}" not in listed
-    assert clerk.get(f"/console/orders/{tea}").status_code == 200
+    shown = clerk.get(f"/console/orders/{tea}")
+    assert shown.status_code == 200 and "茶铺" in shown.text  # the store, on the order
+    assert "茶铺" in listed
     for path in (
         f"/console/orders/{noodles}",
         f"/console/orders/{noodles}/refund",
