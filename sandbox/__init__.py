@@ -44,6 +44,7 @@ from .pay.v3 import bills as v3_bills
 from .pay.v3 import certificates
 from .pay.v3 import codepay as v3_codepay
 from .pay.v3 import core as v3_core
+from .pay.v3 import partner as v3_partner
 from .pay.v3 import refunds as v3_refunds
 from .pay.v3 import transactions as v3_transactions
 from .state import Ambiguous, SandboxState
@@ -76,6 +77,7 @@ def register_blueprints(app):
         certificates.bp,
         v3_transactions.bp,
         v3_codepay.bp,
+        v3_partner.bp,
         v3_refunds.bp,
         v3_bills.bp,
         # api.mch.weixin.qq.com, API v2 (XML)

@@ -73,6 +73,11 @@ class SandboxConfig:
     notify_timeout: float  # seconds the merchant has to acknowledge (WeChat: 5)
     ca_bundle: str | None  # CA file trusted for https notify URLs
     login_rate_limit: int  # jscode2session calls per openid per minute
+    # A service provider (服务商): the merchant above is then the provider (sp_mchid), its
+    # bound appids (sp_appid) and its sub-merchants, each with the appids bound to it
+    # (sandbox/pay/v3/partner.py, docs/simulator.md).
+    sp_appids: frozenset = frozenset()
+    sub_merchants: dict | None = None  # sub_mchid -> frozenset of its bound appids
 
     def response_signer(self, request_serial):
         """API responses. Migrating: the public key only when the request named its ID."""
@@ -151,7 +156,30 @@ def build_config(settings):
         notify_timeout=float(settings.get("SANDBOX_NOTIFY_TIMEOUT", "5")),
         ca_bundle=settings.get("SANDBOX_CA_BUNDLE"),
         login_rate_limit=int(settings.get("SANDBOX_LOGIN_RATE_LIMIT", "100")),
+        sp_appids=frozenset(
+            _names(settings.get("SANDBOX_SP_APPIDS")) or [settings["WECHAT_APPID"]]
+        ),
+        sub_merchants=_sub_merchants(settings.get("SANDBOX_SUB_MERCHANTS")),
     )
+
+
+def _names(value):
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def _sub_merchants(value):
+    """``SANDBOX_SUB_MERCHANTS=sub_mchid[:appid[:appid...]],...``: the sub-merchants bound
+    to the provider, each with the appids bound to it (its own mini program, official
+    account...), as the provider binds them on its merchant platform."""
+    found = {}
+    for item in _names(value):
+        sub_mchid, *appids = item.split(":")
+        if not sub_mchid.isdigit():
+            raise ValueError(
+                "SANDBOX_SUB_MERCHANTS must be sub_mchid[:appid...] separated by commas"
+            )
+        found[sub_mchid] = frozenset(appids)
+    return found
 
 
 def _read(path):

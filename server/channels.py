@@ -46,6 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 from cryptography.exceptions import UnsupportedAlgorithm
 from flask import current_app
 
+from . import stores
 from .config import ConfigError, read_file, required_names
 from .domain.checkout import PaymentContext
 from .errors import DomainError
@@ -130,6 +131,10 @@ def read(values):
         raise ConfigError("WECHATPAY_CHANNELS names a channel twice")
     defaults = {name: build(values) for name, build in BUILDERS.items()}
     defaults.update({name: {} for name in declared})
+    for name, found in stores.channel_defaults(values).items():  # a provider's sub-merchants
+        if name in defaults:
+            raise ConfigError(f"WECHATPAY_CHANNELS: {name} is a store's channel already")
+        defaults[name] = found
     defaults = {name: found for name, found in defaults.items() if found is not None}
     rows = {row_name(name): name for name in defaults}
     for key in values:
@@ -223,10 +228,11 @@ def build_gateway(values, session, timeout, version=None):
     WECHATPAY_API_VERSION), placing orders for WECHAT_APPID until it is ``bound`` to another
     appid. Keys are read and parsed here; ConfigError names a setting that cannot be used."""
     version = version or values["WECHATPAY_API_VERSION"]
+    provider = stores.mode(values) == "provider"  # the partner APIs, as sp_mchid
     if version == "v2":
-        from .wechatpay.v2 import V2Gateway
+        from .wechatpay.v2 import V2Gateway, V2PartnerGateway
 
-        return V2Gateway(
+        return (V2PartnerGateway if provider else V2Gateway)(
             appid=values.get("WECHAT_APPID") or "",
             mchid=values["WECHATPAY_MCHID"],
             api_key=values["WECHATPAY_API_KEY"],
@@ -238,7 +244,7 @@ def build_gateway(values, session, timeout, version=None):
             cert_session=_v2_cert_session(values),
         )
 
-    from .wechatpay.v3 import V3Gateway
+    from .wechatpay.v3 import V3Gateway, V3PartnerGateway
     from .wechatpay.v3.keys import PlatformKeys
 
     private_key = _load(crypto.load_private_key, values, "WECHATPAY_PRIVATE_KEY")
@@ -252,7 +258,7 @@ def build_gateway(values, session, timeout, version=None):
     platform_keys = PlatformKeys(
         public_key_id=values.get("WECHATPAY_PUBLIC_KEY_ID"), public_key=public_key
     )
-    return V3Gateway(
+    return (V3PartnerGateway if provider else V3Gateway)(
         appid=values.get("WECHAT_APPID") or "",
         mchid=values["WECHATPAY_MCHID"],
         serial_no=values["WECHATPAY_CERT_SERIAL"],
@@ -311,6 +317,8 @@ class Channels:
         self.session = session or new_http_session()
         self.timeout = float(timeout or values["WECHAT_HTTP_TIMEOUT_SECONDS"])
         self.channels = {channel.name: channel for channel in read(values)}
+        self.provider = stores.mode(values) == "provider"
+        self.stores = stores.read(values)  # a service provider's sub-merchants
         self.merchants = merchant_settings(values)
         self._gateways = {}  # (mchid, version) -> gateway, or None with what is missing
         self._missing = {}
@@ -412,6 +420,25 @@ def all_channels():
     return list(registry().channels.values())
 
 
+def is_provider():
+    """Whether this deployment is a service provider's (WECHATPAY_MODE=provider)."""
+    return registry().provider
+
+
+def all_stores():
+    """A service provider's stores (``stores.Store``), in the settings' order; [] if direct."""
+    return list(registry().stores)
+
+
+def store_named(name):
+    return stores.by_name(registry().stores, name)
+
+
+def store_of_order(order):
+    """The store an order was placed for (by its sub_mchid), or None."""
+    return stores.by_sub_mchid(registry().stores, order.sub_mchid) if order.sub_mchid else None
+
+
 def _context(channel, ids, *, gateway, quick_gateway):
     config = current_app.config
     return PaymentContext(
@@ -486,7 +513,9 @@ def notification_gateway(name):
 def merchant_gateways():
     """[(mchid, gateway)]: one gateway per merchant the channels collect for (the version of
     its first channel: a merchant's bill is the same through either), for what is the
-    merchant's rather than an order's (the daily bill). PAYMENTS_NOT_CONFIGURED when none."""
+    merchant's rather than an order's (the daily bill); then a service provider's stores,
+    (sub_mchid, the gateway bound to the store: its part of the provider's bill).
+    PAYMENTS_NOT_CONFIGURED when none."""
     channels, found = registry(), {}
     for channel in channels.channels.values():
         if channel.mchid not in found and channels.configured(channel):
@@ -495,4 +524,9 @@ def merchant_gateways():
             )
     if not found:
         channels.gateway(channels.default.mchid, channels.default.api_version, "")  # raises
+    # A service provider's bill again per store: its sub-merchant's lines (sub_mchid).
+    for store in channels.stores:
+        channel = channels.channels[store.channel]
+        if channels.configured(channel):
+            found[store.sub_mchid] = channels.channel_gateway(channel)
     return list(found.items())

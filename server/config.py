@@ -85,6 +85,11 @@ NAMES = [
     # More ways to pay than the mini program's (server/channels.py, docs/channels.md): names,
     # and a row of WECHATPAY_CHANNEL_<NAME>_* settings each (read by prefix, below).
     "WECHATPAY_CHANNELS",
+    # A service provider's deployment and its stores (server/stores.py, docs/provider.md),
+    # a row of WECHATPAY_STORE_<NAME>_* settings each (read by prefix, below).
+    "WECHATPAY_MODE",
+    "WECHATPAY_SP_APPID",
+    "WECHATPAY_STORES",
     "WECHAT_PUSH_TOKEN",
     "WECHAT_PUSH_AES_KEY",
     *DEFAULTS,
@@ -128,6 +133,7 @@ NAMES += [*CONSOLE_DEFAULTS, "REDIS_URL"]
 
 WECHATPAY_BACKUP_BASE = "https://api2.mch.weixin.qq.com"
 CHANNEL_ROW_PREFIX = "WECHATPAY_CHANNEL_"  # WECHATPAY_CHANNEL_<NAME>_<FIELD>
+STORE_ROW_PREFIX = "WECHATPAY_STORE_"  # WECHATPAY_STORE_<NAME>_<FIELD>
 # Exactly these; anything else ("Production", "prod", "production ") is refused, so a typo can
 # never skip the production checks.
 APP_ENVS = ("development", "production")
@@ -163,7 +169,11 @@ def load(overrides=None, env_file=".env"):
     if overrides is None and env_file and Path(env_file).exists():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(
-        {k: v for k, v in os.environ.items() if k in NAMES or k.startswith(CHANNEL_ROW_PREFIX)}
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k in NAMES or k.startswith((CHANNEL_ROW_PREFIX, STORE_ROW_PREFIX))
+        }
     )
     values.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
     if not values.get("WECHATPAY_REFUND_NOTIFY_URL") and values.get("WECHATPAY_NOTIFY_URL"):
@@ -431,6 +441,11 @@ def _validate_production(values):
         parts = urlsplit(values.get(name) or "")
         if parts.scheme != "https" or is_local_host(parts.hostname):
             raise ConfigError(f"{name} must be a public https:// URL, not the simulator")
+    from . import stores
+
+    if stores.mode(values) == "provider" and not stores.read(values):
+        # A service provider cannot trade for itself: without a store nothing can be paid.
+        raise ConfigError("WECHATPAY_STORES is required in production with WECHATPAY_MODE=provider")
     hosts = [h.strip().lower() for h in values["TRUSTED_HOSTS"].split(",") if h.strip()]
     if not hosts:
         raise ConfigError("TRUSTED_HOSTS is required in production (the site's host names)")

@@ -49,6 +49,7 @@ USER_FACING = {
     "WECHAT_UNAVAILABLE": 503,
     # Checkout and orders
     "PRODUCT_NOT_FOUND": 404,
+    "CART_SPANS_STORES": 409,
     "ORDER_NOT_FOUND": 404,
     "IDEMPOTENCY_KEY_REUSED": 409,
     "ORDER_NOT_PAYABLE": 409,
@@ -73,6 +74,7 @@ USER_FACING = {
 STAFF_AND_WECHAT = {
     # A notify URL (or a checkout) names a payment channel the settings do not have
     "CHANNEL_NOT_FOUND": 404,
+    "STORE_NOT_FOUND": 404,
     # WeChat's account of a payment or refund contradicts ours
     "MERCHANT_MISMATCH": 409,
     "AMOUNT_MISMATCH": 409,

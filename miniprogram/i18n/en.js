@@ -51,6 +51,7 @@ module.exports = {
     PAYMENTS_NOT_CONFIGURED: 'Payments are not available right now. Please try again later.',
     PAYMENTS_MISCONFIGURED: 'Payments are not available right now. Please try again later.',
     PRODUCT_NOT_FOUND: 'Something in your cart is no longer for sale. Please go back and choose again.',
+    CART_SPANS_STORES: 'These items come from different stores. Please pay for each store separately.',
     ORDER_NOT_FOUND: 'This order cannot be found.',
     ORDER_NOT_SHIPPED: 'This order has not been shipped yet.',
     ORDER_NOT_PAYABLE: 'This order can no longer be paid.',

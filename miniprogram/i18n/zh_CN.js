@@ -57,6 +57,7 @@ module.exports = {
     PAYMENTS_NOT_CONFIGURED: '暂时无法支付，请稍后再试。',
     PAYMENTS_MISCONFIGURED: '暂时无法支付，请稍后再试。',
     PRODUCT_NOT_FOUND: '购物车中有商品已下架，请返回重新选择。',
+    CART_SPANS_STORES: '这些商品来自不同的门店，请分别结算。',
     ORDER_NOT_FOUND: '找不到这个订单。',
     ORDER_NOT_SHIPPED: '这个订单还没有发货。',
     ORDER_NOT_PAYABLE: '这个订单已不能支付。',

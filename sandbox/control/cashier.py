@@ -6,6 +6,7 @@ from flask import Blueprint, current_app
 
 from server.wechatpay.crypto import rsa_verify, v2_verify
 
+from ..pay.v3.partner import paying_appid
 from ..state import PAID_STATES
 from ..wire import control_body, control_error, json_response
 
@@ -29,7 +30,10 @@ def cashier():
     state = _state()
     pay_params = data.get("pay_params")
     if pay_params is not None:
-        failure = pay_sign_failure(state, pay_params)
+        package = pay_params.get("package") if isinstance(pay_params, dict) else None
+        with state.lock:
+            paying = state.order_by_prepay(str(package or "").removeprefix("prepay_id="))
+        failure = pay_sign_failure(state, pay_params, paying)
         if failure:
             return json_response(
                 {
@@ -71,8 +75,12 @@ def cashier():
     return json_response(answer)
 
 
-def pay_sign_failure(state, params):
-    """Why WeChat's client would refuse these wx.requestPayment parameters, or None."""
+def pay_sign_failure(state, params, order=None):
+    """Why WeChat's client would refuse these wx.requestPayment parameters, or None.
+
+    The appId paySign covers is the app the client runs in: the mini program's; for a service
+    provider's order, one of the order's appids, the one its payer's openid is under (sub_appid
+    for a sub_openid, sp_appid for an sp_openid)."""
     if not isinstance(params, dict) or not all(
         isinstance(params.get(name), str) and params[name]
         for name in ("timeStamp", "nonceStr", "package", "paySign")
@@ -81,6 +89,8 @@ def pay_sign_failure(state, params):
     if not params["package"].startswith("prepay_id="):
         return "parameter error: package should be prepay_id=..."
     appid = state.config.appid  # the client signs for the mini program it runs in
+    if order is not None and order.get("sp_mchid"):
+        appid = paying_appid(order)
     sign_type = params.get("signType") or "MD5"
     if sign_type == "RSA":
         good = rsa_verify(

@@ -69,8 +69,16 @@ BILL_REFUND_STATUS = {
 V3, V2 = "v3", "v2"
 
 
-def trade_bill_text(state, mchid, day, bill_type, version):
-    """The merchant's trade bill of one Beijing day, or None when nothing happened that day."""
+def trade_bill_text(state, mchid, day, bill_type, version, sub_mchid=None):
+    """The merchant's trade bill of one Beijing day, or None when nothing happened that day.
+    A service provider's has its sub-merchants' orders (or ``sub_mchid``'s only)."""
+
+    def whose(owner, out_trade_no):
+        order = state.orders.get((owner, out_trade_no)) or {}
+        if sub_mchid:
+            return order.get("sp_mchid") == mchid and owner == sub_mchid
+        return owner == mchid or order.get("sp_mchid") == mchid
+
     entries = []  # dicts: column -> value, plus "_paid" / "_refunded" fen and "_fee" yuan
     if bill_type in ("ALL", "SUCCESS"):
         for order in state.orders.values():
@@ -78,13 +86,15 @@ def trade_bill_text(state, mchid, day, bill_type, version):
         entries += [
             _payment(state, order, mchid)
             for order in state.orders.values()
-            if order["mchid"] == mchid and order.get("paid_at") and _day(order["paid_at"]) == day
+            if whose(order["mchid"], order["out_trade_no"])
+            and order.get("paid_at")
+            and _day(order["paid_at"]) == day
         ]
     if bill_type in ("ALL", "REFUND"):
         entries += [
             _refund(state, refund)
             for refund in state.refunds.values()
-            if refund["mchid"] == mchid and _refund_day(refund) == day
+            if whose(refund["mchid"], refund["out_trade_no"]) and _refund_day(refund) == day
         ]
     entries = _apply_changes(state, mchid, day, entries)
     if not entries:
@@ -213,8 +223,9 @@ def _payment(state, order, mchid):
     return {
         "交易时间": _time(order["paid_at"]),
         "公众账号ID": order.get("appid") or state.config.appid,
-        "商户号": mchid,
-        "特约商户号": "0",
+        # A sub-merchant's order: the provider's mchid, then the sub-merchant's.
+        "商户号": order.get("sp_mchid") or mchid,
+        "特约商户号": order["mchid"] if order.get("sp_mchid") else "0",
         "设备号": "",
         "微信订单号": order["transaction_id"],
         "商户订单号": order["out_trade_no"],
@@ -353,7 +364,13 @@ def _flow_no(business_no):
 
 
 def _openid(order):
-    return (order.get("payer") or {}).get("openid") or order.get("openid", "")
+    payer = order.get("payer") or {}
+    return (
+        payer.get("openid")
+        or payer.get("sp_openid")
+        or payer.get("sub_openid")
+        or order.get("openid", "")
+    )
 
 
 def _product(order):

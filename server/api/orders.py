@@ -10,8 +10,8 @@ mini program's channel (``channels.checkout_context``) for a new order and the o
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from ..channels import checkout_context, payment_context
-from ..domain import addresses, checkout, customers
+from ..channels import DEFAULT, all_stores, checkout_context, is_provider, payment_context
+from ..domain import addresses, checkout, customers, storefront
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order
@@ -31,12 +31,15 @@ def create_order():
     body = json_object()
     lines = _order_lines(body)
     address = addresses.parse(body["address"]) if body.get("address") is not None else None
+    channel = DEFAULT
+    if is_provider():  # a store's order, on its channel (its sub_mchid)
+        channel = storefront.store_of(checkout.merge_lines(lines), all_stores()).channel
     done = checkout.create(
         g.user,
         lines,
         key=key,
         client_ip=request.remote_addr,
-        context=checkout_context(),
+        context=checkout_context(channel),
         address=address,
     )
     body = {"order": order_json(done.order), "pay_params": done.pay_params}

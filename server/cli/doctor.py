@@ -27,6 +27,7 @@ import click
 import requests
 from flask import Flask, current_app
 
+from .. import stores
 from ..channels import build_gateway
 from ..config import ConfigError, required_names, validate
 from ..wechat.api import MiniProgramApi
@@ -100,6 +101,8 @@ def diagnose(values, session=None):
     checks.append(_app_secret_check(values, session))
     if version == "v3":
         checks += _v3_checks(gateway, values)
+        if stores.mode(values) == "provider" and checks[-1].status != FAIL:
+            checks += _store_checks(gateway, values)
     if version == "v2" or values.get("WECHATPAY_API_KEY"):
         checks += _v2_checks(values, session)
     checks.append(_notify_url_check(values, session))
@@ -360,6 +363,39 @@ def _v3_checks(gateway, values):
     certificates, certificate_checks = _certificate_checks(gateway, values)
     checks += certificate_checks
     checks.append(_answer_signature_check(headers, raw, values, gateway, certificates))
+    return checks
+
+
+def _store_checks(gateway, values):
+    """A service provider's stores: a signed partner query of an order that does not exist,
+    per sub_mchid (sp_mchid + sub_mchid). ORDER_NOT_EXIST means WeChat knows the sub-merchant
+    as the provider's; anything else names the binding to fix (docs/provider.md)."""
+    checks = []
+    for store in stores.read(values):
+        path = f"/v3/pay/partner/transactions/out-trade-no/DOCTOR{secrets.token_hex(8)}"
+        name = f"store {store.name}"
+        try:
+            status, _headers, raw = gateway._send(
+                "GET", path, query={"sp_mchid": gateway.mchid, "sub_mchid": store.sub_mchid}
+            )
+        except TransportError as exc:
+            checks.append(Check(name, FAIL, str(exc), "check the network to WeChat Pay"))
+            continue
+        answer = _json(raw)
+        code = answer.get("code")
+        if status == 404 and code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
+            checks.append(Check(name, OK, f"sub_mchid {store.sub_mchid} is the provider's"))
+        else:
+            key = f"WECHATPAY_STORE_{stores.row_name(store.name)}_SUB_MCHID"
+            checks.append(
+                Check(
+                    name,
+                    FAIL,
+                    f"sub_mchid {store.sub_mchid}: HTTP {status} {code}: {answer.get('message')}",
+                    f"check {key}, and that the sub-merchant is the provider's (服务商平台 → "
+                    "服务商功能 → 特约商户管理) with the appids bound (docs/provider.md)",
+                )
+            )
     return checks
 
 

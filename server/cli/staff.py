@@ -7,9 +7,11 @@ It is never stored in clear or logged; each command is written to the audit log 
 
 import click
 
+from ..channels import store_named
 from ..domain import second_factor
 from ..domain import staff as accounts
 from ..domain.audit import record
+from ..errors import DomainError
 from ..models.staff import CHINESE, LANGUAGES
 from . import common
 
@@ -41,12 +43,21 @@ def _show(password, generate):
     show_default=True,
     help="the console's language for this person (they can switch it in the console)",
 )
-def create(email, role, generate, language):
+@click.option(
+    "--store",
+    default=None,
+    help="a service provider's store (WECHATPAY_STORES): the account sees only its orders, "
+    "refunds and reconciliation",
+)
+def create(email, role, generate, language, store):
     """Create a staff account."""
     accounts.normalise_email(email)  # before asking for a password
+    if store is not None and store_named(store) is None:
+        raise DomainError("STORE_NOT_FOUND", f"no store {store[:26]!r} in WECHATPAY_STORES")
     password = _password(generate)
-    user = accounts.create(email, role, password, language=language)
-    record("cli", "staff.create", f"staff:{user.email}", {"role": role, "language": language})
+    user = accounts.create(email, role, password, language=language, store=store)
+    details = {"role": role, "language": language, **({"store": store} if store else {})}
+    record("cli", "staff.create", f"staff:{user.email}", details)
     click.echo(f"created {user.role} {user.email}")
     _show(password, generate)
 

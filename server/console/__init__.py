@@ -65,6 +65,7 @@ def init_app(app):
         second_factor_views,
         sessions,
         shipping_views,
+        store_access,
         views,
     )
 

@@ -19,6 +19,7 @@ from ..wechatpay.core.errors import BillNotReady, WeChatPayError
 from . import audit, bp, labels, login_required, refused, role_required
 from .forms import NoteForm, ReconcileForm
 from .sessions import fresh_auth_required
+from .store_access import limit_runs
 
 # What each kind of difference means, in words (docs/reconciliation.md says what to do).
 DIFFERENCE_KINDS = labels.DIFFERENCE_HELP
@@ -36,7 +37,7 @@ def _run_or_404(run_id):
 def reconciliation():
     today = bills.beijing_today()
     form = ReconcileForm(formdata=None, day=today - timedelta(days=1))
-    runs = bills.list_runs()
+    runs = limit_runs(bills.list_runs())  # a store's staff: its store's runs only
     open_counts = {}
     for diff in bills.open_differences():
         open_counts[diff.run_id] = open_counts.get(diff.run_id, 0) + 1

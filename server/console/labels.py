@@ -177,6 +177,7 @@ AUDIT_ACTIONS = {
     "login.failed": _l("Failed login"),
     "logout": _l("Logged out"),
     "denied": _l("Refused: not allowed"),
+    "store.denied": _l("Refused: another store's"),
     "order.sync": _l("Synced an order with WeChat"),
     "order.close": _l("Closed an order"),
     "order.reverse": _l("Reversed a counter payment"),

@@ -45,6 +45,8 @@ TEXTS = {
     "PAYMENTS_MISCONFIGURED": _l("Payments are not set up correctly (the server log says why)."),
     "PAYMENTS_NOT_CONFIGURED": _l("Payments are not configured on this server."),
     "CHANNEL_NOT_FOUND": _l("There is no such way to pay on this server."),
+    "STORE_NOT_FOUND": _l("There is no such store on this server."),
+    "CART_SPANS_STORES": _l("The products are sold by different stores: one order per store."),
     # WeChat's account of a payment or refund contradicts ours
     "MERCHANT_MISMATCH": _l("WeChat's answer is for another appid or merchant."),
     "AMOUNT_MISMATCH": _l("WeChat's amount differs from ours."),

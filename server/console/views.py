@@ -44,6 +44,7 @@ from .forms import (
     fen_to_yuan,
 )
 from .sessions import fresh_auth_required
+from .store_access import limit_orders
 
 PER_PAGE = 25
 SYNC_OUTCOMES = {
@@ -281,7 +282,7 @@ def order_query(form):
     its default: paid orders). The CSV export uses the same query: it exports what the list
     shows. Dates are Beijing days of the order's creation."""
     valid = form.validate()
-    query = db.select(Order)
+    query = limit_orders(db.select(Order))  # a store's staff: its orders only
     states = STATUS_FILTERS.get(form.status.data if valid else None, STATUS_FILTERS[PAID_ANY])
     if states is not None:
         query = query.where(Order.status.in_(states))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
@@ -271,7 +271,9 @@ def reconcile(day, *, gateway, gateway_for):
     WeChatPayError when the bill cannot be had or trusted (a hash mismatch among them); then
     nothing of the bill is kept and the run records why.
     """
-    mchid = gateway.mchid
+    # Whose bill: the merchant's, or (a service provider's gateway bound to a store) that
+    # sub-merchant's lines of the provider's bill; the run is kept under that id.
+    mchid = gateway.sub_mchid or gateway.mchid
     try:
         trade_raw = gateway.download_trade_bill(day)
         trade = parse_bill(trade_raw) if trade_raw is not None else None
@@ -374,7 +376,7 @@ def _by_key(column, keys, mchid, chunk=500):
         query = db.select(column.class_).where(column.in_(keys[start : start + chunk]))
         if column.class_ is Refund:
             query = query.join(Order, Order.id == Refund.order_id)
-        for row in db.session.execute(query.where(Order.mchid == mchid)).scalars():
+        for row in db.session.execute(query.where(_whose(mchid))).scalars():
             rows[getattr(row, column.key)] = row
     return rows
 
@@ -544,12 +546,18 @@ def _clear_previous_day(day, mchid, paid, refunded):
     db.session.commit()
 
 
+def _whose(mchid):
+    """Orders of the bill of ``mchid``: a merchant's (a service provider's: all its stores'),
+    or one sub-merchant's (a store's bill, server/stores.py)."""
+    return or_(Order.mchid == mchid, Order.sub_mchid == mchid)
+
+
 def _orders_paid(start, end, mchid):
     """The merchant's orders paid in [start, end)."""
     return (
         db.session.execute(
             db.select(Order)
-            .where(Order.paid_at >= start, Order.paid_at < end, Order.mchid == mchid)
+            .where(Order.paid_at >= start, Order.paid_at < end, _whose(mchid))
             .order_by(Order.paid_at)
         )
         .scalars()
@@ -564,7 +572,7 @@ def _refunds_succeeded(start, end, mchid):
             db.select(Refund)
             .join(Order, Order.id == Refund.order_id)
             .where(
-                Order.mchid == mchid,
+                _whose(mchid),
                 Refund.status == Refund.SUCCESS,
                 Refund.succeeded_at >= start,
                 Refund.succeeded_at < end,

@@ -64,7 +64,7 @@ def new_password():
     return secrets.token_urlsafe(15)  # 20 characters, 120 bits
 
 
-def create(email, role, password, language=CHINESE):
+def create(email, role, password, language=CHINESE, store=None):
     email = normalise_email(email)
     if role not in ROLES:
         raise DomainError("INVALID_ROLE", f"role must be one of {', '.join(ROLES)}")
@@ -78,6 +78,7 @@ def create(email, role, password, language=CHINESE):
         password_hash=_hasher.hash(password),
         session_token=secrets.token_hex(16),
         language=language,
+        store=store,  # a service provider's store this account is limited to
     )
     db.session.add(user)
     db.session.commit()

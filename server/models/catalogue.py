@@ -17,6 +17,9 @@ class Product(db.Model):
     # The uploaded picture: the hash its resized files are named by (server/domain/images.py);
     # None for no picture.
     image = db.Column(db.String(64))
+    # A service provider's store (server/stores.py) the product is sold for; None for a
+    # direct merchant's.
+    store = db.Column(db.String(26), index=True)
 
     __table_args__ = (db.CheckConstraint("price > 0", name="price_positive"),)
 
@@ -27,4 +30,5 @@ class Product(db.Model):
             "description": self.description,
             "price": self.price,
             "ships": self.ships,
+            "store": self.store,
         }

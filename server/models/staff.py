@@ -37,6 +37,9 @@ class StaffUser(UserMixin, db.Model):
     totp_secret = db.Column(db.String(64))
     totp_pending = db.Column(db.String(64))
     totp_last_step = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
+    # A service provider's console: limited to one store's orders, refunds and
+    # reconciliation (server/stores.py); None sees every store.
+    store = db.Column(db.String(26))
 
     __table_args__ = (
         db.CheckConstraint("role IN ('admin', 'operator', 'cashier')", name="role_known"),

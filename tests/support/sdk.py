@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - requirements-dev.txt installs it
     WeChatPay = None
 
 
-def make_sdk(sandbox, settings, cert_dir=None, public_key_mode=False):
+def make_sdk(sandbox, settings, cert_dir=None, public_key_mode=False, partner_mode=False):
     require(WeChatPay is not None, "wechatpayv3 is not installed (requirements-dev.txt)")
     extra = {}
     if public_key_mode:
@@ -38,6 +38,7 @@ def make_sdk(sandbox, settings, cert_dir=None, public_key_mode=False):
         apiv3_key=settings["WECHATPAY_APIV3_KEY"],
         notify_url=None,
         timeout=(5, 10),
+        partner_mode=partner_mode,  # a service provider: sp_mchid / sub_mchid
         **extra,
     )
     sdk._core._gate_way = sandbox.url  # the base URL: the only change from production

@@ -12,7 +12,7 @@ from flask import Response, current_app
 from server.wechatpay.crypto import HMAC_SHA256
 
 from ..bills import COLUMNS, V2, fund_flow_text, trade_bill_text
-from .core import blueprint, return_fail, signed_request, xml_response
+from .core import BusinessError, blueprint, merchant, return_fail, signed_request, xml_response
 
 bp = blueprint("v2_bills", __name__)
 
@@ -27,8 +27,14 @@ def downloadbill():
     bill_type = fields.get("bill_type") or "ALL"
     if bill_type not in COLUMNS:
         return return_fail("bill_type参数错误")
+    # A provider's bill covers all its sub-merchants, or the one sub_mch_id names.
+    try:
+        sub_mchid = merchant(fields) if fields.get("sub_mch_id") else None
+    except BusinessError as exc:
+        return return_fail(exc.err_code_des)
     return _v2_bill(
-        fields, lambda state, mchid, day: trade_bill_text(state, mchid, day, bill_type, V2)
+        fields,
+        lambda state, mchid, day: trade_bill_text(state, mchid, day, bill_type, V2, sub_mchid),
     )
 
 

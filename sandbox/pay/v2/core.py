@@ -140,7 +140,7 @@ def signed_request():
     for name in ("appid", "mch_id", "nonce_str", "sign"):
         if not fields.get(name):
             raise ReturnFail(f"缺少参数{name}")
-    if fields["appid"] != config.appid:
+    if fields["appid"] != config.appid and fields["appid"] not in config.sp_appids:
         raise ReturnFail("appid不存在")
     if fields["mch_id"] != config.mchid:
         raise ReturnFail("商户号mch_id与appid不匹配")
@@ -154,8 +154,24 @@ def signed_request():
     return fields, sign_type
 
 
-def answer(sign_type, data=None, error=None):
-    """A signed business answer: result_code SUCCESS with ``data``, or FAIL with ``error``."""
+def merchant(fields):
+    """Whose orders a request is about: the sub-merchant ``sub_mch_id`` names (a service
+    provider's request, docs/provider.md: bound to the provider, and ``sub_appid`` bound to
+    it), or the merchant ``mch_id``."""
+    sub_mchid = fields.get("sub_mch_id")
+    if not sub_mchid:
+        return fields["mch_id"]
+    bound = (_state().config.sub_merchants or {}).get(sub_mchid)
+    if bound is None:
+        raise BusinessError("SUB_MCH_NOT_EXIST", "特约商户号不存在或与服务商无受理关系")
+    if fields.get("sub_appid") and fields["sub_appid"] not in bound:
+        raise BusinessError("APPID_MCHID_NOT_MATCH", "sub_appid和sub_mch_id不匹配")
+    return sub_mchid
+
+
+def answer(sign_type, data=None, error=None, echo=None):
+    """A signed business answer: result_code SUCCESS with ``data``, or FAIL with ``error``;
+    ``echo``: the request's ids it repeats."""
     config = _state().config
     body = {
         "return_code": "SUCCESS",
@@ -163,6 +179,7 @@ def answer(sign_type, data=None, error=None):
         "appid": config.appid,
         "mch_id": config.mchid,
         "nonce_str": nonce(16),
+        **(echo or {}),
     }
     if error is None:
         body["result_code"] = "SUCCESS"
@@ -197,10 +214,14 @@ def fault_answer(fault):
 def endpoint(handler):
     """Verify the request, run ``handler(fields, state)``, and sign whatever it answers."""
     fields, sign_type = signed_request()
+    # WeChat answers with the appid asked about (a provider's may be any bound to it), and a
+    # provider's request's sub-merchant ids.
+    echo = {"appid": fields["appid"]}
+    echo.update({k: fields[k] for k in ("sub_mch_id", "sub_appid") if fields.get(k)})
     try:
-        return answer(sign_type, data=handler(fields, _state()))
+        return answer(sign_type, data=handler(fields, _state()), echo=echo)
     except BusinessError as error:
-        return answer(sign_type, error=error)
+        return answer(sign_type, error=error, echo=echo)
 
 
 def acknowledged(response):

@@ -22,6 +22,7 @@ from .core import (
     blueprint,
     endpoint,
     from_xml,
+    merchant,
     to_xml,
 )
 
@@ -89,7 +90,7 @@ def _orderquery(fields, state):
     if not (fields.get("transaction_id") or fields.get("out_trade_no")):
         raise BusinessError("LACK_PARAMS", "缺少参数transaction_id或out_trade_no")
     with state.lock:
-        order = state.order_by_reference(fields, fields["mch_id"])
+        order = state.order_by_reference(fields, merchant(fields))
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         codepay.advance(state, order)
@@ -100,7 +101,7 @@ def _closeorder(fields, state):
     if not fields.get("out_trade_no"):
         raise BusinessError("LACK_PARAMS", "缺少参数out_trade_no")
     with state.lock:
-        order = state.order(fields["mch_id"], fields["out_trade_no"])
+        order = state.order(merchant(fields), fields["out_trade_no"])
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         if order["trade_state"] in PAID_STATES:
@@ -115,12 +116,16 @@ def transaction_fields(order, with_state):
     """The order as orderquery (``with_state``) or the payment notification describes it."""
     data = {
         "out_trade_no": order["out_trade_no"],
-        "openid": order["payer"]["openid"],
+        **order["payer"],  # openid, or a service provider's sub_openid
         "is_subscribe": "N",
         "trade_type": order["trade_type"],
         "total_fee": order["amount"]["total"],
         "fee_type": "CNY",
     }
+    if order.get("sp_mchid"):  # a sub-merchant's order: its ids beside the provider's
+        data["sub_mch_id"] = order["mchid"]
+        if order.get("sub_appid"):
+            data["sub_appid"] = order["sub_appid"]
     if with_state:
         data["trade_state"] = order["trade_state"]
         data["trade_state_desc"] = TRADE_STATE_DESC.get(order["trade_state"], "")
@@ -166,7 +171,16 @@ def _validate_order(fields):
         raise BusinessError("INVALID_REQUEST", "notify_url参数格式错误，不能携带参数")
     if trade_type not in TRADE_TYPES:
         raise BusinessError("INVALID_REQUEST", "trade_type参数格式错误")
-    openid = text("openid", 128, required=trade_type == "JSAPI")
+    sub_mchid = merchant(fields) if fields.get("sub_mch_id") else None
+    if sub_mchid and fields.get("sub_openid"):
+        # A service provider's payer: openid under its appid, or sub_openid under sub_appid.
+        if fields.get("openid"):
+            raise BusinessError("INVALID_REQUEST", "openid和sub_openid只能传一个")
+        if not fields.get("sub_appid"):
+            raise BusinessError("INVALID_REQUEST", "传了sub_openid时必须传sub_appid")
+        payer = {"sub_openid": text("sub_openid", 128)}
+    else:
+        payer = {"openid": text("openid", 128, required=trade_type == "JSAPI")}
     if trade_type == "NATIVE":
         text("product_id", 32)
     if trade_type == "MWEB":
@@ -179,7 +193,7 @@ def _validate_order(fields):
         if expire_at < now + MIN_EXPIRE_SECONDS:
             raise BusinessError("INVALID_REQUEST", "time_expire时间过短，刷卡至少1分钟，其他5分钟")
 
-    return {
+    order = {
         "api_version": "v2",
         "trade_type": trade_type,
         "appid": fields["appid"],
@@ -189,7 +203,7 @@ def _validate_order(fields):
         "attach": attach,
         "notify_url": notify_url,
         "amount": {"total": int(total_fee), "currency": "CNY"},
-        "payer": {"openid": openid},
+        "payer": payer,
         "spbill_create_ip": client_ip,
         "sign_type": fields.get("sign_type") or MD5,
         "time_expire": fields.get("time_expire"),
@@ -201,6 +215,9 @@ def _validate_order(fields):
         "paid_at": None,
         "request": {k: v for k, v in fields.items() if k not in VOLATILE_FIELDS},
     }
+    if sub_mchid:  # kept under the sub-merchant, as the partner v3 orders are
+        order.update(mchid=sub_mchid, sp_mchid=fields["mch_id"], sub_appid=fields.get("sub_appid"))
+    return order
 
 
 def _beijing_time(value, name):
@@ -223,7 +240,7 @@ def notify_payment(state, order):
     """
     config = state.config
     fields = {
-        "appid": config.appid,
+        "appid": order["appid"] if order.get("sp_mchid") else config.appid,
         "mch_id": config.mchid,
         "nonce_str": nonce(32),
         "result_code": "SUCCESS",

@@ -25,7 +25,16 @@ from ...state import PAID_STATES
 from ...wire import BEIJING
 from .. import refunds
 from ..checks import is_notify_url
-from .core import BusinessError, ReturnFail, acknowledged, api_key, blueprint, endpoint, to_xml
+from .core import (
+    BusinessError,
+    ReturnFail,
+    acknowledged,
+    api_key,
+    blueprint,
+    endpoint,
+    merchant,
+    to_xml,
+)
 
 # The v3 status of a refund record -> v2's refund_status.
 V2_STATUS = {
@@ -78,7 +87,7 @@ def _refund(fields, state):
         raise BusinessError("PARAM_ERROR", "notify_url参数格式错误")
 
     with state.lock:
-        order = state.order_by_reference(fields, fields["mch_id"])
+        order = state.order_by_reference(fields, merchant(fields))
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         existing = state.refund(order["mchid"], out_refund_no)
@@ -154,7 +163,7 @@ def _refundquery(fields, state):
             found = [
                 r
                 for r in state.refunds.values()
-                if r["mchid"] == fields["mch_id"]
+                if r["mchid"] == merchant(fields)
                 and (
                     r["refund_id"] == fields.get("refund_id")
                     or (
@@ -165,7 +174,7 @@ def _refundquery(fields, state):
             ]
             order = state.order(found[0]["mchid"], found[0]["out_trade_no"]) if found else None
         elif fields.get("transaction_id") or fields.get("out_trade_no"):
-            order = state.order_by_reference(fields, fields["mch_id"])
+            order = state.order_by_reference(fields, merchant(fields))
             found = refunds.order_refunds(state, order) if order else []
         else:
             raise BusinessError("LACK_PARAMS", "缺少参数out_refund_no")
@@ -228,6 +237,14 @@ def notify_refund(state, refund):
     """
     config, key = state.config, api_key(state)
     with state.lock:
+        order = state.orders.get((refund["mchid"], refund["out_trade_no"])) or {}
+        # A sub-merchant's refund: the provider's appid and mch_id, then the sub-merchant's.
+        whose = {"appid": config.appid, "mch_id": config.mchid}
+        if order.get("sp_mchid"):
+            whose = {"appid": order["appid"], "mch_id": order["sp_mchid"]}
+            whose["sub_mch_id"] = order["mchid"]
+            if order.get("sub_appid"):
+                whose["sub_appid"] = order["sub_appid"]
         info = {
             "transaction_id": refund["transaction_id"],
             "out_trade_no": refund["out_trade_no"],
@@ -250,8 +267,7 @@ def notify_refund(state, refund):
         return to_xml(
             {
                 "return_code": "SUCCESS",
-                "appid": config.appid,
-                "mch_id": config.mchid,
+                **whose,
                 "nonce_str": nonce(32),
                 "req_info": aes_ecb_encrypt(encryption_key, plaintext),
             }

@@ -16,6 +16,7 @@ from flask import Response, current_app, g, request
 from ...wire import json_response
 from ..bills import COLUMNS, V3, fund_flow_text, trade_bill_text
 from .core import ApiError, blueprint, param_error
+from .partner import check_sub_mchid
 
 DOWNLOAD_LIFETIME = 300
 
@@ -32,7 +33,13 @@ def trade_bill():
     bill_type = request.args.get("bill_type", "ALL")
     if bill_type not in COLUMNS:
         raise param_error("/bill_type", "must be ALL, SUCCESS or REFUND", bill_type)
-    return _v3_bill(lambda state, mchid, day: trade_bill_text(state, mchid, day, bill_type, V3))
+    # A provider's bill covers all its sub-merchants, or the one sub_mchid names.
+    sub_mchid = request.args.get("sub_mchid")
+    if sub_mchid is not None:
+        check_sub_mchid(sub_mchid)
+    return _v3_bill(
+        lambda state, mchid, day: trade_bill_text(state, mchid, day, bill_type, V3, sub_mchid)
+    )
 
 
 @bp.get("/v3/bill/fundflowbill")

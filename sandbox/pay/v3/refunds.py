@@ -10,7 +10,7 @@ order, INVALID_REQUEST beyond what is left, and the same out_refund_no answers t
 import time
 import uuid
 
-from flask import current_app, g
+from flask import current_app, g, request
 
 from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
@@ -26,6 +26,7 @@ from ..refunds import (
     settle_refund,
 )
 from .core import ApiError, blueprint, json_body, param_error, valid_notify_url
+from .partner import check_sub_mchid
 
 bp = blueprint("v3_refunds", __name__)
 
@@ -57,8 +58,10 @@ def create_refund():
 
     if not (params.get("transaction_id") or params.get("out_trade_no")):
         raise param_error("/transaction_id", "transaction_id or out_trade_no is required")
+    # A provider refunds for a sub-merchant: sub_mchid names it (and is bound to the provider).
+    merchant = check_sub_mchid(params["sub_mchid"]) if "sub_mchid" in params else g.mchid
     with state.lock:
-        order = state.order_by_reference(params, g.mchid)
+        order = state.order_by_reference(params, merchant)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
         existing = state.refund(order["mchid"], out_refund_no)
@@ -98,8 +101,10 @@ def create_refund():
 @bp.get("/v3/refund/domestic/refunds/<out_refund_no>")
 def query_refund(out_refund_no):
     state = _state()
+    sub_mchid = request.args.get("sub_mchid")
+    merchant = check_sub_mchid(sub_mchid) if sub_mchid is not None else g.mchid
     with state.lock:
-        refund = state.refund(g.mchid, out_refund_no)
+        refund = state.refund(merchant, out_refund_no)
         if refund is None:
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
         return json_response(refund_view(refund))
@@ -175,8 +180,15 @@ def notify_refund(state, refund):
     """The v3 refund notification: REFUND.<status>, the refund AES-GCM encrypted."""
     config = state.config
     with state.lock:
+        order = state.orders.get((refund["mchid"], refund["out_trade_no"])) or {}
+        # A sub-merchant's refund names the provider and the sub-merchant (partner shape).
+        whose = (
+            {"sp_mchid": order["sp_mchid"], "sub_mchid": order["mchid"]}
+            if order.get("sp_mchid")
+            else {"mchid": config.mchid}
+        )
         resource = {
-            "mchid": config.mchid,
+            **whose,
             "transaction_id": refund["transaction_id"],
             "out_trade_no": refund["out_trade_no"],
             "refund_id": refund["refund_id"],

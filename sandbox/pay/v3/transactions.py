@@ -113,7 +113,11 @@ def close_order(out_trade_no):
 
 def transaction_view(order):
     """The transaction object of a query answer and of the decrypted notification
-    (docs/protocol.md C6)."""
+    (docs/protocol.md C6); a service provider's order in the partner shape."""
+    if order.get("sp_mchid"):
+        from .partner import partner_view
+
+        return partner_view(order)
     view = {
         "appid": order["appid"],
         "mchid": order["mchid"],

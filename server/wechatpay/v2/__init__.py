@@ -13,6 +13,7 @@ from .bills import Bills
 from .client import V2Client
 from .codepay import Codepay
 from .jsapi import Jsapi
+from .partner import PartnerFields, PartnerJsapi
 from .refunds import Refunds
 from .transactions import Transactions
 
@@ -30,3 +31,17 @@ class V2Gateway(
 
     v2 has no call to send an ABNORMAL refund again: ``apply_abnormal_refund`` raises
     Unsupported (the merchant does it on the merchant platform)."""
+
+
+class V2PartnerGateway(
+    PartnerJsapi,
+    Jsapi,
+    Transactions,
+    Refunds,
+    Bills,
+    PartnerFields,
+    V2Client,
+    Gateway,
+):
+    """The Gateway protocol over API v2 for a service provider (``v2/partner.py``): the
+    provider's appid, mch_id and API key, each use bound to a sub-merchant."""

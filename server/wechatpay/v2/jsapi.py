@@ -31,7 +31,7 @@ class Jsapi:
             "spbill_create_ip": _client_ip(request.client_ip),
             "notify_url": check_notify_url(request.notify_url),
             "trade_type": "JSAPI",
-            "openid": request.openid,
+            **self._payer(request.openid),
             "time_expire": format_time(request.time_expire),
         }
         if request.attach:
@@ -42,6 +42,9 @@ class Jsapi:
         if not prepay_id:
             raise InvalidResponse("unifiedorder answer has no prepay_id")
         return prepay_id
+
+    def _payer(self, openid):
+        return {"openid": openid}
 
     def pay_params(self, prepay_id):
         params = {

@@ -14,6 +14,7 @@ from .bills import Bills
 from .client import V3Client
 from .codepay import Codepay
 from .jsapi import Jsapi
+from .partner import PartnerBills, PartnerJsapi, PartnerRefunds, PartnerTransactions
 from .refunds import Refunds
 from .transactions import Transactions
 
@@ -28,3 +29,17 @@ class V3Gateway(
     Gateway,
 ):
     """The Gateway protocol over API v3 (direct merchant, JSAPI)."""
+
+
+class V3PartnerGateway(
+    PartnerJsapi,
+    PartnerTransactions,
+    PartnerRefunds,
+    PartnerBills,
+    Refunds,
+    Bills,
+    V3Client,
+    Gateway,
+):
+    """The Gateway protocol over API v3 for a service provider (``v3/partner.py``): the
+    provider's keys, each use bound to a sub-merchant (``types.bound``)."""

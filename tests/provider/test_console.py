@@ -1,0 +1,84 @@
+"""A staff account limited to one store (a service provider's console): it sees and refunds
+that store's orders only; another store's order, refund page or reconciliation answers 403,
+changes nothing, and the attempt is in the audit log."""
+
+from datetime import date
+
+from server.domain import staff
+from server.extensions import db
+from server.models import AuditLog, ReconciliationRun
+from tests.support import wait_for
+from tests.support.console import ADMIN, OUT_REFUND_NO, PASSWORD, ConsoleClient, make_staff
+
+from .support import CENTRALISED, NOODLES, TEA, add_store_products, buy, status
+
+TEA_STAFF = "tea@shop.test"
+
+
+def test_a_store_limited_account_sees_and_refunds_its_store_only(make_stack):
+    stack = make_stack(**CENTRALISED)
+    app, products = stack.app, add_store_products(stack)
+    paid = []
+    for openid, store in (("o-tea", "tea"), ("o-noodles", "noodles")):
+        _, answer = buy(stack, openid, products[store])
+        stack.cashier(answer["pay_params"])
+        paid.append(answer["order"]["id"])
+    tea, noodles = paid
+    wait_for(lambda: [status(stack, i) for i in paid] == ["PAID", "PAID"])
+    with app.app_context():
+        runs = [
+            ReconciliationRun(day=date(2026, 12, 6), mchid=m, status="CLEAN")
+            for m in (TEA, NOODLES)
+        ]
+        db.session.add_all(runs)
+        db.session.commit()
+        tea_run, noodles_run = (run.id for run in runs)
+        staff.create(TEA_STAFF, "admin", PASSWORD, language="en", store="tea")
+        db.session.remove()
+    make_staff(app, ADMIN, "admin")
+    clerk = ConsoleClient(app)
+    assert clerk.login(TEA_STAFF).status_code == 302
+
+    # Its store's orders: listed, shown; the other store's neither.
+    listed = clerk.get("/console/orders?status=all").text
+    assert f"/console/orders/{tea}" in listed and f"/console/orders/{noodles}" not in listed
+    shown = clerk.get(f"/console/orders/{tea}")
+    assert shown.status_code == 200 and "茶铺" in shown.text  # the store, on the order
+    assert "茶铺" in listed
+    for path in (
+        f"/console/orders/{noodles}",
+        f"/console/orders/{noodles}/refund",
+        f"/console/reconciliation/{noodles_run}",
+        "/console/catalogue",  # not a store's page
+    ):
+        assert clerk.get(path).status_code == 403, path
+    token = clerk.token(f"/console/orders/{tea}")  # its overview is its store's orders
+    refused = clerk.post(
+        f"/console/orders/{noodles}/refund", {"amount": "1.00", "reason": "x"}, token=token
+    )
+    assert refused.status_code == 403
+    assert clerk.get(f"/console/reconciliation/{tea_run}").status_code == 200
+    runs_page = clerk.get("/console/reconciliation").text
+    assert f"/console/reconciliation/{tea_run}" in runs_page
+    assert f"/console/reconciliation/{noodles_run}" not in runs_page
+
+    # Its own store's order it refunds; the other's is untouched, and the attempts audited.
+    path, form = f"/console/orders/{tea}/refund", {"amount": "1.00", "reason": "少了一杯"}
+    confirm = clerk.post(path, form, token=token)
+    number = OUT_REFUND_NO.search(confirm.text).group(1)
+    done = clerk.post(path, {**form, "confirmed": "y", "out_refund_no": number}, token=token)
+    assert done.status_code == 302, done.text[-3000:]
+    with app.app_context():
+        denied = db.session.execute(
+            db.select(AuditLog.actor, AuditLog.target).filter_by(action="store.denied")
+        ).all()
+        assert (TEA_STAFF, f"/console/orders/{noodles}/refund") in denied
+        assert len(denied) == 5
+        assert db.session.execute(
+            db.text("SELECT o.sub_mchid FROM refunds r JOIN orders o ON o.id = r.order_id")
+        ).all() == [(TEA,)]
+
+    # An account with no store sees both.
+    admin = ConsoleClient(app)
+    admin.login(ADMIN)
+    assert admin.get(f"/console/orders/{noodles}").status_code == 200

@@ -1,0 +1,84 @@
+"""The outsourcing shape (外包模式): the provider builds a sub-merchant's own mini program
+(its appid is the store's ``sub_appid``); orders name the provider's ``sp_appid`` and the
+store's sub_appid, the payer is a ``sub_openid``, and paySign's appId is the sub_appid, signed
+with the provider's key. The simulator's cashier checks that appId, as WeChat's client does:
+in v3 (RSA) and v2 (the provider's API key), where the wrong appId is the classic
+"支付验证签名失败"."""
+
+import pytest
+import requests
+
+from server.wechatpay import crypto
+from tests.support import wait_for
+
+from .support import at_wechat, buy, status
+
+STORE = "1900000301"
+SP_APPID = "wxprovider00000001"
+
+
+def outsourcing(stack_settings, version):
+    mini_program = stack_settings["WECHAT_APPID"]  # the store's own mini program
+    return {
+        "WECHATPAY_MODE": "provider",
+        "WECHATPAY_API_VERSION": version,
+        "WECHATPAY_SP_APPID": SP_APPID,
+        "WECHATPAY_STORES": "bakery",
+        "WECHATPAY_STORE_BAKERY_SUB_MCHID": STORE,
+        "WECHATPAY_STORE_BAKERY_SUB_APPID": mini_program,
+        "WECHATPAY_STORE_BAKERY_NAME": "面包房",
+        # At WeChat: sp_appid bound to the provider, the mini program to the sub-merchant.
+        "SANDBOX_SP_APPIDS": SP_APPID,
+        "SANDBOX_SUB_MERCHANTS": f"{STORE}:{mini_program}",
+    }
+
+
+@pytest.mark.parametrize("version", ["v3", "v2"])
+def test_a_sub_merchants_own_mini_program_pays_with_sub_appid_and_sub_openid(
+    make_stack, dev_keys, version
+):
+    stack = make_stack(**outsourcing(dev_keys, version))
+    with stack.app.app_context():
+        from server.extensions import db
+        from server.models import Product
+
+        product = Product(name="可颂", description="", price=1250, store="bakery")
+        db.session.add(product)
+        db.session.commit()
+        product_id = product.id
+    mini_program = stack.settings["WECHAT_APPID"]
+    _, answer = buy(stack, "o-eve", product_id)
+    order = answer["order"]
+    assert stack.query("SELECT appid, sub_mchid, sub_appid, api_version FROM orders") == [
+        (SP_APPID, STORE, mini_program, version)
+    ]
+    seen = at_wechat(stack, order["out_trade_no"])
+    assert seen["payer"] == {"sub_openid": "o-eve"}
+    assert (seen["appid"], seen["mchid"], seen["sub_appid"]) == (SP_APPID, STORE, mini_program)
+
+    # paySign's appId: the sub_appid. The same parameters signed for sp_appid are refused.
+    params = answer["pay_params"]
+    wrong = dict(params)
+    if version == "v3":
+        with open(stack.settings["WECHATPAY_PRIVATE_KEY"]) as pem:
+            key = crypto.load_private_key(pem.read())
+        wrong["paySign"] = crypto.v3_pay_sign(
+            key, SP_APPID, params["timeStamp"], params["nonceStr"], params["package"]
+        )
+    else:
+        fields = {k: params[k] for k in ("timeStamp", "nonceStr", "package", "signType")}
+        wrong["paySign"] = crypto.v2_sign(
+            {"appId": SP_APPID, **fields}, stack.settings["WECHATPAY_API_KEY"], params["signType"]
+        )
+    refused = stack.cashier(wrong)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "PAYSIGN_INVALID"
+    assert stack.cashier(params).status_code == 200
+    wait_for(lambda: status(stack, order["id"]) == "PAID")
+
+    # Refunded with the sub-merchant's ids, as the provider.
+    stack.cli("refund", str(order["id"]), "--amount", "250", "--reason", "烤焦了")
+    wait_for(lambda: stack.query("SELECT status FROM refunds") == [("SUCCESS",)])
+    assert "CLEAN" in stack.cli("bills", "reconcile", "--date", "today")
+    assert requests.get(f"{stack.backend}/api/stores").json()["stores"] == [
+        {"name": "bakery", "title": "面包房"}
+    ]
