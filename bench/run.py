@@ -1,7 +1,7 @@
 """Benchmark: the notify and order paths against baselines started in the same run.
 
     .venv/bin/python bench/run.py [--quick] [--database-url postgresql://postgres@127.0.0.1:5432/test]
-        [--worker-class sync]
+        [--worker-class sync] [--only paths|latency] [--seconds 6] [--latency-configs 8/8+0,...]
 
 Everything is served by gunicorn with the project's gunicorn.conf.py, pinned to CPU 0 (taskset);
 this process (the load generator) and the simulator run on CPU 1. Requests come on a new
@@ -18,6 +18,11 @@ ratio to it:
   simulator, answer verified, paySign) against a bare endpoint (INSERT + verified JSAPI call);
 - outbound place_order over TLS against the wechatpayv3 SDK, from this process;
 - worker RSS before and after 10,000 requests to the backend, beside the ceiling's.
+- orders while WeChat is slow (``--only latency``): POST /api/orders from 64 and 256 clients
+  while the simulator answers every JSAPI order after 0, 150 and 300 ms (its "delay" fault),
+  the 300 ms rate as a ratio of the 0 ms rate, p50, p99, server CPU per order, and the p99 of
+  notifications sent every 50 ms meanwhile; ``--latency-configs`` compares thread and pool
+  sizes side by side, ``--delay-scale`` stretches the delays (a loaded machine).
 
 The database is SQLite files in a temporary directory unless --database-url names a PostgreSQL
 database (each server gets a schema of its own there, dropped at the end). --quick runs a
