@@ -118,7 +118,11 @@ def fresh_auth_required(view):
     def wrapped(*args, **kwargs):
         row = current_session()
         window = timedelta(minutes=int(current_app.config["CONSOLE_FRESH_MINUTES"]))
-        if request.method != "POST" or row is None or staff_sessions.is_fresh(row, window):
+        if request.method != "POST":
+            return view(*args, **kwargs)
+        if row is None:  # no checked session (never under login_required): refuse, not allow
+            return redirect(url_for("console.login"))
+        if staff_sessions.is_fresh(row, window):
             return view(*args, **kwargs)
         status = 200
         if any(name in request.form for name in REAUTH_FIELDS):

@@ -132,6 +132,13 @@ def verify(user, code, *, max_failures, lockout):
             .execution_options(synchronize_session=False)
         )
         how = RECOVERY if used.rowcount == 1 else None
+    if how is not None:
+        db.session.execute(
+            update(StaffUser)
+            .where(StaffUser.id == user.id)
+            .values(failed_logins=0)
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
     if how is None:
         staff.count_failure(user, max_failures=max_failures, lockout=lockout)

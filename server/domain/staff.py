@@ -151,7 +151,12 @@ def authenticate(email, password, *, max_failures, lockout):
         raise DomainError("BAD_CREDENTIALS", "wrong email or password")
     if not user.active:
         raise DomainError("DISABLED", "this account is disabled")
-    _update(user.id, failed_logins=0, locked_until=None, last_login_at=now)
+    if user.totp_secret:
+        # Half way: the failures count on until the code is right too (second_factor.verify),
+        # so the right password cannot wipe out a run of wrong codes.
+        _update(user.id, last_login_at=now)
+    else:
+        _update(user.id, failed_logins=0, locked_until=None, last_login_at=now)
     if _hasher.check_needs_rehash(user.password_hash):
         _update(user.id, password_hash=_hasher.hash(password))
     db.session.commit()

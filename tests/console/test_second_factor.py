@@ -168,3 +168,15 @@ def test_admins_must_enrol_where_required(make_app):
     assert answer.status_code == 302 and answer.location.endswith("/console/second-factor")
     enrol(admin)
     assert admin.get("/console/orders").status_code == 200
+
+
+def test_the_right_password_does_not_wipe_out_wrong_codes(app, operator):
+    secret, _ = enrol(operator)
+    for _ in range(2):
+        client = ConsoleClient(app)
+        client.login(OPERATOR)
+        assert send_code(client, "000000").status_code == 401
+    assert user(app, OPERATOR).failed_logins == 2
+    answer = ConsoleClient(app).login(OPERATOR, code=a_new_code(secret))  # the fixtures' way
+    assert answer.status_code == 302 and answer.location.endswith("/console/")
+    assert user(app, OPERATOR).failed_logins == 0

@@ -36,11 +36,18 @@ class ConsoleClient:
     def get(self, path, **kwargs):
         return self.client.get(path, **kwargs)
 
-    def login(self, email, password=PASSWORD):
+    def login(self, email, password=PASSWORD, code=None):
+        """Log in; with ``code``, also answer the second-factor step (an enrolled account)."""
         token = csrf_token(self.get("/console/login").text)
-        return self.client.post(
+        answer = self.client.post(
             "/console/login", data={"email": email, "password": password, "csrf_token": token}
         )
+        if code is not None and "/console/login/code" in (answer.location or ""):
+            token = csrf_token(self.get("/console/login/code").text)
+            answer = self.client.post(
+                "/console/login/code", data={"code": code, "csrf_token": token}
+            )
+        return answer
 
     def token(self, page="/console/"):
         return csrf_token(self.get(page).text)
