@@ -205,6 +205,12 @@ def _paid_since(start):
     return {"count": count, "amount": amount}
 
 
+def _counter_and_online(day):
+    net = {name: sums["paid"] - sums["refunded"] for name, sums in day.by_channel.items()}
+    counter = net.get("counter", 0)
+    return {"counter_today": counter, "online_today": sum(net.values()) - counter}
+
+
 @bp.get("/")
 @login_required
 def overview():
@@ -217,6 +223,9 @@ def overview():
         "console/overview.html",
         today=_paid_since(day_start),
         today_takings=month[-1],
+        # Counter takings apart from online ones (net of refunds), the channel being the
+        # order's (server/channels.py).
+        **_counter_and_online(month[-1]),
         month=month,
         month_net=sum(day.net for day in month),
         chart=takings.chart(month),
