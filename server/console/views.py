@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_
 
 from ..channels import all_channels, payment_context
-from ..domain import attention, bills, payments, refunds, shipping
+from ..domain import attention, bills, counter, payments, refunds, shipping
 from ..domain.catalogue import save_product
 from ..errors import DomainError
 from ..extensions import db
@@ -383,6 +383,7 @@ def render_order(order, shipping_form=None):
         refunds=order_refunds,
         refunded=order.refunded,
         refundable=refunds.refundable(order),
+        counter_payment=counter.for_order(order.id) if order.trade_type == "MICROPAY" else None,
         **shipping_block(order, shipping_form),
     )
 
