@@ -269,7 +269,8 @@ def test_a_channel_is_a_row_of_settings(dev_keys):
         {**dev_keys, **LEGACY, "WECHATPAY_NOTIFY_URL": "https://shop.test/api/pay/notify"}
     )
     channels = {channel.name: channel for channel in read(values)}
-    assert list(channels) == ["miniprogram", "legacy"]
+    assert list(channels) == ["miniprogram", "counter", "legacy"]  # counter: built in
+    assert channels["counter"].trade_type == "MICROPAY"
     assert channels["miniprogram"].notify_url == "https://shop.test/api/pay/notify"
     assert channels["miniprogram"].refund_notify_url == "https://shop.test/api/refund/notify"
     assert channels["miniprogram"].api_version == "v3"
