@@ -108,7 +108,7 @@ REFUSALS = {
     "TRANSACTION_ID_IN_USE": _l("a WeChat transaction that paid another order"),
 }
 # The ways to pay (server/channels.py): the built-in channel names, and WeChat's trade types.
-CHANNELS = {"miniprogram": _l("Mini program")}
+CHANNELS = {"miniprogram": _l("Mini program"), "counter": _l("Counter")}
 TRADE_TYPES = {
     "JSAPI": _l("JSAPI (in WeChat)"),
     "NATIVE": _l("Native (QR code)"),

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_
 
 from ..channels import all_channels, payment_context
-from ..domain import addresses, attention, bills, images, payments, refunds, shipping
+from ..domain import addresses, attention, bills, counter, images, payments, refunds, shipping
 from ..domain.catalogue import save_product
 from ..errors import DomainError
 from ..extensions import db
@@ -221,6 +221,12 @@ def _paid_since(start):
     return {"count": count, "amount": amount}
 
 
+def _counter_and_online(day):
+    net = {name: sums["paid"] - sums["refunded"] for name, sums in day.by_channel.items()}
+    counter = net.get("counter", 0)
+    return {"counter_today": counter, "online_today": sum(net.values()) - counter}
+
+
 @bp.get("/")
 @login_required
 def overview():
@@ -233,6 +239,9 @@ def overview():
         "console/overview.html",
         today=_paid_since(day_start),
         today_takings=month[-1],
+        # Counter takings apart from online ones (net of refunds), the channel being the
+        # order's (server/channels.py).
+        **_counter_and_online(month[-1]),
         month=month,
         month_net=sum(day.net for day in month),
         chart=takings.chart(month),
@@ -393,6 +402,7 @@ def render_order(order, shipping_form=None):
         refunds=order_refunds,
         refunded=order.refunded,
         refundable=refunds.refundable(order),
+        counter_payment=counter.for_order(order.id) if order.trade_type == "MICROPAY" else None,
         **shipping_block(order, shipping_form),
     )
 

@@ -158,3 +158,5 @@ def test_a_day_with_counter_payments_reconciles_with_micropay_rows(shop):
     assert "CLEAN" in output, output
     [run] = shop.query("SELECT payments_wechat, payments_ours FROM reconciliation_runs")
     assert run == (3, 3)
+    overview = shop.staff["admin"].get("/console/").text
+    assert 'data-stat="counter-today">¥36.00<' in overview

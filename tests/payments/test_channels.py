@@ -269,7 +269,8 @@ def test_a_channel_is_a_row_of_settings(dev_keys):
         {**dev_keys, **LEGACY, "WECHATPAY_NOTIFY_URL": "https://shop.test/api/pay/notify"}
     )
     channels = {channel.name: channel for channel in read(values)}
-    assert list(channels) == ["miniprogram", "legacy"]
+    assert list(channels) == ["miniprogram", "counter", "legacy"]  # counter: built in
+    assert channels["counter"].trade_type == "MICROPAY"
     assert channels["miniprogram"].notify_url == "https://shop.test/api/pay/notify"
     assert channels["miniprogram"].refund_notify_url == "https://shop.test/api/refund/notify"
     assert channels["miniprogram"].api_version == "v3"
@@ -304,7 +305,7 @@ def test_a_channel_is_a_row_of_settings(dev_keys):
     values = config.load(
         {**dev_keys, **LEGACY, "WECHATPAY_CHANNEL_LEGACY_REFUND_NOTIFY_URL": refund_url}
     )
-    assert read(values)[1].refund_notify_url == refund_url
+    assert {c.name: c for c in read(values)}["legacy"].refund_notify_url == refund_url
     # The mini program itself may stay on v2 while every other channel moves to v3.
     values = config.load({**dev_keys, "WECHATPAY_CHANNEL_MINIPROGRAM_API_VERSION": "v2"})
     assert read(values)[0].api_version == "v2"

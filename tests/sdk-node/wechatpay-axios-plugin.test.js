@@ -109,6 +109,33 @@ for (const keyMode of ['public-key', 'certificate']) {
       assert.equal(after.trade_state, 'CLOSED')
     })
 
+    test('payment code: codepay paid at once, a PIN walk-away reversed', async () => {
+      const body = (number, authCode) => ({
+        appid: env.WECHAT_APPID,
+        mchid: env.WECHATPAY_MCHID,
+        description: 'Node SDK 柜台',
+        out_trade_no: number,
+        payer: { auth_code: authCode },
+        amount: { total: 300, currency: 'CNY' },
+        scene_info: { device_ip: '127.0.0.1' }
+      })
+      const { data: paid } = await wxpay.v3.pay.transactions.codepay.post(body(outTradeNo + 'P', '134567890123456789'))
+      assert.equal(paid.trade_state, 'SUCCESS')
+      assert.equal(paid.trade_type, 'MICROPAY')
+      // 1301 + 001: asks for the PIN and closes the dialog 0.1 s later without paying.
+      const pin = await wxpay.v3.pay.transactions.codepay.post(body(outTradeNo + 'W', '130100100000000001'))
+      assert.equal(pin.status, 202)
+      assert.deepEqual(pin.data, { trade_state: 'USERPAYING' })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const reversed = await wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.reverse.post(
+        { appid: env.WECHAT_APPID, mchid: env.WECHATPAY_MCHID }, { out_trade_no: outTradeNo + 'W' })
+      assert.equal(reversed.data.out_trade_no, outTradeNo + 'W')
+      const { data: after } = await wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
+        params: { mchid: env.WECHATPAY_MCHID }, out_trade_no: outTradeNo + 'W'
+      })
+      assert.equal(after.trade_state, 'REVOKED')
+    })
+
     test('pay with the SDK-signed pay params, verify the real notification, refund', async () => {
       const { data: placed } = await placeOrder(outTradeNo)
       // wx.requestPayment's parameters, signed the way the SDK's README shows (Rsa.sign).
