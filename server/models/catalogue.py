@@ -13,7 +13,7 @@ class Product(db.Model):
     active = db.Column(db.Boolean, nullable=False, default=True)  # False: hidden, not deleted
     # Goods sent to the customer (coffee beans): checkout asks for a delivery address. A drink
     # picked up at the counter does not ship.
-    ships = db.Column(db.Boolean, nullable=False, default=False)
+    ships = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     # The uploaded picture: the hash its resized files are named by (server/domain/images.py);
     # None for no picture.
     image = db.Column(db.String(64))

@@ -54,7 +54,7 @@ class Order(db.Model):
     # where: a copy of the address the user gave (server/domain/addresses.py), not a reference
     # to an address book, so the order keeps it whatever the user changes elsewhere. The user
     # may change it while the order is unpaid or paid and not shipped (addresses.change).
-    ships = db.Column(db.Boolean, nullable=False, default=False)
+    ships = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     recipient_name = db.Column(db.String(32))
     recipient_phone = db.Column(db.String(20))  # digits only
     recipient_province = db.Column(db.String(32))

@@ -118,12 +118,13 @@ devstack.describeWithDevstack('every page, both languages, official framework', 
       const buttons = await page.locator('[class~="main--footer"] wx-button').count()
       assert.equal(buttons, 2)
       // Scrolled to the end, everything above the footer (the cart's lines, the total, the
-      // payment notice, the order number) ends above it.
+      // payment notice, the order number) ends above it; the footer's own ancestors (the
+      // container, whose bottom padding is the room left for it) are not content.
       const { contentBottom, footerTop } = await page.evaluate(() => {
         const footer = document.querySelector('[class~="main--footer"]')
         let bottom = 0
         for (const element of document.querySelectorAll('main *')) {
-          if (!footer.contains(element) && element.getClientRects().length) bottom = Math.max(bottom, element.getBoundingClientRect().bottom)
+          if (!footer.contains(element) && !element.contains(footer) && element.getClientRects().length) bottom = Math.max(bottom, element.getBoundingClientRect().bottom)
         }
         return { contentBottom: bottom, footerTop: footer.getBoundingClientRect().top }
       })
