@@ -23,11 +23,13 @@ DEV_CATALOGUE = [
 ]
 
 
-def seed_catalogue(dev=False):
-    """Add the demo products that are missing (by name); returns how many were added."""
-    existing = set(db.session.execute(db.select(Product.name)).scalars())
+def seed_catalogue(dev=False, stores=None):
+    """Add the demo products that are missing (by name); returns how many were added.
+    ``stores``: a service provider's store names, each given the demo catalogue."""
+    existing = {tuple(row) for row in db.session.execute(db.select(Product.name, Product.store))}
     wanted = DEMO_CATALOGUE + (DEV_CATALOGUE if dev else [])
-    added = [Product(**item) for item in wanted if item["name"] not in existing]
+    wanted = [{**item, "store": store} for store in (stores or [None]) for item in wanted]
+    added = [Product(**item) for item in wanted if (item["name"], item["store"]) not in existing]
     db.session.add_all(added)
     db.session.commit()
     return len(added)
