@@ -40,8 +40,11 @@ messages: $(VENV)/.installed
 # Other ports: make dev BACKEND_PORT=8100 SANDBOX_PORT=8101. Ctrl-C stops both servers.
 BACKEND_PORT ?= 8000
 SANDBOX_PORT ?= 8001
+# make dev PROVIDER=1: a service provider's deployment with two demo stores (docs/provider.md).
+PROVIDER ?=
 dev: $(VENV)/.installed translations
-	$(BIN)/python scripts/devstack.py --backend-port $(BACKEND_PORT) --sandbox-port $(SANDBOX_PORT)
+	$(BIN)/python scripts/devstack.py --backend-port $(BACKEND_PORT) --sandbox-port $(SANDBOX_PORT) \
+		$(if $(PROVIDER),--provider)
 
 # pytest runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set (CI sets it);
 # then the mini program's tests in Node against a real backend and simulator.

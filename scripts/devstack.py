@@ -33,6 +33,11 @@ DEV_ADMIN = "admin@example.com"
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--provider",
+        action="store_true",
+        help="a service provider's deployment with two demo stores (docs/provider.md)",
+    )
     parser.add_argument("--backend-port", type=int, default=8000)
     parser.add_argument("--sandbox-port", type=int, default=8001)
     parser.add_argument("--host", default="127.0.0.1")
@@ -51,6 +56,19 @@ def parse_args():
         help="simulator notification retry time scale (default: .env or 1)",
     )
     return parser.parse_args()
+
+
+# `make dev PROVIDER=1`: the simulated merchant is a service provider with two sub-merchants,
+# and the shop sells for both in the provider's mini program (the centralised shape).
+PROVIDER_DEMO = {
+    "WECHATPAY_MODE": "provider",
+    "WECHATPAY_STORES": "tea,noodles",
+    "WECHATPAY_STORE_TEA_SUB_MCHID": "1900000101",
+    "WECHATPAY_STORE_TEA_NAME": "西湖茶铺",
+    "WECHATPAY_STORE_NOODLES_SUB_MCHID": "1900000102",
+    "WECHATPAY_STORE_NOODLES_NAME": "兰州面馆",
+    "SANDBOX_SUB_MERCHANTS": "1900000101,1900000102",
+}
 
 
 def child_environment(args):
@@ -81,6 +99,8 @@ def child_environment(args):
         env["SANDBOX_TIME_SCALE"] = args.time_scale
     if args.key_mode:
         env["SANDBOX_KEY_MODE"] = args.key_mode
+    if args.provider:
+        env.update(PROVIDER_DEMO)
     if env.get("SANDBOX_KEY_MODE") == "certificate":
         # An older merchant has no WeChat Pay public key: nor does its backend.
         env.update(WECHATPAY_PUBLIC_KEY_ID="", WECHATPAY_PUBLIC_KEY="")

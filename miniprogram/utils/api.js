@@ -1,8 +1,15 @@
 // The backend's mini program API, one function per endpoint (see the contract in docs/payments.md).
 const request = require('./request')
 
-function listProducts() {
-  return request({ path: '/api/products' }).then((body) => body.products)
+// store: a service provider's store (listStores); omitted, every product.
+function listProducts(store) {
+  const path = store ? '/api/products?store=' + encodeURIComponent(store) : '/api/products'
+  return request({ path }).then((body) => body.products)
+}
+
+// A service provider's stores ([{name, title}]); [] for a direct merchant's shop.
+function listStores() {
+  return request({ path: '/api/stores' }).then((body) => body.stores)
 }
 
 // items: [{product_id, quantity}]. The server prices the order from its own catalogue.
@@ -61,6 +68,7 @@ function syncShipping(orderId) {
 
 module.exports = {
   listProducts,
+  listStores,
   createOrder,
   changeAddress,
   cancelOrder,

@@ -138,8 +138,15 @@ def _shipping_problem(body, order):
 
 
 def _payer(order):
-    """The payer's openid of an order of either API version."""
-    return order.get("openid") or order.get("payer", {}).get("openid")
+    """The payer's openid of an order of either API version (a service provider's: its
+    sp_openid or sub_openid, the openid under the app the user paid in)."""
+    payer = order.get("payer", {})
+    return (
+        order.get("openid")
+        or payer.get("openid")
+        or payer.get("sub_openid")
+        or payer.get("sp_openid")
+    )
 
 
 def _text(value, limit):

@@ -47,12 +47,14 @@ DEMO_PICTURES = {
 }
 
 
-def seed_catalogue(dev=False, media_dir=None):
+def seed_catalogue(dev=False, media_dir=None, stores=None):
     """Add the demo products that are missing (by name); returns how many were added. With
-    ``media_dir`` (MEDIA_DIR), the added ones get their pictures."""
-    existing = set(db.session.execute(db.select(Product.name)).scalars())
+    ``media_dir`` (MEDIA_DIR), the added ones get their pictures. ``stores``: a service
+    provider's store names, each given the demo catalogue."""
+    existing = {tuple(row) for row in db.session.execute(db.select(Product.name, Product.store))}
     wanted = DEMO_CATALOGUE + (DEV_CATALOGUE if dev else [])
-    added = [Product(**item) for item in wanted if item["name"] not in existing]
+    wanted = [{**item, "store": store} for store in (stores or [None]) for item in wanted]
+    added = [Product(**item) for item in wanted if (item["name"], item["store"]) not in existing]
     if media_dir:
         for product in added:
             if product.name in DEMO_PICTURES:

@@ -20,7 +20,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
@@ -128,7 +128,9 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
 def _check_miniprogram(order, api):
     """Shipping info is a mini program's (WeChat's rule): only for orders paid in the mini
     program ``api`` serves, the order's appid. (No ``api``: nothing will be sent.)"""
-    if api is not None and order.appid != api.appid:
+    # A service provider's order paid in a sub-merchant's own mini program names it as
+    # sub_appid (docs/provider.md).
+    if api is not None and api.appid not in (order.appid, order.sub_appid):
         raise DomainError(
             "ORDER_NOT_SHIPPABLE",
             f"shipping info is for the mini program's orders; this one was paid by "
@@ -289,7 +291,11 @@ def run_job(*, api, auto_virtual=False, limit=100):
             db.session.execute(
                 db.select(Order)
                 .outerjoin(Shipment)
-                .where(Order.status == Order.PAID, Order.appid == api.appid, Shipment.id.is_(None))
+                .where(
+                    Order.status == Order.PAID,
+                    or_(Order.appid == api.appid, Order.sub_appid == api.appid),
+                    Shipment.id.is_(None),
+                )
                 .limit(limit)
             )
             .scalars()

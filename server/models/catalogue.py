@@ -24,11 +24,13 @@ class Product(db.Model):
     __table_args__ = (db.CheckConstraint("price > 0", name="price_positive"),)
 
     def to_json(self):
-        return {
+        found = {
             "id": self.id,
             "name": self.name,
             "description": self.description,
             "price": self.price,
             "ships": self.ships,
-            "store": self.store,
         }
+        if self.store:  # a service provider's store (a direct merchant's products have none)
+            found["store"] = self.store
+        return found

@@ -206,7 +206,6 @@ def test_editing_a_product_changes_it_and_is_audited(app, admin):
         "description": "Bigger.",
         "price": 2150,
         "ships": False,
-        "store": None,
     }
     [entry] = [e for e in rows(app, AuditLog) if e.action == "product.update"]
     assert entry.actor == ADMIN and entry.target == "product:1" and entry.ip == "127.0.0.1"

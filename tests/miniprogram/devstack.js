@@ -64,6 +64,8 @@ async function start(options) {
   const sandboxPort = await freePort()
   const databasePath = path.join(dir, 'app.db')
   const keyMode = options && options.keyMode ? ['--key-mode', options.keyMode] : []
+  // options.provider: a service provider's deployment with two demo stores (make dev PROVIDER=1).
+  if (options && options.provider) keyMode.push('--provider')
   const child = spawn(PYTHON, [
     SCRIPT,
     '--backend-port', String(backendPort),

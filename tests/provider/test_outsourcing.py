@@ -75,6 +75,18 @@ def test_a_sub_merchants_own_mini_program_pays_with_sub_appid_and_sub_openid(
     assert stack.cashier(params).status_code == 200
     wait_for(lambda: status(stack, order["id"]) == "PAID")
 
+    # Shipping info: the order was paid in the mini program (its sub_appid), so it is uploaded.
+    stack.cli(
+        "shipping",
+        "ship",
+        str(order["id"]),
+        "--logistics",
+        "express",
+        "--package",
+        "ZT1234567890:ZTO",
+    )
+    assert stack.query("SELECT status FROM shipments") == [("SHIPPED",)]
+
     # Refunded with the sub-merchant's ids, as the provider.
     stack.cli("refund", str(order["id"]), "--amount", "250", "--reason", "烤焦了")
     wait_for(lambda: stack.query("SELECT status FROM refunds") == [("SUCCESS",)])

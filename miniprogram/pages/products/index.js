@@ -14,6 +14,10 @@ Component({
     retryable: false,
     emptyText: '',
     products: [], // [{id, name, description, price (fen), priceText, quantity}]
+    // A service provider's shop: its stores, and the one shown. A checkout is one store's
+    // (docs/provider.md): only the shown store's products go to the checkout.
+    stores: [], // [{name, title}]
+    store: '',
     itemCount: 0,
     totalText: money.formatFen(0)
   },
@@ -41,7 +45,12 @@ Component({
     async load() {
       if (!this.data.products.length) this.setData({ state: 'loading', errorMessage: '' })
       try {
-        const products = await api.listProducts()
+        const stores = await api.listStores()
+        const store = stores.some((s) => s.name === this.data.store)
+          ? this.data.store
+          : (stores[0] || {}).name || ''
+        this.setData({ stores, store })
+        const products = await api.listProducts(store)
         this.setData({
           state: products.length ? 'ready' : 'empty',
           products: products.map((p) => ({
@@ -60,6 +69,11 @@ Component({
         const { message, retryable } = errors.describe(err)
         this.setData({ state: 'error', errorMessage: message, retryable })
       }
+    },
+
+    onStore(e) {
+      this.setData({ store: e.currentTarget.dataset.store, products: [] })
+      return this.load()
     },
 
     // Quantities come from the cart (utils/cart.js), so a refreshed list keeps them.

@@ -27,7 +27,17 @@ from .refunds import REFUNDS, parse_refund
 PARTNER = "/v3/pay/partner/transactions"
 
 
-class PartnerJsapi:
+class SubMerchant:
+    """What every partner call needs: the sub-merchant the gateway is bound to."""
+
+    def _sub_mchid(self):
+        if not self.sub_mchid:
+            # A provider cannot trade for itself: every order is a sub-merchant's.
+            raise ValueError("a service provider's order needs a sub_mchid (a store's channel)")
+        return self.sub_mchid
+
+
+class PartnerJsapi(SubMerchant):
     """``POST /v3/pay/partner/transactions/jsapi`` and the ``paySign`` of its prepay_id."""
 
     def place_order(self, request):
@@ -71,14 +81,8 @@ class PartnerJsapi:
             ),
         }
 
-    def _sub_mchid(self):
-        if not self.sub_mchid:
-            # A provider cannot trade for itself: every order is a sub-merchant's.
-            raise ValueError("a service provider's order needs a sub_mchid (a store's channel)")
-        return self.sub_mchid
 
-
-class PartnerTransactions:
+class PartnerTransactions(SubMerchant):
     """Query and close by out_trade_no (``sp_mchid`` + ``sub_mchid``), and the partner
     payment notification."""
 
@@ -104,7 +108,7 @@ class PartnerTransactions:
         )
 
 
-class PartnerRefunds:
+class PartnerRefunds(SubMerchant):
     """Refunds of a sub-merchant's payments: the direct paths with ``sub_mchid`` (body on
     apply, query string on query). The refund notification is the direct one's (it names
     sp_mchid and sub_mchid; ``parse_refund`` reads them)."""
