@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
 from .control import bills as bill_controls
-from .control import cashier, faults, simulator
+from .control import cashier, faults, scan, simulator
 from .control import orders as order_controls
 from .control import weixin as weixin_controls
 from .pay.v2 import bills as v2_bills
@@ -81,6 +81,7 @@ def register_blueprints(app):
         v2_bills.bp,
         # the simulator's own /sandbox/... endpoints
         cashier.bp,
+        scan.bp,
         faults.bp,
         order_controls.bp,
         bill_controls.bp,

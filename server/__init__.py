@@ -45,6 +45,7 @@ def _create_app(config):
     register_wechat_clients(app)
     register_blueprints(app)
     register_console(app)
+    register_web(app)
     register_rate_limits(app)
     register_commands(app)
     register_error_handlers(app)
@@ -140,6 +141,13 @@ def register_console(app):
     from . import console
 
     console.init_app(app)
+
+
+def register_web(app):
+    """The web shop (Native QR code, H5, the official account's JSAPI) under /shop/."""
+    from . import web
+
+    web.init_app(app)
 
 
 def register_rate_limits(app):

@@ -96,10 +96,18 @@ def miniprogram(values):
     }
 
 
+def native(values):
+    """The web shop's QR code on a desktop (docs/web-shop.md): Native, for the appid of
+    WECHATPAY_CHANNEL_NATIVE_APPID (any appid bound to the merchant; default WECHAT_APPID),
+    notified at /api/pay/notify/native."""
+    return {"trade_type": "NATIVE"}
+
+
 # name -> builder(settings) -> the channel's defaults (None: its product is not configured).
 # What a builder leaves out comes from the general settings (below); a settings row
 # (WECHATPAY_CHANNEL_<NAME>_*) wins over both.
 BUILDERS = {DEFAULT: miniprogram}
+BUILDERS["native"] = native
 
 
 def row_name(name):

@@ -102,7 +102,7 @@ def create(user, lines, *, key, client_ip, context):
         return _replay(existing, lines, user, context)
     items = priced(lines)
     order = Order(
-        user_id=user.id,
+        user_id=user.id if user else None,  # a web guest has no account
         out_trade_no=new_out_trade_no(),
         channel=context.channel,
         trade_type=context.trade_type,
@@ -111,7 +111,8 @@ def create(user, lines, *, key, client_ip, context):
         sub_mchid=context.sub_mchid,
         sub_appid=context.sub_appid,
         api_version=context.api_version,
-        payer_openid=user.openid,
+        # Known for JSAPI; a QR code's payer is whoever scans it (told by the notification).
+        payer_openid=user.openid if user and context.trade_type == "JSAPI" else None,
         description=_description(items),
         total=sum(i.amount for i in items),
         time_expire=payments.order_expiry(context.order_timeout_minutes),
@@ -196,6 +197,8 @@ def pay(order, context):
         raise _not_payable(order, f"the order is {order.status}")
     if as_utc(order.time_expire) <= utcnow():
         raise _not_payable(order, "the order has expired")
+    if order.trade_type == "NATIVE":
+        return _pay_native(order, context, gateway)
     if payments.prepay_is_fresh(order):
         return gateway.pay_params(order.prepay_id)
     try:
@@ -215,6 +218,29 @@ def pay(order, context):
     return gateway.pay_params(prepay_id)
 
 
+def _pay_native(order, context, gateway):
+    """``{"code_url": ...}`` to show as a QR code. Placed every time it is asked for: the same
+    parameters again are the same order at WeChat (until its time_expire), with a code_url
+    valid for 2 hours from then, so the QR code shown is never a stale one."""
+    try:
+        code_url = gateway.place_native_order(_order_request(order, context))
+    except ApiError as exc:
+        if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
+            refresh(order, context, interval_seconds=0)
+            raise _not_payable(order, f"the order is {order.status}") from None
+        raise wechatpay_error(exc, order_id=order.id) from None
+    except WeChatPayError as exc:
+        raise wechatpay_error(exc, order_id=order.id) from None
+    # WeChat gives a Native order no prepay_id; the code_url (about 40 characters) stands for
+    # it, so the jobs know the order was placed (they query and close placed orders only).
+    recorded = payments.record_prepay(order.id, code_url[:64])
+    db.session.commit()
+    if not recorded:
+        db.session.refresh(order)
+        raise _not_payable(order, f"the order is {order.status}")
+    return {"code_url": code_url}
+
+
 def _not_payable(order, message):
     return DomainError("ORDER_NOT_PAYABLE", message, order_id=order.id, order_status=order.status)
 
@@ -229,6 +255,7 @@ def _order_request(order, context):
         notify_url=context.notify_url,
         time_expire=as_utc(order.time_expire),
         client_ip=order.client_ip,
+        product_id=str(order.items[0].product_id) if order.items else None,
     )
 
 

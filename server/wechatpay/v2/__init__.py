@@ -12,12 +12,14 @@ from ..core.types import Gateway
 from .bills import Bills
 from .client import V2Client
 from .jsapi import Jsapi
+from .native import Native
 from .refunds import Refunds
 from .transactions import Transactions
 
 
 class V2Gateway(
     Jsapi,
+    Native,
     Transactions,
     Refunds,
     Bills,

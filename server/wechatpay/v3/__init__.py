@@ -13,12 +13,14 @@ from ..core.types import Gateway
 from .bills import Bills
 from .client import V3Client
 from .jsapi import Jsapi
+from .native import Native
 from .refunds import Refunds
 from .transactions import Transactions
 
 
 class V3Gateway(
     Jsapi,
+    Native,
     Transactions,
     Refunds,
     Bills,

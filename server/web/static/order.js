@@ -1,0 +1,41 @@
+// The order page: show the part of #order for the order's state, count down the time left to
+// pay, and ask our own backend (never WeChat) every 2 seconds until the order is settled.
+(function () {
+  var section = document.getElementById("order");
+  if (!section) return;
+  var left = parseInt(section.dataset.secondsLeft, 10) || 0;
+  var deadline = Date.now() + left * 1000;
+
+  function show(state) {
+    section.dataset.state = state;
+    section.querySelectorAll("[data-when]").forEach(function (part) {
+      part.hidden = part.dataset.when !== state;
+    });
+  }
+
+  function tick() {
+    var seconds = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    var shown = section.querySelector("[data-time-left]");
+    if (shown) shown.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+    if (seconds === 0 && section.dataset.state === "waiting") show("expired");
+  }
+
+  function poll() {
+    if (section.dataset.state !== "waiting") return;
+    fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) {
+        if (body) {
+          deadline = Date.now() + body.seconds_left * 1000;
+          show(body.state);
+        }
+      })
+      .catch(function () { /* the next poll tries again */ })
+      .then(function () { setTimeout(poll, 2000); });
+  }
+
+  show(section.dataset.state);
+  tick();
+  setInterval(tick, 1000);
+  setTimeout(poll, 2000);
+})();

@@ -1,0 +1,303 @@
+"""The web shop's pages: products, cart, checkout, an order with its live status, my orders."""
+
+import hashlib
+import io
+from urllib.parse import quote
+
+import segno
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+
+from ..channels import checkout_context, payment_context
+from ..console import i18n
+from ..console.labels import yuan
+from ..domain import checkout
+from ..errors import DomainError, status_for
+from ..extensions import csrf, db
+from ..models import Order, Product
+from ..timeutil import as_utc, utcnow
+from . import bp
+
+CART, ORDERS, PENDING = "shop_cart", "shop_orders", "shop_pending"
+MAX_REMEMBERED = 20  # orders "my orders" keeps for one browser
+NATIVE = "native"
+
+
+@bp.before_request
+def _guard():
+    if request.method == "POST":
+        csrf.protect()
+
+
+@bp.app_template_filter("yuan")
+def _yuan(fen):
+    return yuan(fen)
+
+
+@bp.context_processor
+def _page():
+    language = i18n.select_language()
+    return {
+        "html_lang": i18n.html_lang(language),
+        "current_language": language,
+        "languages": i18n.LANGUAGES,
+        "cart_count": sum(_cart().values()),
+    }
+
+
+@bp.errorhandler(DomainError)
+def _refused(exc):
+    db.session.rollback()
+    return render_template("web/error.html", message=_describe(exc)), _status(exc)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc):
+    return render_template(
+        "web/error.html", message=_("The page had expired. Nothing was changed; try again.")
+    ), 400
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def products():
+    found = db.session.execute(
+        db.select(Product).where(Product.active.is_(True)).order_by(Product.id)
+    ).scalars()
+    return render_template("web/products.html", products=list(found))
+
+
+@bp.post("/cart")
+def add_to_cart():
+    product_id = _int(request.form.get("product_id"), 1, 2**31 - 1)
+    quantity = _int(request.form.get("quantity") or "1", 1, checkout.MAX_QUANTITY)
+    if db.session.get(Product, product_id) is None:
+        raise DomainError("PRODUCT_NOT_FOUND", "no such product")
+    cart = _cart()
+    cart[str(product_id)] = min(cart.get(str(product_id), 0) + quantity, checkout.MAX_QUANTITY)
+    if len(cart) > checkout.MAX_LINES:
+        raise DomainError("INVALID_REQUEST", "too many products in one order")
+    session[CART] = cart
+    flash(_("Added to your cart."))
+    return redirect(url_for("web.cart"))
+
+
+@bp.get("/cart")
+def cart():
+    lines = _cart_lines()
+    return render_template(
+        "web/cart.html", lines=lines, total=sum(line["amount"] for line in lines)
+    )
+
+
+@bp.post("/cart/remove")
+def remove_from_cart():
+    cart = _cart()
+    cart.pop(str(_int(request.form.get("product_id"), 1, 2**31 - 1)), None)
+    session[CART] = cart
+    return redirect(url_for("web.cart"))
+
+
+@bp.post("/checkout")
+def place():
+    """Create the order of the cart on the way to pay this browser uses, and show it. The same
+    cart checked out again while its order can still be paid gets that order back (a second
+    click, a reload): one order, and WeChat is sent the same parameters again."""
+    lines = sorted((int(pid), qty) for pid, qty in _cart().items())
+    if not lines:
+        return redirect(url_for("web.cart"))
+    signature = _signature(lines, NATIVE)
+    pending = session.get(PENDING) or {}
+    order = _pending_order(pending.get(signature))
+    if order is None:
+        done = checkout.create(
+            None, lines, key=None, client_ip=request.remote_addr, context=checkout_context(NATIVE)
+        )
+        order = done.order
+        session[PENDING] = {signature: order.id}  # only the latest cart's order is reused
+        session[ORDERS] = ([order.id] + _remembered())[:MAX_REMEMBERED]
+    return redirect(url_for("web.order", order_id=order.id))
+
+
+@bp.get("/orders/<int:order_id>")
+def order(order_id):
+    order = _own_order(order_id)
+    qr = code_url = refusal = None
+    if _payable(order):
+        try:
+            code_url = checkout.pay(order, payment_context(order))["code_url"]
+            qr = qr_svg(code_url)
+        except DomainError as exc:
+            db.session.rollback()
+            refusal = _describe(exc)
+    return render_template(
+        "web/order.html",
+        order=order,
+        status=status_of(order),
+        qr=qr,
+        code_url=code_url,
+        scan_url=_simulator_scan_url(code_url),
+        refusal=refusal,
+    )
+
+
+@bp.get("/orders/<int:order_id>/status")
+def order_status(order_id):
+    """The order's state for the page's poll (every 2 s): what the backend knows, converged
+    with WeChat at most every ORDER_QUERY_INTERVAL_SECONDS when still unpaid."""
+    order = _own_order(order_id)
+    if order.status == Order.NOTPAY and order.prepay_id and not _expired(order):
+        interval = int(current_app.config["ORDER_QUERY_INTERVAL_SECONDS"])
+        checkout.refresh(order, payment_context(order), interval_seconds=interval)
+    return jsonify(status_of(order))
+
+
+@bp.get("/orders")
+def orders():
+    ids = _remembered()
+    found = (
+        db.session.execute(db.select(Order).where(Order.id.in_(ids)).order_by(Order.id.desc()))
+        .scalars()
+        .all()
+        if ids
+        else []
+    )
+    return render_template("web/orders.html", orders=found, status_of=status_of)
+
+
+@bp.post("/language")
+def set_language():
+    chosen = request.form.get("language")
+    if chosen in i18n.LANGUAGES:
+        session[i18n.SESSION_KEY] = chosen
+    target = request.form.get("next") or ""
+    return redirect(target if target.startswith(bp.url_prefix + "/") else url_for("web.products"))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def status_of(order):
+    """What the page shows: paid, expired (unpaid past its time_expire), closed or waiting."""
+    seconds_left = max(0, int((as_utc(order.time_expire) - utcnow()).total_seconds()))
+    if order.status in (Order.PAID, Order.REFUNDED):
+        state = "paid"
+    elif order.status == Order.CLOSED:
+        state = "closed"
+    elif seconds_left == 0:
+        state = "expired"
+    else:
+        state = "waiting"
+    return {"id": order.id, "status": order.status, "state": state, "seconds_left": seconds_left}
+
+
+def qr_svg(data):
+    """The QR code of ``data`` as inline SVG (segno: error correction M, a 4-module border)."""
+    out = io.BytesIO()
+    segno.make(data, error="m", micro=False).save(
+        out, kind="svg", scale=6, border=4, xmldecl=False, svgns=True, title="WeChat Pay"
+    )
+    return Markup(out.getvalue().decode())
+
+
+def _simulator_scan_url(code_url):
+    """In development, a link to the simulator's "scan with WeChat" page; None in production
+    and with the real WeChat Pay."""
+    base = current_app.config.get("WECHATPAY_API_BASE") or ""
+    if not code_url or current_app.config["APP_ENV"] == "production" or "weixin.qq.com" in base:
+        return None
+    return f"{base}/sandbox/scan?code_url={quote(code_url, safe='')}"
+
+
+def _payable(order):
+    return order.status == Order.NOTPAY and not _expired(order)
+
+
+def _expired(order):
+    return as_utc(order.time_expire) <= utcnow()
+
+
+def _own_order(order_id):
+    """An order this browser placed; any other looks exactly like a missing one."""
+    order = db.session.get(Order, order_id) if order_id in _remembered() else None
+    if order is None:
+        abort(404)
+    return order
+
+
+def _pending_order(order_id):
+    order = db.session.get(Order, order_id) if order_id in _remembered() else None
+    return order if order is not None and _payable(order) else None
+
+
+def _remembered():
+    ids = session.get(ORDERS)
+    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
+def _signature(lines, channel):
+    return hashlib.sha256(repr((channel, lines)).encode()).hexdigest()[:16]
+
+
+def _cart():
+    cart = session.get(CART)
+    if not isinstance(cart, dict):
+        return {}
+    return {k: v for k, v in cart.items() if k.isdigit() and isinstance(v, int) and v > 0}
+
+
+def _cart_lines():
+    cart = _cart()
+    if not cart:
+        return []
+    found = {
+        p.id: p
+        for p in db.session.execute(
+            db.select(Product).where(
+                Product.id.in_([int(k) for k in cart]), Product.active.is_(True)
+            )
+        ).scalars()
+    }
+    return [
+        {"product": found[int(k)], "quantity": q, "amount": found[int(k)].price * q}
+        for k, q in cart.items()
+        if int(k) in found
+    ]
+
+
+def _int(value, low, high):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        raise DomainError("INVALID_REQUEST", "a number is out of range")
+    return number
+
+
+def _describe(exc):
+    texts = {
+        "ORDER_NOT_PAYABLE": _("This order can no longer be paid."),
+        "PRODUCT_NOT_FOUND": _("This product is no longer sold."),
+        "PAYMENTS_NOT_CONFIGURED": _("Payments are not set up on this shop yet."),
+        "INVALID_REQUEST": _("That request was not understood. Nothing was changed."),
+    }
+    return texts.get(exc.code, _("WeChat Pay did not answer as expected. Try again shortly."))
+
+
+def _status(exc):
+    return status_for(exc.code)

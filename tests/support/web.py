@@ -1,0 +1,58 @@
+"""The web shop (server/web) as a browser uses it, over HTTP with a cookie session: add to the
+cart, check out, read the order page and its status, scan the QR in the simulator."""
+
+import re
+from html import unescape
+
+import requests
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CODE_URL = re.compile(r'data-code-url="([^"]+)"')
+ORDER_PATH = re.compile(r"/shop/orders/(\d+)$")
+DESKTOP_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36"
+)
+
+
+class WebShopper:
+    def __init__(self, stack, user_agent=DESKTOP_UA):
+        self.stack = stack
+        self.http = requests.Session()
+        self.http.headers.update({"User-Agent": user_agent, "Accept-Language": "en"})
+
+    def url(self, path):
+        return self.stack.backend + path
+
+    def get(self, path, **kwargs):
+        return self.http.get(self.url(path), timeout=10, **kwargs)
+
+    def post(self, path, data=None, **kwargs):
+        page = self.get("/shop/")
+        form = {"csrf_token": CSRF.search(page.text).group(1), **(data or {})}
+        return self.http.post(self.url(path), data=form, timeout=10, **kwargs)
+
+    def add(self, product_id=1, quantity=1):
+        return self.post("/shop/cart", {"product_id": product_id, "quantity": quantity})
+
+    def checkout(self):
+        """Check the cart out; the order's id (from the page it lands on)."""
+        response = self.post("/shop/checkout")
+        assert response.status_code == 200, response.text
+        return int(ORDER_PATH.search(response.url).group(1))
+
+    def order_page(self, order_id):
+        return self.get(f"/shop/orders/{order_id}")
+
+    def code_url(self, order_id):
+        page = self.order_page(order_id)
+        found = CODE_URL.search(page.text)
+        return unescape(found.group(1)) if found else None
+
+    def status(self, order_id):
+        return self.get(f"/shop/orders/{order_id}/status").json()
+
+
+def scan(stack, code_url):
+    """The user scans the QR code with WeChat and pays (the simulator's scan page, as JSON)."""
+    return requests.post(f"{stack.sandbox}/sandbox/scan", json={"code_url": code_url}, timeout=10)

@@ -1,0 +1,68 @@
+"""The web shop in a real browser (Chromium through Playwright, against a live backend and the
+simulator, on SQLite): a desktop checks out, sees a QR code and the time left, the code is
+scanned in the simulator's page, and the order page turns to paid by itself; a code that
+expires turns the page to expired."""
+
+import re
+
+import pytest
+
+from tests.support.orders import expire
+
+pytestmark = pytest.mark.database_agnostic
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the chromium fixture skips
+    expect = None
+
+
+def check_out(page, stack, product_id=1):
+    page.goto(f"{stack.backend}/shop/")
+    page.locator(f"[data-product='{product_id}'] button").click()
+    expect(page.locator("[data-total]")).to_be_visible()
+    page.locator("[data-action=checkout]").click()
+    expect(page).to_have_url(re.compile(r"/shop/orders/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def test_desktop_qr_code_scanned_in_the_simulator_turns_the_page_paid(stack, open_page):
+    page = open_page()
+    check_out(page, stack)
+    expect(page.locator(".qr svg")).to_be_visible()
+    expect(page.locator("[data-time-left]")).to_have_text(re.compile(r"^(29|30):\d\d$"))
+    expect(page.locator("[data-when=paid]")).to_be_hidden()
+
+    # The payer "scans" the code: the simulator's page, in another tab.
+    with page.context.expect_page() as opened:
+        page.locator("[data-simulator-scan]").click()
+    scanner = opened.value
+    expect(scanner.locator("body")).to_contain_text("¥18.00")
+    scanner.locator("[data-pay]").click()
+    expect(scanner.locator("[data-paid]")).to_have_text("支付成功")
+
+    # The order page polls its own backend and shows paid within seconds.
+    expect(page.locator("[data-when=paid]")).to_be_visible(timeout=8_000)
+    expect(page.locator("[data-when=waiting]")).to_be_hidden()
+    page.goto(f"{stack.backend}/shop/orders")
+    expect(page.locator("[data-state=paid]")).to_have_count(1)
+
+
+def test_an_expired_qr_code_turns_the_page_expired(stack, open_page):
+    page = open_page()
+    order_id = check_out(page, stack, product_id=2)
+    expect(page.locator(".qr svg")).to_be_visible()
+    expire(stack, order_id)  # its time_expire passes while the page is open
+    expect(page.locator("[data-when=expired]")).to_be_visible(timeout=8_000)
+    expect(page.locator(".qr svg")).to_be_hidden()
+    page.reload()
+    expect(page.locator("[data-when=expired]")).to_be_visible()
+    expect(page.locator(".qr svg")).to_have_count(0)
+
+
+def test_the_shop_is_chinese_by_default(stack, open_page):
+    page = open_page(locale="zh-CN")
+    page.goto(f"{stack.backend}/shop/")
+    expect(page.locator("h1")).to_have_text("商品")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("h1")).to_have_text("Products")
