@@ -34,6 +34,7 @@ from .control import bills as bill_controls
 from .control import cashier, faults, scan, simulator
 from .control import orders as order_controls
 from .control import weixin as weixin_controls
+from .pay import h5 as h5_cashier
 from .pay.v2 import bills as v2_bills
 from .pay.v2 import core as v2_core
 from .pay.v2 import orders as v2_orders
@@ -79,6 +80,8 @@ def register_blueprints(app):
         v2_orders.bp,
         v2_refunds.bp,
         v2_bills.bp,
+        # wx.tenpay.com: the H5 cashier
+        h5_cashier.bp,
         # the simulator's own /sandbox/... endpoints
         cashier.bp,
         scan.bp,

@@ -110,6 +110,16 @@ BUILDERS = {DEFAULT: miniprogram}
 BUILDERS["native"] = native
 
 
+def h5(values):
+    """The web shop in a phone's browser outside WeChat (docs/web-shop.md): H5 (MWEB), for the
+    appid of WECHATPAY_CHANNEL_H5_APPID (default WECHAT_APPID), at /api/pay/notify/h5. The
+    H5 domain is configured on the merchant platform, not here."""
+    return {"trade_type": "MWEB"}
+
+
+BUILDERS["h5"] = h5
+
+
 def row_name(name):
     """The channel's part of its settings' names: ``counter-v2`` -> ``COUNTER_V2``."""
     return name.upper().replace("-", "_")

@@ -21,6 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -197,8 +198,8 @@ def pay(order, context):
         raise _not_payable(order, f"the order is {order.status}")
     if as_utc(order.time_expire) <= utcnow():
         raise _not_payable(order, "the order has expired")
-    if order.trade_type == "NATIVE":
-        return _pay_native(order, context, gateway)
+    if order.trade_type in PLACE_BY_URL:
+        return _pay_by_url(order, context, gateway)
     if payments.prepay_is_fresh(order):
         return gateway.pay_params(order.prepay_id)
     try:
@@ -218,12 +219,21 @@ def pay(order, context):
     return gateway.pay_params(prepay_id)
 
 
-def _pay_native(order, context, gateway):
-    """``{"code_url": ...}`` to show as a QR code. Placed every time it is asked for: the same
-    parameters again are the same order at WeChat (until its time_expire), with a code_url
-    valid for 2 hours from then, so the QR code shown is never a stale one."""
+# trade type -> (the gateway's call, the answer's key): orders paid at a URL WeChat gives.
+PLACE_BY_URL = {
+    "NATIVE": ("place_native_order", "code_url"),
+    "MWEB": ("place_h5_order", "h5_url"),
+}
+
+
+def _pay_by_url(order, context, gateway):
+    """Native: ``{"code_url": ...}`` to show as a QR code; H5: ``{"h5_url": ...}`` to send the
+    browser to. Placed every time it is asked for: the same parameters again are the same
+    order at WeChat (until its time_expire), with a code_url valid 2 hours from then or an
+    h5_url valid 5 minutes, so what the payer gets is never stale."""
+    call, key = PLACE_BY_URL[order.trade_type]
     try:
-        code_url = gateway.place_native_order(_order_request(order, context))
+        url = getattr(gateway, call)(_order_request(order, context))
     except ApiError as exc:
         if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
             refresh(order, context, interval_seconds=0)
@@ -231,14 +241,20 @@ def _pay_native(order, context, gateway):
         raise wechatpay_error(exc, order_id=order.id) from None
     except WeChatPayError as exc:
         raise wechatpay_error(exc, order_id=order.id) from None
-    # WeChat gives a Native order no prepay_id; the code_url (about 40 characters) stands for
-    # it, so the jobs know the order was placed (they query and close placed orders only).
-    recorded = payments.record_prepay(order.id, code_url[:64])
+    # WeChat gives these no prepay_id to keep (H5's is inside the h5_url); the URL's start
+    # stands for it, so the jobs know the order was placed (they query and close placed
+    # orders only).
+    recorded = payments.record_prepay(order.id, _placed_mark(url))
     db.session.commit()
     if not recorded:
         db.session.refresh(order)
         raise _not_payable(order, f"the order is {order.status}")
-    return {"code_url": code_url}
+    return {key: url}
+
+
+def _placed_mark(url):
+    prepay_id = parse_qs(urlsplit(url).query).get("prepay_id")
+    return (prepay_id[0] if prepay_id else url)[:64]
 
 
 def _not_payable(order, message):

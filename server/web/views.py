@@ -32,7 +32,9 @@ from . import bp
 
 CART, ORDERS, PENDING = "shop_cart", "shop_orders", "shop_pending"
 MAX_REMEMBERED = 20  # orders "my orders" keeps for one browser
-NATIVE = "native"
+NATIVE, H5 = "native", "h5"
+# A phone's browser (products doc §3: H5 outside WeChat); anything else is a desktop (Native).
+MOBILE = ("Mobile", "Android", "iPhone", "iPad", "HarmonyOS")
 
 
 @bp.before_request
@@ -100,7 +102,10 @@ def add_to_cart():
 def cart():
     lines = _cart_lines()
     return render_template(
-        "web/cart.html", lines=lines, total=sum(line["amount"] for line in lines)
+        "web/cart.html",
+        lines=lines,
+        total=sum(line["amount"] for line in lines),
+        on_phone=way_to_pay(request.user_agent.string) == H5,
     )
 
 
@@ -120,12 +125,13 @@ def place():
     lines = sorted((int(pid), qty) for pid, qty in _cart().items())
     if not lines:
         return redirect(url_for("web.cart"))
-    signature = _signature(lines, NATIVE)
+    channel = way_to_pay(request.user_agent.string, request.form.get("qr") == "1")
+    signature = _signature(lines, channel)
     pending = session.get(PENDING) or {}
     order = _pending_order(pending.get(signature))
     if order is None:
         done = checkout.create(
-            None, lines, key=None, client_ip=request.remote_addr, context=checkout_context(NATIVE)
+            None, lines, key=None, client_ip=request.remote_addr, context=checkout_context(channel)
         )
         order = done.order
         session[PENDING] = {signature: order.id}  # only the latest cart's order is reused
@@ -137,7 +143,7 @@ def place():
 def order(order_id):
     order = _own_order(order_id)
     qr = code_url = refusal = None
-    if _payable(order):
+    if _payable(order) and order.trade_type == "NATIVE":
         try:
             code_url = checkout.pay(order, payment_context(order))["code_url"]
             qr = qr_svg(code_url)
@@ -152,13 +158,29 @@ def order(order_id):
         code_url=code_url,
         scan_url=_simulator_scan_url(code_url),
         refusal=refusal,
+        returned=request.args.get("returned") == "1",
     )
+
+
+@bp.post("/orders/<int:order_id>/h5")
+def pay_h5(order_id):
+    """Send the phone's browser to WeChat's H5 cashier: a fresh h5_url (it lives 5 minutes),
+    with ``redirect_url`` back to the order page, marked as a return. WeChat checks that the
+    payer's address is the order's payer_client_ip (the address checkout saw, through the
+    trusted proxies: server/proxy.py) and that this page's domain is the H5 domain."""
+    order = _own_order(order_id)
+    if order.trade_type != "MWEB":
+        abort(404)
+    h5_url = checkout.pay(order, payment_context(order))["h5_url"]
+    back = url_for("web.order", order_id=order.id, returned=1, _external=True)
+    return redirect(f"{h5_url}&redirect_url={quote(back, safe='')}", 303)
 
 
 @bp.get("/orders/<int:order_id>/status")
 def order_status(order_id):
-    """The order's state for the page's poll (every 2 s): what the backend knows, converged
-    with WeChat at most every ORDER_QUERY_INTERVAL_SECONDS when still unpaid."""
+    """The order's state for the page's poll (every 2 s) and its "check again" button: what
+    the backend knows, converged with WeChat at most every ORDER_QUERY_INTERVAL_SECONDS when
+    still unpaid."""
     order = _own_order(order_id)
     if order.status == Order.NOTPAY and order.prepay_id and not _expired(order):
         interval = int(current_app.config["ORDER_QUERY_INTERVAL_SECONDS"])
@@ -189,6 +211,14 @@ def set_language():
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def way_to_pay(user_agent, qr=False):
+    """The channel for this browser: H5 in a phone's browser, Native (a QR code) on a desktop
+    or when the phone's user asks for the code (to scan it with another phone)."""
+    if qr:
+        return NATIVE
+    return H5 if any(word in (user_agent or "") for word in MOBILE) else NATIVE
 
 
 def status_of(order):

@@ -56,3 +56,21 @@ class WebShopper:
 def scan(stack, code_url):
     """The user scans the QR code with WeChat and pays (the simulator's scan page, as JSON)."""
     return requests.post(f"{stack.sandbox}/sandbox/scan", json={"code_url": code_url}, timeout=10)
+
+
+PHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI "
+    "Language/zh_CN"
+)
+
+
+def h5_url(shopper, order_id, **headers):
+    """Where the order page's "pay" button sends a phone's browser: WeChat's H5 cashier."""
+    response = shopper.post(f"/shop/orders/{order_id}/h5", allow_redirects=False, headers=headers)
+    assert response.status_code == 303, response.text
+    return response.headers["Location"]

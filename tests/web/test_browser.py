@@ -66,3 +66,20 @@ def test_the_shop_is_chinese_by_default(stack, open_page):
     expect(page.locator("h1")).to_have_text("商品")
     page.get_by_role("button", name="English").click()
     expect(page.locator("h1")).to_have_text("Products")
+
+
+def test_phone_pays_in_the_h5_cashier_comes_back_and_checks(stack, open_page):
+    from tests.support.web import PHONE_UA
+
+    page = open_page(user_agent=PHONE_UA, viewport={"width": 390, "height": 844})
+    order_id = check_out(page, stack, product_id=3)
+    expect(page.locator("[data-action=pay-h5]")).to_be_visible()
+    page.locator("[data-action=pay-h5]").click()
+    # WeChat's H5 cashier (the simulator's), then back to the order page.
+    expect(page.locator("[data-pay]")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("¥12.50")
+    page.locator("[data-pay]").click()
+    expect(page).to_have_url(re.compile(rf"/shop/orders/{order_id}\?returned=1$"))
+    expect(page.locator("[data-returned]")).to_be_visible()
+    page.locator("[data-action=check]").click()
+    expect(page.locator("[data-when=paid]")).to_be_visible(timeout=8_000)

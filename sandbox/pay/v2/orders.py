@@ -13,6 +13,7 @@ from server.wechatpay.crypto import MD5, nonce, v2_sign
 
 from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from ...wire import BEIJING, compact_time
+from .. import h5
 from ..checks import is_notify_url
 from .core import (
     BusinessError,
@@ -78,9 +79,7 @@ def _unifiedorder(fields, state):
     if order["trade_type"] == "NATIVE":
         answer_fields["code_url"] = "weixin://wxpay/bizpayurl?pr=" + order["prepay_id"][-10:]
     if order["trade_type"] == "MWEB":
-        answer_fields["mweb_url"] = (
-            "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=" + order["prepay_id"]
-        )
+        answer_fields["mweb_url"] = h5.h5_url(order)  # on the simulator's host
     return answer_fields
 
 

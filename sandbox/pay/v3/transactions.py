@@ -14,6 +14,7 @@ from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
 from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from ...wire import json_bytes, json_response, rfc3339, signed_headers
+from .. import h5
 from .core import ApiError, blueprint, json_body, param_error, valid_notify_url
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
@@ -61,12 +62,7 @@ def _prepay_answer(order, kind):
     if kind == "native":
         return {"code_url": "weixin://wxpay/bizpayurl?pr=" + order["prepay_id"][-10:]}
     if kind == "h5":
-        return {
-            "h5_url": "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id="
-            + order["prepay_id"]
-            + "&package="
-            + order["prepay_id"][-10:]
-        }
+        return {"h5_url": h5.h5_url(order)}  # on the simulator's host (WeChat's: wx.tenpay.com)
     return {"prepay_id": order["prepay_id"]}
 
 

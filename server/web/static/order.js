@@ -20,22 +20,37 @@
     if (seconds === 0 && section.dataset.state === "waiting") show("expired");
   }
 
-  function poll() {
-    if (section.dataset.state !== "waiting") return;
-    fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+  function check() {
+    return fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (body) {
         if (body) {
           deadline = Date.now() + body.seconds_left * 1000;
           show(body.state);
         }
+        return body;
       })
-      .catch(function () { /* the next poll tries again */ })
-      .then(function () { setTimeout(poll, 2000); });
+      .catch(function () { return null; /* the next poll or click tries again */ });
+  }
+
+  function poll() {
+    if (section.dataset.state !== "waiting") return;
+    check().then(function () { setTimeout(poll, 2000); });
   }
 
   show(section.dataset.state);
   tick();
   setInterval(tick, 1000);
-  setTimeout(poll, 2000);
+  // A QR code is polled; an H5 order only on the user's "check again" (WeChat may send the
+  // browser back before the payment is final, so a return proves nothing by itself).
+  if (section.dataset.poll === "yes") setTimeout(poll, 2000);
+  var button = section.querySelector("[data-action=check]");
+  if (button) {
+    button.addEventListener("click", function () {
+      check().then(function (body) {
+        var note = section.querySelector("[data-checked]");
+        if (note) note.hidden = !(body && body.state === "waiting");
+      });
+    });
+  }
 })();

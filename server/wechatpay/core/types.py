@@ -161,6 +161,11 @@ class Gateway(Protocol):
         not sent: the payer is whoever scans the code."""
         raise _unsupported(self, "place_native_order")
 
+    def place_h5_order(self, request: OrderRequest) -> str:
+        """Place an H5 (MWEB) order for the payer at ``client_ip`` and return its h5_url
+        (v2: mweb_url), valid 5 minutes (h5.py)."""
+        raise _unsupported(self, "place_h5_order")
+
     def query_order(self, out_trade_no: str) -> Transaction:
         """The order as WeChat sees it. ApiError code ORDER_NOT_EXIST when it does not know it."""
         raise _unsupported(self, "query_order")

@@ -11,6 +11,7 @@ of its own module, mixed in below. A new product is a new module and one more ba
 from ..core.types import Gateway
 from .bills import Bills
 from .client import V2Client
+from .h5 import H5
 from .jsapi import Jsapi
 from .native import Native
 from .refunds import Refunds
@@ -20,6 +21,7 @@ from .transactions import Transactions
 class V2Gateway(
     Jsapi,
     Native,
+    H5,
     Transactions,
     Refunds,
     Bills,

@@ -12,6 +12,7 @@ module, mixed in below. A new product is a new module and one more base class he
 from ..core.types import Gateway
 from .bills import Bills
 from .client import V3Client
+from .h5 import H5
 from .jsapi import Jsapi
 from .native import Native
 from .refunds import Refunds
@@ -21,6 +22,7 @@ from .transactions import Transactions
 class V3Gateway(
     Jsapi,
     Native,
+    H5,
     Transactions,
     Refunds,
     Bills,
