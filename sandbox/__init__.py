@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
 from .control import bills as bill_controls
-from .control import cashier, faults, scan, simulator
+from .control import bridge, cashier, faults, scan, simulator
 from .control import orders as order_controls
 from .control import weixin as weixin_controls
 from .pay import h5 as h5_cashier
@@ -47,7 +47,7 @@ from .pay.v3 import refunds as v3_refunds
 from .pay.v3 import transactions as v3_transactions
 from .state import Ambiguous, SandboxState
 from .weixin import errors as weixin_errors
-from .weixin import login, shipping, tokens
+from .weixin import login, oauth, shipping, tokens
 from .wire import control_error, json_response, request_id
 
 
@@ -70,6 +70,7 @@ def register_blueprints(app):
         # api.weixin.qq.com
         login.bp,
         tokens.bp,
+        oauth.bp,
         shipping.bp,
         # api.mch.weixin.qq.com, API v3
         certificates.bp,
@@ -85,6 +86,7 @@ def register_blueprints(app):
         # the simulator's own /sandbox/... endpoints
         cashier.bp,
         scan.bp,
+        bridge.bp,
         faults.bp,
         order_controls.bp,
         bill_controls.bp,

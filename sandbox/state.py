@@ -98,6 +98,13 @@ class SandboxState:
         self.weixin = {}  # access tokens and shipping info (sandbox.weixin)
         self._stop = threading.Event()
 
+    def appids(self):
+        """The appids bound to the merchant: the mini program's, and the official account's
+        (``WECHAT_OA_APPID``: the web shop inside WeChat) when set."""
+        return {self.config.appid} | (
+            {self.settings["WECHAT_OA_APPID"]} if self.settings.get("WECHAT_OA_APPID") else set()
+        )
+
     def rotate_platform_certificate(self):
         """Sign with a new platform certificate from now on; returns its serial."""
         # Imported here, not with the package: ``python -m sandbox.devkeys`` runs that module

@@ -63,6 +63,7 @@ def child_environment(args):
     # to the env file too, so `flask --app server ...` in a second terminal reaches this stack.
     wiring = {
         "WECHAT_API_BASE": sandbox,
+        "WECHAT_OPEN_BASE": sandbox,
         "WECHATPAY_API_BASE": sandbox,
         "WECHATPAY_NOTIFY_URL": f"{backend}/api/pay/notify",
         "SANDBOX_PUSH_URL": f"{backend}/api/wechat/push",

@@ -118,6 +118,18 @@ def h5(values):
 
 
 BUILDERS["h5"] = h5
+OFFICIAL_ACCOUNT = "official-account"
+
+
+def official_account(values):
+    """The web shop inside WeChat (docs/web-shop.md): JSAPI for the official account's appid
+    (WECHAT_OA_APPID; its openids come from web authorisation), at
+    /api/pay/notify/official-account. None without WECHAT_OA_APPID."""
+    appid = values.get("WECHAT_OA_APPID")
+    return {"trade_type": "JSAPI", "appid": appid} if appid else None
+
+
+BUILDERS[OFFICIAL_ACCOUNT] = official_account
 
 
 def row_name(name):

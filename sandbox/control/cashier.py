@@ -71,8 +71,10 @@ def cashier():
     return json_response(answer)
 
 
-def pay_sign_failure(state, params):
-    """Why WeChat's client would refuse these wx.requestPayment parameters, or None."""
+def pay_sign_failure(state, params, appid=None):
+    """Why WeChat's client would refuse these wx.requestPayment parameters, or None. ``appid``:
+    the app the client runs in (default the mini program; an official account's page gives
+    its own, getBrandWCPayRequest's appId)."""
     if not isinstance(params, dict) or not all(
         isinstance(params.get(name), str) and params[name]
         for name in ("timeStamp", "nonceStr", "package", "paySign")
@@ -80,7 +82,7 @@ def pay_sign_failure(state, params):
         return "parameter error: timeStamp, nonceStr, package and paySign must be strings"
     if not params["package"].startswith("prepay_id="):
         return "parameter error: package should be prepay_id=..."
-    appid = state.config.appid  # the client signs for the mini program it runs in
+    appid = appid or state.config.appid  # the client checks for the app it runs in
     sign_type = params.get("signType") or "MD5"
     if sign_type == "RSA":
         good = rsa_verify(

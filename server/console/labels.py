@@ -108,6 +108,10 @@ REFUSALS = {
 }
 # The ways to pay (server/channels.py): the built-in channel names, and WeChat's trade types.
 CHANNELS = {"miniprogram": _l("Mini program")}
+# The web shop's (server/web).
+CHANNELS["native"] = _l("Web shop: QR code")
+CHANNELS["h5"] = _l("Web shop: phone browser")
+CHANNELS["official-account"] = _l("Web shop: official account")
 TRADE_TYPES = {
     "JSAPI": _l("JSAPI (in WeChat)"),
     "NATIVE": _l("Native (QR code)"),

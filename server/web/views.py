@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 
-from ..channels import checkout_context, payment_context
+from ..channels import OFFICIAL_ACCOUNT, checkout_context, payment_context
 from ..console import i18n
 from ..console.labels import yuan
 from ..domain import checkout
@@ -28,7 +28,7 @@ from ..errors import DomainError, status_for
 from ..extensions import csrf, db
 from ..models import Order, Product
 from ..timeutil import as_utc, utcnow
-from . import bp
+from . import bp, wechat
 
 CART, ORDERS, PENDING = "shop_cart", "shop_orders", "shop_pending"
 MAX_REMEMBERED = 20  # orders "my orders" keeps for one browser
@@ -126,12 +126,17 @@ def place():
     if not lines:
         return redirect(url_for("web.cart"))
     channel = way_to_pay(request.user_agent.string, request.form.get("qr") == "1")
+    user = None
+    if channel == OFFICIAL_ACCOUNT:
+        user = wechat.signed_in_user()
+        if user is None:  # the session ended since the page was authorised: start again
+            return redirect(url_for("web.cart"))
     signature = _signature(lines, channel)
     pending = session.get(PENDING) or {}
     order = _pending_order(pending.get(signature))
     if order is None:
         done = checkout.create(
-            None, lines, key=None, client_ip=request.remote_addr, context=checkout_context(channel)
+            user, lines, key=None, client_ip=request.remote_addr, context=checkout_context(channel)
         )
         order = done.order
         session[PENDING] = {signature: order.id}  # only the latest cart's order is reused
@@ -159,7 +164,20 @@ def order(order_id):
         scan_url=_simulator_scan_url(code_url),
         refusal=refusal,
         returned=request.args.get("returned") == "1",
+        **wechat.page_extras(order),
     )
+
+
+@bp.post("/orders/<int:order_id>/jsapi")
+def pay_jsapi(order_id):
+    """``getBrandWCPayRequest``'s signed parameters for an order placed inside WeChat, by the
+    user it was placed for (the openid WeChat Pay will check)."""
+    order = _own_order(order_id)
+    user = wechat.signed_in_user()
+    if order.trade_type != "JSAPI" or user is None or order.user_id != user.id:
+        abort(404)
+    params = wechat.pay_params(order, checkout.pay(order, payment_context(order)))
+    return jsonify({"pay_params": params})
 
 
 @bp.post("/orders/<int:order_id>/h5")
@@ -214,10 +232,14 @@ def set_language():
 
 
 def way_to_pay(user_agent, qr=False):
-    """The channel for this browser: H5 in a phone's browser, Native (a QR code) on a desktop
-    or when the phone's user asks for the code (to scan it with another phone)."""
+    """The channel for this browser: the official account's JSAPI inside WeChat (when it is
+    configured), H5 in a phone's browser, Native (a QR code) on a desktop or when the phone's
+    user asks for the code (to scan it with another phone)."""
     if qr:
         return NATIVE
+    if "MicroMessenger" in (user_agent or ""):
+        # Inside WeChat, H5 is refused (请在微信外打开订单): JSAPI, else the QR code.
+        return OFFICIAL_ACCOUNT if current_app.config.get("WECHAT_OA_APPID") else NATIVE
     return H5 if any(word in (user_agent or "") for word in MOBILE) else NATIVE
 
 

@@ -220,7 +220,7 @@ def notify_payment(state, order):
     """
     config = state.config
     fields = {
-        "appid": config.appid,
+        "appid": order["appid"],
         "mch_id": config.mchid,
         "nonce_str": nonce(32),
         "result_code": "SUCCESS",

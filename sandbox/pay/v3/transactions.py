@@ -237,7 +237,7 @@ def _validate_order(params, kind, config):
         if expire_at <= now:
             raise param_error("/time_expire", "must be in the future", params["time_expire"])
 
-    if appid != config.appid:
+    if appid not in _state().appids():
         raise ApiError(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
     if mchid != config.mchid:
         raise ApiError(400, "MCH_NOT_EXISTS", "商户号不存在或与签名商户号不一致")

@@ -44,6 +44,39 @@
   // A QR code is polled; an H5 order only on the user's "check again" (WeChat may send the
   // browser back before the payment is final, so a return proves nothing by itself).
   if (section.dataset.poll === "yes") setTimeout(poll, 2000);
+  // Inside WeChat: getBrandWCPayRequest with the server's signed parameters. Its answer is a
+  // hint only (ok may come before the notification, cancel and fail are alike): the page then
+  // polls its own backend, which is told by WeChat Pay.
+  var payButton = section.querySelector("[data-action=pay-jsapi]");
+  if (payButton) {
+    if (section.dataset.wxConfig && window.wx && wx.config) {
+      wx.config(JSON.parse(section.dataset.wxConfig));
+    }
+    payButton.addEventListener("click", function () {
+      payButton.disabled = true;
+      fetch(payButton.dataset.payUrl, {
+        method: "POST",
+        headers: { "X-CSRFToken": payButton.dataset.csrf, Accept: "application/json" },
+        credentials: "same-origin"
+      })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (!body || !window.WeixinJSBridge) { payButton.disabled = false; return; }
+          WeixinJSBridge.invoke("getBrandWCPayRequest", body.pay_params, function (res) {
+            var outcome = (res && res.err_msg || "").split(":")[1] || "fail";
+            section.querySelectorAll("[data-hint]").forEach(function (hint) {
+              hint.hidden = hint.dataset.hint !== outcome;
+            });
+            payButton.disabled = false;
+            if (section.dataset.poll !== "yes") {
+              section.dataset.poll = "yes";
+              poll();
+            }
+          });
+        });
+    });
+  }
+
   var button = section.querySelector("[data-action=check]");
   if (button) {
     button.addEventListener("click", function () {
