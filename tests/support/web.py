@@ -74,3 +74,42 @@ def h5_url(shopper, order_id, **headers):
     response = shopper.post(f"/shop/orders/{order_id}/h5", allow_redirects=False, headers=headers)
     assert response.status_code == 303, response.text
     return response.headers["Location"]
+
+
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def sign_in_inside_wechat(shopper):
+    """Open the shop with WeChat's user agent: the silent web authorisation, as WeChat's
+    browser runs it (the simulator's page submits its form when the link ends in
+    #wechat_redirect; here the form is posted directly)."""
+    page = shopper.get("/shop/")
+    assert "/connect/oauth2/authorize" in page.url, page.url
+    fields = dict((name, unescape(value)) for name, value in HIDDEN.findall(page.text))
+    back = shopper.http.post(page.url.split("#")[0], data=fields, timeout=10)
+    assert back.url.startswith(shopper.url("/shop/")), back.url
+    return back
+
+
+def pay_inside_wechat(shopper, order_id):
+    """getBrandWCPayRequest as WeChat's client does it (the simulator's stand-in): the page's
+    signed parameters, checked (paySign, the payment directory), then paid."""
+    page = shopper.order_page(order_id)
+    token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    answer = shopper.http.post(
+        shopper.url(f"/shop/orders/{order_id}/jsapi"), headers={"X-CSRFToken": token}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    params = answer.json()["pay_params"]
+    request = {"params": params, "url": page.url}
+    checked = requests.post(
+        f"{shopper.stack.sandbox}/sandbox/bridge/check", data=json_text(request)
+    )
+    paid = requests.post(f"{shopper.stack.sandbox}/sandbox/bridge/pay", data=json_text(request))
+    return params, checked.json(), paid.json()
+
+
+def json_text(value):
+    import json
+
+    return json.dumps(value)
