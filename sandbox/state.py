@@ -99,11 +99,11 @@ class SandboxState:
         self._stop = threading.Event()
 
     def appids(self):
-        """The appids bound to the merchant: the mini program's, and the official account's
-        (``WECHAT_OA_APPID``: the web shop inside WeChat) when set."""
-        return {self.config.appid} | (
-            {self.settings["WECHAT_OA_APPID"]} if self.settings.get("WECHAT_OA_APPID") else set()
-        )
+        """The appids bound to the merchant: the mini program's, and when set the official
+        account's (``WECHAT_OA_APPID``: the web shop inside WeChat) and a native app's
+        (``WECHAT_APP_APPID``)."""
+        others = {self.settings.get(name) for name in ("WECHAT_OA_APPID", "WECHAT_APP_APPID")}
+        return {self.config.appid} | {appid for appid in others if appid}
 
     def rotate_platform_certificate(self):
         """Sign with a new platform certificate from now on; returns its serial."""

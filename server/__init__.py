@@ -119,7 +119,7 @@ def register_wechat_clients(app):
 
 
 def register_blueprints(app):
-    from .api import auth, contract, converters, orders, products, refunds, shipping
+    from .api import app_orders, auth, contract, converters, orders, products, refunds, shipping
 
     converters.register(app)
     from .callbacks import notify, push
@@ -128,6 +128,7 @@ def register_blueprints(app):
         auth,
         products,
         orders,
+        app_orders,
         shipping,
         refunds,
         notify,

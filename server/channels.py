@@ -132,6 +132,17 @@ def official_account(values):
 BUILDERS[OFFICIAL_ACCOUNT] = official_account
 
 
+def app(values):
+    """A native app's payments (POST /api/app/orders, docs/web-shop.md): APP for the mobile
+    app's appid (WECHAT_APP_APPID, from the open platform), at /api/pay/notify/app. None
+    without WECHAT_APP_APPID."""
+    appid = values.get("WECHAT_APP_APPID")
+    return {"trade_type": "APP", "appid": appid} if appid else None
+
+
+BUILDERS["app"] = app
+
+
 def row_name(name):
     """The channel's part of its settings' names: ``counter-v2`` -> ``COUNTER_V2``."""
     return name.upper().replace("-", "_")

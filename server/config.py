@@ -59,6 +59,8 @@ NAMES = [
     "WECHAT_OA_APPID",
     "WECHAT_OA_SECRET",
     "WECHAT_OPEN_BASE",
+    # A native app's appid (open platform), for APP payments: docs/web-shop.md.
+    "WECHAT_APP_APPID",
     "WECHATPAY_MCHID",
     "WECHATPAY_APIV3_KEY",
     "WECHATPAY_API_KEY",

@@ -200,10 +200,11 @@ def pay(order, context):
         raise _not_payable(order, "the order has expired")
     if order.trade_type in PLACE_BY_URL:
         return _pay_by_url(order, context, gateway)
+    place, sign = PREPAY_CALLS[order.trade_type]
     if payments.prepay_is_fresh(order):
-        return gateway.pay_params(order.prepay_id)
+        return getattr(gateway, sign)(order.prepay_id)
     try:
-        prepay_id = gateway.place_order(_order_request(order, context))
+        prepay_id = getattr(gateway, place)(_order_request(order, context))
     except ApiError as exc:
         if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
             refresh(order, context, interval_seconds=0)
@@ -216,7 +217,15 @@ def pay(order, context):
     if not recorded:  # paid or closed (a notification) while WeChat was answering
         db.session.refresh(order)
         raise _not_payable(order, f"the order is {order.status}")
-    return gateway.pay_params(prepay_id)
+    return getattr(gateway, sign)(prepay_id)
+
+
+# trade type -> (the gateway's call placing it, the one signing the client's parameters):
+# orders the client pays with a prepay_id (wx.requestPayment / getBrandWCPayRequest, an app).
+PREPAY_CALLS = {
+    "JSAPI": ("place_order", "pay_params"),
+    "APP": ("place_app_order", "app_pay_params"),
+}
 
 
 # trade type -> (the gateway's call, the answer's key): orders paid at a URL WeChat gives.

@@ -166,6 +166,15 @@ class Gateway(Protocol):
         (v2: mweb_url), valid 5 minutes (h5.py)."""
         raise _unsupported(self, "place_h5_order")
 
+    def place_app_order(self, request: OrderRequest) -> str:
+        """Place an APP order for the mobile app's appid; its prepay_id (app.py)."""
+        raise _unsupported(self, "place_app_order")
+
+    def app_pay_params(self, prepay_id: str) -> dict:
+        """The signed PayReq a native app passes to WeChat's SDK (appid, partnerid, prepayid,
+        package ``Sign=WXPay``, noncestr, timestamp, sign)."""
+        raise _unsupported(self, "app_pay_params")
+
     def query_order(self, out_trade_no: str) -> Transaction:
         """The order as WeChat sees it. ApiError code ORDER_NOT_EXIST when it does not know it."""
         raise _unsupported(self, "query_order")

@@ -9,6 +9,7 @@ of its own module, mixed in below. A new product is a new module and one more ba
 """
 
 from ..core.types import Gateway
+from .app import App
 from .bills import Bills
 from .client import V2Client
 from .h5 import H5
@@ -22,6 +23,7 @@ class V2Gateway(
     Jsapi,
     Native,
     H5,
+    App,
     Transactions,
     Refunds,
     Bills,

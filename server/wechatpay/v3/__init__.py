@@ -10,6 +10,7 @@ module, mixed in below. A new product is a new module and one more base class he
 """
 
 from ..core.types import Gateway
+from .app import App
 from .bills import Bills
 from .client import V3Client
 from .h5 import H5
@@ -23,6 +24,7 @@ class V3Gateway(
     Jsapi,
     Native,
     H5,
+    App,
     Transactions,
     Refunds,
     Bills,
