@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+from datetime import timedelta
 from urllib.parse import quote
 
 import segno
@@ -23,7 +24,7 @@ from markupsafe import Markup
 from ..channels import OFFICIAL_ACCOUNT, checkout_context, payment_context
 from ..console import i18n
 from ..console.labels import yuan
-from ..domain import checkout
+from ..domain import checkout, refunds
 from ..errors import DomainError, status_for
 from ..extensions import csrf, db
 from ..models import Order, Product
@@ -164,8 +165,27 @@ def order(order_id):
         scan_url=_simulator_scan_url(code_url),
         refusal=refusal,
         returned=request.args.get("returned") == "1",
+        can_ask_refund=_can_ask_refund(order),
         **wechat.page_extras(order),
     )
+
+
+@bp.post("/orders/<int:order_id>/refund-request")
+def request_refund(order_id):
+    """The user asks the shop for a refund of a paid order, as in the mini program
+    (``refunds.request_refund``: one pending request, within REFUND_REQUEST_WINDOW_DAYS); the
+    shop decides in the console. Only a signed-in user's order (inside WeChat): a guest's
+    order has no account to answer."""
+    order = _own_order(order_id)
+    user = wechat.signed_in_user()
+    config = current_app.config
+    if user is None or config["REFUND_REQUESTS_ENABLED"] != "true":
+        abort(404)
+    reason = (request.form.get("reason") or "").strip()[:200] or _("No reason given")
+    window = timedelta(days=int(config["REFUND_REQUEST_WINDOW_DAYS"]))
+    refunds.request_refund(order, user, reason, window=window)
+    flash(_("Your refund request was sent to the shop."))
+    return redirect(url_for("web.order", order_id=order.id))
 
 
 @bp.post("/orders/<int:order_id>/jsapi")
@@ -275,6 +295,17 @@ def _simulator_scan_url(code_url):
     return f"{base}/sandbox/scan?code_url={quote(code_url, safe='')}"
 
 
+def _can_ask_refund(order):
+    user = wechat.signed_in_user()
+    return (
+        user is not None
+        and order.user_id == user.id
+        and order.status == Order.PAID
+        and current_app.config["REFUND_REQUESTS_ENABLED"] == "true"
+        and not any(r.status == "PENDING" for r in order.refund_requests)
+    )
+
+
 def _payable(order):
     return order.status == Order.NOTPAY and not _expired(order)
 
@@ -347,6 +378,9 @@ def _describe(exc):
         "PRODUCT_NOT_FOUND": _("This product is no longer sold."),
         "PAYMENTS_NOT_CONFIGURED": _("Payments are not set up on this shop yet."),
         "INVALID_REQUEST": _("That request was not understood. Nothing was changed."),
+        "REFUND_WINDOW_PASSED": _("Refunds can no longer be requested for this order."),
+        "REQUEST_ALREADY_PENDING": _("A refund request for this order is already with the shop."),
+        "ORDER_NOT_REFUNDABLE": _("This order cannot be refunded."),
     }
     return texts.get(exc.code, _("WeChat Pay did not answer as expected. Try again shortly."))
 

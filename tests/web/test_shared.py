@@ -153,3 +153,44 @@ def test_a_bill_with_jsapi_native_and_h5_rows_reconciles(stack):
     in_bill = {row["商户订单号"]: row["交易类型"] for row in bill.rows}
     ours = dict(stack.query("select out_trade_no, trade_type from orders"))
     assert in_bill == ours and sorted(ours.values()) == ["JSAPI", "MWEB", "NATIVE"]
+
+
+def test_a_refund_request_from_inside_wechat_reaches_the_console(stack):
+    shopper = WebShopper(stack, user_agent=WECHAT_UA)
+    sign_in_inside_wechat(shopper)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    pay_inside_wechat(shopper, order_id)
+    wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    assert "data-refund-request" in shopper.order_page(order_id).text
+    asked = shopper.post(f"/shop/orders/{order_id}/refund-request", {"reason": "太甜了"})
+    assert asked.status_code == 200 and "data-refund-request" not in asked.text
+    assert stack.query("select order_id, status, reason from refund_requests") == [
+        (order_id, "PENDING", "太甜了")
+    ]
+    # A guest's order (no account) offers none.
+    guest = WebShopper(stack)
+    guest.add(1)
+    assert "data-refund-request" not in guest.order_page(guest.checkout()).text
+
+
+def test_the_console_shows_the_channel_filters_by_it_and_skips_shipping(stack):
+    from tests.support.console import staffed
+
+    shopper = WebShopper(stack)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    scan(stack, shopper.code_url(order_id))
+    wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    admin, _ = staffed(stack)
+    page = admin.get(f"/console/orders/{order_id}").text
+    assert "Web shop: QR code" in page and "Native (QR code)" in page
+    assert "data-shipping-not-wechats" in page and 'id="ship' not in page.replace(
+        'id="shipping"', ""
+    )
+    listed = admin.get("/console/orders?channel=native&status=all").text
+    assert f"/console/orders/{order_id}" in listed
+    assert (
+        f"/console/orders/{order_id}"
+        not in admin.get("/console/orders?channel=miniprogram&status=all").text
+    )
