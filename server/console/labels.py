@@ -112,6 +112,7 @@ CHANNELS = {"miniprogram": _l("Mini program")}
 CHANNELS["native"] = _l("Web shop: QR code")
 CHANNELS["h5"] = _l("Web shop: phone browser")
 CHANNELS["official-account"] = _l("Web shop: official account")
+CHANNELS["app"] = _l("Native app")
 TRADE_TYPES = {
     "JSAPI": _l("JSAPI (in WeChat)"),
     "NATIVE": _l("Native (QR code)"),
