@@ -135,14 +135,21 @@ def place():
     signature = _signature(lines, channel)
     pending = session.get(PENDING) or {}
     order = _pending_order(pending.get(signature))
-    if order is None:
-        done = checkout.create(
+    if order is not None:
+        return redirect(url_for("web.order", order_id=order.id))
+    try:
+        order_id = checkout.create(
             user, lines, key=None, client_ip=request.remote_addr, context=checkout_context(channel)
-        )
-        order = done.order
-        session[PENDING] = {signature: order.id}  # only the latest cart's order is reused
-        session[ORDERS] = ([order.id] + _remembered())[:MAX_REMEMBERED]
-    return redirect(url_for("web.order", order_id=order.id))
+        ).order.id
+    except DomainError as exc:
+        # Created, but WeChat did not take it yet: the order page says so and places it again.
+        order_id = exc.extra.get("order_id")
+        if not isinstance(order_id, int):
+            raise
+        db.session.rollback()
+    session[PENDING] = {signature: order_id}  # only the latest cart's order is reused
+    session[ORDERS] = ([order_id] + _remembered())[:MAX_REMEMBERED]
+    return redirect(url_for("web.order", order_id=order_id))
 
 
 @bp.get("/orders/<int:order_id>")

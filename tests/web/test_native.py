@@ -67,3 +67,16 @@ def test_an_expired_order_shows_no_code_and_its_code_url_is_refused(web_stack):
     refused = scan(web_stack, code_url)
     assert refused.status_code == 400
     assert "过期" in refused.json()["error"]["message"]
+
+
+def test_wechat_failing_at_checkout_keeps_the_order_and_the_page_places_it_again(make_stack):
+    stack = make_stack()
+    shopper = WebShopper(stack)
+    shopper.add(1)
+    stack.control(
+        "faults", kind="api", path="/v3/pay/transactions/native", status=500, code="SYSTEM_ERROR"
+    )
+    order_id = shopper.checkout()  # lands on the order page, which says WeChat failed
+    page = shopper.order_page(order_id)
+    assert page.status_code == 200 and shopper.code_url(order_id)  # the fault was used once
+    assert stack.query("select count(*) from orders")[0][0] == 1
