@@ -51,3 +51,17 @@ def test_an_app_order_and_its_signed_sdk_parameters(make_stack, version):
     )
     assert paid.status_code == 200, paid.text
     wait_for(lambda: stack.order(auth, order["id"]).json()["order"]["status"] == "PAID")
+
+
+def test_the_mini_programs_pay_endpoint_refuses_an_app_order(stack):
+    auth = stack.login()
+    created = requests.post(
+        f"{stack.backend}/api/app/orders",
+        json={"items": [{"product_id": 1, "quantity": 1}]},
+        headers=auth,
+        timeout=10,
+    ).json()
+    refused = requests.post(
+        f"{stack.backend}/api/orders/{created['order']['id']}/pay", headers=auth, timeout=10
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "ORDER_NOT_PAYABLE"
