@@ -31,9 +31,10 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
 from .control import bills as bill_controls
-from .control import cashier, counter, faults, simulator
+from .control import bridge, cashier, counter, faults, scan, simulator
 from .control import orders as order_controls
 from .control import weixin as weixin_controls
+from .pay import h5 as h5_cashier
 from .pay.v2 import bills as v2_bills
 from .pay.v2 import codepay as v2_codepay
 from .pay.v2 import core as v2_core
@@ -49,7 +50,7 @@ from .pay.v3 import refunds as v3_refunds
 from .pay.v3 import transactions as v3_transactions
 from .state import Ambiguous, SandboxState
 from .weixin import errors as weixin_errors
-from .weixin import login, shipping, tokens
+from .weixin import login, oauth, shipping, tokens
 from .wire import control_error, json_response, request_id
 
 
@@ -72,6 +73,7 @@ def register_blueprints(app):
         # api.weixin.qq.com
         login.bp,
         tokens.bp,
+        oauth.bp,
         shipping.bp,
         # api.mch.weixin.qq.com, API v3
         certificates.bp,
@@ -85,9 +87,13 @@ def register_blueprints(app):
         v2_codepay.bp,
         v2_refunds.bp,
         v2_bills.bp,
+        # wx.tenpay.com: the H5 cashier
+        h5_cashier.bp,
         # the simulator's own /sandbox/... endpoints
         cashier.bp,
         counter.bp,
+        scan.bp,
+        bridge.bp,
         faults.bp,
         order_controls.bp,
         bill_controls.bp,

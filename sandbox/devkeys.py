@@ -183,6 +183,11 @@ def fresh_secrets():
         "SECRET_KEY": secrets.token_urlsafe(32),
         "WECHAT_APPID": "wx" + secrets.token_hex(8),
         "WECHAT_SECRET": secrets.token_hex(16),
+        # The official account of the web shop inside WeChat (docs/web-shop.md).
+        "WECHAT_OA_APPID": "wx" + secrets.token_hex(8),
+        "WECHAT_OA_SECRET": secrets.token_hex(16),
+        # A native app's appid (open platform), for APP payments.
+        "WECHAT_APP_APPID": "wx" + secrets.token_hex(8),
         "WECHATPAY_MCHID": str(1900000000 + secrets.randbelow(99999999)),
         "WECHATPAY_APIV3_KEY": secrets.token_hex(16),
         "WECHATPAY_API_KEY": secrets.token_hex(16),

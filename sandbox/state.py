@@ -100,6 +100,13 @@ class SandboxState:
         self.counter = {"recall": 0}
         self._stop = threading.Event()
 
+    def appids(self):
+        """The appids bound to the merchant: the mini program's, and when set the official
+        account's (``WECHAT_OA_APPID``: the web shop inside WeChat) and a native app's
+        (``WECHAT_APP_APPID``)."""
+        others = {self.settings.get(name) for name in ("WECHAT_OA_APPID", "WECHAT_APP_APPID")}
+        return {self.config.appid} | {appid for appid in others if appid}
+
     def rotate_platform_certificate(self):
         """Sign with a new platform certificate from now on; returns its serial."""
         # Imported here, not with the package: ``python -m sandbox.devkeys`` runs that module

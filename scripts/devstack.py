@@ -4,7 +4,8 @@
 migrates the SQLite schema, loads the demo catalogue with the one-fen test item (``seed --dev``),
 then starts the simulator and the backend and prints ``READY backend=... sandbox=...`` once both
 answer, then the staff console's address and how to log in (the first run creates a development
-admin and prints its password once). Ctrl-C (or SIGTERM) stops both.
+admin and prints its password once), and the web shop's address (served by the backend).
+Ctrl-C (or SIGTERM) stops both.
 
 When a port is already taken (another ``make dev``, or any other server), it says which and
 how to choose others (``make dev BACKEND_PORT=8100 SANDBOX_PORT=8101``) and exits with status 1
@@ -80,6 +81,7 @@ def child_environment(args):
     # to the env file too, so `flask --app server ...` in a second terminal reaches this stack.
     wiring = {
         "WECHAT_API_BASE": sandbox,
+        "WECHAT_OPEN_BASE": sandbox,
         "WECHATPAY_API_BASE": sandbox,
         "WECHATPAY_NOTIFY_URL": f"{backend}/api/pay/notify",
         "SANDBOX_PUSH_URL": f"{backend}/api/wechat/push",
@@ -256,6 +258,7 @@ def main():
         stop(status=1)
     print(f"READY backend={backend} sandbox={sandbox}", flush=True)
     print(f"Staff console: {backend}/console/  {console_login}", flush=True)
+    print(f"Web shop: {backend}/shop/  (docs/web-shop.md)", flush=True)
     while all(process.poll() is None for process in processes):
         time.sleep(0.5)
     stop(status=1)  # one of them died

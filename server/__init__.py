@@ -45,6 +45,7 @@ def _create_app(config):
     register_wechat_clients(app)
     register_blueprints(app)
     register_console(app)
+    register_web(app)
     register_rate_limits(app)
     register_commands(app)
     register_error_handlers(app)
@@ -127,7 +128,7 @@ def register_wechat_clients(app):
 
 def register_blueprints(app):
     from . import media
-    from .api import auth, contract, converters, orders, products, refunds, shipping
+    from .api import app_orders, auth, contract, converters, orders, products, refunds, shipping
 
     converters.register(app)
     from .callbacks import notify, push
@@ -136,6 +137,7 @@ def register_blueprints(app):
         auth,
         products,
         orders,
+        app_orders,
         shipping,
         refunds,
         notify,
@@ -150,6 +152,13 @@ def register_console(app):
     from . import console
 
     console.init_app(app)
+
+
+def register_web(app):
+    """The web shop (Native QR code, H5, the official account's JSAPI) under /shop/."""
+    from . import web
+
+    web.init_app(app)
 
 
 def register_rate_limits(app):

@@ -103,10 +103,50 @@ def counter(values):
     return {"trade_type": "MICROPAY"}
 
 
+def native(values):
+    """The web shop's QR code on a desktop (docs/web-shop.md): Native, for the appid of
+    WECHATPAY_CHANNEL_NATIVE_APPID (any appid bound to the merchant; default WECHAT_APPID),
+    notified at /api/pay/notify/native."""
+    return {"trade_type": "NATIVE"}
+
+
+def h5(values):
+    """The web shop in a phone's browser outside WeChat (docs/web-shop.md): H5 (MWEB), for the
+    appid of WECHATPAY_CHANNEL_H5_APPID (default WECHAT_APPID), at /api/pay/notify/h5. The
+    H5 domain is configured on the merchant platform, not here."""
+    return {"trade_type": "MWEB"}
+
+
+OFFICIAL_ACCOUNT = "official-account"
+
+
+def official_account(values):
+    """The web shop inside WeChat (docs/web-shop.md): JSAPI for the official account's appid
+    (WECHAT_OA_APPID; its openids come from web authorisation), at
+    /api/pay/notify/official-account. None without WECHAT_OA_APPID."""
+    appid = values.get("WECHAT_OA_APPID")
+    return {"trade_type": "JSAPI", "appid": appid} if appid else None
+
+
+def app(values):
+    """A native app's payments (POST /api/app/orders, docs/web-shop.md): APP for the mobile
+    app's appid (WECHAT_APP_APPID, from the open platform), at /api/pay/notify/app. None
+    without WECHAT_APP_APPID."""
+    appid = values.get("WECHAT_APP_APPID")
+    return {"trade_type": "APP", "appid": appid} if appid else None
+
+
 # name -> builder(settings) -> the channel's defaults (None: its product is not configured).
 # What a builder leaves out comes from the general settings (below); a settings row
 # (WECHATPAY_CHANNEL_<NAME>_*) wins over both.
-BUILDERS = {DEFAULT: miniprogram, "counter": counter}
+BUILDERS = {
+    DEFAULT: miniprogram,
+    "counter": counter,
+    "native": native,
+    "h5": h5,
+    OFFICIAL_ACCOUNT: official_account,
+    "app": app,
+}
 
 
 def row_name(name):

@@ -27,6 +27,8 @@ DEFAULTS = {
     "SECRET_KEY": "dev-secret-key-change-me",
     "DATABASE_URL": "sqlite:///" + str(Path("instance/app.db").resolve()),
     "WECHAT_API_BASE": "https://api.weixin.qq.com",
+    # Web authorisation (the official account's OAuth2): open.weixin.qq.com.
+    "WECHAT_OPEN_BASE": "https://open.weixin.qq.com",
     "WECHATPAY_API_BASE": "https://api.mch.weixin.qq.com",
     "WECHATPAY_API_VERSION": "v3",
     "WECHATPAY_V2_SIGN_TYPE": "MD5",
@@ -71,6 +73,12 @@ DEFAULTS = {
 NAMES = [
     "WECHAT_APPID",
     "WECHAT_SECRET",
+    # The official account (服务号) of the web shop inside WeChat: docs/web-shop.md.
+    "WECHAT_OA_APPID",
+    "WECHAT_OA_SECRET",
+    "WECHAT_OPEN_BASE",
+    # A native app's appid (open platform), for APP payments: docs/web-shop.md.
+    "WECHAT_APP_APPID",
     "WECHATPAY_MCHID",
     "WECHATPAY_APIV3_KEY",
     "WECHATPAY_API_KEY",

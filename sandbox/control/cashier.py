@@ -75,12 +75,13 @@ def cashier():
     return json_response(answer)
 
 
-def pay_sign_failure(state, params, order=None):
+def pay_sign_failure(state, params, order=None, appid=None):
     """Why WeChat's client would refuse these wx.requestPayment parameters, or None.
 
-    The appId paySign covers is the app the client runs in: the mini program's; for a service
-    provider's order, one of the order's appids, the one its payer's openid is under (sub_appid
-    for a sub_openid, sp_appid for an sp_openid)."""
+    The appId paySign covers is the app the client runs in: ``appid`` (default the mini
+    program; an official account's page gives its own, getBrandWCPayRequest's appId); for a
+    service provider's order, one of the order's appids, the one its payer's openid is under
+    (sub_appid for a sub_openid, sp_appid for an sp_openid)."""
     if not isinstance(params, dict) or not all(
         isinstance(params.get(name), str) and params[name]
         for name in ("timeStamp", "nonceStr", "package", "paySign")
@@ -88,7 +89,7 @@ def pay_sign_failure(state, params, order=None):
         return "parameter error: timeStamp, nonceStr, package and paySign must be strings"
     if not params["package"].startswith("prepay_id="):
         return "parameter error: package should be prepay_id=..."
-    appid = state.config.appid  # the client signs for the mini program it runs in
+    appid = appid or state.config.appid  # the client checks for the app it runs in
     if order is not None and order.get("sp_mchid"):
         appid = paying_appid(order)
     sign_type = params.get("signType") or "MD5"

@@ -38,6 +38,10 @@ def stable_token():
     config, state = _state().config, _state()
     if body.get("grant_type") != "client_credential":
         return wechat_error(40002, "invalid grant_type")
+    if body.get("appid") and body.get("appid") == state.settings.get("WECHAT_OA_APPID"):
+        from . import oauth  # the official account's tokens are kept apart (oauth.py)
+
+        return oauth.stable_token(body)
     if body.get("appid") != config.appid:
         return wechat_error(40013, "invalid appid")
     if not isinstance(body.get("secret"), str) or not secrets.compare_digest(

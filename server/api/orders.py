@@ -80,7 +80,9 @@ def show_order(order_id):
 @order_writes
 def pay_order(order_id):
     order = _own_order(order_id)
-    if order.user_id != g.user.id:  # the customer's order from another app: pay it there
+    # The customer's order from another app, or one paid another way (an APP order): pay it
+    # where it was placed.
+    if order.user_id != g.user.id or order.trade_type != "JSAPI":
         raise DomainError(
             "ORDER_NOT_PAYABLE",
             "this order is paid where it was placed",

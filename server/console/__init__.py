@@ -79,8 +79,11 @@ class ConsoleOnlySessions(SecureCookieSessionInterface):
     WeChat's callbacks carry no cookies: they get no session (opening one costs a signing
     serializer on every request, a tenth of a notification's CPU), and writing to one fails."""
 
+    # The web shop's pages keep a guest's cart and orders in the session too (server/web).
+    PREFIXES = (bp.url_prefix + "/", "/shop/")
+
     def open_session(self, app, request):
-        if request.path.startswith(bp.url_prefix + "/"):
+        if request.path.startswith(self.PREFIXES):
             return super().open_session(app, request)
         return self.make_null_session(app)
 

@@ -108,7 +108,14 @@ REFUSALS = {
     "TRANSACTION_ID_IN_USE": _l("a WeChat transaction that paid another order"),
 }
 # The ways to pay (server/channels.py): the built-in channel names, and WeChat's trade types.
-CHANNELS = {"miniprogram": _l("Mini program"), "counter": _l("Counter")}
+CHANNELS = {
+    "miniprogram": _l("Mini program"),
+    "counter": _l("Counter"),
+    "native": _l("Web shop: QR code"),
+    "h5": _l("Web shop: phone browser"),
+    "official-account": _l("Web shop: official account"),
+    "app": _l("Native app"),
+}
 TRADE_TYPES = {
     "JSAPI": _l("JSAPI (in WeChat)"),
     "NATIVE": _l("Native (QR code)"),

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from ..channels import all_channels, payment_context
+from ..channels import OFFICIAL_ACCOUNT, all_channels, payment_context
 from ..domain import addresses, attention, bills, counter, images, payments, refunds, shipping
 from ..domain.catalogue import save_product
 from ..errors import DomainError
@@ -407,8 +407,17 @@ def render_order(order, shipping_form=None):
     )
 
 
+def paid_in_the_mini_program(order):
+    """WeChat's shipping info service is for mini-program payments only (JSAPI in the mini
+    program); the web shop's orders (Native, H5, the official account's JSAPI) are shipped
+    without it."""
+    return order.trade_type == "JSAPI" and order.channel != OFFICIAL_ACCOUNT
+
+
 def shipping_block(order, form=None):
     """What the order page shows of shipping: our shipment, WeChat's view, the events."""
+    if not paid_in_the_mini_program(order):
+        return {"shipping_not_wechats": True}
     shipment = order.shipment
     events = (
         db.session.execute(

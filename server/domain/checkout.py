@@ -21,6 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -114,7 +115,7 @@ def create(user, lines, *, key, client_ip, context, address=None):
             "ADDRESS_REQUIRED", "a product in this order ships: a delivery address is required"
         )
     order = Order(
-        user_id=user.id,
+        user_id=user.id if user else None,  # a web guest has no account
         out_trade_no=new_out_trade_no(),
         channel=context.channel,
         trade_type=context.trade_type,
@@ -123,7 +124,8 @@ def create(user, lines, *, key, client_ip, context, address=None):
         sub_mchid=context.sub_mchid,
         sub_appid=context.sub_appid,
         api_version=context.api_version,
-        payer_openid=user.openid,
+        # Known for JSAPI; a QR code's payer is whoever scans it (told by the notification).
+        payer_openid=user.openid if user and context.trade_type == "JSAPI" else None,
         description=description(items, context.shop_language),
         total=sum(i.amount for i in items),
         time_expire=payments.order_expiry(context.order_timeout_minutes),
@@ -237,14 +239,17 @@ def pay(order, context):
         raise _not_payable(order, f"the order is {order.status}")
     if as_utc(order.time_expire) <= utcnow():
         raise _not_payable(order, "the order has expired")
+    if order.trade_type in PLACE_BY_URL:
+        return _pay_by_url(order, context, gateway)
+    place, sign = PREPAY_CALLS[order.trade_type]
     if payments.prepay_is_fresh(order):
-        return gateway.pay_params(order.prepay_id)
+        return getattr(gateway, sign)(order.prepay_id)
     # End the read transaction (POST .../pay read the order) so that no database connection
     # is held while WeChat answers (100-300 ms): threads waiting on WeChat may far outnumber
     # the pool's connections. After create() nothing is open and this costs nothing.
     db.session.commit()
     try:
-        prepay_id = gateway.place_order(_order_request(order, context))
+        prepay_id = getattr(gateway, place)(_order_request(order, context))
     except ApiError as exc:
         if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
             refresh(order, context, interval_seconds=0)
@@ -257,7 +262,54 @@ def pay(order, context):
     if not recorded:  # paid or closed (a notification) while WeChat was answering
         db.session.refresh(order)
         raise _not_payable(order, f"the order is {order.status}")
-    return gateway.pay_params(prepay_id)
+    return getattr(gateway, sign)(prepay_id)
+
+
+# trade type -> (the gateway's call placing it, the one signing the client's parameters):
+# orders the client pays with a prepay_id (wx.requestPayment / getBrandWCPayRequest, an app).
+PREPAY_CALLS = {
+    "JSAPI": ("place_order", "pay_params"),
+    "APP": ("place_app_order", "app_pay_params"),
+}
+
+
+# trade type -> (the gateway's call, the answer's key): orders paid at a URL WeChat gives.
+PLACE_BY_URL = {
+    "NATIVE": ("place_native_order", "code_url"),
+    "MWEB": ("place_h5_order", "h5_url"),
+}
+
+
+def _pay_by_url(order, context, gateway):
+    """Native: ``{"code_url": ...}`` to show as a QR code; H5: ``{"h5_url": ...}`` to send the
+    browser to. Placed every time it is asked for: the same parameters again are the same
+    order at WeChat (until its time_expire), with a code_url valid 2 hours from then or an
+    h5_url valid 5 minutes, so what the payer gets is never stale."""
+    call, key = PLACE_BY_URL[order.trade_type]
+    db.session.commit()  # no database connection held while WeChat answers (as in pay())
+    try:
+        url = getattr(gateway, call)(_order_request(order, context))
+    except ApiError as exc:
+        if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
+            refresh(order, context, interval_seconds=0)
+            raise _not_payable(order, f"the order is {order.status}") from None
+        raise wechatpay_error(exc, order_id=order.id) from None
+    except WeChatPayError as exc:
+        raise wechatpay_error(exc, order_id=order.id) from None
+    # WeChat gives these no prepay_id to keep (H5's is inside the h5_url); the URL's start
+    # stands for it, so the jobs know the order was placed (they query and close placed
+    # orders only).
+    recorded = payments.record_prepay(order.id, _placed_mark(url))
+    db.session.commit()
+    if not recorded:
+        db.session.refresh(order)
+        raise _not_payable(order, f"the order is {order.status}")
+    return {key: url}
+
+
+def _placed_mark(url):
+    prepay_id = parse_qs(urlsplit(url).query).get("prepay_id")
+    return (prepay_id[0] if prepay_id else url)[:64]
 
 
 def cancel(order, context):
@@ -317,6 +369,7 @@ def _order_request(order, context):
         notify_url=context.notify_url,
         time_expire=as_utc(order.time_expire),
         client_ip=order.client_ip,
+        product_id=str(order.items[0].product_id) if order.items else None,
     )
 
 

@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import select
 
 from server import config
-from server.channels import checkout_context, read
+from server.channels import BUILDERS, checkout_context, read
 from server.config import ConfigError
 from server.domain import checkout, payments
 from server.extensions import db
@@ -269,8 +269,10 @@ def test_a_channel_is_a_row_of_settings(dev_keys):
         {**dev_keys, **LEGACY, "WECHATPAY_NOTIFY_URL": "https://shop.test/api/pay/notify"}
     )
     channels = {channel.name: channel for channel in read(values)}
-    assert list(channels) == ["miniprogram", "counter", "legacy"]  # counter: built in
-    assert channels["counter"].trade_type == "MICROPAY"
+    # The default first, then the products' built-in channels, then the declared ones.
+    assert list(channels) == [name for name in [*BUILDERS, "legacy"] if name in channels]
+    assert list(channels)[-1] == "legacy"
+    assert channels["counter"].trade_type == "MICROPAY"  # built in
     assert channels["miniprogram"].notify_url == "https://shop.test/api/pay/notify"
     assert channels["miniprogram"].refund_notify_url == "https://shop.test/api/refund/notify"
     assert channels["miniprogram"].api_version == "v3"

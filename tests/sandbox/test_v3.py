@@ -300,7 +300,8 @@ def test_native_and_h5_orders(merchant):
             "scene_info": {"payer_client_ip": "127.0.0.1", "h5_info": {"type": "Wap"}},
         },
     )
-    assert h5.json()["h5_url"].startswith("https://")
+    # WeChat's is on wx.tenpay.com; the simulator serves its H5 cashier itself (sandbox/pay/h5.py).
+    assert h5.json()["h5_url"].startswith(merchant.base_url + "/cgi-bin/mmpayweb-bin/checkmweb?")
     stored = requests.get(merchant.base_url + "/sandbox/orders/H5ORDER001", timeout=5).json()
     assert stored["order"]["scene_info"]["payer_client_ip"] == "127.0.0.1"
     assert query(merchant, "NATIVE0001").json()["trade_state"] == "NOTPAY"

@@ -91,6 +91,7 @@ def stack_factory(dev_keys, database_url):
             {
                 "DATABASE_URL": database_url,
                 "WECHAT_API_BASE": sim.url,
+                "WECHAT_OPEN_BASE": sim.url,  # web authorisation (open.weixin.qq.com)
                 "WECHATPAY_API_BASE": sim.url,
                 "WECHATPAY_NOTIFY_URL": f"{backend.url}/api/pay/notify",
                 "WECHAT_HTTP_TIMEOUT_SECONDS": "2",

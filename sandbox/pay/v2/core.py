@@ -16,7 +16,7 @@ require the merchant's API certificate (``WECHATPAY_CERT``) as the TLS client ce
 
 import xmltodict
 from cryptography import x509
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from server.wechatpay.crypto import HMAC_SHA256, MD5, nonce, v2_sign, v2_verify
 
@@ -140,8 +140,9 @@ def signed_request():
     for name in ("appid", "mch_id", "nonce_str", "sign"):
         if not fields.get(name):
             raise ReturnFail(f"缺少参数{name}")
-    if fields["appid"] != config.appid and fields["appid"] not in config.sp_appids:
+    if fields["appid"] not in _state().appids() and fields["appid"] not in config.sp_appids:
         raise ReturnFail("appid不存在")
+    g.v2_appid = fields["appid"]  # the answer names the appid it was asked for
     if fields["mch_id"] != config.mchid:
         raise ReturnFail("商户号mch_id与appid不匹配")
     if len(fields["nonce_str"]) > 32:
@@ -176,7 +177,7 @@ def answer(sign_type, data=None, error=None, echo=None):
     body = {
         "return_code": "SUCCESS",
         "return_msg": "OK",
-        "appid": config.appid,
+        "appid": g.get("v2_appid", config.appid),
         "mch_id": config.mchid,
         "nonce_str": nonce(16),
         **(echo or {}),

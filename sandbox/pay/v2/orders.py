@@ -13,7 +13,7 @@ from server.wechatpay.crypto import MD5, nonce, v2_sign
 
 from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from ...wire import BEIJING, compact_time
-from .. import codepay
+from .. import codepay, h5
 from ..checks import is_notify_url
 from .core import (
     BusinessError,
@@ -80,9 +80,7 @@ def _unifiedorder(fields, state):
     if order["trade_type"] == "NATIVE":
         answer_fields["code_url"] = "weixin://wxpay/bizpayurl?pr=" + order["prepay_id"][-10:]
     if order["trade_type"] == "MWEB":
-        answer_fields["mweb_url"] = (
-            "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=" + order["prepay_id"]
-        )
+        answer_fields["mweb_url"] = h5.h5_url(order)  # on the simulator's host
     return answer_fields
 
 
@@ -240,7 +238,7 @@ def notify_payment(state, order):
     """
     config = state.config
     fields = {
-        "appid": order["appid"] if order.get("sp_mchid") else config.appid,
+        "appid": order["appid"],
         "mch_id": config.mchid,
         "nonce_str": nonce(32),
         "result_code": "SUCCESS",

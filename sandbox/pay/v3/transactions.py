@@ -14,7 +14,7 @@ from server.wechatpay.crypto import aes_gcm_encrypt, nonce
 
 from ...state import DEFAULT_ORDER_LIFETIME, PAID_STATES
 from ...wire import json_bytes, json_response, rfc3339, signed_headers
-from .. import codepay
+from .. import codepay, h5
 from .core import ApiError, blueprint, json_body, param_error, valid_notify_url
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
@@ -65,12 +65,7 @@ def _prepay_answer(order, kind):
     if kind == "native":
         return {"code_url": "weixin://wxpay/bizpayurl?pr=" + order["prepay_id"][-10:]}
     if kind == "h5":
-        return {
-            "h5_url": "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id="
-            + order["prepay_id"]
-            + "&package="
-            + order["prepay_id"][-10:]
-        }
+        return {"h5_url": h5.h5_url(order)}  # on the simulator's host (WeChat's: wx.tenpay.com)
     return {"prepay_id": order["prepay_id"]}
 
 
@@ -251,7 +246,7 @@ def _validate_order(params, kind, config):
         if expire_at <= now:
             raise param_error("/time_expire", "must be in the future", params["time_expire"])
 
-    if appid != config.appid:
+    if appid not in _state().appids():
         raise ApiError(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
     if mchid != config.mchid:
         raise ApiError(400, "MCH_NOT_EXISTS", "商户号不存在或与签名商户号不一致")

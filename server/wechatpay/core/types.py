@@ -37,7 +37,7 @@ REFUND_PROCESSING, REFUND_SUCCESS, REFUND_CLOSED, REFUND_ABNORMAL = (
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """One JSAPI (mini program) order to place. Amounts are integer fen."""
+    """One order to place (JSAPI, Native, H5...). Amounts are integer fen."""
 
     out_trade_no: str
     description: str
@@ -47,6 +47,8 @@ class OrderRequest:
     time_expire: datetime  # timezone-aware
     client_ip: str | None = None
     attach: str | None = None
+    # Native on v2 requires a product id (any id of the merchant's, at most 32 characters).
+    product_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,25 @@ class Gateway(Protocol):
     def pay_params(self, prepay_id: str) -> dict:
         """The signed object for ``wx.requestPayment`` (timeStamp, nonceStr, package, ...)."""
         raise _unsupported(self, "pay_params")
+
+    def place_native_order(self, request: OrderRequest) -> str:
+        """Place a Native (QR code) order and return its code_url (native.py). ``openid`` is
+        not sent: the payer is whoever scans the code."""
+        raise _unsupported(self, "place_native_order")
+
+    def place_h5_order(self, request: OrderRequest) -> str:
+        """Place an H5 (MWEB) order for the payer at ``client_ip`` and return its h5_url
+        (v2: mweb_url), valid 5 minutes (h5.py)."""
+        raise _unsupported(self, "place_h5_order")
+
+    def place_app_order(self, request: OrderRequest) -> str:
+        """Place an APP order for the mobile app's appid; its prepay_id (app.py)."""
+        raise _unsupported(self, "place_app_order")
+
+    def app_pay_params(self, prepay_id: str) -> dict:
+        """The signed PayReq a native app passes to WeChat's SDK (appid, partnerid, prepayid,
+        package ``Sign=WXPay``, noncestr, timestamp, sign)."""
+        raise _unsupported(self, "app_pay_params")
 
     def query_order(self, out_trade_no: str) -> Transaction:
         """The order as WeChat sees it. ApiError code ORDER_NOT_EXIST when it does not know it."""

@@ -9,10 +9,13 @@ of its own module, mixed in below. A new product is a new module and one more ba
 """
 
 from ..core.types import Gateway
+from .app import App
 from .bills import Bills
 from .client import V2Client
 from .codepay import Codepay
+from .h5 import H5
 from .jsapi import Jsapi
+from .native import Native
 from .partner import PartnerFields, PartnerJsapi
 from .refunds import Refunds
 from .transactions import Transactions
@@ -21,6 +24,9 @@ from .transactions import Transactions
 class V2Gateway(
     Jsapi,
     Codepay,
+    Native,
+    H5,
+    App,
     Transactions,
     Refunds,
     Bills,

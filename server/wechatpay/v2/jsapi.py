@@ -15,12 +15,7 @@ class Jsapi:
     """unifiedorder (JSAPI) and the ``paySign`` of its prepay_id."""
 
     def place_order(self, request):
-        if (
-            isinstance(request.total, bool)
-            or not isinstance(request.total, int)
-            or request.total <= 0
-        ):
-            raise ValueError("total must be a positive integer of fen")
+        check_total(request.total)
         if request.attach and len(request.attach) > MAX_ATTACH_CHARS:
             raise ValueError("attach is longer than 127 characters")
         fields = {
@@ -58,6 +53,11 @@ class Jsapi:
             {"appId": self.appid, **params}, self.api_key, self.sign_type
         )
         return params
+
+
+def check_total(total):
+    if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+        raise ValueError("total must be a positive integer of fen")
 
 
 def _client_ip(value):

@@ -10,10 +10,13 @@ module, mixed in below. A new product is a new module and one more base class he
 """
 
 from ..core.types import Gateway
+from .app import App
 from .bills import Bills
 from .client import V3Client
 from .codepay import Codepay
+from .h5 import H5
 from .jsapi import Jsapi
+from .native import Native
 from .partner import PartnerBills, PartnerJsapi, PartnerRefunds, PartnerTransactions
 from .refunds import Refunds
 from .transactions import Transactions
@@ -22,6 +25,9 @@ from .transactions import Transactions
 class V3Gateway(
     Jsapi,
     Codepay,
+    Native,
+    H5,
+    App,
     Transactions,
     Refunds,
     Bills,

@@ -1,0 +1,33 @@
+"""APP payments for shops that also have a native app: ``POST /api/app/orders`` places an order
+on the ``app`` channel (trade type APP, the mobile app's appid) and answers the signed
+parameters the app passes to WeChat's SDK (docs/web-shop.md has an example).
+
+The same as ``POST /api/orders`` otherwise: the bearer token's user, priced from the
+catalogue, the Idempotency-Key, the rate limits; the order is then read at
+``GET /api/orders/<id>`` like any other.
+"""
+
+from flask import Blueprint, g, jsonify, request
+
+from ..channels import checkout_context
+from ..domain import checkout
+from ..ratelimits import order_writes
+from .auth import login_required
+from .order_json import order_json
+from .orders import _order_lines
+from .validation import json_object
+
+bp = Blueprint("app_orders", __name__)
+
+
+@bp.post("/api/app/orders")
+@login_required
+@order_writes
+def create_app_order():
+    key = checkout.idempotency_key(request.headers.get("Idempotency-Key"))
+    lines = _order_lines(json_object())
+    done = checkout.create(
+        g.user, lines, key=key, client_ip=request.remote_addr, context=checkout_context("app")
+    )
+    body = {"order": order_json(done.order), "app_params": done.pay_params}
+    return jsonify(body), 201 if done.created else 200

@@ -1,0 +1,43 @@
+"""APP: ``POST /v3/pay/transactions/app`` returns a prepay_id; the native app passes appid,
+partnerid, prepayid, package ``Sign=WXPay``, noncestr, timestamp and sign to WeChat's SDK
+(products doc §3.2; wechatpay-go services/payments/app/api_app_request_payment.go). The appid
+is the mobile app's (open platform), not the mini program's or the official account's."""
+
+from .. import crypto
+from ..core.errors import InvalidResponse
+from ..core.types import CHINA
+
+
+class App:
+    def place_app_order(self, request):
+        body = {
+            "appid": self.appid,
+            "mchid": self.mchid,
+            "description": request.description,
+            "out_trade_no": request.out_trade_no,
+            "time_expire": request.time_expire.astimezone(CHINA).isoformat(timespec="seconds"),
+            "notify_url": request.notify_url,
+            "amount": {"total": request.total, "currency": "CNY"},
+        }
+        if request.attach:
+            body["attach"] = request.attach
+        data = self._call("POST", "/v3/pay/transactions/app", body, repeatable=False)
+        prepay_id = (data or {}).get("prepay_id")
+        if not isinstance(prepay_id, str) or not prepay_id:
+            raise InvalidResponse("app order response has no prepay_id")
+        return prepay_id
+
+    def app_pay_params(self, prepay_id):
+        """The SDK's PayReq: sign is RSA-SHA256 over appid, timestamp, noncestr, prepayid."""
+        timestamp, nonce_str = str(crypto.now()), crypto.nonce()
+        return {
+            "appid": self.appid,
+            "partnerid": self.mchid,
+            "prepayid": prepay_id,
+            "package": "Sign=WXPay",
+            "noncestr": nonce_str,
+            "timestamp": timestamp,
+            "sign": crypto.rsa_sign(
+                self.private_key, f"{self.appid}\n{timestamp}\n{nonce_str}\n{prepay_id}\n"
+            ),
+        }

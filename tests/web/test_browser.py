@@ -1,0 +1,91 @@
+"""The web shop in a real browser (Chromium through Playwright, against a live backend and the
+simulator, on SQLite): a desktop checks out, sees a QR code and the time left, the code is
+scanned in the simulator's page, and the order page turns to paid by itself; a code that
+expires turns the page to expired."""
+
+import re
+
+import pytest
+
+from tests.support.orders import expire
+
+pytestmark = pytest.mark.database_agnostic
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the chromium fixture skips
+    expect = None
+
+
+def check_out(page, stack, product_id=1):
+    page.goto(f"{stack.backend}/shop/")
+    page.locator(f"[data-product='{product_id}'] button").click()
+    expect(page.locator("[data-total]")).to_be_visible()
+    page.locator("[data-action=checkout]").click()
+    expect(page).to_have_url(re.compile(r"/shop/orders/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def test_desktop_qr_code_scanned_in_the_simulator_turns_the_page_paid(stack, open_page):
+    page = open_page()
+    check_out(page, stack)
+    expect(page.locator(".qr svg")).to_be_visible()
+    expect(page.locator("[data-time-left]")).to_have_text(re.compile(r"^(29|30):\d\d$"))
+    expect(page.locator("[data-when=paid]")).to_be_hidden()
+
+    # The payer "scans" the code: the simulator's page, in another tab.
+    with page.context.expect_page() as opened:
+        page.locator("[data-simulator-scan]").click()
+    scanner = opened.value
+    expect(scanner.locator("body")).to_contain_text("¥18.00")
+    scanner.locator("[data-pay]").click()
+    expect(scanner.locator("[data-paid]")).to_have_text("支付成功")
+
+    # The order page polls its own backend and shows paid within seconds.
+    expect(page.locator("[data-when=paid]")).to_be_visible(timeout=8_000)
+    expect(page.locator("[data-when=waiting]")).to_be_hidden()
+    page.goto(f"{stack.backend}/shop/orders")
+    expect(page.locator("[data-state=paid]")).to_have_count(1)
+
+
+def test_an_expired_qr_code_turns_the_page_expired(stack, open_page):
+    page = open_page()
+    order_id = check_out(page, stack, product_id=2)
+    expect(page.locator(".qr svg")).to_be_visible()
+    expire(stack, order_id)  # its time_expire passes while the page is open
+    expect(page.locator("[data-when=expired]")).to_be_visible(timeout=8_000)
+    expect(page.locator(".qr svg")).to_be_hidden()
+    page.reload()
+    expect(page.locator("[data-when=expired]")).to_be_visible()
+    expect(page.locator(".qr svg")).to_have_count(0)
+
+
+def test_the_shop_is_chinese_by_default(stack, open_page):
+    page = open_page(locale="zh-CN")
+    page.goto(f"{stack.backend}/shop/")
+    expect(page.locator("h1")).to_have_text("商品")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("h1")).to_have_text("Products")
+
+
+def test_phone_pays_in_the_h5_cashier_comes_back_and_checks(stack, open_page):
+    from tests.support.web import PHONE_UA
+
+    page = open_page(user_agent=PHONE_UA, viewport={"width": 390, "height": 844})
+    order_id = check_out(page, stack, product_id=3)
+    expect(page.locator("[data-action=pay-h5]")).to_be_visible()
+    page.locator("[data-action=pay-h5]").click()
+    # WeChat's H5 cashier (the simulator's), then back to the order page.
+    expect(page.locator("[data-pay]")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("¥12.50")
+    page.locator("[data-pay]").click()
+    expect(page).to_have_url(re.compile(rf"/shop/orders/{order_id}\?returned=1$"))
+    expect(page.locator("[data-returned]")).to_be_visible()
+    # "Check again" until the backend knows (the notification, or its query of WeChat, may
+    # take a moment on a busy machine: a person presses again too).
+    for _attempt in range(10):
+        page.locator("[data-action=check]").click()
+        if page.locator("[data-when=paid]").is_visible():
+            break
+        page.wait_for_timeout(1_000)
+    expect(page.locator("[data-when=paid]")).to_be_visible()

@@ -1,0 +1,196 @@
+"""The web shop's ways to pay on SQLite and PostgreSQL, without a browser: the official
+account's JSAPI on v3 and v2 (both sign types), the JS-SDK signature pinned to the published
+example, the jsapi_ticket shared by concurrent pages and refreshed when it expires, a refund of
+a Native order, and one day's bill with JSAPI, NATIVE and MWEB rows reconciled."""
+
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from server.domain import bills, jsapi_tickets
+from server.extensions import db
+from server.timeutil import utcnow
+from server.web import wechat
+from server.wechat.official_account import jssdk_signature
+from tests.support import wait_for
+from tests.support.concurrency import at_once
+from tests.support.refunds import place_refund, wait_refund
+from tests.support.web import (
+    PHONE_UA,
+    WECHAT_UA,
+    WebShopper,
+    h5_url,
+    pay_inside_wechat,
+    scan,
+    sign_in_inside_wechat,
+)
+
+
+def test_jssdk_signature_matches_the_published_example():
+    # The JS-SDK documentation's appendix 1 (copy: https://www.cnblogs.com/txw1958/p/
+    # weixin-jsapi-signature.html), and its fragment dropped as the rule says.
+    signature = jssdk_signature(
+        "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg",
+        "Wm3WZYTPz0wzccnW",
+        1414587457,
+        "http://mp.weixin.qq.com?params=value#top",
+    )
+    assert signature == "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
+
+
+def ticket_calls(stack):
+    return requests.get(f"{stack.sandbox}/sandbox/jsapi-ticket", timeout=5).json()["calls"]
+
+
+def test_one_ticket_for_16_concurrent_pages_and_a_new_one_after_it_expires(stack):
+    url = f"{stack.backend}/shop/orders/1"
+
+    def page():
+        with stack.app.app_context():
+            config = jsapi_tickets.wx_config(wechat.api(), url)
+            ticket = jsapi_tickets.current_ticket(wechat.api())
+            db.session.remove()
+        return config, ticket
+
+    pages = at_once([page] * 16)
+    tickets = {ticket for _, ticket in pages}
+    assert len(tickets) == 1 and ticket_calls(stack) == 1
+    (ticket,) = tickets
+    for config, _ in pages:
+        assert config["signature"] == jssdk_signature(
+            ticket, config["nonceStr"], config["timestamp"], url
+        )
+    # 7200 s later: the stored ticket (and the token it needs) have run out.
+    stack.control("jsapi-ticket/expire")
+    with stack.app.app_context():
+        db.session.execute(
+            db.text("update wechat_access_tokens set expires_at = :past"),
+            {"past": utcnow() - timedelta(seconds=1)},
+        )
+        db.session.commit()
+    renewed = at_once([page] * 4)
+    assert {t for _, t in renewed} != tickets and len({t for _, t in renewed}) == 1
+    assert ticket_calls(stack) == 2
+
+
+V2 = {"WECHATPAY_API_VERSION": "v2", "WECHATPAY_API_KEY": "k" * 32}
+
+
+@pytest.mark.parametrize("version", ["v3", "v2-MD5", "v2-HMAC-SHA256"])
+def test_pay_inside_wechat_on_each_api_version(make_stack, version):
+    settings = {}
+    if version != "v3":
+        settings = {**V2, "WECHATPAY_V2_SIGN_TYPE": version.split("-", 1)[1]}
+    stack = make_stack(**settings)
+    shopper = WebShopper(stack, user_agent=WECHAT_UA)
+    sign_in_inside_wechat(shopper)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    params, checked, paid = pay_inside_wechat(shopper, order_id)
+    assert params["appId"] == stack.settings["WECHAT_OA_APPID"]
+    assert params["signType"] == ("RSA" if version == "v3" else version.split("-", 1)[1])
+    assert "problem" not in checked and paid == {"ok": True}
+    wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    ((channel, appid, api_version),) = stack.query("select channel, appid, api_version from orders")
+    assert channel == "official-account" and appid == params["appId"]
+    assert api_version == version[:2]
+
+
+def test_a_tampered_pay_sign_or_another_directory_is_refused_by_the_client(make_stack):
+    stack = make_stack(SANDBOX_PAY_DIRECTORIES="https://shop.example/shop/")
+    shopper = WebShopper(stack, user_agent=WECHAT_UA)
+    sign_in_inside_wechat(shopper)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    _, checked, paid = pay_inside_wechat(shopper, order_id)
+    assert checked["problem"].startswith("当前页面的URL未注册") and paid["ok"] is False
+    assert stack.query("select status from orders")[0][0] == "NOTPAY"
+
+
+def test_refund_a_native_order(stack):
+    shopper = WebShopper(stack)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    assert scan(stack, shopper.code_url(order_id)).status_code == 200
+    wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    refund = place_refund(stack, order_id, 1800)
+    wait_refund(stack, refund["out_refund_no"], "SUCCESS")
+    assert stack.query("select status from orders")[0][0] == "REFUNDED"
+
+
+def test_a_bill_with_jsapi_native_and_h5_rows_reconciles(stack):
+    orders = {}
+    inside = WebShopper(stack, user_agent=WECHAT_UA)
+    sign_in_inside_wechat(inside)
+    inside.add(1)
+    orders["JSAPI"] = inside.checkout()
+    pay_inside_wechat(inside, orders["JSAPI"])
+    desktop = WebShopper(stack)
+    desktop.add(2)
+    orders["NATIVE"] = desktop.checkout()
+    scan(stack, desktop.code_url(orders["NATIVE"]))
+    phone = WebShopper(stack, user_agent=PHONE_UA)
+    phone.add(3)
+    orders["MWEB"] = phone.checkout()
+    url = h5_url(phone, orders["MWEB"])
+    phone.http.post(
+        url.split("?")[0],
+        data={"prepay_id": parse_qs(urlsplit(url).query)["prepay_id"][0], "action": "pay"},
+        timeout=10,
+    )
+    for shopper, order_id in ((inside, orders["JSAPI"]), (desktop, orders["NATIVE"])):
+        wait_for(lambda s=shopper, i=order_id: s.status(i)["state"] == "paid")
+    wait_for(lambda: phone.status(orders["MWEB"])["state"] == "paid")
+
+    assert "CLEAN" in stack.cli("bills", "reconcile", "--date", "today")
+    with stack.app.app_context():
+        from server.channels import merchant_gateways
+
+        ((_, gateway),) = merchant_gateways()
+        bill = bills.parse_bill(gateway.download_trade_bill(bills.beijing_today()))
+    in_bill = {row["商户订单号"]: row["交易类型"] for row in bill.rows}
+    ours = dict(stack.query("select out_trade_no, trade_type from orders"))
+    assert in_bill == ours and sorted(ours.values()) == ["JSAPI", "MWEB", "NATIVE"]
+
+
+def test_a_refund_request_from_inside_wechat_reaches_the_console(stack):
+    shopper = WebShopper(stack, user_agent=WECHAT_UA)
+    sign_in_inside_wechat(shopper)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    pay_inside_wechat(shopper, order_id)
+    wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    assert "data-refund-request" in shopper.order_page(order_id).text
+    asked = shopper.post(f"/shop/orders/{order_id}/refund-request", {"reason": "太甜了"})
+    assert asked.status_code == 200 and "data-refund-request" not in asked.text
+    assert stack.query("select order_id, status, reason from refund_requests") == [
+        (order_id, "PENDING", "太甜了")
+    ]
+    # A guest's order (no account) offers none.
+    guest = WebShopper(stack)
+    guest.add(1)
+    assert "data-refund-request" not in guest.order_page(guest.checkout()).text
+
+
+def test_the_console_shows_the_channel_filters_by_it_and_skips_shipping(stack):
+    from tests.support.console import staffed
+
+    shopper = WebShopper(stack)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    scan(stack, shopper.code_url(order_id))
+    wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    admin, _ = staffed(stack)
+    page = admin.get(f"/console/orders/{order_id}").text
+    assert "Web shop: QR code" in page and "Native (QR code)" in page
+    assert "data-shipping-not-wechats" in page and 'id="ship' not in page.replace(
+        'id="shipping"', ""
+    )
+    listed = admin.get("/console/orders?channel=native&status=all").text
+    assert f"/console/orders/{order_id}" in listed
+    assert (
+        f"/console/orders/{order_id}"
+        not in admin.get("/console/orders?channel=miniprogram&status=all").text
+    )
