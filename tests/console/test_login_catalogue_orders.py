@@ -205,6 +205,7 @@ def test_editing_a_product_changes_it_and_is_audited(app, admin):
         "name": "手冲咖啡 (大杯)",
         "description": "Bigger.",
         "price": 2150,
+        "ships": False,
     }
     [entry] = [e for e in rows(app, AuditLog) if e.action == "product.update"]
     assert entry.actor == ADMIN and entry.target == "product:1" and entry.ip == "127.0.0.1"
