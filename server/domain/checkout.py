@@ -106,7 +106,7 @@ def create(user, lines, *, key, client_ip, context, address=None):
     """
     lines = merge_lines(lines)
     if key and (existing := _order_for_key(user, key)) is not None:
-        return _replay(existing, lines, user, context)
+        return _replay(existing, lines, user, context, address)
     products = _active_products(lines)
     items = _items(products, lines)
     ships = any(products[pid].ships for pid, _ in lines)
@@ -146,7 +146,7 @@ def create(user, lines, *, key, client_ip, context, address=None):
         existing = _order_for_key(user, key) if key else None
         if existing is None:
             raise
-        return _replay(existing, lines, user, context)  # a concurrent request with the key won
+        return _replay(existing, lines, user, context, address)  # a concurrent one won
     return Checkout(order, pay(order, context), created=True)
 
 
@@ -195,9 +195,14 @@ def _order_for_key(user, key):
     ).scalar_one_or_none()
 
 
-def _replay(order, lines, user, context):
-    """A checkout sent again: the same order, with fresh payment parameters."""
-    if sorted((item.product_id, item.quantity) for item in order.items) != sorted(lines):
+def _replay(order, lines, user, context, address=None):
+    """A checkout sent again: the same order, with fresh payment parameters. Other items, or
+    another address for goods that ship, is another checkout: IDEMPOTENCY_KEY_REUSED."""
+    other_address = order.ships and (
+        address is None
+        or any(getattr(order, k) != v for k, v in addresses.columns(address).items())
+    )
+    if other_address or sorted((i.product_id, i.quantity) for i in order.items) != sorted(lines):
         raise DomainError(
             "IDEMPOTENCY_KEY_REUSED",
             "this Idempotency-Key was used for a different order",

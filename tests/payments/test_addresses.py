@@ -58,6 +58,19 @@ def test_an_order_of_beans_keeps_the_address_as_given(stack):
     )
     assert tuple(row) == ("张三", "13800005678", "新港中路397号 2栋")
 
+    # The same checkout sent again (a lost answer) gets the order back; with another address
+    # it is another checkout.
+    key = {**auth, "Idempotency-Key": "beans-checkout-1"}
+    body = {"items": [{"product_id": beans(stack)["id"], "quantity": 1}], "address": ADDRESS}
+    first = requests.post(f"{stack.backend}/api/orders", json=body, headers=key)
+    again = requests.post(f"{stack.backend}/api/orders", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["order"]["id"] == first.json()["order"]["id"]
+    moved = {**body, "address": {**ADDRESS, "detail": "科技园1号"}}
+    other = requests.post(f"{stack.backend}/api/orders", json=moved, headers=key)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+
 
 def test_a_drink_needs_no_address_and_keeps_none(stack):
     auth = stack.login()
