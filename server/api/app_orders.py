@@ -10,7 +10,7 @@ catalogue, the Idempotency-Key, the rate limits; the order is then read at
 from flask import Blueprint, g, jsonify, request
 
 from ..channels import checkout_context
-from ..domain import checkout
+from ..domain import addresses, checkout
 from ..ratelimits import order_writes
 from .auth import login_required
 from .order_json import order_json
@@ -25,9 +25,17 @@ bp = Blueprint("app_orders", __name__)
 @order_writes
 def create_app_order():
     key = checkout.idempotency_key(request.headers.get("Idempotency-Key"))
-    lines = _order_lines(json_object())
+    body = json_object()
+    lines = _order_lines(body)
+    # Goods that ship need the delivery address, as in POST /api/orders.
+    address = addresses.parse(body["address"]) if body.get("address") is not None else None
     done = checkout.create(
-        g.user, lines, key=key, client_ip=request.remote_addr, context=checkout_context("app")
+        g.user,
+        lines,
+        key=key,
+        client_ip=request.remote_addr,
+        context=checkout_context("app"),
+        address=address,
     )
     body = {"order": order_json(done.order), "app_params": done.pay_params}
     return jsonify(body), 201 if done.created else 200

@@ -5,6 +5,7 @@ priced in fen, with whether each ships and its image's URLs; and a service provi
 from flask import Blueprint, jsonify, request
 
 from ..channels import all_stores, is_provider
+from ..errors import DomainError
 from ..extensions import db
 from ..media import image_urls
 from ..models import Product
@@ -17,7 +18,9 @@ def list_products():
     query = db.select(Product).filter_by(active=True).order_by(Product.id)
     if is_provider():  # only what a store sells can be paid for
         query = query.where(Product.store.in_([store.name for store in all_stores()]))
-    if request.args.get("store"):
+    if "store" in request.args:
+        if request.args["store"] not in {store.name for store in all_stores()}:
+            raise DomainError("INVALID_REQUEST", "no such store (GET /api/stores lists them)")
         query = query.where(Product.store == request.args["store"])
     products = db.session.execute(query).scalars()
     return jsonify(

@@ -65,3 +65,17 @@ def test_the_mini_programs_pay_endpoint_refuses_an_app_order(stack):
         f"{stack.backend}/api/orders/{created['order']['id']}/pay", headers=auth, timeout=10
     )
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "ORDER_NOT_PAYABLE"
+
+
+def test_an_app_order_for_goods_that_ship_needs_the_address(stack):
+    from tests.payments.test_addresses import ADDRESS
+
+    auth = stack.login()
+    beans = {"items": [{"product_id": 4, "quantity": 1}]}  # the demo's coffee beans ship
+    refused = requests.post(f"{stack.backend}/api/app/orders", json=beans, headers=auth)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "ADDRESS_REQUIRED"
+    created = requests.post(
+        f"{stack.backend}/api/app/orders", json={**beans, "address": ADDRESS}, headers=auth
+    )
+    assert created.status_code == 201, created.text
