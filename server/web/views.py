@@ -18,13 +18,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 
 from ..channels import OFFICIAL_ACCOUNT, checkout_context, payment_context
 from ..console import i18n
 from ..console.labels import yuan
-from ..domain import checkout, refunds
+from ..domain import addresses, checkout, refunds
 from ..errors import DomainError, status_for
 from ..extensions import csrf, db
 from ..models import Order, Product
@@ -73,6 +74,16 @@ def _csrf_error(exc):
     ), 400
 
 
+# The delivery address form's fields (server/domain/addresses.py) and their labels.
+ADDRESS_FIELDS = (
+    ("name", _l("Recipient"), "name"),
+    ("phone", _l("Mobile phone"), "tel"),
+    ("province", _l("Province"), "address-level1"),
+    ("city", _l("City"), "address-level2"),
+    ("district", _l("District"), "address-level3"),
+    ("detail", _l("Street and number"), "street-address"),
+)
+
 # --- pages ------------------------------------------------------------------------------------
 
 
@@ -101,13 +112,23 @@ def add_to_cart():
 
 @bp.get("/cart")
 def cart():
+    return _cart_page()
+
+
+def _cart_page(address=None, problem=None):
+    """The cart, with the delivery address form when something in it ships (the same fields
+    and checks as the mini program's, server/domain/addresses.py)."""
     lines = _cart_lines()
     return render_template(
         "web/cart.html",
         lines=lines,
         total=sum(line["amount"] for line in lines),
         on_phone=way_to_pay(request.user_agent.string) == H5,
-    )
+        ships=any(line["product"].ships for line in lines),
+        address=address or {},
+        address_fields=ADDRESS_FIELDS,
+        problem=problem,
+    ), (400 if problem else 200)
 
 
 @bp.post("/cart/remove")
@@ -127,19 +148,31 @@ def place():
     if not lines:
         return redirect(url_for("web.cart"))
     channel = way_to_pay(request.user_agent.string, request.form.get("qr") == "1")
+    address = None
+    if any(line["product"].ships for line in _cart_lines()):
+        entered = {name: request.form.get(f"address_{name}", "") for name in addresses.FIELDS}
+        try:
+            address = addresses.parse(entered)
+        except DomainError as exc:  # the form again, as typed, with what is wrong
+            return _cart_page(entered, _describe(exc))
     user = None
     if channel == OFFICIAL_ACCOUNT:
         user = wechat.signed_in_user()
         if user is None:  # the session ended since the page was authorised: start again
             return redirect(url_for("web.cart"))
-    signature = _signature(lines, channel)
+    signature = _signature(lines, channel, address)
     pending = session.get(PENDING) or {}
     order = _pending_order(pending.get(signature))
     if order is not None:
         return redirect(url_for("web.order", order_id=order.id))
     try:
         order_id = checkout.create(
-            user, lines, key=None, client_ip=request.remote_addr, context=checkout_context(channel)
+            user,
+            lines,
+            key=None,
+            client_ip=request.remote_addr,
+            context=checkout_context(channel),
+            address=address,
         ).order.id
     except DomainError as exc:
         # Created, but WeChat did not take it yet: the order page says so and places it again.
@@ -339,8 +372,9 @@ def _remembered():
     return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
 
 
-def _signature(lines, channel):
-    return hashlib.sha256(repr((channel, lines)).encode()).hexdigest()[:16]
+def _signature(lines, channel, address=None):
+    """The checkout's identity: the same cart to the same address on the same way to pay."""
+    return hashlib.sha256(repr((channel, lines, address)).encode()).hexdigest()[:16]
 
 
 def _cart():

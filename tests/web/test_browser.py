@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from server.extensions import db
+from server.models import Order
 from tests.support.orders import expire
 
 pytestmark = pytest.mark.database_agnostic
@@ -89,3 +91,32 @@ def test_phone_pays_in_the_h5_cashier_comes_back_and_checks(stack, open_page):
         page.locator("[data-action=check]").click()
         page.wait_for_timeout(1_000)
     expect(page.locator("[data-when=paid]")).to_be_visible()
+
+
+def test_goods_that_ship_ask_for_the_address_and_the_order_keeps_it(stack, open_page):
+    # The demo's coffee beans (product 4) ship; pastries do not and ask for nothing.
+    page = open_page(locale="zh-CN")
+    page.goto(f"{stack.backend}/shop/")
+    page.locator("[data-product='4'] button").click()
+    expect(page.locator("[data-address]")).to_be_visible()
+    form = {
+        "name": "张三",
+        "phone": "138 0000 5678",
+        "province": "广东省",
+        "city": "广州市",
+        "district": "海珠区",
+        "detail": "新港中路397号",
+    }
+    for name, value in form.items():
+        page.locator(f"[name=address_{name}]").fill(value)
+    page.locator("[name=address_phone]").fill("12345")  # not a phone: refused, kept as typed
+    page.locator("[data-action=checkout]").click()
+    expect(page.locator("[data-problem]")).to_be_visible()
+    expect(page.locator("[name=address_detail]")).to_have_value("新港中路397号")
+    page.locator("[name=address_phone]").fill(form["phone"])
+    page.locator("[data-action=checkout]").click()
+    expect(page).to_have_url(re.compile(r"/shop/orders/\d+$"))
+    with stack.app.app_context():
+        order = db.session.get(Order, int(page.url.rsplit("/", 1)[1]))
+        assert (order.recipient_name, order.recipient_phone) == ("张三", "13800005678")
+        assert order.recipient_detail == "新港中路397号"
