@@ -196,6 +196,7 @@ def order(order_id):
         except DomainError as exc:
             db.session.rollback()
             refusal = _describe(exc)
+    _forget_the_paid_cart(order)
     return render_template(
         "web/order.html",
         order=order,
@@ -263,6 +264,7 @@ def order_status(order_id):
     if order.status == Order.NOTPAY and order.prepay_id and not _expired(order):
         interval = int(current_app.config["ORDER_QUERY_INTERVAL_SECONDS"])
         checkout.refresh(order, payment_context(order), interval_seconds=interval)
+    _forget_the_paid_cart(order)
     return jsonify(status_of(order))
 
 
@@ -370,6 +372,15 @@ def _pending_order(order_id):
 def _remembered():
     ids = session.get(ORDERS)
     return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
+def _forget_the_paid_cart(order):
+    """Once the cart's order is paid, the cart is empty again: what was bought is not offered
+    for a second checkout (a new order) by the cart page."""
+    pending = session.get(PENDING) or {}
+    if order.status in (Order.PAID, Order.REFUNDED) and order.id in pending.values():
+        session.pop(PENDING, None)
+        session.pop(CART, None)
 
 
 def _signature(lines, channel, address=None):

@@ -48,6 +48,8 @@ def test_desktop_qr_code_scanned_in_the_simulator_turns_the_page_paid(stack, ope
     expect(page.locator("[data-when=waiting]")).to_be_hidden()
     page.goto(f"{stack.backend}/shop/orders")
     expect(page.locator("[data-state=paid]")).to_have_count(1)
+    page.goto(f"{stack.backend}/shop/cart")  # what was paid for is no longer in the cart
+    expect(page.locator("[data-total]")).to_have_count(0)
 
 
 def test_an_expired_qr_code_turns_the_page_expired(stack, open_page):
