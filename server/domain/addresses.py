@@ -142,6 +142,10 @@ def change(order, address):
     """
     orders = Order.__table__
     shipped = exists().where(Shipment.__table__.c.order_id == orders.c.id)
+    # The order's row lock first, as record_shipment takes it before adding a shipment: on
+    # PostgreSQL the UPDATE below then runs (with a fresh snapshot) after any shipment
+    # recorded at the same moment has committed, and sees it. SQLite has one writer anyway.
+    db.session.execute(db.select(orders.c.id).where(orders.c.id == order.id).with_for_update())
     result = db.session.execute(
         update(orders)
         .where(

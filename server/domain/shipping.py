@@ -91,6 +91,9 @@ def record_shipment(order, *, api, logistics, packages, by, all_delivered=True):
     }
     shipment = order.shipment
     if shipment is None:
+        # The order's row lock, as addresses.change takes it: an address changed at the same
+        # moment is either in before this shipment or refused after it (ADDRESS_NOT_CHANGEABLE).
+        db.session.execute(db.select(Order.id).where(Order.id == order.id).with_for_update())
         shipment = Shipment(order_id=order.id, **values)
         db.session.add(shipment)
         try:
