@@ -196,8 +196,15 @@ def _order_for_key(user, key):
 
 
 def _replay(order, lines, user, context, address=None):
-    """A checkout sent again: the same order, with fresh payment parameters. Other items, or
-    another address for goods that ship, is another checkout: IDEMPOTENCY_KEY_REUSED."""
+    """A checkout sent again: the same order, with fresh payment parameters. Other items,
+    another address for goods that ship, or another way to pay (the key of an APP checkout sent
+    to the mini program's endpoint) is another checkout: IDEMPOTENCY_KEY_REUSED."""
+    if order.channel != context.channel:
+        raise DomainError(
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used for a checkout on another way to pay",
+            order_id=order.id,
+        )
     other_address = order.ships and (
         address is None
         or any(getattr(order, k) != v for k, v in addresses.columns(address).items())

@@ -79,3 +79,15 @@ def test_an_app_order_for_goods_that_ship_needs_the_address(stack):
         f"{stack.backend}/api/app/orders", json={**beans, "address": ADDRESS}, headers=auth
     )
     assert created.status_code == 201, created.text
+
+
+def test_an_app_checkouts_key_sent_to_the_mini_programs_endpoint_is_another_checkout(stack):
+    # The contract fuzzer found it: the mini program's endpoint answered the APP order's
+    # parameters (no nonceStr) for a key first used by POST /api/app/orders.
+    auth = {**stack.login(), "Idempotency-Key": "shared-key-0001"}
+    body = {"items": [{"product_id": 1, "quantity": 1}]}
+    placed = requests.post(f"{stack.backend}/api/app/orders", json=body, headers=auth)
+    assert placed.status_code == 201, placed.text
+    again = requests.post(f"{stack.backend}/api/orders", json=body, headers=auth)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
