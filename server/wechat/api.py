@@ -49,9 +49,14 @@ class MiniProgramApi:
 
     def _post(self, path, access_token, body):
         params = {"access_token": access_token} if access_token else None
+        return self._request("POST", path, params=params, json=body)
+
+    def _request(self, method, path, **kwargs):
+        """One call to api.weixin.qq.com: its JSON answer, or TransportError / ApiError (an
+        ``errcode`` other than 0; BUSY_ERRORS are retryable)."""
         try:
-            response = self.session.post(
-                self.api_base + path, params=params, json=body, timeout=self.timeout
+            response = self.session.request(
+                method, self.api_base + path, timeout=self.timeout, **kwargs
             )
         except requests.Timeout:
             raise TransportError(f"{path} timed out") from None

@@ -9,10 +9,8 @@ tokens in query strings: no URL or exception text that may hold them is ever log
 import hashlib
 from urllib.parse import urlencode
 
-import requests
-
-from ..wechatpay.core.errors import ApiError, TransportError
-from .api import BUSY_ERRORS, MiniProgramApi
+from ..wechatpay.core.errors import TransportError
+from .api import MiniProgramApi
 
 SCOPE = "snsapi_base"  # silent: the openid only, which is all payment needs
 
@@ -77,27 +75,4 @@ class OfficialAccountApi(MiniProgramApi):
         return ticket, expires_in
 
     def _get(self, path, params):
-        try:
-            response = self.session.get(self.api_base + path, params=params, timeout=self.timeout)
-        except requests.Timeout:
-            raise TransportError(f"{path} timed out") from None
-        except requests.RequestException as exc:
-            raise TransportError(f"{path} unreachable: {type(exc).__name__}") from None
-        try:
-            data = response.json()
-        except ValueError:
-            raise TransportError(
-                f"{path} answered HTTP {response.status_code} without JSON"
-            ) from None
-        if not isinstance(data, dict):
-            raise TransportError(f"{path} answered with a JSON {type(data).__name__}")
-        errcode = data.get("errcode")
-        if errcode not in (None, 0):
-            code = str(errcode)
-            raise ApiError(
-                code,
-                str(data.get("errmsg", ""))[:200],
-                response.status_code,
-                retryable=code in BUSY_ERRORS,
-            )
-        return data
+        return self._request("GET", path, params=params)

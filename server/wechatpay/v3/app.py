@@ -5,22 +5,12 @@ is the mobile app's (open platform), not the mini program's or the official acco
 
 from .. import crypto
 from ..core.errors import InvalidResponse
-from ..core.types import CHINA
+from .jsapi import order_body
 
 
 class App:
     def place_app_order(self, request):
-        body = {
-            "appid": self.appid,
-            "mchid": self.mchid,
-            "description": request.description,
-            "out_trade_no": request.out_trade_no,
-            "time_expire": request.time_expire.astimezone(CHINA).isoformat(timespec="seconds"),
-            "notify_url": request.notify_url,
-            "amount": {"total": request.total, "currency": "CNY"},
-        }
-        if request.attach:
-            body["attach"] = request.attach
+        body = order_body(self, request)
         data = self._call("POST", "/v3/pay/transactions/app", body, repeatable=False)
         prepay_id = (data or {}).get("prepay_id")
         if not isinstance(prepay_id, str) or not prepay_id:

@@ -7,26 +7,16 @@ https://pay.weixin.qq.com/docs/merchant/products/h5-payment/apilist.html).
 lives 5 minutes: it is asked for when the payer is about to use it."""
 
 from ..core.errors import InvalidResponse
-from ..core.types import CHINA
+from .jsapi import order_body
 
 
 class H5:
     def place_h5_order(self, request):
-        body = {
-            "appid": self.appid,
-            "mchid": self.mchid,
-            "description": request.description,
-            "out_trade_no": request.out_trade_no,
-            "time_expire": request.time_expire.astimezone(CHINA).isoformat(timespec="seconds"),
-            "notify_url": request.notify_url,
-            "amount": {"total": request.total, "currency": "CNY"},
-            "scene_info": {
-                "payer_client_ip": request.client_ip or "",
-                "h5_info": {"type": "Wap"},
-            },
-        }
-        if request.attach:
-            body["attach"] = request.attach
+        body = order_body(
+            self,
+            request,
+            scene_info={"payer_client_ip": request.client_ip or "", "h5_info": {"type": "Wap"}},
+        )
         data = self._call("POST", "/v3/pay/transactions/h5", body, repeatable=False)
         h5_url = (data or {}).get("h5_url")
         if not isinstance(h5_url, str) or not h5_url.startswith(("https://", "http://")):

@@ -6,22 +6,12 @@ The code_url is valid for 2 hours and the order for its ``time_expire``; the sam
 sent again before then are the same order, with a code_url to show again."""
 
 from ..core.errors import InvalidResponse
-from ..core.types import CHINA
+from .jsapi import order_body
 
 
 class Native:
     def place_native_order(self, request):
-        body = {
-            "appid": self.appid,
-            "mchid": self.mchid,
-            "description": request.description,
-            "out_trade_no": request.out_trade_no,
-            "time_expire": request.time_expire.astimezone(CHINA).isoformat(timespec="seconds"),
-            "notify_url": request.notify_url,
-            "amount": {"total": request.total, "currency": "CNY"},
-        }
-        if request.attach:
-            body["attach"] = request.attach
+        body = order_body(self, request)
         data = self._call("POST", "/v3/pay/transactions/native", body, repeatable=False)
         code_url = (data or {}).get("code_url")
         if not isinstance(code_url, str) or not code_url.startswith("weixin://"):
