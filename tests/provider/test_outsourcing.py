@@ -8,6 +8,8 @@ in v3 (RSA) and v2 (the provider's API key), where the wrong appId is the classi
 import pytest
 import requests
 
+from server.extensions import db
+from server.models import Product
 from server.wechatpay import crypto
 from tests.support import wait_for
 
@@ -33,19 +35,20 @@ def outsourcing(stack_settings, version):
     }
 
 
+def bakery_product(stack):
+    with stack.app.app_context():
+        product = Product(name="可颂", description="", price=1250, store="bakery")
+        db.session.add(product)
+        db.session.commit()
+        return product.id
+
+
 @pytest.mark.parametrize("version", ["v3", "v2"])
 def test_a_sub_merchants_own_mini_program_pays_with_sub_appid_and_sub_openid(
     make_stack, dev_keys, version
 ):
     stack = make_stack(**outsourcing(dev_keys, version))
-    with stack.app.app_context():
-        from server.extensions import db
-        from server.models import Product
-
-        product = Product(name="可颂", description="", price=1250, store="bakery")
-        db.session.add(product)
-        db.session.commit()
-        product_id = product.id
+    product_id = bakery_product(stack)
     mini_program = stack.settings["WECHAT_APPID"]
     _, answer = buy(stack, "o-eve", product_id)
     order = answer["order"]
@@ -94,3 +97,29 @@ def test_a_sub_merchants_own_mini_program_pays_with_sub_appid_and_sub_openid(
     assert requests.get(f"{stack.backend}/api/stores").json()["stores"] == [
         {"name": "bakery", "title": "面包房"}
     ]
+
+
+@pytest.mark.parametrize("version", ["v3", "v2"])
+def test_a_sub_merchants_refund_is_known_by_its_answer_and_query_alone(
+    make_stack, dev_keys, version
+):
+    """WeChat's answer to a sub-merchant's refund, and its refund query, name the sub-merchant
+    (v2: ``sub_mch_id``) and are the order's: applied, never refused as another merchant's.
+    The refund stays PROCESSING at WeChat, so no notification can stand in for them (v2 once
+    read the answer without sub_mch_id: MERCHANT_MISMATCH, and the refund stayed PENDING
+    unless the notification happened to land first)."""
+    stack = make_stack(**outsourcing(dev_keys, version))
+    _, answer = buy(stack, "o-fay", bakery_product(stack))
+    order = answer["order"]
+    stack.cashier(answer["pay_params"])
+    wait_for(lambda: status(stack, order["id"]) == "PAID")
+    stack.control("faults", faults=[{"kind": "refund", "status": "PROCESSING"}])
+    stack.cli("refund", str(order["id"]), "--amount", "300", "--reason", "少一个")
+    assert stack.query("SELECT status FROM refunds") == [("PROCESSING",)]
+    assert "unchanged" in stack.cli("refunds", "sync", "--older-than", "0")  # queried: PROCESSING
+    (number,) = stack.query("SELECT out_refund_no FROM refunds")[0]
+    stack.control(f"refunds/{number}", status="SUCCESS")
+    wait_for(lambda: stack.query("SELECT status FROM refunds") == [("SUCCESS",)])
+    events = stack.query("SELECT event_type FROM payment_events WHERE refund_id IS NOT NULL")
+    assert not [e for (e,) in events if e.startswith("REFUSED")], events
+    assert ("APPLY.PROCESSING",) in events and ("REFUND.SUCCESS",) in events

@@ -85,6 +85,7 @@ class Refunds:
                 refund_id=data.get("refund_id") or None,
                 transaction_id=data.get("transaction_id") or None,
                 channel=data.get("refund_channel") or None,
+                **_whose(data),
             )
         except ValueError as exc:
             raise InvalidResponse(f"refund answer is malformed: {exc}") from None
@@ -104,7 +105,7 @@ class Refunds:
         if index is None:
             raise InvalidResponse("refundquery answer does not list the refund asked about")
         try:
-            return self._refund_result(
+            result = self._refund_result(
                 {
                     name: data.get(f"{name}_{index}")
                     for name in (
@@ -119,6 +120,7 @@ class Refunds:
                 data,
                 data.get(f"refund_success_time_{index}"),
             )
+            return replace(result, **_whose(data))
         except ValueError as exc:
             raise InvalidResponse(f"refundquery answer is malformed: {exc}") from None
 
@@ -147,10 +149,7 @@ class Refunds:
             if not info.get("out_refund_no") or not info.get("out_trade_no"):
                 raise ValueError("no out_refund_no or out_trade_no")
             result = replace(
-                self._refund_result(info, info, info.get("success_time")),
-                appid=checks.text(fields, "appid", checks.MAX_ID),
-                mchid=checks.text(fields, "mch_id", checks.MAX_ID),
-                sub_mchid=checks.text(fields, "sub_mch_id", checks.MAX_ID),
+                self._refund_result(info, info, info.get("success_time")), **_whose(fields)
             )
             if result.status == REFUND_PROCESSING:
                 raise ValueError("a notification reports a final state, not PROCESSING")
@@ -183,6 +182,19 @@ class Refunds:
             user_received_account=refund.get("refund_recv_accout") or None,  # sic: WeChat's
             success_time=parse_refund_time(success_time),
         )
+
+
+def _whose(fields):
+    """Whose refund a v2 message says it is: appid and mch_id, and a service provider's
+    sub_mch_id, which the answers to refund and refundquery and the notification of a
+    sub-merchant's refund all repeat (docs/provider.md, "The partner API"). The order's ids
+    are checked against them (``domain.payments.is_orders``): a sub-merchant's refund read
+    without its sub_mch_id would be taken for another merchant's."""
+    return {
+        "appid": checks.text(fields, "appid", checks.MAX_ID),
+        "mchid": checks.text(fields, "mch_id", checks.MAX_ID),
+        "sub_mchid": checks.text(fields, "sub_mch_id", checks.MAX_ID),
+    }
 
 
 def _refund_count(data):
