@@ -33,7 +33,8 @@ from ..config import ConfigError, required_names, validate
 from ..wechat.api import MiniProgramApi
 from ..wechatpay import crypto
 from ..wechatpay.core.errors import ApiError, NotificationError, TransportError
-from ..wechatpay.v2 import V2Gateway
+from ..wechatpay.core.types import bound
+from ..wechatpay.v2 import V2Gateway, V2PartnerGateway
 from ..wechatpay.v3.keys import verify_signed_message
 from . import common
 
@@ -567,8 +568,9 @@ def _answer_signature_check(headers, raw, values, gateway, certificates):
 def _v2_checks(values, session):
     if not values.get("WECHATPAY_API_KEY"):
         return []
-    gateway = V2Gateway(
-        appid=values["WECHAT_APPID"],
+    provider = stores.mode(values) == "provider"
+    gateway = (V2PartnerGateway if provider else V2Gateway)(
+        appid=stores.sp_appid(values) if provider else values["WECHAT_APPID"],
         mchid=values["WECHATPAY_MCHID"],
         api_key=values["WECHATPAY_API_KEY"],
         sign_type=values["WECHATPAY_V2_SIGN_TYPE"],
@@ -576,6 +578,57 @@ def _v2_checks(values, session):
         session=session,
         timeout=DOCTOR_TIMEOUT,
     )
+    checks = _v2_key_check(gateway)
+    if provider and checks[-1].status == OK:
+        checks += _v2_store_checks(gateway, values)
+    return checks
+
+
+def _v2_store_checks(gateway, values):
+    """A service provider's stores over v2: ``orderquery`` of an order that does not exist
+    with the store's ``sub_mch_id`` (and ``sub_appid``). ORDERNOTEXIST means WeChat knows the
+    sub-merchant as the provider's (and the sub_appid as the sub-merchant's); anything else
+    names the setting to check (docs/provider.md)."""
+    checks = []
+    for store in stores.read(values):
+        name = f"store {store.name} (v2)"
+        row = f"WECHATPAY_STORE_{stores.row_name(store.name)}_"
+        ids = f"sub_mch_id {store.sub_mchid}" + (
+            f", sub_appid {store.sub_appid}" if store.sub_appid else ""
+        )
+        view = bound(gateway, gateway.appid, store.sub_mchid, store.sub_appid)
+        try:
+            view.query_order(f"DOCTOR{secrets.token_hex(8)}")
+        except ApiError as exc:
+            if exc.code in ("ORDERNOTEXIST", "ORDER_NOT_EXIST"):
+                checks.append(Check(name, OK, f"{ids}: the provider's (ORDERNOTEXIST)"))
+                continue
+            setting = row + ("SUB_APPID" if exc.code == "APPID_MCHID_NOT_MATCH" else "SUB_MCHID")
+            checks.append(
+                Check(
+                    name,
+                    FAIL,
+                    f"{ids}: {exc.code}: {exc.message}",
+                    f"check {setting}, and that the sub-merchant is the provider's (服务商平台 → "
+                    "服务商功能 → 特约商户管理) with the appids bound (docs/provider.md)",
+                )
+            )
+        except TransportError as exc:
+            checks.append(Check(name, FAIL, str(exc), "check the network to WeChat Pay"))
+        else:
+            checks.append(
+                Check(
+                    name,
+                    FAIL,
+                    "orderquery found an order the doctor made up",
+                    "is WECHATPAY_API_BASE really WeChat Pay?",
+                )
+            )
+    return checks
+
+
+def _v2_key_check(gateway):
+    """A signed orderquery of an order that does not exist: ORDERNOTEXIST proves the v2 key."""
     name = "v2 API key"
     try:
         gateway.query_order(f"DOCTOR{secrets.token_hex(8)}")

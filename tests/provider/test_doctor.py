@@ -7,6 +7,8 @@ from server.cli.doctor import FAIL, OK, diagnose
 
 from .support import CENTRALISED, NOODLES, TEA
 
+BAKERY = "1900000103"
+
 
 @pytest.fixture(params=["sqlite"])
 def database_url(request, tmp_path):
@@ -23,3 +25,30 @@ def test_the_doctor_checks_each_stores_binding(make_stack):
     noodles = checks["store noodles"]
     assert noodles.status == FAIL and NOODLES in noodles.detail
     assert "WECHATPAY_STORE_NOODLES_SUB_MCHID" in noodles.fix
+
+
+def test_the_doctor_checks_each_stores_binding_over_v2(make_stack):
+    """v2: orderquery with the store's sub_mch_id (and sub_appid). At WeChat the provider has
+    the tea shop and the bakery, not the noodle shop; the bakery's sub_appid is not the one
+    bound to it."""
+    stack = make_stack(
+        **{
+            **CENTRALISED,
+            "WECHATPAY_API_VERSION": "v2",
+            "WECHATPAY_STORES": "tea,noodles,bakery",
+            "WECHATPAY_STORE_BAKERY_SUB_MCHID": BAKERY,
+            "WECHATPAY_STORE_BAKERY_SUB_APPID": "wxbakery000000001",
+            "SANDBOX_SUB_MERCHANTS": f"{TEA},{BAKERY}:wxsomeoneelse0001",
+        }
+    )
+    checks = {check.name: check for check in diagnose(stack.app.config)}
+    assert checks["v2 API key"].status == OK
+    assert checks["store tea (v2)"].status == OK, checks["store tea (v2)"]
+    assert "ORDERNOTEXIST" in checks["store tea (v2)"].detail
+    noodles = checks["store noodles (v2)"]
+    assert noodles.status == FAIL and NOODLES in noodles.detail
+    assert "WECHATPAY_STORE_NOODLES_SUB_MCHID" in noodles.fix
+    bakery = checks["store bakery (v2)"]
+    assert bakery.status == FAIL and "APPID_MCHID_NOT_MATCH" in bakery.detail
+    assert "WECHATPAY_STORE_BAKERY_SUB_APPID" in bakery.fix
+    assert not [name for name in checks if name.startswith("store") and "(v2)" not in name]
