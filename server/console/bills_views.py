@@ -9,7 +9,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..channels import merchant_gateways, payment_context
+from ..channels import is_provider, merchant_gateways, payment_context
 from ..domain import bills
 from ..domain.jobs import exclusive
 from ..errors import DomainError
@@ -19,7 +19,7 @@ from ..wechatpay.core.errors import BillNotReady, WeChatPayError
 from . import audit, bp, labels, login_required, refused, role_required
 from .forms import NoteForm, ReconcileForm
 from .sessions import fresh_auth_required
-from .store_access import limit_runs
+from .store_access import runs_of, staff_store
 
 # What each kind of difference means, in words (docs/reconciliation.md says what to do).
 DIFFERENCE_KINDS = labels.DIFFERENCE_HELP
@@ -37,12 +37,17 @@ def _run_or_404(run_id):
 def reconciliation():
     today = bills.beijing_today()
     form = ReconcileForm(formdata=None, day=today - timedelta(days=1))
-    runs = limit_runs(bills.list_runs())  # a store's staff: its store's runs only
+    runs = bills.list_runs(mchid=runs_of())  # a store's staff: its store's runs only
     open_counts = {}
     for diff in bills.open_differences():
         open_counts[diff.run_id] = open_counts.get(diff.run_id, 0) + 1
     return render_template(
-        "console/reconciliation.html", runs=runs, open_counts=open_counts, form=form, today=today
+        "console/reconciliation.html",
+        runs=runs,
+        open_counts=open_counts,
+        form=form,
+        today=today,
+        provider=is_provider(),
     )
 
 
@@ -116,23 +121,34 @@ def reconcile_day():
     if day > bills.beijing_today():
         flash(_("That day has not happened yet in Beijing."), "error")
         return redirect(url_for("console.reconciliation"))
-    outcome, run = _reconcile(day)
-    audit("bills.reconcile", f"day:{day.isoformat()}", {"outcome": outcome})
+    store = staff_store()  # a store's staff: its store's part of the bill, nothing else
+    outcome, run = _reconcile(day, store)
+    audit(
+        "bills.reconcile",
+        f"day:{day.isoformat()}",
+        {"outcome": outcome, **({"store": store.name} if store else {})},
+    )
     if run is None:
-        run = next((r for r in bills.list_runs() if r.day == day), None)
+        run = next((r for r in bills.list_runs(mchid=runs_of()) if r.day == day), None)
     if run is None:
         return redirect(url_for("console.reconciliation"))
     return redirect(url_for("console.reconciliation_run", run_id=run.id))
 
 
-def _reconcile(day):
+def _reconcile(day, store=None):
     """(outcome, the first merchant's run or None), with a flashed message per merchant saying
-    what happened: each merchant the channels collect for has its own bill."""
+    what happened: each merchant the channels collect for has its own bill. ``store``: only
+    that store's part of the provider's bill (its sub_mchid)."""
     try:
         merchants = merchant_gateways()
     except DomainError as exc:  # PAYMENTS_NOT_CONFIGURED
         refused(exc, _("Payments are not configured here"))
         return "not_configured", None
+    if store is not None:
+        merchants = [(mchid, gw) for mchid, gw in merchants if mchid == store.sub_mchid]
+        if not merchants:  # the store's channel has no gateway (or the store is gone)
+            flash(_("Payments are not configured for this store."), "error")
+            return "not_configured", None
     with exclusive("bills-reconcile") as ours:
         if not ours:  # the daily timer is running: never two at once
             flash(_("Another reconciliation is running; try again in a minute."), "error")

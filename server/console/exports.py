@@ -329,7 +329,7 @@ def export_reconciliation(run_id):
         start, end = bills.day_window(day)
         for order in db.session.execute(
             db.select(Order)
-            .where(Order.paid_at >= start, Order.paid_at < end)
+            .where(Order.paid_at >= start, Order.paid_at < end, bills.merchants_orders(run.mchid))
             .order_by(Order.paid_at)
             .execution_options(yield_per=BATCH)
         ).scalars():
@@ -340,7 +340,12 @@ def export_reconciliation(run_id):
                 )  # fmt: skip
         for refund in db.session.execute(
             db.select(Refund)
-            .where(Refund.succeeded_at >= start, Refund.succeeded_at < end)
+            .join(Order, Order.id == Refund.order_id)
+            .where(
+                Refund.succeeded_at >= start,
+                Refund.succeeded_at < end,
+                bills.merchants_orders(run.mchid),
+            )
             .order_by(Refund.succeeded_at)
             .execution_options(yield_per=BATCH)
         ).scalars():

@@ -2,19 +2,22 @@
 
 ``StaffUser.store`` set: the account sees and acts on that store's orders, refunds and
 reconciliation only. Secure by default: such an account may open only the pages listed in
-``STORE_PAGES``; every page naming an order, a refund or a reconciliation run is checked
-against the store before its view runs, and the lists are filtered (``limit_orders``,
-``limit_runs``). Anything else answers 403, and the attempt is written to the audit log as
-``store.denied``. An account with no store (every account of a direct merchant) is unaffected.
+``STORE_PAGES``; every page naming an order, a refund, a reconciliation run or a difference
+is checked against the store before its view runs, and the lists and figures are filtered
+(``limit_orders``, ``runs_of``, the overview's ``store_orders``; reconciling a day runs
+the store's part of the provider's bill only). Anything else answers 403, and the attempt is
+written to the audit log as ``store.denied``. An account with no store (every account of a
+direct merchant) is unaffected.
 """
 
-from flask import redirect, render_template, request, url_for
+from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..channels import store_named, store_of_order
+from .. import stores
+from ..channels import all_stores, store_named, store_of_order
 from ..extensions import db
-from ..models import Order, ReconciliationRun, Refund
+from ..models import BillDifference, Order, ReconciliationRun, Refund
 from . import audit, bp
 
 # The pages a store's staff may open (each checked or filtered for the store below).
@@ -23,7 +26,7 @@ STORE_PAGES = {
     "console.logout",
     "console.set_language",
     "console.static",
-    "console.overview",  # redirected to the store's orders
+    "console.overview",  # the store's figures (views.overview)
     "console.orders",
     "console.order_detail",
     "console.sync_order",
@@ -33,6 +36,9 @@ STORE_PAGES = {
     "console.reconciliation",
     "console.reconciliation_run",
     "console.reconciliation_csv",
+    "console.export_reconciliation",
+    "console.reconcile_day",  # its store's part of the provider's bill only (bills_views)
+    "console.resolve_difference",
 }
 
 
@@ -55,14 +61,23 @@ def store_of(order):
     return store_of_order(order)
 
 
+@bp.app_template_global("store_of_run")
+def store_of_run(run):
+    """The store whose part of the provider's bill a reconciliation run is, or None (a
+    merchant's whole bill: a direct merchant's, or the provider's for all its stores)."""
+    return stores.by_sub_mchid(all_stores(), run.mchid)
+
+
 def limit_orders(query):
     store = staff_store()
     return query if store is None else query.where(Order.sub_mchid == store.sub_mchid)
 
 
-def limit_runs(runs):
+def runs_of():
+    """The merchant whose reconciliation runs the account may see: its store's sub_mchid, or
+    None (every run)."""
     store = staff_store()
-    return runs if store is None else [run for run in runs if run.mchid == store.sub_mchid]
+    return None if store is None else store.sub_mchid
 
 
 @bp.before_request
@@ -70,8 +85,6 @@ def _store_guard():
     store = staff_store()
     if store is None:
         return None
-    if request.endpoint == "console.overview":
-        return redirect(url_for("console.orders"))
     if request.endpoint not in STORE_PAGES or not _names_own(store, request.view_args or {}):
         audit(
             "store.denied",
@@ -95,6 +108,10 @@ def _names_own(store, args):
     if "refund_id" in args:
         refund = db.session.get(Refund, args["refund_id"])
         if refund is not None and refund.order.sub_mchid != store.sub_mchid:
+            return False
+    if "diff_id" in args:
+        diff = db.session.get(BillDifference, args["diff_id"])
+        if diff is not None and diff.run.mchid != store.sub_mchid:
             return False
     if "run_id" in args:
         run = db.session.get(ReconciliationRun, args["run_id"])

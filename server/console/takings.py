@@ -43,8 +43,9 @@ def beijing_day(column):
     return func.date(column, "+8 hours")  # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS...'
 
 
-def takings(first, last):
-    """[Day] for each Beijing day from ``first`` to ``last`` (both included), empty days too."""
+def takings(first, last, *where):
+    """[Day] for each Beijing day from ``first`` to ``last`` (both included), empty days too;
+    ``where``: conditions on Order limiting the orders counted (a store's: ``Order.sub_mchid``)."""
     from .views import beijing_midnight  # the one definition of a Beijing day's start
 
     start, end = beijing_midnight(first), beijing_midnight(last + timedelta(days=1))
@@ -56,7 +57,7 @@ def takings(first, last):
     paid_day = beijing_day(Order.paid_at)
     for day, group, amount, count in db.session.execute(
         db.select(paid_day, channel, func.sum(Order.total), func.count())
-        .where(Order.paid_at >= start, Order.paid_at < end)
+        .where(Order.paid_at >= start, Order.paid_at < end, *where)
         .group_by(paid_day, channel)
     ):
         row = days[_date(day)]
@@ -71,6 +72,7 @@ def takings(first, last):
             Refund.status == Refund.SUCCESS,
             Refund.succeeded_at >= start,
             Refund.succeeded_at < end,
+            *where,
         )
         .group_by(refund_day, channel)
     ):

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_
 
-from ..channels import OFFICIAL_ACCOUNT, all_channels, payment_context
+from ..channels import OFFICIAL_ACCOUNT, all_channels, all_stores, payment_context, store_named
 from ..domain import addresses, attention, bills, counter, images, payments, refunds, shipping
 from ..domain.catalogue import save_product
 from ..errors import DomainError
@@ -25,6 +25,7 @@ from ..models import (
     OrderItem,
     PaymentEvent,
     Product,
+    ReconciliationRun,
     Refund,
     RefundRequest,
     Resolution,
@@ -44,7 +45,7 @@ from .forms import (
     fen_to_yuan,
 )
 from .sessions import fresh_auth_required
-from .store_access import limit_orders
+from .store_access import STORE_PAGES, limit_orders, staff_store
 
 PER_PAGE = 25
 SYNC_OUTCOMES = {
@@ -162,7 +163,9 @@ def _globals():
     return {
         "action_form": ActionForm(),
         "url_endpoints": current_app.view_functions,
-        "nav_counts": attention_counts() if current_user.is_authenticated else {},
+        "nav_counts": attention_counts(staff_store()) if current_user.is_authenticated else {},
+        # A store's staff sees in the menu only the pages it may open.
+        "store_pages": STORE_PAGES if staff_store() else None,
         "current_language": language,
         "html_lang": i18n.html_lang(language),
         "languages": i18n.LANGUAGES,
@@ -176,46 +179,73 @@ def beijing_midnight(day):
 
 
 # -- overview -------------------------------------------------------------------------------
+#
+# The figures of every order, or of one store's (a service provider's, server/stores.py): a
+# store-limited account always sees its store's; an admin picks a store (?store=tea) or sees all
+# with a per-store breakdown.
 
 
-def attention_counts():
-    refused = db.session.scalar(
-        db.select(func.count()).select_from(attention.refused_payments().subquery())
+def store_orders(store):
+    """Conditions on Order that keep a store's orders (none: every order)."""
+    return () if store is None else (Order.sub_mchid == store.sub_mchid,)
+
+
+def _of_store(store, order_id):
+    """``order_id`` (a column naming an order) is one of the store's orders."""
+    return order_id.in_(db.select(Order.id).where(*store_orders(store)))
+
+
+def _count(query):
+    return db.session.scalar(db.select(func.count()).select_from(query.subquery()))
+
+
+def _waiting(store):
+    """[(name, its order id column, query)]: what waits for a person about an order (refused
+    messages, ABNORMAL refunds, refund requests), of ``store``'s orders only when given."""
+    kinds = (
+        ("refused_payments", PaymentEvent.order_id, attention.refused_payments()),
+        ("abnormal_refunds", Refund.order_id, attention.abnormal_refunds()),
+        (
+            "refund_requests",
+            RefundRequest.order_id,
+            db.select(RefundRequest).where(RefundRequest.status == RefundRequest.PENDING),
+        ),
     )
-    abnormal = db.session.scalar(
-        db.select(func.count()).select_from(attention.abnormal_refunds().subquery())
+    return [
+        (name, column, query if store is None else query.where(_of_store(store, column)))
+        for name, column, query in kinds
+    ]
+
+
+def attention_counts(store=None):
+    """What waits for a person; ``store``: about its orders and its reconciliation runs only."""
+    counts = {name: _count(query) for name, _column, query in _waiting(store)}
+    differences = db.select(BillDifference.id).where(BillDifference.resolved_at.is_(None))
+    if store is not None:
+        differences = differences.join(ReconciliationRun).where(
+            ReconciliationRun.mchid == store.sub_mchid
+        )
+    counts["bill_differences"] = _count(differences)
+    # the items on Needs attention (refund requests are decided on their own page)
+    counts["total"] = (
+        counts["refused_payments"] + counts["abnormal_refunds"] + counts["bill_differences"]
     )
-    requests = db.session.scalar(
-        db.select(func.count()).where(RefundRequest.status == RefundRequest.PENDING)
-    )
-    differences = db.session.scalar(
-        db.select(func.count())
-        .select_from(BillDifference)
-        .where(BillDifference.resolved_at.is_(None))
-    )
-    counts = {
-        "refused_payments": refused,
-        "abnormal_refunds": abnormal,
-        "refund_requests": requests,
-        "bill_differences": differences,
-    }
-    counts["total"] = refused + abnormal + differences  # the items on Needs attention
     return counts
 
 
-def _refunded_since(start):
+def _refunded_since(start, *where):
     count, amount = db.session.execute(
-        db.select(func.count(), func.coalesce(func.sum(Refund.amount), 0)).where(
-            Refund.status == Refund.SUCCESS, Refund.succeeded_at >= start
-        )
+        db.select(func.count(), func.coalesce(func.sum(Refund.amount), 0))
+        .join(Order, Order.id == Refund.order_id)
+        .where(Refund.status == Refund.SUCCESS, Refund.succeeded_at >= start, *where)
     ).one()
     return {"count": count, "amount": amount}
 
 
-def _paid_since(start):
+def _paid_since(start, *where):
     count, amount = db.session.execute(
         db.select(func.count(), func.coalesce(func.sum(Order.total), 0)).where(
-            Order.paid_at >= start
+            Order.paid_at >= start, *where
         )
     ).one()
     return {"count": count, "amount": amount}
@@ -227,17 +257,83 @@ def _counter_and_online(day):
     return {"counter_today": counter, "online_today": sum(net.values()) - counter}
 
 
+def _figures(store, day_start, week_start):
+    """The overview's counts and sums, of every order or of ``store``'s."""
+    where = store_orders(store)
+    return {
+        "today": _paid_since(day_start, *where),
+        "week": _paid_since(week_start, *where),
+        "refunds": {
+            **_refunded_since(week_start, *where),
+            "today": _refunded_since(day_start, *where)["amount"],
+        },
+        "awaiting": db.session.scalar(
+            db.select(func.count()).where(Order.status == Order.NOTPAY, *where)
+        ),
+        "counts": attention_counts(store),
+    }
+
+
+def latest_run(store):
+    """The store's latest reconciliation run (its part of the provider's bill) and how many of
+    its differences are open, or (None, 0) when none has run."""
+    run = db.session.scalar(
+        db.select(ReconciliationRun)
+        .where(ReconciliationRun.mchid == store.sub_mchid)
+        .order_by(ReconciliationRun.day.desc())
+        .limit(1)
+    )
+    if run is None:
+        return None, 0
+    return run, len(bills.run_differences(run.id, open_only=True))
+
+
+# Why an order of a store waits for a person (the store's overview lists them).
+WAITING_REASONS = {
+    "refused_payments": _l("a message from WeChat was refused"),
+    "abnormal_refunds": _l("a refund is ABNORMAL"),
+    "refund_requests": _l("the customer asks for a refund"),
+}
+
+
+def orders_needing_attention(store, limit=20):
+    """[(order, [reason])]: the store's orders something waits on, newest first."""
+    reasons = {}
+    for name, column, query in _waiting(store):
+        for order_id in db.session.execute(query.with_only_columns(column)).scalars():
+            waits = reasons.setdefault(order_id, [])
+            if WAITING_REASONS[name] not in waits:  # two refused messages: said once
+                waits.append(WAITING_REASONS[name])
+    orders = db.session.execute(
+        db.select(Order).where(Order.id.in_(reasons)).order_by(Order.id.desc()).limit(limit)
+    ).scalars()
+    return [(order, reasons[order.id]) for order in orders]
+
+
 @bp.get("/")
 @login_required
 def overview():
+    stores = all_stores()
+    limited = staff_store()  # a store's staff: its store, whatever is asked
+    store = limited or (store_named(request.args.get("store", "")) if stores else None)
     today = datetime.now(CHINA).date()
     monday = today - timedelta(days=today.weekday())
     day_start, week_start = beijing_midnight(today), beijing_midnight(monday)
-    awaiting = db.session.scalar(db.select(func.count()).where(Order.status == Order.NOTPAY))
-    month = takings.takings(today - timedelta(days=takings.DAYS - 1), today)
+    month = takings.takings(today - timedelta(days=takings.DAYS - 1), today, *store_orders(store))
     return render_template(
         "console/overview.html",
-        today=_paid_since(day_start),
+        **_figures(store, day_start, week_start),
+        store=store,
+        limited=limited is not None,
+        stores=stores,
+        # All stores (an admin's): each store's figures and its latest reconciliation.
+        breakdown=[
+            (each, _figures(each, day_start, week_start), *latest_run(each)) for each in stores
+        ]
+        if store is None
+        else [],
+        reconciliation=latest_run(store) if store is not None else None,
+        needing=orders_needing_attention(store) if store is not None else [],
         today_takings=month[-1],
         # Counter takings apart from online ones (net of refunds), the channel being the
         # order's (server/channels.py).
@@ -245,15 +341,11 @@ def overview():
         month=month,
         month_net=sum(day.net for day in month),
         chart=takings.chart(month),
-        week=_paid_since(week_start),
-        refunds={**_refunded_since(week_start), "today": _refunded_since(day_start)["amount"]},
-        awaiting=awaiting,
-        counts=attention_counts(),
         today_date=today.isoformat(),
         week_date=monday.isoformat(),
         recent=db.session.execute(
             db.select(Order)
-            .where(Order.paid_at.is_not(None))
+            .where(Order.paid_at.is_not(None), *store_orders(store))
             .order_by(Order.paid_at.desc())
             .limit(8)
         )

@@ -376,7 +376,7 @@ def _by_key(column, keys, mchid, chunk=500):
         query = db.select(column.class_).where(column.in_(keys[start : start + chunk]))
         if column.class_ is Refund:
             query = query.join(Order, Order.id == Refund.order_id)
-        for row in db.session.execute(query.where(_whose(mchid))).scalars():
+        for row in db.session.execute(query.where(merchants_orders(mchid))).scalars():
             rows[getattr(row, column.key)] = row
     return rows
 
@@ -546,7 +546,7 @@ def _clear_previous_day(day, mchid, paid, refunded):
     db.session.commit()
 
 
-def _whose(mchid):
+def merchants_orders(mchid):
     """Orders of the bill of ``mchid``: a merchant's (a service provider's: all its stores'),
     or one sub-merchant's (a store's bill, server/stores.py)."""
     return or_(Order.mchid == mchid, Order.sub_mchid == mchid)
@@ -557,7 +557,7 @@ def _orders_paid(start, end, mchid):
     return (
         db.session.execute(
             db.select(Order)
-            .where(Order.paid_at >= start, Order.paid_at < end, _whose(mchid))
+            .where(Order.paid_at >= start, Order.paid_at < end, merchants_orders(mchid))
             .order_by(Order.paid_at)
         )
         .scalars()
@@ -572,7 +572,7 @@ def _refunds_succeeded(start, end, mchid):
             db.select(Refund)
             .join(Order, Order.id == Refund.order_id)
             .where(
-                _whose(mchid),
+                merchants_orders(mchid),
                 Refund.status == Refund.SUCCESS,
                 Refund.succeeded_at >= start,
                 Refund.succeeded_at < end,
@@ -659,13 +659,14 @@ def _record_failure(day, mchid, exc):
 # --- for the CLI and the staff console -------------------------------------------------------
 
 
-def list_runs(limit=60):
-    """The latest runs, newest day first."""
+def list_runs(limit=60, mchid=None):
+    """The latest runs, newest day first; ``mchid``: that merchant's (or store's) only."""
+    query = db.select(ReconciliationRun)
+    if mchid is not None:
+        query = query.where(ReconciliationRun.mchid == mchid)
     return (
         db.session.execute(
-            db.select(ReconciliationRun)
-            .order_by(ReconciliationRun.day.desc(), ReconciliationRun.mchid)
-            .limit(limit)
+            query.order_by(ReconciliationRun.day.desc(), ReconciliationRun.mchid).limit(limit)
         )
         .scalars()
         .all()
