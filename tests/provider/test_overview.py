@@ -7,10 +7,9 @@ import re
 
 import requests
 
-from server.domain import staff
-from server.domain.bills import beijing_today
+from server.domain import bills, staff
 from server.extensions import db
-from server.models import AuditLog
+from server.models import AuditLog, BillDifference
 from tests.support import wait_for
 from tests.support.console import ADMIN, PASSWORD, ConsoleClient, make_staff
 
@@ -104,7 +103,7 @@ def test_each_store_sees_its_own_figures_and_an_admin_all_of_them(make_stack):
 
 def test_a_store_reconciles_its_part_of_the_bill_only(make_stack):
     stack, (tea_order, _noodle_order), clients = two_stores_trading(make_stack)
-    day = beijing_today().isoformat()
+    day = bills.beijing_today().isoformat()
     tea = clients[TEA_STAFF]
     page = tea.get("/console/reconciliation").text
     assert "Run this day" in page
@@ -153,3 +152,21 @@ def test_a_store_reconciles_its_part_of_the_bill_only(make_stack):
     listed = admin.get("/console/reconciliation").text
     assert sorted(re.findall(r'data-store="([a-z]*)">', listed)) == ["", "noodles", "tea"]
     assert 'data-store="">All stores (the provider' in listed
+
+    # A difference is resolved by the store whose run it is, and by no other store.
+    with stack.app.app_context():
+        diffs = [
+            BillDifference(run_id=runs[m], key=f"x-{m}", kind=bills.UNKNOWN_PAYMENT)
+            for m in (TEA, NOODLES)
+        ]
+        db.session.add_all(diffs)
+        db.session.commit()
+        mine, theirs = (d.id for d in diffs)
+    note = {"note": "查过了"}
+    path = "/console/reconciliation/differences/{}/resolve"
+    assert tea.post(path.format(theirs), note, token=tea.token()).status_code == 403
+    assert tea.post(path.format(mine), note, token=tea.token()).status_code == 302
+    assert stack.query("SELECT resolved_by FROM bill_differences ORDER BY id") == [
+        (TEA_STAFF,),
+        (None,),
+    ]
