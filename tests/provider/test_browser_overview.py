@@ -56,6 +56,7 @@ def test_a_store_and_an_admin_each_see_their_overview(make_stack, open_page):
     nav.locator("text=Overview").click()
     expect(page.locator("#store-reconciliation [data-stat=reconciliation]")).to_contain_text(day)
     expect(page.locator("#store-reconciliation")).to_contain_text("Matches")
+    shot(page, "provider-store-overview")
 
     admin = open_page()
     log_in(admin, stack, ADMIN, "Overview")
@@ -81,5 +82,6 @@ def test_a_store_and_an_admin_each_see_their_overview(make_stack, open_page):
 
     phone = open_page(PHONE)
     log_in(phone, stack, ADMIN, "Overview")
+    phone.wait_for_load_state()  # the stylesheet too: it fits the chart to the screen
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the overview is {width}px wide"
