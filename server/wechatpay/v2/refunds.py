@@ -105,7 +105,7 @@ class Refunds:
         if index is None:
             raise InvalidResponse("refundquery answer does not list the refund asked about")
         try:
-            result = self._refund_result(
+            return self._refund_result(
                 {
                     name: data.get(f"{name}_{index}")
                     for name in (
@@ -120,7 +120,6 @@ class Refunds:
                 data,
                 data.get(f"refund_success_time_{index}"),
             )
-            return replace(result, **_whose(data))
         except ValueError as exc:
             raise InvalidResponse(f"refundquery answer is malformed: {exc}") from None
 
@@ -166,7 +165,8 @@ class Refunds:
 
     def _refund_result(self, refund, order, success_time):
         """RefundResult from one refund's fields (refund_status, refund_fee...) and the
-        order's (total_fee, out_trade_no, transaction_id); ValueError when malformed."""
+        order's (total_fee, out_trade_no, transaction_id, and whose: appid, mch_id,
+        sub_mch_id); ValueError when malformed."""
         status = REFUND_STATUSES.get(refund.get("refund_status"))
         if status is None:
             raise ValueError(f"unknown refund_status {str(refund.get('refund_status'))[:20]!r}")
@@ -181,6 +181,7 @@ class Refunds:
             channel=refund.get("refund_channel") or None,
             user_received_account=refund.get("refund_recv_accout") or None,  # sic: WeChat's
             success_time=parse_refund_time(success_time),
+            **_whose(order),
         )
 
 
