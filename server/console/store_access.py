@@ -33,12 +33,12 @@ STORE_PAGES = {
     "console.refund_order",
     "console.sync_refund",
     "console.record_shipping",
-    "console.reconciliation",
-    "console.reconciliation_run",
-    "console.reconciliation_csv",
     "console.export_reconciliation",
     "console.reconcile_day",  # its store's part of the provider's bill only (bills_views)
     "console.resolve_difference",
+    "console.reconciliation",
+    "console.reconciliation_run",
+    "console.reconciliation_csv",
 }
 
 
