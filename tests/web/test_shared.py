@@ -3,6 +3,7 @@ account's JSAPI on v3 and v2 (both sign types), the JS-SDK signature pinned to t
 example, the jsapi_ticket shared by concurrent pages and refreshed when it expires, a refund of
 a Native order, and one day's bill with JSAPI, NATIVE and MWEB rows reconciled."""
 
+import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -118,6 +119,26 @@ def test_refund_a_native_order(stack):
     refund = place_refund(stack, order_id, 1800)
     wait_refund(stack, refund["out_refund_no"], "SUCCESS")
     assert stack.query("select status from orders")[0][0] == "REFUNDED"
+
+
+@pytest.mark.parametrize("version", ["v3", "v2"])
+def test_a_refund_notification_names_the_appid_the_order_was_placed_with(make_stack, version):
+    # v2's notification names an appid (the order's: here the official account's), v3's none;
+    # the backend holds either against the order, so a wrong one would leave it PROCESSING.
+    stack = make_stack(**(V2 if version == "v2" else {}))
+    shopper = WebShopper(stack, user_agent=WECHAT_UA)
+    sign_in_inside_wechat(shopper)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    pay_inside_wechat(shopper, order_id)
+    wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    refund = place_refund(stack, order_id, 1800)
+    wait_refund(stack, refund["out_refund_no"], "SUCCESS")
+    notified = "select payload from payment_events where refund_id > 0 and source = 'notify'"
+    ((payload,),) = wait_for(lambda: stack.query(notified))
+    expected = stack.settings["WECHAT_OA_APPID"] if version == "v2" else None
+    assert json.loads(payload).get("appid") == expected
+    assert stack.query("select appid from orders")[0][0] == stack.settings["WECHAT_OA_APPID"]
 
 
 def test_a_bill_with_jsapi_native_and_h5_rows_reconciles(stack):
