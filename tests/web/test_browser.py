@@ -122,3 +122,30 @@ def test_goods_that_ship_ask_for_the_address_and_the_order_keeps_it(stack, open_
         order = db.session.get(Order, int(page.url.rsplit("/", 1)[1]))
         assert (order.recipient_name, order.recipient_phone) == ("张三", "13800005678")
         assert order.recipient_detail == "新港中路397号"
+
+
+def test_a_guest_asks_for_a_refund_of_a_paid_qr_order_and_the_console_sees_it(stack, open_page):
+    from tests.support.console import staffed
+    from tests.support.web import scan
+
+    page = open_page()
+    order_id = check_out(page, stack)
+    code_url = page.locator("[data-code-url]").get_attribute("data-code-url")
+    assert scan(stack, code_url).status_code == 200  # the payer scans and pays
+    expect(page.locator("[data-when=paid]")).to_be_visible(timeout=8_000)
+    page.reload()
+    page.locator("[data-refund-request] summary").click()
+    page.locator("[name=reason]").fill("买多了")
+    page.locator("[data-action=request-refund]").dblclick()  # one request all the same
+    expect(page.locator("[data-refund-asked=PENDING]")).to_be_visible()
+    expect(page.locator("[data-refund-request]")).to_have_count(0)
+    assert stack.query("select order_id, user_id, status, reason from refund_requests") == [
+        (order_id, None, "PENDING", "买多了")
+    ]
+    # Another browser knows nothing of the order.
+    stranger = open_page()
+    assert stranger.goto(f"{stack.backend}/shop/orders/{order_id}").status == 404
+    # The staff see the guest's request, with the amount the server says is left.
+    admin, _ = staffed(stack)
+    listed = admin.get("/console/refund-requests").text
+    assert "买多了" in listed and "data-guest" in listed and "¥18.00" in listed
