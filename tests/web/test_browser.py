@@ -85,14 +85,46 @@ def test_phone_pays_in_the_h5_cashier_comes_back_and_checks(stack, open_page):
     page.locator("[data-pay]").click()
     expect(page).to_have_url(re.compile(rf"/shop/orders/{order_id}\?returned=1$"))
     expect(page.locator("[data-returned]")).to_be_visible()
-    # "Check again" until the backend knows (the notification, or its query of WeChat, may
-    # take a moment on a busy machine: a person presses again too).
+    check_until_paid(page)
+
+
+def check_until_paid(page):
+    """ "Check again" until the backend knows (the notification, or its query of WeChat, may
+    take a moment on a busy machine: a person presses again too)."""
     for _attempt in range(10):
         if page.locator("[data-when=paid]").is_visible():  # the page's own poll got there
             break
         page.locator("[data-action=check]").click()
         page.wait_for_timeout(1_000)
     expect(page.locator("[data-when=paid]")).to_be_visible()
+
+
+def test_an_expired_h5_url_shows_wechats_error_and_the_order_page_pays_again(stack, open_page):
+    from tests.support.web import PHONE_UA
+
+    page = open_page(user_agent=PHONE_UA, viewport={"width": 390, "height": 844})
+    order_id = check_out(page, stack, product_id=3)
+    page.locator("[data-action=pay-h5]").click()
+    expect(page.locator("[data-pay]")).to_be_visible()
+    # The payer waits too long at WeChat's cashier: the h5_url runs out.
+    ((out_trade_no,),) = stack.query("select out_trade_no from orders where id = :i", i=order_id)
+    stack.control(f"orders/{out_trade_no}/h5-url/expire")
+    page.reload()
+    expect(page.locator("[data-problem]")).to_have_text("支付请求已失效，请重新发起支付")
+    expect(page.locator("[data-pay]")).to_have_count(0)
+
+    # Back on the shop's order page: still waiting, "check" says not paid, "pay" again works.
+    page.go_back()
+    expect(page).to_have_url(re.compile(rf"/shop/orders/{order_id}$"))
+    expect(page.locator("[data-when=waiting]")).to_be_visible()
+    page.locator("[data-action=check]").click()
+    expect(page.locator("[data-checked]")).to_be_visible()
+    expect(page.locator("[data-when=waiting]")).to_be_visible()
+    page.locator("[data-action=pay-h5]").click()  # a fresh h5_url for the same order
+    page.locator("[data-pay]").click()
+    expect(page).to_have_url(re.compile(rf"/shop/orders/{order_id}\?returned=1$"))
+    check_until_paid(page)
+    assert stack.query("select count(*), min(status) from orders") == [(1, "PAID")]
 
 
 def test_goods_that_ship_ask_for_the_address_and_the_order_keeps_it(stack, open_page):
