@@ -21,6 +21,7 @@ from ..models import CounterPayment, Order, Product
 from ..models.staff import ADMIN, CASHIER
 from . import audit, bp, labels, login_required, messages, refused, role_required
 from .forms import ActionForm
+from .pos_tokens import current_token
 from .sessions import fresh_auth_required
 
 # What the cashier reads for each state of the loop, and for each reason a payment ended.
@@ -131,11 +132,10 @@ def counter_sale():
         db.session.rollback()
         return _json_error(exc.code, str(messages.describe(exc)))
     if created:
-        audit(
-            "counter.sale",
-            f"order:{payment.order_id}",
-            {"out_trade_no": payment.order.out_trade_no, "total": payment.order.total},
-        )
+        details = {"out_trade_no": payment.order.out_trade_no, "total": payment.order.total}
+        if token := current_token():
+            details["token"] = token.id  # a POS terminal's (docs/counter.md)
+        audit("counter.sale", f"order:{payment.order_id}", details)
     return jsonify({"sale": sale_json(payment)}), 201 if created else 200
 
 
