@@ -136,6 +136,7 @@ def role_required(role):
                         "This needs the %(role)s role. Nothing was changed.",
                         role=labels.text(labels.ROLES, role),
                     ),
+                    code="FORBIDDEN",
                 ), 403
             return view(*args, **kwargs)
 
