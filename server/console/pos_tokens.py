@@ -42,15 +42,15 @@ def _authenticate():
     if "pos_token" not in g:
         try:
             g.pos_token = staff_tokens.authenticate(request.headers["Authorization"][len(SCHEME) :])
-        except DomainError as exc:
-            db.session.rollback()
+        except DomainError as exc:  # nothing was written
             g.pos_token = exc
     return g.pos_token
 
 
 @login_manager.request_loader
 def _load_from_token(req):
-    if not presented(req):
+    # The console's only: elsewhere a bearer token is the API's (a customer's), not a staff one.
+    if req.blueprint != bp.name or not presented(req):
         return None
     found = _authenticate()
     return None if isinstance(found, DomainError) else found[1]
