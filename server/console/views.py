@@ -215,7 +215,7 @@ def _refunded_since(start):
 def _paid_since(start):
     count, amount = db.session.execute(
         db.select(func.count(), func.coalesce(func.sum(Order.total), 0)).where(
-            Order.paid_at >= start
+            Order.paid_at >= start, takings.KEPT
         )
     ).one()
     return {"count": count, "amount": amount}
