@@ -186,8 +186,9 @@ def fresh_secrets():
         # The official account of the web shop inside WeChat (docs/web-shop.md).
         "WECHAT_OA_APPID": "wx" + secrets.token_hex(8),
         "WECHAT_OA_SECRET": secrets.token_hex(16),
-        # A native app's appid (open platform), for APP payments.
+        # A native app's appid and secret (open platform): APP payments, the app's sign-in.
         "WECHAT_APP_APPID": "wx" + secrets.token_hex(8),
+        "WECHAT_APP_SECRET": secrets.token_hex(16),
         "WECHATPAY_MCHID": str(1900000000 + secrets.randbelow(99999999)),
         "WECHATPAY_APIV3_KEY": secrets.token_hex(16),
         "WECHATPAY_API_KEY": secrets.token_hex(16),

@@ -77,8 +77,10 @@ NAMES = [
     "WECHAT_OA_APPID",
     "WECHAT_OA_SECRET",
     "WECHAT_OPEN_BASE",
-    # A native app's appid (open platform), for APP payments: docs/web-shop.md.
+    # A native app's appid and secret (open platform): APP payments and the app's sign-in,
+    # docs/web-shop.md.
     "WECHAT_APP_APPID",
+    "WECHAT_APP_SECRET",
     "WECHATPAY_MCHID",
     "WECHATPAY_APIV3_KEY",
     "WECHATPAY_API_KEY",

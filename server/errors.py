@@ -122,6 +122,11 @@ STAFF_AND_WECHAT = {
     "LOCKED": 403,
     "DISABLED": 403,
     "BAD_CODE": 401,
+    "FORBIDDEN": 403,  # the staff member's role does not allow it (audited as "denied")
+    # A POS terminal's token (server/domain/staff_tokens.py)
+    "TOKEN_INVALID": 401,
+    "TOKEN_REVOKED": 401,
+    "TOKEN_NOT_ALLOWED": 403,
     # The mini program's message push (WeChat's callback)
     "PUSH_NOT_CONFIGURED": 404,
     "PUSH_STALE": 401,

@@ -17,11 +17,15 @@ time; each app wraps the views with its own Limiter when it is built.
 """
 
 import hashlib
+import logging
 from functools import wraps
 
 from flask import current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse
+
+log = logging.getLogger(__name__)
 
 
 class _AppLimit:
@@ -94,6 +98,23 @@ console_codes = _AppLimit(
 )
 
 
+def failed_tokens(count=False):
+    """A POS terminal's wrong or revoked tokens (server/console/pos_tokens.py), per client
+    address: the logins' limit (CONSOLE_LOGIN_RATE_LIMIT) in a count of their own, of failures
+    only (a terminal polls every second with a good token). True while the address is over
+    it; ``count`` adds one failure first. A storage that fails lets the request through."""
+    limiter = current_app.extensions["rate_limiter"].limiter
+    limit = parse(current_app.config["CONSOLE_LOGIN_RATE_LIMIT"])
+    key = (current_app.config["RATE_LIMIT_NAMESPACE"], "pos-token", get_remote_address())
+    try:
+        if count:
+            return not limiter.hit(limit, *key)
+        return not limiter.test(limit, *key)
+    except Exception:  # as RATELIMIT_SWALLOW_ERRORS does for the views
+        log.warning("rate limit storage failed", exc_info=True)
+        return False
+
+
 def init_app(app):
     """The app's own Limiter; after every blueprint is registered (their views are declared)."""
     app.config.update(
@@ -110,6 +131,7 @@ def init_app(app):
     limiter = Limiter(key_func=get_remote_address)
     limiter.request_filter(_unlimited)
     limiter.init_app(app)
+    app.extensions["rate_limiter"] = limiter
     views = {}
     for limit in (order_writes, order_reads, console_logins, console_codes):
         decorate = limit.make(limiter)

@@ -1,5 +1,5 @@
-"""Orders and refunds as the simulator holds them: list, show, expire, notify again, settle a
-refund (see ``sandbox.control``).
+"""Orders and refunds as the simulator holds them: list, show, expire (the order, or an H5
+order's h5_url alone), notify again, settle a refund (see ``sandbox.control``).
 
 Each names an order by its out_trade_no, or a refund by its out_refund_no, in the path; with
 ``?mchid=`` the merchant's, which is needed only when several merchants use that number (409
@@ -55,6 +55,20 @@ def expire_order(out_trade_no):
         if order is None:
             return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
         order["expire_at"] = time.time() - 1
+        return json_response({"order": _public(order)})
+
+
+@bp.post("/orders/<out_trade_no>/h5-url/expire")
+def expire_h5_url(out_trade_no):
+    """The H5 order's h5_url (mweb_url) runs out now, before its 5 minutes: WeChat's cashier
+    shows 支付请求已失效 for it. The order stays payable: placing it again gives a new h5_url."""
+    with _state().lock:
+        order = _state().find_order(out_trade_no, _mchid())
+        if order is None:
+            return control_error(404, "ORDER_NOT_FOUND", "no such out_trade_no")
+        if "h5_url_expires_at" not in order:
+            return control_error(400, "NOT_H5", "this order was not given an h5_url")
+        order["h5_url_expires_at"] = time.time() - 1
         return json_response({"order": _public(order)})
 
 

@@ -9,12 +9,18 @@
 - ``GET /sns/oauth2/access_token``: a code works once (40163) and for 5 minutes (40029), for the
   appid and secret it was issued to; answers the openid (and ``is_snapshotuser`` 1 when the
   switch says the user is on a snapshot page, ``unionid`` when one is set);
+- the same exchange for a native app's appid (``WECHAT_APP_APPID``, secret
+  ``WECHAT_APP_SECRET``): the open platform's mobile-app login, whose code the WeChat SDK gives
+  the app (``SendAuth``, scope ``snsapi_userinfo``; a code lives 10 minutes); the answer names
+  the openid under the app's appid and the unionid of the open-platform account;
 - ``POST /cgi-bin/stable_token`` for the official account's appid is ``tokens.py``'s; this
   module keeps the official account's tokens apart (``GET /cgi-bin/ticket/getticket`` checks
   them) and answers a ``jsapi_ticket`` valid 7200 s, counting the calls.
 
 Controls: ``POST /sandbox/oauth`` ``{"refuse", "snapshot", "openid", "unionid"}`` sets what the
-next authorisations do; ``GET /sandbox/jsapi-ticket`` the call count and current ticket;
+next authorisations do; ``POST /sandbox/app-login-code`` ``{"openid"?, "unionid"?}`` is what
+the WeChat SDK hands a native app after the user agrees (``{"code", "openid", "unionid"}``);
+``GET /sandbox/jsapi-ticket`` the call count and current ticket;
 ``POST /sandbox/jsapi-ticket/expire`` makes it expire now.
 """
 
@@ -26,12 +32,13 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, request
 
-from ..wire import control_body, json_response
+from ..wire import control_body, control_error, json_response
 from .errors import wechat_error
 
 bp = Blueprint("weixin_oauth", __name__)
 
 CODE_LIFETIME = 5 * 60
+APP_CODE_LIFETIME = 10 * 60  # the mobile app's (the open platform's development guide)
 TICKET_LIFETIME = 7200
 TOKEN_LIFETIME = 7200
 STATE = re.compile(r"[A-Za-z0-9]{0,128}")
@@ -47,7 +54,8 @@ def store(state):
     return state.weixin.setdefault(
         "oauth",
         {
-            "codes": {},  # code -> {"openid", "unionid", "snapshot", "expires_at", "used"}
+            # code -> {"appid", "scope", "openid", "unionid", "snapshot", "expires_at", "used"}
+            "codes": {},
             "switch": {"refuse": False, "snapshot": False, "openid": None, "unionid": None},
             "tokens": {},  # the official account's access tokens -> expires_at
             "current_token": None,
@@ -63,8 +71,27 @@ def oa_appid():
 
 
 def oa_secret_ok(secret):
-    expected = _state().settings.get("WECHAT_OA_SECRET") or ""
-    return isinstance(secret, str) and secrets.compare_digest(secret.encode(), expected.encode())
+    return _secret_ok("WECHAT_OA_SECRET", secret)
+
+
+def _secret_ok(name, secret):
+    expected = _state().settings.get(name) or ""
+    return (
+        bool(expected)
+        and isinstance(secret, str)
+        and secrets.compare_digest(secret.encode(), expected.encode())
+    )
+
+
+def _secret_names():
+    """The appids whose codes /sns/oauth2/access_token exchanges, and their secrets' names:
+    the official account's (web authorisation) and a native app's (mobile-app login)."""
+    settings = _state().settings
+    names = {
+        settings.get("WECHAT_OA_APPID"): "WECHAT_OA_SECRET",
+        settings.get("WECHAT_APP_APPID"): "WECHAT_APP_SECRET",
+    }
+    return {appid: name for appid, name in names.items() if appid}
 
 
 def _page(body, status=200):
@@ -122,6 +149,8 @@ def decide():
             switch = memory["switch"]
             code = secrets.token_urlsafe(24)
             memory["codes"][code] = {
+                "appid": oa_appid(),
+                "scope": "snsapi_base",
                 "openid": switch["openid"] or "oOA" + secrets.token_hex(12),
                 "unionid": switch["unionid"],
                 "snapshot": switch["snapshot"],
@@ -136,15 +165,17 @@ def decide():
 @bp.get("/sns/oauth2/access_token")
 def exchange():
     args, state = request.args, _state()
-    if args.get("appid") != oa_appid():
+    appid = args.get("appid") or ""
+    secret_name = _secret_names().get(appid)
+    if secret_name is None:
         return wechat_error(40013, "invalid appid")
-    if not oa_secret_ok(args.get("secret")):
+    if not _secret_ok(secret_name, args.get("secret")):
         return wechat_error(40125, "invalid appsecret")
     if args.get("grant_type") != "authorization_code":
         return wechat_error(40002, "invalid grant_type")
     with state.lock:
         found = store(state)["codes"].get(args.get("code", ""))
-        if found is None or found["expires_at"] < time.time():
+        if found is None or found["appid"] != appid or found["expires_at"] < time.time():
             return wechat_error(40029, "invalid code")
         if found["used"]:
             return wechat_error(40163, "code been used")
@@ -154,7 +185,7 @@ def exchange():
         "expires_in": 7200,
         "refresh_token": "sandbox_refresh_" + secrets.token_urlsafe(24),
         "openid": found["openid"],
-        "scope": "snsapi_base",
+        "scope": found["scope"],
     }
     if found["snapshot"]:
         answer["is_snapshotuser"] = 1
@@ -230,6 +261,32 @@ def switch():
             if name in data:
                 current[name] = data[name] if isinstance(data[name], str) and data[name] else None
         return json_response({"switch": dict(current)})
+
+
+@bp.post("/sandbox/app-login-code")
+def app_login_code():
+    """What the WeChat SDK hands a native app once the user agrees to sign in (``SendAuth``'s
+    code): ``{"openid"?, "unionid"?}`` -> ``{"code", "openid", "unionid"}``, both made up when
+    not given (a mobile app belongs to an open-platform account, so it always has a unionid)."""
+    data, state = control_body(), _state()
+    appid = state.settings.get("WECHAT_APP_APPID")
+    if not appid:
+        return control_error(400, "NO_APP", "WECHAT_APP_APPID is not set")
+    openid, unionid = data.get("openid"), data.get("unionid")
+    if not isinstance(openid or "", str) or not isinstance(unionid or "", str):
+        return control_error(400, "INVALID_REQUEST", "openid and unionid are strings")
+    with state.lock:
+        code = secrets.token_urlsafe(24)
+        store(state)["codes"][code] = found = {
+            "appid": appid,
+            "scope": "snsapi_userinfo",
+            "openid": openid or "oAPP" + secrets.token_hex(12),
+            "unionid": unionid or "oUN" + secrets.token_hex(12),
+            "snapshot": False,
+            "expires_at": time.time() + APP_CODE_LIFETIME,
+            "used": False,
+        }
+    return json_response({"code": code, "openid": found["openid"], "unionid": found["unionid"]})
 
 
 @bp.get("/sandbox/jsapi-ticket")

@@ -1,7 +1,9 @@
-"""Mini-program login and our own expiring, revocable API tokens."""
+"""Mini-program login and our own expiring, revocable API tokens (a native app's sign-in,
+``app_orders.py``, gets the same tokens)."""
 
 import hashlib
 import secrets
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import wraps
 
@@ -35,19 +37,30 @@ def _hash(token):
 @bp.post("/api/login")
 def login():
     code = string_field(json_object(), "code", max_length=128)
-    try:
+    with wechat_login_errors("jscode2session"):
         session = login_client().code2session(code)
+    return signed_in(_upsert_user(session, login_client().appid))
+
+
+@contextmanager
+def wechat_login_errors(call):
+    """WeChat's refusal of a login code (``ApiError``) or its silence (``TransportError``) as
+    the API's DomainError; the log names the call and the errcode, never the URL."""
+    try:
+        yield
     except ApiError as exc:
         error_code, message = LOGIN_ERRORS.get(
             exc.code, ("WECHAT_ERROR", "WeChat refused the login")
         )
-        current_app.logger.warning("jscode2session failed: errcode %s", exc.code)
+        current_app.logger.warning("%s failed: errcode %s", call, exc.code)
         raise DomainError(error_code, message, wechat_errcode=exc.code) from None
     except TransportError as exc:
-        current_app.logger.warning("jscode2session failed: %s", exc.message)
+        current_app.logger.warning("%s failed: %s", call, exc.message)
         raise DomainError("WECHAT_UNAVAILABLE", "WeChat did not answer; try again") from None
 
-    user = _upsert_user(session, login_client().appid)
+
+def signed_in(user):
+    """The answer to a login: a new API token for ``user`` (its expired ones go)."""
     token = secrets.token_urlsafe(32)
     ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
     # The user's expired tokens go as a new one comes, so the table stays small.

@@ -61,6 +61,7 @@ def init_app(app):
         bills_views,
         counter_views,
         exports,
+        pos_tokens,
         refund_views,
         second_factor_views,
         sessions,
@@ -83,7 +84,8 @@ class ConsoleOnlySessions(SecureCookieSessionInterface):
     PREFIXES = (bp.url_prefix + "/", "/shop/")
 
     def open_session(self, app, request):
-        if request.path.startswith(self.PREFIXES):
+        # A POS terminal's token (pos_tokens.py) is the whole of its request's identity.
+        if request.path.startswith(self.PREFIXES) and not pos_tokens.presented(request):
             return super().open_session(app, request)
         return self.make_null_session(app)
 
@@ -94,7 +96,10 @@ UPLOAD_LIMITS = {"console.edit_product": 5 * 1024 * 1024 + 64 * 1024}
 
 @bp.before_request
 def _guard():
-    """Refuse before any view runs: an unauthenticated POST, then a bad CSRF token."""
+    """Refuse before any view runs: an unauthenticated POST, then a bad CSRF token. A POS
+    terminal's token is checked instead (no cookie, so no CSRF token: pos_tokens.py)."""
+    if pos_tokens.presented(request):
+        return pos_tokens.guard()
     if request.endpoint in UPLOAD_LIMITS:  # before the form is read: the API's 64 KiB is small
         request.max_content_length = UPLOAD_LIMITS[request.endpoint]
     if (
@@ -131,6 +136,7 @@ def role_required(role):
                         "This needs the %(role)s role. Nothing was changed.",
                         role=labels.text(labels.ROLES, role),
                     ),
+                    code="FORBIDDEN",
                 ), 403
             return view(*args, **kwargs)
 
@@ -200,3 +206,6 @@ def _too_many(exc):
 def audit(action, target=None, details=None):
     """Record a staff action by the logged-in user, from the address the request came from."""
     record(current_user.email, action, target, details, request.remote_addr)
+
+
+from . import pos_tokens  # noqa: E402 (it needs what this module defines above)

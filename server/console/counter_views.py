@@ -21,6 +21,7 @@ from ..models import CounterPayment, Order, Product
 from ..models.staff import ADMIN, CASHIER
 from . import audit, bp, labels, login_required, messages, refused, role_required
 from .forms import ActionForm
+from .pos_tokens import current_token
 from .sessions import fresh_auth_required
 
 # What the cashier reads for each state of the loop, and for each reason a payment ended.
@@ -37,9 +38,10 @@ REASON_TEXTS = {
     "NOT_ENOUGH": _l("Balance not enough: ask the customer to pay another way."),
     "NOTENOUGH": _l("Balance not enough: ask the customer to pay another way."),
     "AUTHCODEEXPIRE": _l("The code has expired: ask the customer to refresh it and scan again."),
-    "AUTH_CODE_EXPIRE": _l("The code has expired: ask the customer to refresh it and scan again."),
     "AUTH_CODE_INVALID": _l("WeChat did not accept this code: ask for a fresh code."),
     "AUTH_CODE_ERROR": _l("WeChat did not accept this code: ask for a fresh code."),
+    "NOTSUPORTCARD": _l("WeChat does not accept the customer's card here: ask for another card."),
+    "ACCOUNT_ERROR": _l("WeChat refused the customer's account: ask them to pay another way."),
     "BANKERROR": _l("The customer's bank refused the payment: ask them to pay another way."),
     "BANK_ERROR": _l("The customer's bank refused the payment: ask them to pay another way."),
     "PAYERROR": _l("The payment failed: ask the customer to pay another way."),
@@ -131,11 +133,10 @@ def counter_sale():
         db.session.rollback()
         return _json_error(exc.code, str(messages.describe(exc)))
     if created:
-        audit(
-            "counter.sale",
-            f"order:{payment.order_id}",
-            {"out_trade_no": payment.order.out_trade_no, "total": payment.order.total},
-        )
+        details = {"out_trade_no": payment.order.out_trade_no, "total": payment.order.total}
+        if token := current_token():
+            details["token"] = token.id  # a POS terminal's (docs/counter.md)
+        audit("counter.sale", f"order:{payment.order_id}", details)
     return jsonify({"sale": sale_json(payment)}), 201 if created else 200
 
 

@@ -100,6 +100,11 @@ TEXTS = {
     "LOCKED": _l("Too many failed logins: the account is locked for a while."),
     "DISABLED": _l("This account is disabled."),
     "BAD_CODE": _l("That code is not right, or it was already used."),
+    "FORBIDDEN": _l("Your role does not allow this."),
+    # A POS terminal's token
+    "TOKEN_INVALID": _l("The terminal's token is not valid."),
+    "TOKEN_REVOKED": _l("The terminal's token was revoked."),
+    "TOKEN_NOT_ALLOWED": _l("A terminal's token reaches the counter's sales only."),
     # The mini program's message push (WeChat's callback)
     "PUSH_NOT_CONFIGURED": _l("Message push is not configured."),
     "PUSH_STALE": _l("The pushed message is too old."),

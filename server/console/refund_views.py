@@ -194,7 +194,7 @@ def refund_requests():
     query = (
         db.select(RefundRequest, Order, User)
         .join(Order, Order.id == RefundRequest.order_id)
-        .join(User, User.id == RefundRequest.user_id)
+        .outerjoin(User, User.id == RefundRequest.user_id)  # a web-shop guest has none
     )
     if status in (RefundRequest.PENDING, RefundRequest.APPROVED, RefundRequest.REJECTED):
         query = query.where(RefundRequest.status == status)

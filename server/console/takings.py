@@ -2,10 +2,15 @@
 SVG drawn here, on the server (no JavaScript, nothing loaded from elsewhere).
 
 A payment counts on the day it was paid, a refund on the day WeChat returned the money; net is
-the one minus the other, so a day can be negative. The sums are grouped by day and by way of
-paying: ``CHANNEL`` is the orders' channel column once orders record it (the payment-channels
-work); until then there is one group (None), and the chart adds the groups up. Online and
-counter takings apart (issue 21) is then a matter of drawing the groups.
+the one minus the other, so a day can be negative. A counter order reversed after it was paid
+(撤销, ``REVOKED``: WeChat gave the money back as if the sale had not happened) counts on no
+day: only money the shop kept is taken. Its paid time stays on the order (it was paid, and
+is in that day's bill), so every sum of payments filters with ``KEPT``.
+
+The sums are grouped by day and by way of paying: ``CHANNEL`` is the orders' channel column
+once orders record it (the payment-channels work); until then there is one group (None), and
+the chart adds the groups up. Online and counter takings apart (issue 21) is then a matter of
+drawing the groups.
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +26,9 @@ from ..models import Order, Refund
 from .labels import yuan
 
 DAYS = 30
+# Payments the shop kept: every order with a paid time but a counter order reversed after it
+# was paid (docs/counter.md). A refund, by contrast, is money out on the day it was made.
+KEPT = Order.status != Order.REVOKED
 
 
 @dataclass
@@ -57,7 +65,7 @@ def takings(first, last, *where):
     paid_day = beijing_day(Order.paid_at)
     for day, group, amount, count in db.session.execute(
         db.select(paid_day, channel, func.sum(Order.total), func.count())
-        .where(Order.paid_at >= start, Order.paid_at < end, *where)
+        .where(Order.paid_at >= start, Order.paid_at < end, KEPT, *where)
         .group_by(paid_day, channel)
     ):
         row = days[_date(day)]

@@ -245,7 +245,7 @@ def _refunded_since(start, *where):
 def _paid_since(start, *where):
     count, amount = db.session.execute(
         db.select(func.count(), func.coalesce(func.sum(Order.total), 0)).where(
-            Order.paid_at >= start, *where
+            Order.paid_at >= start, takings.KEPT, *where
         )
     ).one()
     return {"count": count, "amount": amount}

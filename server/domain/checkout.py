@@ -256,12 +256,21 @@ def pay(order, context):
     place, sign = PREPAY_CALLS[order.trade_type]
     if payments.prepay_is_fresh(order):
         return getattr(gateway, sign)(order.prepay_id)
+    prepay_id = _place(order, context, getattr(gateway, place))
+    _record_placed(order, prepay_id)
+    return getattr(gateway, sign)(prepay_id)
+
+
+def _place(order, context, call):
+    """``call``'s answer to placing ``order`` with WeChat; an order WeChat says is paid or
+    closed is brought up to date and refused (ORDER_NOT_PAYABLE), other failures are
+    ``wechatpay_error``."""
     # End the read transaction (POST .../pay read the order) so that no database connection
     # is held while WeChat answers (100-300 ms): threads waiting on WeChat may far outnumber
     # the pool's connections. After create() nothing is open and this costs nothing.
     db.session.commit()
     try:
-        prepay_id = getattr(gateway, place)(_order_request(order, context))
+        return call(_order_request(order, context))
     except ApiError as exc:
         if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
             refresh(order, context, interval_seconds=0)
@@ -269,12 +278,16 @@ def pay(order, context):
         raise wechatpay_error(exc, order_id=order.id) from None
     except WeChatPayError as exc:
         raise wechatpay_error(exc, order_id=order.id) from None
+
+
+def _record_placed(order, prepay_id):
+    """Keep what WeChat placed; ORDER_NOT_PAYABLE when the order was paid or closed (a
+    notification) while WeChat was answering."""
     recorded = payments.record_prepay(order.id, prepay_id)
     db.session.commit()
-    if not recorded:  # paid or closed (a notification) while WeChat was answering
+    if not recorded:
         db.session.refresh(order)
         raise _not_payable(order, f"the order is {order.status}")
-    return getattr(gateway, sign)(prepay_id)
 
 
 # trade type -> (the gateway's call placing it, the one signing the client's parameters):
@@ -298,24 +311,11 @@ def _pay_by_url(order, context, gateway):
     order at WeChat (until its time_expire), with a code_url valid 2 hours from then or an
     h5_url valid 5 minutes, so what the payer gets is never stale."""
     call, key = PLACE_BY_URL[order.trade_type]
-    db.session.commit()  # no database connection held while WeChat answers (as in pay())
-    try:
-        url = getattr(gateway, call)(_order_request(order, context))
-    except ApiError as exc:
-        if exc.code in ("ORDERPAID", "ORDER_CLOSED", "ORDERCLOSED"):
-            refresh(order, context, interval_seconds=0)
-            raise _not_payable(order, f"the order is {order.status}") from None
-        raise wechatpay_error(exc, order_id=order.id) from None
-    except WeChatPayError as exc:
-        raise wechatpay_error(exc, order_id=order.id) from None
+    url = _place(order, context, getattr(gateway, call))
     # WeChat gives these no prepay_id to keep (H5's is inside the h5_url); the URL's start
     # stands for it, so the jobs know the order was placed (they query and close placed
     # orders only).
-    recorded = payments.record_prepay(order.id, _placed_mark(url))
-    db.session.commit()
-    if not recorded:
-        db.session.refresh(order)
-        raise _not_payable(order, f"the order is {order.status}")
+    _record_placed(order, _placed_mark(url))
     return {key: url}
 
 

@@ -56,28 +56,38 @@ REVERSE_WINDOW = timedelta(days=7)  # WeChat reverses for 7 days; later, refund
 LONG_WAIT = timedelta(minutes=5)  # a loop due later than this is left to a later job run
 DESCRIPTION = "Counter sale"
 # Refusals that settle the charge: nothing was taken, the order is closed (a new code and a
-# new order number are needed). Anything else (SYSTEMERROR, BANKERROR, unknown codes, no
-# answer) leaves the result unknown: query the same out_trade_no, never charge again.
+# new order number are needed). The sources of each are in docs/counter.md ("Error codes"):
+# v2, the micropay table's codes marked 支付确认失败 (payment failed for sure); v3, the codes
+# of a refused request. Anything else leaves the result unknown, so the same out_trade_no is
+# queried and never charged again: SYSTEMERROR, BANKERROR, LACK_PARAMS and NOT_UTF8 (支付结果
+# 未知 in the v2 table), ORDERPAID, ORDERCLOSED and ORDERREVERSED (they describe an order that
+# exists: the query tells which), any code not listed, no answer.
 DEFINITE_REFUSALS = {
+    # v2 err_code (the v2 client hands NOTENOUGH over as NOT_ENOUGH)
+    "AUTHCODEEXPIRE",
+    "AUTH_CODE_ERROR",
+    "AUTH_CODE_INVALID",
+    "NOTSUPORTCARD",  # WeChat's spelling
+    "NOAUTH",
+    "BUYER_MISMATCH",
+    "PARAM_ERROR",
+    "TRADE_ERROR",
+    "SIGNERROR",
+    "APPID_MCHID_NOT_MATCH",
+    "APPID_NOT_EXIST",
+    "MCHID_NOT_EXIST",
+    # v3 code (4xx); older pages write some without underscores
     "NOT_ENOUGH",
     "NOTENOUGH",
-    "AUTHCODEEXPIRE",
-    "AUTH_CODE_EXPIRE",
-    "AUTH_CODE_INVALID",
-    "AUTH_CODE_ERROR",
-    "AUTHCODE_EXPIRE",
-    "PARAM_ERROR",
-    "INVALID_REQUEST",
-    "TRADE_ERROR",
-    "BUYER_MISMATCH",
-    "NOAUTH",
     "NO_AUTH",
-    "PAYER_ACCOUNT_ABNORMAL",
     "RULE_LIMIT",
-    "LACK_PARAMS",
-    "APPID_MCHID_NOT_MATCH",
+    "RULELIMIT",
+    "ACCOUNT_ERROR",
+    "ACCOUNTERROR",
+    "INVALID_REQUEST",
+    "SIGN_ERROR",
     "MCH_NOT_EXISTS",
-    "CLIENT_CERT_NOT_CONFIGURED",
+    # refused here, before anything was sent (wechatpay.core.errors)
     "UNSUPPORTED",
 }
 payments_table = CounterPayment.__table__

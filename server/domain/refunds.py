@@ -21,6 +21,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
@@ -111,7 +112,9 @@ def refund(
             if existing.status == Refund.PENDING:  # its answer was lost: the same number again
                 return submit(existing, gateway=gateway, notify_url=notify_url)
             return existing
-    requested_by = f"user:{request.user_id}" if request is not None else by
+    requested_by = by
+    if request is not None:  # the user who asked; a web-shop guest has no account
+        requested_by = f"user:{request.user_id}" if request.user_id is not None else "guest"
     refund_row = _place(
         order.id,
         amount,
@@ -555,15 +558,15 @@ def sweep(older_than, *, context_for):
 
 def request_refund(order, user, reason, *, window):
     """The user asks for a refund of a paid order (within ``window``, a timedelta, of paying).
-    One pending request per order. Commits; returns the RefundRequest. A refusal names the
+    ``user`` None: a web-shop guest's order (it has no user), asked from the browser that
+    placed it (the caller has checked that). One pending request per order: decided under the
+    order's row lock, and the insert is refused by the database beside a pending one (a
+    double click makes one request). Commits; returns the RefundRequest. A refusal names the
     order (``order_id``)."""
     order_id = order.id
     order = lock_order(order_id)
-    if (
-        not customers.same_customer(order.user_id, user)
-        or order.status != Order.PAID
-        or refundable(order) <= 0
-    ):
+    owner = order.user_id is None if user is None else customers.same_customer(order.user_id, user)
+    if not owner or order.status != Order.PAID or refundable(order) <= 0:
         db.session.rollback()
         raise DomainError(
             "ORDER_NOT_REFUNDABLE",
@@ -577,6 +580,11 @@ def request_refund(order, user, reason, *, window):
             f"refunds can be requested within {window.days} days of paying",
             order_id=order_id,
         )
+    already = DomainError(
+        "REQUEST_ALREADY_PENDING",
+        "a refund request for this order is already waiting for the shop",
+        order_id=order_id,
+    )
     pending = db.session.execute(
         select(RefundRequest.id).where(
             RefundRequest.order_id == order.id, RefundRequest.status == RefundRequest.PENDING
@@ -584,16 +592,19 @@ def request_refund(order, user, reason, *, window):
     ).first()
     if pending:
         db.session.rollback()
-        raise DomainError(
-            "REQUEST_ALREADY_PENDING",
-            "a refund request for this order is already waiting for the shop",
-            order_id=order_id,
-        )
+        raise already
     request = RefundRequest(
-        order_id=order.id, user_id=user.id, reason=reason[:200], status=RefundRequest.PENDING
+        order_id=order.id,
+        user_id=user.id if user is not None else None,
+        reason=reason[:200],
+        status=RefundRequest.PENDING,
     )
     db.session.add(request)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # uq_refund_requests_one_pending: another request got in first
+        db.session.rollback()
+        raise already from None
     return request
 
 

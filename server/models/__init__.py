@@ -10,7 +10,7 @@ from .counter import CounterPayment
 from .orders import Order, OrderItem, PaymentEvent
 from .refunds import Refund, RefundRequest
 from .shipping import Shipment, ShippingEvent
-from .staff import AuditLog, RecoveryCode, Resolution, StaffSession, StaffUser
+from .staff import AuditLog, RecoveryCode, Resolution, StaffSession, StaffToken, StaffUser
 from .users import AuthToken, Customer, User
 from .wechat import AccessToken
 
@@ -33,6 +33,7 @@ __all__ = [
     "Shipment",
     "ShippingEvent",
     "StaffSession",
+    "StaffToken",
     "StaffUser",
     "User",
 ]

@@ -58,15 +58,28 @@ class Refund(db.Model):
 
 
 class RefundRequest(db.Model):
-    """A user's request for a refund, approved (a Refund is placed) or rejected by the shop."""
+    """A user's request for a refund, approved (a Refund is placed) or rejected by the shop.
+
+    ``user_id`` is None for a web-shop guest's (the browser that placed the order asked: no
+    account). One PENDING request per order, which the database holds to as well: the partial
+    unique index, so a second request (a double click) cannot be inserted beside the first."""
 
     __tablename__ = "refund_requests"
+    __table_args__ = (
+        db.Index(
+            "uq_refund_requests_one_pending",
+            "order_id",
+            unique=True,
+            sqlite_where=db.text("status = 'PENDING'"),
+            postgresql_where=db.text("status = 'PENDING'"),
+        ),
+    )
 
     PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
 
     id = db.Column(db.Integer, primary_key=True)
     order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), nullable=False, index=True)
-    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), index=True)
     reason = db.Column(db.String(200), nullable=False)
     status = db.Column(db.String(16), nullable=False, default=PENDING, index=True)
     decided_by = db.Column(db.String(64))

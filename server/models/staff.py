@@ -118,3 +118,25 @@ class RecoveryCode(db.Model):
     staff_id = db.Column(db.Integer, db.ForeignKey("staff_users.id"), nullable=False, index=True)
     code_hash = db.Column(db.String(64), nullable=False, unique=True)
     used_at = db.Column(db.DateTime(timezone=True))
+
+
+class StaffToken(db.Model):
+    """A POS terminal's API token (server/domain/staff_tokens.py): it acts for one cashier
+    account, as a cashier, at the counter's JSON endpoints only. The token is shown once; only
+    its random key (to find the row) and an Argon2id hash of its secret are stored."""
+
+    __tablename__ = "staff_tokens"
+
+    id = db.Column(db.Integer, primary_key=True)
+    staff_id = db.Column(db.Integer, db.ForeignKey("staff_users.id"), nullable=False, index=True)
+    name = db.Column(db.String(64), nullable=False)  # the terminal, e.g. "Till 2"
+    key = db.Column(db.String(16), nullable=False, unique=True)
+    secret_hash = db.Column(db.String(128), nullable=False)
+    # The store of the account when the token was made (a service provider's), or None: the
+    # token is refused once the account is moved to another store.
+    store = db.Column(db.String(26))
+    created_by = db.Column(db.String(255), nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    last_used_at = db.Column(db.DateTime(timezone=True))
+    revoked_at = db.Column(db.DateTime(timezone=True))
+    revoked_by = db.Column(db.String(255))

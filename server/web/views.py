@@ -215,18 +215,25 @@ def order(order_id):
 def request_refund(order_id):
     """The user asks the shop for a refund of a paid order, as in the mini program
     (``refunds.request_refund``: one pending request, within REFUND_REQUEST_WINDOW_DAYS); the
-    shop decides in the console. Only a signed-in user's order (inside WeChat): a guest's
-    order has no account to answer."""
+    shop decides in the console. A guest's order (Native, H5: no sign-in) is asked for by the
+    browser that placed it (its signed session lists it: ``_own_order``); an order placed
+    inside WeChat by its signed-in user. A second request while one waits (a double click)
+    changes nothing and says so."""
     order = _own_order(order_id)
-    user = wechat.signed_in_user()
+    allowed, user = _refund_asker(order)
     config = current_app.config
-    if user is None or config["REFUND_REQUESTS_ENABLED"] != "true":
+    if not allowed or config["REFUND_REQUESTS_ENABLED"] != "true":
         abort(404)
     reason = (request.form.get("reason") or "").strip()[:200] or _("No reason given")
     window = timedelta(days=int(config["REFUND_REQUEST_WINDOW_DAYS"]))
-    refunds.request_refund(order, user, reason, window=window)
-    flash(_("Your refund request was sent to the shop."))
-    return redirect(url_for("web.order", order_id=order.id))
+    try:
+        refunds.request_refund(order, user, reason, window=window)
+        flash(_("Your refund request was sent to the shop."))
+    except DomainError as exc:
+        if exc.code != "REQUEST_ALREADY_PENDING":
+            raise
+        flash(_describe(exc))
+    return redirect(url_for("web.order", order_id=order.id), 303)
 
 
 @bp.post("/orders/<int:order_id>/jsapi")
@@ -337,11 +344,18 @@ def _simulator_scan_url(code_url):
     return f"{base}/sandbox/scan?code_url={quote(code_url, safe='')}"
 
 
-def _can_ask_refund(order):
+def _refund_asker(order):
+    """``(allowed, user)``: who asks for a refund of this browser's order. A guest's order (no
+    user) is asked for as a guest; an order placed inside WeChat only by its signed-in user."""
+    if order.user_id is None:
+        return True, None
     user = wechat.signed_in_user()
+    return user is not None and order.user_id == user.id, user
+
+
+def _can_ask_refund(order):
     return (
-        user is not None
-        and order.user_id == user.id
+        _refund_asker(order)[0]
         and order.status == Order.PAID
         and current_app.config["REFUND_REQUESTS_ENABLED"] == "true"
         and not any(r.status == "PENDING" for r in order.refund_requests)

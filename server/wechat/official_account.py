@@ -46,14 +46,16 @@ def jssdk_signature(jsapi_ticket, noncestr, timestamp, url):
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-class OfficialAccountApi(MiniProgramApi):
-    """api.weixin.qq.com for the official account: its stable_token is the mini program's
-    call with the official account's appid and secret."""
+class OAuthApi(MiniProgramApi):
+    """api.weixin.qq.com's OAuth2 code exchange for an appid and its secret: the official
+    account's web authorisation, and a native app's mobile-app login (the open platform: the
+    same call with the app's appid and secret,
+    https://developers.weixin.qq.com/doc/oplatform/Mobile_App/WeChat_Login/Development_Guide.html)."""
 
     def exchange_code(self, code):
-        """``/sns/oauth2/access_token``: the web-authorisation answer (openid, scope, unionid
-        when given, is_snapshotuser). ApiError for WeChat's errcode (40029 invalid code, 40163
-        code used). The answer's access_token is the web one, not needed for snsapi_base."""
+        """``/sns/oauth2/access_token``: the answer (openid, scope, unionid when given,
+        is_snapshotuser). ApiError for WeChat's errcode (40029 invalid code, 40163 code used).
+        The answer's access_token is the user's OAuth one, which nothing here needs."""
         return self._get(
             "/sns/oauth2/access_token",
             {
@@ -64,6 +66,14 @@ class OfficialAccountApi(MiniProgramApi):
             },
         )
 
+    def _get(self, path, params):
+        return self._request("GET", path, params=params)
+
+
+class OfficialAccountApi(OAuthApi):
+    """api.weixin.qq.com for the official account: its stable_token is the mini program's
+    call with the official account's appid and secret."""
+
     def jsapi_ticket(self, access_token):
         """``(ticket, expires_in)`` from ``/cgi-bin/ticket/getticket?type=jsapi``."""
         data = self._get(
@@ -73,6 +83,3 @@ class OfficialAccountApi(MiniProgramApi):
         if not isinstance(ticket, str) or not ticket or not isinstance(expires_in, int):
             raise TransportError("getticket answered without a ticket")
         return ticket, expires_in
-
-    def _get(self, path, params):
-        return self._request("GET", path, params=params)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from server.console import takings
 from server.domain.bills import beijing_today
 from server.extensions import db
-from server.models import Refund
+from server.models import Order, Refund
 from server.timeutil import CHINA
 from tests.support import factories
 
@@ -42,6 +42,21 @@ def test_takings_per_beijing_day_net_of_refunds(app):
     assert (by_day[today].paid, by_day[today].refunded, by_day[today].net) == (3600, 2300, 1300)
     assert sum(d.paid for d in days) == 5400  # the 40-day-old order is outside
     assert by_day[today].by_channel == {"miniprogram": {"paid": 3600, "refunded": 2300}}
+
+
+def test_a_counter_order_reversed_after_it_was_paid_counts_on_no_day(app, admin):
+    today = beijing_today()
+    with app.app_context():
+        coffee = factories.product("手冲咖啡", 1800)
+        factories.paid_order(items=[(coffee, 1)], paid_at=beijing(today, 0, 5))
+        reversed_ = factories.paid_order(items=[(coffee, 2)], paid_at=beijing(today, 0, 2))
+        reversed_.status, reversed_.closed_at = Order.REVOKED, beijing(today, 0, 6)
+        db.session.commit()
+        days = takings.takings(today - timedelta(days=29), today)
+    assert (days[-1].paid, days[-1].refunded, days[-1].orders) == (1800, 0, 1)
+    page = admin.get("/console/").text
+    assert '<span class="value" data-stat="paid-today">¥18.00</span>' in page
+    assert '<span class="value" data-stat="paid-week">¥18.00</span>' in page
 
 
 def test_the_overview_draws_the_chart_and_todays_gross_and_net(app, admin):

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.database_agnostic  # the database paths run in test_con
 
 CHROMIUM = "/usr/bin/chromium"
 CASHIER = "cashier@shop.test"
+OPERATOR, ADMIN = "operator@shop.test", "admin@shop.test"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 860}
 
@@ -38,18 +39,25 @@ def chromium():
 def shop(make_stack):
     # The PIN takes 2.5 s below: time enough for the page to show it waiting.
     stack = make_stack(**{**c.FAST, "COUNTER_PIN_TIMEOUT_SECONDS": "10"})
-    make_staff(stack.app, CASHIER, "cashier")
+    for email, role in ((CASHIER, "cashier"), (OPERATOR, "operator"), (ADMIN, "admin")):
+        make_staff(stack.app, email, role)
     return stack
 
 
-def cashier_page(chromium, stack, viewport):
+def logged_in(chromium, stack, viewport, email):
     context = chromium.new_context(viewport=viewport, locale="en-US")
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto(f"{stack.backend}/console/login")
-    page.fill("#email", CASHIER)
+    page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Log in')")
+    expect(page.locator("nav")).to_be_visible()
+    return context, page
+
+
+def cashier_page(chromium, stack, viewport):
+    context, page = logged_in(chromium, stack, viewport, CASHIER)
     page.click("nav >> text=Counter")
     expect(page.locator("h1")).to_have_text("Counter")
     return context, page
@@ -107,3 +115,54 @@ def test_a_failed_code_says_why_on_a_phone(chromium, shop):
     finally:
         context.close()
     assert shop.query("SELECT count(*) FROM orders")[0][0] == 1  # the misread scan: none
+
+
+def test_a_cashier_or_operator_gets_no_refund_action_and_a_403_with_a_code(chromium, shop):
+    context, page = cashier_page(chromium, shop, DESKTOP)
+    contexts = [context]
+    try:
+        page.fill("#counter-amount", "25")
+        page.click("#counter-code")
+        scan(page, c.code(c.PAYS))
+        expect(page.locator("#counter-status")).to_have_attribute("data-state", "SUCCESS")
+        [(order_id,)] = shop.query("SELECT id FROM orders")
+        order = f"{shop.backend}/console/orders/{order_id}"
+        # The admin sees both actions on this paid counter order; the others see neither.
+        admin_context, admin = logged_in(chromium, shop, DESKTOP, ADMIN)
+        contexts.append(admin_context)
+        admin.goto(order)
+        expect(admin.locator("a:has-text('Refund…')")).to_be_visible()
+        expect(admin.locator("a:has-text('Reverse…')")).to_be_visible()
+        operator_context, operator = logged_in(chromium, shop, PHONE, OPERATOR)
+        contexts.append(operator_context)
+        for who, staff_page in ((CASHIER, page), (OPERATOR, operator)):
+            staff_page.goto(order)
+            expect(staff_page.locator("h1")).to_contain_text("Paid")
+            expect(staff_page.locator("a:has-text('Refund…')")).to_have_count(0)
+            expect(staff_page.locator("a:has-text('Reverse…')")).to_have_count(0)
+            # Typing the address: the console's 403 page, with its code.
+            answer = staff_page.goto(f"{order}/refund")
+            assert answer.status == 403
+            expect(staff_page.locator("h1")).to_have_text("Not allowed")
+            expect(staff_page.locator("[data-error-code]")).to_have_text("FORBIDDEN")
+            # Posting the refund form with the session's own CSRF token: refused the same way.
+            staff_page.goto(order)
+            token = staff_page.locator("input[name=csrf_token]").first.get_attribute("value")
+            for path, form in (
+                ("refund", {"amount": "25", "reason": "x", "confirmed": "y"}),
+                ("reverse", {"confirm": "y"}),
+            ):
+                posted = staff_page.request.post(
+                    f"{order}/{path}", form={**form, "csrf_token": token}, max_redirects=0
+                )
+                assert posted.status == 403, (who, path, posted.status)
+                assert 'data-error-code="FORBIDDEN"' in posted.text()
+    finally:
+        for each in contexts:
+            each.close()
+    assert shop.query("SELECT count(*) FROM refunds")[0][0] == 0
+    assert shop.query("SELECT status FROM orders")[0][0] == "PAID"
+    denied = shop.query("SELECT actor, target FROM audit_log WHERE action = 'denied'")
+    for who in (CASHIER, OPERATOR):
+        assert (who, f"/console/orders/{order_id}/refund") in denied
+        assert (who, f"/console/orders/{order_id}/reverse") in denied

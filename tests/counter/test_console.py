@@ -2,6 +2,7 @@
 PostgreSQL): a sale with products, the state polled to the end, the receipt, the order in the
 console, its refund and reverse, the roles, and a day's bill with MICROPAY rows reconciled."""
 
+import re
 import time
 
 import pytest
@@ -160,3 +161,42 @@ def test_a_day_with_counter_payments_reconciles_with_micropay_rows(shop):
     assert run == (3, 3)
     overview = shop.staff["admin"].get("/console/").text
     assert 'data-stat="counter-today">¥36.00<' in overview
+
+
+def stat(page, name):
+    return re.search(rf'data-stat="{name}">([^<]*)<', page).group(1)
+
+
+def test_takings_count_only_money_kept_a_reversed_sale_nowhere_a_refund_on_its_day(shop):
+    cashier, admin = shop.staff["cashier"], shop.staff["admin"]
+    ids = {}
+    for name, amount in (("reversed", 2000), ("refunded", 1200), ("kept", 500)):
+        sale = sell(cashier, {"amount": amount, "auth_code": c.code(c.PAYS)}).json["sale"]
+        assert until_final(cashier, sale["order_id"])["state"] == "SUCCESS"
+        ids[name] = sale["order_id"]
+    page = admin.get("/console/").text
+    assert (stat(page, "paid-today"), stat(page, "counter-today")) == ("¥37.00", "¥37.00")
+    assert admin.post(f"/console/orders/{ids['reversed']}/reverse", {"confirm": "y"}).status_code
+    assert admin.refund(ids["refunded"], "2.00", "one cup was cold").status_code == 302
+    [(number,)] = shop.query("SELECT out_refund_no FROM refunds")
+    wait_refund(shop, number, "SUCCESS")
+    wait_for(
+        lambda: (
+            shop.query("SELECT status FROM orders WHERE id = :id", id=ids["reversed"])
+            == [("REVOKED",)]
+        ),
+        timeout=20,
+    )
+    # The reversed sale was paid (its paid time stays) but the money went back: not taken.
+    [(paid_at,)] = shop.query("SELECT paid_at FROM orders WHERE id = :id", id=ids["reversed"])
+    assert paid_at is not None
+    page = admin.get("/console/").text
+    assert stat(page, "paid-today") == "¥17.00"  # 12 + 5: the reversed 20 is not counted
+    assert "2 orders" in page
+    assert stat(page, "net-today") == "¥15.00"  # the 2.00 refund is money out today
+    assert stat(page, "counter-today") == "¥15.00"
+    today = re.findall(r'data-day="[0-9-]+" data-paid-fen="(\d+)" data-net-fen="(-?\d+)"', page)
+    assert today[-1] == ("1700", "1500")
+    # It shows as reversed, like in the orders list.
+    reversed_page = admin.get(f"/console/orders/{ids['reversed']}").text
+    assert "Reversed" in reversed_page

@@ -2,12 +2,14 @@
 
 from datetime import timedelta
 
+import pytest
 import requests
+from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
-from server.models import Order
+from server.models import Order, RefundRequest
 from server.timeutil import utcnow
-from tests.support import wait_for
+from tests.support import factories, wait_for
 from tests.support.concurrency import at_once
 from tests.support.orders import COFFEE, paid_order
 from tests.support.refunds import cli_result, order_status
@@ -149,3 +151,17 @@ def test_text_no_column_can_store_is_refused(stack):
         )
         assert answer.status_code == 400 and answer.json()["error"]["code"] == "INVALID_REQUEST"
     assert stack.query("SELECT count(*) FROM refund_requests") == [(0,)]
+
+
+def test_the_database_holds_one_pending_request_per_order(domain_app):
+    # What a double click meets when both requests pass the checks: the second insert fails.
+    order = factories.paid_order()
+    first = factories.refund_request(order)
+    with pytest.raises(IntegrityError):
+        factories.refund_request(order)
+    db.session.rollback()
+    first = db.session.get(RefundRequest, first.id)
+    first.status = RefundRequest.REJECTED  # decided: the order may be asked for again
+    db.session.commit()
+    again = factories.refund_request(order)
+    assert again.status == RefundRequest.PENDING

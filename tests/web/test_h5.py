@@ -91,3 +91,27 @@ def test_a_phone_can_ask_for_the_qr_code_instead(web_stack):
     order_id = int(response.url.rsplit("/", 1)[1])
     assert shopper.code_url(order_id)
     assert web_stack.query("select trade_type from orders")[0][0] == "NATIVE"
+
+
+def test_an_expired_h5_url_is_refused_and_the_order_page_gives_a_new_one(web_stack):
+    shopper, order_id = phone_order(web_stack)
+    url = h5_url(shopper, order_id)
+    referer = {"Referer": web_stack.backend + "/shop/"}
+    ((out_trade_no,),) = web_stack.query("select out_trade_no from orders")
+    web_stack.control(f"orders/{out_trade_no}/h5-url/expire")
+    expired = shopper.http.get(url, headers=referer, timeout=10)
+    assert expired.status_code == 400 and "支付请求已失效" in expired.text
+    prepay_id = parse_qs(urlsplit(url).query)["prepay_id"][0]
+    shopper.http.post(url.split("?")[0], data={"prepay_id": prepay_id, "action": "pay"})
+    assert shopper.status(order_id)["state"] == "waiting"  # an expired link pays nothing
+    fresh = h5_url(shopper, order_id)
+    assert shopper.http.get(fresh, headers=referer, timeout=10).status_code == 200
+    # The control names an H5 order; anything else is refused.
+    control = f"{web_stack.sandbox}/sandbox/orders/%s/h5-url/expire"
+    assert requests.post(control % "no-such-order", timeout=10).status_code == 404
+    desktop = WebShopper(web_stack)
+    desktop.add(1)
+    desktop.checkout()
+    ((native,),) = web_stack.query("select out_trade_no from orders where trade_type = 'NATIVE'")
+    refused = requests.post(control % native, timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "NOT_H5"

@@ -3,6 +3,7 @@ account's JSAPI on v3 and v2 (both sign types), the JS-SDK signature pinned to t
 example, the jsapi_ticket shared by concurrent pages and refreshed when it expires, a refund of
 a Native order, and one day's bill with JSAPI, NATIVE and MWEB rows reconciled."""
 
+import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -109,15 +110,41 @@ def test_a_tampered_pay_sign_or_another_directory_is_refused_by_the_client(make_
     assert stack.query("select status from orders")[0][0] == "NOTPAY"
 
 
-def test_refund_a_native_order(stack):
+def paid_guest_order(stack):
+    """A desktop guest's Native order, scanned and paid in the simulator."""
     shopper = WebShopper(stack)
     shopper.add(1)
     order_id = shopper.checkout()
     assert scan(stack, shopper.code_url(order_id)).status_code == 200
     wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    return shopper, order_id
+
+
+def test_refund_a_native_order(stack):
+    _, order_id = paid_guest_order(stack)
     refund = place_refund(stack, order_id, 1800)
     wait_refund(stack, refund["out_refund_no"], "SUCCESS")
     assert stack.query("select status from orders")[0][0] == "REFUNDED"
+
+
+@pytest.mark.parametrize("version", ["v3", "v2"])
+def test_a_refund_notification_names_the_appid_the_order_was_placed_with(make_stack, version):
+    # v2's notification names an appid (the order's: here the official account's), v3's none;
+    # the backend holds either against the order, so a wrong one would leave it PROCESSING.
+    stack = make_stack(**(V2 if version == "v2" else {}))
+    shopper = WebShopper(stack, user_agent=WECHAT_UA)
+    sign_in_inside_wechat(shopper)
+    shopper.add(1)
+    order_id = shopper.checkout()
+    pay_inside_wechat(shopper, order_id)
+    wait_for(lambda: shopper.status(order_id)["state"] == "paid")
+    refund = place_refund(stack, order_id, 1800)
+    wait_refund(stack, refund["out_refund_no"], "SUCCESS")
+    notified = "select payload from payment_events where refund_id > 0 and source = 'notify'"
+    ((payload,),) = wait_for(lambda: stack.query(notified))
+    expected = stack.settings["WECHAT_OA_APPID"] if version == "v2" else None
+    assert json.loads(payload).get("appid") == expected
+    assert stack.query("select appid from orders")[0][0] == stack.settings["WECHAT_OA_APPID"]
 
 
 def test_a_bill_with_jsapi_native_and_h5_rows_reconciles(stack):
@@ -168,10 +195,60 @@ def test_a_refund_request_from_inside_wechat_reaches_the_console(stack):
     assert stack.query("select order_id, status, reason from refund_requests") == [
         (order_id, "PENDING", "太甜了")
     ]
-    # A guest's order (no account) offers none.
+    # An order not paid yet offers none.
     guest = WebShopper(stack)
     guest.add(1)
     assert "data-refund-request" not in guest.order_page(guest.checkout()).text
+
+
+def test_a_guest_asks_for_a_refund_from_the_browser_that_placed_the_order(stack):
+    from tests.support.console import staffed
+
+    shopper, order_id = paid_guest_order(stack)
+    path = f"/shop/orders/{order_id}/refund-request"
+    # Another browser cannot ask (nor see the order): 404, as for a missing order.
+    stranger = WebShopper(stack)
+    assert stranger.post(path, {"reason": "not mine"}).status_code == 404
+    assert stack.query("select count(*) from refund_requests") == [(0,)]
+
+    assert "data-refund-request" in shopper.order_page(order_id).text
+    # A double click: two requests at once from the same browser make one.
+    answers = at_once([lambda: shopper.post(path, {"reason": "买错了"})] * 2)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert stack.query("select order_id, user_id, status, reason from refund_requests") == [
+        (order_id, None, "PENDING", "买错了")
+    ]
+    page = shopper.order_page(order_id).text
+    assert 'data-refund-asked="PENDING"' in page and "data-refund-request" not in page
+
+    # The console lists it as a guest's and refunds what is left (the server's amount).
+    admin, _ = staffed(stack)
+    listed = admin.get("/console/refund-requests").text
+    ((request_id,),) = stack.query("select id from refund_requests")
+    assert "data-guest" in listed and f'id="amount-{request_id}" name="amount" value="18.00"' in (
+        listed
+    )
+    admin.post(f"/console/refund-requests/{request_id}/approve", {"amount": "", "note": "好的"})
+    ((out_refund_no, amount, requested_by),) = stack.query(
+        "select out_refund_no, amount, requested_by from refunds"
+    )
+    assert (amount, requested_by) == (1800, "guest")
+    wait_refund(stack, out_refund_no, "SUCCESS")
+    page = shopper.order_page(order_id).text
+    assert 'data-refund-asked="APPROVED"' in page and "好的" in page
+    assert "data-refund-request" not in page  # refunded: nothing more to ask for
+
+
+def test_a_guest_cannot_ask_for_an_order_it_did_not_place_even_with_its_own_session(stack):
+    # The order belongs to the session that placed it: a guest with orders of its own still
+    # gets 404 for someone else's, and the signed session cannot be edited to list it.
+    _, order_id = paid_guest_order(stack)
+    other, own = paid_guest_order(stack)
+    assert other.post(f"/shop/orders/{order_id}/refund-request").status_code == 404
+    (cookie,) = [c for c in other.http.cookies if c.name == "session"]
+    cookie.value = cookie.value[:-4] + ("AAAA" if not cookie.value.endswith("AAAA") else "BBBB")
+    assert other.get(f"/shop/orders/{own}").status_code == 404  # a bad signature: no orders
+    assert stack.query("select count(*) from refund_requests") == [(0,)]
 
 
 def test_the_console_shows_the_channel_filters_by_it_and_skips_shipping(stack):

@@ -238,8 +238,10 @@ def notify_refund(state, refund):
     config, key = state.config, api_key(state)
     with state.lock:
         order = state.orders.get((refund["mchid"], refund["out_trade_no"])) or {}
-        # A sub-merchant's refund: the provider's appid and mch_id, then the sub-merchant's.
-        whose = {"appid": config.appid, "mch_id": config.mchid}
+        # The appid the order was placed with (the mini program's, an official account's, an
+        # app's); a sub-merchant's refund: the provider's appid and mch_id, then the
+        # sub-merchant's.
+        whose = {"appid": order.get("appid") or config.appid, "mch_id": config.mchid}
         if order.get("sp_mchid"):
             whose = {"appid": order["appid"], "mch_id": order["sp_mchid"]}
             whose["sub_mch_id"] = order["mchid"]

@@ -6,8 +6,9 @@
 Answers: paid, 200 and the transaction (as a query shows it); PIN asked, 202 with only
 ``{"trade_state": "USERPAYING"}`` (WeChat gives nothing else then: docs/counter.md);
 SYSTEM_ERROR and BANK_ERROR 500 (the result is unknown: query); NOT_ENOUGH 403;
-AUTHCODEEXPIRE and AUTH_CODE_INVALID 400; the same out_trade_no again ORDERPAID,
-ORDERREVERSED (400) or OUT_TRADE_NO_USED (403). Reverse: 200 ``{appid, mchid,
+AUTHCODEEXPIRE and AUTH_CODE_INVALID 400 (v2's names: v3's own spelling of an expired or
+invalid code is not confirmed, docs/counter.md "Error codes"); the same out_trade_no again
+ORDERPAID, ORDERREVERSED (400) or OUT_TRADE_NO_USED (403). Reverse: 200 ``{appid, mchid,
 out_trade_no}``; 400 USERPAYING while the PIN dialog is open; 500 SYSTEM_ERROR when the recall
 switch is on (call again).
 """
