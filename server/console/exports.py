@@ -125,7 +125,11 @@ def export_orders():
     form = OrderFilterForm(request.args)
     if not form.validate():
         return _refuse(form)
-    filters = {k: v for k, v in request.args.items() if k in ("status", "start", "end", "q") and v}
+    filters = {
+        k: v
+        for k, v in request.args.items()
+        if k in ("status", "channel", "store", "start", "end", "q") and v
+    }
     audit("export.orders", None, filters)  # committed before the first row is read
     refunded = (
         db.select(func.coalesce(func.sum(Refund.amount), 0))

@@ -170,6 +170,8 @@ class OrderFilterForm(FlaskForm):
 
     status = StringField(_l("Status"), validators=[Optional(), Length(max=16)])  # a <select>
     channel = StringField(_l("Channel"), validators=[Optional(), Length(max=32)])  # a <select>
+    # A service provider's store (a <select>): its orders, whichever way they were paid.
+    store = StringField(_l("Store"), validators=[Optional(), Length(max=26)])
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("To"), validators=[Optional()])
     q = StringField(_l("Search"), validators=[Optional(), Length(max=64)])

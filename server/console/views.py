@@ -10,7 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, or_
+from sqlalchemy import false, func, or_
 
 from ..channels import OFFICIAL_ACCOUNT, all_channels, all_stores, payment_context, store_named
 from ..domain import addresses, attention, bills, counter, images, payments, refunds, shipping
@@ -391,6 +391,9 @@ def order_query(form):
         return query
     if form.channel.data:
         query = query.where(Order.channel == form.channel.data)
+    if form.store.data:  # every way to pay: the store's orders are its sub_mchid's
+        store = store_named(form.store.data)
+        query = query.where(*store_orders(store)) if store else query.where(false())
     if form.start.data:
         query = query.where(Order.created_at >= beijing_midnight(form.start.data))
     if form.end.data:
@@ -446,6 +449,7 @@ def orders():
         status_filters=STATUS_FILTER_LABELS,
         status_filter=form.status.data if form.status.data in STATUS_FILTERS else PAID_ANY,
         channels=channel_names(),
+        stores=[] if staff_store() else all_stores(),  # a store's staff sees its own anyway
     )
 
 

@@ -98,7 +98,20 @@ def test_each_store_sees_its_own_figures_and_an_admin_all_of_them(make_stack):
     assert stat(admin, "attention", "tea") == ""  # a dash: nothing waits
     picked = clients[ADMIN].get("/console/?store=noodles").text
     assert stat(picked, "paid-today") == "¥50.00" and 'data-store="noodles"' in picked
-    assert "channel=store-noodles" in picked  # its links keep to the store's orders
+    assert "store=noodles" in picked  # its links keep to the store's orders
+    # The orders list's store filter: a store's orders, whichever way they were paid.
+    for store, shown, hidden in (
+        ("tea", tea_order, noodle_order),
+        ("noodles", noodle_order, tea_order),
+    ):
+        listed = clients[ADMIN].get(f"/console/orders?status=all&store={store}").text
+        assert f"/console/orders/{shown}" in listed and f"/console/orders/{hidden}" not in listed
+    nowhere = clients[ADMIN].get("/console/orders?status=all&store=bakery").text
+    assert f"/console/orders/{tea_order}" not in nowhere
+    assert f"/console/orders/{noodle_order}" not in nowhere
+    exported = clients[ADMIN].get("/console/exports/orders.csv?status=all&store=tea").text
+    tea_no, noodle_no = (n for (n,) in stack.query("SELECT out_trade_no FROM orders ORDER BY id"))
+    assert tea_no in exported and noodle_no not in exported
 
 
 def test_a_store_reconciles_its_part_of_the_bill_only(make_stack):
