@@ -4,12 +4,13 @@ parameters the app passes to WeChat's SDK (docs/web-shop.md has an example).
 
 The same as ``POST /api/orders`` otherwise: the bearer token's user, priced from the
 catalogue, the Idempotency-Key, the rate limits; the order is then read at
-``GET /api/orders/<id>`` like any other.
+``GET /api/orders/<id>`` like any other. In a service provider's deployment the order is the
+store's that sells the products (its sub_mchid on the app channel: docs/provider.md).
 """
 
 from flask import Blueprint, g, jsonify, request
 
-from ..channels import checkout_context
+from ..channels import checkout_context, store_of
 from ..domain import addresses, checkout
 from ..ratelimits import order_writes
 from .auth import login_required
@@ -34,7 +35,7 @@ def create_app_order():
         lines,
         key=key,
         client_ip=request.remote_addr,
-        context=checkout_context("app"),
+        context=checkout_context("app", store_of(lines)),  # a provider's: a store's order
         address=address,
     )
     body = {"order": order_json(done.order), "app_params": done.pay_params}
