@@ -1,12 +1,11 @@
 """Refunds (``/v3/refund/domestic/refunds``): apply, query, the refund notification, and
 sending an ABNORMAL refund again."""
 
-from dataclasses import replace
 from urllib.parse import quote
 
 from .. import checks, crypto
 from ..core.errors import InvalidResponse, NotificationError
-from ..core.types import RefundNotification, RefundResult
+from ..core.types import RefundNotification, RefundResult, answered_for
 from .client import parse_time
 
 REFUNDS = "/v3/refund/domestic/refunds"
@@ -27,16 +26,12 @@ class Refunds:
             body["reason"] = request.reason
         if request.notify_url:
             body["notify_url"] = request.notify_url
-        return self._ours(parse_refund(self._call("POST", REFUNDS, body)))
+        return answered_for(self, parse_refund(self._call("POST", REFUNDS, body)))
 
     def query_refund(self, out_refund_no):
         path = f"{REFUNDS}/{quote(out_refund_no, safe='')}"
-        return self._ours(parse_refund(self._call("GET", path, query=self._refund_ids() or None)))
-
-    def _ours(self, refund):
-        # WeChat's answer to a request naming a sub-merchant (a service provider's refund) is
-        # that sub-merchant's, whether or not the answer repeats it.
-        return replace(refund, sub_mchid=refund.sub_mchid or self.sub_mchid)
+        query = self._refund_ids() or None
+        return answered_for(self, parse_refund(self._call("GET", path, query=query)))
 
     def parse_refund_notification(self, headers, body):
         event_id, event_type, payload = self._open_notification(headers, body)
