@@ -18,7 +18,15 @@ from server.wechatpay.crypto import load_private_key, rsa_verify, v2_verify
 from tests.support import counter as c
 from tests.support import wait_for
 from tests.support.notifications import signed_notification
-from tests.support.web import PHONE_UA, WebShopper, h5_url, scan
+from tests.support.web import (
+    PHONE_UA,
+    WECHAT_UA,
+    WebShopper,
+    h5_url,
+    pay_inside_wechat,
+    scan,
+    sign_in_inside_wechat,
+)
 
 from .support import CENTRALISED, NOODLES, TEA, add_store_products, at_wechat, status
 from .test_notifications import partner_resource
@@ -208,3 +216,39 @@ def test_a_stores_cashier_sells_at_the_counter_for_that_store(provider):
             sell(staff_id, **sale)
         assert refused.value.code == code
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 2
+
+
+@pytest.mark.parametrize("version", ["v3", "v2"])
+def test_inside_wechat_for_a_store_with_its_own_official_account_and_one_without(
+    make_stack, dev_keys, version
+):
+    """The official account's JSAPI for two stores: the tea shop's own official account
+    (its SUB_APPID: sp_appid the provider's, payer sub_openid, paySign's appId the official
+    account) and the provider's, bound to it, for the noodle shop (sp_appid, sp_openid)."""
+    oa_appid, sp_appid = dev_keys["WECHAT_OA_APPID"], dev_keys["WECHAT_APPID"]
+    settings = {
+        **CENTRALISED,
+        **(V2 if version == "v2" else {}),
+        "WECHATPAY_STORE_TEA_SUB_APPID": oa_appid,
+        "SANDBOX_SUB_MERCHANTS": f"{TEA}:{oa_appid},{NOODLES}",
+        "SANDBOX_SP_APPIDS": f"{sp_appid},{oa_appid}",
+    }
+    stack = make_stack(**settings)
+    products = add_store_products(stack)
+    for name in ("tea", "noodles"):
+        shopper = WebShopper(stack, user_agent=WECHAT_UA)
+        sign_in_inside_wechat(shopper)
+        shopper.add(products[name])
+        order_id = shopper.checkout()
+        params, checked, paid = pay_inside_wechat(shopper, order_id)
+        assert params["appId"] == oa_appid
+        assert "problem" not in checked and paid == {"ok": True}, checked
+        wait_for(lambda order_id=order_id: status(stack, order_id) == "PAID")
+    rows = stack.query("SELECT channel, appid, sub_mchid, sub_appid FROM orders ORDER BY id")
+    assert rows == [
+        ("official-account", sp_appid, TEA, oa_appid),
+        ("official-account", oa_appid, NOODLES, None),
+    ]
+    outs = [r[0] for r in stack.query("SELECT out_trade_no FROM orders ORDER BY id")]
+    payers = [set(at_wechat(stack, out)["payer"]) for out in outs]
+    assert payers == [{"sub_openid"}, {"sp_openid" if version == "v3" else "openid"}]
