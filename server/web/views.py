@@ -428,6 +428,9 @@ def _describe(exc):
     texts = {
         "ORDER_NOT_PAYABLE": _("This order can no longer be paid."),
         "PRODUCT_NOT_FOUND": _("This product is no longer sold."),
+        "CART_SPANS_STORES": _(
+            "These products are sold by different stores: pay for each store's separately."
+        ),
         "PAYMENTS_NOT_CONFIGURED": _("Payments are not set up on this shop yet."),
         "INVALID_REQUEST": _("That request was not understood. Nothing was changed."),
         "REFUND_WINDOW_PASSED": _("Refunds can no longer be requested for this order."),

@@ -152,7 +152,8 @@ def test_a_cart_of_two_stores_is_refused_on_the_web_and_in_the_app(provider):
     shopper = WebShopper(stack)
     for line in both:
         shopper.add(line["product_id"])
-    assert shopper.post("/shop/checkout").status_code == 409
+    refused = shopper.post("/shop/checkout")
+    assert refused.status_code == 409 and "different stores" in refused.text
     assert stack.query("SELECT count(*) FROM orders")[0][0] == 0
 
 
