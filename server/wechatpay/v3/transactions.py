@@ -1,5 +1,6 @@
-"""The payment's own calls, the same whichever way it was placed (JSAPI today; Native, H5 and
-APP later): query by out_trade_no, close, and the payment notification."""
+"""The payment's own calls, the same whichever way it was placed (JSAPI, Native, H5, APP, the
+payment code), a direct merchant's or a service provider's: query by out_trade_no, close, and
+the payment notification."""
 
 from urllib.parse import quote
 
