@@ -17,6 +17,7 @@ from server.extensions import db
 from server.wechatpay.crypto import load_private_key, rsa_verify, v2_verify
 from tests.support import counter as c
 from tests.support import wait_for
+from tests.support.console import ConsoleClient
 from tests.support.notifications import signed_notification
 from tests.support.web import (
     PHONE_UA,
@@ -195,9 +196,21 @@ def test_a_stores_cashier_sells_at_the_counter_for_that_store(provider):
             )
             return payment.order_id, payment.order.out_trade_no
 
-    # A typed amount: the cashier's store.
-    order_id, out_trade_no = sell(ids[0], amount=880)
+    # The tea shop's cashier at the console's counter types an amount: the tea shop's sale.
+    console = ConsoleClient(stack.app)
+    assert console.login("tea@example.com", "a long password 1").status_code == 302
+    assert console.get("/console/counter").status_code == 200
+    token = console.token("/console/counter")
+    answer = console.client.post(
+        "/console/api/counter/sales",
+        json={"auth_code": c.code(c.PAYS), "amount": 880},
+        headers={"X-CSRFToken": token},
+    )
+    assert answer.status_code == 201, answer.json
+    order_id = answer.json["sale"]["order_id"]
     assert c.wait_final(stack.app, order_id)[:3] == ("SUCCESS", None, "PAID")
+    assert console.get(f"/console/api/counter/sales/{order_id}").json["sale"]["final"]
+    (out_trade_no,) = stack.query("SELECT out_trade_no FROM orders WHERE id = :i", i=order_id)[0]
     assert order_row(stack, order_id)[:2] == ("counter", "MICROPAY")
     assert order_row(stack, order_id)[4] == TEA
     seen = c.simulator_order(stack, out_trade_no)
