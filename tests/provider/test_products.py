@@ -199,7 +199,9 @@ def test_a_stores_cashier_sells_at_the_counter_for_that_store(provider):
     # The tea shop's cashier at the console's counter types an amount: the tea shop's sale.
     console = ConsoleClient(stack.app)
     assert console.login("tea@example.com", "a long password 1").status_code == 302
-    assert console.get("/console/counter").status_code == 200
+    page = console.get("/console/counter")
+    assert page.status_code == 200
+    assert "龙井" in page.text and "牛肉面" not in page.text  # the tea shop's products only
     token = console.token("/console/counter")
     answer = console.client.post(
         "/console/api/counter/sales",
