@@ -103,6 +103,10 @@ def child_environment(args):
         env["SANDBOX_KEY_MODE"] = args.key_mode
     if args.provider:
         env.update(PROVIDER_DEMO)
+        # Every appid the shop pays in is bound to the provider (its sp_appids): the mini
+        # program, the official account, the app (docs/provider.md, "What to configure").
+        appids = (env.get(name) for name in ("WECHAT_APPID", "WECHAT_OA_APPID", "WECHAT_APP_APPID"))
+        env.setdefault("SANDBOX_SP_APPIDS", ",".join(a for a in appids if a))
     if env.get("SANDBOX_KEY_MODE") == "certificate":
         # An older merchant has no WeChat Pay public key: nor does its backend.
         env.update(WECHATPAY_PUBLIC_KEY_ID="", WECHATPAY_PUBLIC_KEY="")

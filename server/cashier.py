@@ -7,6 +7,9 @@ from flask import current_app
 from . import channels
 from .domain import counter
 from .domain.jobs import exclusive
+from .errors import DomainError
+from .extensions import db
+from .models import StaffUser
 
 CHANNEL = "counter"
 
@@ -37,11 +40,35 @@ def submit(*, auth_code, lines=None, amount=None, staff_id=None, client_ip=None)
         amount=amount,
         staff_id=staff_id,
         client_ip=client_ip,
-        context=channels.checkout_context(CHANNEL),
+        context=channels.checkout_context(CHANNEL, store(staff_id, lines)),
     )
     if created:
         start(payment.id, auth_code=auth_code.strip())
     return payment, created
+
+
+def store(staff_id, lines):
+    """The store a counter sale is for in a service provider's deployment (None if direct):
+    the cashier's (``staff_users.store``), the one selling the products rung up, or the only
+    store. A cashier limited to a store cannot sell another's products (PRODUCT_NOT_FOUND); a
+    typed amount by an unlimited cashier among several stores is STORE_REQUIRED."""
+    if not channels.is_provider():
+        return None
+    staff = db.session.get(StaffUser, staff_id) if staff_id else None
+    own = channels.store_named(staff.store) if staff and staff.store else None
+    if lines:
+        found = channels.store_of(lines)
+        if own is not None and found != own:
+            raise DomainError("PRODUCT_NOT_FOUND", f"these products are not {own.name}'s")
+        return found
+    if own is not None:
+        return own
+    every = channels.all_stores()
+    if len(every) != 1:
+        raise DomainError(
+            "STORE_REQUIRED", "a typed amount is one store's: ring up its products instead"
+        )
+    return every[0]
 
 
 def start(payment_id, auth_code=None):

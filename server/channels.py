@@ -48,7 +48,8 @@ from flask import current_app
 
 from . import stores
 from .config import ConfigError, read_file, required_names
-from .domain.checkout import PaymentContext
+from .domain import storefront
+from .domain.checkout import PaymentContext, merge_lines
 from .errors import DomainError
 from .wechatpay import crypto
 from .wechatpay.core.http import new_http_session, with_budget
@@ -474,6 +475,15 @@ def store_named(name):
     return stores.by_name(registry().stores, name)
 
 
+def store_of(lines):
+    """The store a checkout of ``lines`` ([(product id, quantity)]) is for: the one selling
+    them all in a service provider's deployment (PRODUCT_NOT_FOUND, CART_SPANS_STORES:
+    ``storefront.store_of``); None in a direct merchant's."""
+    if not is_provider():
+        return None
+    return storefront.store_of(merge_lines(lines), all_stores())
+
+
 def store_of_order(order):
     """The store an order was placed for (by its sub_mchid), or None."""
     return stores.by_sub_mchid(registry().stores, order.sub_mchid) if order.sub_mchid else None
@@ -498,12 +508,20 @@ def _context(channel, ids, *, gateway, quick_gateway):
     )
 
 
-def checkout_context(name=DEFAULT):
+def checkout_context(name=DEFAULT, store=None):
     """What checkout needs to place a new order on channel ``name`` (the mini program's by
-    default). Without its merchant's settings the gateways are None, and checkout answers
-    PAYMENTS_NOT_CONFIGURED."""
+    default), for a service provider's ``store`` (``stores.Store``: it lends the channel its
+    sub-merchant, ``stores.lend``). In a provider's deployment every order is a store's:
+    STORE_REQUIRED without one (a store's own channel has it). Without its merchant's settings
+    the gateways are None, and checkout answers PAYMENTS_NOT_CONFIGURED."""
     channels = registry()
     channel = get(name)
+    if store is not None:
+        channel = stores.lend(store, channel, stores.sp_appid(current_app.config))
+    elif channels.provider and not channel.sub_mchid:
+        raise DomainError(
+            "STORE_REQUIRED", "a service provider's order is one of its stores': name the store"
+        )
     try:
         gateway = channels.channel_gateway(channel)
         quick = channels.channel_gateway(channel, quick=True)

@@ -75,6 +75,8 @@ STAFF_AND_WECHAT = {
     # A notify URL (or a checkout) names a payment channel the settings do not have
     "CHANNEL_NOT_FOUND": 404,
     "STORE_NOT_FOUND": 404,
+    # A service provider's order (a counter sale) names no store (docs/provider.md)
+    "STORE_REQUIRED": 400,
     # WeChat's account of a payment or refund contradicts ours
     "MERCHANT_MISMATCH": 409,
     "AMOUNT_MISMATCH": 409,

@@ -17,14 +17,17 @@ and it collects for sub-merchants (特约商户), which the shop calls **stores*
 
 Each store is one more payment channel (``server/channels.py``): ``store-<name>``, JSAPI,
 appid sp_appid, mchid sp_mchid, the store's sub_mchid and sub_appid, notified at
-``/api/pay/notify/store-<name>``. Its orders record its ``sub_mchid``, which is how orders,
-refunds and bills are told apart per store. docs/provider.md is the reference.
+``/api/pay/notify/store-<name>``. The other ways to pay (the web shop's Native, H5 and
+official account, APP, the counter) keep their one channel each, and a store lends it its
+sub-merchant for one checkout (``lend``; ``channels.checkout_context(name, store)``). Its
+orders record its ``sub_mchid``, which is how orders, refunds and bills are told apart per
+store. docs/provider.md is the reference.
 
 No Flask here: ``read(values)`` is called while the settings are validated.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import ConfigError
 
@@ -116,6 +119,20 @@ def channel_defaults(values):
         }
         for store in read(values)
     }
+
+
+def lend(store, channel, sp_appid):
+    """``channel`` (a way to pay: Native, H5, APP, the official account, the counter) placing
+    orders for ``store``: the store's sub_mchid; and when the channel's appid is the store's
+    own (``SUB_APPID``: the customer pays in the sub-merchant's app or official account), that
+    appid as sub_appid and the provider's ``sp_appid`` as the order's appid, as the store's own
+    channel does. Otherwise the channel's appid is the order's sp_appid (bound to the
+    provider) and there is no sub_appid. One channel per product, whatever the stores."""
+    if store.sub_appid and store.sub_appid == channel.appid:
+        return replace(
+            channel, appid=sp_appid, sub_mchid=store.sub_mchid, sub_appid=store.sub_appid
+        )
+    return replace(channel, sub_mchid=store.sub_mchid, sub_appid=None)
 
 
 def by_name(stores, name):

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 
+from ..pay.v3.partner import paying_appid
 from ..state import PAID_STATES
 from ..weixin import oauth
 from ..wire import json_response
@@ -82,7 +83,7 @@ def _check(data):
     order = state.order_by_prepay(params["package"].removeprefix("prepay_id="))
     if order is None or order["prepay_expires_at"] < time.time():
         return None, "prepay_id 已失效"
-    if order["appid"] != appid:
+    if paying_appid(order) != appid:  # a provider's order: the appid its payer is under
         return None, "appid和openid不匹配"
     if order["trade_state"] in PAID_STATES:
         return None, "该订单已支付"

@@ -13,12 +13,13 @@ the official account's users (``server/domain/customers.py``); the answer is the
 app's appid) and answers the signed parameters the app passes to WeChat's SDK. The same as
 ``POST /api/orders`` otherwise: the bearer token's user (the app's, or the mini program's),
 priced from the catalogue, the Idempotency-Key, the rate limits; the order is then read at
-``GET /api/orders/<id>`` like any other.
+``GET /api/orders/<id>`` like any other. In a service provider's deployment the order is the
+store's that sells the products (its sub_mchid on the app channel: docs/provider.md).
 """
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
-from ..channels import checkout_context
+from ..channels import checkout_context, store_of
 from ..clients import app_login_api
 from ..domain import addresses, checkout, customers
 from ..errors import DomainError
@@ -60,7 +61,7 @@ def create_app_order():
         lines,
         key=key,
         client_ip=request.remote_addr,
-        context=checkout_context("app"),
+        context=checkout_context("app", store_of(lines)),  # a provider's: a store's order
         address=address,
     )
     body = {"order": order_json(done.order), "app_params": done.pay_params}

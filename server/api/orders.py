@@ -10,8 +10,8 @@ mini program's channel (``channels.checkout_context``) for a new order and the o
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.orm import selectinload
 
-from ..channels import DEFAULT, all_stores, checkout_context, is_provider, payment_context
-from ..domain import addresses, checkout, customers, storefront
+from ..channels import DEFAULT, checkout_context, payment_context, store_of
+from ..domain import addresses, checkout, customers
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Order
@@ -31,15 +31,13 @@ def create_order():
     body = json_object()
     lines = _order_lines(body)
     address = addresses.parse(body["address"]) if body.get("address") is not None else None
-    channel = DEFAULT
-    if is_provider():  # a store's order, on its channel (its sub_mchid)
-        channel = storefront.store_of(checkout.merge_lines(lines), all_stores()).channel
+    store = store_of(lines)  # a provider's: a store's order, on its channel (its sub_mchid)
     done = checkout.create(
         g.user,
         lines,
         key=key,
         client_ip=request.remote_addr,
-        context=checkout_context(channel),
+        context=checkout_context(store.channel if store else DEFAULT),
         address=address,
     )
     body = {"order": order_json(done.order), "pay_params": done.pay_params}

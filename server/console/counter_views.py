@@ -23,6 +23,7 @@ from . import audit, bp, labels, login_required, messages, refused, role_require
 from .forms import ActionForm
 from .pos_tokens import current_token
 from .sessions import fresh_auth_required
+from .store_access import staff_store
 
 # What the cashier reads for each state of the loop, and for each reason a payment ended.
 STATE_TEXTS = {
@@ -84,11 +85,10 @@ def _json_error(code, message, status=None):
 @bp.get("/counter")
 @role_required(CASHIER)
 def cashier_page():
-    products = (
-        db.session.execute(db.select(Product).where(Product.active.is_(True)).order_by(Product.id))
-        .scalars()
-        .all()
-    )
+    query = db.select(Product).where(Product.active.is_(True)).order_by(Product.id)
+    if (store := staff_store()) is not None:  # a provider's store's cashier: its products
+        query = query.where(Product.store == store.name)
+    products = db.session.execute(query).scalars().all()
     return render_template("console/counter.html", products=products)
 
 

@@ -47,6 +47,7 @@ TEXTS = {
     "CHANNEL_NOT_FOUND": _l("There is no such way to pay on this server."),
     "STORE_NOT_FOUND": _l("There is no such store on this server."),
     "CART_SPANS_STORES": _l("The products are sold by different stores: one order per store."),
+    "STORE_REQUIRED": _l("Which store is this sale for? Ring up the store's products."),
     # WeChat's account of a payment or refund contradicts ours
     "MERCHANT_MISMATCH": _l("WeChat's answer is for another appid or merchant."),
     "AMOUNT_MISMATCH": _l("WeChat's amount differs from ours."),

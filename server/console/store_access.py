@@ -39,6 +39,13 @@ STORE_PAGES = {
     "console.reconciliation",
     "console.reconciliation_run",
     "console.reconciliation_csv",
+    # The counter: a store's cashier sells for the store (server/cashier.py picks it).
+    "console.cashier_page",
+    "console.counter_csrf",
+    "console.counter_sale",
+    "console.counter_sale_state",
+    "console.counter_receipt",
+    "console.reverse_counter_order",
 }
 
 

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 
-from ..channels import OFFICIAL_ACCOUNT, checkout_context, payment_context
+from ..channels import OFFICIAL_ACCOUNT, checkout_context, payment_context, store_of
 from ..console import i18n
 from ..console.labels import yuan
 from ..domain import addresses, checkout, refunds
@@ -171,7 +171,7 @@ def place():
             lines,
             key=None,
             client_ip=request.remote_addr,
-            context=checkout_context(channel),
+            context=checkout_context(channel, store_of(lines)),
             address=address,
         ).order.id
     except DomainError as exc:
@@ -442,6 +442,9 @@ def _describe(exc):
     texts = {
         "ORDER_NOT_PAYABLE": _("This order can no longer be paid."),
         "PRODUCT_NOT_FOUND": _("This product is no longer sold."),
+        "CART_SPANS_STORES": _(
+            "These products are sold by different stores: pay for each store's separately."
+        ),
         "PAYMENTS_NOT_CONFIGURED": _("Payments are not set up on this shop yet."),
         "INVALID_REQUEST": _("That request was not understood. Nothing was changed."),
         "REFUND_WINDOW_PASSED": _("Refunds can no longer be requested for this order."),

@@ -112,9 +112,10 @@ def oauth_return():
 
 
 def pay_params(order, checkout_pay):
-    """``getBrandWCPayRequest``'s parameters: checkout's (signed for the order's appid, v3 RSA
-    or v2 with the order's sign type) with the appId they were signed for."""
-    return {"appId": order.appid, **checkout_pay}
+    """``getBrandWCPayRequest``'s parameters: checkout's (signed for the appid the order is
+    paid in, v3 RSA or v2 with the order's sign type) with the appId they were signed for: a
+    service provider's store's own official account (its sub_appid) when the order has one."""
+    return {"appId": order.sub_appid or order.appid, **checkout_pay}
 
 
 def page_extras(order):

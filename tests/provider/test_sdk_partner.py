@@ -84,3 +84,74 @@ def test_wechatpayv3_partner_mode(sandbox_settings, receiver, tmp_path):
         assert code == 400  # paid: ORDERPAID
     finally:
         server.stop()
+
+
+def test_wechatpayv3_partner_native_h5_app_and_payment_code(sandbox_settings, receiver, tmp_path):
+    from wechatpayv3 import WeChatPayType
+
+    server = start_sandbox(sandbox_settings, SANDBOX_SUB_MERCHANTS=f"{SUB}:{OTHER_APPID}")
+    try:
+        sdk = make_sdk(server, sandbox_settings, tmp_path, partner_mode=True)
+
+        def pay(out_trade_no, pay_type, **extra):
+            code, message = sdk.pay(
+                description="服务商网店",
+                out_trade_no=out_trade_no,
+                amount={"total": 660},
+                notify_url=receiver.url,
+                sub_mchid=SUB,
+                pay_type=pay_type,
+                **extra,
+            )
+            assert code == 200, message
+            return json.loads(message)
+
+        assert pay("SPNATIVE01", WeChatPayType.NATIVE)["code_url"].startswith("weixin://")
+        h5 = pay(
+            "SPH5ORDER1",
+            WeChatPayType.H5,
+            scene_info={"payer_client_ip": "203.0.113.7", "h5_info": {"type": "Wap"}},
+        )
+        assert "/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=" in h5["h5_url"]
+        app = pay("SPAPPORDER", WeChatPayType.APP)
+        for out_trade_no in ("SPNATIVE01", "SPH5ORDER1"):
+            code, message = sdk.query(out_trade_no=out_trade_no, sub_mchid=SUB)
+            seen = json.loads(message)
+            assert code == 200 and (seen["sub_mchid"], seen["trade_state"]) == (SUB, "NOTPAY")
+        # The APP order paid: its notification is the partner shape, with the sub-merchant.
+        assert cashier(server, app["prepay_id"]).status_code == 200
+        wait_for(receiver.bodies)
+        with receiver.lock:
+            delivered = receiver.received[0]
+        paid = sdk.callback(delivered["headers"], delivered["body"])["resource"]
+        assert (paid["out_trade_no"], paid["sub_mchid"], paid["trade_type"]) == (
+            "SPAPPORDER",
+            SUB,
+            "APP",
+        )
+
+        def charge(out_trade_no, auth_code, sub_mchid=SUB):
+            return sdk.pay(
+                description="服务商付款码",
+                out_trade_no=out_trade_no,
+                amount={"total": 300},
+                payer={"auth_code": auth_code},
+                scene_info={"device_ip": "192.0.2.10"},
+                sub_mchid=sub_mchid,
+                pay_type=WeChatPayType.CODEPAY,
+            )
+
+        # The partner payment code, then its reverse.
+        code, message = charge("SPCODEPAY1", "134567890123456789")
+        charged = json.loads(message)
+        assert code == 200 and (charged["trade_state"], charged["sub_mchid"]) == ("SUCCESS", SUB)
+        assert charged["payer"].keys() == {"sp_openid"}
+        code, message = sdk.codepay_reverse(out_trade_no="SPCODEPAY1", sub_mchid=SUB)
+        assert code == 200 and json.loads(message)["sub_mchid"] == SUB, message
+        code, message = sdk.query(out_trade_no="SPCODEPAY1", sub_mchid=SUB)
+        assert json.loads(message)["trade_state"] == "REVOKED"
+        # Another provider's sub-merchant cannot be charged.
+        code, message = charge("SPCODEPAY2", "134567890123456780", sub_mchid="1900000999")
+        assert (code, json.loads(message)["code"]) == (400, "MCH_NOT_EXISTS")
+    finally:
+        server.stop()

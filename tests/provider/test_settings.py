@@ -6,9 +6,10 @@ import pytest
 from server import config
 from server.channels import read
 from server.config import ConfigError
+from server.stores import lend
 from server.stores import read as read_stores
 
-from .support import CENTRALISED, TEA
+from .support import CENTRALISED, NOODLES, TEA
 
 NO_NOODLES = {"WECHATPAY_STORE_NOODLES_SUB_MCHID": "", "WECHATPAY_STORE_NOODLES_NAME": ""}
 
@@ -74,3 +75,38 @@ def test_production_needs_stores_in_provider_mode(production):
     without = {k: v for k, v in without.items() if not k.startswith("WECHATPAY_STORE_")}
     with pytest.raises(ConfigError, match="WECHATPAY_STORES is required in production"):
         config.load({**production, **without})
+
+
+def test_a_store_lends_its_sub_merchant_to_a_products_channel(dev_keys):
+    """One channel per product: a store lends it its sub_mchid, and its own appid (sub_appid)
+    only when that is the channel's: the customer then pays in the sub-merchant's official
+    account (payer sub_openid) and the order names the provider's sp_appid."""
+    oa_appid, sp_appid = "wxteaofficial0001", "wxprovider0000001"
+    values = config.load(
+        {
+            **dev_keys,
+            **CENTRALISED,
+            "WECHAT_OA_APPID": oa_appid,
+            "WECHATPAY_SP_APPID": sp_appid,
+            "WECHATPAY_STORE_TEA_SUB_APPID": oa_appid,
+        }
+    )
+    channels = {channel.name: channel for channel in read(values)}
+    tea, noodles = read_stores(values)
+    own = lend(tea, channels["official-account"], sp_appid)
+    assert (own.name, own.appid, own.sub_mchid, own.sub_appid) == (
+        "official-account",
+        sp_appid,
+        TEA,
+        oa_appid,
+    )
+    # The provider's own official account (bound to it) for a store without that appid.
+    theirs = lend(noodles, channels["official-account"], sp_appid)
+    assert (theirs.appid, theirs.sub_mchid, theirs.sub_appid) == (oa_appid, NOODLES, None)
+    # Native: the channel's appid is sp_appid; the tea store's own appid is not this one.
+    native = lend(tea, channels["native"], sp_appid)
+    assert (native.appid, native.sub_mchid, native.sub_appid) == (
+        channels["native"].appid,
+        TEA,
+        None,
+    )

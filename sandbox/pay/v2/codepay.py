@@ -6,6 +6,8 @@ micropay answers the paid order's fields (openid, trade_type MICROPAY, bank_type
 cash_fee, transaction_id, time_end...) or ``result_code=FAIL`` with the err_code: USERPAYING
 (the PIN is asked: query), SYSTEMERROR / BANKERROR (unknown: query), NOTENOUGH,
 AUTHCODEEXPIRE, AUTH_CODE_INVALID, ORDERPAID, ORDERREVERSED, OUT_TRADE_NO_USED.
+A service provider's requests add ``sub_mch_id`` (bound to it, and ``sub_appid`` to that):
+the order is the sub-merchant's, as for unifiedorder (``core.merchant``).
 reverse answers ``recall=N`` once done, ``recall=Y`` when it must be called again (the recall
 switch), and err_code USERPAYING while the PIN dialog is open.
 """
@@ -16,7 +18,7 @@ import re
 from server.wechatpay.checks import ASCII_DIGITS
 
 from .. import codepay
-from .core import BusinessError, blueprint, endpoint
+from .core import BusinessError, blueprint, endpoint, merchant
 from .orders import VOLATILE_FIELDS, transaction_fields
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{1,32}$")
@@ -61,7 +63,7 @@ def _reverse(fields, state):
     if not (fields.get("transaction_id") or fields.get("out_trade_no")):
         raise BusinessError("LACK_PARAMS", "缺少参数transaction_id或out_trade_no")
     with state.lock:
-        order = state.order_by_reference(fields, fields["mch_id"])
+        order = state.order_by_reference(fields, merchant(fields))
         if order is None or order["api_version"] != "v2":
             raise BusinessError("ORDERNOTEXIST", "此交易订单号不存在")
         try:
@@ -91,7 +93,7 @@ def _validate(fields):
         ipaddress.ip_address(client_ip)
     except ValueError:
         raise BusinessError("PARAM_ERROR", "spbill_create_ip参数格式错误") from None
-    return {
+    order = {
         "api_version": "v2",
         "appid": fields["appid"],
         "mchid": fields["mch_id"],
@@ -104,3 +106,7 @@ def _validate(fields):
         "time_expire": None,
         "request": {k: v for k, v in fields.items() if k not in VOLATILE_FIELDS},
     }
+    if fields.get("sub_mch_id"):  # a service provider's, kept under its sub-merchant
+        order.update(mchid=merchant(fields), sp_mchid=fields["mch_id"])
+        order["sub_appid"] = fields.get("sub_appid")
+    return order

@@ -1,5 +1,6 @@
 """Payment code, API v3 (docs/counter.md): ``POST /v3/pay/transactions/codepay`` and
-``POST /v3/pay/transactions/out-trade-no/{out_trade_no}/reverse``; the customer is
+``POST /v3/pay/transactions/out-trade-no/{out_trade_no}/reverse``, and a service provider's
+under ``/v3/pay/partner/transactions`` (its ids checked by ``partner.py``); the customer is
 ``sandbox.pay.codepay``'s. Query is the usual ``GET /v3/pay/transactions/out-trade-no/...``
 (``transactions.py``), which shows ``trade_type`` MICROPAY.
 
@@ -18,6 +19,7 @@ from flask import current_app, request
 from ...wire import json_response
 from .. import codepay
 from .core import ApiError, blueprint, json_body, param_error
+from .partner import IDS, check_sub_mchid, partner_order
 from .transactions import OUT_TRADE_NO, transaction_view
 
 bp = blueprint("v3_codepay", __name__)
@@ -49,9 +51,19 @@ def _error(refusal):
 
 @bp.post("/v3/pay/transactions/codepay")
 def codepay_order():
-    state = _state()
     params = json_body()
-    order = _validate(params, state.config)
+    return _charge(_validate(params, _state().config), params)
+
+
+@bp.post("/v3/pay/partner/transactions/codepay")
+def partner_codepay_order():
+    """A service provider's payment code: its ids checked as for its other orders."""
+    params = json_body()
+    return _charge(partner_order(params, lambda direct: _validate(direct, _state().config)), params)
+
+
+def _charge(order, params):
+    state = _state()
     with state.lock:
         existing = state.order(order["mchid"], order["out_trade_no"])
         if existing is not None:
@@ -75,15 +87,35 @@ def codepay_order():
 
 @bp.post("/v3/pay/transactions/out-trade-no/<out_trade_no>/reverse")
 def reverse(out_trade_no):
-    state = _state()
     params = json_body()
     mchid, appid = params.get("mchid"), params.get("appid")
     if not isinstance(mchid, str) or not mchid:
         raise param_error("/mchid", "is required")
     if not isinstance(appid, str) or not appid:
         raise param_error("/appid", "is required")
-    if mchid != state.config.mchid:
+    if mchid != _state().config.mchid:
         raise ApiError(400, "MCH_NOT_EXISTS", "商户号不存在或与签名商户号不一致")
+    _reverse(mchid, out_trade_no, appid)
+    return json_response({"appid": appid, "mchid": mchid, "out_trade_no": out_trade_no})
+
+
+@bp.post("/v3/pay/partner/transactions/out-trade-no/<out_trade_no>/reverse")
+def partner_reverse(out_trade_no):
+    """A service provider's reverse: sp_appid, sp_mchid, sub_mchid (and sub_appid) in the
+    body, answered back with the out_trade_no."""
+    params = json_body()
+    sub_mchid = check_sub_mchid(params.get("sub_mchid"), params.get("sp_mchid"))
+    sp_appid = params.get("sp_appid")
+    if not isinstance(sp_appid, str) or not sp_appid:
+        raise param_error("/sp_appid", "is required")
+    _reverse(sub_mchid, out_trade_no, sp_appid)
+    ids = {name: params[name] for name in IDS if params.get(name)}
+    return json_response({**ids, "out_trade_no": out_trade_no})
+
+
+def _reverse(mchid, out_trade_no, appid):
+    """Reverse one of ``mchid``'s payment-code orders (a sub-merchant's for a provider)."""
+    state = _state()
     with state.lock:
         order = state.order(mchid, out_trade_no)
         if order is None or order["api_version"] != "v3":
@@ -96,7 +128,6 @@ def reverse(out_trade_no):
             raise _error(refusal) from None
     if outcome == "RECALL":
         raise ApiError(500, "SYSTEM_ERROR", "系统错误，请再次调用撤销")
-    return json_response({"appid": appid, "mchid": mchid, "out_trade_no": out_trade_no})
 
 
 def _validate(params, config):

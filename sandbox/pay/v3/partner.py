@@ -9,26 +9,26 @@ as its partner pages and the community describe them (docs/provider.md, docs/sim
   sub-merchant bound to it (the same answer otherwise: the relation does not exist);
 - ``sp_appid`` bound to sp_mchid and ``sub_appid`` bound to sub_mchid, else
   APPID_MCHID_NOT_MATCH (the most reported failure of partner orders);
-- the payer: exactly one of ``sp_openid`` / ``sub_openid``, and ``sub_openid`` only with
-  ``sub_appid`` (PARAM_ERROR otherwise).
+- the payer: exactly one of ``sp_openid`` / ``sub_openid`` for JSAPI (at most one otherwise),
+  and ``sub_openid`` only with ``sub_appid`` (PARAM_ERROR otherwise).
 
-An order is kept under (sub_mchid, out_trade_no): a sub-merchant's numbers are its own. Its
-dict is a direct order's with ``sp_mchid`` / ``sp_appid`` / ``sub_appid`` added, so the cashier,
-refunds and bills serve both; its query answer and notification are the partner shape
-(``partner_view``).
+Every product is the direct merchant's endpoint with these ids in place of appid and mchid:
+JSAPI, APP, H5 and Native here (``partner_order`` then ``transactions.placed``), the payment
+code and its reverse in ``codepay.py``; query and close are the direct ones' for the
+sub-merchant. An order is kept under (sub_mchid, out_trade_no): a sub-merchant's numbers are
+its own. Its dict is a direct order's with ``sp_mchid`` / ``sp_appid`` / ``sub_appid`` added, so
+the cashier, refunds and bills serve both; its query answer and notification are the partner
+shape (``partner_view``).
 """
 
-import time
+from flask import current_app, g, request
 
-from flask import Response, current_app, g, request
-
-from ...state import PAID_STATES
-from ...wire import json_response
 from .core import ApiError, blueprint, json_body, param_error
-from .transactions import TRADE_STATE_DESC, TRADE_TYPES, _validate_order
+from .transactions import TRADE_STATE_DESC, TRADE_TYPES, _validate_order, close, placed, query
 
 bp = blueprint("v3_partner", __name__)
 PARTNER = "/v3/pay/partner/transactions"
+IDS = ("sp_appid", "sp_mchid", "sub_appid", "sub_mchid")
 
 
 def _state():
@@ -47,12 +47,11 @@ def check_sub_mchid(sub_mchid, sp_mchid=None):
     return sub_mchid
 
 
-@bp.post(f"{PARTNER}/<kind>")
-def place_order(kind):
-    if kind not in TRADE_TYPES:
-        raise ApiError(404, "NOT_FOUND", "请求的资源不存在")
-    state, config = _state(), _state().config
-    params = json_body()
+def partner_order(params, validate, payer_required=False):
+    """The order a partner body describes: its ids checked as WeChat checks them, the rest by
+    the direct endpoint's ``validate(direct_params)`` (the provider's appid and mchid standing
+    in there), then kept under the sub-merchant."""
+    config = _state().config
     sp_mchid = params.get("sp_mchid")
     if not isinstance(sp_mchid, str) or not sp_mchid:
         raise param_error("/sp_mchid", "is required")
@@ -62,7 +61,7 @@ def place_order(kind):
         raise param_error("/sp_appid", "is required")
     payer = params.get("payer") if isinstance(params.get("payer"), dict) else {}
     given = [name for name in ("sp_openid", "sub_openid") if payer.get(name)]
-    if kind == "jsapi" and len(given) != 1:
+    if len(given) > 1 or (payer_required and not given):
         raise param_error("/payer", "needs exactly one of sp_openid and sub_openid")
     if "sub_openid" in given and not sub_appid:
         raise param_error("/sub_appid", "is required with payer.sub_openid")
@@ -70,35 +69,29 @@ def place_order(kind):
         raise ApiError(400, "APPID_MCHID_NOT_MATCH", "sp_appid和sp_mchid不匹配")
     if sub_appid is not None and sub_appid not in config.sub_merchants[sub_mchid]:
         raise ApiError(400, "APPID_MCHID_NOT_MATCH", "sub_appid和sub_mchid不匹配")
-    # The direct order's checks on the rest (description, amount, notify_url, time_expire...),
-    # the provider's ids standing in for appid / mchid there.
-    direct = {**params, "appid": config.appid, "mchid": config.mchid, "payer": {"openid": "x"}}
-    for name in ("sp_appid", "sp_mchid", "sub_appid", "sub_mchid"):
-        direct.pop(name, None)
-    order = _validate_order(direct, kind, config)
-    order.update(
-        appid=sp_appid,
-        mchid=sub_mchid,
-        sp_mchid=sp_mchid,
-        sub_appid=sub_appid,
-        payer={name: payer[name] for name in given},
-        request=params,
+    direct = {k: v for k, v in params.items() if k not in IDS}
+    direct.update(appid=config.appid, mchid=config.mchid)
+    if given:
+        direct["payer"] = {"openid": payer[given[0]]}
+    order = validate(direct)
+    order.update(appid=sp_appid, mchid=sub_mchid, sp_mchid=sp_mchid, sub_appid=sub_appid)
+    order["request"] = params
+    if given:
+        order["payer"] = {given[0]: payer[given[0]]}
+    return order
+
+
+@bp.post(f"{PARTNER}/<kind>")
+def place_order(kind):
+    if kind not in TRADE_TYPES:
+        raise ApiError(404, "NOT_FOUND", "请求的资源不存在")
+    params = json_body()
+    order = partner_order(
+        params,
+        lambda direct: _validate_order(direct, kind, _state().config),
+        payer_required=kind == "jsapi",
     )
-    with state.lock:
-        existing = state.order(sub_mchid, order["out_trade_no"])
-        if existing is not None:
-            if existing["trade_state"] in PAID_STATES:
-                raise ApiError(400, "ORDERPAID", "该订单已支付")
-            if existing["trade_state"] == "CLOSED":
-                raise ApiError(400, "ORDER_CLOSED", "该订单已关闭")
-            if existing["api_version"] != "v3" or existing["request"] != params:
-                raise ApiError(403, "OUT_TRADE_NO_USED", "商户订单号重复")
-            if existing["prepay_expires_at"] < time.time():
-                state.renew_prepay(existing)
-            order = existing
-        else:
-            state.add_order(order)
-        return json_response({"prepay_id": order["prepay_id"]})
+    return placed(order, params, kind)
 
 
 def _query_ids():
@@ -107,37 +100,18 @@ def _query_ids():
 
 @bp.get(f"{PARTNER}/out-trade-no/<out_trade_no>")
 def query_by_out_trade_no(out_trade_no):
-    sub_mchid = _query_ids()
-    with _state().lock:
-        order = _state().order(sub_mchid, out_trade_no)
-        if order is None or order["api_version"] != "v3" or not order.get("sp_mchid"):
-            raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
-        return json_response(partner_view(order))
+    return query(_query_ids(), out_trade_no=out_trade_no)
 
 
 @bp.get(f"{PARTNER}/id/<transaction_id>")
 def query_by_transaction_id(transaction_id):
-    sub_mchid = _query_ids()
-    with _state().lock:
-        order = _state().order_by_transaction(transaction_id, sub_mchid)
-        if order is None or order["api_version"] != "v3" or not order.get("sp_mchid"):
-            raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
-        return json_response(partner_view(order))
+    return query(_query_ids(), transaction_id=transaction_id)
 
 
 @bp.post(f"{PARTNER}/out-trade-no/<out_trade_no>/close")
 def close_order(out_trade_no):
     params = json_body()
-    sub_mchid = check_sub_mchid(params.get("sub_mchid"), params.get("sp_mchid"))
-    state = _state()
-    with state.lock:
-        order = state.order(sub_mchid, out_trade_no)
-        if order is None or order["api_version"] != "v3" or not order.get("sp_mchid"):
-            raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
-        if order["trade_state"] in PAID_STATES:
-            raise ApiError(400, "ORDERPAID", "该订单已支付")
-        order["trade_state"] = "CLOSED"
-    return Response(status=204)
+    return close(check_sub_mchid(params.get("sub_mchid"), params.get("sp_mchid")), out_trade_no)
 
 
 def partner_view(order):
@@ -158,12 +132,17 @@ def partner_view(order):
     if order.get("sub_appid"):
         view["sub_appid"] = order["sub_appid"]
     if order.get("transaction_id"):
+        payer = dict(order["payer"])
+        if payer.get("openid"):
+            # Whoever scanned a code or showed a payment code: an openid under the order's
+            # appid, named the partner way.
+            payer = {"sub_openid" if order.get("sub_appid") else "sp_openid": payer["openid"]}
         view.update(
             transaction_id=order["transaction_id"],
             trade_type=order["trade_type"],
             bank_type=order["bank_type"],
             success_time=order["success_time"],
-            payer=dict(order["payer"]),
+            payer=payer,
         )
         view["amount"]["payer_total"] = order["amount"]["total"]
     return view

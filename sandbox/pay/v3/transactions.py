@@ -41,9 +41,14 @@ def _state():
 def place_order(kind):
     if kind not in TRADE_TYPES:
         raise ApiError(404, "NOT_FOUND", "请求的资源不存在")
-    state, config = _state(), _state().config
     params = json_body()
-    order = _validate_order(params, kind, config)
+    return placed(_validate_order(params, kind, _state().config), params, kind)
+
+
+def placed(order, params, kind):
+    """Keep a new order, or answer the same one again: an unpaid, open order sent again with
+    the same parameters (a provider's too: ``partner.py``)."""
+    state = _state()
     with state.lock:
         existing = state.order(order["mchid"], order["out_trade_no"])
         if existing is not None:
@@ -71,30 +76,36 @@ def _prepay_answer(order, kind):
 
 @bp.get("/v3/pay/transactions/out-trade-no/<out_trade_no>")
 def query_by_out_trade_no(out_trade_no):
-    mchid = _require_mchid(request.args.get("mchid"), "query")
-    with _state().lock:
-        order = _state().order(mchid, out_trade_no)
-        if order is None or order["api_version"] != "v3":
-            raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
-        codepay.advance(_state(), order)
-        return json_response(transaction_view(order))
+    return query(_require_mchid(request.args.get("mchid"), "query"), out_trade_no=out_trade_no)
 
 
 @bp.get("/v3/pay/transactions/id/<transaction_id>")
 def query_by_transaction_id(transaction_id):
     mchid = _require_mchid(request.args.get("mchid"), "query")
-    with _state().lock:
-        order = _state().order_by_transaction(transaction_id, mchid)
+    return query(mchid, transaction_id=transaction_id)
+
+
+def query(mchid, out_trade_no=None, transaction_id=None):
+    """The answer to a query of one of ``mchid``'s orders (a sub-merchant's: ``partner.py``)."""
+    state = _state()
+    with state.lock:
+        if transaction_id is None:
+            order = state.order(mchid, out_trade_no)
+        else:
+            order = state.order_by_transaction(transaction_id, mchid)
         if order is None or order["api_version"] != "v3":
             raise ApiError(404, "ORDER_NOT_EXIST", "订单不存在")
-        codepay.advance(_state(), order)
+        codepay.advance(state, order)
         return json_response(transaction_view(order))
 
 
 @bp.post("/v3/pay/transactions/out-trade-no/<out_trade_no>/close")
 def close_order(out_trade_no):
-    params = json_body()
-    mchid = _require_mchid(params.get("mchid"), "body")
+    return close(_require_mchid(json_body().get("mchid"), "body"), out_trade_no)
+
+
+def close(mchid, out_trade_no):
+    """Close one of ``mchid``'s orders (a sub-merchant's: ``partner.py``)."""
     state = _state()
     with state.lock:
         order = state.order(mchid, out_trade_no)

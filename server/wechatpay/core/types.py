@@ -8,7 +8,7 @@ data classes.
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
 
@@ -277,6 +277,14 @@ def bound(gateway, appid, sub_mchid=None, sub_appid=None):
     view = copy.copy(gateway)
     view.appid, view.sub_mchid, view.sub_appid = appid, sub_mchid, sub_appid
     return view
+
+
+def answered_for(gateway, refund):
+    """WeChat's answer to a refund request (apply, query) naming a sub-merchant (a service
+    provider's refund) is that sub-merchant's, whether or not the answer repeats it."""
+    if refund.sub_mchid or not gateway.sub_mchid:
+        return refund
+    return replace(refund, sub_mchid=gateway.sub_mchid)
 
 
 def _unsupported(gateway, call):

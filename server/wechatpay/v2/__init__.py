@@ -16,7 +16,7 @@ from .codepay import Codepay
 from .h5 import H5
 from .jsapi import Jsapi
 from .native import Native
-from .partner import PartnerFields, PartnerJsapi
+from .partner import PartnerFields
 from .refunds import Refunds
 from .transactions import Transactions
 
@@ -40,14 +40,18 @@ class V2Gateway(
 
 
 class V2PartnerGateway(
-    PartnerJsapi,
+    PartnerFields,
     Jsapi,
+    Codepay,
+    Native,
+    H5,
+    App,
     Transactions,
     Refunds,
     Bills,
-    PartnerFields,
     V2Client,
     Gateway,
 ):
     """The Gateway protocol over API v2 for a service provider (``v2/partner.py``): the
-    provider's appid, mch_id and API key, each use bound to a sub-merchant."""
+    direct products' calls with the partner fields, the provider's appid, mch_id and API key,
+    each use bound to a sub-merchant."""

@@ -29,9 +29,11 @@ class App:
         return prepay_id
 
     def app_pay_params(self, prepay_id):
+        # A service provider's order (docs/provider.md): the app's appid (sub_appid when the
+        # order has one), the sub-merchant as partnerid, signed with the provider's API key.
         params = {
-            "appid": self.appid,
-            "partnerid": self.mchid,
+            "appid": self.sub_appid or self.appid,
+            "partnerid": self.sub_mchid or self.mchid,
             "prepayid": prepay_id,
             "package": "Sign=WXPay",
             "noncestr": crypto.nonce(),

@@ -48,9 +48,10 @@ class Jsapi:
             "package": f"prepay_id={prepay_id}",
             "signType": self.sign_type,
         }
-        # v2 paySign covers appId too, although wx.requestPayment is not given it.
+        # v2 paySign covers appId too, although wx.requestPayment is not given it: the app's
+        # the client pays in (a sub-merchant's own sub_appid when the order has one).
         params["paySign"] = crypto.v2_sign(
-            {"appId": self.appid, **params}, self.api_key, self.sign_type
+            {"appId": self.sub_appid or self.appid, **params}, self.api_key, self.sign_type
         )
         return params
 

@@ -16,6 +16,7 @@ from ..core.types import (
     SUCCESS,
     RefundNotification,
     RefundResult,
+    answered_for,
 )
 from .client import MAX_NOTIFICATION_BYTES
 from .messages import XmlError, check_notify_url, fen, xml_to_dict
@@ -76,7 +77,7 @@ class Refunds:
         if data.get("out_refund_no") != request.out_refund_no:
             raise InvalidResponse("refund answer is about another refund")
         try:
-            return RefundResult(
+            result = RefundResult(
                 out_refund_no=request.out_refund_no,
                 status=REFUND_PROCESSING,
                 refund=fen(data.get("refund_fee"), "refund_fee"),
@@ -89,6 +90,7 @@ class Refunds:
             )
         except ValueError as exc:
             raise InvalidResponse(f"refund answer is malformed: {exc}") from None
+        return answered_for(self, result)
 
     def query_refund(self, out_refund_no):
         """``POST /pay/refundquery`` by out_refund_no: WeChat answers the refund as index 0
@@ -105,7 +107,7 @@ class Refunds:
         if index is None:
             raise InvalidResponse("refundquery answer does not list the refund asked about")
         try:
-            return self._refund_result(
+            result = self._refund_result(
                 {
                     name: data.get(f"{name}_{index}")
                     for name in (
@@ -122,6 +124,7 @@ class Refunds:
             )
         except ValueError as exc:
             raise InvalidResponse(f"refundquery answer is malformed: {exc}") from None
+        return answered_for(self, result)
 
     def parse_refund_notification(self, headers, body):
         """Decrypt a v2 refund notification (``headers`` are unused).

@@ -80,7 +80,9 @@ class Transactions:
             mchid=checks.text(data, "mch_id", checks.MAX_ID),
             total=fen(total) if total else None,
             transaction_id=checks.text(data, "transaction_id", checks.MAX_TRANSACTION_ID),
-            openid=checks.text(data, "openid", checks.MAX_OPENID),
+            # A service provider's payer under the sub-merchant's appid: sub_openid.
+            openid=checks.text(data, "sub_openid", checks.MAX_OPENID)
+            or checks.text(data, "openid", checks.MAX_OPENID),
             success_time=parse_time(checks.text(data, "time_end", checks.MAX_TEXT)),
             trade_state_desc=checks.text(data, "trade_state_desc", checks.MAX_TEXT),
             sub_mchid=checks.text(data, "sub_mch_id", checks.MAX_ID),

@@ -17,7 +17,7 @@ from .codepay import Codepay
 from .h5 import H5
 from .jsapi import Jsapi
 from .native import Native
-from .partner import PartnerBills, PartnerJsapi, PartnerRefunds, PartnerTransactions
+from .partner import Partner, PartnerBills
 from .refunds import Refunds
 from .transactions import Transactions
 
@@ -38,14 +38,19 @@ class V3Gateway(
 
 
 class V3PartnerGateway(
-    PartnerJsapi,
-    PartnerTransactions,
-    PartnerRefunds,
+    Partner,
     PartnerBills,
+    Jsapi,
+    Codepay,
+    Native,
+    H5,
+    App,
+    Transactions,
     Refunds,
     Bills,
     V3Client,
     Gateway,
 ):
     """The Gateway protocol over API v3 for a service provider (``v3/partner.py``): the
-    provider's keys, each use bound to a sub-merchant (``types.bound``)."""
+    direct products' calls with the provider's ids, its keys, each use bound to a
+    sub-merchant (``types.bound``)."""

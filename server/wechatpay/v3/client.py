@@ -55,6 +55,24 @@ class V3Client:
 
     api_version = "v3"
 
+    # Whose requests these are: a direct merchant's ids (``partner.Partner`` has a service
+    # provider's). The product calls read them, so one body serves both: where orders are
+    # placed, queried and closed; the ids an order (or a reverse) names; those a query or a
+    # close names; what a refund adds; a JSAPI order's payer.
+    transactions_path = "/v3/pay/transactions"
+
+    def _order_ids(self):
+        return {"appid": self.appid, "mchid": self.mchid}
+
+    def _merchant_ids(self):
+        return {"mchid": self.mchid}
+
+    def _refund_ids(self):
+        return {}
+
+    def _payer(self, openid):
+        return {"openid": openid}
+
     def __init__(
         self,
         *,

@@ -1,5 +1,6 @@
 """The payment code (付款码, docs/counter.md): ``POST /v3/pay/transactions/codepay`` and
-``POST /v3/pay/transactions/out-trade-no/{out_trade_no}/reverse``. Querying is
+``POST /v3/pay/transactions/out-trade-no/{out_trade_no}/reverse`` (a service provider's under
+``/v3/pay/partner/transactions``, with its ids: ``partner.py``). Querying is
 ``transactions.py``'s; WeChat sends no notification for these orders."""
 
 from urllib.parse import quote
@@ -14,8 +15,7 @@ class Codepay:
 
     def charge_auth_code(self, request):
         body = {
-            "appid": self.appid,
-            "mchid": self.mchid,
+            **self._order_ids(),
             "description": request.description,
             "out_trade_no": request.out_trade_no,
             "payer": {"auth_code": request.auth_code},
@@ -27,7 +27,7 @@ class Codepay:
             body["attach"] = request.attach
         # Never resent (repeatable=False): a lost answer is settled by a query of this
         # out_trade_no, never by a second charge.
-        data = self._call("POST", "/v3/pay/transactions/codepay", body, repeatable=False)
+        data = self._call("POST", f"{self.transactions_path}/codepay", body, repeatable=False)
         if not isinstance(data, dict):
             raise InvalidResponse("codepay answered without a body")
         if data.get("trade_state") == USERPAYING and "out_trade_no" not in data:
@@ -39,7 +39,7 @@ class Codepay:
         return transaction
 
     def reverse_order(self, out_trade_no):
-        path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}/reverse"
-        self._call("POST", path, {"appid": self.appid, "mchid": self.mchid})
+        path = f"{self.transactions_path}/out-trade-no/{quote(out_trade_no, safe='')}/reverse"
+        self._call("POST", path, self._order_ids())
         # v3 has no recall flag: "call again" comes as an error (SYSTEM_ERROR) instead.
         return False

@@ -17,7 +17,7 @@ class H5:
             request,
             scene_info={"payer_client_ip": request.client_ip or "", "h5_info": {"type": "Wap"}},
         )
-        data = self._call("POST", "/v3/pay/transactions/h5", body, repeatable=False)
+        data = self._call("POST", f"{self.transactions_path}/h5", body, repeatable=False)
         h5_url = (data or {}).get("h5_url")
         if not isinstance(h5_url, str) or not h5_url.startswith(("https://", "http://")):
             raise InvalidResponse("h5 order response has no h5_url")

@@ -12,7 +12,7 @@ from .jsapi import order_body
 class Native:
     def place_native_order(self, request):
         body = order_body(self, request)
-        data = self._call("POST", "/v3/pay/transactions/native", body, repeatable=False)
+        data = self._call("POST", f"{self.transactions_path}/native", body, repeatable=False)
         code_url = (data or {}).get("code_url")
         if not isinstance(code_url, str) or not code_url.startswith("weixin://"):
             raise InvalidResponse("native order response has no code_url")
