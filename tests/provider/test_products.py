@@ -53,6 +53,8 @@ def order_row(stack, order_id):
     return row
 
 
+# The backend commits the payment before its 204 reaches the simulator, which records the
+# acknowledgement then: waited for, as the order's status is.
 def paid_at_its_url(stack, path):
     return any(urlsplit(n["url"]).path == path and n["acknowledged"] for n in stack.notifications())
 
@@ -79,7 +81,7 @@ def test_native_for_a_store_paid_notified_and_refunded(provider):
 
     assert scan(stack, code_url).status_code == 200
     wait_for(lambda: status(stack, order_id) == "PAID")
-    assert paid_at_its_url(stack, "/api/pay/notify/native")
+    wait_for(lambda: paid_at_its_url(stack, "/api/pay/notify/native"))
     (payer,) = stack.query("SELECT payer_openid FROM orders")[0]
     assert payer  # the scanner, from the partner notification's payer
     refund_settles(stack, order_id, out_trade_no, TEA)
@@ -106,7 +108,7 @@ def test_h5_for_a_store_paid_in_the_cashier_and_refunded(provider):
         timeout=10,
     )
     wait_for(lambda: status(stack, order_id) == "PAID")
-    assert paid_at_its_url(stack, "/api/pay/notify/h5")
+    wait_for(lambda: paid_at_its_url(stack, "/api/pay/notify/h5"))
     (out_trade_no,) = stack.query("SELECT out_trade_no FROM orders")[0]
     refund_settles(stack, order_id, out_trade_no, NOODLES)
 
@@ -139,7 +141,7 @@ def test_an_app_order_for_a_store_names_the_sub_merchant_as_partnerid(provider):
     )
     assert paid.status_code == 200, paid.text
     wait_for(lambda: status(stack, order["id"]) == "PAID")
-    assert paid_at_its_url(stack, "/api/pay/notify/app")
+    wait_for(lambda: paid_at_its_url(stack, "/api/pay/notify/app"))
 
 
 def test_a_cart_of_two_stores_is_refused_on_the_web_and_in_the_app(provider):
