@@ -99,7 +99,8 @@ def products():
 def add_to_cart():
     product_id = _int(request.form.get("product_id"), 1, 2**31 - 1)
     quantity = _int(request.form.get("quantity") or "1", 1, checkout.MAX_QUANTITY)
-    if db.session.get(Product, product_id) is None:
+    product = db.session.get(Product, product_id)
+    if product is None or not product.active:  # a hidden product is no longer sold
         raise DomainError("PRODUCT_NOT_FOUND", "no such product")
     cart = _cart()
     cart[str(product_id)] = min(cart.get(str(product_id), 0) + quantity, checkout.MAX_QUANTITY)
@@ -403,14 +404,17 @@ def _signature(lines, channel, address=None):
 
 
 def _cart():
+    """The cart's ``{product id: quantity}`` of products still sold: one hidden since it was
+    added is dropped (the cart page, which shows active products only, could not remove it,
+    and checkout would refuse it), so checkout places what the page shows."""
+    return {str(p.id): q for p, q in _cart_products()}
+
+
+def _cart_products():
     cart = session.get(CART)
     if not isinstance(cart, dict):
-        return {}
-    return {k: v for k, v in cart.items() if k.isdigit() and isinstance(v, int) and v > 0}
-
-
-def _cart_lines():
-    cart = _cart()
+        return []
+    cart = {k: v for k, v in cart.items() if k.isdigit() and isinstance(v, int) and v > 0}
     if not cart:
         return []
     found = {
@@ -421,11 +425,11 @@ def _cart_lines():
             )
         ).scalars()
     }
-    return [
-        {"product": found[int(k)], "quantity": q, "amount": found[int(k)].price * q}
-        for k, q in cart.items()
-        if int(k) in found
-    ]
+    return [(found[int(k)], q) for k, q in cart.items() if int(k) in found]
+
+
+def _cart_lines():
+    return [{"product": p, "quantity": q, "amount": p.price * q} for p, q in _cart_products()]
 
 
 def _int(value, low, high):

@@ -271,3 +271,30 @@ def test_the_console_shows_the_channel_filters_by_it_and_skips_shipping(stack):
         f"/console/orders/{order_id}"
         not in admin.get("/console/orders?channel=miniprogram&status=all").text
     )
+
+
+def hide_product(stack, product_id):
+    with stack.app.app_context():
+        db.session.execute(
+            db.text("update products set active = :no where id = :id"),
+            {"no": False, "id": product_id},
+        )
+        db.session.commit()
+
+
+def test_a_hidden_product_cannot_be_added_and_drops_out_of_a_cart_that_holds_it(stack):
+    shopper = WebShopper(stack)
+    shopper.add(1)
+    shopper.add(2)
+    hide_product(stack, 2)
+    # Added no more: a clear refusal, and the cart unchanged.
+    refused = shopper.add(2)
+    assert refused.status_code == 404 and "no longer sold" in refused.text
+    # The cart shows what is still sold, and checkout places exactly that.
+    cart = shopper.get("/shop/cart").text
+    assert 'name="product_id" value="1"' in cart and 'name="product_id" value="2"' not in cart
+    order_id = shopper.checkout()
+    assert stack.query("select total from orders where id = :i", i=order_id) == [(1800,)]
+    assert stack.query("select product_id from order_items where order_id = :i", i=order_id) == [
+        (1,)
+    ]
