@@ -29,6 +29,7 @@ from ..domain import addresses, checkout, refunds
 from ..errors import DomainError, status_for
 from ..extensions import csrf, db
 from ..models import Order, Product
+from ..ratelimits import shop_reads, shop_writes
 from ..timeutil import as_utc, utcnow
 from . import bp, wechat
 
@@ -72,6 +73,15 @@ def _csrf_error(exc):
     return render_template(
         "web/error.html", message=_("The page had expired. Nothing was changed; try again.")
     ), 400
+
+
+@bp.errorhandler(429)
+def _too_many(exc):
+    """Over the shop's per-address limits (server/ratelimits.py): nothing was done."""
+    db.session.rollback()
+    return render_template(
+        "web/error.html", message=_("Too many requests; wait a moment and try again.")
+    ), 429
 
 
 # The delivery address form's fields (server/domain/addresses.py) and their labels.
@@ -141,6 +151,7 @@ def remove_from_cart():
 
 
 @bp.post("/checkout")
+@shop_writes
 def place():
     """Create the order of the cart on the way to pay this browser uses, and show it. The same
     cart checked out again while its order can still be paid gets that order back (a second
@@ -187,6 +198,7 @@ def place():
 
 
 @bp.get("/orders/<int:order_id>")
+@shop_writes
 def order(order_id):
     order = _own_order(order_id)
     qr = code_url = refusal = None
@@ -238,6 +250,7 @@ def request_refund(order_id):
 
 
 @bp.post("/orders/<int:order_id>/jsapi")
+@shop_writes
 def pay_jsapi(order_id):
     """``getBrandWCPayRequest``'s signed parameters for an order placed inside WeChat, by the
     user it was placed for (the openid WeChat Pay will check)."""
@@ -250,6 +263,7 @@ def pay_jsapi(order_id):
 
 
 @bp.post("/orders/<int:order_id>/h5")
+@shop_writes
 def pay_h5(order_id):
     """Send the phone's browser to WeChat's H5 cashier: a fresh h5_url (it lives 5 minutes),
     with ``redirect_url`` back to the order page, marked as a return. WeChat checks that the
@@ -264,6 +278,7 @@ def pay_h5(order_id):
 
 
 @bp.get("/orders/<int:order_id>/status")
+@shop_reads
 def order_status(order_id):
     """The order's state for the page's poll (every 2 s) and its "check again" button: what
     the backend knows, converged with WeChat at most every ORDER_QUERY_INTERVAL_SECONDS when

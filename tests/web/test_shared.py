@@ -298,3 +298,27 @@ def test_a_hidden_product_cannot_be_added_and_drops_out_of_a_cart_that_holds_it(
     assert stack.query("select product_id from order_items where order_id = :i", i=order_id) == [
         (1,)
     ]
+
+
+def test_the_shop_limits_each_address_and_answers_429_with_its_page(make_stack):
+    stack = make_stack(
+        RATE_LIMIT_ORDER_WRITES="3 per minute", RATE_LIMIT_ORDER_READS="4 per minute"
+    )
+    shopper = WebShopper(stack)
+    shopper.add(1)
+    order_id = shopper.checkout()  # two writes: the checkout and the order page it lands on
+    assert shopper.order_page(order_id).status_code == 200  # the third
+    # The order page places the Native order with WeChat again: a fourth load is refused.
+    refused = shopper.order_page(order_id)
+    assert refused.status_code == 429 and "Too many requests" in refused.text
+    assert int(refused.headers["Retry-After"]) > 0
+    # Another browser from the same address shares the budget: no new order.
+    other = WebShopper(stack)
+    other.add(2)
+    assert other.post("/shop/checkout").status_code == 429
+    assert stack.query("select count(*) from orders") == [(1,)]
+    # The status poll has a budget of its own (the reads').
+    assert [shopper.status(order_id)["state"] for _ in range(4)] == ["waiting"] * 4
+    assert shopper.get(f"/shop/orders/{order_id}/status").status_code == 429
+    # The cart and the products are not limited.
+    assert shopper.get("/shop/cart").status_code == 200
