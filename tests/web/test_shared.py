@@ -322,3 +322,23 @@ def test_the_shop_limits_each_address_and_answers_429_with_its_page(make_stack):
     assert shopper.get(f"/shop/orders/{order_id}/status").status_code == 429
     # The cart and the products are not limited.
     assert shopper.get("/shop/cart").status_code == 200
+
+
+def test_the_simulators_consent_checks_the_redirect_uri_and_state_again(make_stack):
+    # The consent form is the browser's to edit: its POST repeats the GET's checks, so the
+    # simulator redirects only to the web authorisation domain.
+    stack = make_stack(SANDBOX_OAUTH_DOMAIN="127.0.0.1")
+    shopper = WebShopper(stack, user_agent=WECHAT_UA)
+    assert sign_in_inside_wechat(shopper).status_code == 200  # the real form goes through
+    consent = f"{stack.sandbox}/connect/oauth2/authorize"
+    fields = {"redirect_uri": f"{stack.backend}/shop/oauth", "state": "abc123", "decision": "allow"}
+    for edited, error in (
+        ({"redirect_uri": "https://evil.example/steal"}, "10003"),
+        ({"redirect_uri": "/relative"}, "10003"),
+        ({"state": "not a state!"}, "state"),
+    ):
+        answer = requests.post(consent, data={**fields, **edited}, allow_redirects=False)
+        assert answer.status_code == 400 and f'data-error="{error}"' in answer.text
+        assert "Location" not in answer.headers
+    sent = requests.post(consent, data=fields, allow_redirects=False)
+    assert sent.status_code == 302 and sent.headers["Location"].startswith(fields["redirect_uri"])
