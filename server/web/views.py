@@ -219,7 +219,7 @@ def order(order_id):
         scan_url=_simulator_scan_url(code_url),
         refusal=refusal,
         returned=request.args.get("returned") == "1",
-        can_ask_refund=_can_ask_refund(order),
+        refund_form=_refund_form(order),
         **wechat.page_extras(order),
     )
 
@@ -369,10 +369,12 @@ def _refund_asker(order):
     return user is not None and order.user_id == user.id, user
 
 
-def _can_ask_refund(order):
+def _refund_form(order):
+    """Whether the page carries the refund request form: for a paid order, and for one that
+    may become paid while the page is open (shown when its poll sees the payment)."""
     return (
         _refund_asker(order)[0]
-        and order.status == Order.PAID
+        and order.status in (Order.PAID, Order.NOTPAY)
         and current_app.config["REFUND_REQUESTS_ENABLED"] == "true"
         and not any(r.status == "PENDING" for r in order.refund_requests)
     )

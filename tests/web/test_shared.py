@@ -23,6 +23,7 @@ from tests.support.web import (
     WECHAT_UA,
     WebShopper,
     h5_url,
+    offers_refund,
     pay_inside_wechat,
     scan,
     sign_in_inside_wechat,
@@ -189,16 +190,22 @@ def test_a_refund_request_from_inside_wechat_reaches_the_console(stack):
     order_id = shopper.checkout()
     pay_inside_wechat(shopper, order_id)
     wait_for(lambda: shopper.status(order_id)["state"] == "paid")
-    assert "data-refund-request" in shopper.order_page(order_id).text
+    assert offers_refund(shopper.order_page(order_id).text)
     asked = shopper.post(f"/shop/orders/{order_id}/refund-request", {"reason": "太甜了"})
     assert asked.status_code == 200 and "data-refund-request" not in asked.text
     assert stack.query("select order_id, status, reason from refund_requests") == [
         (order_id, "PENDING", "太甜了")
     ]
-    # An order not paid yet offers none.
+    # An order not paid yet offers none: the form waits in the hidden part for a paid order
+    # (revealed when the page's poll sees the payment), and the server refuses the request.
     guest = WebShopper(stack)
     guest.add(1)
-    assert "data-refund-request" not in guest.order_page(guest.checkout()).text
+    unpaid = guest.checkout()
+    page = guest.order_page(unpaid).text
+    assert "data-refund-request" in page and not offers_refund(page)
+    refused = guest.post(f"/shop/orders/{unpaid}/refund-request", {"reason": "早了"})
+    assert refused.status_code == 409 and "cannot be refunded" in refused.text
+    assert stack.query("select count(*) from refund_requests") == [(1,)]
 
 
 def test_a_guest_asks_for_a_refund_from_the_browser_that_placed_the_order(stack):
@@ -211,7 +218,7 @@ def test_a_guest_asks_for_a_refund_from_the_browser_that_placed_the_order(stack)
     assert stranger.post(path, {"reason": "not mine"}).status_code == 404
     assert stack.query("select count(*) from refund_requests") == [(0,)]
 
-    assert "data-refund-request" in shopper.order_page(order_id).text
+    assert offers_refund(shopper.order_page(order_id).text)
     # A double click: two requests at once from the same browser make one.
     answers = at_once([lambda: shopper.post(path, {"reason": "买错了"})] * 2)
     assert [a.status_code for a in answers] == [200, 200]
