@@ -1,6 +1,7 @@
 """Per-user rate limits on the orders API, so one user cannot spend the merchant's WeChat Pay
-API quota (every order placed, and reads of unpaid orders, call WeChat Pay); per-address limits
-on the staff console's logins.
+API quota (every order placed, and reads of unpaid orders, call WeChat Pay); the same limits
+per client address on the web shop's (its guests do not sign in); per-address limits on the
+staff console's logins.
 
 flask-limiter (well kept, Redis and memory storage, moving windows) counts; the limits are
 settings. A user over a limit gets 429 RATE_LIMITED in the API's error shape, with Retry-After.
@@ -79,6 +80,30 @@ order_reads = _AppLimit(
         key_func=_user_key,
     )
 )
+
+
+# The web shop's guests do not sign in: the same budgets, per client address (the real address:
+# ProxyFix runs first behind nginx). Checkout, paying (h5, jsapi) and the order page (it places
+# a Native order with WeChat again) are writes; the order's status (polled every 2 s) a read.
+def _address_key():
+    return f"{current_app.config['RATE_LIMIT_NAMESPACE']}:address:{get_remote_address()}"
+
+
+shop_writes = _AppLimit(
+    lambda limiter: limiter.shared_limit(
+        lambda: current_app.config["RATE_LIMIT_ORDER_WRITES"],
+        scope="shop-writes",
+        key_func=_address_key,
+    )
+)
+shop_reads = _AppLimit(
+    lambda limiter: limiter.shared_limit(
+        lambda: current_app.config["RATE_LIMIT_ORDER_READS"],
+        scope="shop-reads",
+        key_func=_address_key,
+    )
+)
+
 # The staff console's failed logins, per client address (the limiter's default key; the real
 # address: ProxyFix runs first behind nginx).
 console_logins = _AppLimit(
@@ -133,7 +158,14 @@ def init_app(app):
     limiter.init_app(app)
     app.extensions["rate_limiter"] = limiter
     views = {}
-    for limit in (order_writes, order_reads, console_logins, console_codes):
+    for limit in (
+        order_writes,
+        order_reads,
+        shop_writes,
+        shop_reads,
+        console_logins,
+        console_codes,
+    ):
         decorate = limit.make(limiter)
         views.update({view: decorate(view) for view in limit.views})
     app.extensions["rate_limited_views"] = views

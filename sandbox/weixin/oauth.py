@@ -5,7 +5,8 @@
   ``state`` (a-zA-Z0-9, at most 128 bytes); then a page whose script checks the
   ``#wechat_redirect`` fragment (a browser never sends a fragment: WeChat's client checks it)
   and consents, or refuses when the switch says so, redirecting to ``redirect_uri`` with
-  ``code`` and ``state`` (only ``state`` when refused);
+  ``code`` and ``state`` (only ``state`` when refused); the consent's POST checks
+  ``redirect_uri`` and ``state`` again (no open redirect through an edited form);
 - ``GET /sns/oauth2/access_token``: a code works once (40163) and for 5 minutes (40029), for the
   appid and secret it was issued to; answers the openid (and ``is_snapshotuser`` 1 when the
   switch says the user is on a snapshot page, ``unionid`` when one is set);
@@ -110,14 +111,11 @@ def authorize():
     scope, state_param = args.get("scope", ""), args.get("state", "")
     if not appid or appid != oa_appid():
         return _page('<p data-error="10016">appid 错误 (10016)</p>', 400)
-    domain = (_state().settings.get("SANDBOX_OAUTH_DOMAIN") or "").lower()
-    host = (urlsplit(redirect_uri).hostname or "").lower()
-    if not host or (domain and host != domain):
-        return _page('<p data-error="10003">redirect_uri 域名与后台配置不一致 (10003)</p>', 400)
+    refused = _refusal(redirect_uri, state_param)
+    if refused is not None:
+        return refused
     if args.get("response_type") != "code" or scope not in SCOPES:
         return _page('<p data-error="10005">此公众号并没有这些 scope 的权限 (10005)</p>', 400)
-    if not STATE.fullmatch(state_param) or len(state_param.encode()) > 128:
-        return _page('<p data-error="state">state 参数错误（a-zA-Z0-9，最多 128 字节）</p>', 400)
     switch = store(_state())["switch"]
     decision = "refuse" if switch["refuse"] else "allow"
     fields = "".join(
@@ -138,10 +136,27 @@ def authorize():
     )
 
 
+def _refusal(redirect_uri, state_param):
+    """The error page for a redirect_uri outside the web authorisation domain
+    (SANDBOX_OAUTH_DOMAIN; unset: any host) or a malformed state; None when both are fine."""
+    domain = (_state().settings.get("SANDBOX_OAUTH_DOMAIN") or "").lower()
+    host = (urlsplit(redirect_uri).hostname or "").lower()
+    if not host or (domain and host != domain):
+        return _page('<p data-error="10003">redirect_uri 域名与后台配置不一致 (10003)</p>', 400)
+    if not STATE.fullmatch(state_param) or len(state_param.encode()) > 128:
+        return _page('<p data-error="state">state 参数错误（a-zA-Z0-9，最多 128 字节）</p>', 400)
+    return None
+
+
 @bp.post("/connect/oauth2/authorize")
 def decide():
+    """The user's answer, posted by the authorisation page. The form is the browser's: its
+    redirect_uri and state are checked again (else the simulator would redirect anywhere)."""
     form, state = request.form, _state()
     redirect_uri, state_param = form.get("redirect_uri", ""), form.get("state", "")
+    refused = _refusal(redirect_uri, state_param)
+    if refused is not None:
+        return refused
     query = {"state": state_param}
     if form.get("decision") == "allow":
         with state.lock:

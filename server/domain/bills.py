@@ -38,6 +38,7 @@ UNKNOWN_PAYMENT = "UNKNOWN_PAYMENT"  # WeChat took money for an order we don't h
 MISSED_PAYMENT = "MISSED_PAYMENT"  # WeChat paid, we had it unpaid: applied by query
 PAID_NOT_IN_BILL = "PAID_NOT_IN_BILL"  # we say paid, WeChat's bills (day +-1) don't
 AMOUNT_MISMATCH = "AMOUNT_MISMATCH"  # both paid, different amounts
+TRADE_TYPE_MISMATCH = "TRADE_TYPE_MISMATCH"  # paid under another trade type (交易类型) than ours
 # Fees on the bill have five decimals (yuan), so they are not whole fen.
 FEE_PLACES = Decimal("0.00001")
 UNKNOWN_REFUND = "UNKNOWN_REFUND"  # WeChat has a refund we have no record of
@@ -50,6 +51,7 @@ REFUND_NOT_IN_BILL = "REFUND_NOT_IN_BILL"  # we say refunded, WeChat's bills don
 SELF_CLEARING = {
     PAID_NOT_IN_BILL,
     AMOUNT_MISMATCH,
+    TRADE_TYPE_MISMATCH,
     REFUND_STATUS_MISMATCH,
     REFUND_AMOUNT_MISMATCH,
     REFUND_NOT_IN_BILL,
@@ -193,6 +195,7 @@ class BillPayment:
     transaction_id: str
     total: int  # fen: the order amount (订单金额; 总金额 in the older layout)
     time: str
+    trade_type: str = ""  # 交易类型: JSAPI, NATIVE, MWEB, APP, MICROPAY
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,7 @@ def trade_entries(bill):
                     transaction_id=row.get("微信订单号", ""),
                     total=to_fen(amount),
                     time=row.get("交易时间", ""),
+                    trade_type=row.get("交易类型", ""),
                 )
             )
     return paid, refunded
@@ -364,6 +368,17 @@ def _compare_payments(day, mchid, paid, gateway_for, neighbours):
             )
         elif order.status in (Order.NOTPAY, Order.CLOSED):
             found.append(_apply_missed(order, entry, wechat, gateway_for))
+        if order is not None and entry.trade_type and entry.trade_type != order.trade_type:
+            found.append(
+                Found(
+                    TRADE_TYPE_MISMATCH,
+                    f"{TRADE_TYPE_MISMATCH}:{entry.out_trade_no}",
+                    entry.out_trade_no,
+                    ours=f"{order.status} {order.trade_type}",
+                    wechat=f"{entry.trade_type} {wechat}",
+                    detail="the order was left as it is",
+                )
+            )
     found += _paid_not_in_bill(day, mchid, in_bill, neighbours)
     return found
 

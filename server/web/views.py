@@ -29,6 +29,7 @@ from ..domain import addresses, checkout, refunds
 from ..errors import DomainError, status_for
 from ..extensions import csrf, db
 from ..models import Order, Product
+from ..ratelimits import shop_reads, shop_writes
 from ..timeutil import as_utc, utcnow
 from . import bp, wechat
 
@@ -74,6 +75,15 @@ def _csrf_error(exc):
     ), 400
 
 
+@bp.errorhandler(429)
+def _too_many(exc):
+    """Over the shop's per-address limits (server/ratelimits.py): nothing was done."""
+    db.session.rollback()
+    return render_template(
+        "web/error.html", message=_("Too many requests; wait a moment and try again.")
+    ), 429
+
+
 # The delivery address form's fields (server/domain/addresses.py) and their labels.
 ADDRESS_FIELDS = (
     ("name", _l("Recipient"), "name"),
@@ -99,7 +109,8 @@ def products():
 def add_to_cart():
     product_id = _int(request.form.get("product_id"), 1, 2**31 - 1)
     quantity = _int(request.form.get("quantity") or "1", 1, checkout.MAX_QUANTITY)
-    if db.session.get(Product, product_id) is None:
+    product = db.session.get(Product, product_id)
+    if product is None or not product.active:  # a hidden product is no longer sold
         raise DomainError("PRODUCT_NOT_FOUND", "no such product")
     cart = _cart()
     cart[str(product_id)] = min(cart.get(str(product_id), 0) + quantity, checkout.MAX_QUANTITY)
@@ -140,6 +151,7 @@ def remove_from_cart():
 
 
 @bp.post("/checkout")
+@shop_writes
 def place():
     """Create the order of the cart on the way to pay this browser uses, and show it. The same
     cart checked out again while its order can still be paid gets that order back (a second
@@ -186,6 +198,7 @@ def place():
 
 
 @bp.get("/orders/<int:order_id>")
+@shop_writes
 def order(order_id):
     order = _own_order(order_id)
     qr = code_url = refusal = None
@@ -206,7 +219,7 @@ def order(order_id):
         scan_url=_simulator_scan_url(code_url),
         refusal=refusal,
         returned=request.args.get("returned") == "1",
-        can_ask_refund=_can_ask_refund(order),
+        refund_form=_refund_form(order),
         **wechat.page_extras(order),
     )
 
@@ -237,6 +250,7 @@ def request_refund(order_id):
 
 
 @bp.post("/orders/<int:order_id>/jsapi")
+@shop_writes
 def pay_jsapi(order_id):
     """``getBrandWCPayRequest``'s signed parameters for an order placed inside WeChat, by the
     user it was placed for (the openid WeChat Pay will check)."""
@@ -249,6 +263,7 @@ def pay_jsapi(order_id):
 
 
 @bp.post("/orders/<int:order_id>/h5")
+@shop_writes
 def pay_h5(order_id):
     """Send the phone's browser to WeChat's H5 cashier: a fresh h5_url (it lives 5 minutes),
     with ``redirect_url`` back to the order page, marked as a return. WeChat checks that the
@@ -263,6 +278,7 @@ def pay_h5(order_id):
 
 
 @bp.get("/orders/<int:order_id>/status")
+@shop_reads
 def order_status(order_id):
     """The order's state for the page's poll (every 2 s) and its "check again" button: what
     the backend knows, converged with WeChat at most every ORDER_QUERY_INTERVAL_SECONDS when
@@ -353,10 +369,12 @@ def _refund_asker(order):
     return user is not None and order.user_id == user.id, user
 
 
-def _can_ask_refund(order):
+def _refund_form(order):
+    """Whether the page carries the refund request form: for a paid order, and for one that
+    may become paid while the page is open (shown when its poll sees the payment)."""
     return (
         _refund_asker(order)[0]
-        and order.status == Order.PAID
+        and order.status in (Order.PAID, Order.NOTPAY)
         and current_app.config["REFUND_REQUESTS_ENABLED"] == "true"
         and not any(r.status == "PENDING" for r in order.refund_requests)
     )
@@ -403,14 +421,17 @@ def _signature(lines, channel, address=None):
 
 
 def _cart():
+    """The cart's ``{product id: quantity}`` of products still sold: one hidden since it was
+    added is dropped (the cart page, which shows active products only, could not remove it,
+    and checkout would refuse it), so checkout places what the page shows."""
+    return {str(p.id): q for p, q in _cart_products()}
+
+
+def _cart_products():
     cart = session.get(CART)
     if not isinstance(cart, dict):
-        return {}
-    return {k: v for k, v in cart.items() if k.isdigit() and isinstance(v, int) and v > 0}
-
-
-def _cart_lines():
-    cart = _cart()
+        return []
+    cart = {k: v for k, v in cart.items() if k.isdigit() and isinstance(v, int) and v > 0}
     if not cart:
         return []
     found = {
@@ -421,11 +442,11 @@ def _cart_lines():
             )
         ).scalars()
     }
-    return [
-        {"product": found[int(k)], "quantity": q, "amount": found[int(k)].price * q}
-        for k, q in cart.items()
-        if int(k) in found
-    ]
+    return [(found[int(k)], q) for k, q in cart.items() if int(k) in found]
+
+
+def _cart_lines():
+    return [{"product": p, "quantity": q, "amount": p.price * q} for p, q in _cart_products()]
 
 
 def _int(value, low, high):

@@ -540,3 +540,28 @@ def test_a_pending_refund_in_the_bill_is_queried_not_sent_again(stack):
         "SELECT count(*) FROM payment_events WHERE source = 'query' "
         "AND dedupe_key LIKE 'refund-query:%'"
     ) == [(1,)]
+
+
+def test_a_payment_under_another_trade_type_is_a_difference_until_it_agrees(stack):
+    auth = stack.login()
+    agreed, other = pay(stack, auth), pay(stack, auth)
+    # The bill says JSAPI (the mini program's); ours is recorded as a QR code order.
+    set_trade_type(stack, other["id"], "NATIVE")
+    assert "DIFFERENCES" in reconcile(stack)
+    assert differences(stack) == [("TRADE_TYPE_MISMATCH", other["out_trade_no"], False)]
+    [(ours, wechat, detail)] = stack.query("SELECT ours, wechat, detail FROM bill_differences")
+    assert ours == "PAID NATIVE" and wechat.startswith(f"JSAPI paid {other['total']} fen")
+    assert detail == "the order was left as it is"
+    assert agreed["out_trade_no"] not in str(differences(stack))
+    # Corrected, a later run no longer sees it and resolves it.
+    set_trade_type(stack, other["id"], "JSAPI")
+    assert "CLEAN" in reconcile(stack)
+    assert differences(stack) == [("TRADE_TYPE_MISMATCH", other["out_trade_no"], True)]
+
+
+def set_trade_type(stack, order_id, trade_type):
+    with stack.app.app_context():
+        db.session.execute(
+            db.update(Order).where(Order.id == order_id).values(trade_type=trade_type)
+        )
+        db.session.commit()

@@ -53,6 +53,17 @@ class WebShopper:
         return self.get(f"/shop/orders/{order_id}/status").json()
 
 
+PAID_PART = re.compile(r'<div data-when="paid"( hidden)?>(.*?)\n  </div>', re.S)
+
+
+def offers_refund(page):
+    """Whether an order page, as served, shows the refund request form: it is in the part for
+    a paid order (order.js reveals that part when its poll sees the payment), not hidden."""
+    part = PAID_PART.search(page)
+    assert part, "the order page has no part for a paid order"
+    return "data-refund-request" in part.group(2) and not part.group(1)
+
+
 def scan(stack, code_url):
     """The user scans the QR code with WeChat and pays (the simulator's scan page, as JSON)."""
     return requests.post(f"{stack.sandbox}/sandbox/scan", json={"code_url": code_url}, timeout=10)

@@ -23,6 +23,7 @@ from tests.support.web import (
     WECHAT_UA,
     WebShopper,
     h5_url,
+    offers_refund,
     pay_inside_wechat,
     scan,
     sign_in_inside_wechat,
@@ -189,16 +190,22 @@ def test_a_refund_request_from_inside_wechat_reaches_the_console(stack):
     order_id = shopper.checkout()
     pay_inside_wechat(shopper, order_id)
     wait_for(lambda: shopper.status(order_id)["state"] == "paid")
-    assert "data-refund-request" in shopper.order_page(order_id).text
+    assert offers_refund(shopper.order_page(order_id).text)
     asked = shopper.post(f"/shop/orders/{order_id}/refund-request", {"reason": "太甜了"})
     assert asked.status_code == 200 and "data-refund-request" not in asked.text
     assert stack.query("select order_id, status, reason from refund_requests") == [
         (order_id, "PENDING", "太甜了")
     ]
-    # An order not paid yet offers none.
+    # An order not paid yet offers none: the form waits in the hidden part for a paid order
+    # (revealed when the page's poll sees the payment), and the server refuses the request.
     guest = WebShopper(stack)
     guest.add(1)
-    assert "data-refund-request" not in guest.order_page(guest.checkout()).text
+    unpaid = guest.checkout()
+    page = guest.order_page(unpaid).text
+    assert "data-refund-request" in page and not offers_refund(page)
+    refused = guest.post(f"/shop/orders/{unpaid}/refund-request", {"reason": "早了"})
+    assert refused.status_code == 409 and "cannot be refunded" in refused.text
+    assert stack.query("select count(*) from refund_requests") == [(1,)]
 
 
 def test_a_guest_asks_for_a_refund_from_the_browser_that_placed_the_order(stack):
@@ -211,7 +218,7 @@ def test_a_guest_asks_for_a_refund_from_the_browser_that_placed_the_order(stack)
     assert stranger.post(path, {"reason": "not mine"}).status_code == 404
     assert stack.query("select count(*) from refund_requests") == [(0,)]
 
-    assert "data-refund-request" in shopper.order_page(order_id).text
+    assert offers_refund(shopper.order_page(order_id).text)
     # A double click: two requests at once from the same browser make one.
     answers = at_once([lambda: shopper.post(path, {"reason": "买错了"})] * 2)
     assert [a.status_code for a in answers] == [200, 200]
@@ -271,3 +278,74 @@ def test_the_console_shows_the_channel_filters_by_it_and_skips_shipping(stack):
         f"/console/orders/{order_id}"
         not in admin.get("/console/orders?channel=miniprogram&status=all").text
     )
+
+
+def hide_product(stack, product_id):
+    with stack.app.app_context():
+        db.session.execute(
+            db.text("update products set active = :no where id = :id"),
+            {"no": False, "id": product_id},
+        )
+        db.session.commit()
+
+
+def test_a_hidden_product_cannot_be_added_and_drops_out_of_a_cart_that_holds_it(stack):
+    shopper = WebShopper(stack)
+    shopper.add(1)
+    shopper.add(2)
+    hide_product(stack, 2)
+    # Added no more: a clear refusal, and the cart unchanged.
+    refused = shopper.add(2)
+    assert refused.status_code == 404 and "no longer sold" in refused.text
+    # The cart shows what is still sold, and checkout places exactly that.
+    cart = shopper.get("/shop/cart").text
+    assert 'name="product_id" value="1"' in cart and 'name="product_id" value="2"' not in cart
+    order_id = shopper.checkout()
+    assert stack.query("select total from orders where id = :i", i=order_id) == [(1800,)]
+    assert stack.query("select product_id from order_items where order_id = :i", i=order_id) == [
+        (1,)
+    ]
+
+
+def test_the_shop_limits_each_address_and_answers_429_with_its_page(make_stack):
+    stack = make_stack(
+        RATE_LIMIT_ORDER_WRITES="3 per minute", RATE_LIMIT_ORDER_READS="4 per minute"
+    )
+    shopper = WebShopper(stack)
+    shopper.add(1)
+    order_id = shopper.checkout()  # two writes: the checkout and the order page it lands on
+    assert shopper.order_page(order_id).status_code == 200  # the third
+    # The order page places the Native order with WeChat again: a fourth load is refused.
+    refused = shopper.order_page(order_id)
+    assert refused.status_code == 429 and "Too many requests" in refused.text
+    assert int(refused.headers["Retry-After"]) > 0
+    # Another browser from the same address shares the budget: no new order.
+    other = WebShopper(stack)
+    other.add(2)
+    assert other.post("/shop/checkout").status_code == 429
+    assert stack.query("select count(*) from orders") == [(1,)]
+    # The status poll has a budget of its own (the reads').
+    assert [shopper.status(order_id)["state"] for _ in range(4)] == ["waiting"] * 4
+    assert shopper.get(f"/shop/orders/{order_id}/status").status_code == 429
+    # The cart and the products are not limited.
+    assert shopper.get("/shop/cart").status_code == 200
+
+
+def test_the_simulators_consent_checks_the_redirect_uri_and_state_again(make_stack):
+    # The consent form is the browser's to edit: its POST repeats the GET's checks, so the
+    # simulator redirects only to the web authorisation domain.
+    stack = make_stack(SANDBOX_OAUTH_DOMAIN="127.0.0.1")
+    shopper = WebShopper(stack, user_agent=WECHAT_UA)
+    assert sign_in_inside_wechat(shopper).status_code == 200  # the real form goes through
+    consent = f"{stack.sandbox}/connect/oauth2/authorize"
+    fields = {"redirect_uri": f"{stack.backend}/shop/oauth", "state": "abc123", "decision": "allow"}
+    for edited, error in (
+        ({"redirect_uri": "https://evil.example/steal"}, "10003"),
+        ({"redirect_uri": "/relative"}, "10003"),
+        ({"state": "not a state!"}, "state"),
+    ):
+        answer = requests.post(consent, data={**fields, **edited}, allow_redirects=False)
+        assert answer.status_code == 400 and f'data-error="{error}"' in answer.text
+        assert "Location" not in answer.headers
+    sent = requests.post(consent, data=fields, allow_redirects=False)
+    assert sent.status_code == 302 and sent.headers["Location"].startswith(fields["redirect_uri"])
