@@ -33,6 +33,7 @@ from ..models import (
     User,
 )
 from ..timeutil import CHINA, as_utc
+from ..wechatpay.checks import is_ascii_number
 from ..wechatpay.core.errors import ApiError, WeChatPayError
 from . import audit, bp, i18n, labels, login_required, refused, role_required, takings
 from .forms import (
@@ -423,11 +424,11 @@ def search_conditions(term):
             db.select(OrderItem.order_id).where(OrderItem.name.icontains(term, autoescape=True))
         ),
     ]
-    if len(term) == 4 and term.isascii() and term.isdigit():  # a phone's last 4 digits
+    if len(term) == 4 and is_ascii_number(term):  # a phone's last 4 digits
         matches.append(Order.recipient_phone.endswith(term, autoescape=True))
-    if term.lstrip("#").isdigit() and len(term) <= 10:  # the order's own id, "#42"
-        number = int(term.lstrip("#"))
-        if number <= 2**31 - 1:
+    digits = term.lstrip("#")  # the order's own id, "#42": ASCII digits only (not "²", "٣")
+    if is_ascii_number(digits) and len(digits) <= 10:
+        if (number := int(digits)) <= 2**31 - 1:
             matches.append(Order.id == number)
     return matches
 
