@@ -191,6 +191,15 @@ def store_orders(store):
     return () if store is None else (Order.sub_mchid == store.sub_mchid,)
 
 
+def of_store_named(query, name):
+    """``query`` (over Order) kept to the orders of the store named (a list's filter, picked by
+    an admin), whichever way they were paid; an unknown name: none. No name: unchanged."""
+    if not name:
+        return query
+    store = store_named(name)
+    return query.where(*store_orders(store)) if store else query.where(false())
+
+
 def _of_store(store, order_id):
     """``order_id`` (a column naming an order) is one of the store's orders."""
     return order_id.in_(db.select(Order.id).where(*store_orders(store)))
@@ -392,9 +401,7 @@ def order_query(form):
         return query
     if form.channel.data:
         query = query.where(Order.channel == form.channel.data)
-    if form.store.data:  # every way to pay: the store's orders are its sub_mchid's
-        store = store_named(form.store.data)
-        query = query.where(*store_orders(store)) if store else query.where(false())
+    query = of_store_named(query, form.store.data)
     if form.start.data:
         query = query.where(Order.created_at >= beijing_midnight(form.start.data))
     if form.end.data:
