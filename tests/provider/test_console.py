@@ -154,6 +154,14 @@ def test_a_store_admin_closes_and_decides_its_store_only(make_stack):
     assert stack.query("SELECT o.sub_mchid FROM refunds r JOIN orders o ON o.id = r.order_id") == [
         (TEA,)
     ]
+    # Sending a refund again (ABNORMAL only): its store's refund opens; the other's is 403.
+    assert admin.refund(paid["noodles"]["id"], "1.00", "少了一碗").status_code == 302
+    [(tea_refund,)], [(noodles_refund,)] = (
+        stack.query("SELECT id FROM refunds WHERE order_id = :id", id=paid[store]["id"])
+        for store in ("tea", "noodles")
+    )
+    assert clerk.get(f"/console/refunds/{tea_refund}/apply-abnormal").status_code == 302
+    assert clerk.get(f"/console/refunds/{noodles_refund}/apply-abnormal").status_code == 403
     with app.app_context():
         denied = db.session.execute(
             db.select(AuditLog.target).filter_by(action="store.denied", actor=TEA_STAFF)
@@ -164,6 +172,7 @@ def test_a_store_admin_closes_and_decides_its_store_only(make_stack):
                 f"/console/orders/{paid['noodles']['id']}/shipping/sync",
                 f"/console/refund-requests/{asked['noodles']}/approve",
                 f"/console/refund-requests/{asked['noodles']}/reject",
+                f"/console/refunds/{noodles_refund}/apply-abnormal",
             ]
         )
 
