@@ -25,6 +25,7 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
+from ..wechatpay.checks import encodes_as_utf8
 from . import labels
 
 YUAN = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
@@ -162,6 +163,12 @@ class ProductForm(FlaskForm):
     image = FileField(_l("Picture"))
 
 
+def searchable(form, field):
+    """A search term no column can hold (NUL, broken Unicode) is refused, not searched for."""
+    if field.data and not encodes_as_utf8(field.data):
+        raise ValidationError(_("It has characters that cannot be searched for."))
+
+
 class OrderFilterForm(FlaskForm):
     """The orders list's filters (a GET form: no CSRF token needed, nothing changes)."""
 
@@ -174,7 +181,7 @@ class OrderFilterForm(FlaskForm):
     store = StringField(_l("Store"), validators=[Optional(), Length(max=26)])
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("To"), validators=[Optional()])
-    q = StringField(_l("Search"), validators=[Optional(), Length(max=64)])
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=64), searchable])
 
 
 class ExportForm(FlaskForm):

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ..channels import payment_context
+from ..channels import all_stores, payment_context
 from ..domain import refunds
 from ..errors import DomainError
 from ..extensions import db
@@ -23,7 +23,8 @@ from .forms import (
     yuan_to_fen,
 )
 from .sessions import fresh_auth_required
-from .views import _order_or_404
+from .store_access import limit_orders, staff_store
+from .views import _order_or_404, of_store_named
 
 # What a person should read after asking WeChat for a refund, by the refund's state.
 REFUND_OUTCOMES = {
@@ -190,14 +191,18 @@ def sync_refund(refund_id):
 @bp.get("/refund-requests")
 @login_required
 def refund_requests():
+    """The requests of a status; a store's staff sees its store's only, an admin of every
+    store may pick one (?store=tea), as on the orders list."""
     status = request.args.get("status", RefundRequest.PENDING)
-    query = (
+    query = limit_orders(
         db.select(RefundRequest, Order, User)
         .join(Order, Order.id == RefundRequest.order_id)
         .outerjoin(User, User.id == RefundRequest.user_id)  # a web-shop guest has none
     )
     if status in (RefundRequest.PENDING, RefundRequest.APPROVED, RefundRequest.REJECTED):
         query = query.where(RefundRequest.status == status)
+    store = request.args.get("store", "")[:26]
+    query = of_store_named(query, store)
     rows = db.session.execute(query.order_by(RefundRequest.id.desc()).limit(200)).all()
     left = {order.id: refunds.refundable(order) for _, order, _ in rows}
     return render_template(
@@ -207,6 +212,8 @@ def refund_requests():
         left=left,
         form=DecideRequestForm(),
         fen_to_yuan=fen_to_yuan,
+        stores=[] if staff_store() else all_stores(),  # a store's staff sees its own anyway
+        store=store,
     )
 
 

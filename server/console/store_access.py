@@ -2,12 +2,13 @@
 
 ``StaffUser.store`` set: the account sees and acts on that store's orders, refunds and
 reconciliation only. Secure by default: such an account may open only the pages listed in
-``STORE_PAGES``; every page naming an order, a refund, a reconciliation run or a difference
-is checked against the store before its view runs, and the lists and figures are filtered
-(``limit_orders``, ``runs_of``, the overview's ``store_orders``; reconciling a day runs
-the store's part of the provider's bill only). Anything else answers 403, and the attempt is
-written to the audit log as ``store.denied``. An account with no store (every account of a
-direct merchant) is unaffected.
+``STORE_PAGES``; every page naming an order, a refund, a refund request, a reconciliation run
+or a difference is checked against the store before its view runs, and the lists and figures
+are filtered (``limit_orders``: the orders and the refund requests; ``runs_of``, the
+overview's ``store_orders``; reconciling a day runs the store's part of the provider's bill
+only). The role rules still apply (an operator does no admin's action). Anything else answers
+403, and the attempt is written to the audit log as ``store.denied``. An account with no store
+(every account of a direct merchant) is unaffected.
 """
 
 from flask import render_template, request
@@ -17,7 +18,7 @@ from flask_login import current_user
 from .. import stores
 from ..channels import all_stores, store_named, store_of_order
 from ..extensions import db
-from ..models import BillDifference, Order, ReconciliationRun, Refund
+from ..models import BillDifference, Order, ReconciliationRun, Refund, RefundRequest
 from . import audit, bp
 
 # The pages a store's staff may open (each checked or filtered for the store below).
@@ -30,9 +31,14 @@ STORE_PAGES = {
     "console.orders",
     "console.order_detail",
     "console.sync_order",
+    "console.close_order",
     "console.refund_order",
     "console.sync_refund",
+    "console.apply_abnormal",
     "console.record_shipping",
+    "console.sync_shipping",
+    "console.refund_requests",  # its orders' requests only (refund_views.refund_requests)
+    "console.decide_refund_request",
     "console.export_reconciliation",
     "console.reconcile_day",  # its store's part of the provider's bill only (bills_views)
     "console.resolve_difference",
@@ -107,10 +113,14 @@ def _store_guard():
 
 
 def _names_own(store, args):
-    """Whether every order, refund or run the page names is the store's."""
+    """Whether every order, refund, refund request or run the page names is the store's."""
     if "order_id" in args:
         order = db.session.get(Order, args["order_id"])
         if order is not None and order.sub_mchid != store.sub_mchid:
+            return False
+    if "request_id" in args:
+        asked = db.session.get(RefundRequest, args["request_id"])
+        if asked is not None and db.session.get(Order, asked.order_id).sub_mchid != store.sub_mchid:
             return False
     if "refund_id" in args:
         refund = db.session.get(Refund, args["refund_id"])

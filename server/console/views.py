@@ -33,6 +33,7 @@ from ..models import (
     User,
 )
 from ..timeutil import CHINA, as_utc
+from ..wechatpay.checks import is_ascii_number
 from ..wechatpay.core.errors import ApiError, WeChatPayError
 from . import audit, bp, i18n, labels, login_required, refused, role_required, takings
 from .forms import (
@@ -188,6 +189,15 @@ def beijing_midnight(day):
 def store_orders(store):
     """Conditions on Order that keep a store's orders (none: every order)."""
     return () if store is None else (Order.sub_mchid == store.sub_mchid,)
+
+
+def of_store_named(query, name):
+    """``query`` (over Order) kept to the orders of the store named (a list's filter, picked by
+    an admin), whichever way they were paid; an unknown name: none. No name: unchanged."""
+    if not name:
+        return query
+    store = store_named(name)
+    return query.where(*store_orders(store)) if store else query.where(false())
 
 
 def _of_store(store, order_id):
@@ -391,9 +401,7 @@ def order_query(form):
         return query
     if form.channel.data:
         query = query.where(Order.channel == form.channel.data)
-    if form.store.data:  # every way to pay: the store's orders are its sub_mchid's
-        store = store_named(form.store.data)
-        query = query.where(*store_orders(store)) if store else query.where(false())
+    query = of_store_named(query, form.store.data)
     if form.start.data:
         query = query.where(Order.created_at >= beijing_midnight(form.start.data))
     if form.end.data:
@@ -423,11 +431,11 @@ def search_conditions(term):
             db.select(OrderItem.order_id).where(OrderItem.name.icontains(term, autoescape=True))
         ),
     ]
-    if len(term) == 4 and term.isascii() and term.isdigit():  # a phone's last 4 digits
+    if len(term) == 4 and is_ascii_number(term):  # a phone's last 4 digits
         matches.append(Order.recipient_phone.endswith(term, autoescape=True))
-    if term.lstrip("#").isdigit() and len(term) <= 10:  # the order's own id, "#42"
-        number = int(term.lstrip("#"))
-        if number <= 2**31 - 1:
+    digits = term.lstrip("#")  # the order's own id, "#42": ASCII digits only (not "²", "٣")
+    if is_ascii_number(digits) and len(digits) <= 10:
+        if (number := int(digits)) <= 2**31 - 1:
             matches.append(Order.id == number)
     return matches
 

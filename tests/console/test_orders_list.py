@@ -91,3 +91,23 @@ def test_needs_attention_is_one_count_everywhere_and_no_badge_at_zero(app, admin
     assert "1</strong> refund request to decide" in overview
     assert 'Refused payment messages <span class="count">1</span>' in attention
     assert "Reconciliation differences</h2>" in attention  # none: no badge
+
+
+def test_hostile_search_terms_answer_a_page_never_a_5xx(shop, operator):
+    """Unicode digits (superscripts, Arabic-Indic) and a number past the id column's range are
+    searched as text: no order has them. A NUL byte no column can hold is refused, saying so."""
+    pour_over = shop["pour_over"]
+    for term in ("²", "#²", "٣", "#٣", "9" * 20, "#" + "9" * 20, "#2147483648"):
+        assert listed(operator, q=term, status="all") == [], repr(term)
+        export = operator.get(
+            "/console/exports/orders.csv", query_string={"q": term, "status": "all"}
+        )
+        assert export.status_code == 200 and len(export.text.splitlines()) == 1, repr(term)
+    for term in ("\x00", "#\x00", "42\x00"):
+        page = operator.get("/console/orders", query_string={"q": term, "status": "all"})
+        assert page.status_code == 200, repr(term)
+        assert "Search: It has characters that cannot be searched for." in page.text
+        export = operator.get("/console/exports/orders.csv", query_string={"q": term})
+        assert export.status_code == 302, repr(term)  # back to Exports, saying why
+        assert "cannot be searched for" in operator.get(export.location).text
+    assert listed(operator, q=f"#{pour_over['id']}") == [pour_over["id"]]  # still found
