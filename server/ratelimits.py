@@ -65,21 +65,18 @@ def _user_key():
     return f"{current_app.config['RATE_LIMIT_NAMESPACE']}:user:{g.user.id}"
 
 
+def _shared(setting, scope, key_func):
+    """One budget (the limit in ``setting``) shared by every route decorated with it."""
+    return _AppLimit(
+        lambda limiter: limiter.shared_limit(
+            lambda: current_app.config[setting], scope=scope, key_func=key_func
+        )
+    )
+
+
 # Shared by every route that uses them: one budget per user for all order writes, one for reads.
-order_writes = _AppLimit(
-    lambda limiter: limiter.shared_limit(
-        lambda: current_app.config["RATE_LIMIT_ORDER_WRITES"],
-        scope="order-writes",
-        key_func=_user_key,
-    )
-)
-order_reads = _AppLimit(
-    lambda limiter: limiter.shared_limit(
-        lambda: current_app.config["RATE_LIMIT_ORDER_READS"],
-        scope="order-reads",
-        key_func=_user_key,
-    )
-)
+order_writes = _shared("RATE_LIMIT_ORDER_WRITES", "order-writes", _user_key)
+order_reads = _shared("RATE_LIMIT_ORDER_READS", "order-reads", _user_key)
 
 
 # The web shop's guests do not sign in: the same budgets, per client address (the real address:
@@ -89,20 +86,8 @@ def _address_key():
     return f"{current_app.config['RATE_LIMIT_NAMESPACE']}:address:{get_remote_address()}"
 
 
-shop_writes = _AppLimit(
-    lambda limiter: limiter.shared_limit(
-        lambda: current_app.config["RATE_LIMIT_ORDER_WRITES"],
-        scope="shop-writes",
-        key_func=_address_key,
-    )
-)
-shop_reads = _AppLimit(
-    lambda limiter: limiter.shared_limit(
-        lambda: current_app.config["RATE_LIMIT_ORDER_READS"],
-        scope="shop-reads",
-        key_func=_address_key,
-    )
-)
+shop_writes = _shared("RATE_LIMIT_ORDER_WRITES", "shop-writes", _address_key)
+shop_reads = _shared("RATE_LIMIT_ORDER_READS", "shop-reads", _address_key)
 
 # The staff console's failed logins, per client address (the limiter's default key; the real
 # address: ProxyFix runs first behind nginx).
