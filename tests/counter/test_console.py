@@ -200,3 +200,35 @@ def test_takings_count_only_money_kept_a_reversed_sale_nowhere_a_refund_on_its_d
     # It shows as reversed, like in the orders list.
     reversed_page = admin.get(f"/console/orders/{ids['reversed']}").text
     assert "Reversed" in reversed_page
+
+
+def test_a_counter_order_is_never_closed_while_its_loop_settles_it(shop):
+    # The PIN dialog stays open 5 s: the order is unpaid meanwhile, its loop querying, then
+    # reversing. A close here alone would mark it CLOSED while WeChat may still charge it.
+    from server.domain import checkout, payments
+    from server.errors import DomainError
+    from server.extensions import db
+    from server.models import Order
+
+    cashier, admin = shop.staff["cashier"], shop.staff["admin"]
+    sale = sell(cashier, {"amount": 700, "auth_code": c.walks_away(50)}).json["sale"]
+    path = f"/console/orders/{sale['order_id']}"
+    page = admin.get(path)
+    assert "Payment code" in page.text and "Close order…" not in page.text
+    for answer in (admin.get(path + "/close"), admin.post(path + "/close", {"confirm": "y"})):
+        assert answer.status_code == 302 and answer.location.endswith(path)
+    assert "Not closed" in admin.get(path).text
+    with shop.app.app_context():
+        order = db.session.get(Order, sale["order_id"])
+        with pytest.raises(DomainError) as refused:
+            payments.close_order(order, gateway=None)  # refused before any call
+        assert refused.value.code == "ORDER_NOT_CLOSABLE"
+        with pytest.raises(DomainError) as refused:
+            checkout.cancel(order, context=None)
+        assert refused.value.code == "ORDER_NOT_CANCELLABLE"
+        assert refused.value.extra["reason"] in ("counter", "not_unpaid")
+    assert until_final(cashier, sale["order_id"])["state"] == "REVOKED"
+    assert shop.query("SELECT status FROM orders WHERE id = :id", id=sale["order_id"]) == [
+        ("REVOKED",)
+    ]
+    assert not shop.query("SELECT id FROM audit_log WHERE action = 'order.close'")
