@@ -34,17 +34,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DomainError
 from ..extensions import db
-from ..models import CounterPayment, Order
+from ..models import CounterPayment, Order, Refund
 from ..timeutil import as_utc, utcnow
 from ..wechatpay.core import types as gw
 from ..wechatpay.core.errors import ApiError, WeChatPayError
-from . import checkout, payments
+from . import checkout, payments, refunds
 from .jobs import bounded
 
 log = logging.getLogger(__name__)
@@ -441,14 +441,25 @@ def _end(payment, order, owner, final, reason, from_state=None, reverses=None):
 
 def reverse_paid(order):
     """An admin reverses a paid counter order within WeChat's window: the money goes back
-    (the loop sends the reverse). After the window, or once refunds exist, use a refund."""
-    payment = for_order(order.id)
-    if payment is None or payment.state != CounterPayment.SUCCESS or order.status != Order.PAID:
-        raise DomainError("ORDER_NOT_REVERSIBLE", "only a paid counter order can be reversed")
-    if utcnow() - as_utc(payment.charged_at or payment.created_at) > REVERSE_WINDOW:
-        raise DomainError("ORDER_NOT_REVERSIBLE", "past the 7 days of reverse: refund it")
-    if order.refunds:
-        raise DomainError("ORDER_NOT_REVERSIBLE", "the order has refunds: refund the rest")
+    (the loop sends the reverse). After the window, or once refunds exist, use a refund.
+
+    Decided under the order's row lock, the one a refund takes (``refunds.lock_order``): a
+    refund placed meanwhile is seen here, and a refund placed after sees the payment
+    REVERSING and is refused (``refunds._place``). Commits."""
+    order = refunds.lock_order(order.id)
+    payment = for_order(order.id) if order is not None else None
+    try:
+        if payment is None or payment.state != CounterPayment.SUCCESS or order.status != Order.PAID:
+            raise DomainError("ORDER_NOT_REVERSIBLE", "only a paid counter order can be reversed")
+        if utcnow() - as_utc(payment.charged_at or payment.created_at) > REVERSE_WINDOW:
+            raise DomainError("ORDER_NOT_REVERSIBLE", "past the 7 days of reverse: refund it")
+        if db.session.execute(
+            db.select(func.count(Refund.id)).where(Refund.order_id == order.id)
+        ).scalar_one():
+            raise DomainError("ORDER_NOT_REVERSIBLE", "the order has refunds: refund the rest")
+    except DomainError:
+        db.session.rollback()
+        raise
     result = db.session.connection().execute(
         update(payments_table)
         .where(

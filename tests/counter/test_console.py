@@ -232,3 +232,87 @@ def test_a_counter_order_is_never_closed_while_its_loop_settles_it(shop):
         ("REVOKED",)
     ]
     assert not shop.query("SELECT id FROM audit_log WHERE action = 'order.close'")
+
+
+def paid_sale(shop, amount):
+    cashier = shop.staff["cashier"]
+    sale = sell(cashier, {"amount": amount, "auth_code": c.code(c.PAYS)}).json["sale"]
+    assert until_final(cashier, sale["order_id"])["state"] == "SUCCESS"
+    return sale["order_id"]
+
+
+def counter_state(shop, order_id):
+    [(state,)] = shop.query("SELECT state FROM counter_payments WHERE order_id = :id", id=order_id)
+    return state
+
+
+def test_a_refund_is_refused_while_a_reverse_is_pending_and_a_reverse_once_refunded(shop):
+    from server.domain import counter, refunds
+    from server.errors import DomainError
+    from server.extensions import db
+    from server.models import Order
+
+    admin = shop.staff["admin"]
+    reversing, refunded = paid_sale(shop, 1000), paid_sale(shop, 1100)
+    with shop.app.app_context():  # the reverse decided, its loop not started yet: pending
+        counter.reverse_paid(db.session.get(Order, reversing))
+    assert counter_state(shop, reversing) == "REVERSING"
+    assert "Refund…" not in admin.get(f"/console/orders/{reversing}").text
+    path = f"/console/orders/{reversing}/refund"
+    answer = admin.post(path, {"amount": "1.00", "reason": "x", "confirmed": "y"})
+    assert answer.status_code in (200, 302)
+    with shop.app.app_context():
+        with pytest.raises(DomainError) as refused:
+            refunds._place(reversing, 100, "x", requested_by="t", approved_by="t")
+        assert refused.value.code == "ORDER_NOT_REFUNDABLE"
+    assert shop.query("SELECT count(*) FROM refunds") == [(0,)]
+    # The other way: once refunded, the order is not reversed.
+    assert admin.refund(refunded, "1.00", "one cup was cold").status_code == 302
+    answer = admin.post(f"/console/orders/{refunded}/reverse", {"confirm": "y"})
+    assert answer.status_code == 302
+    assert counter_state(shop, refunded) == "SUCCESS"
+    assert shop.query("SELECT count(*) FROM refunds WHERE order_id = :id", id=refunded) == [(1,)]
+
+
+def test_a_refund_and_a_reverse_at_the_same_moment_one_wins(shop):
+    import threading
+
+    from server.domain import counter, refunds
+    from server.errors import DomainError
+    from server.extensions import db
+    from server.models import Order
+
+    order_id = paid_sale(shop, 1300)
+    start, outcomes = threading.Barrier(2), {}
+
+    def reverse():
+        with shop.app.app_context():
+            start.wait()
+            try:
+                counter.reverse_paid(db.session.get(Order, order_id))
+                outcomes["reverse"] = "done"
+            except DomainError as exc:
+                outcomes["reverse"] = exc.code
+
+    def refund():
+        with shop.app.app_context():
+            start.wait()
+            try:
+                refunds._place(order_id, 100, "x", requested_by="t", approved_by="t")
+                db.session.commit()
+                outcomes["refund"] = "done"
+            except DomainError as exc:
+                outcomes["refund"] = exc.code
+
+    threads = [threading.Thread(target=reverse), threading.Thread(target=refund)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) in (
+        ["ORDER_NOT_REVERSIBLE", "done"],
+        ["ORDER_NOT_REFUNDABLE", "done"],
+    ), outcomes
+    refunds_made = shop.query("SELECT count(*) FROM refunds")[0][0]
+    reversing = counter_state(shop, order_id) == "REVERSING"
+    assert (refunds_made, reversing) in ((1, False), (0, True))
