@@ -36,21 +36,35 @@ def sell(stack, auth_code, amount=None, lines=None):
 
 
 @pytest.mark.parametrize(
-    ("behaviour", "final", "order_status", "reason"),
+    ("behaviour", "final", "order_status", "reason", "amount"),
     [
-        (lambda: c.code(c.PAYS), "SUCCESS", Order.PAID, None),
-        (lambda: c.pin_pays(3), "SUCCESS", Order.PAID, None),
-        (lambda: c.walks_away(5), "REVOKED", Order.REVOKED, "PIN_TIMEOUT"),
-        (lambda: c.code(c.NOTENOUGH), "CLOSED", Order.CLOSED, "NOT_ENOUGH"),
-        (lambda: c.code(c.EXPIRED), "CLOSED", Order.CLOSED, "AUTHCODEEXPIRE"),
-        (lambda: c.code(c.INVALID), "CLOSED", Order.CLOSED, "AUTH_CODE_INVALID"),
-        (lambda: c.code(c.SYSTEMERROR), "SUCCESS", Order.PAID, None),
-        (lambda: c.code(c.BANKERROR), "CLOSED", Order.CLOSED, None),
+        (lambda: c.code(c.PAYS), "SUCCESS", Order.PAID, None, 1234),
+        (lambda: c.pin_pays(3), "SUCCESS", Order.PAID, None, 1234),
+        (lambda: c.walks_away(5), "REVOKED", Order.REVOKED, "PIN_TIMEOUT", 1234),
+        (lambda: c.code(c.NOTENOUGH), "CLOSED", Order.CLOSED, "NOT_ENOUGH", 1234),
+        (lambda: c.code(c.EXPIRED), "CLOSED", Order.CLOSED, "AUTHCODEEXPIRE", 1234),
+        (lambda: c.code(c.INVALID), "CLOSED", Order.CLOSED, "AUTH_CODE_INVALID", 1234),
+        (lambda: c.code(c.SYSTEMERROR), "SUCCESS", Order.PAID, None, 1234),
+        (lambda: c.code(c.BANKERROR), "CLOSED", Order.CLOSED, None, 1234),
+        # over 1,000 yuan WeChat always asks for the PIN, whatever the code
+        (lambda: c.code(c.PAYS), "SUCCESS", Order.PAID, None, 100001),
     ],
-    ids=["pays", "pin", "walks-away", "notenough", "expired", "invalid", "systemerror", "bank"],
+    ids=[
+        "pays",
+        "pin",
+        "walks-away",
+        "notenough",
+        "expired",
+        "invalid",
+        "systemerror",
+        "bank",
+        "over-1000-yuan",
+    ],
 )
-def test_each_customer_ends_in_its_state(counter_stack, behaviour, final, order_status, reason):
-    order_id, out_trade_no = sell(counter_stack, behaviour(), amount=1234)
+def test_each_customer_ends_in_its_state(
+    counter_stack, behaviour, final, order_status, reason, amount
+):
+    order_id, out_trade_no = sell(counter_stack, behaviour(), amount=amount)
     state, why, status, _reverses = c.wait_final(counter_stack.app, order_id)
     assert (state, status) == (final, order_status)
     if reason:
@@ -59,6 +73,8 @@ def test_each_customer_ends_in_its_state(counter_stack, behaviour, final, order_
         assert why in ("BANKERROR", "BANK_ERROR")
     seen = [o for o in c.simulator_orders(counter_stack) if o["out_trade_no"] == out_trade_no]
     assert len(seen) <= 1  # never charged twice
+    if amount > 100000:
+        assert seen[0]["counter"]["kind"] == "pin_pays" and seen[0]["amount"]["total"] == amount
 
 
 def test_systemerror_is_queried_never_charged_again(counter_stack):
