@@ -316,3 +316,24 @@ def test_a_refund_and_a_reverse_at_the_same_moment_one_wins(shop):
     refunds_made = shop.query("SELECT count(*) FROM refunds")[0][0]
     reversing = counter_state(shop, order_id) == "REVERSING"
     assert (refunds_made, reversing) in ((1, False), (0, True))
+
+
+def test_a_reverse_wechat_refuses_is_shown_under_needs_attention(shop):
+    cashier, admin = shop.staff["cashier"], shop.staff["admin"]
+    sale = sell(cashier, {"amount": 400, "auth_code": c.walks_away(5)}).json["sale"]
+    shop.control(
+        "faults",
+        kind="api",
+        method="POST",
+        path=f"/v3/pay/transactions/out-trade-no/{sale['out_trade_no']}/reverse",
+        status=403,
+        code="NO_AUTH",
+    )
+
+    def listed():
+        page = admin.get("/console/attention").text
+        return page if "WeChat does not reverse this counter payment" in page else None
+
+    page = wait_for(listed, timeout=20)
+    assert f"order #{sale['order_id']}" in page and "NO_AUTH" in page
+    assert counter_state(shop, sale["order_id"]) == "REVERSING"
