@@ -25,6 +25,7 @@ def timing():
         pin_timeout=float(config["COUNTER_PIN_TIMEOUT_SECONDS"]),
         reverse_after=float(config["COUNTER_REVERSE_AFTER_SECONDS"]),
         lease=float(config["COUNTER_LEASE_SECONDS"]),
+        reverse_attempts=int(config["COUNTER_REVERSE_ATTEMPTS"]),
     )
 
 

@@ -115,6 +115,7 @@ COUNTER_DEFAULTS = {
     "COUNTER_REVERSE_AFTER_SECONDS": "15",
     "COUNTER_LEASE_SECONDS": "30",
     "COUNTER_WORKERS": "4",
+    "COUNTER_REVERSE_ATTEMPTS": "30",
 }
 DEFAULTS.update(COUNTER_DEFAULTS)
 NAMES += [*COUNTER_DEFAULTS]
@@ -271,8 +272,9 @@ def _validate_counter(values):
             raise ConfigError(f"{name} must be a positive number of seconds (workers: a count)")
     if float(values["COUNTER_LEASE_SECONDS"]) < 2 * float(values["COUNTER_POLL_SECONDS"]):
         raise ConfigError("COUNTER_LEASE_SECONDS must be at least twice COUNTER_POLL_SECONDS")
-    if not values["COUNTER_WORKERS"].isdigit():
-        raise ConfigError("COUNTER_WORKERS must be a whole number")
+    for name in ("COUNTER_WORKERS", "COUNTER_REVERSE_ATTEMPTS"):
+        if not values[name].isdigit():
+            raise ConfigError(f"{name} must be a whole number")
 
 
 def _validate_channels(values):

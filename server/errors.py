@@ -102,6 +102,7 @@ STAFF_AND_WECHAT = {
     "AUTH_CODE_INVALID": 400,
     "AUTH_CODE_USED": 409,
     "ORDER_NOT_REVERSIBLE": 409,
+    "ORDER_NOT_CLOSABLE": 409,
     # Product images (the console's upload)
     "INVALID_IMAGE": 400,
     # Bills and reconciliation

@@ -106,6 +106,11 @@ REFUSALS = {
     "REFUND_ID_MISMATCH": _l("another WeChat refund id"),
     "STATUS_CONFLICT": _l("a state that contradicts ours"),
     "TRANSACTION_ID_IN_USE": _l("a WeChat transaction that paid another order"),
+    # not a message: a counter order's reverse WeChat does not do (server/domain/counter.py)
+    "REVERSE_FAILED": _l(
+        "WeChat does not reverse this counter payment (its answer is below): mend the cause; "
+        "the reverse is tried again every hour"
+    ),
 }
 # The ways to pay (server/channels.py): the built-in channel names, and WeChat's trade types.
 CHANNELS = {

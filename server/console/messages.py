@@ -81,6 +81,9 @@ TEXTS = {
     "ORDER_NOT_REVERSIBLE": _l(
         "Only a paid counter order without refunds, within 7 days, can be reversed."
     ),
+    "ORDER_NOT_CLOSABLE": _l(
+        "A payment-code order is not closed: its payment settles it; reverse or refund it."
+    ),
     # Bills and reconciliation
     "BILL_MALFORMED": _l("WeChat's bill could not be read."),
     "BILL_SUMMARY_MISMATCH": _l("WeChat's bill does not add up to its own summary."),

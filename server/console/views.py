@@ -630,6 +630,11 @@ def sync_order(order_id):
 def close_order(order_id):
     order = _order_or_404(order_id)
     form = ActionForm()
+    try:
+        payments.check_closable(order)
+    except DomainError as exc:
+        refused(exc, _("Not closed"))
+        return redirect(url_for("console.order_detail", order_id=order.id))
     if order.status != Order.NOTPAY:
         flash(
             _(

@@ -336,6 +336,8 @@ def cancel(order, context):
     """
     if order.status != Order.NOTPAY:
         raise _not_cancellable(order, "not_unpaid", f"the order is {order.status}")
+    if order.trade_type == "MICROPAY":  # settled by its own loop (payments.check_closable)
+        raise _not_cancellable(order, "counter", "a payment-code order is not cancelled")
     closable_at = as_utc(order.created_at) + payments.CLOSE_NOT_BEFORE
     if order.prepay_id is not None and closable_at > utcnow():
         raise _not_cancellable(

@@ -34,17 +34,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DomainError
 from ..extensions import db
-from ..models import CounterPayment, Order
+from ..models import CounterPayment, Order, Refund
 from ..timeutil import as_utc, utcnow
 from ..wechatpay.core import types as gw
 from ..wechatpay.core.errors import ApiError, WeChatPayError
-from . import checkout, payments
+from . import checkout, payments, refunds
 from .jobs import bounded
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,14 @@ DEFINITE_REFUSALS = {
     # refused here, before anything was sent (wechatpay.core.errors)
     "UNSUPPORTED",
 }
+# A reverse's answers that mean "call again" (docs/counter.md, "Reverse"): the PIN dialog is
+# still open, WeChat's or the bank's system is busy; and no answer at all. Any other refusal
+# (REVERSE_EXPIRE, NOAUTH, a missing client certificate, a bad signature...) will not change by
+# itself: it goes before a person at once, and so does a reverse still not done after
+# ``Timing.reverse_attempts`` calls; the job then tries again every STUCK_RETRY only.
+REVERSE_AGAIN = {"USERPAYING", "SYSTEMERROR", "SYSTEM_ERROR", "BANKERROR", "BANK_ERROR"}
+STUCK_RETRY = timedelta(hours=1)
+REVERSE_FAILED = "REVERSE_FAILED"  # the Needs attention item: a PaymentEvent REFUSED.<this>
 payments_table = CounterPayment.__table__
 
 
@@ -101,6 +109,7 @@ class Timing:
     pin_timeout: float = 45.0  # seconds from the charge before giving up and reversing
     reverse_after: float = 15.0  # no reverse sooner than this after the charge
     lease: float = 30.0  # how long a driver owns a loop without renewing it
+    reverse_attempts: int = 30  # reverse calls before a person is told (then hourly)
 
 
 def check_auth_code(value):
@@ -384,6 +393,7 @@ def _reverse(payment, order, owner, gateway, timing):
         db.session.commit()
         return
     attempts = payment.reverses + 1
+    answer = None  # WeChat's code when it refused; None when it did not answer
     try:
         recall = gateway.reverse_order(order.out_trade_no)
     except ApiError as exc:
@@ -391,22 +401,48 @@ def _reverse(payment, order, owner, gateway, timing):
         if exc.code == "ORDER_NOT_EXIST":  # WeChat never had it: nothing was charged
             _end(payment, order, owner, CounterPayment.CLOSED, payment.reason, payment.state)
             return
-        # USERPAYING (the PIN dialog is still open), SYSTEM_ERROR (v3's "call again"), ...
-        recall = True
-    except WeChatPayError as exc:
+        recall, answer = True, exc
+    except WeChatPayError as exc:  # no answer, or one that could not be read: call again
         log.warning("reverse of %s: %s", order.out_trade_no, exc.summary)
         recall = True
-    if recall:
-        _move(
-            payment,
-            owner,
-            CounterPayment.REVERSING,
-            next_at=_later(timing.poll),
-            reverses=attempts,
-        )
-        db.session.commit()
+    if not recall:
+        _end(payment, order, owner, CounterPayment.REVOKED, payment.reason, payment.state, attempts)
         return
-    _end(payment, order, owner, CounterPayment.REVOKED, payment.reason, payment.state, attempts)
+    stuck = (answer is not None and answer.code not in REVERSE_AGAIN) or (
+        attempts >= timing.reverse_attempts
+    )
+    _move(
+        payment,
+        owner,
+        CounterPayment.REVERSING,
+        next_at=utcnow() + STUCK_RETRY if stuck else _later(timing.poll),
+        reverses=attempts,
+    )
+    if stuck:
+        _needs_attention(order, answer, attempts)
+    db.session.commit()
+
+
+def _needs_attention(order, answer, attempts):
+    """Put a reverse that does not go through in front of a person (Needs attention), once
+    per order: WeChat's last answer and the attempts so far."""
+    code = answer.code if answer is not None else "NO_ANSWER"
+    log.error("reverse of %s not done after %d calls: %s", order.out_trade_no, attempts, code)
+    payments._record(
+        order_id=order.id,
+        source="apply",  # our reverse request
+        dedupe_key=f"counter-reverse:{order.out_trade_no}",
+        event_type=f"REFUSED.{REVERSE_FAILED}",
+        trade_state=None,
+        payload=payments._json(
+            {
+                "out_trade_no": order.out_trade_no,
+                "code": code,
+                "message": answer.message if answer is not None else None,
+                "attempts": attempts,
+            }
+        ),
+    )
 
 
 def _paid(payment, order, owner, transaction, source, from_state):
@@ -441,14 +477,25 @@ def _end(payment, order, owner, final, reason, from_state=None, reverses=None):
 
 def reverse_paid(order):
     """An admin reverses a paid counter order within WeChat's window: the money goes back
-    (the loop sends the reverse). After the window, or once refunds exist, use a refund."""
-    payment = for_order(order.id)
-    if payment is None or payment.state != CounterPayment.SUCCESS or order.status != Order.PAID:
-        raise DomainError("ORDER_NOT_REVERSIBLE", "only a paid counter order can be reversed")
-    if utcnow() - as_utc(payment.charged_at or payment.created_at) > REVERSE_WINDOW:
-        raise DomainError("ORDER_NOT_REVERSIBLE", "past the 7 days of reverse: refund it")
-    if order.refunds:
-        raise DomainError("ORDER_NOT_REVERSIBLE", "the order has refunds: refund the rest")
+    (the loop sends the reverse). After the window, or once refunds exist, use a refund.
+
+    Decided under the order's row lock, the one a refund takes (``refunds.lock_order``): a
+    refund placed meanwhile is seen here, and a refund placed after sees the payment
+    REVERSING and is refused (``refunds._place``). Commits."""
+    order = refunds.lock_order(order.id)
+    payment = for_order(order.id) if order is not None else None
+    try:
+        if payment is None or payment.state != CounterPayment.SUCCESS or order.status != Order.PAID:
+            raise DomainError("ORDER_NOT_REVERSIBLE", "only a paid counter order can be reversed")
+        if utcnow() - as_utc(payment.charged_at or payment.created_at) > REVERSE_WINDOW:
+            raise DomainError("ORDER_NOT_REVERSIBLE", "past the 7 days of reverse: refund it")
+        if db.session.execute(
+            db.select(func.count(Refund.id)).where(Refund.order_id == order.id)
+        ).scalar_one():
+            raise DomainError("ORDER_NOT_REVERSIBLE", "the order has refunds: refund the rest")
+    except DomainError:
+        db.session.rollback()
+        raise
     result = db.session.connection().execute(
         update(payments_table)
         .where(

@@ -340,8 +340,10 @@ def close_order(order, gateway):
     Returns "closed", "unchanged" (it was no longer unpaid here), or, when WeChat says it was
     paid at the last moment, the outcome of applying WeChat's answer ("paid"). Raises
     WeChatPayError when WeChat refuses otherwise or does not answer (the order stays open) and
-    PaymentMismatch as ``apply_transaction`` does. Commits.
+    PaymentMismatch as ``apply_transaction`` does, and ORDER_NOT_CLOSABLE for a payment-code
+    order (``check_closable``). Commits.
     """
+    check_closable(order)
     if order.prepay_id is not None:  # never placed with WeChat: nothing to close there
         try:
             gateway.close_order(order.out_trade_no)
@@ -353,6 +355,18 @@ def close_order(order, gateway):
     closed = mark_closed(order.id)
     db.session.commit()
     return "closed" if closed else "unchanged"
+
+
+def check_closable(order):
+    """ORDER_NOT_CLOSABLE for a payment-code (MICROPAY) order: it never has a prepay_id, and
+    its own loop settles it with WeChat (query, then reverse: docs/counter.md); closing it here
+    alone could mark CLOSED an order WeChat is still charging."""
+    if order.trade_type == "MICROPAY":
+        raise DomainError(
+            "ORDER_NOT_CLOSABLE",
+            "a payment-code order is settled by its own loop: reverse or refund it",
+            order_id=order.id,
+        )
 
 
 def order_expiry(minutes, now=None):

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..extensions import db
-from ..models import Order, PaymentEvent, Refund, RefundRequest
+from ..models import CounterPayment, Order, PaymentEvent, Refund, RefundRequest
 from ..timeutil import CHINA, as_utc, utcnow
 from ..wechatpay.core import types as gw
 from ..wechatpay.core.errors import ApiError, WeChatPayError
@@ -144,6 +144,16 @@ def _place(order_id, amount, reason, *, requested_by, approved_by, out_refund_no
             "only a paid order can be refunded"
             if order is None
             else f"the order is {order.status}, not PAID",
+        )
+    reversing = db.session.execute(
+        select(CounterPayment.id).where(
+            CounterPayment.order_id == order.id, CounterPayment.state == CounterPayment.REVERSING
+        )
+    ).first()
+    if reversing is not None:  # its money is going back already (counter.reverse_paid)
+        db.session.rollback()
+        raise DomainError(
+            "ORDER_NOT_REFUNDABLE", "the payment is being reversed: its money goes back whole"
         )
     count = db.session.execute(
         select(func.count(Refund.id)).where(

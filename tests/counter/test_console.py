@@ -200,3 +200,140 @@ def test_takings_count_only_money_kept_a_reversed_sale_nowhere_a_refund_on_its_d
     # It shows as reversed, like in the orders list.
     reversed_page = admin.get(f"/console/orders/{ids['reversed']}").text
     assert "Reversed" in reversed_page
+
+
+def test_a_counter_order_is_never_closed_while_its_loop_settles_it(shop):
+    # The PIN dialog stays open 5 s: the order is unpaid meanwhile, its loop querying, then
+    # reversing. A close here alone would mark it CLOSED while WeChat may still charge it.
+    from server.domain import checkout, payments
+    from server.errors import DomainError
+    from server.extensions import db
+    from server.models import Order
+
+    cashier, admin = shop.staff["cashier"], shop.staff["admin"]
+    sale = sell(cashier, {"amount": 700, "auth_code": c.walks_away(50)}).json["sale"]
+    path = f"/console/orders/{sale['order_id']}"
+    page = admin.get(path)
+    assert "Payment code" in page.text and "Close order…" not in page.text
+    for answer in (admin.get(path + "/close"), admin.post(path + "/close", {"confirm": "y"})):
+        assert answer.status_code == 302 and answer.location.endswith(path)
+    assert "Not closed" in admin.get(path).text
+    with shop.app.app_context():
+        order = db.session.get(Order, sale["order_id"])
+        with pytest.raises(DomainError) as refused:
+            payments.close_order(order, gateway=None)  # refused before any call
+        assert refused.value.code == "ORDER_NOT_CLOSABLE"
+        with pytest.raises(DomainError) as refused:
+            checkout.cancel(order, context=None)
+        assert refused.value.code == "ORDER_NOT_CANCELLABLE"
+        assert refused.value.extra["reason"] in ("counter", "not_unpaid")
+    assert until_final(cashier, sale["order_id"])["state"] == "REVOKED"
+    assert shop.query("SELECT status FROM orders WHERE id = :id", id=sale["order_id"]) == [
+        ("REVOKED",)
+    ]
+    assert not shop.query("SELECT id FROM audit_log WHERE action = 'order.close'")
+
+
+def paid_sale(shop, amount):
+    cashier = shop.staff["cashier"]
+    sale = sell(cashier, {"amount": amount, "auth_code": c.code(c.PAYS)}).json["sale"]
+    assert until_final(cashier, sale["order_id"])["state"] == "SUCCESS"
+    return sale["order_id"]
+
+
+def counter_state(shop, order_id):
+    [(state,)] = shop.query("SELECT state FROM counter_payments WHERE order_id = :id", id=order_id)
+    return state
+
+
+def test_a_refund_is_refused_while_a_reverse_is_pending_and_a_reverse_once_refunded(shop):
+    from server.domain import counter, refunds
+    from server.errors import DomainError
+    from server.extensions import db
+    from server.models import Order
+
+    admin = shop.staff["admin"]
+    reversing, refunded = paid_sale(shop, 1000), paid_sale(shop, 1100)
+    with shop.app.app_context():  # the reverse decided, its loop not started yet: pending
+        counter.reverse_paid(db.session.get(Order, reversing))
+    assert counter_state(shop, reversing) == "REVERSING"
+    assert "Refund…" not in admin.get(f"/console/orders/{reversing}").text
+    path = f"/console/orders/{reversing}/refund"
+    answer = admin.post(path, {"amount": "1.00", "reason": "x", "confirmed": "y"})
+    assert answer.status_code in (200, 302)
+    with shop.app.app_context():
+        with pytest.raises(DomainError) as refused:
+            refunds._place(reversing, 100, "x", requested_by="t", approved_by="t")
+        assert refused.value.code == "ORDER_NOT_REFUNDABLE"
+    assert shop.query("SELECT count(*) FROM refunds") == [(0,)]
+    # The other way: once refunded, the order is not reversed.
+    assert admin.refund(refunded, "1.00", "one cup was cold").status_code == 302
+    answer = admin.post(f"/console/orders/{refunded}/reverse", {"confirm": "y"})
+    assert answer.status_code == 302
+    assert counter_state(shop, refunded) == "SUCCESS"
+    assert shop.query("SELECT count(*) FROM refunds WHERE order_id = :id", id=refunded) == [(1,)]
+
+
+def test_a_refund_and_a_reverse_at_the_same_moment_one_wins(shop):
+    import threading
+
+    from server.domain import counter, refunds
+    from server.errors import DomainError
+    from server.extensions import db
+    from server.models import Order
+
+    order_id = paid_sale(shop, 1300)
+    start, outcomes = threading.Barrier(2), {}
+
+    def reverse():
+        with shop.app.app_context():
+            start.wait()
+            try:
+                counter.reverse_paid(db.session.get(Order, order_id))
+                outcomes["reverse"] = "done"
+            except DomainError as exc:
+                outcomes["reverse"] = exc.code
+
+    def refund():
+        with shop.app.app_context():
+            start.wait()
+            try:
+                refunds._place(order_id, 100, "x", requested_by="t", approved_by="t")
+                db.session.commit()
+                outcomes["refund"] = "done"
+            except DomainError as exc:
+                outcomes["refund"] = exc.code
+
+    threads = [threading.Thread(target=reverse), threading.Thread(target=refund)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) in (
+        ["ORDER_NOT_REVERSIBLE", "done"],
+        ["ORDER_NOT_REFUNDABLE", "done"],
+    ), outcomes
+    refunds_made = shop.query("SELECT count(*) FROM refunds")[0][0]
+    reversing = counter_state(shop, order_id) == "REVERSING"
+    assert (refunds_made, reversing) in ((1, False), (0, True))
+
+
+def test_a_reverse_wechat_refuses_is_shown_under_needs_attention(shop):
+    cashier, admin = shop.staff["cashier"], shop.staff["admin"]
+    sale = sell(cashier, {"amount": 400, "auth_code": c.walks_away(5)}).json["sale"]
+    shop.control(
+        "faults",
+        kind="api",
+        method="POST",
+        path=f"/v3/pay/transactions/out-trade-no/{sale['out_trade_no']}/reverse",
+        status=403,
+        code="NO_AUTH",
+    )
+
+    def listed():
+        page = admin.get("/console/attention").text
+        return page if "WeChat does not reverse this counter payment" in page else None
+
+    page = wait_for(listed, timeout=20)
+    assert f"order #{sale['order_id']}" in page and "NO_AUTH" in page
+    assert counter_state(shop, sale["order_id"]) == "REVERSING"

@@ -80,3 +80,13 @@ def test_the_protocol_layer_imports_nothing_from_the_app():
             assert top not in ("flask", "flask_sqlalchemy", "sqlalchemy", "sandbox"), (path, name)
             if top == "server":
                 assert name.startswith("server.wechatpay"), (path, name)
+
+
+def test_a_payment_code_never_shows_in_its_requests_repr():
+    from server.wechatpay.core.types import CodepayRequest
+
+    auth_code = "134567890123456789"
+    request = CodepayRequest(out_trade_no="T1", description="d", total=1, auth_code=auth_code)
+    assert request.auth_code == auth_code
+    assert auth_code not in repr(request) and auth_code not in str(request)
+    assert "T1" in repr(request)  # the rest is shown

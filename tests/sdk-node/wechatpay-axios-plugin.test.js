@@ -68,7 +68,11 @@ for (const keyMode of ['public-key', 'certificate']) {
         mchid: env.WECHATPAY_MCHID,
         serial: env.WECHATPAY_CERT_SERIAL,
         privateKey: fs.readFileSync(env.WECHATPAY_PRIVATE_KEY),
-        certs
+        certs,
+        // APIv2, as its README configures it: the v2 key, and the merchant's certificate for
+        // /secapi/ (the simulator checks it only over HTTPS; this stack is plain HTTP)
+        secret: env.WECHATPAY_API_KEY,
+        merchant: { cert: fs.readFileSync(env.WECHATPAY_CERT), key: fs.readFileSync(env.WECHATPAY_PRIVATE_KEY) }
       })
     })
 
@@ -133,6 +137,39 @@ for (const keyMode of ['public-key', 'certificate']) {
       const { data: after } = await wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
         params: { mchid: env.WECHATPAY_MCHID }, out_trade_no: outTradeNo + 'W'
       })
+      assert.equal(after.trade_state, 'REVOKED')
+    })
+
+    test('payment code on v2: micropay paid at once, a PIN walk-away reversed', async () => {
+      const number = 'NODEV2' + keyMode[0].toUpperCase() + Date.now() // v2: at most 32 characters
+      const body = (number, authCode) => ({
+        appid: env.WECHAT_APPID,
+        mch_id: env.WECHATPAY_MCHID,
+        body: 'Node SDK 柜台',
+        out_trade_no: number,
+        total_fee: 300,
+        spbill_create_ip: '127.0.0.1',
+        auth_code: authCode
+      })
+      // The SDK signs (MD5), adds nonce_str, and verifies the answer's sign.
+      const { data: paid } = await wxpay.v2.pay.micropay.post(body(number + 'P', '134567890123456780'))
+      assert.equal(paid.result_code, 'SUCCESS')
+      assert.equal(paid.trade_type, 'MICROPAY')
+      assert.equal(paid.total_fee, '300')
+      // 1301 + 001: the PIN is asked (result_code FAIL, err_code USERPAYING: the SDK rejects a
+      // FAIL) and the dialog closes 0.1 s later without paying.
+      await assert.rejects(wxpay.v2.pay.micropay.post(body(number + 'W', '130100100000000002')), (error) => {
+        assert.equal(error.response.data.err_code, 'USERPAYING')
+        return true
+      })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const { data: reversed } = await wxpay.v2.secapi.pay.reverse.post(
+        { appid: env.WECHAT_APPID, mch_id: env.WECHATPAY_MCHID, out_trade_no: number + 'W' },
+        { security: true })
+      assert.equal(reversed.result_code, 'SUCCESS')
+      assert.equal(reversed.recall, 'N')
+      const { data: after } = await wxpay.v2.pay.orderquery.post(
+        { appid: env.WECHAT_APPID, mch_id: env.WECHATPAY_MCHID, out_trade_no: number + 'W' })
       assert.equal(after.trade_state, 'REVOKED')
     })
 

@@ -58,7 +58,7 @@ class CodepayRequest:
     out_trade_no: str
     description: str
     total: int  # fen
-    auth_code: str  # 18 digits; a one-time credential: never logged
+    auth_code: str = field(repr=False)  # 18 digits; a one-time credential: never logged
     device_ip: str | None = None  # the terminal's (v3 scene_info.device_ip, v2 spbill_create_ip)
     attach: str | None = None
 
