@@ -45,7 +45,7 @@ from sqlalchemy import create_engine, text
 from sandbox.devkeys import fresh_secrets, generate
 from server import create_app
 from server.extensions import db
-from tests.support import require
+from tests.support import browser, require
 from tests.support.production import production_settings
 from tests.support.simulator import Merchant, Receiver, start_sandbox
 from tests.support.stack import stack_factory
@@ -222,3 +222,39 @@ def receiver(receiver_server):
     """A notify_url that records notifications and answers 204 (script it with reset())."""
     receiver_server.reset()
     return receiver_server
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium through Playwright (tests/support/browser.py), once per module."""
+    require(
+        browser.sync_playwright is not None, "playwright is not installed (requirements-dev.txt)"
+    )
+    require(
+        os.access(browser.CHROMIUM, os.X_OK),
+        f"no browser at {browser.CHROMIUM} (apt-get install chromium)",
+    )
+    with browser.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=browser.CHROMIUM)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(chromium):
+    """``open_page(viewport=DESKTOP, user_agent=None, locale="en-US")``: a page in a fresh
+    browser context (its own cookies)."""
+    contexts = []
+
+    def open_(viewport=None, user_agent=None, locale="en-US"):
+        options = {"viewport": viewport or browser.DESKTOP, "locale": locale}
+        if user_agent:
+            options["user_agent"] = user_agent
+        context = chromium.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_
+    for context in contexts:
+        context.close()

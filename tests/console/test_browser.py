@@ -12,50 +12,17 @@ from pathlib import Path
 import pytest
 
 from server.domain.catalogue import DEMO_CATALOGUE
-from tests.support import require, wait_for
+from tests.support import wait_for
+from tests.support.browser import DESKTOP, PHONE, expect
 from tests.support.console import PASSWORD, make_staff
 
 # What a browser shows and does; the console's database work runs on PostgreSQL in the
 # other tests of tests/console/ and the domain tests.
 pytestmark = pytest.mark.database_agnostic
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN, OPERATOR = "admin@shop.test", "operator@shop.test"
 COFFEE = DEMO_CATALOGUE[0]["name"]  # product 1, 18.00 yuan
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 860}
 SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # requirements-dev.txt installs it; without it the tests skip (fail in CI)
-    sync_playwright = None
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    require(sync_playwright is not None, "playwright is not installed (requirements-dev.txt)")
-    require(os.access(CHROMIUM, os.X_OK), f"no browser at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def open_page(chromium):
-    """``open_page(viewport)``: a page in a fresh browser context (its own cookies)."""
-    contexts = []
-
-    def open_(viewport=DESKTOP):
-        context = chromium.new_context(viewport=viewport, locale="en-US")
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture

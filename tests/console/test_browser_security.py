@@ -16,16 +16,13 @@ from server.timeutil import utcnow
 from tests.console import test_browser as browser
 from tests.console.test_browser import ADMIN, DESKTOP, log_in, pay
 from tests.support import wait_for
+from tests.support.browser import expect
 from tests.support.console import PASSWORD
 
 pytestmark = pytest.mark.database_agnostic
-# test_browser.py's fixtures: its Chromium, fresh contexts, and the stack with staff.
-chromium, open_page, shop = browser.chromium, browser.open_page, browser.shop
+# test_browser.py's stack with staff (Chromium and fresh contexts: tests/conftest.py).
+shop = browser.shop  # the fixture, shared
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the chromium fixture skips (fails in CI)
-    expect = None
 
 OTHER_BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Firefox/140.0"
 

@@ -7,16 +7,12 @@ import re
 import pytest
 import requests
 
-from tests.console.test_browser import DESKTOP, chromium, open_page  # noqa: F401 (fixtures)
 from tests.support import wait_for
+from tests.support.browser import DESKTOP, expect
 from tests.support.console import PASSWORD, make_staff
 
 pytestmark = pytest.mark.database_agnostic
 
-try:
-    from playwright.sync_api import expect
-except ImportError:
-    expect = None
 
 ADDRESS = {
     "name": "张三",
@@ -40,7 +36,7 @@ def paid_beans(stack):
     )
 
 
-def test_an_order_with_its_address_in_chinese(stack, open_page):  # noqa: F811
+def test_an_order_with_its_address_in_chinese(stack, open_page):
     admin = make_staff(stack.app, "zh-admin@shop.test", "admin", language="zh_Hans")
     order = paid_beans(stack)
     page = open_page(DESKTOP)

@@ -2,37 +2,18 @@
 backend and the simulator: a USB scanner is a keyboard that types 18 digits and Enter into the
 focused field; the page shows the state live, then the receipt prints."""
 
-import os
 import re
 
 import pytest
 
 from tests.support import counter as c
-from tests.support import require
+from tests.support.browser import DESKTOP, PHONE, expect
 from tests.support.console import PASSWORD, make_staff
 
 pytestmark = pytest.mark.database_agnostic  # the database paths run in test_console.py
 
-CHROMIUM = "/usr/bin/chromium"
 CASHIER = "cashier@shop.test"
 OPERATOR, ADMIN = "operator@shop.test", "admin@shop.test"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 860}
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # requirements-dev.txt installs it; without it the tests skip (fail in CI)
-    sync_playwright = None
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    require(sync_playwright is not None, "playwright is not installed (requirements-dev.txt)")
-    require(os.access(CHROMIUM, os.X_OK), f"no browser at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -5,20 +5,14 @@ reconciliation and finds it on its overview; an admin sees every store, then pic
 import pytest
 
 from server.domain.bills import beijing_today
-from tests.console import test_browser as browser
 from tests.console.test_browser import PHONE, shot
+from tests.support.browser import expect
 from tests.support.console import ADMIN, PASSWORD
 
 from .support import TEA
 from .test_overview import TEA_STAFF, two_stores_trading
 
 pytestmark = pytest.mark.database_agnostic  # tests/provider/test_overview.py: both databases
-chromium, open_page = browser.chromium, browser.open_page
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the chromium fixture skips (fails in CI)
-    expect = None
 
 
 def log_in(page, stack, email, heading):

@@ -16,6 +16,8 @@
     processes.py      child processes (gunicorn, nginx, the simulator) and free ports
     tls.py            a test certificate authority and a server certificate for localhost
     sdk.py            the wechatpayv3 SDK pointed at the simulator
+    browser.py        Debian's Chromium through Playwright: its path, viewports, ``expect``
+                      (the fixtures ``chromium`` and ``open_page`` are in tests/conftest.py)
     production.py     settings a real deployment could start with
 
 Here: ``require`` (skip, or fail in CI, when a component is missing), ``wait_for`` (poll until

@@ -9,14 +9,10 @@ import pytest
 
 from server.extensions import db
 from server.models import Order
+from tests.support.browser import expect
 from tests.support.orders import expire
 
 pytestmark = pytest.mark.database_agnostic
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the chromium fixture skips
-    expect = None
 
 
 def check_out(page, stack, product_id=1):

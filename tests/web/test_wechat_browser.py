@@ -7,14 +7,11 @@ import re
 
 import pytest
 
+from tests.support.browser import expect
 from tests.support.web import WECHAT_UA
 
 pytestmark = pytest.mark.database_agnostic
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the chromium fixture skips
-    expect = None
 
 PHONE = {"width": 390, "height": 844}
 
